@@ -1,0 +1,216 @@
+//! The generic format: arbitrary files grouped as `{name}/{version}/{filename}`,
+//! wire-compatible with Gitea's generic package registry.
+//!
+//! Routes (below `/api/packages/{owner}/generic`):
+//! `PUT|GET|HEAD|DELETE /{name}/{version}/{file}` and `DELETE /{name}/{version}`.
+
+use wharf_plugin_sdk::{
+    Challenge, Descriptor, ErrorStyle, FileRef, FileSource, IndexInput, Method, Operation,
+    PackageRef, PlanFile, PlanVersion, Plugin, PluginError, PublishPlan, Request, Response, Route,
+    Upload, UploadSpec, VersionMode, VersionRef,
+};
+
+struct Generic;
+
+impl Plugin for Generic {
+    fn describe() -> Descriptor {
+        Descriptor {
+            name: "generic".to_string(),
+            contract: wharf_plugin_sdk::CONTRACT_VERSION.to_string(),
+            error_style: ErrorStyle::PlainText,
+            challenge: Challenge::Basic("Wharf Package API".to_string()),
+            digests: Vec::new(),
+            case_insensitive_names: true,
+        }
+    }
+
+    fn match_route(request: Request) -> Result<Route, PluginError> {
+        let owner = request.mount_owner()?;
+        let Some(segments) = request.segments() else {
+            return Err(PluginError::bad_request("invalid percent-encoding in path"));
+        };
+        match segments.as_slice() {
+            [name, version, file] => {
+                let file = file_ref(&owner, name, version, file)?;
+                match request.method {
+                    Method::Get | Method::Head => Ok(Route::read(Operation::ServeFile(file))),
+                    Method::Put => Ok(Route::write(Operation::AcceptUpload(UploadSpec {
+                        pkg: file.version.pkg,
+                        context: serialize_context(&file.version.version, &file.name),
+                        max_size: 0,
+                    }))),
+                    Method::Delete => Ok(Route::write(Operation::DeleteFile(file))),
+                    _ => Err(method_not_allowed()),
+                }
+            }
+            [name, version] => {
+                let version = version_ref(&owner, name, version)?;
+                match request.method {
+                    Method::Delete => Ok(Route::write(Operation::DeleteVersion(version))),
+                    _ => Err(method_not_allowed()),
+                }
+            }
+            _ => Ok(Route::not_found()),
+        }
+    }
+
+    fn parse_upload(
+        _request: Request,
+        spec: UploadSpec,
+        _body: &Upload,
+    ) -> Result<PublishPlan, PluginError> {
+        let (version, file) = deserialize_context(&spec.context)?;
+        Ok(PublishPlan {
+            pkg: spec.pkg,
+            versions: vec![PlanVersion {
+                version,
+                mode: VersionMode::CreateOrExtend,
+                metadata: "{}".to_string(),
+                files: vec![PlanFile {
+                    name: file,
+                    source: FileSource::Whole,
+                    content_type: "application/octet-stream".to_string(),
+                    lead: true,
+                    overwrite: false,
+                    expect: None,
+                }],
+                tags: Vec::new(),
+                properties: Vec::new(),
+            }],
+            reply: Response::created(),
+        })
+    }
+
+    fn render_index(_input: IndexInput) -> Result<Response, PluginError> {
+        // No route of this format asks for an index.
+        Err(PluginError::not_found("the generic format has no indexes"))
+    }
+}
+
+wharf_plugin_sdk::export!(Generic);
+
+fn method_not_allowed() -> PluginError {
+    PluginError::new(405, "method not allowed")
+}
+
+fn version_ref(owner: &str, name: &str, version: &str) -> Result<VersionRef, PluginError> {
+    if !valid_package_name(name) {
+        return Err(PluginError::bad_request("invalid package name"));
+    }
+    if !valid_version(version) {
+        return Err(PluginError::bad_request("invalid package version"));
+    }
+    Ok(VersionRef {
+        pkg: PackageRef {
+            owner: owner.to_string(),
+            name: name.to_string(),
+        },
+        version: version.to_string(),
+    })
+}
+
+fn file_ref(owner: &str, name: &str, version: &str, file: &str) -> Result<FileRef, PluginError> {
+    let version = version_ref(owner, name, version)?;
+    if !valid_filename(file) {
+        return Err(PluginError::bad_request("invalid filename"));
+    }
+    Ok(FileRef {
+        version,
+        name: file.to_string(),
+    })
+}
+
+/// The upload context carries version and file name to `parse-upload`; a NUL cannot
+/// occur in either (both are validated path segments), so it is a safe separator.
+fn serialize_context(version: &str, file: &str) -> String {
+    format!("{version}\0{file}")
+}
+
+fn deserialize_context(context: &str) -> Result<(String, String), PluginError> {
+    context
+        .split_once('\0')
+        .map(|(v, f)| (v.to_string(), f.to_string()))
+        .ok_or_else(|| PluginError::new(500, "malformed upload context"))
+}
+
+/// Go's `\w`: ASCII letters, digits and underscore (Gitea's rules use Go regexps).
+fn is_word(c: char) -> bool {
+    c.is_ascii_alphanumeric() || c == '_'
+}
+
+/// Gitea: `\A[-_+.\w]+\z`, not `..`, and a one-character name is a letter or digit.
+fn valid_package_name(name: &str) -> bool {
+    let mut chars = name.chars();
+    match (chars.next(), chars.next()) {
+        (None, _) => false,
+        (Some(c), None) => c.is_ascii_alphanumeric(),
+        _ => name != ".." && name.chars().all(|c| is_word(c) || "-_+.".contains(c)),
+    }
+}
+
+/// Gitea accepts any version without surrounding white space; dot segments are refused
+/// too so a version can never read as a path step.
+fn valid_version(version: &str) -> bool {
+    !version.is_empty()
+        && version == version.trim()
+        && version != "."
+        && version != ".."
+        && !version.chars().any(char::is_control)
+}
+
+/// Gitea: `\A[-_+=:;.()\[\]{}~!@#$%^& \w]+\z`, no surrounding spaces, not `.` or `..`.
+fn valid_filename(name: &str) -> bool {
+    !name.is_empty()
+        && name == name.trim()
+        && name != "."
+        && name != ".."
+        && name
+            .chars()
+            .all(|c| is_word(c) || "-_+=:;.()[]{}~!@#$%^& ".contains(c))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn package_names_follow_gitea() {
+        for ok in ["a", "7", "my-lib", "lib_1.2+x", "A.b"] {
+            assert!(valid_package_name(ok), "{ok}");
+        }
+        for bad in ["", "..", "-", ".", "a/b", "a b", "ü", "a%"] {
+            assert!(!valid_package_name(bad), "{bad}");
+        }
+    }
+
+    #[test]
+    fn versions_refuse_surrounding_space_and_dot_segments() {
+        for ok in ["1.0.0", "v2", "2024 build 7", "1.0-rc1"] {
+            assert!(valid_version(ok), "{ok}");
+        }
+        for bad in ["", " 1.0", "1.0 ", ".", "..", "1\n0"] {
+            assert!(!valid_version(bad), "{bad}");
+        }
+    }
+
+    #[test]
+    fn filenames_follow_gitea() {
+        for ok in ["a.tar.gz", "file (1).zip", "x=y;z", "[a]{b}~!@#$%^&"] {
+            assert!(valid_filename(ok), "{ok}");
+        }
+        for bad in [
+            "", ".", "..", " a", "a ", "a/b", "a\\b", "a?b", "a\"b", "a<b",
+        ] {
+            assert!(!valid_filename(bad), "{bad}");
+        }
+    }
+
+    #[test]
+    fn context_round_trips() {
+        let ctx = serialize_context("1.0 beta", "f (1).bin");
+        assert_eq!(
+            deserialize_context(&ctx).unwrap(),
+            ("1.0 beta".into(), "f (1).bin".into())
+        );
+    }
+}

@@ -1,0 +1,209 @@
+//! Guest SDK for Wharf format plugins.
+//!
+//! Owns the generated `wharf:format` bindings so that every plugin crate holds only its
+//! format's logic. A plugin implements [`Plugin`] and calls [`export!`]. The helpers
+//! here keep the common shapes (errors, responses, routes, path segments) one-liners.
+
+#[doc(hidden)]
+pub mod bindings {
+    wit_bindgen::generate!({
+        path: "../../wit",
+        world: "format",
+        pub_export_macro: true,
+        default_bindings_module: "wharf_plugin_sdk::bindings",
+    });
+}
+
+pub use bindings::exports::wharf::format::plugin::{
+    BearerChallenge, BlobRef, ByteRange, Challenge, Descriptor, ErrorStyle, FileByName,
+    FileDigestRef, FileInfo, FileSource, Guest as Plugin, IndexInput, IndexSpec, MountRequest,
+    Operation, PackageDetail, PlanFile, PlanVersion, PublishPlan, Route, SessionOp, SessionRequest,
+    TagChange, TagRef, UploadSpec, VersionDetail, VersionMode,
+};
+pub use bindings::wharf::format::host::{self, LogLevel, Upload, VersionInfo};
+pub use bindings::wharf::format::types::{
+    Access, Digest, FileRef, HashAlgorithm, Method, PackageRef, PluginError, Request, Response,
+    VersionRef,
+};
+
+/// The contract version this SDK was generated from; report it in [`Descriptor::contract`].
+pub const CONTRACT_VERSION: &str = "0.1.0";
+
+/// Exports a type implementing [`Plugin`] as the component's `wharf:format/plugin`.
+#[macro_export]
+macro_rules! export {
+    ($ty:ident) => {
+        $crate::bindings::export!($ty);
+    };
+}
+
+impl PluginError {
+    /// An error with an HTTP status and a message for the client.
+    pub fn new(status: u16, message: impl Into<String>) -> Self {
+        Self {
+            status,
+            code: String::new(),
+            message: message.into(),
+        }
+    }
+
+    /// An error carrying the protocol's machine-readable code too.
+    pub fn with_code(status: u16, code: &str, message: impl Into<String>) -> Self {
+        Self {
+            status,
+            code: code.to_string(),
+            message: message.into(),
+        }
+    }
+
+    pub fn bad_request(message: impl Into<String>) -> Self {
+        Self::new(400, message)
+    }
+
+    pub fn not_found(message: impl Into<String>) -> Self {
+        Self::new(404, message)
+    }
+
+    pub fn conflict(message: impl Into<String>) -> Self {
+        Self::new(409, message)
+    }
+}
+
+impl Response {
+    /// A response with a body and its content type.
+    pub fn new(status: u16, content_type: &str, body: impl Into<Vec<u8>>) -> Self {
+        Self {
+            status,
+            content_type: content_type.to_string(),
+            headers: Vec::new(),
+            body: body.into(),
+        }
+    }
+
+    /// `200 OK` with a JSON body.
+    pub fn json(body: impl Into<Vec<u8>>) -> Self {
+        Self::new(200, "application/json", body)
+    }
+
+    /// The host's default reply to a publish: `201 Created`, empty body.
+    pub fn created() -> Self {
+        Self::new(0, "", Vec::new())
+    }
+
+    /// Adds a response header.
+    pub fn header(mut self, name: &str, value: impl Into<String>) -> Self {
+        self.headers.push((name.to_string(), value.into()));
+        self
+    }
+}
+
+impl Route {
+    pub fn read(operation: Operation) -> Self {
+        Self {
+            operation,
+            access: Access::Read,
+        }
+    }
+
+    pub fn write(operation: Operation) -> Self {
+        Self {
+            operation,
+            access: Access::Write,
+        }
+    }
+
+    pub fn public(operation: Operation) -> Self {
+        Self {
+            operation,
+            access: Access::None,
+        }
+    }
+
+    pub fn not_found() -> Self {
+        Self {
+            operation: Operation::NotFound,
+            access: Access::None,
+        }
+    }
+}
+
+impl Request {
+    /// The owner from the mount; formats mounted under `/api/packages/{owner}` always have one.
+    pub fn mount_owner(&self) -> Result<String, PluginError> {
+        self.owner
+            .clone()
+            .ok_or_else(|| PluginError::new(500, "this format must be mounted below an owner"))
+    }
+
+    /// A request header by lower-case name.
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers
+            .iter()
+            .find(|(n, _)| n == name)
+            .map(|(_, v)| v.as_str())
+    }
+
+    /// A query parameter by name.
+    pub fn query_param(&self, name: &str) -> Option<&str> {
+        self.query
+            .iter()
+            .find(|(n, _)| n == name)
+            .map(|(_, v)| v.as_str())
+    }
+
+    /// The path split on `/` with every segment percent-decoded. `None` when a segment
+    /// is not valid UTF-8 after decoding or decodes to contain a `/`, which no format
+    /// accepts inside a single segment.
+    pub fn segments(&self) -> Option<Vec<String>> {
+        let trimmed = self.path.trim_start_matches('/');
+        if trimmed.is_empty() {
+            return Some(Vec::new());
+        }
+        trimmed
+            .split('/')
+            .map(percent_decode)
+            .collect::<Option<Vec<_>>>()
+    }
+}
+
+/// Decodes `%XX` escapes; `None` for malformed escapes or invalid UTF-8, and for an
+/// escaped `/` so that encoded separators cannot smuggle extra path segments.
+pub fn percent_decode(segment: &str) -> Option<String> {
+    let bytes = segment.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        if bytes[i] == b'%' {
+            let hex = bytes.get(i + 1..i + 3)?;
+            let value = u8::from_str_radix(std::str::from_utf8(hex).ok()?, 16).ok()?;
+            if value == b'/' {
+                return None;
+            }
+            out.push(value);
+            i += 3;
+        } else {
+            out.push(bytes[i]);
+            i += 1;
+        }
+    }
+    String::from_utf8(out).ok()
+}
+
+/// Writes a line to the host log.
+pub fn log(level: LogLevel, message: &str) {
+    host::log(level, message);
+}
+
+#[cfg(test)]
+mod tests {
+    use super::percent_decode;
+
+    #[test]
+    fn decodes_escapes_and_rejects_encoded_separators() {
+        assert_eq!(percent_decode("a%20b").as_deref(), Some("a b"));
+        assert_eq!(percent_decode("%40scope").as_deref(), Some("@scope"));
+        assert_eq!(percent_decode("a%2fb"), None);
+        assert_eq!(percent_decode("bad%zz"), None);
+        assert_eq!(percent_decode("cut%4"), None);
+    }
+}
