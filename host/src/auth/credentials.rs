@@ -1,0 +1,102 @@
+//! Reading credentials from request headers.
+
+use base64::Engine;
+use base64::engine::general_purpose::STANDARD;
+use http::HeaderMap;
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Credentials {
+    None,
+    Token(String),
+    Basic { user: String, secret: String },
+}
+
+/// Headers that carry credentials; they are stripped before a plugin sees a request.
+pub const CREDENTIAL_HEADERS: &[&str] = &["authorization", "cookie", "x-nuget-apikey"];
+
+impl Credentials {
+    /// `Authorization: token T | Bearer T | Basic …`, else `X-NuGet-ApiKey: T`.
+    /// A malformed Authorization header is an error, not anonymity.
+    pub fn from_headers(headers: &HeaderMap) -> Result<Self, String> {
+        if let Some(value) = headers.get(http::header::AUTHORIZATION) {
+            let value = value
+                .to_str()
+                .map_err(|_| "malformed Authorization header")?;
+            let (scheme, rest) = value
+                .split_once(' ')
+                .ok_or("malformed Authorization header")?;
+            let rest = rest.trim();
+            return match scheme.to_ascii_lowercase().as_str() {
+                "token" | "bearer" if !rest.is_empty() => Ok(Self::Token(rest.to_string())),
+                "basic" => {
+                    let decoded = STANDARD
+                        .decode(rest)
+                        .map_err(|_| "malformed Basic credentials")?;
+                    let decoded =
+                        String::from_utf8(decoded).map_err(|_| "malformed Basic credentials")?;
+                    let (user, secret) = decoded.split_once(':').unwrap_or((decoded.as_str(), ""));
+                    Ok(Self::Basic {
+                        user: user.to_string(),
+                        secret: secret.to_string(),
+                    })
+                }
+                _ => Err("unsupported Authorization scheme".to_string()),
+            };
+        }
+        if let Some(key) = headers.get("x-nuget-apikey") {
+            let key = key
+                .to_str()
+                .map_err(|_| "malformed X-NuGet-ApiKey header")?;
+            if !key.is_empty() {
+                return Ok(Self::Token(key.to_string()));
+            }
+        }
+        Ok(Self::None)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse(name: &str, value: &str) -> Result<Credentials, String> {
+        let mut h = HeaderMap::new();
+        h.insert(
+            http::HeaderName::from_bytes(name.as_bytes()).unwrap(),
+            value.parse().unwrap(),
+        );
+        Credentials::from_headers(&h)
+    }
+
+    #[test]
+    fn every_client_form() {
+        assert_eq!(
+            parse("authorization", "token abc"),
+            Ok(Credentials::Token("abc".into()))
+        );
+        assert_eq!(
+            parse("authorization", "Bearer abc"),
+            Ok(Credentials::Token("abc".into()))
+        );
+        assert_eq!(
+            parse("x-nuget-apikey", "abc"),
+            Ok(Credentials::Token("abc".into()))
+        );
+        assert_eq!(
+            parse(
+                "authorization",
+                &format!("Basic {}", STANDARD.encode("u:p:q"))
+            ),
+            Ok(Credentials::Basic {
+                user: "u".into(),
+                secret: "p:q".into()
+            })
+        );
+        assert!(parse("authorization", "Basic !!!").is_err());
+        assert!(parse("authorization", "Digest x").is_err());
+        assert_eq!(
+            Credentials::from_headers(&HeaderMap::new()),
+            Ok(Credentials::None)
+        );
+    }
+}

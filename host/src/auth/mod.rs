@@ -1,0 +1,164 @@
+//! Who is calling and what they may do.
+//!
+//! Credentials are read from the headers real clients send (token, Bearer, Basic with a
+//! password or a token, `X-NuGet-ApiKey`); they never reach a plugin. Permissions come
+//! only from the owner: public owners are readable by anyone; writing needs to be the
+//! owner, an org member with write, or an admin, and a credential with write scope.
+
+pub mod credentials;
+pub mod secrets;
+
+use rusqlite::Connection;
+
+use crate::db::owners::{self, Owner, OwnerKind, Role};
+use crate::db::tokens::{self, Scope};
+use crate::error::Error;
+pub use credentials::Credentials;
+
+/// An authenticated caller, or nobody.
+#[derive(Debug, Clone)]
+pub enum Principal {
+    Anonymous,
+    User(User),
+}
+
+#[derive(Debug, Clone)]
+pub struct User {
+    pub id: i64,
+    pub name: String,
+    pub is_admin: bool,
+    /// `Write` for a password login or a write token, `Read` for a read token.
+    pub scope: Scope,
+}
+
+impl Principal {
+    pub fn user(&self) -> Option<&User> {
+        match self {
+            Self::Anonymous => None,
+            Self::User(u) => Some(u),
+        }
+    }
+}
+
+/// What an operation needs on an owner.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Access {
+    None,
+    Read,
+    Write,
+}
+
+/// Resolves credentials to a principal. Credentials that do not check out are an
+/// error, never a silent downgrade to anonymous.
+pub fn authenticate(conn: &Connection, credentials: &Credentials) -> Result<Principal, Error> {
+    let invalid = || Error::Unauthorized("invalid credentials".to_string());
+    let user_of = |id: i64, scope: Scope| -> Result<Principal, Error> {
+        let owner = owners::by_id(conn, id)?.ok_or_else(invalid)?;
+        Ok(Principal::User(User {
+            id: owner.id,
+            name: owner.name,
+            is_admin: owner.is_admin,
+            scope,
+        }))
+    };
+    match credentials {
+        Credentials::None => Ok(Principal::Anonymous),
+        Credentials::Token(token) => {
+            let row = tokens::find(conn, &secrets::token_hash(token))?.ok_or_else(invalid)?;
+            user_of(row.user_id, row.scope)
+        }
+        Credentials::Basic { user, secret } => {
+            // Clients put tokens in either half of Basic auth (Maven: user + token;
+            // some CI tools: token + empty or `x-oauth-basic`).
+            for candidate in [secret.as_str(), user.as_str()] {
+                if candidate.starts_with(secrets::TOKEN_PREFIX)
+                    && let Some(row) = tokens::find(conn, &secrets::token_hash(candidate))?
+                {
+                    return user_of(row.user_id, row.scope);
+                }
+            }
+            let owner = owners::by_name(conn, user)?
+                .filter(|o| o.kind == OwnerKind::User)
+                .ok_or_else(invalid)?;
+            let hash = owner.password_hash.as_deref().ok_or_else(invalid)?;
+            if !secrets::verify_password(secret, hash) {
+                return Err(invalid());
+            }
+            user_of(owner.id, Scope::Write)
+        }
+    }
+}
+
+/// Checks that `principal` may act on `owner` with `access`. Anonymous callers who
+/// need more get `Unauthorized` (so clients retry with credentials); signed-in callers
+/// who lack the right get `Forbidden`.
+pub fn authorize(
+    conn: &Connection,
+    principal: &Principal,
+    owner: &Owner,
+    access: Access,
+) -> Result<(), Error> {
+    let granted = granted_access(conn, principal, owner)?;
+    if granted >= access {
+        return Ok(());
+    }
+    match principal {
+        Principal::Anonymous => Err(Error::Unauthorized("authentication required".to_string())),
+        Principal::User(user)
+            if access == Access::Write
+                && user.scope == Scope::Read
+                && granted_role(conn, user, owner)? >= Access::Write =>
+        {
+            Err(Error::Forbidden(
+                "this token has read scope only".to_string(),
+            ))
+        }
+        Principal::User(user) => Err(Error::Forbidden(format!(
+            "user {:?} may not {} packages of {:?}",
+            user.name,
+            if access == Access::Write {
+                "write"
+            } else {
+                "read"
+            },
+            owner.name
+        ))),
+    }
+}
+
+/// The access the principal holds on an owner, with token scope applied.
+pub fn granted_access(
+    conn: &Connection,
+    principal: &Principal,
+    owner: &Owner,
+) -> Result<Access, Error> {
+    let public = if owner.private {
+        Access::None
+    } else {
+        Access::Read
+    };
+    let Principal::User(user) = principal else {
+        return Ok(public);
+    };
+    let by_role = granted_role(conn, user, owner)?;
+    let scoped = match user.scope {
+        Scope::Write => by_role,
+        Scope::Read => by_role.min(Access::Read),
+    };
+    Ok(scoped.max(public))
+}
+
+/// What the user's identity and membership allow, before token scope.
+fn granted_role(conn: &Connection, user: &User, owner: &Owner) -> Result<Access, Error> {
+    if user.is_admin || user.id == owner.id {
+        return Ok(Access::Write);
+    }
+    if owner.kind == OwnerKind::Org {
+        return Ok(match owners::member_role(conn, owner.id, user.id)? {
+            Some(Role::Write | Role::Admin) => Access::Write,
+            Some(Role::Read) => Access::Read,
+            None => Access::None,
+        });
+    }
+    Ok(Access::None)
+}

@@ -1,0 +1,167 @@
+//! Owners (users and organizations) and organization membership.
+
+use rusqlite::{Connection, OptionalExtension, params};
+
+use super::now;
+use crate::error::Error;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum OwnerKind {
+    User,
+    Org,
+}
+
+#[derive(Debug, Clone)]
+pub struct Owner {
+    pub id: i64,
+    pub name: String,
+    pub kind: OwnerKind,
+    pub password_hash: Option<String>,
+    pub is_admin: bool,
+    pub private: bool,
+}
+
+/// A member's role in an organization, ordered by power.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Role {
+    Read,
+    Write,
+    Admin,
+}
+
+impl Role {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Read => "read",
+            Self::Write => "write",
+            Self::Admin => "admin",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Self> {
+        match s {
+            "read" => Some(Self::Read),
+            "write" => Some(Self::Write),
+            "admin" => Some(Self::Admin),
+            _ => None,
+        }
+    }
+}
+
+const COLUMNS: &str = "id, name, kind, password_hash, is_admin, private";
+
+fn from_row(row: &rusqlite::Row<'_>) -> rusqlite::Result<Owner> {
+    Ok(Owner {
+        id: row.get(0)?,
+        name: row.get(1)?,
+        kind: if row.get::<_, String>(2)? == "org" {
+            OwnerKind::Org
+        } else {
+            OwnerKind::User
+        },
+        password_hash: row.get(3)?,
+        is_admin: row.get(4)?,
+        private: row.get(5)?,
+    })
+}
+
+/// Owner names: letters, digits, `-`, `_`, `.`; no leading or trailing punctuation.
+pub fn valid_name(name: &str) -> bool {
+    let edge_ok = |c: Option<char>| c.is_some_and(|c| c.is_ascii_alphanumeric());
+    name.len() <= 64
+        && edge_ok(name.chars().next())
+        && edge_ok(name.chars().last())
+        && name
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || "-_.".contains(c))
+        && !name.contains("..")
+}
+
+pub fn by_name(conn: &Connection, name: &str) -> Result<Option<Owner>, Error> {
+    let sql = format!("SELECT {COLUMNS} FROM owners WHERE lower_name = ?1");
+    Ok(conn
+        .query_row(&sql, [name.to_lowercase()], from_row)
+        .optional()?)
+}
+
+pub fn by_id(conn: &Connection, id: i64) -> Result<Option<Owner>, Error> {
+    let sql = format!("SELECT {COLUMNS} FROM owners WHERE id = ?1");
+    Ok(conn.query_row(&sql, [id], from_row).optional()?)
+}
+
+pub fn count(conn: &Connection) -> Result<i64, Error> {
+    Ok(conn.query_row("SELECT count(*) FROM owners", [], |r| r.get(0))?)
+}
+
+pub fn create(
+    conn: &Connection,
+    name: &str,
+    kind: OwnerKind,
+    password_hash: Option<&str>,
+    is_admin: bool,
+    private: bool,
+) -> Result<i64, Error> {
+    if !valid_name(name) {
+        return Err(Error::bad_request(format!(
+            "invalid name {name:?}: use letters, digits, '-', '_' and '.', starting and ending with a letter or digit"
+        )));
+    }
+    if by_name(conn, name)?.is_some() {
+        return Err(Error::Conflict(format!(
+            "the name {name:?} is already taken"
+        )));
+    }
+    let kind = match kind {
+        OwnerKind::User => "user",
+        OwnerKind::Org => "org",
+    };
+    conn.execute(
+        "INSERT INTO owners (name, lower_name, kind, password_hash, is_admin, private, created)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+        params![
+            name,
+            name.to_lowercase(),
+            kind,
+            password_hash,
+            is_admin,
+            private,
+            now()
+        ],
+    )?;
+    Ok(conn.last_insert_rowid())
+}
+
+pub fn set_member(conn: &Connection, org_id: i64, user_id: i64, role: Role) -> Result<(), Error> {
+    conn.execute(
+        "INSERT INTO org_members (org_id, user_id, role) VALUES (?1, ?2, ?3)
+         ON CONFLICT (org_id, user_id) DO UPDATE SET role = excluded.role",
+        params![org_id, user_id, role.as_str()],
+    )?;
+    Ok(())
+}
+
+pub fn member_role(conn: &Connection, org_id: i64, user_id: i64) -> Result<Option<Role>, Error> {
+    let role: Option<String> = conn
+        .query_row(
+            "SELECT role FROM org_members WHERE org_id = ?1 AND user_id = ?2",
+            [org_id, user_id],
+            |r| r.get(0),
+        )
+        .optional()?;
+    Ok(role.as_deref().and_then(Role::parse))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::valid_name;
+
+    #[test]
+    fn owner_names() {
+        for ok in ["alice", "a", "team-7", "a.b_c"] {
+            assert!(valid_name(ok), "{ok}");
+        }
+        for bad in ["", "-a", "a-", "a/b", "a..b", "é", "a b", "..", "a%2f"] {
+            assert!(!valid_name(bad), "{bad}");
+        }
+    }
+}

@@ -1,0 +1,62 @@
+//! API tokens. Only a sha256 of each token is stored: tokens are 160 random bits, so a
+//! fast hash is enough (a slow KDF protects low-entropy passwords, not random keys).
+
+use rusqlite::{Connection, OptionalExtension, params};
+
+use super::now;
+use crate::error::Error;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Scope {
+    Read,
+    Write,
+}
+
+impl Scope {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Read => "read",
+            Self::Write => "write",
+        }
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct TokenRow {
+    pub user_id: i64,
+    pub scope: Scope,
+}
+
+pub fn insert(
+    conn: &Connection,
+    user_id: i64,
+    name: &str,
+    hash: &str,
+    scope: Scope,
+    expires: Option<i64>,
+) -> Result<(), Error> {
+    conn.execute(
+        "INSERT INTO tokens (user_id, name, hash, scope, created, expires) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+        params![user_id, name, hash, scope.as_str(), now(), expires],
+    )?;
+    Ok(())
+}
+
+/// The live (unexpired) token with this hash.
+pub fn find(conn: &Connection, hash: &str) -> Result<Option<TokenRow>, Error> {
+    let row = conn
+        .query_row(
+            "SELECT user_id, scope FROM tokens WHERE hash = ?1 AND (expires IS NULL OR expires > ?2)",
+            params![hash, now()],
+            |r| Ok((r.get::<_, i64>(0)?, r.get::<_, String>(1)?)),
+        )
+        .optional()?;
+    Ok(row.map(|(user_id, scope)| TokenRow {
+        user_id,
+        scope: if scope == "write" {
+            Scope::Write
+        } else {
+            Scope::Read
+        },
+    }))
+}

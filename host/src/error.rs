@@ -1,0 +1,45 @@
+//! The host's error type below the HTTP layer.
+//!
+//! Policy: store, db, auth and plugin code return `Error`; only `http` turns it into a
+//! response, in the requesting format's own error shape. Client mistakes carry a
+//! message meant for the client; `Internal`, `Db` and `Io` are logged and answered with
+//! a generic 500 body so that internals never leak.
+
+use crate::plugins::PluginFailure;
+
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    #[error("{0}")]
+    BadRequest(String),
+    /// No or invalid credentials where some are needed.
+    #[error("{0}")]
+    Unauthorized(String),
+    /// Valid credentials without the right to do this.
+    #[error("{0}")]
+    Forbidden(String),
+    #[error("{0}")]
+    NotFound(String),
+    #[error("{0}")]
+    Conflict(String),
+    #[error("{0}")]
+    TooLarge(String),
+    /// A plugin's own error (with its status) or a plugin that failed (trap, limits).
+    #[error(transparent)]
+    Plugin(#[from] PluginFailure),
+    #[error("database error: {0}")]
+    Db(#[from] rusqlite::Error),
+    #[error("storage error: {0}")]
+    Io(#[from] std::io::Error),
+    #[error("{0}")]
+    Internal(String),
+}
+
+impl Error {
+    pub fn not_found(what: impl Into<String>) -> Self {
+        Self::NotFound(what.into())
+    }
+
+    pub fn bad_request(what: impl Into<String>) -> Self {
+        Self::BadRequest(what.into())
+    }
+}

@@ -1,0 +1,133 @@
+//! Turning host errors into responses in each format's own error shape.
+//!
+//! The status mapping is one exhaustive `match`; 5xx details are logged, and the client
+//! gets a generic message (plugin failures name the plugin, nothing more).
+
+use axum::response::{IntoResponse, Response};
+use http::{HeaderValue, StatusCode, header};
+
+use crate::error::Error;
+use crate::plugins::PluginFailure;
+use crate::plugins::api::{Challenge, ErrorStyle};
+
+/// How one format wants its errors and challenges.
+#[derive(Debug, Clone)]
+pub struct Envelope {
+    pub style: ErrorStyle,
+    pub challenge: Challenge,
+    pub public_url: String,
+}
+
+impl Envelope {
+    /// The envelope for routes outside any format (management API): JSON `message`.
+    pub fn management(public_url: &str) -> Self {
+        Self {
+            style: ErrorStyle::JsonField("message".to_string()),
+            challenge: Challenge::Basic("Wharf".to_string()),
+            public_url: public_url.to_string(),
+        }
+    }
+
+    pub fn render(&self, error: Error) -> Response {
+        let (status, code, message) = classify(&error);
+        let mut response = body(&self.style, status, code, &message);
+        if status == StatusCode::UNAUTHORIZED {
+            let value = match &self.challenge {
+                Challenge::Basic(realm) => format!("Basic realm=\"{realm}\""),
+                Challenge::Bearer(b) => {
+                    format!(
+                        "Bearer realm=\"{}{}\",service=\"{}\"",
+                        self.public_url, b.token_path, b.service
+                    )
+                }
+            };
+            if let Ok(value) = HeaderValue::from_str(&value) {
+                response
+                    .headers_mut()
+                    .insert(header::WWW_AUTHENTICATE, value);
+            }
+        }
+        response
+    }
+}
+
+/// Status, protocol code and client message for an error.
+fn classify(error: &Error) -> (StatusCode, &str, String) {
+    match error {
+        Error::BadRequest(m) => (StatusCode::BAD_REQUEST, "", m.clone()),
+        Error::Unauthorized(m) => (StatusCode::UNAUTHORIZED, "UNAUTHORIZED", m.clone()),
+        Error::Forbidden(m) => (StatusCode::FORBIDDEN, "DENIED", m.clone()),
+        Error::NotFound(m) => (StatusCode::NOT_FOUND, "", m.clone()),
+        Error::Conflict(m) => (StatusCode::CONFLICT, "", m.clone()),
+        Error::TooLarge(m) => (StatusCode::PAYLOAD_TOO_LARGE, "SIZE_INVALID", m.clone()),
+        Error::Plugin(PluginFailure::Rejected {
+            status,
+            code,
+            message,
+        }) => {
+            let status = StatusCode::from_u16(*status)
+                .ok()
+                .filter(|s| s.is_client_error() || s.is_server_error())
+                .unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+            (status, code.as_str(), message.clone())
+        }
+        Error::Plugin(PluginFailure::Crashed { plugin, .. }) => {
+            // Already logged with the reason where it happened.
+            (
+                StatusCode::INTERNAL_SERVER_ERROR,
+                "",
+                format!("internal error: the {plugin} plugin failed on this request"),
+            )
+        }
+        Error::Db(_) | Error::Io(_) | Error::Internal(_) => {
+            tracing::error!(error = %error, "internal error");
+            (
+                StatusCode::INTERNAL_SERVER_ERROR,
+                "",
+                "internal server error".to_string(),
+            )
+        }
+    }
+}
+
+fn body(style: &ErrorStyle, status: StatusCode, code: &str, message: &str) -> Response {
+    match style {
+        ErrorStyle::PlainText => (
+            status,
+            [(header::CONTENT_TYPE, "text/plain; charset=utf-8")],
+            format!("{message}\n"),
+        )
+            .into_response(),
+        ErrorStyle::JsonField(field) => {
+            let mut object = serde_json::Map::new();
+            object.insert(
+                field.clone(),
+                serde_json::Value::String(message.to_string()),
+            );
+            (status, axum::Json(serde_json::Value::Object(object))).into_response()
+        }
+        ErrorStyle::Oci => {
+            let code = if code.is_empty() {
+                oci_code(status)
+            } else {
+                code
+            };
+            let body =
+                serde_json::json!({"errors": [{"code": code, "message": message, "detail": null}]});
+            (status, axum::Json(body)).into_response()
+        }
+    }
+}
+
+/// A distribution-spec code for host errors that carry none.
+fn oci_code(status: StatusCode) -> &'static str {
+    match status {
+        StatusCode::UNAUTHORIZED => "UNAUTHORIZED",
+        StatusCode::FORBIDDEN => "DENIED",
+        StatusCode::NOT_FOUND => "NAME_UNKNOWN",
+        StatusCode::PAYLOAD_TOO_LARGE => "SIZE_INVALID",
+        StatusCode::METHOD_NOT_ALLOWED => "UNSUPPORTED",
+        StatusCode::TOO_MANY_REQUESTS => "TOOMANYREQUESTS",
+        _ => "UNSUPPORTED",
+    }
+}

@@ -1,0 +1,527 @@
+//! Requests below a format's mount: authenticate, ask the plugin for a route, check
+//! access on the owner the route touches, and execute the operation.
+
+use std::sync::Arc;
+
+use axum::body::Body;
+use axum::extract::{Request, State};
+use axum::response::{IntoResponse, Response};
+use http::{HeaderMap, HeaderValue, Method, StatusCode, header};
+use percent_encoding::percent_decode_str;
+
+use super::download::{self, Download, Served};
+use super::errors::Envelope;
+use super::{query, upload};
+use crate::auth::{self, Access, Credentials, Principal, credentials::CREDENTIAL_HEADERS};
+use crate::db::owners::{self, Owner};
+use crate::db::packages;
+use crate::error::Error;
+use crate::plugins::api::{self, Operation};
+use crate::registry::{FormatEntry, Registry, delete, index, publish};
+use crate::store::Algorithm;
+
+/// The fallback handler: every path not owned by the host's own API.
+pub async fn dispatch(State(registry): State<Arc<Registry>>, request: Request) -> Response {
+    let path = request.uri().path().to_string();
+    let Some((entry, owner, rest)) = registry.route(&path) else {
+        return (StatusCode::NOT_FOUND, "not found\n").into_response();
+    };
+    let envelope = Envelope {
+        style: entry.plugin.descriptor.error_style.clone(),
+        challenge: entry.plugin.descriptor.challenge.clone(),
+        public_url: registry.public_url.clone(),
+    };
+    let owner = owner.map(|o| percent_decode_str(o).decode_utf8_lossy().into_owned());
+    let rest = rest.to_string();
+    match handle(&registry, entry, owner, rest, request).await {
+        Ok(response) => response,
+        Err(error) => envelope.render(error),
+    }
+}
+
+async fn handle(
+    registry: &Arc<Registry>,
+    entry: &FormatEntry,
+    mount_owner: Option<String>,
+    rest: String,
+    request: Request,
+) -> Result<Response, Error> {
+    let (parts, body) = request.into_parts();
+    let credentials = Credentials::from_headers(&parts.headers).map_err(Error::Unauthorized)?;
+    let principal = registry
+        .db
+        .read(move |conn| auth::authenticate(conn, &credentials))
+        .await?;
+
+    // An owner in the mount must exist before anything else happens (Gitea: 404).
+    let mount_owner = match mount_owner {
+        Some(name) => Some(find_owner(registry, &name).await?),
+        None => None,
+    };
+
+    let plugin_request = api::Request {
+        method: method(&parts.method),
+        path: if rest.is_empty() {
+            "/".to_string()
+        } else {
+            rest
+        },
+        query: query::parse(parts.uri.query()),
+        headers: plugin_headers(&parts.headers),
+        owner: mount_owner.as_ref().map(|o| o.name.clone()),
+        base_url: entry.mount.url(
+            &registry.public_url,
+            mount_owner.as_ref().map(|o| o.name.as_str()),
+        ),
+        user: principal.user().map(|u| u.name.clone()),
+    };
+    let route = entry.plugin.match_route(plugin_request.clone()).await?;
+
+    // The owner the operation touches: the one it names, which must be the mount's.
+    let owner = match (target_owner(&route.operation), &mount_owner) {
+        (Some(named), Some(mount)) if !named.eq_ignore_ascii_case(&mount.name) => {
+            return Err(Error::Internal(format!(
+                "plugin {} routed a request for owner {:?} to owner {named:?}",
+                entry.name, mount.name
+            )));
+        }
+        (_, Some(mount)) => Some(mount.clone()),
+        (Some(named), None) => Some(find_owner(registry, named).await?),
+        (None, None) => None,
+    };
+    check_access(registry, &principal, owner.as_ref(), route.access).await?;
+
+    let ctx = Context {
+        registry,
+        entry,
+        principal: &principal,
+        method: &parts.method,
+        headers: &parts.headers,
+    };
+    match (route.operation, owner) {
+        (Operation::Respond(response), _) => Ok(plugin_response(response, None)),
+        (Operation::NotFound, _) => Err(Error::not_found("not found")),
+        (op, Some(owner)) => ctx.execute(op, owner, plugin_request, body).await,
+        (_, None) => Err(Error::Internal(format!(
+            "plugin {} returned an operation without an owner",
+            entry.name
+        ))),
+    }
+}
+
+struct Context<'a> {
+    registry: &'a Arc<Registry>,
+    entry: &'a FormatEntry,
+    principal: &'a Principal,
+    method: &'a Method,
+    headers: &'a HeaderMap,
+}
+
+impl Context<'_> {
+    async fn execute(
+        &self,
+        op: Operation,
+        owner: Owner,
+        request: api::Request,
+        body: Body,
+    ) -> Result<Response, Error> {
+        let format = self.entry.name.clone();
+        let owner_id = owner.id;
+        match op {
+            Operation::ServeFile(f) => {
+                let file = self
+                    .lookup(
+                        owner_id,
+                        f.version.pkg.name.clone(),
+                        move |conn, package_id| {
+                            let Some(v) = packages::version(conn, package_id, &f.version.version)?
+                            else {
+                                return Ok(None);
+                            };
+                            packages::file(conn, v.id, &f.name)
+                        },
+                    )
+                    .await?;
+                self.serve(file.ok_or_else(|| Error::not_found("file not found"))?)
+                    .await
+            }
+            Operation::ServeFileByName(f) => {
+                let file = self
+                    .lookup(owner_id, f.pkg.name.clone(), move |conn, id| {
+                        packages::newest_file_named(conn, id, &f.name)
+                    })
+                    .await?;
+                self.serve(file.ok_or_else(|| Error::not_found("file not found"))?)
+                    .await
+            }
+            Operation::ServeBlob(b) => {
+                let sha256 = sha256_of(&b.digest)?;
+                let file = self
+                    .lookup(owner_id, b.pkg.name.clone(), move |conn, id| {
+                        packages::file_with_blob(conn, id, &sha256)
+                    })
+                    .await?;
+                self.serve(file.ok_or_else(|| Error::not_found("blob not found"))?)
+                    .await
+            }
+            Operation::ServeFileDigest(d) => {
+                let f = d.file.clone();
+                let file = self
+                    .lookup(
+                        owner_id,
+                        f.version.pkg.name.clone(),
+                        move |conn, package_id| {
+                            let Some(v) = packages::version(conn, package_id, &f.version.version)?
+                            else {
+                                return Ok(None);
+                            };
+                            packages::file(conn, v.id, &f.name)
+                        },
+                    )
+                    .await?
+                    .ok_or_else(|| Error::not_found("file not found"))?;
+                let services = crate::plugins::Services {
+                    db: self.registry.db.clone(),
+                    blobs: self.registry.blobs.clone(),
+                };
+                let algorithm = publish::algorithm(d.algorithm);
+                let hex = tokio::task::spawn_blocking(move || {
+                    crate::plugins::blob_digest(&services, &file.blob, algorithm)
+                })
+                .await
+                .map_err(|e| Error::Internal(e.to_string()))??;
+                Ok(([(header::CONTENT_TYPE, "text/plain")], hex).into_response())
+            }
+            Operation::AcceptUpload(spec) => self.accept_upload(owner, request, spec, body).await,
+            Operation::RenderIndex(spec) => {
+                let rendered = index::render(
+                    self.registry,
+                    &format,
+                    &self.entry.plugin,
+                    request,
+                    &owner,
+                    spec,
+                )
+                .await?;
+                let etag_matches = self
+                    .headers
+                    .get(header::IF_NONE_MATCH)
+                    .and_then(|v| v.to_str().ok())
+                    .is_some_and(|v| v.split(',').any(|t| t.trim() == rendered.etag));
+                if etag_matches {
+                    let mut response = StatusCode::NOT_MODIFIED.into_response();
+                    response
+                        .headers_mut()
+                        .insert(header::ETAG, value(&rendered.etag));
+                    return Ok(response);
+                }
+                let mut response = plugin_response(rendered.response.clone(), Some(&rendered.etag));
+                if self.method == Method::HEAD {
+                    *response.body_mut() = Body::empty();
+                }
+                Ok(response)
+            }
+            Operation::DeleteFile(f) => {
+                self.delete(move |tx| delete::file(tx, owner_id, &format, &f))
+                    .await
+            }
+            Operation::DeleteVersion(v) => {
+                self.delete(move |tx| delete::version(tx, owner_id, &format, &v))
+                    .await
+            }
+            Operation::DeletePackage(p) => {
+                self.delete(move |tx| delete::package_all(tx, owner_id, &format, &p))
+                    .await
+            }
+            Operation::RemoveTag(t) => {
+                self.delete(move |tx| delete::tag(tx, owner_id, &format, &t))
+                    .await
+            }
+            Operation::MountBlob(m) => self.mount_blob(owner, m).await,
+            Operation::UploadSession(_) | Operation::IssueToken(_) => {
+                Err(Error::Plugin(crate::plugins::PluginFailure::Rejected {
+                    status: 501,
+                    code: "UNSUPPORTED".to_string(),
+                    message: "this operation is not available in this version of the host"
+                        .to_string(),
+                }))
+            }
+            Operation::Respond(response) => Ok(plugin_response(response, None)),
+            Operation::NotFound => Err(Error::not_found("not found")),
+        }
+    }
+
+    /// Runs `f` with the id of the named package of this format, or returns None.
+    async fn lookup<R: Send + 'static>(
+        &self,
+        owner_id: i64,
+        name: String,
+        f: impl FnOnce(&rusqlite::Connection, i64) -> Result<Option<R>, Error> + Send + 'static,
+    ) -> Result<Option<R>, Error> {
+        let format = self.entry.name.clone();
+        self.registry
+            .db
+            .read(
+                move |conn| match packages::find(conn, owner_id, &format, &name)? {
+                    Some(p) => f(conn, p.id),
+                    None => Ok(None),
+                },
+            )
+            .await
+    }
+
+    async fn serve(&self, file: packages::FileRow) -> Result<Response, Error> {
+        let download = Download {
+            sha256: &file.blob,
+            size: file.size,
+            content_type: &file.content_type,
+            modified: file.created,
+            filename: Some(&file.name),
+        };
+        let (response, served) =
+            download::serve(&self.registry.blobs, self.method, self.headers, download).await?;
+        if served == Served::Full && file.lead {
+            // Counting must not delay the download; a lost count is not worth a failed request.
+            let db = self.registry.db.clone();
+            let version_id = file.version_id;
+            tokio::spawn(async move {
+                if let Err(e) = db
+                    .write(move |tx| packages::count_download(tx, version_id))
+                    .await
+                {
+                    tracing::warn!(error = %e, "could not count a download");
+                }
+            });
+        }
+        Ok(response)
+    }
+
+    async fn accept_upload(
+        &self,
+        owner: Owner,
+        request: api::Request,
+        spec: api::UploadSpec,
+        body: Body,
+    ) -> Result<Response, Error> {
+        let limit = match spec.max_size {
+            0 => self.entry.max_upload,
+            n => n.min(self.entry.max_upload),
+        };
+        let digests: Vec<Algorithm> = self
+            .entry
+            .plugin
+            .descriptor
+            .digests
+            .iter()
+            .map(|a| publish::algorithm(*a))
+            .collect();
+        let staged =
+            upload::receive(&self.registry.blobs, self.headers, body, limit, &digests).await?;
+        let reader =
+            crate::plugins::UploadReader::new(staged.open()?, staged.size, staged.sha256.clone());
+        let plan = self
+            .entry
+            .plugin
+            .parse_upload(request, spec, reader)
+            .await?;
+        if !plan.pkg.owner.eq_ignore_ascii_case(&owner.name) {
+            return Err(Error::Internal(format!(
+                "plugin {} planned a publish for another owner",
+                self.entry.name
+            )));
+        }
+        let reply = plan.reply.clone();
+        let creator = self.principal.user().map(|u| u.id);
+        publish::commit(
+            self.registry,
+            &self.entry.name,
+            owner.id,
+            creator,
+            staged,
+            plan,
+            digests,
+        )
+        .await?;
+        if reply.status == 0 {
+            return Ok(StatusCode::CREATED.into_response());
+        }
+        Ok(plugin_response(reply, None))
+    }
+
+    async fn delete(
+        &self,
+        f: impl FnOnce(&rusqlite::Transaction<'_>) -> Result<(), Error> + Send + 'static,
+    ) -> Result<Response, Error> {
+        self.registry.db.write(f).await?;
+        Ok(StatusCode::NO_CONTENT.into_response())
+    }
+
+    async fn mount_blob(&self, owner: Owner, m: api::MountRequest) -> Result<Response, Error> {
+        let sha256 = sha256_of(&m.digest)?;
+        // The source must be readable by the caller; without a source, any package of
+        // this owner that has the blob will do.
+        let source_owner = match &m.source {
+            Some(source) => find_owner(self.registry, &source.owner).await?,
+            None => owner.clone(),
+        };
+        check_access(
+            self.registry,
+            self.principal,
+            Some(&source_owner),
+            api::Access::Read,
+        )
+        .await?;
+        let (format, target) = (self.entry.name.clone(), m.pkg.name.clone());
+        let source = m.source.map(|s| s.name);
+        let (owner_id, source_owner_id) = (owner.id, source_owner.id);
+        self.registry
+            .db
+            .write(move |tx| {
+                let available = match &source {
+                    Some(name) => match packages::find(tx, source_owner_id, &format, name)? {
+                        Some(p) => crate::db::blobs::package_has(tx, p.id, &sha256)?,
+                        None => false,
+                    },
+                    None => {
+                        let (_, all) =
+                            packages::list(tx, source_owner_id, Some(&format), None, i64::MAX, 0)?;
+                        all.iter().any(|p| {
+                            crate::db::blobs::package_has(tx, p.id, &sha256).unwrap_or(false)
+                        })
+                    }
+                };
+                if !available {
+                    return Err(Error::not_found("blob not found in the source"));
+                }
+                let package_id = packages::ensure(tx, owner_id, &format, &target)?;
+                crate::db::blobs::link_to_package(tx, package_id, &sha256)?;
+                packages::touch(tx, package_id)
+            })
+            .await?;
+        Ok(StatusCode::CREATED.into_response())
+    }
+}
+
+async fn find_owner(registry: &Registry, name: &str) -> Result<Owner, Error> {
+    let lookup = name.to_string();
+    registry
+        .db
+        .read(move |conn| owners::by_name(conn, &lookup))
+        .await?
+        .ok_or_else(|| Error::not_found(format!("owner {name:?} not found")))
+}
+
+async fn check_access(
+    registry: &Registry,
+    principal: &Principal,
+    owner: Option<&Owner>,
+    access: api::Access,
+) -> Result<(), Error> {
+    let needed = match access {
+        api::Access::None => return Ok(()),
+        api::Access::Authenticated => {
+            return match principal {
+                Principal::Anonymous => {
+                    Err(Error::Unauthorized("authentication required".to_string()))
+                }
+                Principal::User(_) => Ok(()),
+            };
+        }
+        api::Access::Read => Access::Read,
+        api::Access::Write => Access::Write,
+    };
+    let Some(owner) = owner.cloned() else {
+        return Err(Error::Internal(
+            "an operation needing package access named no owner".to_string(),
+        ));
+    };
+    let principal = principal.clone();
+    registry
+        .db
+        .read(move |conn| auth::authorize(conn, &principal, &owner, needed))
+        .await
+}
+
+/// The owner an operation names, if any.
+fn target_owner(op: &Operation) -> Option<&str> {
+    let pkg = match op {
+        Operation::ServeFile(f) | Operation::DeleteFile(f) => &f.version.pkg,
+        Operation::ServeFileByName(f) => &f.pkg,
+        Operation::ServeBlob(b) => &b.pkg,
+        Operation::ServeFileDigest(d) => &d.file.version.pkg,
+        Operation::AcceptUpload(u) => &u.pkg,
+        Operation::RenderIndex(i) => return i.pkg.as_ref().map(|p| p.owner.as_str()),
+        Operation::DeleteVersion(v) => &v.pkg,
+        Operation::DeletePackage(p) => p,
+        Operation::RemoveTag(t) => &t.pkg,
+        Operation::MountBlob(m) => &m.pkg,
+        Operation::UploadSession(s) => &s.pkg,
+        Operation::IssueToken(_) | Operation::Respond(_) | Operation::NotFound => return None,
+    };
+    Some(pkg.owner.as_str())
+}
+
+fn sha256_of(digest: &api::Digest) -> Result<String, Error> {
+    if digest.algorithm != api::HashAlgorithm::Sha256
+        || !crate::store::digest::is_sha256_hex(&digest.hex)
+    {
+        return Err(Error::bad_request("unsupported or malformed digest"));
+    }
+    Ok(digest.hex.clone())
+}
+
+fn method(m: &Method) -> api::Method {
+    match *m {
+        Method::GET => api::Method::Get,
+        Method::HEAD => api::Method::Head,
+        Method::PUT => api::Method::Put,
+        Method::POST => api::Method::Post,
+        Method::PATCH => api::Method::Patch,
+        Method::DELETE => api::Method::Delete,
+        ref other => api::Method::Other(other.as_str().to_string()),
+    }
+}
+
+/// Request headers for the plugin: lower-case names, credentials removed.
+fn plugin_headers(headers: &HeaderMap) -> Vec<(String, String)> {
+    headers
+        .iter()
+        .filter(|(name, _)| !CREDENTIAL_HEADERS.contains(&name.as_str()))
+        .filter_map(|(name, v)| Some((name.as_str().to_string(), v.to_str().ok()?.to_string())))
+        .collect()
+}
+
+fn value(s: &str) -> HeaderValue {
+    HeaderValue::from_str(s).unwrap_or_else(|_| HeaderValue::from_static(""))
+}
+
+/// A plugin-computed response. Headers that would break HTTP framing are dropped.
+fn plugin_response(r: api::Response, etag: Option<&str>) -> Response {
+    let status = StatusCode::from_u16(r.status).unwrap_or(StatusCode::OK);
+    let mut response = (status, r.body).into_response();
+    let headers = response.headers_mut();
+    if !r.content_type.is_empty() {
+        headers.insert(header::CONTENT_TYPE, value(&r.content_type));
+    }
+    for (name, v) in &r.headers {
+        let Ok(name) = http::HeaderName::from_bytes(name.as_bytes()) else {
+            continue;
+        };
+        if [
+            header::CONTENT_LENGTH,
+            header::TRANSFER_ENCODING,
+            header::CONNECTION,
+        ]
+        .contains(&name)
+        {
+            continue;
+        }
+        if let Ok(v) = HeaderValue::from_str(v) {
+            headers.append(name, v);
+        }
+    }
+    if let Some(etag) = etag {
+        headers.insert(header::ETAG, value(etag));
+    }
+    response
+}

@@ -1,0 +1,91 @@
+//! The HTTP surface: one router listing every route, grouped by caller.
+//!
+//! - `/api/v1/packages/…`: the management API (JSON, any format).
+//! - everything else: a format's mount (`/api/packages/{owner}/{format}/…`, `/v2/…`),
+//!   dispatched to its plugin by [`format::dispatch`].
+
+mod download;
+mod errors;
+mod format;
+mod management;
+mod query;
+mod upload;
+
+use std::future::Future;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use axum::Router;
+use axum::extract::Request;
+use axum::middleware::{self, Next};
+use axum::response::Response;
+use axum::routing::get;
+use tokio::net::TcpListener;
+
+use crate::registry::Registry;
+
+pub fn router(registry: Arc<Registry>) -> Router {
+    Router::new()
+        .route("/api/v1/packages/{owner}", get(management::list_packages))
+        .route(
+            "/api/v1/packages/{owner}/{format}/{name}",
+            get(management::list_versions),
+        )
+        .route(
+            "/api/v1/packages/{owner}/{format}/{name}/{version}",
+            get(management::show_version).delete(management::delete_version),
+        )
+        .fallback(format::dispatch)
+        .layer(middleware::from_fn(log_request))
+        .with_state(registry)
+}
+
+/// One log line per request: method, path, status, duration.
+async fn log_request(request: Request, next: Next) -> Response {
+    let method = request.method().clone();
+    let path = request.uri().path().to_string();
+    let started = Instant::now();
+    let response = next.run(request).await;
+    tracing::info!(
+        %method,
+        %path,
+        status = response.status().as_u16(),
+        ms = format!("{:.2}", started.elapsed().as_secs_f64() * 1000.0),
+        "request"
+    );
+    response
+}
+
+/// Serves until `shutdown` resolves, then lets in-flight requests finish for up to
+/// `grace`; uploads cut after that leave only temp files, removed at the next start.
+pub async fn serve(
+    registry: Arc<Registry>,
+    listener: TcpListener,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()> {
+    let grace = Duration::from_secs(registry.config.server.shutdown_grace_secs);
+    let (stopping_tx, stopping_rx) = tokio::sync::oneshot::channel::<()>();
+    let app = router(registry);
+    let server = axum::serve(listener, app).with_graceful_shutdown(async move {
+        shutdown.await;
+        tracing::info!("shutting down; waiting for in-flight requests");
+        let _ = stopping_tx.send(());
+    });
+    let server = tokio::spawn(async move { server.await });
+    tokio::pin!(server);
+    tokio::select! {
+        result = &mut server => return result.map_err(std::io::Error::other)?,
+        _ = stopping_rx => {}
+    }
+    match tokio::time::timeout(grace, &mut server).await {
+        Ok(result) => result.map_err(std::io::Error::other)?,
+        Err(_) => {
+            tracing::warn!(
+                secs = grace.as_secs(),
+                "grace period over; dropping remaining requests"
+            );
+            server.abort();
+            Ok(())
+        }
+    }
+}

@@ -1,0 +1,338 @@
+//! The host side of the contract: the imports a plugin may call, and per-call state.
+//!
+//! Imports are read-only and scoped: during a call about one owner's package, a plugin
+//! sees that owner's packages of its own format and nothing else.
+
+use std::fs::File;
+use std::io::Read;
+use std::os::unix::fs::FileExt;
+
+use wasmtime::component::{Resource, ResourceTable};
+use wasmtime::{ResourceLimiter, Result};
+use wasmtime_wasi::p2::pipe::MemoryOutputPipe;
+use wasmtime_wasi::{WasiCtx, WasiCtxView, WasiView};
+
+use super::Services;
+use super::bindings::wharf::format::host::{self, LogLevel, VersionInfo};
+use super::bindings::wharf::format::types::{self, Digest, HashAlgorithm, PackageRef, VersionRef};
+use crate::db::{self, packages};
+use crate::error::Error;
+use crate::store::{Algorithm, MultiHasher};
+
+/// What a plugin may print per call (panic messages, debug output); more fails the write.
+const OUTPUT_CAPACITY: usize = 256 << 10;
+
+/// Largest single `upload.read`, so a plugin cannot make the host allocate at will.
+const MAX_READ: u32 = 4 << 20;
+
+/// Which owner's data the imports may show during a call.
+pub enum CallScope {
+    None,
+    Owner(String),
+}
+
+pub struct State {
+    format: String,
+    scope: CallScope,
+    services: Services,
+    wasi: WasiCtx,
+    /// stdout and stderr of the guest, logged after the call.
+    output: MemoryOutputPipe,
+    pub(super) table: ResourceTable,
+    pub(super) limiter: MemoryCap,
+}
+
+impl State {
+    pub fn new(format: &str, scope: CallScope, services: Services, memory: u64) -> Self {
+        let output = MemoryOutputPipe::new(OUTPUT_CAPACITY);
+        // No preopens, environment, arguments or network: only captured output.
+        let wasi = WasiCtx::builder()
+            .stdout(output.clone())
+            .stderr(output.clone())
+            .build();
+        Self {
+            format: format.to_string(),
+            scope,
+            services,
+            wasi,
+            output,
+            table: ResourceTable::new(),
+            limiter: MemoryCap {
+                cap: memory,
+                exceeded: false,
+            },
+        }
+    }
+
+    /// Sends whatever the guest printed to the log, one event per line.
+    pub fn flush_output(&self) {
+        let bytes = self.output.contents();
+        for line in String::from_utf8_lossy(&bytes)
+            .lines()
+            .filter(|l| !l.trim().is_empty())
+        {
+            tracing::warn!(plugin = %self.format, "plugin output: {line}");
+        }
+    }
+
+    /// The package's id, if the call's scope allows seeing it and it exists.
+    fn package_id(&self, pkg: &PackageRef) -> Result<Option<i64>, Error> {
+        let CallScope::Owner(owner) = &self.scope else {
+            return Ok(None);
+        };
+        if !owner.eq_ignore_ascii_case(&pkg.owner) {
+            return Ok(None);
+        }
+        let format = self.format.clone();
+        let (owner, name) = (pkg.owner.clone(), pkg.name.clone());
+        self.services.db.read_sync(move |conn| {
+            let Some(owner) = db::owners::by_name(conn, &owner)? else {
+                return Ok(None);
+            };
+            Ok(packages::find(conn, owner.id, &format, &name)?.map(|p| p.id))
+        })
+    }
+
+    fn version_info(&self, rows: Vec<packages::VersionRow>) -> Result<Vec<VersionInfo>, Error> {
+        self.services.db.read_sync(move |conn| {
+            rows.into_iter()
+                .map(|row| {
+                    let file_names = packages::files_of(conn, row.id)?
+                        .into_iter()
+                        .map(|f| f.name)
+                        .collect();
+                    Ok(VersionInfo {
+                        version: row.version,
+                        metadata: row.metadata,
+                        created: row.created,
+                        file_names,
+                    })
+                })
+                .collect()
+        })
+    }
+}
+
+/// Caps linear memory growth and remembers that it did, so a failed call can be
+/// reported as "out of memory" without inspecting error text.
+pub struct MemoryCap {
+    pub cap: u64,
+    pub exceeded: bool,
+}
+
+impl ResourceLimiter for MemoryCap {
+    fn memory_growing(
+        &mut self,
+        _current: usize,
+        desired: usize,
+        _maximum: Option<usize>,
+    ) -> Result<bool> {
+        if desired as u64 > self.cap {
+            self.exceeded = true;
+            wasmtime::bail!("memory limit of {} bytes reached", self.cap);
+        }
+        Ok(true)
+    }
+
+    fn table_growing(
+        &mut self,
+        _current: usize,
+        desired: usize,
+        _maximum: Option<usize>,
+    ) -> Result<bool> {
+        Ok(desired <= 100_000)
+    }
+}
+
+impl WasiView for State {
+    fn ctx(&mut self) -> WasiCtxView<'_> {
+        WasiCtxView {
+            ctx: &mut self.wasi,
+            table: &mut self.table,
+        }
+    }
+}
+
+/// An upload the plugin reads by range (`wharf:format/host.upload`).
+pub struct UploadReader {
+    file: File,
+    size: u64,
+    sha256: String,
+}
+
+impl UploadReader {
+    pub fn new(file: File, size: u64, sha256: String) -> Self {
+        Self { file, size, sha256 }
+    }
+}
+
+fn algorithm(a: HashAlgorithm) -> Algorithm {
+    match a {
+        HashAlgorithm::Md5 => Algorithm::Md5,
+        HashAlgorithm::Sha1 => Algorithm::Sha1,
+        HashAlgorithm::Sha256 => Algorithm::Sha256,
+        HashAlgorithm::Sha512 => Algorithm::Sha512,
+    }
+}
+
+/// A host error inside an import becomes a trap: the call fails with a 500 and the log
+/// says why, rather than the plugin seeing a fake "not found".
+fn trap(e: Error) -> wasmtime::Error {
+    wasmtime::format_err!("host import failed: {e}")
+}
+
+impl types::Host for State {}
+
+impl host::HostUpload for State {
+    fn size(&mut self, this: Resource<UploadReader>) -> Result<u64> {
+        Ok(self.table.get(&this)?.size)
+    }
+
+    fn sha256(&mut self, this: Resource<UploadReader>) -> Result<String> {
+        Ok(self.table.get(&this)?.sha256.clone())
+    }
+
+    fn read(&mut self, this: Resource<UploadReader>, offset: u64, len: u32) -> Result<Vec<u8>> {
+        let upload = self.table.get(&this)?;
+        let len = len.min(MAX_READ) as u64;
+        let len = len.min(upload.size.saturating_sub(offset)) as usize;
+        let mut buf = vec![0u8; len];
+        upload.file.read_exact_at(&mut buf, offset)?;
+        Ok(buf)
+    }
+
+    fn drop(&mut self, this: Resource<UploadReader>) -> Result<()> {
+        // Borrowed handles are owned by the host and removed after the call.
+        if this.owned() {
+            self.table.delete(this)?;
+        }
+        Ok(())
+    }
+}
+
+impl host::Host for State {
+    fn log(&mut self, level: LogLevel, message: String) -> Result<()> {
+        let plugin = self.format.as_str();
+        match level {
+            LogLevel::Error => tracing::error!(plugin, "{message}"),
+            LogLevel::Warn => tracing::warn!(plugin, "{message}"),
+            LogLevel::Info => tracing::info!(plugin, "{message}"),
+            LogLevel::Debug => tracing::debug!(plugin, "{message}"),
+        }
+        Ok(())
+    }
+
+    fn get_version(&mut self, version: VersionRef) -> Result<Option<VersionInfo>> {
+        let Some(package_id) = self.package_id(&version.pkg).map_err(trap)? else {
+            return Ok(None);
+        };
+        let row = self
+            .services
+            .db
+            .read_sync(move |conn| packages::version(conn, package_id, &version.version))
+            .map_err(trap)?;
+        Ok(self
+            .version_info(row.into_iter().collect())
+            .map_err(trap)?
+            .pop())
+    }
+
+    fn find_versions_by_property(
+        &mut self,
+        pkg: PackageRef,
+        name: String,
+        value: String,
+    ) -> Result<Vec<VersionInfo>> {
+        let Some(package_id) = self.package_id(&pkg).map_err(trap)? else {
+            return Ok(Vec::new());
+        };
+        let rows = self
+            .services
+            .db
+            .read_sync(move |conn| {
+                packages::versions_with_property(conn, package_id, &name, &value)
+            })
+            .map_err(trap)?;
+        self.version_info(rows).map_err(trap)
+    }
+
+    fn package_has_blob(&mut self, pkg: PackageRef, digest: Digest) -> Result<bool> {
+        if digest.algorithm != HashAlgorithm::Sha256 {
+            return Ok(false);
+        }
+        let Some(package_id) = self.package_id(&pkg).map_err(trap)? else {
+            return Ok(false);
+        };
+        self.services
+            .db
+            .read_sync(move |conn| db::blobs::package_has(conn, package_id, &digest.hex))
+            .map_err(trap)
+    }
+
+    fn file_digest(
+        &mut self,
+        version: VersionRef,
+        file_name: String,
+        algorithm_: HashAlgorithm,
+    ) -> Result<Option<Digest>> {
+        let Some(package_id) = self.package_id(&version.pkg).map_err(trap)? else {
+            return Ok(None);
+        };
+        let file = self
+            .services
+            .db
+            .read_sync(move |conn| {
+                let Some(v) = packages::version(conn, package_id, &version.version)? else {
+                    return Ok(None);
+                };
+                packages::file(conn, v.id, &file_name)
+            })
+            .map_err(trap)?;
+        let Some(file) = file else { return Ok(None) };
+        let hex = blob_digest(&self.services, &file.blob, algorithm(algorithm_)).map_err(trap)?;
+        Ok(Some(Digest {
+            algorithm: algorithm_,
+            hex,
+        }))
+    }
+}
+
+/// A digest of a stored blob: from the database if it was ever computed, else computed
+/// now by streaming the blob once, and stored for next time.
+pub fn blob_digest(
+    services: &Services,
+    sha256: &str,
+    algorithm: Algorithm,
+) -> Result<String, Error> {
+    if algorithm == Algorithm::Sha256 {
+        return Ok(sha256.to_string());
+    }
+    let key = sha256.to_string();
+    if let Some(hex) = services
+        .db
+        .read_sync(move |conn| db::blobs::digest(conn, &key, algorithm.as_str()))?
+    {
+        return Ok(hex);
+    }
+    let mut file = services.blobs.open_blob(sha256)?;
+    let mut hasher = MultiHasher::new(&[algorithm]);
+    let mut buf = vec![0u8; 256 << 10];
+    loop {
+        let n = file.read(&mut buf)?;
+        if n == 0 {
+            break;
+        }
+        hasher.update(&buf[..n]);
+    }
+    let hex = hasher
+        .finish()
+        .into_iter()
+        .find(|(a, _)| *a == algorithm)
+        .map(|(_, h)| h)
+        .expect("the requested digest is computed");
+    let (key, value) = (sha256.to_string(), hex.clone());
+    services
+        .db
+        .write_sync(move |tx| db::blobs::set_digest(tx, &key, algorithm.as_str(), &value))?;
+    Ok(hex)
+}

@@ -1,0 +1,174 @@
+//! Format plugins: WebAssembly components run in a sandbox.
+//!
+//! One wasmtime `Engine` per process, one `InstancePre` per plugin, and a fresh
+//! `Store` for every call, with a memory cap and an epoch deadline. A plugin that traps,
+//! runs too long or allocates past its cap fails that one call with a
+//! [`PluginFailure`]; the instance is dropped and the next call gets a new one.
+
+mod bindings;
+mod host_impl;
+mod runtime;
+
+use std::sync::Arc;
+
+use wasmtime::Store;
+
+use crate::db::Db;
+use crate::store::BlobStore;
+use host_impl::{CallScope, State};
+pub use host_impl::{UploadReader, blob_digest};
+pub use runtime::{Runtime, RuntimeLimits};
+
+/// The contract's types, as the host uses them.
+pub mod api {
+    pub use super::bindings::exports::wharf::format::plugin::{
+        BlobRef, ByteRange, Challenge, Descriptor, ErrorStyle, FileByName, FileDigestRef, FileInfo,
+        FileSource, IndexInput, IndexSpec, MountRequest, Operation, PackageDetail, PlanFile,
+        PlanVersion, PublishPlan, Route, SessionOp, SessionRequest, TagChange, TagRef, UploadSpec,
+        VersionDetail, VersionMode,
+    };
+    pub use super::bindings::wharf::format::types::{
+        Access, Digest, FileRef, HashAlgorithm, Method, PackageRef, PluginError, Request, Response,
+        VersionRef,
+    };
+}
+
+/// Why a plugin call did not produce a result.
+#[derive(Debug, thiserror::Error)]
+pub enum PluginFailure {
+    /// The plugin refused the request with its own status and message.
+    #[error("{message}")]
+    Rejected {
+        status: u16,
+        code: String,
+        message: String,
+    },
+    /// The plugin trapped, ran out of time or memory, or broke the contract.
+    #[error("plugin {plugin} failed: {reason}")]
+    Crashed { plugin: String, reason: String },
+}
+
+impl From<api::PluginError> for PluginFailure {
+    fn from(e: api::PluginError) -> Self {
+        Self::Rejected {
+            status: e.status,
+            code: e.code,
+            message: e.message,
+        }
+    }
+}
+
+/// A loaded plugin, ready to be called from any thread.
+pub struct Plugin {
+    pub format: String,
+    pub descriptor: api::Descriptor,
+    pre: bindings::FormatPre<State>,
+    runtime: Arc<Runtime>,
+    services: Services,
+}
+
+/// What host imports need to answer a plugin.
+#[derive(Clone)]
+pub struct Services {
+    pub db: Db,
+    pub blobs: BlobStore,
+}
+
+impl Plugin {
+    /// Routes a request. Host imports see nothing here: routing runs before
+    /// authorization, so it must not depend on stored data.
+    pub async fn match_route(
+        self: &Arc<Self>,
+        request: api::Request,
+    ) -> Result<api::Route, PluginFailure> {
+        self.call(CallScope::None, move |format, store| {
+            format
+                .wharf_format_plugin()
+                .call_match_route(store, &request)
+        })
+        .await?
+        .map_err(Into::into)
+    }
+
+    /// Turns a stored upload into a publish plan; imports see `owner`'s packages only.
+    pub async fn parse_upload(
+        self: &Arc<Self>,
+        request: api::Request,
+        spec: api::UploadSpec,
+        upload: UploadReader,
+    ) -> Result<api::PublishPlan, PluginFailure> {
+        let scope = CallScope::Owner(spec.pkg.owner.clone());
+        self.call(scope, move |format, store| {
+            let handle = store.data_mut().table.push(upload)?;
+            let borrowed = wasmtime::component::Resource::new_borrow(handle.rep());
+            let result = format.wharf_format_plugin().call_parse_upload(
+                &mut *store,
+                &request,
+                &spec,
+                borrowed,
+            );
+            store.data_mut().table.delete(handle)?;
+            result
+        })
+        .await?
+        .map_err(Into::into)
+    }
+
+    pub async fn render_index(
+        self: &Arc<Self>,
+        owner: Option<String>,
+        input: api::IndexInput,
+    ) -> Result<api::Response, PluginFailure> {
+        let scope = owner.map(CallScope::Owner).unwrap_or(CallScope::None);
+        self.call(scope, move |format, store| {
+            format
+                .wharf_format_plugin()
+                .call_render_index(store, &input)
+        })
+        .await?
+        .map_err(Into::into)
+    }
+
+    /// Runs one call in a fresh store on a blocking thread.
+    async fn call<R: Send + 'static>(
+        self: &Arc<Self>,
+        scope: CallScope,
+        f: impl FnOnce(&bindings::Format, &mut Store<State>) -> wasmtime::Result<R> + Send + 'static,
+    ) -> Result<R, PluginFailure> {
+        let this = self.clone();
+        tokio::task::spawn_blocking(move || this.call_sync(scope, f))
+            .await
+            .map_err(|e| self.crashed(format!("call did not complete: {e}")))?
+    }
+
+    fn call_sync<R>(
+        &self,
+        scope: CallScope,
+        f: impl FnOnce(&bindings::Format, &mut Store<State>) -> wasmtime::Result<R>,
+    ) -> Result<R, PluginFailure> {
+        let state = State::new(
+            &self.format,
+            scope,
+            self.services.clone(),
+            self.runtime.limits.memory,
+        );
+        let mut store = self.runtime.new_store(state);
+        let result = self
+            .pre
+            .instantiate(&mut store)
+            .and_then(|format| f(&format, &mut store));
+        store.data().flush_output();
+        result.map_err(|e| {
+            let reason = runtime::classify(&e, store.data());
+            tracing::error!(plugin = %self.format, %reason, "plugin call failed");
+            self.crashed(reason)
+        })
+    }
+
+    fn crashed(&self, reason: String) -> PluginFailure {
+        PluginFailure::Crashed {
+            plugin: self.format.clone(),
+            reason,
+        }
+    }
+}

@@ -1,0 +1,250 @@
+//! The wasmtime engine, the precompiled-artifact cache, and loading components.
+
+use std::hash::{Hash, Hasher};
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::{Context, bail};
+use sha2::{Digest, Sha256};
+use wasmtime::component::{Component, Linker};
+use wasmtime::{Config, Engine, InstanceAllocationStrategy, PoolingAllocationConfig, Store, Trap};
+
+use super::bindings::{Format, FormatPre};
+use super::host_impl::{CallScope, State};
+use super::{Plugin, Services};
+
+/// How often the epoch advances; a call's time limit is counted in these ticks.
+const EPOCH_TICK: Duration = Duration::from_millis(10);
+
+/// The contract this host implements; plugins must report the same `major.minor`.
+pub const CONTRACT: &str = "0.1.0";
+
+#[derive(Debug, Clone, Copy)]
+pub struct RuntimeLimits {
+    /// Bytes of linear memory one call may use.
+    pub memory: u64,
+    /// Wall-clock budget of one call.
+    pub time: Duration,
+    /// Instances alive at once (the pooling allocator's slots).
+    pub instances: u32,
+}
+
+/// One engine for the process, shared by every plugin.
+pub struct Runtime {
+    engine: Engine,
+    linker: Linker<State>,
+    pub(super) limits: RuntimeLimits,
+    cache_dir: PathBuf,
+}
+
+impl Runtime {
+    pub fn new(limits: RuntimeLimits, cache_dir: &Path) -> anyhow::Result<Arc<Self>> {
+        let mut pool = PoolingAllocationConfig::default();
+        pool.total_component_instances(limits.instances)
+            .total_core_instances(limits.instances * 4)
+            .total_memories(limits.instances * 2)
+            .total_tables(limits.instances * 4)
+            .max_memory_size(limits.memory as usize)
+            // Returning pages to the OS in batches halves the cost of a fresh instance.
+            .decommit_batch_size(32);
+        let mut config = Config::new();
+        config
+            .wasm_component_model(true)
+            .epoch_interruption(true)
+            .allocation_strategy(InstanceAllocationStrategy::Pooling(pool));
+        let engine =
+            Engine::new(&config).wasm_context(|| "cannot create the wasm engine".into())?;
+
+        let mut linker = Linker::new(&engine);
+        // Std guests import WASI; they get an empty context: no files, env, clock or net.
+        wasmtime_wasi::p2::add_to_linker_sync(&mut linker)
+            .wasm_context(|| "cannot link WASI".into())?;
+        Format::add_to_linker::<_, wasmtime::component::HasSelf<_>>(&mut linker, |s| s)
+            .wasm_context(|| "cannot link the host imports".into())?;
+
+        // The ticker holds only a weak engine handle so dropping the runtime stops it.
+        let weak = engine.weak();
+        std::thread::Builder::new()
+            .name("wharf-epoch".into())
+            .spawn(move || {
+                while let Some(engine) = weak.upgrade() {
+                    engine.increment_epoch();
+                    drop(engine);
+                    std::thread::sleep(EPOCH_TICK);
+                }
+            })?;
+
+        std::fs::create_dir_all(cache_dir)
+            .with_context(|| format!("cannot create {}", cache_dir.display()))?;
+        Ok(Arc::new(Self {
+            engine,
+            linker,
+            limits,
+            cache_dir: cache_dir.to_path_buf(),
+        }))
+    }
+
+    pub(super) fn new_store(&self, state: State) -> Store<State> {
+        let mut store = Store::new(&self.engine, state);
+        store.limiter(|s| &mut s.limiter);
+        let ticks = self
+            .limits
+            .time
+            .as_millis()
+            .div_ceil(EPOCH_TICK.as_millis()) as u64;
+        // +1: the tick in progress when the call starts is partly spent already.
+        store.set_epoch_deadline(ticks.max(1) + 1);
+        store
+    }
+
+    /// Loads a component, checks it implements the contract and describes itself as
+    /// `format`, and returns it ready to call.
+    pub fn load(
+        self: &Arc<Self>,
+        format: &str,
+        wasm: &[u8],
+        services: Services,
+    ) -> anyhow::Result<Plugin> {
+        let component = self.compile_cached(format, wasm)?;
+        let instance_pre = self.linker.instantiate_pre(&component).wasm_context(|| {
+            format!(
+                "plugin {format}: it does not fit this host's imports (wharf:format@{CONTRACT})"
+            )
+        })?;
+        let pre = FormatPre::new(instance_pre).wasm_context(|| {
+            format!("plugin {format}: it does not export wharf:format/plugin@{CONTRACT}")
+        })?;
+
+        let state = State::new(
+            format,
+            CallScope::None,
+            services.clone(),
+            self.limits.memory,
+        );
+        let mut store = self.new_store(state);
+        let descriptor = pre
+            .instantiate(&mut store)
+            .and_then(|f| f.wharf_format_plugin().call_describe(&mut store))
+            .map_err(|e| {
+                anyhow::anyhow!(
+                    "plugin {format}: describe failed: {}",
+                    classify(&e, store.data())
+                )
+            })?;
+        if descriptor.name != format {
+            bail!(
+                "plugin {format}: it describes itself as {:?}; the config table must be [formats.{}]",
+                descriptor.name,
+                descriptor.name
+            );
+        }
+        if !compatible(&descriptor.contract) {
+            bail!(
+                "plugin {format}: built for wharf:format@{}, this host implements {CONTRACT}",
+                descriptor.contract
+            );
+        }
+        Ok(Plugin {
+            format: format.to_string(),
+            descriptor,
+            pre,
+            runtime: self.clone(),
+            services,
+        })
+    }
+
+    /// Compiles once per (component bytes, engine configuration); later starts load the
+    /// native artifact from the cache in well under a millisecond.
+    fn compile_cached(&self, format: &str, wasm: &[u8]) -> anyhow::Result<Component> {
+        let mut engine_hash = std::collections::hash_map::DefaultHasher::new();
+        self.engine
+            .precompile_compatibility_hash()
+            .hash(&mut engine_hash);
+        let key = format!(
+            "{format}-{}-{:016x}.cwasm",
+            &hex::encode(Sha256::digest(wasm))[..32],
+            engine_hash.finish()
+        );
+        let path = self.cache_dir.join(key);
+        if path.exists() {
+            match self.deserialize(&path) {
+                Ok(component) => return Ok(component),
+                Err(e) => {
+                    tracing::warn!(plugin = format, error = %e, "ignoring unusable cached artifact")
+                }
+            }
+        }
+        let artifact = self
+            .engine
+            .precompile_component(wasm)
+            .wasm_context(|| format!("plugin {format}: not a valid WebAssembly component"))?;
+        // A unique temp name: several processes may share one cache directory.
+        let mut nonce = [0u8; 8];
+        getrandom::fill(&mut nonce).map_err(|e| anyhow::anyhow!("no OS randomness: {e}"))?;
+        let tmp = path.with_extension(format!("{}.tmp", hex::encode(nonce)));
+        std::fs::write(&tmp, &artifact)?;
+        std::fs::rename(&tmp, &path)?;
+        self.deserialize(&path)
+    }
+
+    #[expect(
+        unsafe_code,
+        reason = "deserializing native code we compiled ourselves into our own data dir"
+    )]
+    fn deserialize(&self, path: &Path) -> anyhow::Result<Component> {
+        // SAFETY: the file is written only by `compile_cached` above, with this engine's
+        // configuration (its hash is part of the name); wasmtime also checks the
+        // artifact's header against the engine before using it.
+        unsafe { Component::deserialize_file(&self.engine, path) }
+            .wasm_context(|| format!("cannot load {}", path.display()))
+    }
+}
+
+/// wasmtime has its own error type; this brings its errors into `anyhow` with context.
+trait WasmContext<T> {
+    fn wasm_context(self, context: impl FnOnce() -> String) -> anyhow::Result<T>;
+}
+
+impl<T> WasmContext<T> for wasmtime::Result<T> {
+    fn wasm_context(self, context: impl FnOnce() -> String) -> anyhow::Result<T> {
+        self.map_err(|e| anyhow::anyhow!("{}: {e:#}", context()))
+    }
+}
+
+/// Same `major.minor` (and, for `0.x`, that is the whole compatibility promise).
+fn compatible(contract: &str) -> bool {
+    let mine: Vec<&str> = CONTRACT.split('.').collect();
+    let theirs: Vec<&str> = contract.split('.').collect();
+    theirs.len() == 3 && theirs[..2] == mine[..2]
+}
+
+/// A one-line reason for a failed call, from the trap code or the limiter's record;
+/// never from parsing error text.
+pub(super) fn classify(error: &wasmtime::Error, state: &State) -> String {
+    if state.limiter.exceeded {
+        return format!("exceeded its memory limit of {} bytes", state.limiter.cap);
+    }
+    match error.downcast_ref::<Trap>() {
+        Some(Trap::Interrupt) => "exceeded its time limit".to_string(),
+        Some(Trap::UnreachableCodeReached) => {
+            "trapped: unreachable code (a panic or abort in the plugin)".to_string()
+        }
+        Some(trap) => format!("trapped: {trap}"),
+        None => format!("{error:#}"),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::compatible;
+
+    #[test]
+    fn contract_compatibility() {
+        assert!(compatible("0.1.0"));
+        assert!(compatible("0.1.7"));
+        assert!(!compatible("0.2.0"));
+        assert!(!compatible("1.1.0"));
+        assert!(!compatible("0.1"));
+    }
+}

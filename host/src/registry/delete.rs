@@ -1,0 +1,75 @@
+//! Deleting files, versions, packages and tags. Rows go at once; blob files stay until
+//! garbage collection finds them unreferenced, so a delete never races a download.
+
+use rusqlite::Transaction;
+
+use crate::db::packages::{self, PackageRow};
+use crate::error::Error;
+use crate::plugins::api::{FileRef, PackageRef, TagRef, VersionRef};
+
+fn package(
+    tx: &Transaction<'_>,
+    owner_id: i64,
+    format: &str,
+    pkg: &PackageRef,
+) -> Result<PackageRow, Error> {
+    packages::find(tx, owner_id, format, &pkg.name)?
+        .ok_or_else(|| Error::not_found(format!("package {:?} not found", pkg.name)))
+}
+
+fn version_id(tx: &Transaction<'_>, package_id: i64, v: &VersionRef) -> Result<i64, Error> {
+    packages::version(tx, package_id, &v.version)?
+        .map(|v| v.id)
+        .ok_or_else(|| Error::not_found(format!("version {:?} not found", v.version)))
+}
+
+/// Deletes one file; the version goes with its last file, the package with its last version.
+pub fn file(tx: &Transaction<'_>, owner_id: i64, format: &str, f: &FileRef) -> Result<(), Error> {
+    let pkg = package(tx, owner_id, format, &f.version.pkg)?;
+    let version_id = version_id(tx, pkg.id, &f.version)?;
+    let row = packages::file(tx, version_id, &f.name)?
+        .ok_or_else(|| Error::not_found(format!("file {:?} not found", f.name)))?;
+    packages::delete_file(tx, row.id)?;
+    if packages::file_count(tx, version_id)? == 0 {
+        packages::delete_version(tx, version_id)?;
+    }
+    finish(tx, pkg.id)
+}
+
+pub fn version(
+    tx: &Transaction<'_>,
+    owner_id: i64,
+    format: &str,
+    v: &VersionRef,
+) -> Result<(), Error> {
+    let pkg = package(tx, owner_id, format, &v.pkg)?;
+    let version_id = version_id(tx, pkg.id, v)?;
+    packages::delete_version(tx, version_id)?;
+    finish(tx, pkg.id)
+}
+
+pub fn package_all(
+    tx: &Transaction<'_>,
+    owner_id: i64,
+    format: &str,
+    p: &PackageRef,
+) -> Result<(), Error> {
+    let pkg = package(tx, owner_id, format, p)?;
+    packages::delete_package(tx, pkg.id)
+}
+
+pub fn tag(tx: &Transaction<'_>, owner_id: i64, format: &str, t: &TagRef) -> Result<(), Error> {
+    let pkg = package(tx, owner_id, format, &t.pkg)?;
+    if !packages::remove_tag(tx, pkg.id, &t.tag)? {
+        return Err(Error::not_found(format!("tag {:?} not found", t.tag)));
+    }
+    packages::touch(tx, pkg.id)
+}
+
+/// Drops the package if it is now empty, else marks it changed.
+fn finish(tx: &Transaction<'_>, package_id: i64) -> Result<(), Error> {
+    if !packages::delete_if_empty(tx, package_id)? {
+        packages::touch(tx, package_id)?;
+    }
+    Ok(())
+}

@@ -1,0 +1,111 @@
+//! The running registry: configuration, stores and loaded formats, and the
+//! format-agnostic operations the HTTP layer asks of them (publish, delete, render).
+
+pub mod bootstrap;
+pub mod delete;
+pub mod index;
+pub mod publish;
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::Context;
+
+use crate::config::{Config, Mount, PluginSource};
+use crate::db::Db;
+use crate::plugins::{Plugin, Runtime, RuntimeLimits, Services};
+use crate::store::BlobStore;
+
+mod bundled {
+    include!(concat!(env!("OUT_DIR"), "/bundled.rs"));
+}
+
+/// One enabled format: where it is mounted and the plugin that implements it.
+pub struct FormatEntry {
+    pub name: String,
+    pub mount: Mount,
+    pub plugin: Arc<Plugin>,
+    pub max_upload: u64,
+}
+
+pub struct Registry {
+    pub config: Config,
+    pub public_url: String,
+    pub db: Db,
+    pub blobs: BlobStore,
+    /// Enabled formats, longest mount first so nested mounts match correctly.
+    pub formats: Vec<FormatEntry>,
+    pub index_cache: index::IndexCache,
+}
+
+/// Opens the metadata database below the data dir (also used by the admin CLI).
+pub fn open_db(config: &Config) -> anyhow::Result<Db> {
+    let dir = &config.storage.data_dir;
+    std::fs::create_dir_all(dir)
+        .with_context(|| format!("cannot create data dir {}", dir.display()))?;
+    Db::open(&dir.join("wharf.db"))
+        .with_context(|| format!("cannot open the database in {}", dir.display()))
+}
+
+impl Registry {
+    pub fn open(config: Config) -> anyhow::Result<Arc<Self>> {
+        let db = open_db(&config)?;
+        let data_dir = &config.storage.data_dir;
+        let blobs = BlobStore::open(data_dir)
+            .with_context(|| format!("cannot open the blob store in {}", data_dir.display()))?;
+        let runtime = Runtime::new(
+            RuntimeLimits {
+                memory: config.limits.plugin_memory.0,
+                time: Duration::from_millis(config.limits.plugin_time_ms),
+                instances: 256,
+            },
+            &data_dir.join("plugin-cache"),
+        )?;
+        let services = Services {
+            db: db.clone(),
+            blobs: blobs.clone(),
+        };
+
+        let mut formats = Vec::new();
+        for (name, format) in config.formats.iter().filter(|(_, f)| f.enabled) {
+            let wasm = match &format.plugin {
+                PluginSource::Bundled => bundled::BUNDLED
+                    .iter()
+                    .find(|(n, _)| n == name)
+                    .map(|(_, bytes)| bytes.to_vec())
+                    .with_context(|| format!("formats.{name}.plugin: no bundled plugin named {name:?}; give a path to a .wasm component"))?,
+                PluginSource::Path(path) => std::fs::read(path)
+                    .with_context(|| format!("formats.{name}.plugin: cannot read {}", path.display()))?,
+            };
+            let plugin = runtime.load(name, &wasm, services.clone())?;
+            tracing::info!(format = %name, mount = %format.mount, "format enabled");
+            formats.push(FormatEntry {
+                name: name.clone(),
+                mount: Mount::parse(&format.mount)?,
+                plugin: Arc::new(plugin),
+                max_upload: config.max_upload(name),
+            });
+        }
+        formats.sort_by_key(|f| std::cmp::Reverse(f.mount.prefix.len() + f.mount.suffix.len()));
+
+        Ok(Arc::new(Self {
+            public_url: config.public_url(),
+            config,
+            db,
+            blobs,
+            formats,
+            index_cache: index::IndexCache::default(),
+        }))
+    }
+
+    /// The format whose mount contains `path`, with the owner segment and the rest.
+    pub fn route<'a>(&self, path: &'a str) -> Option<(&FormatEntry, Option<&'a str>, &'a str)> {
+        self.formats
+            .iter()
+            .find_map(|f| f.mount.matches(path).map(|(owner, rest)| (f, owner, rest)))
+    }
+
+    pub fn format(&self, name: &str) -> Option<&FormatEntry> {
+        self.formats.iter().find(|f| f.name == name)
+    }
+}

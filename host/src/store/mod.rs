@@ -1,0 +1,233 @@
+//! The content-addressed blob store on local disk.
+//!
+//! Bytes are written to `tmp/`, hashed while they stream, fsynced, and only then
+//! renamed to `blobs/sha256/<aa>/<hex>`. Identical bytes end up as one file. The store
+//! knows nothing of packages: which name maps to which digest lives only in the
+//! database. Paths are built from validated sha256 hex only, never from a URL.
+//!
+//! The interface is deliberately narrow (stage, publish, open, remove) so an object
+//! store can replace the local disk without touching callers.
+
+pub mod digest;
+
+use std::fs::{self, File};
+use std::io::{self, Write};
+use std::path::{Path, PathBuf};
+
+pub use digest::{Algorithm, MultiHasher};
+
+#[derive(Debug, Clone)]
+pub struct BlobStore {
+    blobs: PathBuf,
+    tmp: PathBuf,
+}
+
+impl BlobStore {
+    /// Opens the store below `data_dir`. Leftover temp files (an upload cut by a crash
+    /// or a hard stop) are removed: nothing refers to them.
+    pub fn open(data_dir: &Path) -> io::Result<Self> {
+        let blobs = data_dir.join("blobs").join("sha256");
+        let tmp = data_dir.join("tmp").join("blobs");
+        fs::create_dir_all(&blobs)?;
+        if tmp.exists() {
+            fs::remove_dir_all(&tmp)?;
+        }
+        fs::create_dir_all(&tmp)?;
+        Ok(Self { blobs, tmp })
+    }
+
+    fn path(&self, sha256: &str) -> io::Result<PathBuf> {
+        if !digest::is_sha256_hex(sha256) {
+            return Err(io::Error::new(
+                io::ErrorKind::InvalidInput,
+                "not a sha256 digest",
+            ));
+        }
+        Ok(self.blobs.join(&sha256[..2]).join(sha256))
+    }
+
+    /// Starts writing a new blob; `extra` digests are computed alongside sha256.
+    pub fn writer(&self, extra: &[Algorithm]) -> io::Result<BlobWriter> {
+        let name = format!("{:016x}{:016x}", random_u64(), random_u64());
+        let path = self.tmp.join(name);
+        let file = File::options().write(true).create_new(true).open(&path)?;
+        Ok(BlobWriter {
+            file: Some(file),
+            temp: TempFile(Some(path)),
+            hasher: Some(MultiHasher::new(extra)),
+            size: 0,
+            store: self.clone(),
+        })
+    }
+
+    /// Opens a stored blob for reading.
+    pub fn open_blob(&self, sha256: &str) -> io::Result<File> {
+        File::open(self.path(sha256)?)
+    }
+
+    pub fn contains(&self, sha256: &str) -> bool {
+        self.path(sha256).map(|p| p.exists()).unwrap_or(false)
+    }
+
+    /// Removes a stored blob (garbage collection only).
+    pub fn remove(&self, sha256: &str) -> io::Result<()> {
+        match fs::remove_file(self.path(sha256)?) {
+            Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(()),
+            other => other,
+        }
+    }
+
+    /// Temp files currently present (tests check that failed uploads leave none).
+    pub fn temp_file_count(&self) -> usize {
+        fs::read_dir(&self.tmp).map(|d| d.count()).unwrap_or(0)
+    }
+}
+
+/// A temp file that is deleted when dropped unless it was moved into the store.
+#[derive(Debug)]
+struct TempFile(Option<PathBuf>);
+
+impl Drop for TempFile {
+    fn drop(&mut self) {
+        if let Some(path) = self.0.take() {
+            let _ = fs::remove_file(path);
+        }
+    }
+}
+
+/// A blob being written. Dropping it without `finish` discards the bytes.
+pub struct BlobWriter {
+    file: Option<File>,
+    temp: TempFile,
+    hasher: Option<MultiHasher>,
+    size: u64,
+    store: BlobStore,
+}
+
+impl BlobWriter {
+    pub fn write(&mut self, bytes: &[u8]) -> io::Result<()> {
+        if let (Some(file), Some(hasher)) = (self.file.as_mut(), self.hasher.as_mut()) {
+            hasher.update(bytes);
+            file.write_all(bytes)?;
+            self.size += bytes.len() as u64;
+        }
+        Ok(())
+    }
+
+    pub fn size(&self) -> u64 {
+        self.size
+    }
+
+    /// Flushes the bytes to disk and returns the staged blob with its digests.
+    pub fn finish(mut self) -> io::Result<StagedBlob> {
+        let file = self.file.take().expect("finish is called once");
+        file.sync_all()?;
+        drop(file);
+        let digests = self.hasher.take().expect("finish is called once").finish();
+        let sha256 = digests
+            .iter()
+            .find(|(a, _)| *a == Algorithm::Sha256)
+            .map(|(_, h)| h.clone())
+            .expect("sha256 is always computed");
+        Ok(StagedBlob {
+            temp: TempFile(self.temp.0.take()),
+            sha256,
+            size: self.size,
+            digests,
+            store: self.store.clone(),
+        })
+    }
+}
+
+/// Bytes on disk with known digests, not yet part of the store.
+#[derive(Debug)]
+pub struct StagedBlob {
+    temp: TempFile,
+    pub sha256: String,
+    pub size: u64,
+    /// sha256 and any extra digests computed while writing.
+    pub digests: Vec<(Algorithm, String)>,
+    store: BlobStore,
+}
+
+impl StagedBlob {
+    /// Opens the staged bytes for reading (plugins read uploads by range).
+    pub fn open(&self) -> io::Result<File> {
+        match &self.temp.0 {
+            Some(path) => File::open(path),
+            None => self.store.open_blob(&self.sha256),
+        }
+    }
+
+    pub fn digest(&self, algorithm: Algorithm) -> Option<&str> {
+        self.digests
+            .iter()
+            .find(|(a, _)| *a == algorithm)
+            .map(|(_, h)| h.as_str())
+    }
+
+    /// Moves the bytes into the store. Identical bytes already stored are kept and
+    /// this copy dropped. Callers do this inside the database transaction that records
+    /// the blob, so garbage collection (which deletes under the same lock) cannot
+    /// remove a file between its arrival and its first reference.
+    pub fn publish(&mut self) -> io::Result<()> {
+        let Some(temp) = self.temp.0.as_ref() else {
+            return Ok(());
+        };
+        let target = self.store.path(&self.sha256)?;
+        if !target.exists() {
+            let dir = target.parent().expect("blob paths have a parent");
+            fs::create_dir_all(dir)?;
+            fs::rename(temp, &target)?;
+            // Make the rename itself durable.
+            File::open(dir)?.sync_all()?;
+            self.temp.0 = None;
+        }
+        Ok(())
+    }
+}
+
+fn random_u64() -> u64 {
+    let mut bytes = [0u8; 8];
+    getrandom::fill(&mut bytes).expect("the OS random source is available");
+    u64::from_le_bytes(bytes)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn stage_publish_dedup_and_cleanup() {
+        let dir = std::env::temp_dir().join(format!("wharf-store-{:x}", random_u64()));
+        let store = BlobStore::open(&dir).unwrap();
+        let mut w = store.writer(&[Algorithm::Md5]).unwrap();
+        w.write(b"hello ").unwrap();
+        w.write(b"world").unwrap();
+        let mut staged = w.finish().unwrap();
+        assert_eq!(staged.size, 11);
+        assert_eq!(
+            staged.digest(Algorithm::Md5),
+            Some("5eb63bbbe01eeed093cb22bb8f5acdc3")
+        );
+        staged.publish().unwrap();
+        assert!(store.contains(&staged.sha256));
+
+        let mut again = store.writer(&[]).unwrap();
+        again.write(b"hello world").unwrap();
+        let mut again = again.finish().unwrap();
+        again.publish().unwrap();
+        drop(again);
+        assert_eq!(
+            store.temp_file_count(),
+            0,
+            "the duplicate's temp file is gone"
+        );
+
+        let abandoned = store.writer(&[]).unwrap();
+        drop(abandoned);
+        assert_eq!(store.temp_file_count(), 0);
+        assert!(store.open_blob("../../../etc/passwd").is_err());
+        fs::remove_dir_all(dir).unwrap();
+    }
+}

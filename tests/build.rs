@@ -1,0 +1,34 @@
+//! Builds the misbehaving plugin fixtures (`components/*`) and exposes their paths to
+//! the tests as `WHARF_TEST_<NAME>_WASM`.
+
+use std::path::PathBuf;
+
+#[path = "../host/build_wasm.rs"]
+mod build_wasm;
+
+const FIXTURES: &[(&str, &str)] = &[
+    ("TRAP", "wharf-test-trap"),
+    ("SPIN", "wharf-test-spin"),
+    ("HOG", "wharf-test-hog"),
+];
+
+fn main() {
+    let root = PathBuf::from(std::env::var("CARGO_MANIFEST_DIR").unwrap())
+        .parent()
+        .unwrap()
+        .to_path_buf();
+    let target_dir = build_wasm::target_dir(&root);
+    println!(
+        "cargo:rerun-if-changed={}",
+        root.join("tests").join("components").display()
+    );
+    println!(
+        "cargo:rerun-if-changed={}",
+        root.join("plugins").join("sdk").display()
+    );
+    println!("cargo:rerun-if-changed={}", root.join("wit").display());
+    for (name, krate) in FIXTURES {
+        let wasm = build_wasm::build_component(&root, &target_dir, krate);
+        println!("cargo:rustc-env=WHARF_TEST_{name}_WASM={}", wasm.display());
+    }
+}

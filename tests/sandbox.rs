@@ -1,0 +1,139 @@
+//! A plugin that traps, loops forever or allocates without bound fails only the
+//! request that triggered it, with a clear 500; the server keeps serving, and the same
+//! plugin answers the next request from a fresh instance.
+
+use std::time::{Duration, Instant};
+
+use wharf_tests::{StatusCode, TestServer, client};
+
+const TRAP: &str = env!("WHARF_TEST_TRAP_WASM");
+const SPIN: &str = env!("WHARF_TEST_SPIN_WASM");
+const HOG: &str = env!("WHARF_TEST_HOG_WASM");
+
+fn server() -> TestServer {
+    TestServer::builder()
+        .plugin("trap", "/api/packages/{owner}/trap", TRAP)
+        .plugin("spin", "/api/packages/{owner}/spin", SPIN)
+        .plugin("hog", "/api/packages/{owner}/hog", HOG)
+        .plugin_time_ms(300)
+        .plugin_memory(32 << 20)
+        .start()
+}
+
+fn get(server: &TestServer, format: &str, path: &str) -> (StatusCode, String) {
+    let res = client()
+        .get(format!("{}/api/packages/admin/{format}{path}", server.url))
+        .send()
+        .unwrap();
+    (res.status(), res.text().unwrap())
+}
+
+fn assert_fails_then_recovers(server: &TestServer, format: &str) {
+    let (status, body) = get(server, format, "/boom");
+    assert_eq!(
+        status,
+        StatusCode::INTERNAL_SERVER_ERROR,
+        "{format}: {body}"
+    );
+    assert!(
+        body.contains(&format!("the {format} plugin failed")),
+        "{format}: {body}"
+    );
+    assert_eq!(
+        get(server, format, "/ok"),
+        (StatusCode::OK, "ok".to_string()),
+        "{format} recovers"
+    );
+    // The bundled format is unaffected.
+    assert_eq!(
+        get(server, "generic", "/missing/1/file").0,
+        StatusCode::NOT_FOUND
+    );
+}
+
+#[test]
+fn a_trapping_plugin_fails_one_request() {
+    let server = server();
+    assert_fails_then_recovers(&server, "trap");
+}
+
+#[test]
+fn an_endless_loop_is_interrupted_at_the_time_limit() {
+    let server = server();
+    let started = Instant::now();
+    assert_fails_then_recovers(&server, "spin");
+    assert!(
+        started.elapsed() < Duration::from_secs(5),
+        "took {:?}",
+        started.elapsed()
+    );
+}
+
+#[test]
+fn a_memory_hog_is_stopped_at_its_cap() {
+    let server = server();
+    assert_fails_then_recovers(&server, "hog");
+}
+
+#[test]
+fn misbehaving_plugins_in_parallel_do_not_take_the_server_down() {
+    let server = server();
+    std::thread::scope(|s| {
+        for format in ["trap", "spin", "hog", "trap", "spin", "hog"] {
+            let server = &server;
+            s.spawn(move || {
+                assert_eq!(
+                    get(server, format, "/boom").0,
+                    StatusCode::INTERNAL_SERVER_ERROR
+                )
+            });
+        }
+    });
+    for format in ["trap", "spin", "hog"] {
+        assert_eq!(get(&server, format, "/ok").0, StatusCode::OK);
+    }
+}
+
+#[test]
+fn a_plugin_under_the_wrong_name_is_refused_at_startup() {
+    let mut config = wharf::Config::default();
+    let dir = tempfile::tempdir().unwrap();
+    config.storage.data_dir = dir.path().to_path_buf();
+    config.formats.insert(
+        "notspin".into(),
+        wharf::config::FormatConfig {
+            enabled: true,
+            mount: "/x/{owner}/notspin".into(),
+            plugin: wharf::config::PluginSource::Path(SPIN.into()),
+            max_upload: None,
+        },
+    );
+    let err = wharf::Registry::open(config).err().expect("refused");
+    assert!(
+        format!("{err:#}").contains("describes itself as \"spin\""),
+        "{err:#}"
+    );
+}
+
+#[test]
+fn a_file_that_is_not_a_component_is_refused_at_startup() {
+    let dir = tempfile::tempdir().unwrap();
+    let fake = dir.path().join("fake.wasm");
+    std::fs::write(&fake, b"\0asm not really").unwrap();
+    let mut config = wharf::Config::default();
+    config.storage.data_dir = dir.path().join("data");
+    config.formats.insert(
+        "fake".into(),
+        wharf::config::FormatConfig {
+            enabled: true,
+            mount: "/x/{owner}/fake".into(),
+            plugin: wharf::config::PluginSource::Path(fake),
+            max_upload: None,
+        },
+    );
+    let err = wharf::Registry::open(config).err().expect("refused");
+    assert!(
+        format!("{err:#}").contains("not a valid WebAssembly component"),
+        "{err:#}"
+    );
+}

@@ -1,0 +1,273 @@
+//! The test harness: a real Wharf server on `127.0.0.1:0` with a fresh data dir, run
+//! in-process on its own runtime and stopped when the `TestServer` drops.
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use wharf::Registry;
+use wharf::config::{ByteSize, Config, FormatConfig, PluginSource};
+use wharf::db::owners::{self, OwnerKind, Role};
+use wharf::db::tokens::{self, Scope};
+
+pub use reqwest::StatusCode;
+pub use reqwest::blocking::Client;
+
+/// The admin account every test server starts with.
+pub const ADMIN_PASSWORD: &str = "admin-password-for-tests";
+
+pub struct TestServer {
+    pub url: String,
+    pub addr: SocketAddr,
+    pub registry: Arc<Registry>,
+    pub admin_token: String,
+    data_dir: tempfile::TempDir,
+    shutdown: Option<tokio::sync::oneshot::Sender<()>>,
+    thread: Option<std::thread::JoinHandle<()>>,
+}
+
+#[derive(Default)]
+pub struct Builder {
+    plugins: Vec<(String, String, PathBuf)>,
+    plugin_time_ms: Option<u64>,
+    plugin_memory: Option<u64>,
+    max_upload: Option<u64>,
+}
+
+impl Builder {
+    /// Enables a format from a `.wasm` file, as a third party would.
+    pub fn plugin(mut self, name: &str, mount: &str, wasm: impl AsRef<Path>) -> Self {
+        self.plugins
+            .push((name.into(), mount.into(), wasm.as_ref().into()));
+        self
+    }
+
+    pub fn plugin_time_ms(mut self, ms: u64) -> Self {
+        self.plugin_time_ms = Some(ms);
+        self
+    }
+
+    pub fn plugin_memory(mut self, bytes: u64) -> Self {
+        self.plugin_memory = Some(bytes);
+        self
+    }
+
+    pub fn max_upload(mut self, bytes: u64) -> Self {
+        self.max_upload = Some(bytes);
+        self
+    }
+
+    pub fn start(self) -> TestServer {
+        let data_dir = tempfile::tempdir().expect("temp dir");
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind 127.0.0.1:0");
+        let addr = listener.local_addr().unwrap();
+        listener.set_nonblocking(true).unwrap();
+
+        let mut config = Config::default();
+        config.server.listen = addr;
+        config.server.public_url = Some(format!("http://{addr}"));
+        config.server.shutdown_grace_secs = 5;
+        config.storage.data_dir = data_dir.path().to_path_buf();
+        if let Some(ms) = self.plugin_time_ms {
+            config.limits.plugin_time_ms = ms;
+        }
+        if let Some(bytes) = self.plugin_memory {
+            config.limits.plugin_memory = ByteSize(bytes);
+        }
+        if let Some(bytes) = self.max_upload {
+            config.formats.get_mut("generic").unwrap().max_upload = Some(ByteSize(bytes));
+        }
+        for (name, mount, path) in self.plugins {
+            config.formats.insert(
+                name,
+                FormatConfig {
+                    enabled: true,
+                    mount,
+                    plugin: PluginSource::Path(path),
+                    max_upload: None,
+                },
+            );
+        }
+        config.validate().expect("valid test config");
+        share_plugin_cache(data_dir.path());
+
+        let registry = Registry::open(config).expect("registry opens");
+        let admin_token = {
+            let created =
+                wharf::registry::bootstrap::ensure_admin(&registry.db, Some(ADMIN_PASSWORD.into()))
+                    .unwrap()
+                    .expect("fresh data dir has no admin");
+            created.token
+        };
+
+        let (tx, rx) = tokio::sync::oneshot::channel::<()>();
+        let served = registry.clone();
+        let thread = std::thread::spawn(move || {
+            let runtime = tokio::runtime::Builder::new_multi_thread()
+                .worker_threads(2)
+                .enable_all()
+                .build()
+                .unwrap();
+            runtime.block_on(async move {
+                let listener = tokio::net::TcpListener::from_std(listener).unwrap();
+                wharf::http::serve(served, listener, async move {
+                    let _ = rx.await;
+                })
+                .await
+                .unwrap();
+            });
+        });
+
+        TestServer {
+            url: format!("http://{addr}"),
+            addr,
+            registry,
+            admin_token,
+            data_dir,
+            shutdown: Some(tx),
+            thread: Some(thread),
+        }
+    }
+}
+
+impl TestServer {
+    pub fn builder() -> Builder {
+        Builder::default()
+    }
+
+    /// A server with the bundled formats only.
+    pub fn start() -> Self {
+        Builder::default().start()
+    }
+
+    pub fn data_dir(&self) -> &Path {
+        self.data_dir.path()
+    }
+
+    /// URL of a generic-format path for `owner`.
+    pub fn generic(&self, owner: &str, rest: &str) -> String {
+        format!("{}/api/packages/{owner}/generic/{rest}", self.url)
+    }
+
+    /// Creates a user with password `{name}-password` and returns a token of `scope`.
+    pub fn user(&self, name: &str, scope: Scope) -> String {
+        let hash = wharf::auth::secrets::hash_password(&format!("{name}-password"));
+        let owned = name.to_string();
+        self.registry
+            .db
+            .write_sync(move |tx| {
+                owners::create(tx, &owned, OwnerKind::User, Some(&hash), false, false).map(|_| ())
+            })
+            .unwrap();
+        self.token(&name, scope, None)
+    }
+
+    /// A new token for an existing user.
+    pub fn token(&self, user: &str, scope: Scope, expires: Option<i64>) -> String {
+        let token = wharf::auth::secrets::new_token();
+        let (user, hash) = (user.to_string(), wharf::auth::secrets::token_hash(&token));
+        self.registry
+            .db
+            .write_sync(move |tx| {
+                let owner = owners::by_name(tx, &user)?.expect("user exists");
+                tokens::insert(tx, owner.id, "test", &hash, scope, expires)
+            })
+            .unwrap();
+        token
+    }
+
+    /// Creates an organization (private or not) with `admin` as its admin.
+    pub fn org(&self, name: &str, admin: &str, private: bool) {
+        let (name, admin) = (name.to_string(), admin.to_string());
+        self.registry
+            .db
+            .write_sync(move |tx| {
+                let user = owners::by_name(tx, &admin)?.expect("admin exists");
+                let org = owners::create(tx, &name, OwnerKind::Org, None, false, private)?;
+                owners::set_member(tx, org, user.id, Role::Admin)
+            })
+            .unwrap();
+    }
+
+    pub fn add_member(&self, org: &str, user: &str, role: Role) {
+        let (org, user) = (org.to_string(), user.to_string());
+        self.registry
+            .db
+            .write_sync(move |tx| {
+                let org = owners::by_name(tx, &org)?.unwrap();
+                let user = owners::by_name(tx, &user)?.unwrap();
+                owners::set_member(tx, org.id, user.id, role)
+            })
+            .unwrap();
+    }
+
+    /// Temp files left in the blob store (failed uploads must leave none).
+    pub fn temp_files(&self) -> usize {
+        self.registry.blobs.temp_file_count()
+    }
+
+    /// Files under `blobs/` (dedup and nothing-stored checks).
+    pub fn stored_blobs(&self) -> usize {
+        fn count(dir: &Path) -> usize {
+            std::fs::read_dir(dir)
+                .map(|entries| {
+                    entries
+                        .flatten()
+                        .map(|e| {
+                            if e.path().is_dir() {
+                                count(&e.path())
+                            } else {
+                                1
+                            }
+                        })
+                        .sum()
+                })
+                .unwrap_or(0)
+        }
+        count(&self.data_dir().join("blobs"))
+    }
+}
+
+impl Drop for TestServer {
+    fn drop(&mut self) {
+        if let Some(tx) = self.shutdown.take() {
+            let _ = tx.send(());
+        }
+        if let Some(thread) = self.thread.take() {
+            let _ = thread.join();
+        }
+    }
+}
+
+/// Points the data dir's plugin cache at one directory shared by all test servers, so
+/// each component is compiled once per machine rather than once per test.
+fn share_plugin_cache(data_dir: &Path) {
+    let shared = std::env::temp_dir().join("wharf-test-plugin-cache");
+    std::fs::create_dir_all(&shared).unwrap();
+    std::os::unix::fs::symlink(&shared, data_dir.join("plugin-cache")).unwrap();
+}
+
+/// A client that never follows redirects, so tests see what the server said.
+pub fn client() -> Client {
+    Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap()
+}
+
+/// Whether an external client program is available; outside CI a missing one skips
+/// the test (printing why), under `CI=true` it fails.
+pub fn require_tool(tool: &str) -> bool {
+    let found = std::process::Command::new("sh")
+        .args(["-c", &format!("command -v {tool}")])
+        .output()
+        .map(|o| o.status.success())
+        .unwrap_or(false);
+    if !found {
+        if std::env::var("CI").is_ok_and(|v| v == "true") {
+            panic!("{tool} is required under CI=true; .ci/run must install it");
+        }
+        eprintln!("skipping: {tool} is not installed (set CI=true to make this a failure)");
+    }
+    found
+}
