@@ -129,21 +129,8 @@ impl Context<'_> {
         let owner_id = owner.id;
         match op {
             Operation::ServeFile(f) => {
-                let file = self
-                    .lookup(
-                        owner_id,
-                        f.version.pkg.name.clone(),
-                        move |conn, package_id| {
-                            let Some(v) = packages::version(conn, package_id, &f.version.version)?
-                            else {
-                                return Ok(None);
-                            };
-                            packages::file(conn, v.id, &f.name)
-                        },
-                    )
-                    .await?;
-                self.serve(file.ok_or_else(|| Error::not_found("file not found"))?)
-                    .await
+                let file = self.stored_file(owner_id, f).await?;
+                self.serve(file).await
             }
             Operation::ServeFileByName(f) => {
                 let file = self
@@ -165,21 +152,7 @@ impl Context<'_> {
                     .await
             }
             Operation::ServeFileDigest(d) => {
-                let f = d.file.clone();
-                let file = self
-                    .lookup(
-                        owner_id,
-                        f.version.pkg.name.clone(),
-                        move |conn, package_id| {
-                            let Some(v) = packages::version(conn, package_id, &f.version.version)?
-                            else {
-                                return Ok(None);
-                            };
-                            packages::file(conn, v.id, &f.name)
-                        },
-                    )
-                    .await?
-                    .ok_or_else(|| Error::not_found("file not found"))?;
+                let file = self.stored_file(owner_id, d.file).await?;
                 let services = crate::plugins::Services {
                     db: self.registry.db.clone(),
                     blobs: self.registry.blobs.clone(),
@@ -268,6 +241,26 @@ impl Context<'_> {
                 },
             )
             .await
+    }
+
+    /// The stored file a `file-ref` names, or 404.
+    async fn stored_file(
+        &self,
+        owner_id: i64,
+        f: api::FileRef,
+    ) -> Result<packages::FileRow, Error> {
+        self.lookup(
+            owner_id,
+            f.version.pkg.name.clone(),
+            move |conn, package_id| {
+                let Some(v) = packages::version(conn, package_id, &f.version.version)? else {
+                    return Ok(None);
+                };
+                packages::file(conn, v.id, &f.name)
+            },
+        )
+        .await?
+        .ok_or_else(|| Error::not_found("file not found"))
     }
 
     async fn serve(&self, file: packages::FileRow) -> Result<Response, Error> {

@@ -4,7 +4,6 @@
 //! sees that owner's packages of its own format and nothing else.
 
 use std::fs::File;
-use std::io::Read;
 use std::os::unix::fs::FileExt;
 
 use wasmtime::component::{Resource, ResourceTable};
@@ -17,7 +16,7 @@ use super::bindings::wharf::format::host::{self, LogLevel, VersionInfo};
 use super::bindings::wharf::format::types::{self, Digest, HashAlgorithm, PackageRef, VersionRef};
 use crate::db::{self, packages};
 use crate::error::Error;
-use crate::store::{Algorithm, MultiHasher};
+use crate::store::Algorithm;
 
 /// What a plugin may print per call (panic messages, debug output); more fails the write.
 const OUTPUT_CAPACITY: usize = 256 << 10;
@@ -314,22 +313,7 @@ pub fn blob_digest(
     {
         return Ok(hex);
     }
-    let mut file = services.blobs.open_blob(sha256)?;
-    let mut hasher = MultiHasher::new(&[algorithm]);
-    let mut buf = vec![0u8; 256 << 10];
-    loop {
-        let n = file.read(&mut buf)?;
-        if n == 0 {
-            break;
-        }
-        hasher.update(&buf[..n]);
-    }
-    let hex = hasher
-        .finish()
-        .into_iter()
-        .find(|(a, _)| *a == algorithm)
-        .map(|(_, h)| h)
-        .expect("the requested digest is computed");
+    let hex = crate::store::digest::of_reader(algorithm, &mut services.blobs.open_blob(sha256)?)?;
     let (key, value) = (sha256.to_string(), hex.clone());
     services
         .db

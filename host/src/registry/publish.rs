@@ -170,22 +170,10 @@ fn digest_of(blob: &StagedBlob, algorithm: Algorithm) -> Result<String, Error> {
     if let Some(hex) = blob.digest(algorithm) {
         return Ok(hex.to_string());
     }
-    let mut hasher = crate::store::MultiHasher::new(&[algorithm]);
-    let mut file = blob.open()?;
-    let mut buf = vec![0u8; 256 << 10];
-    loop {
-        let n = file.read(&mut buf)?;
-        if n == 0 {
-            break;
-        }
-        hasher.update(&buf[..n]);
-    }
-    Ok(hasher
-        .finish()
-        .into_iter()
-        .find(|(a, _)| *a == algorithm)
-        .map(|(_, h)| h)
-        .unwrap_or_default())
+    Ok(crate::store::digest::of_reader(
+        algorithm,
+        &mut blob.open()?,
+    )?)
 }
 
 fn apply(

@@ -113,6 +113,28 @@ impl MultiHasher {
     }
 }
 
+/// One digest of everything `reader` yields, read in 256 KiB steps.
+pub fn of_reader(algorithm: Algorithm, reader: &mut dyn std::io::Read) -> std::io::Result<String> {
+    let mut hasher = MultiHasher::new(&[algorithm]);
+    let mut buf = vec![0u8; 256 << 10];
+    loop {
+        let n = reader.read(&mut buf)?;
+        if n == 0 {
+            break;
+        }
+        hasher.update(&buf[..n]);
+    }
+    Ok(pick(hasher.finish(), algorithm))
+}
+
+fn pick(digests: Vec<(Algorithm, String)>, algorithm: Algorithm) -> String {
+    digests
+        .into_iter()
+        .find(|(a, _)| *a == algorithm)
+        .map(|(_, h)| h)
+        .unwrap_or_default()
+}
+
 /// One digest of a byte slice.
 pub fn of_bytes(algorithm: Algorithm, bytes: &[u8]) -> String {
     let mut hasher = MultiHasher::new(&[algorithm]);

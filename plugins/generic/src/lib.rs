@@ -5,23 +5,16 @@
 //! `PUT|GET|HEAD|DELETE /{name}/{version}/{file}` and `DELETE /{name}/{version}`.
 
 use wharf_plugin_sdk::{
-    Challenge, Descriptor, ErrorStyle, FileRef, FileSource, IndexInput, Method, Operation,
-    PackageRef, PlanFile, PlanVersion, Plugin, PluginError, PublishPlan, Request, Response, Route,
-    Upload, UploadSpec, VersionMode, VersionRef,
+    Descriptor, FileRef, FileSource, IndexInput, Method, Operation, PackageRef, PlanFile,
+    PlanVersion, Plugin, PluginError, PublishPlan, Request, Response, Route, Upload, UploadSpec,
+    VersionMode, VersionRef,
 };
 
 struct Generic;
 
 impl Plugin for Generic {
     fn describe() -> Descriptor {
-        Descriptor {
-            name: "generic".to_string(),
-            contract: wharf_plugin_sdk::CONTRACT_VERSION.to_string(),
-            error_style: ErrorStyle::PlainText,
-            challenge: Challenge::Basic("Wharf Package API".to_string()),
-            digests: Vec::new(),
-            case_insensitive_names: true,
-        }
+        Descriptor::basic("generic")
     }
 
     fn match_route(request: Request) -> Result<Route, PluginError> {

@@ -37,6 +37,21 @@ macro_rules! export {
     };
 }
 
+impl Descriptor {
+    /// The common shape: plain-text errors, a Basic challenge, no extra digests,
+    /// case-insensitive names. Adjust fields for formats that differ.
+    pub fn basic(name: &str) -> Self {
+        Self {
+            name: name.to_string(),
+            contract: CONTRACT_VERSION.to_string(),
+            error_style: ErrorStyle::PlainText,
+            challenge: Challenge::Basic("Wharf Package API".to_string()),
+            digests: Vec::new(),
+            case_insensitive_names: true,
+        }
+    }
+}
+
 impl PluginError {
     /// An error with an HTTP status and a message for the client.
     pub fn new(status: u16, message: impl Into<String>) -> Self {
