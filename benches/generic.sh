@@ -1,0 +1,284 @@
+#!/usr/bin/env bash
+# Throughput and memory figures for the generic format, measured against a real
+# release server over loopback with curl. It prints numbers and checks nothing: the
+# assertions live in `cargo test`.
+#
+# Usage: benches/generic.sh
+# Environment (all optional):
+#   WHARF_BIN             server binary to use; skips `cargo build --release`
+#   WHARF_BENCH_PORT      port to listen on (default: a free one)
+#   WHARF_BENCH_SIZE_MB   size of the large file in MiB (default 1024)
+#   WHARF_BENCH_GETS      number of small GETs (default 2000)
+#   WHARF_BENCH_CACHE     where the large file is kept between runs
+#                         (default $HOME/.cache/wharf-bench)
+#   WHARF_LOG             server log filter (default: the server's own, `info`)
+#
+# All figures are warm page cache: the large file is read once before anything is
+# timed, so the numbers compare CPU and syscall cost, not the disk's read speed.
+# Upload writes (and fsyncs) a real blob, so upload figures do include the disk.
+
+set -euo pipefail
+
+ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+SIZE_MB=${WHARF_BENCH_SIZE_MB:-1024}
+GETS=${WHARF_BENCH_GETS:-2000}
+CACHE=${WHARF_BENCH_CACHE:-$HOME/.cache/wharf-bench}
+PASSWORD=bench-admin-password
+MiB=1048576
+
+# ---------------------------------------------------------------------------- helpers
+
+say() { printf '\n== %s\n' "$*"; }
+die() { printf 'generic.sh: %s\n' "$*" >&2; exit 1; }
+now() { date +%s.%N; }
+# Floating-point arithmetic; bash has integers only.
+calc() { awk "BEGIN { printf \"%.${2:-1}f\", $1 }"; }
+
+# A free port: bash can probe with /dev/tcp without extra tools. The gap between the
+# probe and the server's bind is a race in theory only on a benchmark machine.
+free_port() {
+    local port
+    for _ in $(seq 50); do
+        port=$((20000 + RANDOM % 40000))
+        if ! (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null; then
+            echo "$port"
+            return
+        fi
+    done
+    die "no free port found"
+}
+
+# Memory figures come from /proc so they are the kernel's view of the whole server
+# process (wasmtime's pooled slots are reserved address space, not RSS, until touched).
+status_kib() { # FIELD -> value in KiB of the server's /proc status line
+    local key value _
+    while read -r key value _; do
+        [[ $key == "$1:" ]] && { echo "$value"; return; }
+    done <"/proc/$SERVER_PID/status"
+    echo 0
+}
+mib() { calc "$1 / 1024" 1; }
+
+# VmHWM only ever grows, so it cannot tell which phase set the peak; a 50 ms VmRSS
+# sampler per phase can. The loop reads /proc with bash builtins so the sampler
+# itself costs next to nothing on a small machine.
+SAMPLER_PID=
+start_sampler() { # OUTFILE
+    local out=$1
+    echo 0 >"$out"
+    (
+        # A subshell starts with the parent's traps until it resets them; the cleanup
+        # trap must only ever run in the parent.
+        trap - EXIT INT TERM
+        max=0
+        while kill -0 "$SERVER_PID" 2>/dev/null; do
+            rss=$(status_kib VmRSS)
+            if ((rss > max)); then max=$rss; echo "$max" >"$out"; fi
+            sleep 0.05
+        done
+    ) &
+    SAMPLER_PID=$!
+}
+stop_sampler() { # OUTFILE -> peak KiB seen
+    kill "$SAMPLER_PID" 2>/dev/null || true
+    wait "$SAMPLER_PID" 2>/dev/null || true
+    SAMPLER_PID=
+    cat "$1"
+}
+
+# Times a command's wall clock; sets ELAPSED (seconds).
+timed() {
+    local t0
+    t0=$(now)
+    "$@"
+    ELAPSED=$(calc "$(now) - $t0" 3)
+}
+
+# ---------------------------------------------------------------------------- cleanup
+
+TMP=$(mktemp -d "${TMPDIR:-/tmp}/wharf-bench.XXXXXX")
+SERVER_PID=
+cleanup() {
+    if [[ -n $SAMPLER_PID ]]; then kill "$SAMPLER_PID" 2>/dev/null || true; fi
+    if [[ -n $SERVER_PID ]] && kill -0 "$SERVER_PID" 2>/dev/null; then
+        # SIGTERM is the graceful path the server documents; wait so its files are
+        # closed before they are deleted.
+        kill -TERM "$SERVER_PID" 2>/dev/null
+        for _ in $(seq 100); do kill -0 "$SERVER_PID" 2>/dev/null || break; sleep 0.1; done
+        kill -KILL "$SERVER_PID" 2>/dev/null || true
+        wait "$SERVER_PID" 2>/dev/null || true
+    fi
+    rm -rf "$TMP"
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+
+# ---------------------------------------------------------------------------- binary
+
+if [[ -n ${WHARF_BIN:-} ]]; then
+    BIN=$WHARF_BIN
+else
+    say "building the release server"
+    (cd "$ROOT" && cargo build --release -p wharf)
+    BIN=${CARGO_TARGET_DIR:-$ROOT/target}/release/wharf
+fi
+[[ -x $BIN ]] || die "no server binary at $BIN"
+command -v curl >/dev/null || die "curl is required"
+
+# ---------------------------------------------------------------------------- input file
+
+mkdir -p "$CACHE"
+BIG=$CACHE/random-${SIZE_MB}M.bin
+SIZE=$((SIZE_MB * MiB))
+if [[ ! -f $BIG || $(stat -c %s "$BIG") -ne $SIZE ]]; then
+    say "creating $BIG (once; kept for later runs)"
+    # Random bytes so nothing along the way (page cache, filesystem) can compress it.
+    head -c "$SIZE" /dev/urandom >"$BIG.part"
+    mv "$BIG.part" "$BIG"
+fi
+
+# ---------------------------------------------------------------------------- baselines
+
+say "baselines on this machine (${SIZE_MB} MiB, warm cache)"
+cat "$BIG" >/dev/null # warm the page cache so every timing below reads from memory
+timed sh -c 'cat "$1" >/dev/null' _ "$BIG"
+CAT_S=$ELAPSED
+timed sha256sum "$BIG" >/dev/null
+SHA_S=$ELAPSED
+# Upload = stream + sha256 + write + fsync; a copy with fsync is the disk's share of it.
+timed dd if="$BIG" of="$TMP/copy" bs=1M conv=fsync status=none
+DD_S=$ELAPSED
+rm -f "$TMP/copy"
+CAT_MBS=$(calc "$SIZE_MB / $CAT_S")
+SHA_MBS=$(calc "$SIZE_MB / $SHA_S")
+DD_MBS=$(calc "$SIZE_MB / $DD_S")
+printf '  cat > /dev/null      %8s MiB/s  (%ss)\n' "$CAT_MBS" "$CAT_S"
+printf '  sha256sum            %8s MiB/s  (%ss)\n' "$SHA_MBS" "$SHA_S"
+printf '  dd conv=fsync copy   %8s MiB/s  (%ss)\n' "$DD_MBS" "$DD_S"
+
+# ---------------------------------------------------------------------------- server
+
+PORT=${WHARF_BENCH_PORT:-$(free_port)}
+# Our own config file, so a registry.toml in the working directory cannot change
+# the limits under the benchmark; max_upload must admit the large file.
+cat >"$TMP/registry.toml" <<TOML
+[formats.generic]
+mount = "/api/packages/{owner}/generic"
+max_upload = "$((SIZE_MB + 64)) MiB"
+TOML
+say "starting $BIN on 127.0.0.1:$PORT"
+WHARF_ADMIN_PASSWORD=$PASSWORD "$BIN" serve --config "$TMP/registry.toml" \
+    --listen "127.0.0.1:$PORT" --data-dir "$TMP/data" >"$TMP/stdout" 2>"$TMP/stderr" &
+SERVER_PID=$!
+
+BASE=http://127.0.0.1:$PORT/api/packages/admin/generic
+# Ready = the token was printed and the socket answers (first start compiles the plugin).
+for _ in $(seq 600); do
+    kill -0 "$SERVER_PID" 2>/dev/null || { cat "$TMP/stderr" >&2; die "the server exited during startup"; }
+    TOKEN=$(sed -n 's/^  token: *\(wharf_[^ ]*\)$/\1/p' "$TMP/stdout")
+    if [[ -n $TOKEN ]] && curl -s -o /dev/null "$BASE/none/1/none"; then break; fi
+    sleep 0.1
+done
+[[ -n ${TOKEN:-} ]] || die "no bootstrap token on the server's stdout (see $TMP/stdout)"
+AUTH=(-H "Authorization: token $TOKEN")
+IDLE_KIB=$(status_kib VmRSS)
+printf '  ready; idle RSS %s MiB\n' "$(mib "$IDLE_KIB")"
+
+# ---------------------------------------------------------------------------- large upload
+
+say "upload ${SIZE_MB} MiB (curl --upload-file)"
+UP_BEFORE=$(status_kib VmRSS)
+start_sampler "$TMP/rss-upload"
+# speed_upload is bytes/s over the whole transfer, as curl users see it.
+read -r UP_CODE UP_SPEED UP_TIME < <(curl -s -o "$TMP/upload-body" "${AUTH[@]}" \
+    -w '%{http_code} %{speed_upload} %{time_total}\n' --upload-file "$BIG" "$BASE/big/1.0.0/big.bin")
+UP_PEAK=$(stop_sampler "$TMP/rss-upload")
+UP_HWM=$(status_kib VmHWM)
+[[ $UP_CODE == 201 ]] || die "upload answered $UP_CODE: $(cat "$TMP/upload-body")"
+UP_MBS=$(calc "$UP_SPEED / $MiB")
+printf '  %s MiB/s, %ss wall; RSS before %s MiB, peak sampled %s MiB, VmHWM after %s MiB\n' \
+    "$UP_MBS" "$UP_TIME" "$(mib "$UP_BEFORE")" "$(mib "$UP_PEAK")" "$(mib "$UP_HWM")"
+
+# ---------------------------------------------------------------------------- large download
+
+say "download ${SIZE_MB} MiB to /dev/null"
+DOWN_BEFORE=$(status_kib VmRSS)
+start_sampler "$TMP/rss-download"
+read -r DOWN_CODE DOWN_SPEED DOWN_TIME DOWN_SIZE < <(curl -s -o /dev/null \
+    -w '%{http_code} %{speed_download} %{time_total} %{size_download}\n' "$BASE/big/1.0.0/big.bin")
+DOWN_PEAK=$(stop_sampler "$TMP/rss-download")
+DOWN_HWM=$(status_kib VmHWM)
+[[ $DOWN_CODE == 200 && $DOWN_SIZE == "$SIZE" ]] || die "download answered $DOWN_CODE with $DOWN_SIZE bytes"
+DOWN_MBS=$(calc "$DOWN_SPEED / $MiB")
+printf '  %s MiB/s, %ss wall; RSS before %s MiB, peak sampled %s MiB, VmHWM after %s MiB\n' \
+    "$DOWN_MBS" "$DOWN_TIME" "$(mib "$DOWN_BEFORE")" "$(mib "$DOWN_PEAK")" "$(mib "$DOWN_HWM")"
+
+# A suffix range is what `curl -C -` resumes look like near the end of a file.
+RANGE_MB=$((SIZE_MB < 100 ? SIZE_MB : 100))
+say "ranged download: last $RANGE_MB MiB"
+read -r RANGE_CODE RANGE_SPEED RANGE_TIME RANGE_SIZE < <(curl -s -o /dev/null -r "-$((RANGE_MB * MiB))" \
+    -w '%{http_code} %{speed_download} %{time_total} %{size_download}\n' "$BASE/big/1.0.0/big.bin")
+[[ $RANGE_CODE == 206 && $RANGE_SIZE == $((RANGE_MB * MiB)) ]] \
+    || die "ranged download answered $RANGE_CODE with $RANGE_SIZE bytes"
+RANGE_MBS=$(calc "$RANGE_SPEED / $MiB")
+printf '  %s MiB/s, %ss wall\n' "$RANGE_MBS" "$RANGE_TIME"
+
+# ---------------------------------------------------------------------------- small GETs
+
+say "$GETS small GETs (1 KiB file, anonymous, keep-alive)"
+head -c 1024 /dev/urandom >"$TMP/small.bin"
+code=$(curl -s -o /dev/null -w '%{http_code}' "${AUTH[@]}" --upload-file "$TMP/small.bin" "$BASE/small/1.0.0/small.bin")
+[[ $code == 201 ]] || die "small upload answered $code"
+SMALL=$BASE/small/1.0.0/small.bin
+
+# Each GET authenticates, looks up the owner, instantiates the plugin for match-route,
+# reads SQLite and streams the blob: that whole path is what req/s measures.
+# One curl process drives all requests so process start-up is not measured; its
+# config file gives every URL its own /dev/null output.
+for _ in $(seq "$GETS"); do printf 'url = "%s"\noutput = "/dev/null"\n' "$SMALL"; done >"$TMP/urls.curl"
+small_gets() { # OUTFILE [curl options...] -> one "code seconds" line per request
+    local out=$1
+    shift
+    curl -s "$@" -K "$TMP/urls.curl" -w '%{http_code} %{time_total}\n' >"$out"
+}
+# Per-request latency percentiles from curl's own timings.
+latency() { # FILE PERCENTILE -> ms
+    awk '{print $2}' "$1" | sort -n | awk -v p="$2" '{ v[NR] = $1 } END { i = int(NR * p / 100); if (i < 1) i = 1; printf "%.2f", v[i] * 1000 }'
+}
+ok_count() { awk '$1 == 200' "$1" | wc -l; }
+
+small_gets "$TMP/warm" # warm-up: connection, SQLite cache, allocator
+timed small_gets "$TMP/seq"
+SEQ_RPS=$(calc "$GETS / $ELAPSED" 0)
+printf '  1 connection:   %6s req/s  p50 %s ms  p99 %s ms  (%s/%s were 200)\n' \
+    "$SEQ_RPS" "$(latency "$TMP/seq" 50)" "$(latency "$TMP/seq" 99)" "$(ok_count "$TMP/seq")" "$GETS"
+timed small_gets "$TMP/par" --parallel --parallel-immediate --parallel-max 20
+PAR_RPS=$(calc "$GETS / $ELAPSED" 0)
+printf '  20 connections: %6s req/s  p50 %s ms  p99 %s ms  (%s/%s were 200)\n' \
+    "$PAR_RPS" "$(latency "$TMP/par" 50)" "$(latency "$TMP/par" 99)" "$(ok_count "$TMP/par")" "$GETS"
+
+WRK_RPS=
+if command -v wrk >/dev/null; then
+    # wrk keeps 20 connections busy for 10 s, which curl cannot quite do from one process.
+    WRK_RPS=$(wrk -t2 -c20 -d10s "$SMALL" | awk '/^Requests\/sec:/ {printf "%.0f", $2}')
+    printf '  wrk -t2 -c20:   %6s req/s\n' "$WRK_RPS"
+fi
+
+# ---------------------------------------------------------------------------- summary
+
+say "summary ($(nproc) CPUs, ${SIZE_MB} MiB random file, loopback, warm cache)"
+row() { printf '  %-34s %14s   %s\n' "$@"; }
+row "what" "figure" "compared with"
+row "upload (PUT, 201)" "$UP_MBS MiB/s" "$(calc "$UP_MBS / $SHA_MBS" 2)x sha256sum, $(calc "$UP_MBS / $DD_MBS" 2)x dd+fsync"
+row "upload wall time" "${UP_TIME}s" ""
+row "download (GET, 200)" "$DOWN_MBS MiB/s" "$(calc "$DOWN_MBS / $CAT_MBS" 2)x cat"
+row "ranged download (last $RANGE_MB MiB)" "$RANGE_MBS MiB/s" ""
+row "RSS idle" "$(mib "$IDLE_KIB") MiB" ""
+row "RSS peak during upload" "$(mib "$UP_PEAK") MiB" "VmHWM after: $(mib "$UP_HWM") MiB"
+row "RSS peak during download" "$(mib "$DOWN_PEAK") MiB" "VmHWM after: $(mib "$DOWN_HWM") MiB"
+row "small GETs, 1 connection" "$SEQ_RPS req/s" "$GETS requests"
+row "small GETs, 20 connections" "$PAR_RPS req/s" "$GETS requests"
+if [[ -n $WRK_RPS ]]; then row "small GETs, wrk -t2 -c20 -d10s" "$WRK_RPS req/s" ""; fi
+row "baseline cat" "$CAT_MBS MiB/s" ""
+row "baseline sha256sum" "$SHA_MBS MiB/s" ""
+row "baseline dd conv=fsync" "$DD_MBS MiB/s" ""
