@@ -11,10 +11,10 @@ use percent_encoding::percent_decode_str;
 
 use super::download::{self, Download, Served};
 use super::errors::Envelope;
-use super::{query, upload};
-use crate::auth::{self, Access, Credentials, Principal, credentials::CREDENTIAL_HEADERS};
+use super::{query, reply, upload};
+use crate::auth::{self, Access, Credentials, Principal, credentials::CREDENTIAL_HEADERS, secrets};
 use crate::db::owners::{self, Owner};
-use crate::db::packages;
+use crate::db::{packages, tokens};
 use crate::error::Error;
 use crate::plugins::api::{self, Operation};
 use crate::registry::{FormatEntry, Registry, delete, index, publish};
@@ -98,14 +98,55 @@ async fn handle(
         method: &parts.method,
         headers: &parts.headers,
     };
-    match (route.operation, owner) {
-        (Operation::Respond(response), _) => Ok(plugin_response(response, None)),
-        (Operation::NotFound, _) => Err(Error::not_found("not found")),
-        (op, Some(owner)) => ctx.execute(op, owner, plugin_request, body).await,
-        (_, None) => Err(Error::Internal(format!(
-            "plugin {} returned an operation without an owner",
-            entry.name
-        ))),
+    let done = match (route.operation, owner) {
+        (Operation::Respond(response), _) => Done::own(plugin_response(response)),
+        (Operation::NotFound, _) => return Err(Error::not_found("not found")),
+        (Operation::IssueToken(request), _) => ctx.issue_token(request).await?,
+        (op, Some(owner)) => ctx.execute(op, owner, plugin_request, body).await?,
+        (_, None) => {
+            return Err(Error::Internal(format!(
+                "plugin {} returned an operation without an owner",
+                entry.name
+            )));
+        }
+    };
+    Ok(match done.reply {
+        ReplyBy::Plugin => done.response,
+        ReplyBy::Host { streamed } => {
+            reply::apply(done.response, route.reply.as_ref(), &done.outcome, streamed)
+        }
+    })
+}
+
+/// Who wrote a response, which decides whether the route's reply template applies.
+enum ReplyBy {
+    /// The plugin (respond, render-index, a publish plan's reply): used as it is.
+    Plugin,
+    /// The host; `streamed` file bodies keep their status and body.
+    Host { streamed: bool },
+}
+
+struct Done {
+    response: Response,
+    outcome: reply::Outcome,
+    reply: ReplyBy,
+}
+
+impl Done {
+    fn own(response: Response) -> Self {
+        Self {
+            response,
+            outcome: reply::Outcome::default(),
+            reply: ReplyBy::Plugin,
+        }
+    }
+
+    fn host(response: Response) -> Self {
+        Self {
+            response,
+            outcome: reply::Outcome::default(),
+            reply: ReplyBy::Host { streamed: false },
+        }
     }
 }
 
@@ -124,7 +165,7 @@ impl Context<'_> {
         owner: Owner,
         request: api::Request,
         body: Body,
-    ) -> Result<Response, Error> {
+    ) -> Result<Done, Error> {
         let format = self.entry.name.clone();
         let owner_id = owner.id;
         match op {
@@ -163,9 +204,13 @@ impl Context<'_> {
                 })
                 .await
                 .map_err(|e| Error::Internal(e.to_string()))??;
-                Ok(([(header::CONTENT_TYPE, "text/plain")], hex).into_response())
+                Ok(Done::host(
+                    ([(header::CONTENT_TYPE, "text/plain")], hex).into_response(),
+                ))
             }
-            Operation::AcceptUpload(spec) => self.accept_upload(owner, request, spec, body).await,
+            Operation::AcceptUpload(spec) => Ok(Done::own(
+                self.accept_upload(owner, request, spec, body).await?,
+            )),
             Operation::RenderIndex(spec) => {
                 let rendered = index::render(
                     self.registry,
@@ -176,23 +221,36 @@ impl Context<'_> {
                     spec,
                 )
                 .await?;
+                let (body, etag, gzipped) = rendered.variant(accepts_gzip(self.headers));
                 let etag_matches = self
                     .headers
                     .get(header::IF_NONE_MATCH)
                     .and_then(|v| v.to_str().ok())
-                    .is_some_and(|v| v.split(',').any(|t| t.trim() == rendered.etag));
-                if etag_matches {
-                    let mut response = StatusCode::NOT_MODIFIED.into_response();
+                    .is_some_and(|v| v.split(',').any(|t| t.trim() == etag));
+                let mut response = if etag_matches {
+                    StatusCode::NOT_MODIFIED.into_response()
+                } else {
+                    let response = api::Response {
+                        status: rendered.status,
+                        content_type: rendered.content_type.clone(),
+                        headers: rendered.headers.clone(),
+                        body: Vec::new(),
+                    };
+                    let mut response = plugin_response(response);
+                    if self.method != Method::HEAD {
+                        *response.body_mut() = Body::from(body);
+                    }
+                    if gzipped {
+                        response
+                            .headers_mut()
+                            .insert(header::CONTENT_ENCODING, HeaderValue::from_static("gzip"));
+                    }
                     response
-                        .headers_mut()
-                        .insert(header::ETAG, value(&rendered.etag));
-                    return Ok(response);
-                }
-                let mut response = plugin_response(rendered.response.clone(), Some(&rendered.etag));
-                if self.method == Method::HEAD {
-                    *response.body_mut() = Body::empty();
-                }
-                Ok(response)
+                };
+                let headers = response.headers_mut();
+                headers.insert(header::ETAG, value(&etag));
+                headers.append(header::VARY, HeaderValue::from_static("Accept-Encoding"));
+                Ok(Done::own(response))
             }
             Operation::DeleteFile(f) => {
                 self.delete(move |tx| delete::file(tx, owner_id, &format, &f))
@@ -210,18 +268,52 @@ impl Context<'_> {
                 self.delete(move |tx| delete::tag(tx, owner_id, &format, &t))
                     .await
             }
-            Operation::MountBlob(m) => self.mount_blob(owner, m).await,
-            Operation::UploadSession(_) | Operation::IssueToken(_) => {
-                Err(Error::Plugin(crate::plugins::PluginFailure::Rejected {
-                    status: 501,
-                    code: "UNSUPPORTED".to_string(),
-                    message: "this operation is not available in this version of the host"
-                        .to_string(),
-                }))
-            }
-            Operation::Respond(response) => Ok(plugin_response(response, None)),
+            Operation::MountBlob(m) => Ok(Done::host(self.mount_blob(owner, m).await?)),
+            Operation::UploadSession(_) => Err(not_available("upload sessions")),
+            Operation::IssueToken(request) => self.issue_token(request).await,
+            Operation::Respond(response) => Ok(Done::own(plugin_response(response))),
             Operation::NotFound => Err(Error::not_found("not found")),
         }
+    }
+
+    /// Hands the signed-in caller a new stored token with the caller's own scope, so a
+    /// read token cannot be traded for a write token.
+    async fn issue_token(&self, request: api::TokenRequest) -> Result<Done, Error> {
+        let Some(user) = self.principal.user().cloned() else {
+            return Err(Error::Unauthorized("sign in to get a token".to_string()));
+        };
+        if let Some(expected) = &request.user
+            && !expected.eq_ignore_ascii_case(&user.name)
+        {
+            return Err(Error::Unauthorized(format!(
+                "signed in as {:?}, not as {expected:?}",
+                user.name
+            )));
+        }
+        if !request.persistent {
+            return Err(not_available("short-lived tokens"));
+        }
+        let token = secrets::new_token();
+        let (hash, name) = (secrets::token_hash(&token), request.name.clone());
+        self.registry
+            .db
+            .write(move |tx| tokens::insert(tx, user.id, &name, &hash, user.scope, None))
+            .await?;
+        let body = serde_json::json!({ "token": token }).to_string();
+        let response = (
+            StatusCode::CREATED,
+            [(header::CONTENT_TYPE, "application/json")],
+            body,
+        )
+            .into_response();
+        Ok(Done {
+            response,
+            outcome: reply::Outcome {
+                token: Some(token),
+                ..reply::Outcome::default()
+            },
+            reply: ReplyBy::Host { streamed: false },
+        })
     }
 
     /// Runs `f` with the id of the named package of this format, or returns None.
@@ -263,7 +355,7 @@ impl Context<'_> {
         .ok_or_else(|| Error::not_found("file not found"))
     }
 
-    async fn serve(&self, file: packages::FileRow) -> Result<Response, Error> {
+    async fn serve(&self, file: packages::FileRow) -> Result<Done, Error> {
         let download = Download {
             sha256: &file.blob,
             size: file.size,
@@ -286,7 +378,15 @@ impl Context<'_> {
                 }
             });
         }
-        Ok(response)
+        Ok(Done {
+            response,
+            outcome: reply::Outcome {
+                size: Some(file.size),
+                sha256: Some(file.blob),
+                token: None,
+            },
+            reply: ReplyBy::Host { streamed: true },
+        })
     }
 
     async fn accept_upload(
@@ -338,15 +438,15 @@ impl Context<'_> {
         if reply.status == 0 {
             return Ok(StatusCode::CREATED.into_response());
         }
-        Ok(plugin_response(reply, None))
+        Ok(plugin_response(reply))
     }
 
     async fn delete(
         &self,
         f: impl FnOnce(&rusqlite::Transaction<'_>) -> Result<(), Error> + Send + 'static,
-    ) -> Result<Response, Error> {
+    ) -> Result<Done, Error> {
         self.registry.db.write(f).await?;
-        Ok(StatusCode::NO_CONTENT.into_response())
+        Ok(Done::host(StatusCode::NO_CONTENT.into_response()))
     }
 
     async fn mount_blob(&self, owner: Owner, m: api::MountRequest) -> Result<Response, Error> {
@@ -454,6 +554,14 @@ fn target_owner(op: &Operation) -> Option<&str> {
     Some(pkg.owner.as_str())
 }
 
+fn not_available(what: &str) -> Error {
+    Error::Plugin(crate::plugins::PluginFailure::Rejected {
+        status: 501,
+        code: "UNSUPPORTED".to_string(),
+        message: format!("{what} are not available in this version of the host"),
+    })
+}
+
 fn sha256_of(digest: &api::Digest) -> Result<String, Error> {
     if digest.algorithm != api::HashAlgorithm::Sha256
         || !crate::store::digest::is_sha256_hex(&digest.hex)
@@ -484,12 +592,31 @@ fn plugin_headers(headers: &HeaderMap) -> Vec<(String, String)> {
         .collect()
 }
 
+/// Whether `Accept-Encoding` allows gzip (listed, and not with `q=0`).
+fn accepts_gzip(headers: &HeaderMap) -> bool {
+    headers
+        .get_all(header::ACCEPT_ENCODING)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(','))
+        .any(|coding| {
+            let mut parts = coding.split(';').map(str::trim);
+            let name = parts.next().unwrap_or_default();
+            let refused = parts.any(|p| {
+                p.strip_prefix("q=")
+                    .and_then(|q| q.parse::<f32>().ok())
+                    .is_some_and(|q| q == 0.0)
+            });
+            (name.eq_ignore_ascii_case("gzip") || name == "*") && !refused
+        })
+}
+
 fn value(s: &str) -> HeaderValue {
     HeaderValue::from_str(s).unwrap_or_else(|_| HeaderValue::from_static(""))
 }
 
 /// A plugin-computed response. Headers that would break HTTP framing are dropped.
-fn plugin_response(r: api::Response, etag: Option<&str>) -> Response {
+fn plugin_response(r: api::Response) -> Response {
     let status = StatusCode::from_u16(r.status).unwrap_or(StatusCode::OK);
     let mut response = (status, r.body).into_response();
     let headers = response.headers_mut();
@@ -500,21 +627,12 @@ fn plugin_response(r: api::Response, etag: Option<&str>) -> Response {
         let Ok(name) = http::HeaderName::from_bytes(name.as_bytes()) else {
             continue;
         };
-        if [
-            header::CONTENT_LENGTH,
-            header::TRANSFER_ENCODING,
-            header::CONNECTION,
-        ]
-        .contains(&name)
-        {
+        if reply::is_framing(&name) {
             continue;
         }
         if let Ok(v) = HeaderValue::from_str(v) {
             headers.append(name, v);
         }
-    }
-    if let Some(etag) = etag {
-        headers.insert(header::ETAG, value(etag));
     }
     response
 }

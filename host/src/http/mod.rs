@@ -9,6 +9,7 @@ mod errors;
 mod format;
 mod management;
 mod query;
+mod reply;
 mod upload;
 
 use std::future::Future;

@@ -24,6 +24,30 @@ const OUTPUT_CAPACITY: usize = 256 << 10;
 /// Largest single `upload.read`, so a plugin cannot make the host allocate at will.
 const MAX_READ: u32 = 4 << 20;
 
+/// Longest needle `upload.find` accepts.
+const MAX_NEEDLE: usize = 256;
+
+/// The first offset of `needle` in `file[offset..size]`, scanning in chunks that
+/// overlap by `needle.len() - 1` so a match across a chunk border is found.
+fn find_in(file: &File, size: u64, offset: u64, needle: &[u8]) -> std::io::Result<Option<u64>> {
+    const CHUNK: usize = 1 << 20;
+    let finder = memchr::memmem::Finder::new(needle);
+    let mut buf = vec![0u8; CHUNK];
+    let mut at = offset;
+    while at < size {
+        let len = CHUNK.min((size - at) as usize);
+        file.read_exact_at(&mut buf[..len], at)?;
+        if let Some(i) = finder.find(&buf[..len]) {
+            return Ok(Some(at + i as u64));
+        }
+        if at + (len as u64) >= size {
+            break;
+        }
+        at += (len - (needle.len() - 1).min(len - 1)) as u64;
+    }
+    Ok(None)
+}
+
 /// Which owner's data the imports may show during a call.
 pub enum CallScope {
     None,
@@ -200,6 +224,19 @@ impl host::HostUpload for State {
         Ok(buf)
     }
 
+    fn find(
+        &mut self,
+        this: Resource<UploadReader>,
+        offset: u64,
+        needle: Vec<u8>,
+    ) -> Result<Option<u64>> {
+        let upload = self.table.get(&this)?;
+        if needle.is_empty() || needle.len() > MAX_NEEDLE {
+            wasmtime::bail!("upload.find needs a needle of 1 to {MAX_NEEDLE} bytes");
+        }
+        Ok(find_in(&upload.file, upload.size, offset, &needle)?)
+    }
+
     fn drop(&mut self, this: Resource<UploadReader>) -> Result<()> {
         // Borrowed handles are owned by the host and removed after the call.
         if this.owned() {
@@ -319,4 +356,31 @@ pub fn blob_digest(
         .db
         .write_sync(move |tx| db::blobs::set_digest(tx, &key, algorithm.as_str(), &value))?;
     Ok(hex)
+}
+
+#[cfg(test)]
+mod tests {
+    use std::io::Write;
+
+    use super::find_in;
+
+    #[test]
+    fn find_spans_chunk_borders_and_respects_the_offset() {
+        let mut data = vec![b'a'; (1 << 20) + 100];
+        data[(1 << 20) - 2..(1 << 20) + 2].copy_from_slice(b"\"xy\"");
+        let mut file = tempfile::tempfile().unwrap();
+        file.write_all(&data).unwrap();
+        let size = data.len() as u64;
+        assert_eq!(
+            find_in(&file, size, 0, b"\"xy\"").unwrap(),
+            Some((1 << 20) - 2)
+        );
+        assert_eq!(find_in(&file, size, 0, b"\"").unwrap(), Some((1 << 20) - 2));
+        assert_eq!(
+            find_in(&file, size, (1 << 20) - 1, b"\"").unwrap(),
+            Some((1 << 20) + 1)
+        );
+        assert_eq!(find_in(&file, size, (1 << 20) + 2, b"\"").unwrap(), None);
+        assert_eq!(find_in(&file, size, size + 5, b"a").unwrap(), None);
+    }
 }

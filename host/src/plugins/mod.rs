@@ -24,8 +24,8 @@ pub mod api {
     pub use super::bindings::exports::wharf::format::plugin::{
         BlobRef, ByteRange, Challenge, Descriptor, ErrorStyle, FileByName, FileDigestRef, FileInfo,
         FileSource, IndexInput, IndexSpec, MountRequest, Operation, PackageDetail, PlanFile,
-        PlanVersion, PublishPlan, Route, SessionOp, SessionRequest, TagChange, TagRef, UploadSpec,
-        VersionDetail, VersionMode,
+        PlanVersion, PublishPlan, ReplyTemplate, Route, SessionOp, SessionRequest, TagChange,
+        TagRef, TokenRequest, UploadSpec, VersionDetail, VersionMode,
     };
     pub use super::bindings::wharf::format::types::{
         Access, Digest, FileRef, HashAlgorithm, Method, PackageRef, PluginError, Request, Response,

@@ -5,7 +5,9 @@
 //! no explicit invalidation. Render output may depend only on the cache key's parts.
 
 use std::collections::HashMap;
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, OnceLock};
+
+use bytes::Bytes;
 
 use super::Registry;
 use crate::db::owners::Owner;
@@ -26,11 +28,45 @@ struct Key {
     digest_of: Option<u8>,
 }
 
-/// A rendered index and its strong ETag.
+/// Bodies smaller than this are sent as they are: gzip would save too little.
+const GZIP_MIN: usize = 1024;
+
+/// A rendered index and its strong ETag. The body is shared (`Bytes`) so serving a
+/// cached multi-megabyte packument copies nothing, and its gzip form is computed once
+/// per rendering, on the first request that accepts it.
 #[derive(Debug)]
 pub struct Rendered {
-    pub response: api::Response,
+    pub status: u16,
+    pub content_type: String,
+    pub headers: Vec<(String, String)>,
+    pub body: Bytes,
     pub etag: String,
+    gzip: OnceLock<Bytes>,
+}
+
+impl Rendered {
+    /// The body and ETag for a client, gzip-compressed when it accepts gzip and the
+    /// body is worth it; `true` when compressed.
+    pub fn variant(&self, accepts_gzip: bool) -> (Bytes, String, bool) {
+        if !accepts_gzip || self.body.len() < GZIP_MIN {
+            return (self.body.clone(), self.etag.clone(), false);
+        }
+        let gzip = self.gzip.get_or_init(|| gzip(&self.body));
+        // Strong ETags must differ between encodings of one resource.
+        let etag = format!("{}-gzip\"", self.etag.trim_end_matches('"'));
+        (gzip.clone(), etag, true)
+    }
+}
+
+fn gzip(body: &[u8]) -> Bytes {
+    use std::io::Write;
+    let mut encoder = flate2::write::GzEncoder::new(
+        Vec::with_capacity(body.len() / 4),
+        flate2::Compression::default(),
+    );
+    // Writing to a Vec cannot fail.
+    let _ = encoder.write_all(body);
+    Bytes::from(encoder.finish().unwrap_or_default())
 }
 
 #[derive(Default)]
@@ -103,7 +139,7 @@ pub async fn render(
     let response = plugin.render_index(Some(owner.name.clone()), input).await?;
     let rendered = Arc::new(finish(response, spec.digest_of));
     if let (Some(key), Some(revision)) = (key, revision)
-        && (200..300).contains(&rendered.response.status)
+        && (200..300).contains(&rendered.status)
     {
         let mut entries = registry
             .index_cache
@@ -132,7 +168,14 @@ fn finish(mut response: api::Response, digest_of: Option<HashAlgorithm>) -> Rend
         "\"{}\"",
         &digest::of_bytes(digest::Algorithm::Sha256, &response.body)[..32]
     );
-    Rendered { response, etag }
+    Rendered {
+        status: response.status,
+        content_type: response.content_type,
+        headers: response.headers,
+        body: Bytes::from(response.body),
+        etag,
+        gzip: OnceLock::new(),
+    }
 }
 
 async fn listing(

@@ -42,6 +42,10 @@ pub async fn commit(
     extra_digests: Vec<Algorithm>,
 ) -> Result<(), Error> {
     validate(&plan)?;
+    if plan.versions.is_empty() {
+        // Nothing to change (an edit that changed nothing): not even an empty package.
+        return Ok(());
+    }
     let store = registry.blobs.clone();
     let materialized = tokio::task::spawn_blocking({
         let plan = plan.clone();

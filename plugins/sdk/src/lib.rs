@@ -17,8 +17,8 @@ pub mod bindings {
 pub use bindings::exports::wharf::format::plugin::{
     BearerChallenge, BlobRef, ByteRange, Challenge, Descriptor, ErrorStyle, FileByName,
     FileDigestRef, FileInfo, FileSource, Guest as Plugin, IndexInput, IndexSpec, MountRequest,
-    Operation, PackageDetail, PlanFile, PlanVersion, PublishPlan, Route, SessionOp, SessionRequest,
-    TagChange, TagRef, UploadSpec, VersionDetail, VersionMode,
+    Operation, PackageDetail, PlanFile, PlanVersion, PublishPlan, ReplyTemplate, Route, SessionOp,
+    SessionRequest, TagChange, TagRef, TokenRequest, UploadSpec, VersionDetail, VersionMode,
 };
 pub use bindings::wharf::format::host::{self, LogLevel, Upload, VersionInfo};
 pub use bindings::wharf::format::types::{
@@ -113,32 +113,57 @@ impl Response {
 }
 
 impl Route {
-    pub fn read(operation: Operation) -> Self {
+    /// A route needing `access`, answered the host's default way.
+    pub fn new(operation: Operation, access: Access) -> Self {
         Self {
             operation,
-            access: Access::Read,
+            access,
+            reply: None,
         }
+    }
+
+    pub fn read(operation: Operation) -> Self {
+        Self::new(operation, Access::Read)
     }
 
     pub fn write(operation: Operation) -> Self {
-        Self {
-            operation,
-            access: Access::Write,
-        }
+        Self::new(operation, Access::Write)
     }
 
     pub fn public(operation: Operation) -> Self {
-        Self {
-            operation,
-            access: Access::None,
-        }
+        Self::new(operation, Access::None)
+    }
+
+    /// Any signed-in caller, whatever the owner.
+    pub fn authenticated(operation: Operation) -> Self {
+        Self::new(operation, Access::Authenticated)
     }
 
     pub fn not_found() -> Self {
+        Self::public(Operation::NotFound)
+    }
+
+    /// Answers a host-executed operation with `template` instead of the host's default.
+    pub fn reply(mut self, template: ReplyTemplate) -> Self {
+        self.reply = Some(template);
+        self
+    }
+}
+
+impl ReplyTemplate {
+    /// A reply with this status and body (placeholders allowed, see the contract).
+    pub fn new(status: u16, content_type: &str, body: impl Into<String>) -> Self {
         Self {
-            operation: Operation::NotFound,
-            access: Access::None,
+            status,
+            content_type: content_type.to_string(),
+            headers: Vec::new(),
+            body: body.into(),
         }
+    }
+
+    /// `200 OK` with a JSON body.
+    pub fn json(body: impl Into<String>) -> Self {
+        Self::new(200, "application/json", body)
     }
 }
 
@@ -184,6 +209,16 @@ impl Request {
 /// Decodes `%XX` escapes; `None` for malformed escapes or invalid UTF-8, and for an
 /// escaped `/` so that encoded separators cannot smuggle extra path segments.
 pub fn percent_decode(segment: &str) -> Option<String> {
+    decode(segment, false)
+}
+
+/// Like [`percent_decode`], but lets `%2F` through, for formats whose names contain a
+/// slash that clients escape (npm's `@scope%2fname`). The caller must validate the result.
+pub fn percent_decode_keeping_slashes(segment: &str) -> Option<String> {
+    decode(segment, true)
+}
+
+fn decode(segment: &str, allow_slash: bool) -> Option<String> {
     let bytes = segment.as_bytes();
     let mut out = Vec::with_capacity(bytes.len());
     let mut i = 0;
@@ -191,7 +226,7 @@ pub fn percent_decode(segment: &str) -> Option<String> {
         if bytes[i] == b'%' {
             let hex = bytes.get(i + 1..i + 3)?;
             let value = u8::from_str_radix(std::str::from_utf8(hex).ok()?, 16).ok()?;
-            if value == b'/' {
+            if value == b'/' && !allow_slash {
                 return None;
             }
             out.push(value);
@@ -202,6 +237,99 @@ pub fn percent_decode(segment: &str) -> Option<String> {
         }
     }
     String::from_utf8(out).ok()
+}
+
+/// A `Read + Seek` view of an upload that fetches it from the host in chunks, so
+/// parsers written for files (zip, tar, JSON streams) work on it unchanged.
+pub struct UploadReader<'a> {
+    upload: &'a Upload,
+    size: u64,
+    position: u64,
+    chunk: Vec<u8>,
+    chunk_start: u64,
+}
+
+impl<'a> UploadReader<'a> {
+    /// Bytes fetched per host call.
+    const CHUNK: u32 = 256 << 10;
+
+    pub fn new(upload: &'a Upload) -> Self {
+        Self {
+            size: upload.size(),
+            upload,
+            position: 0,
+            chunk: Vec::new(),
+            chunk_start: 0,
+        }
+    }
+
+    pub fn size(&self) -> u64 {
+        self.size
+    }
+
+    pub fn position(&self) -> u64 {
+        self.position
+    }
+
+    /// The next byte, or `None` at the end.
+    pub fn next_byte(&mut self) -> Option<u8> {
+        let at = self.loaded_offset()?;
+        let byte = *self.chunk.get(at)?;
+        self.position += 1;
+        Some(byte)
+    }
+
+    /// Moves to `position` (past the end reads nothing).
+    pub fn skip_to(&mut self, position: u64) {
+        self.position = position;
+    }
+
+    /// The offset of the next `needle` at or after the current position (searched by
+    /// the host, without copying the bytes in between into the guest).
+    pub fn find(&self, needle: &[u8]) -> Option<u64> {
+        self.upload.find(self.position, needle)
+    }
+
+    /// Where the current position is in the loaded chunk, fetching the chunk that
+    /// holds it when needed; `None` at the end.
+    fn loaded_offset(&mut self) -> Option<usize> {
+        if self.position >= self.size {
+            return None;
+        }
+        if self.position < self.chunk_start
+            || self.position - self.chunk_start >= self.chunk.len() as u64
+        {
+            self.chunk = self.upload.read(self.position, Self::CHUNK);
+            self.chunk_start = self.position;
+        }
+        Some((self.position - self.chunk_start) as usize)
+    }
+}
+
+impl std::io::Read for UploadReader<'_> {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        let Some(at) = self.loaded_offset() else {
+            return Ok(0);
+        };
+        let n = buf.len().min(self.chunk.len() - at);
+        buf[..n].copy_from_slice(&self.chunk[at..at + n]);
+        self.position += n as u64;
+        Ok(n)
+    }
+}
+
+impl std::io::Seek for UploadReader<'_> {
+    fn seek(&mut self, to: std::io::SeekFrom) -> std::io::Result<u64> {
+        let target = match to {
+            std::io::SeekFrom::Start(n) => Some(n),
+            std::io::SeekFrom::End(d) => self.size.checked_add_signed(d),
+            std::io::SeekFrom::Current(d) => self.position.checked_add_signed(d),
+        };
+        self.position = target.ok_or_else(|| {
+            std::io::Error::new(std::io::ErrorKind::InvalidInput, "seek before the start")
+        })?;
+        Ok(self.position)
+    }
 }
 
 /// Writes a line to the host log.
@@ -218,6 +346,10 @@ mod tests {
         assert_eq!(percent_decode("a%20b").as_deref(), Some("a b"));
         assert_eq!(percent_decode("%40scope").as_deref(), Some("@scope"));
         assert_eq!(percent_decode("a%2fb"), None);
+        assert_eq!(
+            super::percent_decode_keeping_slashes("@s%2Fa").as_deref(),
+            Some("@s/a")
+        );
         assert_eq!(percent_decode("bad%zz"), None);
         assert_eq!(percent_decode("cut%4"), None);
     }
