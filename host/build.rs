@@ -10,7 +10,10 @@ use std::path::PathBuf;
 mod build_wasm;
 
 /// Format plugins shipped inside the `wharf` binary: (format name, crate name).
-const BUNDLED: &[(&str, &str)] = &[("generic", "wharf-format-generic")];
+const BUNDLED: &[(&str, &str)] = &[
+    ("generic", "wharf-format-generic"),
+    ("npm", "wharf-format-npm"),
+];
 
 fn main() {
     let manifest_dir = PathBuf::from(std::env::var("CARGO_MANIFEST_DIR").unwrap());

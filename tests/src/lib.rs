@@ -32,6 +32,7 @@ pub struct Builder {
     plugin_time_ms: Option<u64>,
     plugin_memory: Option<u64>,
     max_upload: Option<u64>,
+    format_max_upload: Vec<(String, u64)>,
 }
 
 impl Builder {
@@ -57,6 +58,12 @@ impl Builder {
         self
     }
 
+    /// The upload limit of one format.
+    pub fn format_max_upload(mut self, format: &str, bytes: u64) -> Self {
+        self.format_max_upload.push((format.into(), bytes));
+        self
+    }
+
     pub fn start(self) -> TestServer {
         let data_dir = tempfile::tempdir().expect("temp dir");
         let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind 127.0.0.1:0");
@@ -76,6 +83,13 @@ impl Builder {
         }
         if let Some(bytes) = self.max_upload {
             config.formats.get_mut("generic").unwrap().max_upload = Some(ByteSize(bytes));
+        }
+        for (format, bytes) in self.format_max_upload {
+            config
+                .formats
+                .get_mut(&format)
+                .expect("format enabled")
+                .max_upload = Some(ByteSize(bytes));
         }
         for (name, mount, path) in self.plugins {
             config.formats.insert(

@@ -110,16 +110,19 @@ impl Default for LimitsConfig {
 
 impl Default for Config {
     fn default() -> Self {
-        let mut formats = BTreeMap::new();
-        formats.insert(
-            "generic".to_string(),
-            FormatConfig {
-                enabled: true,
-                mount: "/api/packages/{owner}/generic".to_string(),
-                plugin: PluginSource::Bundled,
-                max_upload: None,
-            },
-        );
+        // The bundled formats on Gitea's paths, as registry.toml ships them.
+        let formats = ["generic", "npm"]
+            .into_iter()
+            .map(|name| {
+                let format = FormatConfig {
+                    enabled: true,
+                    mount: format!("/api/packages/{{owner}}/{name}"),
+                    plugin: PluginSource::Bundled,
+                    max_upload: None,
+                };
+                (name.to_string(), format)
+            })
+            .collect();
         Self {
             server: ServerConfig::default(),
             storage: StorageConfig::default(),
@@ -334,7 +337,10 @@ mod tests {
         assert_eq!(shipped.storage.data_dir, defaults.storage.data_dir);
         assert_eq!(shipped.limits.plugin_memory, defaults.limits.plugin_memory);
         assert_eq!(shipped.limits.max_upload, defaults.limits.max_upload);
-        assert!(shipped.formats["generic"].enabled);
+        for (name, format) in &defaults.formats {
+            assert!(shipped.formats[name].enabled, "{name}");
+            assert_eq!(shipped.formats[name].mount, format.mount, "{name}");
+        }
         shipped.validate().unwrap();
     }
 

@@ -1,0 +1,208 @@
+//! Which operation each npm request is. Paths arrive still percent-encoded, so the
+//! three spellings of a scoped name (`@s%2fn`, `@s%2Fn`, `@s/n`) all reach one package.
+
+use serde_json::json;
+use wharf_plugin_sdk::{
+    FileByName, FileRef, IndexSpec, Method, Operation, PackageRef, PluginError, ReplyTemplate,
+    Request, Response, Route, TagRef, TokenRequest, UploadSpec, VersionRef,
+};
+
+use crate::names;
+use crate::render::ABBREVIATED;
+
+/// A dist-tag body is one JSON string; anything longer is not one.
+const MAX_TAG_BODY: u64 = 4096;
+
+/// What npm reads after a write the host executes: any JSON object.
+fn ok() -> ReplyTemplate {
+    ReplyTemplate::json(r#"{"ok":true}"#)
+}
+
+pub fn match_route(request: &Request) -> Result<Route, PluginError> {
+    let owner = request.mount_owner()?;
+    let raw: Vec<&str> = request
+        .path
+        .trim_start_matches('/')
+        .split('/')
+        .filter(|s| !s.is_empty())
+        .collect();
+    if raw.first() == Some(&"-") {
+        return registry_route(request, &owner, &raw[1..]);
+    }
+    let Some((name, rest)) = names::split_package(&raw)? else {
+        return Ok(Route::not_found());
+    };
+    let pkg = PackageRef { owner, name };
+    let rest: Vec<&str> = rest.iter().map(String::as_str).collect();
+    package_route(request, pkg, &rest)
+}
+
+/// Routes below `/{pkg}`.
+fn package_route(request: &Request, pkg: PackageRef, rest: &[&str]) -> Result<Route, PluginError> {
+    let method = &request.method;
+    let route = match (method, rest) {
+        (Method::Get | Method::Head, []) => {
+            let install = request
+                .header("accept")
+                .is_some_and(|a| a.contains(ABBREVIATED))
+                && request.query_param("write") != Some("true");
+            Route::read(index(
+                &pkg,
+                if install { "abbreviated" } else { "packument" },
+                "",
+            ))
+        }
+        (Method::Put, []) => Route::write(upload(pkg, "publish", 0)),
+        (Method::Put, ["-rev", _]) => Route::write(upload(pkg, "update", 0)),
+        (Method::Delete, ["-rev", _]) => Route::write(Operation::DeletePackage(pkg)).reply(ok()),
+        (Method::Get | Method::Head, ["-", file]) => {
+            Route::read(Operation::ServeFileByName(FileByName {
+                pkg,
+                name: file.to_ascii_lowercase(),
+            }))
+        }
+        (Method::Get | Method::Head, ["-", version, file]) => {
+            Route::read(Operation::ServeFile(FileRef {
+                version: VersionRef {
+                    pkg,
+                    version: (*version).to_string(),
+                },
+                name: file.to_ascii_lowercase(),
+            }))
+        }
+        (Method::Delete, ["-", file] | ["-", file, "-rev", _]) => {
+            let Some(version) = names::version_of_tarball(&pkg.name, file) else {
+                return Ok(Route::not_found());
+            };
+            let version = version.to_string();
+            Route::write(Operation::DeleteVersion(VersionRef { pkg, version })).reply(ok())
+        }
+        (Method::Delete, ["-", version, _] | ["-", version, _, "-rev", _]) => {
+            let version = (*version).to_string();
+            Route::write(Operation::DeleteVersion(VersionRef { pkg, version })).reply(ok())
+        }
+        (Method::Get | Method::Head, [version_or_tag]) => {
+            Route::read(index(&pkg, "version", version_or_tag))
+        }
+        _ => Route::not_found(),
+    };
+    Ok(route)
+}
+
+/// Routes below `/-/`: the registry's own endpoints.
+fn registry_route(request: &Request, owner: &str, rest: &[&str]) -> Result<Route, PluginError> {
+    let method = &request.method;
+    let route = match (method, rest) {
+        (Method::Get | Method::Head, ["ping"]) => Route::public(respond(json!({}))),
+        (Method::Get, ["whoami"]) => {
+            Route::authenticated(respond(json!({ "username": request.user })))
+        }
+        (Method::Get, ["v1", "search"]) => {
+            let param = |n| request.query_param(n).unwrap_or_default();
+            let argument = crate::search::argument(param("text"), param("from"), param("size"));
+            Route::read(Operation::RenderIndex(IndexSpec {
+                pkg: None,
+                view: "search".into(),
+                argument,
+                digest_of: None,
+            }))
+        }
+        (_, ["package", tail @ ..]) => return dist_tag_route(request, owner, tail),
+        (_, ["user", user, tail @ ..]) => return user_route(request, user, tail),
+        _ => Route::not_found(),
+    };
+    Ok(route)
+}
+
+/// `/-/package/{pkg}/dist-tags[/{tag}]`.
+fn dist_tag_route(request: &Request, owner: &str, tail: &[&str]) -> Result<Route, PluginError> {
+    let Some((name, rest)) = names::split_package(tail)? else {
+        return Ok(Route::not_found());
+    };
+    let pkg = PackageRef {
+        owner: owner.to_string(),
+        name,
+    };
+    let rest: Vec<&str> = rest.iter().map(String::as_str).collect();
+    let route = match (&request.method, rest.as_slice()) {
+        (Method::Get, ["dist-tags"]) => Route::read(index(&pkg, "dist-tags", "")),
+        (Method::Put | Method::Post, ["dist-tags", tag]) => {
+            names::validate_tag(tag)?;
+            Route::write(upload(pkg, &format!("dist-tag:{tag}"), MAX_TAG_BODY))
+        }
+        (Method::Delete, ["dist-tags", tag]) => Route::write(Operation::RemoveTag(TagRef {
+            pkg,
+            tag: (*tag).to_string(),
+        }))
+        .reply(ok()),
+        _ => Route::not_found(),
+    };
+    Ok(route)
+}
+
+/// The CouchDB user document npm's legacy login uses. Passwords never reach the
+/// plugin: the first PUT (carrying the password in its body) gets a 409, which makes
+/// npm fetch the document and retry with HTTP Basic, checked by the host.
+fn user_route(request: &Request, user: &str, tail: &[&str]) -> Result<Route, PluginError> {
+    let Some(name) = wharf_plugin_sdk::percent_decode(user)
+        .and_then(|u| u.strip_prefix("org.couchdb.user:").map(str::to_string))
+    else {
+        return Ok(Route::not_found());
+    };
+    let route = match (&request.method, tail) {
+        (Method::Put, []) => {
+            return Err(PluginError::conflict(format!(
+                "user {name:?} exists here; sign in with its password or a token"
+            )));
+        }
+        (Method::Get, []) => Route::public(respond(json!({
+            "_id": format!("org.couchdb.user:{name}"),
+            "name": name,
+            "type": "user",
+            "roles": [],
+            "_rev": "1-wharf",
+        }))),
+        (Method::Put, ["-rev", _]) => {
+            let reply = ReplyTemplate::new(
+                201,
+                "application/json",
+                json!({
+                    "ok": true,
+                    "id": format!("org.couchdb.user:{name}"),
+                    "rev": "1-wharf",
+                    "token": "{token}",
+                })
+                .to_string(),
+            );
+            Route::public(Operation::IssueToken(TokenRequest {
+                name: "npm login".into(),
+                persistent: true,
+                user: Some(name),
+            }))
+            .reply(reply)
+        }
+        _ => Route::not_found(),
+    };
+    Ok(route)
+}
+
+fn index(pkg: &PackageRef, view: &str, argument: &str) -> Operation {
+    Operation::RenderIndex(IndexSpec {
+        pkg: Some(pkg.clone()),
+        view: view.into(),
+        argument: argument.into(),
+        digest_of: None,
+    })
+}
+
+fn upload(pkg: PackageRef, context: &str, max_size: u64) -> Operation {
+    Operation::AcceptUpload(UploadSpec {
+        pkg,
+        context: context.into(),
+        max_size,
+    })
+}
+
+fn respond(body: serde_json::Value) -> Operation {
+    Operation::Respond(Response::json(body.to_string()))
+}
