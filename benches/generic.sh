@@ -18,35 +18,17 @@
 # Upload writes (and fsyncs) a real blob, so upload figures do include the disk.
 
 set -euo pipefail
+# shellcheck source=lib.sh source-path=SCRIPTDIR
+source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
-ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 SIZE_MB=${WHARF_BENCH_SIZE_MB:-1024}
 GETS=${WHARF_BENCH_GETS:-2000}
 CACHE=${WHARF_BENCH_CACHE:-$HOME/.cache/wharf-bench}
-PASSWORD=bench-admin-password
 MiB=1048576
 
 # ---------------------------------------------------------------------------- helpers
 
-say() { printf '\n== %s\n' "$*"; }
-die() { printf 'generic.sh: %s\n' "$*" >&2; exit 1; }
 now() { date +%s.%N; }
-# Floating-point arithmetic; bash has integers only.
-calc() { awk "BEGIN { printf \"%.${2:-1}f\", $1 }"; }
-
-# A free port: bash can probe with /dev/tcp without extra tools. The gap between the
-# probe and the server's bind is a race in theory only on a benchmark machine.
-free_port() {
-    local port
-    for _ in $(seq 50); do
-        port=$((20000 + RANDOM % 40000))
-        if ! (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null; then
-            echo "$port"
-            return
-        fi
-    done
-    die "no free port found"
-}
 
 # Memory figures come from /proc so they are the kernel's view of the whole server
 # process (wasmtime's pooled slots are reserved address space, not RSS, until touched).
@@ -54,7 +36,7 @@ status_kib() { # FIELD -> value in KiB of the server's /proc status line
     local key value _
     while read -r key value _; do
         [[ $key == "$1:" ]] && { echo "$value"; return; }
-    done <"/proc/$SERVER_PID/status"
+    done <"/proc/$WHARF_PID/status"
     echo 0
 }
 mib() { calc "$1 / 1024" 1; }
@@ -71,7 +53,7 @@ start_sampler() { # OUTFILE
         # trap must only ever run in the parent.
         trap - EXIT INT TERM
         max=0
-        while kill -0 "$SERVER_PID" 2>/dev/null; do
+        while kill -0 "$WHARF_PID" 2>/dev/null; do
             rss=$(status_kib VmRSS)
             if ((rss > max)); then max=$rss; echo "$max" >"$out"; fi
             sleep 0.05
@@ -96,34 +78,16 @@ timed() {
 
 # ---------------------------------------------------------------------------- cleanup
 
-TMP=$(mktemp -d "${TMPDIR:-/tmp}/wharf-bench.XXXXXX")
-SERVER_PID=
-cleanup() {
+# Run by cleanup (lib.sh) before it stops the server.
+teardown() {
     if [[ -n $SAMPLER_PID ]]; then kill "$SAMPLER_PID" 2>/dev/null || true; fi
-    if [[ -n $SERVER_PID ]] && kill -0 "$SERVER_PID" 2>/dev/null; then
-        # SIGTERM is the graceful path the server documents; wait so its files are
-        # closed before they are deleted.
-        kill -TERM "$SERVER_PID" 2>/dev/null
-        for _ in $(seq 100); do kill -0 "$SERVER_PID" 2>/dev/null || break; sleep 0.1; done
-        kill -KILL "$SERVER_PID" 2>/dev/null || true
-        wait "$SERVER_PID" 2>/dev/null || true
-    fi
-    rm -rf "$TMP"
 }
-trap cleanup EXIT
-trap 'exit 130' INT TERM
+bench_tmp wharf-bench
 
 # ---------------------------------------------------------------------------- binary
 
-if [[ -n ${WHARF_BIN:-} ]]; then
-    BIN=$WHARF_BIN
-else
-    say "building the release server"
-    (cd "$ROOT" && cargo build --release -p wharf)
-    BIN=${CARGO_TARGET_DIR:-$ROOT/target}/release/wharf
-fi
-[[ -x $BIN ]] || die "no server binary at $BIN"
-command -v curl >/dev/null || die "curl is required"
+find_wharf
+require curl
 
 # ---------------------------------------------------------------------------- input file
 
@@ -141,6 +105,7 @@ fi
 
 say "baselines on this machine (${SIZE_MB} MiB, warm cache)"
 cat "$BIG" >/dev/null # warm the page cache so every timing below reads from memory
+# shellcheck disable=SC2016 # $1 is the inner sh's, not ours
 timed sh -c 'cat "$1" >/dev/null' _ "$BIG"
 CAT_S=$ELAPSED
 timed sha256sum "$BIG" >/dev/null
@@ -159,27 +124,15 @@ printf '  dd conv=fsync copy   %8s MiB/s  (%ss)\n' "$DD_MBS" "$DD_S"
 # ---------------------------------------------------------------------------- server
 
 PORT=${WHARF_BENCH_PORT:-$(free_port)}
-# Our own config file, so a registry.toml in the working directory cannot change
-# the limits under the benchmark; max_upload must admit the large file.
-cat >"$TMP/registry.toml" <<TOML
+# max_upload must admit the large file.
+start_wharf "$PORT" <<TOML
 [formats.generic]
 mount = "/api/packages/{owner}/generic"
 max_upload = "$((SIZE_MB + 64)) MiB"
 TOML
-say "starting $BIN on 127.0.0.1:$PORT"
-WHARF_ADMIN_PASSWORD=$PASSWORD "$BIN" serve --config "$TMP/registry.toml" \
-    --listen "127.0.0.1:$PORT" --data-dir "$TMP/data" >"$TMP/stdout" 2>"$TMP/stderr" &
-SERVER_PID=$!
-
-BASE=http://127.0.0.1:$PORT/api/packages/admin/generic
-# Ready = the token was printed and the socket answers (first start compiles the plugin).
-for _ in $(seq 600); do
-    kill -0 "$SERVER_PID" 2>/dev/null || { cat "$TMP/stderr" >&2; die "the server exited during startup"; }
-    TOKEN=$(sed -n 's/^  token: *\(wharf_[^ ]*\)$/\1/p' "$TMP/stdout")
-    if [[ -n $TOKEN ]] && curl -s -o /dev/null "$BASE/none/1/none"; then break; fi
-    sleep 0.1
-done
-[[ -n ${TOKEN:-} ]] || die "no bootstrap token on the server's stdout (see $TMP/stdout)"
+BASE=$WHARF_URL/api/packages/admin/generic
+# Any HTTP answer will do (the path does not exist): it shows the socket is up.
+wait_wharf "$BASE/none/1/none"
 AUTH=(-H "Authorization: token $TOKEN")
 IDLE_KIB=$(status_kib VmRSS)
 printf '  ready; idle RSS %s MiB\n' "$(mib "$IDLE_KIB")"
