@@ -214,10 +214,12 @@ cold verdaccio-abbr "$VERDACCIO_URL/$PKG" "$ABBR"
 
 # ---------------------------------------------------------------------------- load
 
-say "verdaccio under load"
-SERVER_PID=$VERDACCIO_PID bash "$SHARED/npm-packument-bench.sh" "$VERDACCIO_URL" "$PKG" | tee "$TMP/verdaccio.out"
+# Wharf first: a slow server keeps working through the requests wrk left queued after
+# its run ends, and that backlog would eat into the CPU of whichever server comes next.
 say "wharf under load"
 SERVER_PID=$WHARF_PID bash "$SHARED/npm-packument-bench.sh" "$BASE" "$PKG" | tee "$TMP/wharf.out"
+say "verdaccio under load"
+SERVER_PID=$VERDACCIO_PID bash "$SHARED/npm-packument-bench.sh" "$VERDACCIO_URL" "$PKG" | tee "$TMP/verdaccio.out"
 
 # ---------------------------------------------------------------------------- summary
 

@@ -183,6 +183,7 @@ fn npm_publishes_installs_and_manages_packages() {
     assert_eq!(view["bin"]["app-core"], "index.js");
     assert_eq!(view["os"], json!(["linux", "darwin"]));
     assert_eq!(view["funding"], "https://example.com/fund");
+    assert_eq!(view["hasInstallScript"], true);
     // npm view prints the publisher object as "name <email>".
     assert_eq!(view["_npmUser"], "alice");
     let tarball = view["dist"]["tarball"].as_str().unwrap();
