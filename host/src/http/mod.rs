@@ -67,6 +67,13 @@ pub async fn serve(
     let grace = Duration::from_secs(registry.config.server.shutdown_grace_secs);
     let (stopping_tx, stopping_rx) = tokio::sync::oneshot::channel::<()>();
     let app = router(registry);
+    // Without TCP_NODELAY, a small response on a keep-alive connection can wait for the
+    // client's delayed ACK (Nagle), ~40 ms per request.
+    let listener = axum::serve::ListenerExt::tap_io(listener, |tcp| {
+        if let Err(e) = tcp.set_nodelay(true) {
+            tracing::warn!(error = %e, "could not set TCP_NODELAY");
+        }
+    });
     let server = axum::serve(listener, app).with_graceful_shutdown(async move {
         shutdown.await;
         tracing::info!("shutting down; waiting for in-flight requests");
