@@ -34,8 +34,10 @@ WORKLOADS=(full abbr abbr-gzip tarball)
 # ---------------------------------------------------------------------------- cleanup
 
 VERDACCIO_PID=
+NGINX_PID=
 # Run by cleanup (lib.sh), which then stops Wharf.
 teardown() {
+    if [[ -n $NGINX_PID ]]; then stop_pid "$NGINX_PID"; fi
     # The setup script writes the pid file as soon as Verdaccio starts, so this also
     # covers a setup that failed half-way.
     if [[ -z $VERDACCIO_PID && -s $TMP/verdaccio/verdaccio.pid ]]; then
@@ -221,6 +223,38 @@ SERVER_PID=$WHARF_PID bash "$SHARED/npm-packument-bench.sh" "$BASE" "$PKG" | tee
 say "verdaccio under load"
 SERVER_PID=$VERDACCIO_PID bash "$SHARED/npm-packument-bench.sh" "$VERDACCIO_URL" "$PKG" | tee "$TMP/verdaccio.out"
 
+# ---------------------------------------------------------------------------- loopback baseline
+
+# "Loopback speed" for a tarball means: as fast as a static file server can hand the
+# same bytes to the same wrk on this machine. nginx is that server (optional).
+NGINX_RPS=
+if command -v nginx >/dev/null; then
+    NPORT=$(free_port)
+    mkdir -p "$TMP/nginx/www" "$TMP/nginx/logs"
+    cp "$TMP/big-pkg.tgz" "$TMP/nginx/www/"
+    cat >"$TMP/nginx/nginx.conf" <<CONF
+worker_processes $(nproc);
+daemon off;
+pid $TMP/nginx/nginx.pid;
+error_log $TMP/nginx/logs/error.log;
+events { worker_connections 1024; }
+http {
+  access_log off;
+  server { listen 127.0.0.1:$NPORT; root $TMP/nginx/www; }
+}
+CONF
+    nginx -c "$TMP/nginx/nginx.conf" -p "$TMP/nginx" &
+    NGINX_PID=$!
+    for _ in $(seq 50); do curl -sf -o /dev/null "http://127.0.0.1:$NPORT/big-pkg.tgz" && break; sleep 0.1; done
+    say "nginx serving the same tarball (loopback baseline)"
+    wrk -t"${THREADS:-2}" -c"${CONNS:-20}" -d"${DURATION:-15}"s --latency "http://127.0.0.1:$NPORT/big-pkg.tgz" | tee "$TMP/nginx.out"
+    NGINX_RPS=$(awk '/^Requests\/sec/ { print $2 }' "$TMP/nginx.out")
+    stop_pid "$NGINX_PID"
+    NGINX_PID=
+else
+    echo "  (nginx not installed: no loopback baseline for the tarball workload)"
+fi
+
 # ---------------------------------------------------------------------------- summary
 
 field() { # FILE WORKLOAD KEY -> value of KEY=... on that workload's line
@@ -241,6 +275,10 @@ for w in "${WORKLOADS[@]}"; do
         "$(field "$TMP/verdaccio.out" "$w" p50_ms)/$(field "$TMP/verdaccio.out" "$w" p99_ms)" \
         "$(field "$TMP/wharf.out" "$w" bytes)" "$(field "$TMP/verdaccio.out" "$w" bytes)"
 done
+if [[ -n $NGINX_RPS ]]; then
+    wr=$(field "$TMP/wharf.out" tarball 'req/s')
+    echo "  tarball: nginx (static file, same bytes) $NGINX_RPS req/s; wharf/nginx $(calc "$wr / $NGINX_RPS" 2)x"
+fi
 echo
 printf '  %-26s %18s %18s\n' "cold render (min/median)" "wharf ms" "verdaccio ms"
 for doc in full abbr; do

@@ -77,6 +77,15 @@ impl Db {
             .map_err(|e| Error::Internal(format!("database task failed: {e}")))?
     }
 
+    /// Runs `f` on a read connection right here, on the calling async task. Only for
+    /// indexed point lookups (a token, an owner, a file row): they take microseconds,
+    /// less than the two thread switches a trip through the blocking pool costs, and
+    /// those switches, not SQLite, limited how many small downloads a second we served.
+    /// WAL readers never wait for the writer, so this cannot stall on a long publish.
+    pub fn read_now<R>(&self, f: impl FnOnce(&Connection) -> Result<R, Error>) -> Result<R, Error> {
+        self.read_sync(f)
+    }
+
     /// The blocking form of [`Db::write`], for code already off the executor.
     pub fn write_sync<R>(
         &self,

@@ -273,10 +273,11 @@ pub fn file_with_blob(
         .optional()?)
 }
 
-pub fn count_download(conn: &Connection, version_id: i64) -> Result<(), Error> {
+/// Adds `count` downloads to a version; a version deleted meanwhile is skipped.
+pub fn add_downloads(conn: &Connection, version_id: i64, count: i64) -> Result<(), Error> {
     conn.execute(
-        "UPDATE versions SET downloads = downloads + 1 WHERE id = ?1",
-        [version_id],
+        "UPDATE versions SET downloads = downloads + ?2 WHERE id = ?1",
+        params![version_id, count],
     )?;
     Ok(())
 }

@@ -48,16 +48,34 @@ async fn handle(
 ) -> Result<Response, Error> {
     let (parts, body) = request.into_parts();
     let credentials = Credentials::from_headers(&parts.headers).map_err(Error::Unauthorized)?;
-    let principal = registry
-        .db
-        .read(move |conn| auth::authenticate(conn, &credentials))
-        .await?;
-
-    // An owner in the mount must exist before anything else happens (Gitea: 404).
-    let mount_owner = match mount_owner {
-        Some(name) => Some(find_owner(registry, &name).await?),
-        None => None,
+    let password_check = matches!(credentials, Credentials::Basic { .. });
+    // Who is calling, the mount's owner (which must exist before anything else happens,
+    // as in Gitea: 404) and the caller's access to it, in one trip to the database: most
+    // requests need nothing else from it before the plugin routes them.
+    let caller = move |conn: &rusqlite::Connection| {
+        let principal = auth::authenticate(conn, &credentials)?;
+        let Some(name) = mount_owner else {
+            return Ok((principal, None));
+        };
+        let owner = owners::by_name(conn, &name)?
+            .ok_or_else(|| Error::not_found(format!("owner {name:?} not found")))?;
+        let granted = auth::granted_access(conn, &principal, &owner)?;
+        Ok((
+            principal,
+            Some(Granted {
+                owner,
+                access: granted,
+            }),
+        ))
     };
+    // Checking a password hashes it on purpose slowly: that goes to the blocking pool.
+    let (principal, mount_owner) = if password_check {
+        registry.db.read(caller).await?
+    } else {
+        registry.db.read_now(caller)?
+    };
+    let mount_grant = mount_owner.as_ref().map(|g| g.access);
+    let mount_owner = mount_owner.map(|g| g.owner);
 
     let plugin_request = api::Request {
         method: method(&parts.method),
@@ -89,7 +107,15 @@ async fn handle(
         (Some(named), None) => Some(find_owner(registry, named).await?),
         (None, None) => None,
     };
-    check_access(registry, &principal, owner.as_ref(), route.access).await?;
+    // The grant computed above holds for the mount's owner; any other owner, or a refusal
+    // (whose message depends on why), goes through the full check.
+    let known = match (&owner, &mount_owner, mount_grant) {
+        (Some(o), Some(m), Some(granted)) if o.id == m.id => Some(granted),
+        _ => None,
+    };
+    if !known.is_some_and(|granted| covers(granted, &principal, route.access)) {
+        check_access(registry, &principal, owner.as_ref(), route.access).await?;
+    }
 
     let ctx = Context {
         registry,
@@ -237,9 +263,8 @@ impl Context<'_> {
                         body: Vec::new(),
                     };
                     let mut response = plugin_response(response);
-                    if self.method != Method::HEAD {
-                        *response.body_mut() = Body::from(body);
-                    }
+                    // Also for HEAD: hyper sends no body then, but its Content-Length.
+                    *response.body_mut() = Body::from(body);
                     if gzipped {
                         response
                             .headers_mut()
@@ -324,15 +349,12 @@ impl Context<'_> {
         f: impl FnOnce(&rusqlite::Connection, i64) -> Result<Option<R>, Error> + Send + 'static,
     ) -> Result<Option<R>, Error> {
         let format = self.entry.name.clone();
-        self.registry
-            .db
-            .read(
-                move |conn| match packages::find(conn, owner_id, &format, &name)? {
-                    Some(p) => f(conn, p.id),
-                    None => Ok(None),
-                },
-            )
-            .await
+        self.registry.db.read_now(move |conn| {
+            match packages::find(conn, owner_id, &format, &name)? {
+                Some(p) => f(conn, p.id),
+                None => Ok(None),
+            }
+        })
     }
 
     /// The stored file a `file-ref` names, or 404.
@@ -366,17 +388,7 @@ impl Context<'_> {
         let (response, served) =
             download::serve(&self.registry.blobs, self.method, self.headers, download).await?;
         if served == Served::Full && file.lead {
-            // Counting must not delay the download; a lost count is not worth a failed request.
-            let db = self.registry.db.clone();
-            let version_id = file.version_id;
-            tokio::spawn(async move {
-                if let Err(e) = db
-                    .write(move |tx| packages::count_download(tx, version_id))
-                    .await
-                {
-                    tracing::warn!(error = %e, "could not count a download");
-                }
-            });
+            self.registry.downloads.record(file.version_id);
         }
         Ok(Done {
             response,
@@ -502,6 +514,22 @@ async fn find_owner(registry: &Registry, name: &str) -> Result<Owner, Error> {
         .read(move |conn| owners::by_name(conn, &lookup))
         .await?
         .ok_or_else(|| Error::not_found(format!("owner {name:?} not found")))
+}
+
+/// An owner and what the caller may do with its packages.
+struct Granted {
+    owner: Owner,
+    access: Access,
+}
+
+/// Whether `granted` suffices for what a route needs (a refusal is left to `check_access`).
+fn covers(granted: Access, principal: &Principal, needed: api::Access) -> bool {
+    match needed {
+        api::Access::None => true,
+        api::Access::Authenticated => matches!(principal, Principal::User(_)),
+        api::Access::Read => granted >= Access::Read,
+        api::Access::Write => granted >= Access::Write,
+    }
 }
 
 async fn check_access(

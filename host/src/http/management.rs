@@ -117,6 +117,8 @@ pub async fn list_versions(
 ) -> Response {
     let result = async {
         let (_, owner) = access(&registry, &headers, &owner, Access::Read).await?;
+        // Show every download served so far, not only the flushed ones.
+        registry.downloads.flush(&registry.db).await;
         let (limit, offset) = (paging.limit(), paging.offset());
         let (total, body) = registry
             .db
@@ -144,6 +146,8 @@ pub async fn show_version(
 ) -> Response {
     let result = async {
         let (_, owner) = access(&registry, &headers, &owner, Access::Read).await?;
+        // Show every download served so far, not only the flushed ones.
+        registry.downloads.flush(&registry.db).await;
         let body = registry
             .db
             .read(move |conn| {

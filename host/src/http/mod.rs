@@ -66,7 +66,8 @@ pub async fn serve(
 ) -> std::io::Result<()> {
     let grace = Duration::from_secs(registry.config.server.shutdown_grace_secs);
     let (stopping_tx, stopping_rx) = tokio::sync::oneshot::channel::<()>();
-    let app = router(registry);
+    let app = router(registry.clone());
+    let flusher = tokio::spawn(flush_downloads(registry.clone()));
     // Without TCP_NODELAY, a small response on a keep-alive connection can wait for the
     // client's delayed ACK (Nagle), ~40 ms per request.
     let listener = axum::serve::ListenerExt::tap_io(listener, |tcp| {
@@ -81,19 +82,31 @@ pub async fn serve(
     });
     let server = tokio::spawn(async move { server.await });
     tokio::pin!(server);
-    tokio::select! {
-        result = &mut server => return result.map_err(std::io::Error::other)?,
-        _ = stopping_rx => {}
-    }
-    match tokio::time::timeout(grace, &mut server).await {
-        Ok(result) => result.map_err(std::io::Error::other)?,
-        Err(_) => {
-            tracing::warn!(
-                secs = grace.as_secs(),
-                "grace period over; dropping remaining requests"
-            );
-            server.abort();
-            Ok(())
-        }
+    let result = tokio::select! {
+        result = &mut server => result.map_err(std::io::Error::other).and_then(|r| r),
+        _ = stopping_rx => match tokio::time::timeout(grace, &mut server).await {
+            Ok(result) => result.map_err(std::io::Error::other).and_then(|r| r),
+            Err(_) => {
+                tracing::warn!(
+                    secs = grace.as_secs(),
+                    "grace period over; dropping remaining requests"
+                );
+                server.abort();
+                Ok(())
+            }
+        },
+    };
+    flusher.abort();
+    registry.downloads.flush(&registry.db).await;
+    result
+}
+
+/// Writes batched download counts until the server stops.
+async fn flush_downloads(registry: Arc<Registry>) {
+    let mut tick = tokio::time::interval(crate::registry::downloads::FLUSH_INTERVAL);
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        tick.tick().await;
+        registry.downloads.flush(&registry.db).await;
     }
 }

@@ -3,6 +3,7 @@
 
 pub mod bootstrap;
 pub mod delete;
+pub mod downloads;
 pub mod index;
 pub mod publish;
 
@@ -36,6 +37,7 @@ pub struct Registry {
     /// Enabled formats, longest mount first so nested mounts match correctly.
     pub formats: Vec<FormatEntry>,
     pub index_cache: index::IndexCache,
+    pub downloads: downloads::DownloadCounter,
 }
 
 /// Opens the metadata database below the data dir (also used by the admin CLI).
@@ -95,6 +97,7 @@ impl Registry {
             blobs,
             formats,
             index_cache: index::IndexCache::default(),
+            downloads: downloads::DownloadCounter::default(),
         }))
     }
 
