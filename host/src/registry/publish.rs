@@ -225,7 +225,14 @@ fn apply(
                 &version.metadata,
                 creator,
             )?,
-            (VersionMode::CreateOrExtend, Some(v)) => v.id,
+            // Files may arrive in any order (Maven sends the jar before the pom), so
+            // metadata is whatever the last upload that carried some said.
+            (VersionMode::CreateOrExtend, Some(v)) => {
+                if !version.metadata.is_empty() {
+                    packages::set_metadata(tx, v.id, &version.metadata)?;
+                }
+                v.id
+            }
             (VersionMode::CreateOrReplace, Some(v)) => {
                 packages::delete_files_of(tx, v.id)?;
                 packages::set_metadata(tx, v.id, &version.metadata)?;
