@@ -11,7 +11,6 @@ mod render;
 mod routes;
 mod scan;
 mod search;
-mod time;
 
 use wharf_plugin_sdk::{
     Descriptor, ErrorStyle, HashAlgorithm, IndexInput, PluginError, PublishPlan, Request, Response,

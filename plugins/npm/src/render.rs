@@ -11,7 +11,7 @@ use wharf_plugin_sdk::{
     HashAlgorithm, IndexInput, PackageDetail, PluginError, Response, VersionDetail,
 };
 
-use crate::time::iso8601;
+use wharf_plugin_sdk::time::iso8601;
 
 /// Content type of the abbreviated packument.
 pub const ABBREVIATED: &str = "application/vnd.npm.install-v1+json";

@@ -3,7 +3,7 @@
 use serde_json::{Map, Value, json};
 use wharf_plugin_sdk::{IndexInput, PackageDetail, Response};
 
-use crate::time::iso8601;
+use wharf_plugin_sdk::time::iso8601;
 
 /// Page size when the client sends none, and the most a page may hold (npm's limits).
 const DEFAULT_SIZE: usize = 20;

@@ -4,6 +4,8 @@
 //! format's logic. A plugin implements [`Plugin`] and calls [`export!`]. The helpers
 //! here keep the common shapes (errors, responses, routes, path segments) one-liners.
 
+pub mod time;
+
 #[doc(hidden)]
 pub mod bindings {
     wit_bindgen::generate!({
