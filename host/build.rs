@@ -13,6 +13,7 @@ mod build_wasm;
 const BUNDLED: &[(&str, &str)] = &[
     ("generic", "wharf-format-generic"),
     ("npm", "wharf-format-npm"),
+    ("maven", "wharf-format-maven"),
 ];
 
 fn main() {
