@@ -18,7 +18,10 @@ use rusqlite::{Connection, OpenFlags, Transaction};
 use crate::error::Error;
 
 /// Migrations in order; the index + 1 is the schema version (`PRAGMA user_version`).
-const MIGRATIONS: &[&str] = &[include_str!("schema.sql")];
+const MIGRATIONS: &[&str] = &[
+    include_str!("schema.sql"),
+    include_str!("migration_2_files_by_name.sql"),
+];
 
 #[derive(Clone)]
 pub struct Db {

@@ -80,13 +80,17 @@ pub fn valid_name(name: &str) -> bool {
 pub fn by_name(conn: &Connection, name: &str) -> Result<Option<Owner>, Error> {
     let sql = format!("SELECT {COLUMNS} FROM owners WHERE lower_name = ?1");
     Ok(conn
-        .query_row(&sql, [name.to_lowercase()], from_row)
+        .prepare_cached(&sql)?
+        .query_row([name.to_lowercase()], from_row)
         .optional()?)
 }
 
 pub fn by_id(conn: &Connection, id: i64) -> Result<Option<Owner>, Error> {
     let sql = format!("SELECT {COLUMNS} FROM owners WHERE id = ?1");
-    Ok(conn.query_row(&sql, [id], from_row).optional()?)
+    Ok(conn
+        .prepare_cached(&sql)?
+        .query_row([id], from_row)
+        .optional()?)
 }
 
 pub fn count(conn: &Connection) -> Result<i64, Error> {
@@ -142,11 +146,8 @@ pub fn set_member(conn: &Connection, org_id: i64, user_id: i64, role: Role) -> R
 
 pub fn member_role(conn: &Connection, org_id: i64, user_id: i64) -> Result<Option<Role>, Error> {
     let role: Option<String> = conn
-        .query_row(
-            "SELECT role FROM org_members WHERE org_id = ?1 AND user_id = ?2",
-            [org_id, user_id],
-            |r| r.get(0),
-        )
+        .prepare_cached("SELECT role FROM org_members WHERE org_id = ?1 AND user_id = ?2")?
+        .query_row([org_id, user_id], |r| r.get(0))
         .optional()?;
     Ok(role.as_deref().and_then(Role::parse))
 }

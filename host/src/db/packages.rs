@@ -108,8 +108,8 @@ pub fn find(
         "SELECT {PACKAGE_COLUMNS} FROM packages WHERE owner_id = ?1 AND format = ?2 AND lower_name = ?3"
     );
     Ok(conn
+        .prepare_cached(&sql)?
         .query_row(
-            &sql,
             params![owner_id, format, name.to_lowercase()],
             package_from_row,
         )
@@ -147,8 +147,8 @@ pub fn version(
         "SELECT {VERSION_COLUMNS} FROM versions WHERE package_id = ?1 AND lower_version = ?2"
     );
     Ok(conn
+        .prepare_cached(&sql)?
         .query_row(
-            &sql,
             params![package_id, version.to_lowercase()],
             version_from_row,
         )
@@ -193,11 +193,8 @@ pub fn delete_files_of(conn: &Connection, version_id: i64) -> Result<(), Error> 
 pub fn file(conn: &Connection, version_id: i64, name: &str) -> Result<Option<FileRow>, Error> {
     let sql = format!("SELECT {FILE_COLUMNS} FROM files WHERE version_id = ?1 AND lower_name = ?2");
     Ok(conn
-        .query_row(
-            &sql,
-            params![version_id, name.to_lowercase()],
-            file_from_row,
-        )
+        .prepare_cached(&sql)?
+        .query_row(params![version_id, name.to_lowercase()], file_from_row)
         .optional()?)
 }
 
@@ -246,15 +243,15 @@ pub fn newest_file_named(
     name: &str,
 ) -> Result<Option<FileRow>, Error> {
     let sql = format!(
-        "SELECT {FILE_COLUMNS} FROM files JOIN versions ON versions.id = files.version_id
+        "SELECT {FILE_COLUMNS} FROM files INDEXED BY files_by_name
+         JOIN versions ON versions.id = files.version_id
          WHERE versions.package_id = ?1 AND files.lower_name = ?2 ORDER BY versions.created DESC, versions.id DESC LIMIT 1"
     );
+    // Without statistics SQLite may start from the package's versions instead, which
+    // costs one probe per version; a name matches few files.
     Ok(conn
-        .query_row(
-            &sql,
-            params![package_id, name.to_lowercase()],
-            file_from_row,
-        )
+        .prepare_cached(&sql)?
+        .query_row(params![package_id, name.to_lowercase()], file_from_row)
         .optional()?)
 }
 
@@ -269,7 +266,8 @@ pub fn file_with_blob(
          WHERE versions.package_id = ?1 AND files.blob = ?2 ORDER BY files.id DESC LIMIT 1"
     );
     Ok(conn
-        .query_row(&sql, params![package_id, sha256], file_from_row)
+        .prepare_cached(&sql)?
+        .query_row(params![package_id, sha256], file_from_row)
         .optional()?)
 }
 
@@ -518,6 +516,7 @@ pub fn newest_version(conn: &Connection, package_id: i64) -> Result<Option<Versi
         "SELECT {VERSION_COLUMNS} FROM versions WHERE package_id = ?1 ORDER BY created DESC, id DESC LIMIT 1"
     );
     Ok(conn
-        .query_row(&sql, [package_id], version_from_row)
+        .prepare_cached(&sql)?
+        .query_row([package_id], version_from_row)
         .optional()?)
 }

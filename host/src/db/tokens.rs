@@ -45,9 +45,8 @@ pub fn insert(
 /// The live (unexpired) token with this hash.
 pub fn find(conn: &Connection, hash: &str) -> Result<Option<TokenRow>, Error> {
     let row = conn
-        .query_row(
-            "SELECT user_id, scope FROM tokens WHERE hash = ?1 AND (expires IS NULL OR expires > ?2)",
-            params![hash, now()],
+        .prepare_cached("SELECT user_id, scope FROM tokens WHERE hash = ?1 AND (expires IS NULL OR expires > ?2)")?
+        .query_row(params![hash, now()],
             |r| Ok((r.get::<_, i64>(0)?, r.get::<_, String>(1)?)),
         )
         .optional()?;
