@@ -55,11 +55,22 @@ fn package_route(request: &Request, pkg: PackageRef, rest: &[&str]) -> Result<Ro
         (Method::Put, []) => Route::write(upload(pkg, "publish", 0)),
         (Method::Put, ["-rev", _]) => Route::write(upload(pkg, "update", 0)),
         (Method::Delete, ["-rev", _]) => Route::write(Operation::DeletePackage(pkg)).reply(ok()),
+        // Wharf names tarballs `{name}-{version}.tgz`, so the version is in the URL and
+        // the host can look the file up directly; other names are searched across versions.
         (Method::Get | Method::Head, ["-", file]) => {
-            Route::read(Operation::ServeFileByName(FileByName {
-                pkg,
-                name: file.to_ascii_lowercase(),
-            }))
+            match names::version_of_tarball(&pkg.name, file) {
+                Some(version) => Route::read(Operation::ServeFile(FileRef {
+                    version: VersionRef {
+                        pkg: pkg.clone(),
+                        version: version.to_string(),
+                    },
+                    name: file.to_ascii_lowercase(),
+                })),
+                None => Route::read(Operation::ServeFileByName(FileByName {
+                    pkg,
+                    name: file.to_ascii_lowercase(),
+                })),
+            }
         }
         (Method::Get | Method::Head, ["-", version, file]) => {
             Route::read(Operation::ServeFile(FileRef {
