@@ -1189,3 +1189,56 @@ fn expect_continue_is_answered_before_the_body() {
     assert_eq!(status_of(&head), 201, "{head}");
     assert!(r.get(&jar).bytes().unwrap().as_ref() == body.as_slice());
 }
+
+/// Maven's HttpClient reuses a connection after an answer that came instead of
+/// `100 Continue` unless told otherwise; the next upload on it then fails.
+#[test]
+fn connections_stay_usable_after_an_ignored_or_refused_upload() {
+    let r = Repo::start();
+    let good = r.basic(&r.token);
+    let head = |path: &str, authorization: &str, length: usize| {
+        format!(
+            "PUT /api/packages/alice/maven/{path} HTTP/1.1\r\nHost: {}\r\n\
+             Content-Length: {length}\r\nExpect: 100-continue\r\nAuthorization: {authorization}\r\n\r\n",
+            r.server.addr
+        )
+    };
+
+    // The client's own artifact-level metadata is read and dropped: 100, body, 200, and
+    // the connection carries the next request.
+    let mut stream = connect(r.server.addr);
+    let xml = b"<metadata><groupId>x</groupId></metadata>";
+    let metadata = format!("{LIB}/maven-metadata.xml");
+    stream
+        .write_all(head(&metadata, &good, xml.len()).as_bytes())
+        .unwrap();
+    assert_eq!(status_of(&read_head(&mut stream)), 100);
+    stream.write_all(xml).unwrap();
+    let answer = read_head(&mut stream);
+    assert_eq!(status_of(&answer), 200, "{answer}");
+    assert!(
+        !answer.to_ascii_lowercase().contains("connection: close"),
+        "{answer}"
+    );
+    stream
+        .write_all(head(&metadata, &good, xml.len()).as_bytes())
+        .unwrap();
+    assert_eq!(
+        status_of(&read_head(&mut stream)),
+        100,
+        "same connection, next PUT"
+    );
+
+    // A refused upload whose body was never sent closes the connection, and says so.
+    let mut stream = connect(r.server.addr);
+    let bogus = r.basic(BOGUS_TOKEN);
+    stream
+        .write_all(head(&format!("{LIB}/1.0/lib-1.0.jar"), &bogus, 1 << 20).as_bytes())
+        .unwrap();
+    let answer = read_head(&mut stream);
+    assert_eq!(status_of(&answer), 401, "{answer}");
+    assert!(
+        answer.to_ascii_lowercase().contains("connection: close"),
+        "{answer}"
+    );
+}

@@ -33,11 +33,36 @@ pub async fn dispatch(State(registry): State<Arc<Registry>>, request: Request) -
     };
     let owner = owner.map(|o| percent_decode_str(o).decode_utf8_lossy().into_owned());
     let rest = rest.to_string();
-    match handle(&registry, entry, owner, rest, request).await {
+    let sends_body = sends_body(request.headers());
+    let mut response = match handle(&registry, entry, owner, rest, request).await {
         Ok(response) => response,
         Err(error) => envelope.render(error),
+    };
+    // A refused upload may leave its body unread (with `Expect: 100-continue`, never
+    // sent). hyper then closes the connection; saying so lets the client open a new one
+    // for its next request instead of writing into a dead socket (Maven's HttpClient
+    // did, and lost the checksum upload that followed).
+    if sends_body && !response.status().is_success() {
+        response
+            .headers_mut()
+            .insert(header::CONNECTION, HeaderValue::from_static("close"));
     }
+    response
 }
+
+/// Whether the request announces a body.
+fn sends_body(headers: &HeaderMap) -> bool {
+    headers.contains_key(header::TRANSFER_ENCODING)
+        || headers
+            .get(header::CONTENT_LENGTH)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.parse::<u64>().ok())
+            .is_some_and(|n| n > 0)
+}
+
+/// Bodies a plugin answers without storing (Maven's own `maven-metadata.xml`) are read
+/// and dropped up to this size, so the connection stays usable.
+const DRAINED_BODY: usize = 1 << 20;
 
 async fn handle(
     registry: &Arc<Registry>,
@@ -125,7 +150,15 @@ async fn handle(
         headers: &parts.headers,
     };
     let done = match (route.operation, owner) {
-        (Operation::Respond(response), _) => Done::own(plugin_response(response)),
+        (Operation::Respond(response), _) => {
+            let mut reply = plugin_response(response);
+            if axum::body::to_bytes(body, DRAINED_BODY).await.is_err() {
+                reply
+                    .headers_mut()
+                    .insert(header::CONNECTION, HeaderValue::from_static("close"));
+            }
+            Done::own(reply)
+        }
         (Operation::NotFound, _) => return Err(Error::not_found("not found")),
         (Operation::IssueToken(request), _) => ctx.issue_token(request).await?,
         (op, Some(owner)) => ctx.execute(op, owner, plugin_request, body).await?,
