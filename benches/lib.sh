@@ -58,6 +58,7 @@ stop_pid() { # PID
 # runs first.
 TMP=
 WHARF_PID=
+NGINX_PID=
 bench_tmp() {
     TMP=$(mktemp -d "${TMPDIR:-/tmp}/$1.XXXXXX")
     trap cleanup EXIT
@@ -65,6 +66,7 @@ bench_tmp() {
 }
 cleanup() {
     if declare -F teardown >/dev/null; then teardown; fi
+    if [[ -n $NGINX_PID ]]; then stop_pid "$NGINX_PID"; fi
     if [[ -n $WHARF_PID ]]; then stop_pid "$WHARF_PID"; fi
     rm -rf "$TMP"
 }
@@ -114,4 +116,36 @@ wait_wharf() {
         sleep 0.1
     done
     [[ -n $TOKEN ]] || die "no bootstrap token on wharf's stdout: $(cat "$TMP/wharf.stdout")"
+}
+
+# ---------------------------------------------------------------------------- nginx
+
+# start_nginx FILE [HTTP_DIRECTIVES]: nginx serving the files of $TMP/nginx/www (the
+# caller puts them there) as the "loopback speed" reference; sets NGINX_PID and
+# NGINX_URL, and fails unless FILE is served with the same bytes. Scripts stop it in
+# their teardown. Run as root, nginx's workers would be `nobody`, which cannot enter
+# the private $TMP (and would answer 403 to every request).
+start_nginx() {
+    local file=$1 directives=${2:-} port
+    port=$(free_port)
+    mkdir -p "$TMP/nginx/logs"
+    cat >"$TMP/nginx/nginx.conf" <<CONF
+$(if ((EUID == 0)); then echo "user root;"; fi)
+worker_processes $(nproc);
+daemon off;
+pid $TMP/nginx/nginx.pid;
+error_log $TMP/nginx/logs/error.log;
+events { worker_connections 1024; }
+http {
+  access_log off;
+  $directives
+  server { listen 127.0.0.1:$port; root $TMP/nginx/www; }
+}
+CONF
+    nginx -c "$TMP/nginx/nginx.conf" -p "$TMP/nginx" &
+    NGINX_PID=$!
+    NGINX_URL=http://127.0.0.1:$port
+    for _ in $(seq 50); do curl -sf -o /dev/null "$NGINX_URL/$file" && break; sleep 0.1; done
+    cmp -s <(curl -s "$NGINX_URL/$file") "$TMP/nginx/www/$file" \
+        || die "nginx does not serve $file: $(tail -3 "$TMP/nginx/logs/error.log")"
 }

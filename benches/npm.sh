@@ -34,10 +34,8 @@ WORKLOADS=(full abbr abbr-gzip tarball)
 # ---------------------------------------------------------------------------- cleanup
 
 VERDACCIO_PID=
-NGINX_PID=
-# Run by cleanup (lib.sh), which then stops Wharf.
+# Run by cleanup (lib.sh), which then stops nginx and Wharf.
 teardown() {
-    if [[ -n $NGINX_PID ]]; then stop_pid "$NGINX_PID"; fi
     # The setup script writes the pid file as soon as Verdaccio starts, so this also
     # covers a setup that failed half-way.
     if [[ -z $VERDACCIO_PID && -s $TMP/verdaccio/verdaccio.pid ]]; then
@@ -229,25 +227,11 @@ SERVER_PID=$VERDACCIO_PID bash "$SHARED/npm-packument-bench.sh" "$VERDACCIO_URL"
 # same bytes to the same wrk on this machine. nginx is that server (optional).
 NGINX_RPS=
 if command -v nginx >/dev/null; then
-    NPORT=$(free_port)
-    mkdir -p "$TMP/nginx/www" "$TMP/nginx/logs"
+    mkdir -p "$TMP/nginx/www"
     cp "$TMP/big-pkg.tgz" "$TMP/nginx/www/"
-    cat >"$TMP/nginx/nginx.conf" <<CONF
-worker_processes $(nproc);
-daemon off;
-pid $TMP/nginx/nginx.pid;
-error_log $TMP/nginx/logs/error.log;
-events { worker_connections 1024; }
-http {
-  access_log off;
-  server { listen 127.0.0.1:$NPORT; root $TMP/nginx/www; }
-}
-CONF
-    nginx -c "$TMP/nginx/nginx.conf" -p "$TMP/nginx" &
-    NGINX_PID=$!
-    for _ in $(seq 50); do curl -sf -o /dev/null "http://127.0.0.1:$NPORT/big-pkg.tgz" && break; sleep 0.1; done
+    start_nginx big-pkg.tgz
     say "nginx serving the same tarball (loopback baseline)"
-    wrk -t"${THREADS:-2}" -c"${CONNS:-20}" -d"${DURATION:-15}"s --latency "http://127.0.0.1:$NPORT/big-pkg.tgz" | tee "$TMP/nginx.out"
+    wrk -t"${THREADS:-2}" -c"${CONNS:-20}" -d"${DURATION:-15}"s --latency "$NGINX_URL/big-pkg.tgz" | tee "$TMP/nginx.out"
     NGINX_RPS=$(awk '/^Requests\/sec/ { print $2 }' "$TMP/nginx.out")
     stop_pid "$NGINX_PID"
     NGINX_PID=
