@@ -173,7 +173,7 @@ impl TestServer {
                 owners::create(tx, &owned, OwnerKind::User, Some(&hash), false, false).map(|_| ())
             })
             .unwrap();
-        self.token(&name, scope, None)
+        self.token(name, scope, None)
     }
 
     /// A new token for an existing user.

@@ -401,11 +401,14 @@ pub fn versions_with_property(
     Ok(rows.collect::<Result<_, _>>()?)
 }
 
+/// A file and its digests as (algorithm, hex) pairs.
+type FileWithDigests = (FileRow, Vec<(String, String)>);
+
 /// Everything an index of the package needs, in four queries whatever the version count.
 pub fn detail(conn: &Connection, package: PackageRow) -> Result<PackageDetail, Error> {
     let versions = versions(conn, package.id, i64::MAX, 0)?;
 
-    let mut files: HashMap<i64, Vec<(FileRow, Vec<(String, String)>)>> = HashMap::new();
+    let mut files: HashMap<i64, Vec<FileWithDigests>> = HashMap::new();
     {
         let sql = format!(
             "SELECT {FILE_COLUMNS}, blob_digests.algorithm, blob_digests.hex
