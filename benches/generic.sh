@@ -32,41 +32,8 @@ now() { date +%s.%N; }
 
 # Memory figures come from /proc so they are the kernel's view of the whole server
 # process (wasmtime's pooled slots are reserved address space, not RSS, until touched).
-status_kib() { # FIELD -> value in KiB of the server's /proc status line
-    local key value _
-    while read -r key value _; do
-        [[ $key == "$1:" ]] && { echo "$value"; return; }
-    done <"/proc/$WHARF_PID/status"
-    echo 0
-}
 mib() { calc "$1 / 1024" 1; }
 
-# VmHWM only ever grows, so it cannot tell which phase set the peak; a 50 ms VmRSS
-# sampler per phase can. The loop reads /proc with bash builtins so the sampler
-# itself costs next to nothing on a small machine.
-SAMPLER_PID=
-start_sampler() { # OUTFILE
-    local out=$1
-    echo 0 >"$out"
-    (
-        # A subshell starts with the parent's traps until it resets them; the cleanup
-        # trap must only ever run in the parent.
-        trap - EXIT INT TERM
-        max=0
-        while kill -0 "$WHARF_PID" 2>/dev/null; do
-            rss=$(status_kib VmRSS)
-            if ((rss > max)); then max=$rss; echo "$max" >"$out"; fi
-            sleep 0.05
-        done
-    ) &
-    SAMPLER_PID=$!
-}
-stop_sampler() { # OUTFILE -> peak KiB seen
-    kill "$SAMPLER_PID" 2>/dev/null || true
-    wait "$SAMPLER_PID" 2>/dev/null || true
-    SAMPLER_PID=
-    cat "$1"
-}
 
 # Times a command's wall clock; sets ELAPSED (seconds).
 timed() {

@@ -70,40 +70,9 @@ stats() { # reads one number per line -> "min median"
         printf "%.1f %.1f", v[1], m }'
 }
 
-status_kib() { # FIELD -> value in KiB of the server's /proc status line
-    local key value _
-    while read -r key value _; do
-        [[ $key == "$1:" ]] && { echo "$value"; return; }
-    done <"/proc/$WHARF_PID/status"
-    echo 0
-}
 cpu_ticks() { awk '{ print $14 + $15 }' "/proc/$WHARF_PID/stat"; } # user + system
 TICKS_PER_S=$(getconf CLK_TCK)
 
-# VmHWM only ever grows, so it cannot tell which phase set the peak; a 50 ms VmRSS
-# sampler per phase can. It reads /proc with bash builtins, so it costs next to nothing.
-SAMPLER_PID=
-start_sampler() { # OUTFILE
-    local out=$1
-    echo 0 >"$out"
-    (
-        # The cleanup trap must only ever run in the parent.
-        trap - EXIT INT TERM
-        max=0
-        while kill -0 "$WHARF_PID" 2>/dev/null; do
-            rss=$(status_kib VmRSS)
-            if ((rss > max)); then max=$rss; echo "$max" >"$out"; fi
-            sleep 0.05
-        done
-    ) &
-    SAMPLER_PID=$!
-}
-stop_sampler() { # OUTFILE -> peak KiB seen
-    kill "$SAMPLER_PID" 2>/dev/null || true
-    wait "$SAMPLER_PID" 2>/dev/null || true
-    SAMPLER_PID=
-    cat "$1"
-}
 
 # The server logs one line per request (host/src/http/mod.rs, tracing at info):
 #   … INFO wharf::http: request method=GET path=/… status=200 ms="0.42"
