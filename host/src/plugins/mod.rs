@@ -23,7 +23,7 @@ pub use runtime::{Runtime, RuntimeLimits};
 pub mod api {
     pub use super::bindings::exports::wharf::format::plugin::{
         BlobRef, ByteRange, Challenge, Descriptor, ErrorStyle, FileByName, FileDigestRef, FileInfo,
-        FileSource, IndexInput, IndexSpec, MountRequest, Operation, PackageDetail, PlanFile,
+        FileSource, IndexInput, IndexSpec, ListingSpec, MountRequest, Operation, PackageDetail, PlanFile,
         PlanVersion, PublishPlan, ReplyTemplate, Route, SessionOp, SessionRequest, TagChange,
         TagRef, TokenRequest, UploadSpec, VersionDetail, VersionMode,
     };

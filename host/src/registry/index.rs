@@ -85,12 +85,14 @@ pub async fn render(
 ) -> Result<Arc<Rendered>, Error> {
     let Some(pkg) = spec.pkg.clone() else {
         // Owner-wide listings depend on what the caller may see: never cached.
-        let listing = listing(registry, format, owner.id).await?;
+        let (listing_total, listing) =
+            listing(registry, format, owner.id, spec.listing.clone()).await?;
         let input = api::IndexInput {
             request,
             spec: spec.clone(),
             detail: None,
             listing,
+            listing_total,
         };
         let response = plugin.render_index(Some(owner.name.clone()), input).await?;
         return Ok(Arc::new(finish(response, spec.digest_of)));
@@ -135,6 +137,7 @@ pub async fn render(
         spec: spec.clone(),
         detail: detail.map(|d| to_api(&owner.name, d)),
         listing: Vec::new(),
+        listing_total: 0,
     };
     let response = plugin.render_index(Some(owner.name.clone()), input).await?;
     let rendered = Arc::new(finish(response, spec.digest_of));
@@ -182,48 +185,79 @@ async fn listing(
     registry: &Registry,
     format: &str,
     owner_id: i64,
-) -> Result<Vec<api::PackageDetail>, Error> {
+    spec: Option<api::ListingSpec>,
+) -> Result<(u64, Vec<api::PackageDetail>), Error> {
     let format = format.to_string();
-    let owner_name = registry
-        .db
-        .read(move |conn| crate::db::owners::by_id(conn, owner_id))
-        .await?
-        .map(|o| o.name)
-        .unwrap_or_default();
-    let details = registry
+    let spec = spec.unwrap_or(api::ListingSpec {
+        filter: String::new(),
+        offset: 0,
+        limit: 0,
+        all_versions: false,
+    });
+    let (owner_name, total, details) = registry
         .db
         .read(move |conn| {
-            let (_, rows) = packages::list(conn, owner_id, Some(&format), None, i64::MAX, 0)?;
-            rows.into_iter()
+            let owner_name = crate::db::owners::by_id(conn, owner_id)?
+                .map(|o| o.name)
+                .unwrap_or_default();
+            let filter = (!spec.filter.is_empty()).then_some(spec.filter.as_str());
+            let limit = match spec.limit {
+                0 => i64::MAX,
+                n => i64::from(n),
+            };
+            let (total, rows) = packages::list(
+                conn,
+                owner_id,
+                Some(&format),
+                filter,
+                limit,
+                i64::from(spec.offset),
+            )?;
+            let details = rows
+                .into_iter()
                 .map(|row| {
-                    let newest = packages::newest_version(conn, row.id)?;
-                    let versions = newest
-                        .map(|v| -> Result<_, Error> {
-                            let files = packages::files_of(conn, v.id)?
-                                .into_iter()
-                                .map(|f| (f, Vec::new()))
-                                .collect();
-                            Ok(vec![packages::VersionDetail {
-                                row: v,
-                                files,
-                                properties: Vec::new(),
-                            }])
-                        })
-                        .transpose()?
-                        .unwrap_or_default();
-                    Ok(PackageDetail {
-                        package: row,
-                        versions,
-                        tags: Vec::new(),
-                    })
+                    if spec.all_versions {
+                        packages::detail(conn, row)
+                    } else {
+                        newest_only(conn, row)
+                    }
                 })
-                .collect::<Result<Vec<_>, Error>>()
+                .collect::<Result<Vec<_>, Error>>()?;
+            Ok((owner_name, total, details))
         })
         .await?;
-    Ok(details
+    let details = details
         .into_iter()
         .map(|d| to_api(&owner_name, d))
-        .collect())
+        .collect();
+    Ok((u64::try_from(total).unwrap_or(0), details))
+}
+
+/// A package with its newest version and that version's files (digests and
+/// properties left out: listings show names and summaries).
+fn newest_only(
+    conn: &rusqlite::Connection,
+    row: packages::PackageRow,
+) -> Result<PackageDetail, Error> {
+    let versions = packages::newest_version(conn, row.id)?
+        .map(|v| -> Result<_, Error> {
+            let files = packages::files_of(conn, v.id)?
+                .into_iter()
+                .map(|f| (f, Vec::new()))
+                .collect();
+            Ok(vec![packages::VersionDetail {
+                row: v,
+                files,
+                properties: Vec::new(),
+            }])
+        })
+        .transpose()?
+        .unwrap_or_default();
+    Ok(PackageDetail {
+        package: row,
+        versions,
+        tags: Vec::new(),
+    })
 }
 
 fn to_api(owner: &str, d: PackageDetail) -> api::PackageDetail {

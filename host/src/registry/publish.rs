@@ -227,7 +227,7 @@ fn apply(
             )?,
             // Files may arrive in any order (Maven sends the jar before the pom), so
             // metadata is whatever the last upload that carried some said.
-            (VersionMode::CreateOrExtend, Some(v)) => {
+            (VersionMode::CreateOrExtend | VersionMode::Extend, Some(v)) => {
                 if !version.metadata.is_empty() {
                     packages::set_metadata(tx, v.id, &version.metadata)?;
                 }
@@ -242,7 +242,7 @@ fn apply(
                 packages::set_metadata(tx, v.id, &version.metadata)?;
                 v.id
             }
-            (VersionMode::UpdateMetadata | VersionMode::None, None) => {
+            (VersionMode::Extend | VersionMode::UpdateMetadata | VersionMode::None, None) => {
                 return Err(Error::not_found(format!(
                     "version {:?} does not exist",
                     version.version

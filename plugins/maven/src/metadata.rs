@@ -115,6 +115,7 @@ mod tests {
                 view: METADATA_VIEW.into(),
                 argument: String::new(),
                 digest_of,
+                listing: None,
             },
             detail: Some(PackageDetail {
                 pkg,
@@ -124,6 +125,7 @@ mod tests {
                 tags: Vec::new(),
             }),
             listing: Vec::new(),
+            listing_total: 0,
         }
     }
 

@@ -30,6 +30,7 @@ pub fn match_route(request: &Request) -> Result<Route, PluginError> {
                 view: METADATA_VIEW.into(),
                 argument: String::new(),
                 digest_of: checksum,
+                listing: None,
             }))
         }
         // Wharf renders this file from the stored versions, so a client's copy (and its
@@ -170,6 +171,7 @@ mod tests {
                 view: "metadata".into(),
                 argument: String::new(),
                 digest_of,
+                listing: None,
             })
         };
         assert!(same(&r.operation, &spec(None)));

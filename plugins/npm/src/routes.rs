@@ -116,6 +116,7 @@ fn registry_route(request: &Request, owner: &str, rest: &[&str]) -> Result<Route
                 view: "search".into(),
                 argument,
                 digest_of: None,
+                listing: None,
             }))
         }
         (_, ["package", tail @ ..]) => return dist_tag_route(request, owner, tail),
@@ -203,6 +204,7 @@ fn index(pkg: &PackageRef, view: &str, argument: &str) -> Operation {
         view: view.into(),
         argument: argument.into(),
         digest_of: None,
+        listing: None,
     })
 }
 

@@ -18,9 +18,10 @@ pub mod bindings {
 
 pub use bindings::exports::wharf::format::plugin::{
     BearerChallenge, BlobRef, ByteRange, Challenge, Descriptor, ErrorStyle, FileByName,
-    FileDigestRef, FileInfo, FileSource, Guest as Plugin, IndexInput, IndexSpec, MountRequest,
-    Operation, PackageDetail, PlanFile, PlanVersion, PublishPlan, ReplyTemplate, Route, SessionOp,
-    SessionRequest, TagChange, TagRef, TokenRequest, UploadSpec, VersionDetail, VersionMode,
+    FileDigestRef, FileInfo, FileSource, Guest as Plugin, IndexInput, IndexSpec, ListingSpec,
+    MountRequest, Operation, PackageDetail, PlanFile, PlanVersion, PublishPlan, ReplyTemplate,
+    Route, SessionOp, SessionRequest, TagChange, TagRef, TokenRequest, UploadSpec, VersionDetail,
+    VersionMode,
 };
 pub use bindings::wharf::format::host::{self, LogLevel, Upload, VersionInfo};
 pub use bindings::wharf::format::types::{
@@ -245,6 +246,8 @@ fn decode(segment: &str, allow_slash: bool) -> Option<String> {
 /// parsers written for files (zip, tar, JSON streams) work on it unchanged.
 pub struct UploadReader<'a> {
     upload: &'a Upload,
+    /// Where this view starts in the upload; positions are relative to it.
+    base: u64,
     size: u64,
     position: u64,
     chunk: Vec<u8>,
@@ -256,8 +259,16 @@ impl<'a> UploadReader<'a> {
     const CHUNK: u32 = 256 << 10;
 
     pub fn new(upload: &'a Upload) -> Self {
+        Self::range(upload, 0, upload.size())
+    }
+
+    /// A view of `length` bytes of the upload from `offset` (one part of a multipart
+    /// body), read as if it were the whole file. It ends at the upload's end at most.
+    pub fn range(upload: &'a Upload, offset: u64, length: u64) -> Self {
+        let offset = offset.min(upload.size());
         Self {
-            size: upload.size(),
+            base: offset,
+            size: length.min(upload.size() - offset),
             upload,
             position: 0,
             chunk: Vec::new(),
@@ -289,7 +300,8 @@ impl<'a> UploadReader<'a> {
     /// The offset of the next `needle` at or after the current position (searched by
     /// the host, without copying the bytes in between into the guest).
     pub fn find(&self, needle: &[u8]) -> Option<u64> {
-        self.upload.find(self.position, needle)
+        let found = self.upload.find(self.base + self.position, needle)? - self.base;
+        (found + needle.len() as u64 <= self.size).then_some(found)
     }
 
     /// Where the current position is in the loaded chunk, fetching the chunk that
@@ -301,7 +313,8 @@ impl<'a> UploadReader<'a> {
         if self.position < self.chunk_start
             || self.position - self.chunk_start >= self.chunk.len() as u64
         {
-            self.chunk = self.upload.read(self.position, Self::CHUNK);
+            let wanted = (self.size - self.position).min(u64::from(Self::CHUNK)) as u32;
+            self.chunk = self.upload.read(self.base + self.position, wanted);
             self.chunk_start = self.position;
         }
         Some((self.position - self.chunk_start) as usize)
