@@ -85,14 +85,11 @@ impl Runtime {
         }))
     }
 
-    pub(super) fn new_store(&self, state: State) -> Store<State> {
+    /// A store for one call that may run for `time` (wall clock, in epoch ticks).
+    pub(super) fn new_store(&self, state: State, time: Duration) -> Store<State> {
         let mut store = Store::new(&self.engine, state);
         store.limiter(|s| &mut s.limiter);
-        let ticks = self
-            .limits
-            .time
-            .as_millis()
-            .div_ceil(EPOCH_TICK.as_millis()) as u64;
+        let ticks = time.as_millis().div_ceil(EPOCH_TICK.as_millis()) as u64;
         // +1: the tick in progress when the call starts is partly spent already.
         store.set_epoch_deadline(ticks.max(1) + 1);
         store
@@ -122,7 +119,7 @@ impl Runtime {
             services.clone(),
             self.limits.memory,
         );
-        let mut store = self.new_store(state);
+        let mut store = self.new_store(state, self.limits.time);
         let descriptor = pre
             .instantiate(&mut store)
             .and_then(|f| f.wharf_format_plugin().call_describe(&mut store))
