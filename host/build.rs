@@ -14,6 +14,7 @@ const BUNDLED: &[(&str, &str)] = &[
     ("generic", "wharf-format-generic"),
     ("npm", "wharf-format-npm"),
     ("maven", "wharf-format-maven"),
+    ("nuget", "wharf-format-nuget"),
 ];
 
 fn main() {

@@ -65,6 +65,7 @@ impl Builder {
     }
 
     pub fn start(self) -> TestServer {
+        init_logging();
         let data_dir = tempfile::tempdir().expect("temp dir");
         let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind 127.0.0.1:0");
         let addr = listener.local_addr().unwrap();
@@ -251,6 +252,18 @@ impl Drop for TestServer {
             let _ = thread.join();
         }
     }
+}
+
+/// Server logs (warnings and errors, or `WHARF_LOG`) go to the test's captured output,
+/// so a failing test shows why a plugin call or a request failed.
+fn init_logging() {
+    let filter = tracing_subscriber::EnvFilter::try_from_env("WHARF_LOG").unwrap_or_else(|_| {
+        tracing_subscriber::EnvFilter::new("warn,wasmtime=warn,cranelift=warn")
+    });
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_test_writer()
+        .try_init();
 }
 
 /// Points the data dir's plugin cache at one directory shared by all test servers, so

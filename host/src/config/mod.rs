@@ -111,7 +111,7 @@ impl Default for LimitsConfig {
 impl Default for Config {
     fn default() -> Self {
         // The bundled formats on Gitea's paths, as registry.toml ships them.
-        let formats = ["generic", "npm", "maven"]
+        let formats = ["generic", "npm", "maven", "nuget"]
             .into_iter()
             .map(|name| {
                 let format = FormatConfig {

@@ -1,0 +1,58 @@
+//! The NuGet format: a v3 feed (service index, registrations, flat container, search,
+//! push, delete, symbol packages) plus the v2 OData subset Gitea serves, on Gitea's
+//! paths (`/api/packages/{owner}/nuget/…`), for NuGet.exe, `dotnet nuget` and Visual
+//! Studio.
+//!
+//! A package is a NuGet id (case-insensitive), a version its normalized version. The
+//! `.nupkg` is the lead file; the nuspec is extracted from it on push, by ranged reads
+//! of the stored upload, and kept beside it. Every feed document is rendered from the
+//! database, so it always lists exactly the stored versions.
+
+mod metadata;
+mod multipart;
+mod nupkg;
+mod nuspec;
+mod odata;
+mod registration;
+mod render;
+mod routes;
+mod search;
+mod service;
+mod upload;
+mod version;
+
+use wharf_plugin_sdk::{
+    Descriptor, ErrorStyle, HashAlgorithm, IndexInput, PluginError, PublishPlan, Request, Response,
+    Route, Upload, UploadSpec,
+};
+
+struct NuGet;
+
+impl wharf_plugin_sdk::Plugin for NuGet {
+    fn describe() -> Descriptor {
+        Descriptor {
+            error_style: ErrorStyle::JsonField("Message".into()),
+            // Registrations and search carry `packageHash`, the nupkg's sha512.
+            digests: vec![HashAlgorithm::Sha512],
+            ..Descriptor::basic("nuget")
+        }
+    }
+
+    fn match_route(request: Request) -> Result<Route, PluginError> {
+        routes::match_route(&request)
+    }
+
+    fn parse_upload(
+        request: Request,
+        spec: UploadSpec,
+        body: &Upload,
+    ) -> Result<PublishPlan, PluginError> {
+        upload::parse(&request, &spec, body)
+    }
+
+    fn render_index(input: IndexInput) -> Result<Response, PluginError> {
+        render::render(&input)
+    }
+}
+
+wharf_plugin_sdk::export!(NuGet);

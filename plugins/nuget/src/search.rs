@@ -1,0 +1,182 @@
+//! v3 search (`SearchQueryService`). The host has already matched ids and paged in
+//! the database; this shapes each hit the way nuget.org answers.
+
+use serde_json::{Value, json};
+use wharf_plugin_sdk::{IndexInput, PackageDetail, Response};
+
+use crate::render::{Entry, Urls, entries, json_response, names, tags};
+
+pub fn render(input: &IndexInput) -> Response {
+    // The argument is `q\0skip\0take\0prerelease`; only the last is still to apply.
+    let prerelease = input.spec.argument.split('\0').nth(3) == Some("true");
+    let urls = Urls {
+        base: &input.request.base_url,
+    };
+    let data: Vec<Value> = input
+        .listing
+        .iter()
+        .filter_map(|package| hit(&urls, package, prerelease))
+        .collect();
+    json_response(&json!({ "totalHits": input.listing_total, "data": data }))
+}
+
+/// A package as a hit, or `None` when no version is visible (every one a prerelease
+/// and the client asked for none).
+fn hit(urls: &Urls, package: &PackageDetail, prerelease: bool) -> Option<Value> {
+    let visible: Vec<Entry> = entries(package)
+        .into_iter()
+        .filter(|e| prerelease || !e.version.is_prerelease())
+        .collect();
+    let latest = visible.last()?;
+    let meta = latest.meta();
+    let registration = urls.registration_index(&package.pkg.name);
+    let versions: Vec<Value> = visible
+        .iter()
+        .map(|e| {
+            json!({
+                "version": e.full(),
+                "downloads": e.detail.downloads,
+                "@id": urls.registration_leaf(&package.pkg.name, &e.lower()),
+            })
+        })
+        .collect();
+    // Owners are feed accounts on nuget.org; here the owner the feed belongs to
+    // stands in when the nuspec names none.
+    let owners = match names(&meta.owners) {
+        owners if owners.is_empty() => vec![package.pkg.owner.as_str()],
+        owners => owners,
+    };
+    Some(json!({
+        "@id": registration,
+        "@type": "Package",
+        "registration": registration,
+        "id": latest.id(package),
+        "version": latest.full(),
+        "description": meta.description,
+        "summary": meta.summary,
+        "title": meta.title,
+        "iconUrl": meta.icon_url,
+        "licenseUrl": meta.license_url,
+        "projectUrl": meta.project_url,
+        "tags": tags(&meta.tags),
+        "authors": names(&meta.authors),
+        "owners": owners,
+        "totalDownloads": package.versions.iter().map(|v| v.downloads).sum::<u64>(),
+        "verified": false,
+        "packageTypes": package_types(latest),
+        "versions": versions,
+    }))
+}
+
+fn package_types(entry: &Entry) -> Vec<Value> {
+    let types = &entry.meta().package_types;
+    if types.is_empty() {
+        return vec![json!({ "name": "Dependency" })];
+    }
+    types.iter().map(|t| json!({ "name": t.name })).collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::render::fixture::*;
+    use crate::routes::view;
+
+    fn search(prerelease: bool, packages: Vec<PackageDetail>, total: u64) -> Value {
+        let argument = format!("foo\u{0}0\u{0}20\u{0}{prerelease}");
+        let mut input = listing(view::SEARCH, &argument, packages);
+        input.listing_total = total;
+        json(&input)
+    }
+
+    fn ids(result: &Value) -> Vec<&str> {
+        result["data"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|h| h["id"].as_str().unwrap())
+            .collect()
+    }
+
+    #[test]
+    fn hits_list_every_version_with_the_latest_fields() {
+        let newest = version(
+            "Foo.Bar",
+            "2.0.0",
+            json!({
+                "description": "new",
+                "authors": "Ann, Bob Smith",
+                "tags": "a b,c",
+                "packageTypes": [{ "name": "DotnetTool" }],
+            }),
+        );
+        let package = with_versions(
+            "foo.bar",
+            vec![
+                newest,
+                version("foo.bar", "1.0.0", json!({ "description": "old" })),
+            ],
+        );
+        let result = search(false, vec![package], 7);
+        assert_eq!(result["totalHits"], 7);
+        let hit = &result["data"][0];
+        let registration = "http://x/api/packages/alice/nuget/registration/foo.bar/index.json";
+        assert_eq!(
+            (&hit["@id"], &hit["registration"]),
+            (&json!(registration), &json!(registration))
+        );
+        assert_eq!(hit["@type"], "Package");
+        assert_eq!(
+            (&hit["id"], &hit["version"]),
+            (&json!("Foo.Bar"), &json!("2.0.0"))
+        );
+        assert_eq!(hit["description"], "new");
+        assert_eq!(hit["authors"], json!(["Ann", "Bob Smith"]));
+        assert_eq!(hit["owners"], json!(["alice"]));
+        assert_eq!(hit["tags"], json!(["a", "b", "c"]));
+        assert_eq!(hit["totalDownloads"], 6);
+        assert_eq!(hit["verified"], false);
+        assert_eq!(hit["packageTypes"], json!([{ "name": "DotnetTool" }]));
+        assert_eq!(
+            hit["versions"],
+            json!([
+                { "version": "1.0.0", "downloads": 3, "@id": "http://x/api/packages/alice/nuget/registration/foo.bar/1.0.0.json" },
+                { "version": "2.0.0", "downloads": 3, "@id": "http://x/api/packages/alice/nuget/registration/foo.bar/2.0.0.json" },
+            ])
+        );
+    }
+
+    #[test]
+    fn prereleases_are_dropped_unless_asked_for() {
+        let packages = || {
+            vec![
+                package("Alpha", &["1.0.0", "2.0.0-rc.1"]),
+                package("Beta", &["1.0.0-beta"]),
+            ]
+        };
+        let released = search(false, packages(), 2);
+        assert_eq!(ids(&released), ["Alpha"]);
+        assert_eq!(released["data"][0]["version"], "1.0.0");
+        assert_eq!(released["data"][0]["versions"].as_array().unwrap().len(), 1);
+        assert_eq!(
+            released["data"][0]["packageTypes"],
+            json!([{ "name": "Dependency" }])
+        );
+
+        let all = search(true, packages(), 2);
+        assert_eq!(ids(&all), ["Alpha", "Beta"]);
+        assert_eq!(all["data"][0]["version"], "2.0.0-rc.1");
+    }
+
+    #[test]
+    fn the_host_page_is_rendered_as_given() {
+        // The host pages in the database: the listing is the page, the total counts all.
+        let result = search(true, vec![package("C", &["1.0.0"])], 41);
+        assert_eq!(result["totalHits"], 41);
+        assert_eq!(ids(&result), ["C"]);
+        assert_eq!(
+            search(true, Vec::new(), 0),
+            json!({ "totalHits": 0, "data": [] })
+        );
+    }
+}

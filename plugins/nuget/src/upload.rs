@@ -1,0 +1,315 @@
+//! Push and symbol push: what a pushed nupkg (or snupkg) adds to the feed.
+//!
+//! The id and version are known only from the nuspec inside the package (OP-13), so
+//! the plan names the package itself. The package bytes are never copied into the
+//! guest: the nupkg is a range of the stored body, and only its zip directory and
+//! nuspec are read.
+
+use wharf_plugin_sdk::{
+    ByteRange, FileSource, PackageRef, PlanFile, PlanVersion, PluginError, PublishPlan, Request,
+    Response, Upload, UploadReader, UploadSpec, VersionMode, VersionRef, host,
+};
+
+use crate::multipart;
+use crate::nupkg;
+use crate::nuspec::{self, Nuspec};
+
+/// Upload contexts: a package push (`PUT /`) and a symbol package push.
+pub const PACKAGE: &str = "package";
+pub const SYMBOLS: &str = "symbols";
+
+const OCTET_STREAM: &str = "application/octet-stream";
+
+pub fn parse(
+    request: &Request,
+    spec: &UploadSpec,
+    body: &Upload,
+) -> Result<PublishPlan, PluginError> {
+    let content_type = request.header("content-type").unwrap_or_default();
+    let (range, source) = match multipart::boundary(content_type)? {
+        Some(boundary) => {
+            let part = multipart::find_part(body, &boundary, multipart::PACKAGE_PART)?;
+            (part, FileSource::Slice(part))
+        }
+        None => {
+            let whole = ByteRange {
+                offset: 0,
+                length: body.size(),
+            };
+            (whole, FileSource::Whole)
+        }
+    };
+    let reader = UploadReader::range(body, range.offset, range.length);
+    let nuspec_bytes = nupkg::read_nuspec(reader)?;
+    let nuspec = nuspec::parse(&nuspec_bytes)?;
+    let owner = &spec.pkg.owner;
+    match spec.context.as_str() {
+        PACKAGE => package_plan(owner, &nuspec, nuspec_bytes, source),
+        SYMBOLS => {
+            let plan = symbols_plan(owner, &nuspec, source)?;
+            require_version(&plan)?;
+            Ok(plan)
+        }
+        _ => Err(PluginError::new(500, "unknown NuGet upload context")),
+    }
+}
+
+/// A new version: the nupkg, and its nuspec beside it for clients that fetch it alone.
+fn package_plan(
+    owner: &str,
+    nuspec: &Nuspec,
+    nuspec_bytes: Vec<u8>,
+    source: FileSource,
+) -> Result<PublishPlan, PluginError> {
+    if nuspec.metadata.is_symbols_package() {
+        return Err(PluginError::bad_request(
+            "this is a symbol package (type SymbolsPackage): push it to the symbol package endpoint",
+        ));
+    }
+    let id = id_lower(nuspec);
+    let files = vec![
+        file(
+            format!("{id}.{}.nupkg", version_lower(nuspec)),
+            source,
+            OCTET_STREAM,
+            true,
+        ),
+        file(
+            format!("{id}.nuspec"),
+            FileSource::Inline(nuspec_bytes),
+            "application/xml",
+            false,
+        ),
+    ];
+    Ok(plan(
+        owner,
+        nuspec,
+        VersionMode::Create,
+        nuspec.metadata.to_json(),
+        files,
+    ))
+}
+
+/// Symbols of an existing version: the snupkg joins its files. Its metadata stays
+/// the package's, and a second push of the same file is the host's 409.
+fn symbols_plan(
+    owner: &str,
+    nuspec: &Nuspec,
+    source: FileSource,
+) -> Result<PublishPlan, PluginError> {
+    if !nuspec.metadata.is_symbols_package() {
+        return Err(PluginError::bad_request(
+            "this is not a symbol package: a .snupkg must have the package type SymbolsPackage",
+        ));
+    }
+    let name = format!("{}.{}.snupkg", id_lower(nuspec), version_lower(nuspec));
+    let files = vec![file(name, source, OCTET_STREAM, false)];
+    Ok(plan(
+        owner,
+        nuspec,
+        VersionMode::Extend,
+        String::new(),
+        files,
+    ))
+}
+
+/// Symbols only attach to a pushed package; `extend` would 404 too, but without
+/// saying which package is missing.
+fn require_version(plan: &PublishPlan) -> Result<(), PluginError> {
+    let version = &plan.versions[0].version;
+    let target = VersionRef {
+        pkg: plan.pkg.clone(),
+        version: version.clone(),
+    };
+    match host::get_version(&target) {
+        Some(_) => Ok(()),
+        None => Err(PluginError::not_found(format!(
+            "package {} {version} not found: push the package before its symbols",
+            plan.pkg.name
+        ))),
+    }
+}
+
+fn plan(
+    owner: &str,
+    nuspec: &Nuspec,
+    mode: VersionMode,
+    metadata: String,
+    files: Vec<PlanFile>,
+) -> PublishPlan {
+    PublishPlan {
+        pkg: PackageRef {
+            owner: owner.to_string(),
+            name: nuspec.metadata.id.clone(),
+        },
+        versions: vec![PlanVersion {
+            // Case kept: the host compares versions case-insensitively.
+            version: nuspec.version.normalized(),
+            mode,
+            metadata,
+            files,
+            tags: Vec::new(),
+            properties: Vec::new(),
+        }],
+        reply: Response::created(),
+    }
+}
+
+fn file(name: String, source: FileSource, content_type: &str, lead: bool) -> PlanFile {
+    PlanFile {
+        name,
+        source,
+        content_type: content_type.to_string(),
+        lead,
+        overwrite: false,
+        expect: None,
+    }
+}
+
+/// File names are lower-case, as the flat container addresses them.
+fn id_lower(nuspec: &Nuspec) -> String {
+    nuspec.metadata.id.to_ascii_lowercase()
+}
+
+fn version_lower(nuspec: &Nuspec) -> String {
+    nuspec.version.normalized().to_ascii_lowercase()
+}
+
+#[cfg(test)]
+mod tests {
+    use std::io::Cursor;
+
+    use super::*;
+    use crate::metadata::Metadata;
+    use crate::nupkg::tests::zip;
+
+    fn nuspec_xml(package_type: &str) -> String {
+        format!(
+            r#"<?xml version="1.0" encoding="utf-8"?>
+<package xmlns="http://schemas.microsoft.com/packaging/2013/05/nuspec.xsd">
+  <metadata><id>Contoso.Lib</id><version>1.0.3.0-RC.1</version><authors>a</authors>
+    <description>d</description>{package_type}</metadata>
+</package>"#
+        )
+    }
+
+    const SYMBOLS_TYPE: &str =
+        r#"<packageTypes><packageType name="SymbolsPackage"/></packageTypes>"#;
+
+    fn slice() -> FileSource {
+        FileSource::Slice(ByteRange {
+            offset: 200,
+            length: 1000,
+        })
+    }
+
+    /// What `parse` does in the guest, over plain bytes: find the part, read the
+    /// nuspec from the part's range.
+    fn pushed(body: &[u8], content_type: &str) -> Result<(Nuspec, Vec<u8>), PluginError> {
+        let range = match multipart::boundary(content_type)? {
+            Some(b) => multipart::find_part(body, &b, multipart::PACKAGE_PART)?,
+            None => ByteRange {
+                offset: 0,
+                length: body.len() as u64,
+            },
+        };
+        let part = &body[range.offset as usize..(range.offset + range.length) as usize];
+        let bytes = nupkg::read_nuspec(Cursor::new(part))?;
+        Ok((nuspec::parse(&bytes)?, bytes))
+    }
+
+    #[test]
+    fn a_multipart_push_reads_the_nuspec_of_its_part() {
+        let xml = nuspec_xml("");
+        let nupkg = zip(&[
+            ("Contoso.Lib.nuspec", xml.as_bytes()),
+            ("lib/net8.0/Contoso.Lib.dll", b"MZ"),
+        ]);
+        let mut body = b"--9f1e\r\nContent-Type: application/octet-stream\r\n\
+            Content-Disposition: form-data; name=package; filename=package.nupkg\r\n\r\n"
+            .to_vec();
+        body.extend_from_slice(&nupkg);
+        body.extend_from_slice(b"\r\n--9f1e--\r\n");
+        let (nuspec, bytes) = pushed(&body, r#"multipart/form-data; boundary="9f1e""#).unwrap();
+        assert_eq!(nuspec.metadata.id, "Contoso.Lib");
+        assert_eq!(bytes, xml.as_bytes());
+        // The same package pushed bare.
+        let (bare, _) = pushed(&nupkg, "application/octet-stream").unwrap();
+        assert_eq!(bare.metadata, nuspec.metadata);
+    }
+
+    #[test]
+    fn a_push_creates_the_version_with_its_nupkg_and_nuspec() {
+        let xml = nuspec_xml("");
+        let nuspec = nuspec::parse(xml.as_bytes()).unwrap();
+        let plan = package_plan("alice", &nuspec, xml.clone().into_bytes(), slice()).unwrap();
+        assert_eq!(plan.pkg.owner, "alice");
+        assert_eq!(plan.pkg.name, "Contoso.Lib");
+        assert_eq!((plan.reply.status, plan.reply.body.len()), (0, 0));
+        let [version] = &plan.versions[..] else {
+            panic!("one version expected");
+        };
+        assert_eq!(version.version, "1.0.3-RC.1");
+        assert!(matches!(version.mode, VersionMode::Create));
+        let stored = Metadata::from_stored(&version.metadata);
+        assert_eq!(stored.version, "1.0.3-RC.1");
+        assert_eq!(stored.id, "Contoso.Lib");
+        let [nupkg, spec] = &version.files[..] else {
+            panic!("two files expected");
+        };
+        assert_eq!(nupkg.name, "contoso.lib.1.0.3-rc.1.nupkg");
+        assert!(matches!(
+            nupkg.source,
+            FileSource::Slice(ByteRange {
+                offset: 200,
+                length: 1000
+            })
+        ));
+        assert_eq!(nupkg.content_type, "application/octet-stream");
+        assert!(nupkg.lead && !nupkg.overwrite && nupkg.expect.is_none());
+        assert_eq!(spec.name, "contoso.lib.nuspec");
+        assert!(matches!(&spec.source, FileSource::Inline(b) if b == xml.as_bytes()));
+        assert_eq!(spec.content_type, "application/xml");
+        assert!(!spec.lead && !spec.overwrite);
+    }
+
+    #[test]
+    fn a_symbol_package_is_refused_as_a_package() {
+        let nuspec = nuspec::parse(nuspec_xml(SYMBOLS_TYPE).as_bytes()).unwrap();
+        let err = package_plan("alice", &nuspec, Vec::new(), FileSource::Whole).unwrap_err();
+        assert_eq!(err.status, 400);
+        assert!(
+            err.message.contains("symbol package endpoint"),
+            "{}",
+            err.message
+        );
+    }
+
+    #[test]
+    fn symbols_extend_the_version_with_the_snupkg() {
+        let nuspec = nuspec::parse(nuspec_xml(SYMBOLS_TYPE).as_bytes()).unwrap();
+        let plan = symbols_plan("alice", &nuspec, FileSource::Whole).unwrap();
+        assert_eq!(plan.pkg.name, "Contoso.Lib");
+        let [version] = &plan.versions[..] else {
+            panic!("one version expected");
+        };
+        assert_eq!(version.version, "1.0.3-RC.1");
+        assert!(matches!(version.mode, VersionMode::Extend));
+        assert_eq!(version.metadata, "");
+        let [snupkg] = &version.files[..] else {
+            panic!("one file expected");
+        };
+        assert_eq!(snupkg.name, "contoso.lib.1.0.3-rc.1.snupkg");
+        assert!(matches!(snupkg.source, FileSource::Whole));
+        assert_eq!(snupkg.content_type, "application/octet-stream");
+        assert!(!snupkg.lead && !snupkg.overwrite);
+    }
+
+    #[test]
+    fn a_plain_package_is_refused_as_symbols() {
+        let nuspec = nuspec::parse(nuspec_xml("").as_bytes()).unwrap();
+        let err = symbols_plan("alice", &nuspec, slice()).unwrap_err();
+        assert_eq!(err.status, 400);
+        assert!(err.message.contains("SymbolsPackage"), "{}", err.message);
+    }
+}
