@@ -312,6 +312,14 @@ fn ids_are_case_insensitive_and_versions_normalized() {
     let leaf = &index["items"][0]["items"][0];
     assert_eq!(leaf["catalogEntry"]["id"], "Foo.Bar");
     assert_eq!(leaf["catalogEntry"]["version"], "1.0.0");
+    let sha512 = {
+        use base64::Engine;
+        use sha2::Digest;
+        base64::engine::general_purpose::STANDARD.encode(sha2::Sha512::digest(&package))
+    };
+    assert_eq!(leaf["catalogEntry"]["packageHash"], sha512);
+    assert_eq!(leaf["catalogEntry"]["packageHashAlgorithm"], "SHA512");
+    assert_eq!(leaf["catalogEntry"]["packageSize"], package.len());
     assert_eq!(
         leaf["packageContent"],
         format!("{}/package/foo.bar/1.0.0/foo.bar.1.0.0.nupkg", feed.base)
@@ -396,6 +404,7 @@ fn search_and_the_v2_feed() {
         ("Wharf.Core", "1.0.0", ""),
         ("Wharf.Core", "1.1.0", ""),
         ("Wharf.Core", "2.0.0-preview", ""),
+        ("Wharf.Core", "3.0.0+build.5", ""),
         ("Wharf.Web", "1.0.0", dependency),
         ("Other", "1.0.0", ""),
     ] {
@@ -408,10 +417,20 @@ fn search_and_the_v2_feed() {
     assert_eq!(core["id"], "Wharf.Core");
     assert_eq!(core["version"], "1.1.0");
     assert_eq!(core["versions"].as_array().unwrap().len(), 2);
-    let hits = feed.json("/query?q=wharf&prerelease=true&skip=0&take=1");
+    let ids = feed.json("/autocomplete?q=wharf.&prerelease=false");
+    assert_eq!(ids["data"], serde_json::json!(["Wharf.Core", "Wharf.Web"]));
+    let versions = feed.json("/autocomplete?id=wharf.core&prerelease=true&semVerLevel=2.0.0");
+    assert_eq!(
+        versions["data"],
+        serde_json::json!(["1.0.0", "1.1.0", "2.0.0-preview", "3.0.0+build.5"])
+    );
+    // Clients that do not say they understand SemVer 2.0 do not get such versions.
+    let old = feed.json("/query?q=wharf.core&prerelease=true");
+    assert_eq!(old["data"][0]["version"], "2.0.0-preview");
+    let hits = feed.json("/query?q=wharf&prerelease=true&semVerLevel=2.0.0&skip=0&take=1");
     assert_eq!(hits["totalHits"], 2);
     assert_eq!(hits["data"].as_array().unwrap().len(), 1);
-    assert_eq!(hits["data"][0]["version"], "2.0.0-preview");
+    assert_eq!(hits["data"][0]["version"], "3.0.0+build.5");
 
     // The dependency is listed with a range and a link to its registration.
     let web = feed.json("/registration/wharf.web/index.json");
@@ -429,7 +448,7 @@ fn search_and_the_v2_feed() {
     assert_eq!(
         feed.text("/FindPackagesById()/$count?id='Wharf.Core'")
             .trim(),
-        "3"
+        "4"
     );
     let page = feed.text("/FindPackagesById()?id='Wharf.Core'&$top=2");
     assert_eq!(page.matches("<entry").count(), 2);
@@ -437,7 +456,7 @@ fn search_and_the_v2_feed() {
         page.contains("rel=\"next\""),
         "a full page links the next one"
     );
-    assert_eq!(feed.text("/Search()/$count?searchTerm='wharf'").trim(), "4");
+    assert_eq!(feed.text("/Search()/$count?searchTerm='wharf'").trim(), "5");
     let exact = feed.text("/Packages()?$filter=tolower(Id)%20eq%20'wharf.web'");
     assert_eq!(exact.matches("<entry").count(), 1);
 }

@@ -2,17 +2,13 @@
 //! and `FindPackagesById`, as Atom with `m:properties` of the `V2FeedPackage` entity
 //! that `$metadata` declares (see [`PROPERTIES`]).
 
-use base64::Engine;
-use base64::engine::general_purpose::STANDARD;
 use quick_xml::escape::escape;
 use wharf_plugin_sdk::time::iso8601;
-use wharf_plugin_sdk::{
-    FileInfo, HashAlgorithm, IndexInput, PackageDetail, PluginError, Request, Response,
-};
+use wharf_plugin_sdk::{IndexInput, PackageDetail, PluginError, Request, Response};
 
 use crate::metadata::Metadata;
 use crate::registration::normalize_range;
-use crate::render::{ATOM, Entry, TEXT, Urls, entries, position};
+use crate::render::{ATOM, Entry, TEXT, Urls, entries, package_hash, position};
 
 const ATOM_NS: &str = "http://www.w3.org/2005/Atom";
 const DATA_NS: &str = "http://schemas.microsoft.com/ado/2007/08/dataservices";
@@ -356,8 +352,8 @@ fn properties(package: &Package, index: usize) -> Vec<(&'static str, Value)> {
     let entry = &package.entries[index];
     let meta = entry.meta();
     let created = entry.detail.created;
-    let nupkg = entry.detail.files.iter().find(|f| f.lead);
-    let hash = nupkg.and_then(sha512_base64).unwrap_or_default();
+    let nupkg = entry.nupkg();
+    let hash = nupkg.and_then(package_hash).unwrap_or_default();
     let algorithm = if hash.is_empty() { "" } else { "SHA512" };
     let text = |s: &str| Value::Optional(s.to_string());
     vec![
@@ -424,26 +420,6 @@ fn dependencies(meta: &Metadata) -> String {
         }
     }
     items.join("|")
-}
-
-/// The nupkg's sha512 as v2's `PackageHash`: base64 of the digest bytes.
-fn sha512_base64(file: &FileInfo) -> Option<String> {
-    let digest = file
-        .digests
-        .iter()
-        .find(|d| d.algorithm == HashAlgorithm::Sha512)?;
-    let bytes = hex_bytes(&digest.hex)?;
-    Some(STANDARD.encode(bytes))
-}
-
-fn hex_bytes(hex: &str) -> Option<Vec<u8>> {
-    if !hex.len().is_multiple_of(2) {
-        return None;
-    }
-    (0..hex.len())
-        .step_by(2)
-        .map(|i| u8::from_str_radix(hex.get(i..i + 2)?, 16).ok())
-        .collect()
 }
 
 /// Percent-encodes a query key or value, keeping what OData queries use literally.
@@ -551,6 +527,7 @@ mod tests {
     use crate::render::fixture::*;
     use crate::render::render;
     use crate::routes::view;
+    use base64::Engine;
     use quick_xml::events::Event;
     use serde_json::json;
 
@@ -704,7 +681,7 @@ mod tests {
         assert_eq!(value(&found, "d:PackageSize"), ["1234"]);
         assert_eq!(
             value(&found, "d:PackageHash"),
-            [STANDARD.encode([0xab; 64])]
+            [base64::engine::general_purpose::STANDARD.encode([0xab; 64])]
         );
         assert_eq!(value(&found, "d:PackageHashAlgorithm"), ["SHA512"]);
         assert_eq!(value(&found, "d:Published"), ["2023-11-14T22:13:20.000Z"]);

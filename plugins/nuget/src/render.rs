@@ -3,8 +3,12 @@
 
 use std::cell::OnceCell;
 
+use base64::Engine;
+use base64::engine::general_purpose::STANDARD;
 use serde_json::{Value, json};
-use wharf_plugin_sdk::{IndexInput, PackageDetail, PluginError, Response, VersionDetail};
+use wharf_plugin_sdk::{
+    FileInfo, HashAlgorithm, IndexInput, PackageDetail, PluginError, Response, VersionDetail,
+};
 
 use crate::metadata::Metadata;
 use crate::routes::view;
@@ -20,6 +24,8 @@ pub fn render(input: &IndexInput) -> Result<Response, PluginError> {
     let argument = input.spec.argument.as_str();
     match input.spec.view.as_str() {
         view::SEARCH => Ok(search::render(input)),
+        view::AUTOCOMPLETE => Ok(search::autocomplete_ids(input)),
+        view::AUTOCOMPLETE_VERSIONS => Ok(search::autocomplete_versions(input, requested(input)?)),
         view::V2_SEARCH => Ok(odata::search(input, false)),
         view::V2_SEARCH_COUNT => Ok(odata::search(input, true)),
         view::REGISTRATION => Ok(registration::index(input, requested(input)?)),
@@ -77,6 +83,11 @@ impl Entry<'_> {
             .full()
     }
 
+    /// The version's `.nupkg`, its lead file.
+    pub fn nupkg(&self) -> Option<&FileInfo> {
+        self.detail.files.iter().find(|f| f.lead)
+    }
+
     /// The lower-case normalized version every URL uses.
     pub fn lower(&self) -> String {
         self.version.normalized().to_lowercase()
@@ -89,6 +100,27 @@ impl Entry<'_> {
             id => id,
         }
     }
+}
+
+/// A file's sha512 as NuGet's `packageHash`: base64 of the digest bytes (the host
+/// computes sha512 for every nupkg because the descriptor asks for it).
+pub fn package_hash(file: &FileInfo) -> Option<String> {
+    let digest = file
+        .digests
+        .iter()
+        .find(|d| d.algorithm == HashAlgorithm::Sha512)?;
+    let bytes = hex_bytes(&digest.hex)?;
+    Some(STANDARD.encode(bytes))
+}
+
+fn hex_bytes(hex: &str) -> Option<Vec<u8>> {
+    if !hex.len().is_multiple_of(2) {
+        return None;
+    }
+    (0..hex.len())
+        .step_by(2)
+        .map(|i| u8::from_str_radix(hex.get(i..i + 2)?, 16).ok())
+        .collect()
 }
 
 /// The package's versions sorted once by NuGet precedence. Versions this plugin could

@@ -20,8 +20,12 @@ pub mod view {
     /// `package/{id}/index.json`; argument empty.
     pub const VERSIONS: &str = "versions";
     /// `query`; no package, listing of every version of matching ids; argument
-    /// `q\0skip\0take\0prerelease` (prerelease `true`/`false`).
+    /// `q\0skip\0take\0prerelease\0semver2` (the last two `true`/`false`).
     pub const SEARCH: &str = "search";
+    /// `autocomplete?q=`: matching ids; argument `prerelease\0semver2`.
+    pub const AUTOCOMPLETE: &str = "autocomplete";
+    /// `autocomplete?id=`: one package's versions; argument `prerelease\0semver2`.
+    pub const AUTOCOMPLETE_VERSIONS: &str = "autocomplete-versions";
     /// v2 `Packages(Id='…',Version='…')`; argument the lower-case normalized version.
     pub const V2_ENTRY: &str = "v2-entry";
     /// v2 `Packages()`/`Search()`: listing of every version of matching ids; argument
@@ -77,6 +81,7 @@ pub fn match_route(request: &Request) -> Result<Route, PluginError> {
         }
         (_, ["$metadata"]) if get => Route::public(Operation::Respond(service::edmx())),
         (_, ["query"]) if get => search(request),
+        (_, ["autocomplete"]) if get => autocomplete(request, &owner),
 
         (_, ["registration", id, "index.json"]) if get && is_valid_id(id) => {
             index(id, view::REGISTRATION, String::new())
@@ -172,19 +177,61 @@ fn owner_index(view: &str, argument: String, listing: Option<ListingSpec>) -> Ro
 
 /// v3 search: ids containing `q`, paged by the host in the database.
 fn search(request: &Request) -> Route {
+    let (q, skip, take) = search_page(request);
+    owner_index(
+        view::SEARCH,
+        format!("{q}\0{skip}\0{take}\0{}", visibility(request)),
+        listing(q, skip, take),
+    )
+}
+
+/// Autocomplete: ids containing `q` (paged like search), or with `id`, the versions of
+/// that package.
+fn autocomplete(request: &Request, owner: &str) -> Route {
+    if let Some(id) = request.query_param("id") {
+        if !is_valid_id(id) {
+            return Route::not_found();
+        }
+        return Route::read(Operation::RenderIndex(IndexSpec {
+            pkg: Some(PackageRef {
+                owner: owner.to_string(),
+                name: id.to_string(),
+            }),
+            view: view::AUTOCOMPLETE_VERSIONS.into(),
+            argument: visibility(request),
+            digest_of: None,
+            listing: None,
+        }));
+    }
+    let (q, skip, take) = search_page(request);
+    owner_index(
+        view::AUTOCOMPLETE,
+        visibility(request),
+        listing(q, skip, take),
+    )
+}
+
+/// `q`, `skip` and `take` of a search, with nuget.org's defaults and cap.
+fn search_page(request: &Request) -> (&str, u32, u32) {
     let q = request.query_param("q").unwrap_or_default();
     let skip = number(request.query_param("skip")).unwrap_or(0);
     let take = number(request.query_param("take"))
         .unwrap_or(DEFAULT_TAKE)
         .min(MAX_TAKE);
+    (q, skip, take)
+}
+
+/// Which versions a search client may see: `prerelease\0semver2`. Clients that send no
+/// `semVerLevel=2.0.0` cannot parse SemVer 2.0 versions, so they do not get them.
+fn visibility(request: &Request) -> String {
     let prerelease = request
         .query_param("prerelease")
         .is_some_and(|p| p.eq_ignore_ascii_case("true"));
-    owner_index(
-        view::SEARCH,
-        format!("{q}\0{skip}\0{take}\0{prerelease}"),
-        listing(q, skip, take),
-    )
+    let semver2 = request
+        .query_param("semVerLevel")
+        .and_then(|level| level.split('.').next()?.trim().parse::<u32>().ok())
+        .is_some_and(|major| major >= 2);
+    format!("{prerelease}\0{semver2}")
 }
 
 fn number(value: Option<&str>) -> Option<u32> {
@@ -387,6 +434,28 @@ mod tests {
         assert_eq!(spec(&r).argument, "1.0.0\u{0}2.0.0-rc");
         let r = route(Method::Get, "/registration/foo/nope.json", &[]);
         assert!(matches!(r.operation, Operation::NotFound));
+    }
+
+    #[test]
+    fn search_visibility_follows_prerelease_and_semver_level() {
+        let r = route(
+            Method::Get,
+            "/query",
+            &[("q", "x"), ("semVerLevel", "2.0.0")],
+        );
+        assert_eq!(spec(&r).argument, "x\u{0}0\u{0}20\u{0}false\u{0}true");
+        let r = route(Method::Get, "/query", &[("prerelease", "True")]);
+        assert_eq!(spec(&r).argument, "\u{0}0\u{0}20\u{0}true\u{0}false");
+        let r = route(
+            Method::Get,
+            "/autocomplete",
+            &[("id", "Foo"), ("semVerLevel", "2.0.0")],
+        );
+        assert_eq!(spec(&r).view, view::AUTOCOMPLETE_VERSIONS);
+        assert_eq!(spec(&r).pkg.as_ref().map(|p| p.name.as_str()), Some("Foo"));
+        let r = route(Method::Get, "/autocomplete", &[("q", "fo"), ("take", "5")]);
+        assert_eq!(spec(&r).view, view::AUTOCOMPLETE);
+        assert_eq!(spec(&r).listing.as_ref().map(|l| l.limit), Some(5));
     }
 
     #[test]

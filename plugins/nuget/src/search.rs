@@ -1,32 +1,82 @@
-//! v3 search (`SearchQueryService`). The host has already matched ids and paged in
-//! the database; this shapes each hit the way nuget.org answers.
+//! v3 search (`SearchQueryService`) and autocomplete. The host has already matched
+//! ids and paged in the database; this shapes each hit the way nuget.org answers.
 
 use serde_json::{Value, json};
 use wharf_plugin_sdk::{IndexInput, PackageDetail, Response};
 
 use crate::render::{Entry, Urls, entries, json_response, names, tags};
 
+/// Which versions the client asked to see, from the view's trailing
+/// `prerelease\0semver2` argument fields.
+#[derive(Clone, Copy)]
+struct Visibility {
+    prerelease: bool,
+    semver2: bool,
+}
+
+impl Visibility {
+    fn of(argument: &str) -> Self {
+        let mut fields = argument.rsplit('\0');
+        let semver2 = fields.next() == Some("true");
+        let prerelease = fields.next() == Some("true");
+        Self {
+            prerelease,
+            semver2,
+        }
+    }
+
+    /// The package's versions this client may see, in precedence order.
+    fn versions<'a>(&self, package: &'a PackageDetail) -> Vec<Entry<'a>> {
+        entries(package)
+            .into_iter()
+            .filter(|e| self.prerelease || !e.version.is_prerelease())
+            .filter(|e| self.semver2 || !e.meta().semver2)
+            .collect()
+    }
+}
+
 pub fn render(input: &IndexInput) -> Response {
-    // The argument is `q\0skip\0take\0prerelease`; only the last is still to apply.
-    let prerelease = input.spec.argument.split('\0').nth(3) == Some("true");
+    let visibility = Visibility::of(&input.spec.argument);
     let urls = Urls {
         base: &input.request.base_url,
     };
     let data: Vec<Value> = input
         .listing
         .iter()
-        .filter_map(|package| hit(&urls, package, prerelease))
+        .filter_map(|package| hit(&urls, package, visibility))
         .collect();
     json_response(&json!({ "totalHits": input.listing_total, "data": data }))
 }
 
-/// A package as a hit, or `None` when no version is visible (every one a prerelease
-/// and the client asked for none).
-fn hit(urls: &Urls, package: &PackageDetail, prerelease: bool) -> Option<Value> {
-    let visible: Vec<Entry> = entries(package)
-        .into_iter()
-        .filter(|e| prerelease || !e.version.is_prerelease())
+/// Autocomplete by id: the ids with a version the client may see.
+pub fn autocomplete_ids(input: &IndexInput) -> Response {
+    let visibility = Visibility::of(&input.spec.argument);
+    let data: Vec<String> = input
+        .listing
+        .iter()
+        .filter_map(|package| {
+            let visible = visibility.versions(package);
+            Some(visible.last()?.id(package).to_string())
+        })
         .collect();
+    json_response(&json!({ "totalHits": input.listing_total, "data": data }))
+}
+
+/// Autocomplete of one package's versions (full versions, ascending).
+pub fn autocomplete_versions(input: &IndexInput, package: &PackageDetail) -> Response {
+    let visibility = Visibility::of(&input.spec.argument);
+    let data: Vec<String> = visibility
+        .versions(package)
+        .iter()
+        .map(Entry::full)
+        .collect();
+    json_response(&json!({ "totalHits": data.len(), "data": data }))
+}
+
+/// A package as a hit, or `None` when no version is visible (every one a prerelease
+/// or SemVer 2.0 version the client cannot take).
+fn hit(urls: &Urls, package: &PackageDetail, visibility: Visibility) -> Option<Value> {
+    let visible = visibility.versions(package);
     let latest = visible.last()?;
     let meta = latest.meta();
     let registration = urls.registration_index(&package.pkg.name);
@@ -83,7 +133,7 @@ mod tests {
     use crate::routes::view;
 
     fn search(prerelease: bool, packages: Vec<PackageDetail>, total: u64) -> Value {
-        let argument = format!("foo\u{0}0\u{0}20\u{0}{prerelease}");
+        let argument = format!("foo\u{0}0\u{0}20\u{0}{prerelease}\u{0}true");
         let mut input = listing(view::SEARCH, &argument, packages);
         input.listing_total = total;
         json(&input)
@@ -177,6 +227,48 @@ mod tests {
         assert_eq!(
             search(true, Vec::new(), 0),
             json!({ "totalHits": 0, "data": [] })
+        );
+    }
+
+    #[test]
+    fn semver2_versions_need_a_semver2_client() {
+        let packages = || {
+            vec![with_versions(
+                "Gamma",
+                vec![
+                    version("Gamma", "1.0.0", json!({})),
+                    version("Gamma", "2.0.0+build.7", json!({ "semver2": true })),
+                ],
+            )]
+        };
+        let old = listing(
+            view::SEARCH,
+            "gamma\u{0}0\u{0}20\u{0}false\u{0}false",
+            packages(),
+        );
+        assert_eq!(json(&old)["data"][0]["version"], "1.0.0");
+        let new = listing(
+            view::SEARCH,
+            "gamma\u{0}0\u{0}20\u{0}false\u{0}true",
+            packages(),
+        );
+        assert_eq!(json(&new)["data"][0]["version"], "2.0.0+build.7");
+    }
+
+    #[test]
+    fn autocomplete_lists_ids_and_versions() {
+        let packages = vec![
+            package("Alpha", &["1.0.0"]),
+            package("Beta", &["1.0.0-beta"]),
+        ];
+        let ids = listing(view::AUTOCOMPLETE, "false\u{0}true", packages);
+        assert_eq!(json(&ids), json!({ "totalHits": 2, "data": ["Alpha"] }));
+
+        let mut versions = listing(view::AUTOCOMPLETE_VERSIONS, "true\u{0}true", Vec::new());
+        versions.detail = Some(package("Alpha", &["2.0.0-rc", "1.0.0"]));
+        assert_eq!(
+            json(&versions),
+            json!({ "totalHits": 2, "data": ["1.0.0", "2.0.0-rc"] })
         );
     }
 }

@@ -26,6 +26,21 @@ const RESOURCES: &[(&str, &str, &str)] = &[
         "Query endpoint of NuGet Search service (primary)",
     ),
     (
+        "SearchAutocompleteService",
+        "/autocomplete",
+        "Autocomplete endpoint of NuGet Search service (primary)",
+    ),
+    (
+        "SearchAutocompleteService/3.0.0-beta",
+        "/autocomplete",
+        "Autocomplete endpoint of NuGet Search service (primary)",
+    ),
+    (
+        "SearchAutocompleteService/3.0.0-rc",
+        "/autocomplete",
+        "Autocomplete endpoint of NuGet Search service (primary)",
+    ),
+    (
         "RegistrationsBaseUrl",
         "/registration",
         "Base URL of the package registrations",
