@@ -28,12 +28,9 @@ MiB=1048576
 
 # ---------------------------------------------------------------------------- helpers
 
-now() { date +%s.%N; }
-
-# Memory figures come from /proc so they are the kernel's view of the whole server
-# process (wasmtime's pooled slots are reserved address space, not RSS, until touched).
-mib() { calc "$1 / 1024" 1; }
-
+# Memory figures (status_kib in lib.sh) come from /proc so they are the kernel's view of
+# the whole server process (wasmtime's pooled slots are reserved address space, not RSS,
+# until touched).
 
 # Times a command's wall clock; sets ELAPSED (seconds).
 timed() {

@@ -1,9 +1,11 @@
 # shellcheck shell=bash
 # Helpers shared by the benchmark scripts in this folder, which `source` it. It only
-# defines ROOT, PASSWORD and functions; nothing runs until a script calls it.
+# defines ROOT, PASSWORD, TICKS_PER_S and functions; nothing runs until a script calls it.
 
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 PASSWORD=bench-admin-password
+# shellcheck disable=SC2034 # for the scripts: the unit of cpu_ticks
+TICKS_PER_S=$(getconf CLK_TCK)
 
 # ---------------------------------------------------------------------------- helpers
 
@@ -11,6 +13,12 @@ say() { printf '\n== %s\n' "$*"; }
 die() { printf '%s: %s\n' "${0##*/}" "$*" >&2; exit 1; }
 # Floating-point arithmetic; bash has integers only.
 calc() { awk "BEGIN { printf \"%.${2:-1}f\", $1 }"; }
+now() { date +%s.%N; }
+mib() { calc "$1 / 1024" 1; } # KiB -> MiB
+stats() { # reads one number per line -> "min median"
+    sort -n | awk '{ v[NR] = $1 } END { m = NR % 2 ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2;
+        printf "%.1f %.1f", v[1], m }'
+}
 
 require() { # TOOL...
     local tool
@@ -128,6 +136,8 @@ status_kib() { # FIELD -> value in KiB of the server's /proc status line
     done <"/proc/$WHARF_PID/status"
     echo 0
 }
+cpu_ticks() { awk '{ print $14 + $15 }' "/proc/$WHARF_PID/stat"; } # server's user + system
+
 # VmHWM only ever grows, so it cannot tell which phase set the peak; a 50 ms VmRSS
 # sampler per phase can. The loop reads /proc with bash builtins so the sampler
 # itself costs next to nothing on a small machine.
@@ -136,8 +146,11 @@ start_sampler() { # OUTFILE
     echo 0 >"$out"
     (
         # A subshell starts with the parent's traps until it resets them; the cleanup
-        # trap must only ever run in the parent.
-        trap - EXIT INT TERM
+        # trap must only ever run in the parent. stop_sampler's TERM is handled between
+        # commands, never half-way through the write below (which would leave the
+        # file truncated and empty).
+        trap - EXIT INT
+        trap 'exit 0' TERM
         max=0
         while kill -0 "$WHARF_PID" 2>/dev/null; do
             rss=$(status_kib VmRSS)
@@ -150,7 +163,11 @@ start_sampler() { # OUTFILE
 stop_sampler() { # OUTFILE -> peak KiB seen
     kill "$SAMPLER_PID" 2>/dev/null || true
     wait "$SAMPLER_PID" 2>/dev/null || true
-        cat "$1"
+    # Called as $(stop_sampler …), this runs in a subshell, whose `wait` cannot wait for
+    # its parent's child; so also wait until the sampler is gone (or a zombie), lest
+    # the file be read half-written.
+    for _ in $(seq 100); do alive "$SAMPLER_PID" || break; sleep 0.01; done
+    cat "$1"
 }
 
 # ---------------------------------------------------------------------------- nginx
@@ -183,4 +200,36 @@ CONF
     for _ in $(seq 50); do curl -sf -o /dev/null "$NGINX_URL/$file" && break; sleep 0.1; done
     cmp -s <(curl -s "$NGINX_URL/$file") "$TMP/nginx/www/$file" \
         || die "nginx does not serve $file: $(tail -3 "$TMP/nginx/logs/error.log")"
+}
+
+# ---------------------------------------------------------------------------- wrk
+
+# wrk_run SERVER NAME URL [HEADER...]: a WARMUP-second warm-up, then a DURATION-second
+# run with wrk -tTHREADS -cCONNS --latency (the caller sets those four); appends
+# "SERVER NAME req/s=… p50_ms=… p99_ms=… n=… non2xx=… bytes=… errors=…" to
+# $TMP/wrk.out and prints it. bytes = the body of one curl GET with the same headers
+# (compressed if a header asked for it); non2xx = wrk's count of responses that were
+# neither 2xx nor 3xx; errors = wrk's error lines (socket errors included), or none.
+wrk_ms() { awk '{ v = $1; if (v ~ /us$/) v /= 1000; else if (v ~ /ms$/) v += 0; else if (v ~ /s$/) v *= 1000; printf "%.2f", v }'; }
+wrk_run() {
+    local server=$1 name=$2 url=$3 hdr=() h out
+    shift 3
+    for h in "$@"; do hdr+=(-H "$h"); done
+    wrk -t"$THREADS" -c"$CONNS" -d"$WARMUP"s --timeout 30s "${hdr[@]}" "$url" >/dev/null
+    out=$TMP/wrk-$server-$name
+    wrk -t"$THREADS" -c"$CONNS" -d"$DURATION"s --timeout 30s --latency "${hdr[@]}" "$url" >"$out"
+    local rps n p50 p99 non2xx bytes errors
+    rps=$(awk '/^Requests\/sec/ { print $2 }' "$out")
+    n=$(awk '/requests in/ { print $1 }' "$out")
+    p50=$(awk '$1 == "50%" { print $2 }' "$out" | wrk_ms)
+    p99=$(awk '$1 == "99%" { print $2 }' "$out" | wrk_ms)
+    non2xx=$(awk '/Non-2xx or 3xx responses:/ { print $NF }' "$out")
+    bytes=$(curl -sg -o /dev/null -w '%{size_download}' "${hdr[@]}" "$url")
+    errors=$(awk '/Non-2xx|Socket errors/ { $1 = $1; printf "%s;", $0 }' "$out" | tr ' ' '_')
+    printf '%s %s req/s=%s p50_ms=%s p99_ms=%s n=%s non2xx=%s bytes=%s errors=%s\n' \
+        "$server" "$name" "$rps" "$p50" "$p99" "$n" "${non2xx:-0}" "$bytes" "${errors:-none}" | tee -a "$TMP/wrk.out"
+}
+wrk_field() { # SERVER WORKLOAD KEY -> value of KEY=… on that line of $TMP/wrk.out
+    awk -v s="$1" -v w="$2" -v k="$3" '$1 == s && $2 == w {
+        for (i = 3; i <= NF; i++) if (index($i, k "=") == 1) { print substr($i, length(k) + 2); exit } }' "$TMP/wrk.out"
 }

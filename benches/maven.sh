@@ -63,17 +63,6 @@ BIG=big # the artifact with N versions
 
 # ---------------------------------------------------------------------------- helpers
 
-now() { date +%s.%N; }
-mib() { calc "$1 / 1024" 1; }
-stats() { # reads one number per line -> "min median"
-    sort -n | awk '{ v[NR] = $1 } END { m = NR % 2 ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2;
-        printf "%.1f %.1f", v[1], m }'
-}
-
-cpu_ticks() { awk '{ print $14 + $15 }' "/proc/$WHARF_PID/stat"; } # user + system
-TICKS_PER_S=$(getconf CLK_TCK)
-
-
 # The server logs one line per request (host/src/http/mod.rs, tracing at info):
 #   … INFO wharf::http: request method=GET path=/… status=200 ms="0.42"
 # possibly with ANSI colours. A phase is the log lines written between two marks.
@@ -519,31 +508,6 @@ printf '  maven-metadata.xml: %s versions, %s bytes; with Maven'"'"'s Accept-Enc
 
 # ---------------------------------------------------------------------------- load
 
-# wrk_run SERVER NAME URL [HEADER...]: a warm-up, then the measured run; appends
-# "SERVER NAME req/s=… p50_ms=… p99_ms=… n=… bytes=… errors=…" to $TMP/wrk.out.
-ms() { awk '{ v = $1; if (v ~ /us$/) v /= 1000; else if (v ~ /ms$/) v += 0; else if (v ~ /s$/) v *= 1000; printf "%.2f", v }'; }
-wrk_run() {
-    local server=$1 name=$2 url=$3 hdr=() h out
-    shift 3
-    for h in "$@"; do hdr+=(-H "$h"); done
-    wrk -t"$THREADS" -c"$CONNS" -d"$WARMUP"s --timeout 30s "${hdr[@]}" "$url" >/dev/null
-    out=$TMP/wrk-$server-$name
-    wrk -t"$THREADS" -c"$CONNS" -d"$DURATION"s --timeout 30s --latency "${hdr[@]}" "$url" >"$out"
-    local rps n p50 p99 bytes errors
-    rps=$(awk '/^Requests\/sec/ { print $2 }' "$out")
-    n=$(awk '/requests in/ { print $1 }' "$out")
-    p50=$(awk '$1 == "50%" { print $2 }' "$out" | ms)
-    p99=$(awk '$1 == "99%" { print $2 }' "$out" | ms)
-    bytes=$(curl -s -o /dev/null -w '%{size_download}' "${hdr[@]}" "$url")
-    errors=$(awk '/Non-2xx|Socket errors/ { $1 = $1; printf "%s;", $0 }' "$out" | tr ' ' '_')
-    printf '%s %s req/s=%s p50_ms=%s p99_ms=%s n=%s bytes=%s errors=%s\n' \
-        "$server" "$name" "$rps" "$p50" "$p99" "$n" "$bytes" "${errors:-none}" | tee -a "$TMP/wrk.out"
-}
-field() { # SERVER WORKLOAD KEY -> value of KEY=… on that line of $TMP/wrk.out
-    awk -v s="$1" -v w="$2" -v k="$3" '$1 == s && $2 == w {
-        for (i = 3; i <= NF; i++) if (index($i, k "=") == 1) { print substr($i, length(k) + 2); exit } }' "$TMP/wrk.out"
-}
-
 WORKLOADS=(xml xml-gzip sha1)
 : >"$TMP/wrk.out"
 # One phase per workload (warm-up included), so each has its own RSS, CPU and the
@@ -666,15 +630,15 @@ echo
 row2() { printf '  %-9s %9s %9s %6s  %-15s %-15s %-13s %7s %7s %6s\n' "$@"; }
 row2 "metadata" "wharf r/s" "nginx r/s" "ratio" "wharf p50/p99" "nginx p50/p99" "wharf srv" "bytes" "RSS MiB" "CPU %"
 for w in "${WORKLOADS[@]}"; do
-    wr=$(field wharf "$w" 'req/s')
-    nr=$(field nginx "$w" 'req/s')
+    wr=$(wrk_field wharf "$w" 'req/s')
+    nr=$(wrk_field nginx "$w" 'req/s')
     ratio=-
     if [[ -n $nr ]] && awk -v v="$nr" 'BEGIN { exit !(v > 0) }'; then ratio=$(calc "$wr / $nr" 3)x; fi
     row2 "$w" "$wr" "${nr:--}" "$ratio" \
-        "$(field wharf "$w" p50_ms)/$(field wharf "$w" p99_ms)" \
-        "${nr:+$(field nginx "$w" p50_ms)/$(field nginx "$w" p99_ms)}" \
+        "$(wrk_field wharf "$w" p50_ms)/$(wrk_field wharf "$w" p99_ms)" \
+        "${nr:+$(wrk_field nginx "$w" p50_ms)/$(wrk_field nginx "$w" p99_ms)}" \
         "$(server_pct "load-$w" 50)/$(server_pct "load-$w" 99)" \
-        "$(field wharf "$w" bytes)" "$(mib "${RSS[load-$w]}")" \
+        "$(wrk_field wharf "$w" bytes)" "$(mib "${RSS[load-$w]}")" \
         "$(calc "100 * ${CPU[load-$w]} / ${WALL[load-$w]}" 0)"
 done
 echo "  (latencies in ms: wrk's, and the server's own from its log; CPU % = server CPU time"

@@ -179,11 +179,6 @@ invalidate() {
     [[ $code == 2?? ]] || die "dist-tag change answered $code: $(cat "$TMP/tag.body")"
 }
 
-stats() { # reads one number per line -> "min median"
-    sort -n | awk '{ v[NR] = $1 } END { m = NR % 2 ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2;
-        printf "%.1f %.1f", v[1], m }'
-}
-
 cold() { # NAME URL [HEADER] [invalidate]: COLD_RUNS timed GETs -> COLD[NAME]="min median"
     local name=$1 url=$2 header=${3:-} fresh=${4:-} times=() min median
     for _ in $(seq "$COLD_RUNS"); do
