@@ -1,10 +1,9 @@
 //! Per-call cost of the sandbox: `match-route` on the bundled generic plugin.
 //!
 //! The host gives every plugin call a fresh wasmtime instance (memory cap, epoch
-//! deadline, dropped afterwards), so this figure is paid by every request below a
-//! format's mount, uploads and downloads alike. Routing runs on the async thread that
-//! serves the request; `parse-upload` and `render-index` also pay the blocking-thread
-//! round trip measured separately. It prints figures and asserts nothing; run it with
+//! deadline, dropped afterwards) on a blocking thread, so this figure is paid by every
+//! request below a format's mount, uploads and downloads alike. It prints figures and
+//! asserts nothing; run it with
 //!
 //! ```sh
 //! cargo bench -p wharf --bench plugin_call
@@ -46,7 +45,7 @@ fn main() -> anyhow::Result<()> {
         .build()?;
     runtime.block_on(async move {
         let request = upload_request();
-        match plugin.match_route(request.clone()) {
+        match plugin.match_route(request.clone()).await {
             Ok(route) if matches!(route.operation, Operation::AcceptUpload(_)) => {}
             other => anyhow::bail!("unexpected route for PUT: {other:?}"),
         }
@@ -54,7 +53,7 @@ fn main() -> anyhow::Result<()> {
         // Instances come from a pool and pages are decommitted in batches, so the first
         // calls are not representative.
         for _ in 0..WARMUP {
-            plugin.match_route(request.clone())?;
+            plugin.match_route(request.clone()).await?;
         }
 
         // The thread hop alone, to tell how much of a call is wasmtime's.
@@ -129,7 +128,7 @@ async fn sequential(
     let mut latencies = Vec::with_capacity(calls);
     for _ in 0..calls {
         let t = Instant::now();
-        plugin.match_route(request.clone())?;
+        plugin.match_route(request.clone()).await?;
         latencies.push(t.elapsed());
     }
     Ok(latencies)

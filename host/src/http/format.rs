@@ -118,7 +118,7 @@ async fn handle(
         ),
         user: principal.user().map(|u| u.name.clone()),
     };
-    let route = entry.plugin.match_route(plugin_request.clone())?;
+    let route = entry.plugin.match_route(plugin_request.clone()).await?;
 
     // The owner the operation touches: the one it names, which must be the mount's.
     let owner = match (target_owner(&route.operation), &mount_owner) {

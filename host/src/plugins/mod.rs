@@ -10,7 +10,6 @@ mod host_impl;
 mod runtime;
 
 use std::sync::Arc;
-use std::time::Duration;
 
 use wasmtime::Store;
 
@@ -24,9 +23,9 @@ pub use runtime::{Runtime, RuntimeLimits};
 pub mod api {
     pub use super::bindings::exports::wharf::format::plugin::{
         BlobRef, ByteRange, Challenge, Descriptor, ErrorStyle, FileByName, FileDigestRef, FileInfo,
-        FileSource, IndexInput, IndexSpec, ListingSpec, MountRequest, Operation, PackageDetail,
-        PlanFile, PlanVersion, PublishPlan, ReplyTemplate, Route, SessionOp, SessionRequest,
-        TagChange, TagRef, TokenRequest, UploadSpec, VersionDetail, VersionMode,
+        FileSource, IndexInput, IndexSpec, ListingSpec, MountRequest, Operation, PackageDetail, PlanFile,
+        PlanVersion, PublishPlan, ReplyTemplate, Route, SessionOp, SessionRequest, TagChange,
+        TagRef, TokenRequest, UploadSpec, VersionDetail, VersionMode,
     };
     pub use super::bindings::wharf::format::types::{
         Access, Digest, FileRef, HashAlgorithm, Method, PackageRef, PluginError, Request, Response,
@@ -59,9 +58,6 @@ impl From<api::PluginError> for PluginFailure {
     }
 }
 
-/// The most a routing decision may take (less when `limits.plugin_time_ms` is lower).
-const ROUTE_TIME: Duration = Duration::from_millis(100);
-
 /// A loaded plugin, ready to be called from any thread.
 pub struct Plugin {
     pub format: String,
@@ -81,18 +77,16 @@ pub struct Services {
 impl Plugin {
     /// Routes a request. Host imports see nothing here: routing runs before
     /// authorization, so it must not depend on stored data.
-    ///
-    /// Routing is pure computation on a small input and takes microseconds, so it runs
-    /// on the calling (async) thread: handing it to a blocking thread cost more than the
-    /// call itself. Its own short deadline bounds how long a runaway plugin can hold
-    /// that thread.
-    pub fn match_route(&self, request: api::Request) -> Result<api::Route, PluginFailure> {
-        let time = self.runtime.limits.time.min(ROUTE_TIME);
-        self.call_sync(CallScope::None, time, move |format, store| {
+    pub async fn match_route(
+        self: &Arc<Self>,
+        request: api::Request,
+    ) -> Result<api::Route, PluginFailure> {
+        self.call(CallScope::None, move |format, store| {
             format
                 .wharf_format_plugin()
                 .call_match_route(store, &request)
-        })?
+        })
+        .await?
         .map_err(Into::into)
     }
 
@@ -142,8 +136,7 @@ impl Plugin {
         f: impl FnOnce(&bindings::Format, &mut Store<State>) -> wasmtime::Result<R> + Send + 'static,
     ) -> Result<R, PluginFailure> {
         let this = self.clone();
-        let time = self.runtime.limits.time;
-        tokio::task::spawn_blocking(move || this.call_sync(scope, time, f))
+        tokio::task::spawn_blocking(move || this.call_sync(scope, f))
             .await
             .map_err(|e| self.crashed(format!("call did not complete: {e}")))?
     }
@@ -151,7 +144,6 @@ impl Plugin {
     fn call_sync<R>(
         &self,
         scope: CallScope,
-        time: Duration,
         f: impl FnOnce(&bindings::Format, &mut Store<State>) -> wasmtime::Result<R>,
     ) -> Result<R, PluginFailure> {
         let state = State::new(
@@ -160,7 +152,7 @@ impl Plugin {
             self.services.clone(),
             self.runtime.limits.memory,
         );
-        let mut store = self.runtime.new_store(state, time);
+        let mut store = self.runtime.new_store(state);
         let result = self
             .pre
             .instantiate(&mut store)

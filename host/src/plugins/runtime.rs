@@ -85,11 +85,14 @@ impl Runtime {
         }))
     }
 
-    /// A store for one call that may run for `time` (wall clock, in epoch ticks).
-    pub(super) fn new_store(&self, state: State, time: Duration) -> Store<State> {
+    pub(super) fn new_store(&self, state: State) -> Store<State> {
         let mut store = Store::new(&self.engine, state);
         store.limiter(|s| &mut s.limiter);
-        let ticks = time.as_millis().div_ceil(EPOCH_TICK.as_millis()) as u64;
+        let ticks = self
+            .limits
+            .time
+            .as_millis()
+            .div_ceil(EPOCH_TICK.as_millis()) as u64;
         // +1: the tick in progress when the call starts is partly spent already.
         store.set_epoch_deadline(ticks.max(1) + 1);
         store
@@ -119,7 +122,7 @@ impl Runtime {
             services.clone(),
             self.limits.memory,
         );
-        let mut store = self.new_store(state, self.limits.time);
+        let mut store = self.new_store(state);
         let descriptor = pre
             .instantiate(&mut store)
             .and_then(|f| f.wharf_format_plugin().call_describe(&mut store))
