@@ -23,9 +23,9 @@ pub use runtime::{Runtime, RuntimeLimits};
 pub mod api {
     pub use super::bindings::exports::wharf::format::plugin::{
         BlobRef, ByteRange, Challenge, Descriptor, ErrorStyle, FileByName, FileDigestRef, FileInfo,
-        FileSource, IndexInput, IndexSpec, ListingSpec, MountRequest, Operation, PackageDetail, PlanFile,
-        PlanVersion, PublishPlan, ReplyTemplate, Route, SessionOp, SessionRequest, TagChange,
-        TagRef, TokenRequest, UploadSpec, VersionDetail, VersionMode,
+        FileSource, IndexInput, IndexSpec, ListingSpec, MountRequest, Operation, PackageDetail,
+        PlanFile, PlanVersion, PublishPlan, ReplyTemplate, Route, SessionOp, SessionRequest,
+        TagChange, TagRef, TokenRequest, UploadSpec, VersionDetail, VersionMode,
     };
     pub use super::bindings::wharf::format::types::{
         Access, Digest, FileRef, HashAlgorithm, Method, PackageRef, PluginError, Request, Response,
