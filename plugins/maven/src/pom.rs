@@ -1,28 +1,22 @@
 //! Reading a deployed POM: the coordinates it claims, and what Wharf keeps of it as
 //! the version's metadata.
 //!
-//! POMs come from any client, so they are parsed with a real XML parser and the
-//! parser's one dangerous feature is refused outright: a POM with a DTD is rejected,
-//! and so is any entity but XML's five predefined ones and character references. That
-//! rules out entity expansion bombs ("billion laughs") and external entities (XXE)
-//! without having to limit them. Maven itself never writes a DTD into a POM.
+//! POMs come from any client, so they are walked with the SDK's [`xml`] module, which
+//! refuses DTDs and every entity but XML's five predefined ones and character
+//! references: no entity expansion bombs ("billion laughs"), no external entities
+//! (XXE). Maven itself never writes a DTD into a POM.
 
 use std::collections::BTreeMap;
 
-use quick_xml::Reader;
-use quick_xml::escape::resolve_predefined_entity;
-use quick_xml::events::{BytesRef, Event};
 use serde_json::{Map, Value};
 use wharf_plugin_sdk::PluginError;
+use wharf_plugin_sdk::xml::{self, XmlError};
 
 use crate::path::Artifact;
 
 /// Largest POM read. Real POMs are a few KiB; flattened ones with long dependency
 /// lists stay well below this.
 pub const MAX_SIZE: u64 = 4 << 20;
-
-/// Deepest element nesting accepted; a POM needs 5 levels for what is read here.
-const MAX_DEPTH: usize = 64;
 
 /// Children of `<project>` kept in the metadata.
 const PROJECT_FIELDS: &[&str] = &[
@@ -155,102 +149,20 @@ pub fn parse(bytes: &[u8]) -> Result<Pom, PluginError> {
     } else {
         bytes
     };
-    let mut reader = Reader::from_reader(bytes);
-    reader.config_mut().expand_empty_elements = true;
     let mut builder = Builder::default();
-    let mut stack: Vec<String> = Vec::new();
-    let mut text = String::new();
-    let mut seen_root = false;
-    loop {
-        let event = reader
-            .read_event()
-            .map_err(|e| malformed(format!("{e} (near byte {})", reader.error_position())))?;
-        match event {
-            Event::DocType(_) => {
-                return Err(malformed(
-                    "DTDs (<!DOCTYPE …>) are not allowed in a POM".into(),
-                ));
-            }
-            Event::Start(start) => {
-                let name = utf8(start.local_name().into_inner())?;
-                if stack.is_empty() {
-                    if seen_root {
-                        return Err(malformed("content after the <project> element".into()));
-                    }
-                    if name != "project" {
-                        return Err(malformed(format!(
-                            "the root element is <{name}>, not <project>"
-                        )));
-                    }
-                    seen_root = true;
-                }
-                if stack.len() == MAX_DEPTH {
-                    return Err(malformed("elements are nested too deeply".into()));
-                }
-                stack.push(name.to_string());
-                text.clear();
-            }
-            Event::End(_) => {
-                let path: Vec<&str> = stack.iter().map(String::as_str).collect();
-                builder.end(&path, text.trim());
-                stack.pop();
-                text.clear();
-            }
-            Event::Text(t) => {
-                text.push_str(&t.xml10_content().map_err(|e| malformed(e.to_string()))?);
-            }
-            Event::CData(c) => text.push_str(&c.decode().map_err(|e| malformed(e.to_string()))?),
-            Event::GeneralRef(r) => resolve_reference(&r, &mut text)?,
-            Event::Eof => break,
-            Event::Comment(_) | Event::Decl(_) | Event::PI(_) | Event::Empty(_) => {}
-        }
-    }
-    if !seen_root {
-        return Err(malformed("no <project> element".into()));
-    }
-    if !stack.is_empty() {
-        return Err(malformed("the document ends inside an element".into()));
-    }
+    xml::walk(bytes, "project", &mut builder).map_err(malformed)?;
     Ok(builder.pom)
 }
 
-fn malformed(why: String) -> PluginError {
-    PluginError::bad_request(format!("malformed POM: {why}"))
-}
-
-fn utf8(bytes: &[u8]) -> Result<&str, PluginError> {
-    std::str::from_utf8(bytes).map_err(|_| malformed("invalid UTF-8 in an element name".into()))
-}
-
-/// Character references and the five predefined entities; any other entity would need
-/// a DTD to declare it, and DTDs are refused.
-fn resolve_reference(reference: &BytesRef<'_>, text: &mut String) -> Result<(), PluginError> {
-    if let Some(c) = reference
-        .resolve_char_ref()
-        .map_err(|e| malformed(e.to_string()))?
-    {
-        text.push(c);
-        return Ok(());
-    }
-    let name = reference.decode().map_err(|e| malformed(e.to_string()))?;
-    let value = resolve_predefined_entity(&name)
-        .ok_or_else(|| malformed(format!("undeclared entity &{name};")))?;
-    text.push_str(value);
-    Ok(())
+fn malformed(error: XmlError) -> PluginError {
+    PluginError::bad_request(format!("malformed POM: {error}"))
 }
 
 /// Whether the XML declaration names Latin-1, whose bytes are then read as the
 /// code points they stand for.
 fn declares_latin1(bytes: &[u8]) -> bool {
-    let mut reader = Reader::from_reader(bytes);
-    let Ok(Event::Decl(decl)) = reader.read_event() else {
-        return false;
-    };
-    decl.encoding().and_then(Result::ok).is_some_and(|label| {
-        LATIN1_LABELS
-            .iter()
-            .any(|l| label.eq_ignore_ascii_case(l.as_bytes()))
-    })
+    xml::declared_encoding(bytes)
+        .is_some_and(|label| LATIN1_LABELS.iter().any(|l| label.eq_ignore_ascii_case(l)))
 }
 
 /// Collects the fields of interest as their elements close.
@@ -261,7 +173,7 @@ struct Builder {
     dependency: Fields,
 }
 
-impl Builder {
+impl xml::Handler for Builder {
     /// An element at `path` closed with `text` inside. Only exact paths count: the
     /// dependencies of `<dependencyManagement>` or of a profile are not the artifact's.
     fn end(&mut self, path: &[&str], text: &str) {
@@ -485,75 +397,51 @@ mod tests {
         }
     }
 
+    // The refusals themselves are the SDK's (`wharf_plugin_sdk::xml`) and tested there;
+    // these show that a POM is walked with them and each becomes a 400.
+
     #[test]
     fn dtds_and_entities_are_refused() {
-        let billion_laughs = r#"<?xml version="1.0"?>
-<!DOCTYPE lolz [
- <!ENTITY lol "lol">
- <!ENTITY lol2 "&lol;&lol;&lol;&lol;&lol;&lol;&lol;&lol;&lol;&lol;">
- <!ENTITY lol3 "&lol2;&lol2;&lol2;&lol2;&lol2;&lol2;&lol2;&lol2;&lol2;&lol2;">
- <!ENTITY lol9 "&lol3;&lol3;&lol3;&lol3;&lol3;&lol3;&lol3;&lol3;&lol3;&lol3;">
-]>
-<project><groupId>&lol9;</groupId></project>"#;
-        let xxe = r#"<?xml version="1.0"?>
-<!DOCTYPE project [<!ENTITY xxe SYSTEM "file:///etc/passwd">]>
-<project><name>&xxe;</name></project>"#;
-        let plain_doctype = r#"<!DOCTYPE project><project/>"#;
-        for doc in [billion_laughs, xxe, plain_doctype] {
-            let err = parse(doc.as_bytes()).unwrap_err();
-            assert_eq!(err.status, 400);
-            assert!(err.message.contains("DTD"), "{}", err.message);
-        }
+        let xxe = r#"<!DOCTYPE project [<!ENTITY xxe SYSTEM "file:///etc/passwd">]>
+            <project><name>&xxe;</name></project>"#;
+        let err = parse(xxe.as_bytes()).unwrap_err();
+        assert_eq!(err.status, 400);
+        assert!(err.message.contains("DTD"), "{}", err.message);
         let undeclared = parse(b"<project><name>&xxe;</name></project>").unwrap_err();
         assert_eq!(undeclared.status, 400);
         assert!(undeclared.message.contains("undeclared entity &xxe;"));
-        // A declaration outside a DOCTYPE is not XML at all.
-        assert_eq!(
-            parse(br#"<project><!ENTITY a "b"></project>"#)
-                .unwrap_err()
-                .status,
-            400
-        );
     }
 
     #[test]
     fn malformed_documents_are_400_with_a_reason() {
-        for doc in [
-            "",
-            "not xml",
-            "<project><groupId>a</artifactId></project>",
-            "<project><groupId>a</groupId>",
-            "<settings/>",
-            "<project/><project/>",
-            "<project><name>&#0;</name></project>",
-            "<project><name>&bogus</name></project>",
+        let deep = format!(
+            "<project>{}{}</project>",
+            "<a>".repeat(100),
+            "</a>".repeat(100)
+        );
+        for (doc, reason) in [
+            ("", "no <project> element"),
+            ("<project><groupId>a</artifactId></project>", ""),
+            (
+                "<settings/>",
+                "the root element is <settings>, not <project>",
+            ),
+            (
+                "<project/><project/>",
+                "content after the <project> element",
+            ),
+            (&deep, "too deeply"),
         ] {
             let err = parse(doc.as_bytes()).unwrap_err();
             assert_eq!(err.status, 400, "{doc}");
+            let message = err.message.strip_prefix("malformed POM: ");
             assert!(
-                err.message.starts_with("malformed POM: "),
+                message.is_some_and(|m| m.contains(reason)),
                 "{}",
                 err.message
             );
         }
         assert_eq!(parse(&[b'<', 0xff, b'>']).unwrap_err().status, 400);
-    }
-
-    #[test]
-    fn deep_nesting_is_refused() {
-        let doc = format!(
-            "<project>{}{}</project>",
-            "<a>".repeat(100),
-            "</a>".repeat(100)
-        );
-        let err = parse(doc.as_bytes()).unwrap_err();
-        assert!(err.message.contains("too deeply"), "{}", err.message);
-        let ok = format!(
-            "<project>{}{}</project>",
-            "<a>".repeat(60),
-            "</a>".repeat(60)
-        );
-        assert!(parse(ok.as_bytes()).is_ok());
     }
 
     #[test]

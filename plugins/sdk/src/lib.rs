@@ -5,6 +5,8 @@
 //! here keep the common shapes (errors, responses, routes, path segments) one-liners.
 
 pub mod time;
+#[cfg(feature = "xml")]
+pub mod xml;
 
 #[doc(hidden)]
 pub mod bindings {
