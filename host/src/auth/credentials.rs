@@ -15,16 +15,21 @@ pub enum Credentials {
 pub const CREDENTIAL_HEADERS: &[&str] = &["authorization", "cookie", "x-nuget-apikey"];
 
 impl Credentials {
-    /// `Authorization: token T | Bearer T | Basic …`, else `X-NuGet-ApiKey: T`.
+    /// `Authorization: token T | Bearer T | Basic … | T`, else `X-NuGet-ApiKey: T`.
+    /// A bare value is what cargo sends (the token exactly as `cargo login` stored it).
     /// A malformed Authorization header is an error, not anonymity.
     pub fn from_headers(headers: &HeaderMap) -> Result<Self, String> {
         if let Some(value) = headers.get(http::header::AUTHORIZATION) {
             let value = value
                 .to_str()
                 .map_err(|_| "malformed Authorization header")?;
-            let (scheme, rest) = value
-                .split_once(' ')
-                .ok_or("malformed Authorization header")?;
+            let value = value.trim();
+            let Some((scheme, rest)) = value.split_once(' ') else {
+                if value.is_empty() {
+                    return Err("malformed Authorization header".to_string());
+                }
+                return Ok(Self::Token(value.to_string()));
+            };
             let rest = rest.trim();
             return match scheme.to_ascii_lowercase().as_str() {
                 "token" | "bearer" if !rest.is_empty() => Ok(Self::Token(rest.to_string())),
@@ -91,6 +96,11 @@ mod tests {
                 user: "u".into(),
                 secret: "p:q".into()
             })
+        );
+        // cargo sends the stored token verbatim.
+        assert_eq!(
+            parse("authorization", "wharf_abc"),
+            Ok(Credentials::Token("wharf_abc".into()))
         );
         assert!(parse("authorization", "Basic !!!").is_err());
         assert!(parse("authorization", "Digest x").is_err());
