@@ -21,6 +21,7 @@ use crate::error::Error;
 const MIGRATIONS: &[&str] = &[
     include_str!("schema.sql"),
     include_str!("migration_2_files_by_name.sql"),
+    include_str!("migration_3_listing_revisions.sql"),
 ];
 
 #[derive(Clone)]

@@ -129,10 +129,12 @@ pub fn ensure(conn: &Connection, owner_id: i64, format: &str, name: &str) -> Res
     Ok(conn.last_insert_rowid())
 }
 
-/// Marks the package changed: bumps its revision (invalidating cached indexes).
+/// Marks the package changed: gives it a new revision (invalidating cached indexes),
+/// drawn from the global counter so that no two package states share one.
 pub fn touch(conn: &Connection, package_id: i64) -> Result<(), Error> {
+    conn.execute("UPDATE revision_counter SET n = n + 1", [])?;
     conn.execute(
-        "UPDATE packages SET revision = revision + 1, modified = ?2 WHERE id = ?1",
+        "UPDATE packages SET revision = (SELECT n FROM revision_counter), modified = ?2 WHERE id = ?1",
         params![package_id, now()],
     )?;
     Ok(())
@@ -505,6 +507,19 @@ pub fn list(
     Ok((total, rows.collect::<Result<_, _>>()?))
 }
 
+/// The change counter of an owner's packages of one format: any change to any of them
+/// (or a package added or deleted) moves it, so it keys cached owner-wide listings.
+pub fn listing_revision(conn: &Connection, owner_id: i64, format: &str) -> Result<i64, Error> {
+    Ok(conn
+        .query_row(
+            "SELECT revision FROM listing_revisions WHERE owner_id = ?1 AND format = ?2",
+            params![owner_id, format],
+            |r| r.get(0),
+        )
+        .optional()?
+        .unwrap_or(0))
+}
+
 /// Packages of a format across all owners (format-wide listings such as a catalog).
 pub fn list_format(conn: &Connection, format: &str) -> Result<Vec<PackageRow>, Error> {
     let sql =
@@ -522,4 +537,57 @@ pub fn newest_version(conn: &Connection, package_id: i64) -> Result<Option<Versi
         .prepare_cached(&sql)?
         .query_row([package_id], version_from_row)
         .optional()?)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::db::Db;
+    use crate::db::owners::{self, OwnerKind};
+
+    fn revision_of(conn: &Connection, owner_id: i64, name: &str) -> i64 {
+        find(conn, owner_id, "npm", name).unwrap().unwrap().revision
+    }
+
+    #[test]
+    fn revisions_never_repeat_and_listings_follow_every_change() {
+        let dir = tempfile::tempdir().unwrap();
+        let db = Db::open(&dir.path().join("wharf.db")).unwrap();
+        db.write_sync(|tx| {
+            let alice = owners::create(tx, "alice", OwnerKind::User, None, false, false)?;
+            let listing = |tx: &Connection| listing_revision(tx, alice, "npm").unwrap();
+            assert_eq!(listing(tx), 0, "nothing published yet");
+
+            let a = ensure(tx, alice, "npm", "a")?;
+            touch(tx, a)?;
+            let (rev_a, list_1) = (revision_of(tx, alice, "a"), listing(tx));
+            assert!(list_1 > 0);
+
+            let b = ensure(tx, alice, "npm", "b")?;
+            touch(tx, b)?;
+            assert!(listing(tx) > list_1, "a new package moves the listing");
+            assert_eq!(
+                revision_of(tx, alice, "a"),
+                rev_a,
+                "other packages keep theirs"
+            );
+            assert_eq!(
+                listing_revision(tx, alice, "maven")?,
+                0,
+                "other formats too"
+            );
+
+            // A deleted package's id is reused by the next insert; its revision is not.
+            let before_delete = listing(tx);
+            let rev_b = revision_of(tx, alice, "b");
+            delete_package(tx, b)?;
+            assert!(listing(tx) > before_delete, "a delete moves the listing");
+            let c = ensure(tx, alice, "npm", "c")?;
+            touch(tx, c)?;
+            assert_eq!(c, b, "SQLite reuses the freed id");
+            assert!(revision_of(tx, alice, "c") > rev_b);
+            Ok(())
+        })
+        .unwrap();
+    }
 }

@@ -1,8 +1,11 @@
-//! Rendering indexes through the plugin, with a cache keyed by the package's revision.
+//! Rendering indexes through the plugin, with a cache keyed by revisions.
 //!
-//! Every change to a package bumps its revision in the same transaction, so a cached
-//! body is valid exactly while the revision it was rendered at is current: no timers,
-//! no explicit invalidation. Render output may depend only on the cache key's parts.
+//! Every change to a package bumps its revision in the same transaction, and every
+//! change to any package of an owner and format bumps that pair's listing revision
+//! (database triggers). A cached body is valid exactly while the revision it was
+//! rendered at is current: no timers, no explicit invalidation. Render output may
+//! depend only on the cache key's parts. Access is decided per owner before rendering,
+//! so every caller who gets this far sees the same listing.
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, OnceLock};
@@ -16,12 +19,30 @@ use crate::error::Error;
 use crate::plugins::api::{self, HashAlgorithm};
 use crate::store::digest;
 
-/// Entries kept before the cache is emptied and refilled (a crude but bounded policy).
+/// Entries and body bytes kept before the cache is emptied and refilled (a crude but
+/// bounded policy: a search per keystroke must not grow memory without limit).
 const MAX_ENTRIES: usize = 4096;
+const MAX_BYTES: usize = 256 << 20;
+
+/// What a cached rendering was made from.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+enum Subject {
+    /// One package, valid while its revision holds.
+    Package(i64),
+    /// A page of an owner's packages of one format, valid while the listing revision holds.
+    Listing {
+        owner_id: i64,
+        format: String,
+        filter: String,
+        offset: u32,
+        limit: u32,
+        all_versions: bool,
+    },
+}
 
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 struct Key {
-    package_id: i64,
+    subject: Subject,
     view: String,
     argument: String,
     base_url: String,
@@ -71,10 +92,43 @@ fn gzip(body: &[u8]) -> Bytes {
 
 #[derive(Default)]
 pub struct IndexCache {
-    entries: Mutex<HashMap<Key, (i64, Arc<Rendered>)>>,
+    entries: Mutex<Entries>,
 }
 
-/// Renders `spec` for the caller; package indexes come from the cache when current.
+#[derive(Default)]
+struct Entries {
+    map: HashMap<Key, (i64, Arc<Rendered>)>,
+    bytes: usize,
+}
+
+impl IndexCache {
+    fn lookup(&self, key: &Key, revision: i64) -> Option<Arc<Rendered>> {
+        let entries = self.entries.lock().unwrap_or_else(|p| p.into_inner());
+        match entries.map.get(key) {
+            Some((cached, rendered)) if *cached == revision => Some(rendered.clone()),
+            _ => None,
+        }
+    }
+
+    /// Keeps a successful rendering; errors are rendered again next time.
+    fn store(&self, key: Key, revision: i64, rendered: &Arc<Rendered>) {
+        if !(200..300).contains(&rendered.status) {
+            return;
+        }
+        let mut entries = self.entries.lock().unwrap_or_else(|p| p.into_inner());
+        let size = rendered.body.len();
+        if entries.map.len() >= MAX_ENTRIES || entries.bytes + size > MAX_BYTES {
+            entries.map.clear();
+            entries.bytes = 0;
+        }
+        if let Some((_, old)) = entries.map.insert(key, (revision, rendered.clone())) {
+            entries.bytes -= old.body.len();
+        }
+        entries.bytes += size;
+    }
+}
+
+/// Renders `spec` for the caller, from the cache when its revision is current.
 pub async fn render(
     registry: &Registry,
     format: &str,
@@ -83,10 +137,39 @@ pub async fn render(
     owner: &Owner,
     spec: api::IndexSpec,
 ) -> Result<Arc<Rendered>, Error> {
+    let key = |subject| Key {
+        subject,
+        view: spec.view.clone(),
+        argument: spec.argument.clone(),
+        base_url: request.base_url.clone(),
+        digest_of: spec.digest_of.map(|d| d as u8),
+    };
+    let (owner_id, format_name) = (owner.id, format.to_string());
+
     let Some(pkg) = spec.pkg.clone() else {
-        // Owner-wide listings depend on what the caller may see: never cached.
-        let (listing_total, listing) =
-            listing(registry, format, owner.id, spec.listing.clone()).await?;
+        let listing_spec = spec.listing.clone().unwrap_or(api::ListingSpec {
+            filter: String::new(),
+            offset: 0,
+            limit: 0,
+            all_versions: false,
+        });
+        let key = key(Subject::Listing {
+            owner_id,
+            format: format_name.clone(),
+            filter: listing_spec.filter.clone(),
+            offset: listing_spec.offset,
+            limit: listing_spec.limit,
+            all_versions: listing_spec.all_versions,
+        });
+        // Read before the listing: a change in between makes the entry look older than
+        // it is (re-rendered once more), never newer.
+        let revision = registry
+            .db
+            .read_now(|conn| packages::listing_revision(conn, owner_id, &format_name))?;
+        if let Some(hit) = registry.index_cache.lookup(&key, revision) {
+            return Ok(hit);
+        }
+        let (listing_total, listing) = listing(registry, format, owner_id, listing_spec).await?;
         let input = api::IndexInput {
             request,
             spec: spec.clone(),
@@ -95,34 +178,26 @@ pub async fn render(
             listing_total,
         };
         let response = plugin.render_index(Some(owner.name.clone()), input).await?;
-        return Ok(Arc::new(finish(response, spec.digest_of)));
+        let rendered = Arc::new(finish(response, spec.digest_of));
+        registry.index_cache.store(key, revision, &rendered);
+        return Ok(rendered);
     };
 
-    let (owner_id, format_name, name) = (owner.id, format.to_string(), pkg.name.clone());
+    let name = pkg.name.clone();
+    // A point lookup: cheaper here than a trip through the blocking pool, and on a
+    // cache hit the only database work of the request.
     let row = registry
         .db
-        .read(move |conn| packages::find(conn, owner_id, &format_name, &name))
-        .await?;
-    let key = row.as_ref().map(|row| Key {
-        package_id: row.id,
-        view: spec.view.clone(),
-        argument: spec.argument.clone(),
-        base_url: request.base_url.clone(),
-        digest_of: spec.digest_of.map(|d| d as u8),
-    });
-    if let (Some(key), Some(row)) = (&key, &row)
-        && let Some((revision, rendered)) = registry
-            .index_cache
-            .entries
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .get(key)
-        && *revision == row.revision
+        .read_now(|conn| packages::find(conn, owner_id, &format_name, &name))?;
+    let cached = row
+        .as_ref()
+        .map(|row| (key(Subject::Package(row.id)), row.revision));
+    if let Some((key, revision)) = &cached
+        && let Some(hit) = registry.index_cache.lookup(key, *revision)
     {
-        return Ok(rendered.clone());
+        return Ok(hit);
     }
 
-    let revision = row.as_ref().map(|r| r.revision);
     let detail = match row {
         Some(row) => Some(
             registry
@@ -141,18 +216,8 @@ pub async fn render(
     };
     let response = plugin.render_index(Some(owner.name.clone()), input).await?;
     let rendered = Arc::new(finish(response, spec.digest_of));
-    if let (Some(key), Some(revision)) = (key, revision)
-        && (200..300).contains(&rendered.status)
-    {
-        let mut entries = registry
-            .index_cache
-            .entries
-            .lock()
-            .unwrap_or_else(|p| p.into_inner());
-        if entries.len() >= MAX_ENTRIES {
-            entries.clear();
-        }
-        entries.insert(key, (revision, rendered.clone()));
+    if let Some((key, revision)) = cached {
+        registry.index_cache.store(key, revision, &rendered);
     }
     Ok(rendered)
 }
@@ -185,15 +250,9 @@ async fn listing(
     registry: &Registry,
     format: &str,
     owner_id: i64,
-    spec: Option<api::ListingSpec>,
+    spec: api::ListingSpec,
 ) -> Result<(u64, Vec<api::PackageDetail>), Error> {
     let format = format.to_string();
-    let spec = spec.unwrap_or(api::ListingSpec {
-        filter: String::new(),
-        offset: 0,
-        limit: 0,
-        all_versions: false,
-    });
     let (owner_name, total, details) = registry
         .db
         .read(move |conn| {
