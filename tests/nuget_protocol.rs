@@ -432,6 +432,40 @@ fn search_and_the_v2_feed() {
     assert_eq!(hits["data"].as_array().unwrap().len(), 1);
     assert_eq!(hits["data"][0]["version"], "3.0.0+build.5");
 
+    // Searches are cached until a package of the feed changes: a push, a delete and a
+    // new package all show at once.
+    let latest = |feed: &Feed| {
+        let hits = feed.json("/query?q=wharf&prerelease=true&semVerLevel=2.0.0");
+        let core = &hits["data"][0];
+        (
+            hits["totalHits"].clone(),
+            core["version"].clone(),
+            core["versions"].as_array().unwrap().len(),
+        )
+    };
+    assert_eq!(latest(&feed), (2.into(), "3.0.0+build.5".into(), 4));
+    assert_eq!(
+        feed.push(&nupkg("Wharf.Core", "4.0.0", "")).0,
+        StatusCode::CREATED
+    );
+    assert_eq!(latest(&feed), (2.into(), "4.0.0".into(), 5));
+    assert_eq!(
+        feed.push(&nupkg("Wharf.Cli", "1.0.0", "")).0,
+        StatusCode::CREATED
+    );
+    assert_eq!(latest(&feed).0, 3);
+    for path in ["/Wharf.Core/4.0.0", "/Wharf.Cli/1.0.0"] {
+        let status = feed
+            .http
+            .delete(format!("{}{path}", feed.base))
+            .header("X-NuGet-ApiKey", &feed.token)
+            .send()
+            .unwrap()
+            .status();
+        assert_eq!(status, StatusCode::NO_CONTENT, "DELETE {path}");
+    }
+    assert_eq!(latest(&feed), (2.into(), "3.0.0+build.5".into(), 4));
+
     // The dependency is listed with a range and a link to its registration.
     let web = feed.json("/registration/wharf.web/index.json");
     let group = &web["items"][0]["items"][0]["catalogEntry"]["dependencyGroups"][0];

@@ -74,13 +74,35 @@ impl Entry<'_> {
             .get_or_init(|| Metadata::from_stored(&self.detail.metadata))
     }
 
-    /// The version as feeds show it, with the build metadata only the nuspec kept
-    /// (`1.0.0+sha.1`), normalized whatever form the metadata holds it in.
+    /// The version as feeds show it, with the build metadata the stored version lacks
+    /// (`1.0.0+sha.1`), normalized whatever form it was pushed in.
     pub fn full(&self) -> String {
-        Version::parse(&self.meta().version)
-            .filter(|v| *v == self.version)
-            .unwrap_or_else(|| self.version.clone())
-            .full()
+        match self.stored_build_metadata() {
+            Some(build) => self.version.clone().with_build_metadata(build).full(),
+            None => Version::parse(&self.meta().version)
+                .filter(|v| *v == self.version)
+                .unwrap_or_else(|| self.version.clone())
+                .full(),
+        }
+    }
+
+    /// Whether only SemVer 2.0 clients understand the version.
+    pub fn is_semver2(&self) -> bool {
+        match self.stored_build_metadata() {
+            Some(build) => self.version.is_semver2() || !build.is_empty(),
+            None => self.meta().semver2,
+        }
+    }
+
+    /// The build metadata from the version's property, set at push so that listings
+    /// of thousands of versions need not parse each one's metadata; `None` for
+    /// versions pushed before the property existed.
+    fn stored_build_metadata(&self) -> Option<&str> {
+        self.detail
+            .properties
+            .iter()
+            .find(|(name, _)| name == BUILD_METADATA)
+            .map(|(_, value)| value.as_str())
     }
 
     /// The version's `.nupkg`, its lead file.
@@ -122,6 +144,9 @@ fn hex_bytes(hex: &str) -> Option<Vec<u8>> {
         .map(|i| u8::from_str_radix(hex.get(i..i + 2)?, 16).ok())
         .collect()
 }
+
+/// Version property holding the build metadata (possibly empty) of the pushed version.
+pub const BUILD_METADATA: &str = "build-metadata";
 
 /// The package's versions sorted once by NuGet precedence. Versions this plugin could
 /// not have stored (unparsable) are left out.
@@ -364,6 +389,25 @@ mod tests {
         assert_eq!(all[0].lower(), "1.0.0");
         let other = with_versions("foo", vec![version("Foo", "1.0", json!({}))]);
         assert_eq!(entries(&other)[0].id(&other), "Foo");
+    }
+
+    #[test]
+    fn the_build_metadata_property_spares_parsing_the_metadata() {
+        let mut detail = with_versions("foo", vec![version("Foo", "1.0.0", json!({}))]);
+        let stored = &mut detail.versions[0];
+        stored.properties = vec![(BUILD_METADATA.into(), "sha.9".into())];
+        // Unparsable metadata proves the property alone answered.
+        stored.metadata = "not json".into();
+        let all = entries(&detail);
+        assert_eq!(all[0].full(), "1.0.0+sha.9");
+        assert!(all[0].is_semver2());
+        assert!(all[0].metadata.get().is_none(), "metadata was parsed");
+
+        detail.versions[0].properties = vec![(BUILD_METADATA.into(), String::new())];
+        let all = entries(&detail);
+        assert_eq!(all[0].full(), "1.0.0");
+        assert!(!all[0].is_semver2());
+        assert!(all[0].metadata.get().is_none(), "metadata was parsed");
     }
 
     #[test]

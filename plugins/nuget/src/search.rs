@@ -30,7 +30,7 @@ impl Visibility {
         entries(package)
             .into_iter()
             .filter(|e| self.prerelease || !e.version.is_prerelease())
-            .filter(|e| self.semver2 || !e.meta().semver2)
+            .filter(|e| self.semver2 || !e.is_semver2())
             .collect()
     }
 }

@@ -13,6 +13,7 @@ use wharf_plugin_sdk::{
 use crate::multipart;
 use crate::nupkg;
 use crate::nuspec::{self, Nuspec};
+use crate::render::BUILD_METADATA;
 
 /// Upload contexts: a package push (`PUT /`) and a symbol package push.
 pub const PACKAGE: &str = "package";
@@ -137,6 +138,14 @@ fn plan(
     metadata: String,
     files: Vec<PlanFile>,
 ) -> PublishPlan {
+    // Symbols leave the version's properties as the package push set them.
+    let properties = match mode {
+        VersionMode::Extend => Vec::new(),
+        _ => vec![(
+            BUILD_METADATA.to_string(),
+            nuspec.version.build_metadata().to_string(),
+        )],
+    };
     PublishPlan {
         pkg: PackageRef {
             owner: owner.to_string(),
@@ -149,7 +158,7 @@ fn plan(
             metadata,
             files,
             tags: Vec::new(),
-            properties: Vec::new(),
+            properties,
         }],
         reply: Response::created(),
     }
@@ -254,6 +263,10 @@ mod tests {
         let stored = Metadata::from_stored(&version.metadata);
         assert_eq!(stored.version, "1.0.3-RC.1");
         assert_eq!(stored.id, "Contoso.Lib");
+        assert_eq!(
+            version.properties,
+            [(BUILD_METADATA.to_string(), String::new())]
+        );
         let [nupkg, spec] = &version.files[..] else {
             panic!("two files expected");
         };
@@ -296,6 +309,7 @@ mod tests {
         assert_eq!(version.version, "1.0.3-RC.1");
         assert!(matches!(version.mode, VersionMode::Extend));
         assert_eq!(version.metadata, "");
+        assert!(version.properties.is_empty(), "the package's stay");
         let [snupkg] = &version.files[..] else {
             panic!("one file expected");
         };

@@ -93,6 +93,17 @@ impl Version {
 
     /// Whether only SemVer 2.0 clients understand it (dotted prerelease or metadata);
     /// such versions are marked `semVerLevel` 2.0.0 in feeds.
+    /// The build metadata (`sha.1` of `1.0.0+sha.1`), empty when there is none.
+    pub fn build_metadata(&self) -> &str {
+        &self.metadata
+    }
+
+    /// The same version with other build metadata (ignored by comparisons).
+    pub fn with_build_metadata(mut self, metadata: &str) -> Self {
+        self.metadata = metadata.to_string();
+        self
+    }
+
     pub fn is_semver2(&self) -> bool {
         self.prerelease.len() > 1 || !self.metadata.is_empty()
     }
