@@ -85,13 +85,6 @@ impl Builder {
         if let Some(bytes) = self.max_upload {
             config.formats.get_mut("generic").unwrap().max_upload = Some(ByteSize(bytes));
         }
-        for (format, bytes) in self.format_max_upload {
-            config
-                .formats
-                .get_mut(&format)
-                .expect("format enabled")
-                .max_upload = Some(ByteSize(bytes));
-        }
         for (name, mount, path) in self.plugins {
             config.formats.insert(
                 name,
@@ -102,6 +95,14 @@ impl Builder {
                     max_upload: None,
                 },
             );
+        }
+        // After the plugins: a format loaded from a path can have a limit too.
+        for (format, bytes) in self.format_max_upload {
+            config
+                .formats
+                .get_mut(&format)
+                .expect("format enabled")
+                .max_upload = Some(ByteSize(bytes));
         }
         config.validate().expect("valid test config");
         share_plugin_cache(data_dir.path());

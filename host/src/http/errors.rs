@@ -112,8 +112,9 @@ fn body(style: &ErrorStyle, status: StatusCode, code: &str, message: &str) -> Re
             } else {
                 code
             };
-            let body =
-                serde_json::json!({"errors": [{"code": code, "message": message, "detail": null}]});
+            // `detail` repeats the message: the distribution spec allows any JSON there,
+            // and crates.io's API (hence cargo) reads the message from `errors[].detail`.
+            let body = serde_json::json!({"errors": [{"code": code, "message": message, "detail": message}]});
             (status, axum::Json(body)).into_response()
         }
     }
