@@ -318,7 +318,9 @@ fn npm_legacy_login_returns_a_working_token() {
     let server = TestServer::start();
     server.user("alice", Scope::Write);
     let env = NpmEnv::new(&server, "alice", None);
-    // npm prompts on a terminal only; `script` gives it one and feeds the answers.
+    // npm prompts on a terminal only; `script` gives it one and feeds the answers. Each
+    // answer waits for its prompt: npm turns echo off for the password and the terminal
+    // drops input typed before that, so a fixed delay fails on a slow machine.
     let login = format!("npm login --auth-type=legacy --registry={}", env.registry);
     let mut child = env
         .command("script", env.home())
@@ -328,20 +330,46 @@ fn npm_legacy_login_returns_a_working_token() {
         .stderr(std::process::Stdio::piped())
         .spawn()
         .unwrap();
+    let screen = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+    let reader = {
+        use std::io::Read;
+        let (mut stdout, screen) = (child.stdout.take().unwrap(), screen.clone());
+        std::thread::spawn(move || {
+            let mut chunk = [0u8; 1024];
+            while let Ok(n @ 1..) = stdout.read(&mut chunk) {
+                screen.lock().unwrap().extend_from_slice(&chunk[..n]);
+            }
+        })
+    };
     {
         use std::io::Write;
         let mut stdin = child.stdin.take().unwrap();
-        for answer in ["alice\n", "alice-password\n"] {
-            std::thread::sleep(std::time::Duration::from_secs(3));
+        let mut seen = 0;
+        for (prompt, answer) in [("Username:", "alice\n"), ("Password:", "alice-password\n")] {
+            let deadline = std::time::Instant::now() + std::time::Duration::from_secs(120);
+            loop {
+                let text = String::from_utf8_lossy(&screen.lock().unwrap()).into_owned();
+                if let Some(at) = text[seen..].find(prompt) {
+                    seen += at + prompt.len();
+                    break;
+                }
+                assert!(
+                    std::time::Instant::now() < deadline,
+                    "npm never prompted {prompt:?}: {text}"
+                );
+                std::thread::sleep(std::time::Duration::from_millis(100));
+            }
+            // The prompt is printed just before the terminal mode changes.
+            std::thread::sleep(std::time::Duration::from_millis(500));
             stdin.write_all(answer.as_bytes()).unwrap();
             stdin.flush().unwrap();
         }
-        std::thread::sleep(std::time::Duration::from_secs(3));
     }
     let out = child.wait_with_output().unwrap();
+    reader.join().unwrap();
     eprintln!(
         "{}{}",
-        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&screen.lock().unwrap()),
         String::from_utf8_lossy(&out.stderr)
     );
     assert!(out.status.success(), "npm login failed");
