@@ -1,5 +1,6 @@
-//! Builds the misbehaving plugin fixtures (`components/*`) and exposes their paths to
-//! the tests as `WHARF_TEST_<NAME>_WASM`.
+//! Builds the misbehaving plugin fixtures (`components/*`) and the format plugins the
+//! tests load from a `.wasm` path as a third party would (not bundled into the host),
+//! and exposes their paths to the tests as `WHARF_TEST_<NAME>_WASM`.
 
 use std::path::PathBuf;
 
@@ -10,6 +11,7 @@ const FIXTURES: &[(&str, &str)] = &[
     ("TRAP", "wharf-test-trap"),
     ("SPIN", "wharf-test-spin"),
     ("HOG", "wharf-test-hog"),
+    ("PYPI", "wharf-format-pypi"),
 ];
 
 fn main() {
@@ -25,6 +27,10 @@ fn main() {
     println!(
         "cargo:rerun-if-changed={}",
         root.join("plugins").join("sdk").display()
+    );
+    println!(
+        "cargo:rerun-if-changed={}",
+        root.join("plugins").join("pypi").display()
     );
     println!("cargo:rerun-if-changed={}", root.join("wit").display());
     for (name, krate) in FIXTURES {
