@@ -12,6 +12,7 @@ const FIXTURES: &[(&str, &str)] = &[
     ("SPIN", "wharf-test-spin"),
     ("HOG", "wharf-test-hog"),
     ("CARGO", "wharf-format-cargo"),
+    ("PYPI", "wharf-format-pypi"),
 ];
 
 fn main() {
@@ -24,7 +25,7 @@ fn main() {
         "cargo:rerun-if-changed={}",
         root.join("tests").join("components").display()
     );
-    for plugin in ["sdk", "cargo"] {
+    for plugin in ["sdk", "cargo", "pypi"] {
         println!(
             "cargo:rerun-if-changed={}",
             root.join("plugins").join(plugin).display()

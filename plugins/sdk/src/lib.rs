@@ -4,6 +4,9 @@
 //! format's logic. A plugin implements [`Plugin`] and calls [`export!`]. The helpers
 //! here keep the common shapes (errors, responses, routes, path segments) one-liners.
 
+#[cfg(feature = "zip")]
+pub mod archive;
+pub mod multipart;
 pub mod time;
 #[cfg(feature = "xml")]
 pub mod xml;
