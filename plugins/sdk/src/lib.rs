@@ -43,10 +43,30 @@ pub use bindings::wharf::format::types::{
 pub const CONTRACT_VERSION: &str = "0.1.0";
 
 /// Exports a type implementing [`Plugin`] as the component's `wharf:format/plugin`.
+///
+/// Only for WebAssembly: the export symbols' names (`wharf:format/plugin@0.1.0#…`) are
+/// not valid in a native shared library, and native builds exist only to run unit
+/// tests, which call the `Plugin` functions directly. So a plugin crate can be a
+/// `cdylib` (what `cargo build --target wasm32-wasip2` turns into a component) and
+/// still build natively in a workspace.
 #[macro_export]
 macro_rules! export {
     ($ty:ident) => {
+        #[cfg(target_arch = "wasm32")]
         $crate::bindings::export!($ty);
+        // Natively, what the exports would call stays live code (no dead-code warnings).
+        #[cfg(not(target_arch = "wasm32"))]
+        const _: () = {
+            #[allow(dead_code, reason = "a liveness root standing in for the exports")]
+            fn exports() {
+                let _ = (
+                    <$ty as $crate::Plugin>::describe,
+                    <$ty as $crate::Plugin>::match_route,
+                    <$ty as $crate::Plugin>::parse_upload,
+                    <$ty as $crate::Plugin>::render_index,
+                );
+            }
+        };
     };
 }
 
