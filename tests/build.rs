@@ -1,5 +1,5 @@
-//! Builds the misbehaving plugin fixtures (`components/*`) and exposes their paths to
-//! the tests as `WHARF_TEST_<NAME>_WASM`.
+//! Builds the misbehaving plugin fixtures (`components/*`) and the template plugin, and
+//! exposes their paths to the tests as `WHARF_TEST_<NAME>_WASM`.
 
 use std::path::PathBuf;
 
@@ -10,6 +10,8 @@ const FIXTURES: &[(&str, &str)] = &[
     ("TRAP", "wharf-test-trap"),
     ("SPIN", "wharf-test-spin"),
     ("HOG", "wharf-test-hog"),
+    // Loaded from its file as a third party's plugin would be (tests/plugin_kit.rs).
+    ("TEMPLATE", "wharf-format-template"),
 ];
 
 fn main() {
@@ -22,10 +24,12 @@ fn main() {
         "cargo:rerun-if-changed={}",
         root.join("tests").join("components").display()
     );
-    println!(
-        "cargo:rerun-if-changed={}",
-        root.join("plugins").join("sdk").display()
-    );
+    for plugin in ["sdk", "template"] {
+        println!(
+            "cargo:rerun-if-changed={}",
+            root.join("plugins").join(plugin).display()
+        );
+    }
     println!("cargo:rerun-if-changed={}", root.join("wit").display());
     for (name, krate) in FIXTURES {
         let wasm = build_wasm::build_component(&root, &target_dir, krate);
