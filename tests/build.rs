@@ -13,6 +13,8 @@ const FIXTURES: &[(&str, &str)] = &[
     ("HOG", "wharf-test-hog"),
     ("CARGO", "wharf-format-cargo"),
     ("PYPI", "wharf-format-pypi"),
+    // Loaded from its file as a third party's plugin would be (tests/plugin_kit.rs).
+    ("TEMPLATE", "wharf-format-template"),
 ];
 
 fn main() {
@@ -25,7 +27,7 @@ fn main() {
         "cargo:rerun-if-changed={}",
         root.join("tests").join("components").display()
     );
-    for plugin in ["sdk", "cargo", "pypi"] {
+    for plugin in ["sdk", "cargo", "pypi", "template"] {
         println!(
             "cargo:rerun-if-changed={}",
             root.join("plugins").join(plugin).display()

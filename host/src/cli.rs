@@ -50,6 +50,20 @@ enum Command {
     /// Manage API tokens.
     #[command(subcommand)]
     Token(TokenCommand),
+    /// Inspect format plugins.
+    #[command(subcommand)]
+    Plugin(PluginCommand),
+}
+
+#[derive(Debug, Subcommand)]
+enum PluginCommand {
+    /// Load a component as the server would (same engine, limits and checks) and print
+    /// its name, contract version, error style, challenge, digests and limits. Exits
+    /// non-zero, saying why, if the server would refuse it.
+    Check {
+        /// The `.wasm` component.
+        file: PathBuf,
+    },
 }
 
 #[derive(Debug, Args, Default)]
@@ -171,6 +185,10 @@ fn run(cli: Cli) -> anyhow::Result<()> {
         Command::User(c) => user_command(&registry::open_db(&admin_config()?)?, c),
         Command::Org(c) => org_command(&registry::open_db(&admin_config()?)?, c),
         Command::Token(c) => token_command(&registry::open_db(&admin_config()?)?, c),
+        Command::Plugin(PluginCommand::Check { file }) => {
+            print!("{}", crate::plugins::check::check(&file, &admin_config()?)?);
+            Ok(())
+        }
     }
 }
 

@@ -270,9 +270,14 @@ fn init_logging() {
 /// Points the data dir's plugin cache at one directory shared by all test servers, so
 /// each component is compiled once per machine rather than once per test.
 fn share_plugin_cache(data_dir: &Path) {
+    std::os::unix::fs::symlink(plugin_cache_dir(), data_dir.join("plugin-cache")).unwrap();
+}
+
+/// The compiled-component cache all tests share (created on first use).
+pub fn plugin_cache_dir() -> PathBuf {
     let shared = std::env::temp_dir().join("wharf-test-plugin-cache");
     std::fs::create_dir_all(&shared).unwrap();
-    std::os::unix::fs::symlink(&shared, data_dir.join("plugin-cache")).unwrap();
+    shared
 }
 
 /// A client that never follows redirects, so tests see what the server said.

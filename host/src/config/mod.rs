@@ -207,17 +207,14 @@ impl Config {
         if self.limits.plugin_time_ms == 0 {
             bail!("limits.plugin_time_ms: must be greater than 0");
         }
-        let mut mounts: BTreeMap<&str, &str> = BTreeMap::new();
+        // Enabled formats seen so far, to refuse a mount that overlaps one of theirs.
+        let mut mounts: Vec<(&str, Mount)> = Vec::new();
         for (name, format) in &self.formats {
             let key = format!("formats.{name}");
-            if name.is_empty()
-                || !name
-                    .chars()
-                    .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-')
-            {
+            if !valid_format_name(name) {
                 bail!("{key}: format names are lower-case letters, digits and '-'");
             }
-            Mount::parse(&format.mount).with_context(|| format!("{key}.mount"))?;
+            let mount = Mount::parse(&format.mount).with_context(|| format!("{key}.mount"))?;
             if let PluginSource::Path(p) = &format.plugin
                 && format.enabled
                 && !p.is_file()
@@ -227,12 +224,24 @@ impl Config {
             if !format.enabled {
                 continue;
             }
-            if let Some(other) = mounts.insert(format.mount.as_str(), name) {
-                bail!(
-                    "{key}.mount: {:?} is already the mount of formats.{other}",
-                    format.mount
-                );
+            // Longest-mount-first dispatch would hand one format's paths to the other.
+            for (other, theirs) in &mounts {
+                if *theirs == mount {
+                    bail!(
+                        "{key}.mount: {:?} is already the mount of formats.{other}",
+                        format.mount
+                    );
+                }
+                if let Some(example) = mount.overlap(theirs) {
+                    bail!(
+                        "{key}.mount: {:?} overlaps {:?}, the mount of formats.{other}: requests \
+                         below {example} would reach both; give each format a mount of its own",
+                        format.mount,
+                        self.formats[*other].mount
+                    );
+                }
             }
+            mounts.push((name.as_str(), mount));
         }
         Ok(())
     }
@@ -253,6 +262,14 @@ impl Config {
             .unwrap_or(self.limits.max_upload)
             .0
     }
+}
+
+/// Whether `name` can be a `[formats.NAME]` table (and so a plugin's declared name).
+pub fn valid_format_name(name: &str) -> bool {
+    !name.is_empty()
+        && name
+            .chars()
+            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-')
 }
 
 /// A parsed mount: the literal path before `{owner}`, whether an owner segment is
@@ -314,6 +331,44 @@ impl Mount {
         (rest.is_empty() || rest.starts_with('/')).then_some((Some(owner), rest))
     }
 
+    /// The mount's path segments; `None` is the `{owner}` segment, which matches any.
+    fn segments(&self) -> impl Iterator<Item = Option<&str>> {
+        fn split(part: &str) -> impl Iterator<Item = Option<&str>> {
+            part.split('/').filter(|s| !s.is_empty()).map(Some)
+        }
+        let owner = self.has_owner.then_some(None);
+        split(&self.prefix).chain(owner).chain(split(&self.suffix))
+    }
+
+    /// If some request path lies below both mounts, the longer mount's path with the
+    /// other's literals filled in (`{owner}` where any owner would do), else `None`.
+    /// Mounts are compared segment by segment over the shorter one: two literals must be
+    /// equal, `{owner}` matches any.
+    pub fn overlap(&self, other: &Mount) -> Option<String> {
+        let (mine, theirs): (Vec<_>, Vec<_>) =
+            (self.segments().collect(), other.segments().collect());
+        let (short, long) = if mine.len() <= theirs.len() {
+            (&mine, &theirs)
+        } else {
+            (&theirs, &mine)
+        };
+        let mut path = String::new();
+        for (i, segment) in long.iter().enumerate() {
+            let shared = match (short.get(i), segment) {
+                (None, s) => *s,
+                (Some(a), b) if a.is_none() || b.is_none() || a == b => a.or(*b),
+                _ => return None,
+            };
+            path.push('/');
+            path.push_str(shared.unwrap_or("{owner}"));
+        }
+        Some(if path.is_empty() {
+            "/".to_string()
+        } else {
+            path
+        })
+    }
+
     /// The absolute base URL of this mount for one owner.
     pub fn url(&self, public_url: &str, owner: Option<&str>) -> String {
         match owner {
@@ -357,6 +412,56 @@ mod tests {
         let text = "[formats.a]\nmount = \"/x/{owner}/a\"\n[formats.b]\nmount = \"/x/{owner}/a\"\n";
         let err = Config::parse(text).unwrap().validate().unwrap_err();
         assert!(err.to_string().contains("already the mount"), "{err}");
+    }
+
+    #[test]
+    fn overlapping_mounts_are_refused() {
+        let config = |a: &str, b: &str| {
+            Config::parse(&format!(
+                "[formats.a]\nmount = \"{a}\"\n[formats.b]\nmount = \"{b}\"\n"
+            ))
+            .unwrap()
+        };
+        for (a, b, below) in [
+            ("/v2", "/v2/{owner}/x", "/v2/{owner}/x"),
+            (
+                "/",
+                "/api/packages/{owner}/npm",
+                "/api/packages/{owner}/npm",
+            ),
+            (
+                "/api/{owner}/npm",
+                "/api/packages/{owner}",
+                "/api/packages/npm",
+            ),
+            (
+                "/api/packages/{owner}/npm",
+                "/api/packages/npm/{owner}",
+                "/api/packages/npm/npm",
+            ),
+        ] {
+            let err = format!("{:#}", config(a, b).validate().unwrap_err());
+            assert!(err.contains("formats.b.mount"), "{err}");
+            assert!(
+                err.contains(&format!("overlaps {a:?}, the mount of formats.a")),
+                "{err}"
+            );
+            assert!(
+                err.contains(&format!("requests below {below} would")),
+                "{err}"
+            );
+        }
+        for (a, b) in [
+            ("/api/packages/{owner}/npm", "/api/packages/{owner}/generic"),
+            ("/v2", "/v3"),
+            ("/api/packages/{owner}/npm", "/api/packages/special/x"),
+        ] {
+            config(a, b).validate().unwrap();
+        }
+        // A disabled format claims nothing.
+        let mut disabled = config("/v2", "/v2/{owner}/x");
+        disabled.formats.get_mut("a").unwrap().enabled = false;
+        disabled.validate().unwrap();
     }
 
     #[test]

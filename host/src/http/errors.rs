@@ -32,15 +32,7 @@ impl Envelope {
         let (status, code, message) = classify(&error);
         let mut response = body(&self.style, status, code, &message);
         if status == StatusCode::UNAUTHORIZED {
-            let value = match &self.challenge {
-                Challenge::Basic(realm) => format!("Basic realm=\"{realm}\""),
-                Challenge::Bearer(b) => {
-                    format!(
-                        "Bearer realm=\"{}{}\",service=\"{}\"",
-                        self.public_url, b.token_path, b.service
-                    )
-                }
-            };
+            let value = self.challenge.header_value(&self.public_url);
             if let Ok(value) = HeaderValue::from_str(&value) {
                 response
                     .headers_mut()

@@ -57,7 +57,8 @@ pub enum CallScope {
 pub struct State {
     format: String,
     scope: CallScope,
-    services: Services,
+    /// `None` when the plugin is only described (`wharf plugin check`): no data at all.
+    services: Option<Services>,
     wasi: WasiCtx,
     /// stdout and stderr of the guest, logged after the call.
     output: MemoryOutputPipe,
@@ -66,7 +67,7 @@ pub struct State {
 }
 
 impl State {
-    pub fn new(format: &str, scope: CallScope, services: Services, memory: u64) -> Self {
+    pub fn new(format: &str, scope: CallScope, services: Option<Services>, memory: u64) -> Self {
         let output = MemoryOutputPipe::new(OUTPUT_CAPACITY);
         // No preopens, environment, arguments or network: only captured output.
         let wasi = WasiCtx::builder()
@@ -98,9 +99,10 @@ impl State {
         }
     }
 
-    /// The package's id, if the call's scope allows seeing it and it exists.
-    fn package_id(&self, pkg: &PackageRef) -> Result<Option<i64>, Error> {
-        let CallScope::Owner(owner) = &self.scope else {
+    /// The package's id and the services to read it with, if the call's scope allows
+    /// seeing it and it exists: the owner of the call, and this plugin's format only.
+    fn package_id(&self, pkg: &PackageRef) -> Result<Option<(i64, Services)>, Error> {
+        let (CallScope::Owner(owner), Some(services)) = (&self.scope, &self.services) else {
             return Ok(None);
         };
         if !owner.eq_ignore_ascii_case(&pkg.owner) {
@@ -108,16 +110,19 @@ impl State {
         }
         let format = self.format.clone();
         let (owner, name) = (pkg.owner.clone(), pkg.name.clone());
-        self.services.db.read_sync(move |conn| {
+        let id = services.db.read_sync(move |conn| {
             let Some(owner) = db::owners::by_name(conn, &owner)? else {
                 return Ok(None);
             };
             Ok(packages::find(conn, owner.id, &format, &name)?.map(|p| p.id))
-        })
+        })?;
+        Ok(id.map(|id| (id, services.clone())))
     }
+}
 
+impl Services {
     fn version_info(&self, rows: Vec<packages::VersionRow>) -> Result<Vec<VersionInfo>, Error> {
-        self.services.db.read_sync(move |conn| {
+        self.db.read_sync(move |conn| {
             rows.into_iter()
                 .map(|row| {
                     let file_names = packages::files_of(conn, row.id)?
@@ -189,7 +194,7 @@ impl UploadReader {
     }
 }
 
-fn algorithm(a: HashAlgorithm) -> Algorithm {
+pub(super) fn algorithm(a: HashAlgorithm) -> Algorithm {
     match a {
         HashAlgorithm::Md5 => Algorithm::Md5,
         HashAlgorithm::Sha1 => Algorithm::Sha1,
@@ -259,15 +264,14 @@ impl host::Host for State {
     }
 
     fn get_version(&mut self, version: VersionRef) -> Result<Option<VersionInfo>> {
-        let Some(package_id) = self.package_id(&version.pkg).map_err(trap)? else {
+        let Some((package_id, services)) = self.package_id(&version.pkg).map_err(trap)? else {
             return Ok(None);
         };
-        let row = self
-            .services
+        let row = services
             .db
             .read_sync(move |conn| packages::version(conn, package_id, &version.version))
             .map_err(trap)?;
-        Ok(self
+        Ok(services
             .version_info(row.into_iter().collect())
             .map_err(trap)?
             .pop())
@@ -279,27 +283,26 @@ impl host::Host for State {
         name: String,
         value: String,
     ) -> Result<Vec<VersionInfo>> {
-        let Some(package_id) = self.package_id(&pkg).map_err(trap)? else {
+        let Some((package_id, services)) = self.package_id(&pkg).map_err(trap)? else {
             return Ok(Vec::new());
         };
-        let rows = self
-            .services
+        let rows = services
             .db
             .read_sync(move |conn| {
                 packages::versions_with_property(conn, package_id, &name, &value)
             })
             .map_err(trap)?;
-        self.version_info(rows).map_err(trap)
+        services.version_info(rows).map_err(trap)
     }
 
     fn package_has_blob(&mut self, pkg: PackageRef, digest: Digest) -> Result<bool> {
         if digest.algorithm != HashAlgorithm::Sha256 {
             return Ok(false);
         }
-        let Some(package_id) = self.package_id(&pkg).map_err(trap)? else {
+        let Some((package_id, services)) = self.package_id(&pkg).map_err(trap)? else {
             return Ok(false);
         };
-        self.services
+        services
             .db
             .read_sync(move |conn| db::blobs::package_has(conn, package_id, &digest.hex))
             .map_err(trap)
@@ -311,11 +314,10 @@ impl host::Host for State {
         file_name: String,
         algorithm_: HashAlgorithm,
     ) -> Result<Option<Digest>> {
-        let Some(package_id) = self.package_id(&version.pkg).map_err(trap)? else {
+        let Some((package_id, services)) = self.package_id(&version.pkg).map_err(trap)? else {
             return Ok(None);
         };
-        let file = self
-            .services
+        let file = services
             .db
             .read_sync(move |conn| {
                 let Some(v) = packages::version(conn, package_id, &version.version)? else {
@@ -325,7 +327,7 @@ impl host::Host for State {
             })
             .map_err(trap)?;
         let Some(file) = file else { return Ok(None) };
-        let hex = blob_digest(&self.services, &file.blob, algorithm(algorithm_)).map_err(trap)?;
+        let hex = blob_digest(&services, &file.blob, algorithm(algorithm_)).map_err(trap)?;
         Ok(Some(Digest {
             algorithm: algorithm_,
             hex,

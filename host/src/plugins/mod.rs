@@ -4,8 +4,12 @@
 //! `Store` for every call, with a memory cap and an epoch deadline. A plugin that traps,
 //! runs too long or allocates past its cap fails that one call with a
 //! [`PluginFailure`]; the instance is dropped and the next call gets a new one.
+//! [`contract`] decides which components are accepted at all; [`check`] reports on one
+//! without starting a server (`wharf plugin check`).
 
 mod bindings;
+pub mod check;
+pub mod contract;
 mod host_impl;
 mod runtime;
 
@@ -17,7 +21,7 @@ use crate::db::Db;
 use crate::store::BlobStore;
 use host_impl::{CallScope, State};
 pub use host_impl::{UploadReader, blob_digest};
-pub use runtime::{Runtime, RuntimeLimits};
+pub use runtime::{Prepared, Runtime, RuntimeLimits};
 
 /// The contract's types, as the host uses them.
 pub mod api {
@@ -31,6 +35,19 @@ pub mod api {
         Access, Digest, FileRef, HashAlgorithm, Method, PackageRef, PluginError, Request, Response,
         VersionRef,
     };
+}
+
+impl api::Challenge {
+    /// The `WWW-Authenticate` value sent with a 401 of this format.
+    pub fn header_value(&self, public_url: &str) -> String {
+        match self {
+            Self::Basic(realm) => format!("Basic realm=\"{realm}\""),
+            Self::Bearer(b) => format!(
+                "Bearer realm=\"{public_url}{}\",service=\"{}\"",
+                b.token_path, b.service
+            ),
+        }
+    }
 }
 
 /// Why a plugin call did not produce a result.
@@ -149,7 +166,7 @@ impl Plugin {
         let state = State::new(
             &self.format,
             scope,
-            self.services.clone(),
+            Some(self.services.clone()),
             self.runtime.limits.memory,
         );
         let mut store = self.runtime.new_store(state);

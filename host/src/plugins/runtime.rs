@@ -11,14 +11,12 @@ use wasmtime::component::{Component, Linker};
 use wasmtime::{Config, Engine, InstanceAllocationStrategy, PoolingAllocationConfig, Store, Trap};
 
 use super::bindings::{Format, FormatPre};
+use super::contract::{self, CONTRACT, Interfaces};
 use super::host_impl::{CallScope, State};
-use super::{Plugin, Services};
+use super::{Plugin, Services, api};
 
 /// How often the epoch advances; a call's time limit is counted in these ticks.
 const EPOCH_TICK: Duration = Duration::from_millis(10);
-
-/// The contract this host implements; plugins must report the same `major.minor`.
-pub const CONTRACT: &str = "0.1.0";
 
 #[derive(Debug, Clone, Copy)]
 pub struct RuntimeLimits {
@@ -30,16 +28,48 @@ pub struct RuntimeLimits {
     pub instances: u32,
 }
 
+impl RuntimeLimits {
+    /// The limits the server runs plugins with under `config`.
+    pub fn from_config(config: &crate::config::Config) -> Self {
+        Self {
+            memory: config.limits.plugin_memory.0,
+            time: Duration::from_millis(config.limits.plugin_time_ms),
+            instances: 256,
+        }
+    }
+}
+
+/// A component that passed every load check, and what it said about itself.
+pub struct Prepared {
+    pre: FormatPre<State>,
+    pub descriptor: api::Descriptor,
+    pub interfaces: Interfaces,
+}
+
 /// One engine for the process, shared by every plugin.
 pub struct Runtime {
     engine: Engine,
     linker: Linker<State>,
-    pub(super) limits: RuntimeLimits,
-    cache_dir: PathBuf,
+    pub limits: RuntimeLimits,
+    /// Where compiled components are cached; `None` compiles every time.
+    cache_dir: Option<PathBuf>,
 }
 
 impl Runtime {
+    /// The server's runtime, caching compiled components in `cache_dir`.
     pub fn new(limits: RuntimeLimits, cache_dir: &Path) -> anyhow::Result<Arc<Self>> {
+        std::fs::create_dir_all(cache_dir)
+            .with_context(|| format!("cannot create {}", cache_dir.display()))?;
+        Self::build(limits, Some(cache_dir.to_path_buf()))
+    }
+
+    /// The same engine and limits without a cache, for one-off checks that should not
+    /// write to a data dir (`wharf plugin check`).
+    pub fn uncached(limits: RuntimeLimits) -> anyhow::Result<Arc<Self>> {
+        Self::build(limits, None)
+    }
+
+    fn build(limits: RuntimeLimits, cache_dir: Option<PathBuf>) -> anyhow::Result<Arc<Self>> {
         let mut pool = PoolingAllocationConfig::default();
         pool.total_component_instances(limits.instances)
             .total_core_instances(limits.instances * 4)
@@ -75,13 +105,11 @@ impl Runtime {
                 }
             })?;
 
-        std::fs::create_dir_all(cache_dir)
-            .with_context(|| format!("cannot create {}", cache_dir.display()))?;
         Ok(Arc::new(Self {
             engine,
             linker,
             limits,
-            cache_dir: cache_dir.to_path_buf(),
+            cache_dir,
         }))
     }
 
@@ -99,86 +127,106 @@ impl Runtime {
     }
 
     /// Loads a component, checks it implements the contract and describes itself as
-    /// `format`, and returns it ready to call.
+    /// `format`, and returns it ready to call. Errors name the config key the component
+    /// came from.
     pub fn load(
         self: &Arc<Self>,
         format: &str,
         wasm: &[u8],
         services: Services,
     ) -> anyhow::Result<Plugin> {
-        let component = self.compile_cached(format, wasm)?;
-        let instance_pre = self.linker.instantiate_pre(&component).wasm_context(|| {
-            format!(
-                "plugin {format}: it does not fit this host's imports (wharf:format@{CONTRACT})"
-            )
-        })?;
-        let pre = FormatPre::new(instance_pre).wasm_context(|| {
-            format!("plugin {format}: it does not export wharf:format/plugin@{CONTRACT}")
-        })?;
-
-        let state = State::new(
-            format,
-            CallScope::None,
-            services.clone(),
-            self.limits.memory,
-        );
-        let mut store = self.new_store(state);
-        let descriptor = pre
-            .instantiate(&mut store)
-            .and_then(|f| f.wharf_format_plugin().call_describe(&mut store))
-            .map_err(|e| {
-                anyhow::anyhow!(
-                    "plugin {format}: describe failed: {}",
-                    classify(&e, store.data())
-                )
-            })?;
+        let prepared = self
+            .prepare(format, wasm)
+            .with_context(|| format!("formats.{format}.plugin"))?;
+        let descriptor = prepared.descriptor;
         if descriptor.name != format {
             bail!(
-                "plugin {format}: it describes itself as {:?}; the config table must be [formats.{}]",
+                "formats.{format}.plugin: the component describes itself as {:?}; the config table must be [formats.{}]",
                 descriptor.name,
                 descriptor.name
-            );
-        }
-        if !compatible(&descriptor.contract) {
-            bail!(
-                "plugin {format}: built for wharf:format@{}, this host implements {CONTRACT}",
-                descriptor.contract
             );
         }
         Ok(Plugin {
             format: format.to_string(),
             descriptor,
-            pre,
+            pre: prepared.pre,
             runtime: self.clone(),
             services,
         })
     }
 
+    /// Every check a component must pass before it serves, in the order that gives the
+    /// clearest message: it is a component, its contract interfaces are on this host's
+    /// track, it links against the host's imports, it exports the plugin interface, and
+    /// `describe` succeeds with a compatible `contract`. `label` names the component in
+    /// logs (the format, or the file being checked).
+    pub fn prepare(&self, label: &str, wasm: &[u8]) -> anyhow::Result<Prepared> {
+        contract::check_binary(wasm)?;
+        let component = self.compile_cached(label, wasm)?;
+        let interfaces = Interfaces::of(&component, &self.engine);
+        interfaces.check()?;
+        let instance_pre = self.linker.instantiate_pre(&component).wasm_context(|| {
+            format!("it does not fit this host's imports (wharf:format@{CONTRACT} and WASI 0.2)")
+        })?;
+        let pre = FormatPre::new(instance_pre).wasm_context(|| {
+            format!("it does not export wharf:format/plugin as this host expects (wharf:format@{CONTRACT})")
+        })?;
+
+        // No data during `describe`: the plugin is not serving anyone yet.
+        let state = State::new(label, CallScope::None, None, self.limits.memory);
+        let mut store = self.new_store(state);
+        let descriptor = pre
+            .instantiate(&mut store)
+            .and_then(|f| f.wharf_format_plugin().call_describe(&mut store));
+        store.data().flush_output();
+        let descriptor = descriptor
+            .map_err(|e| anyhow::anyhow!("describe failed: {}", classify(&e, store.data())))?;
+        if !contract::compatible(&descriptor.contract) {
+            bail!(
+                "it describes itself as built for wharf:format@{}, but this host implements \
+                 wharf:format@{CONTRACT} (it loads {})",
+                descriptor.contract,
+                contract::accepted()
+            );
+        }
+        Ok(Prepared {
+            pre,
+            descriptor,
+            interfaces,
+        })
+    }
+
     /// Compiles once per (component bytes, engine configuration); later starts load the
     /// native artifact from the cache in well under a millisecond.
-    fn compile_cached(&self, format: &str, wasm: &[u8]) -> anyhow::Result<Component> {
+    fn compile_cached(&self, label: &str, wasm: &[u8]) -> anyhow::Result<Component> {
+        let invalid = || "it is not a valid WebAssembly component".to_string();
+        let Some(cache_dir) = &self.cache_dir else {
+            return Component::new(&self.engine, wasm).wasm_context(invalid);
+        };
         let mut engine_hash = std::collections::hash_map::DefaultHasher::new();
         self.engine
             .precompile_compatibility_hash()
             .hash(&mut engine_hash);
+        // The label (a format name) only helps humans reading the directory; the
+        // hashes are the key.
         let key = format!(
-            "{format}-{}-{:016x}.cwasm",
+            "{label}-{}-{:016x}.cwasm",
             &hex::encode(Sha256::digest(wasm))[..32],
             engine_hash.finish()
         );
-        let path = self.cache_dir.join(key);
+        let path = cache_dir.join(key);
         if path.exists() {
             match self.deserialize(&path) {
                 Ok(component) => return Ok(component),
                 Err(e) => {
-                    tracing::warn!(plugin = format, error = %e, "ignoring unusable cached artifact")
+                    tracing::warn!(plugin = label, error = %e, "ignoring unusable cached artifact")
                 }
             }
         }
         let artifact = self
             .engine
             .precompile_component(wasm)
-            .wasm_context(|| format!("plugin {format}: not a valid WebAssembly component"))?;
+            .wasm_context(invalid)?;
         // A unique temp name: several processes may share one cache directory.
         let mut nonce = [0u8; 8];
         getrandom::fill(&mut nonce).map_err(|e| anyhow::anyhow!("no OS randomness: {e}"))?;
@@ -212,13 +260,6 @@ impl<T> WasmContext<T> for wasmtime::Result<T> {
     }
 }
 
-/// Same `major.minor` (and, for `0.x`, that is the whole compatibility promise).
-fn compatible(contract: &str) -> bool {
-    let mine: Vec<&str> = CONTRACT.split('.').collect();
-    let theirs: Vec<&str> = contract.split('.').collect();
-    theirs.len() == 3 && theirs[..2] == mine[..2]
-}
-
 /// A one-line reason for a failed call, from the trap code or the limiter's record;
 /// never from parsing error text.
 pub(super) fn classify(error: &wasmtime::Error, state: &State) -> String {
@@ -232,19 +273,5 @@ pub(super) fn classify(error: &wasmtime::Error, state: &State) -> String {
         }
         Some(trap) => format!("trapped: {trap}"),
         None => format!("{error:#}"),
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::compatible;
-
-    #[test]
-    fn contract_compatibility() {
-        assert!(compatible("0.1.0"));
-        assert!(compatible("0.1.7"));
-        assert!(!compatible("0.2.0"));
-        assert!(!compatible("1.1.0"));
-        assert!(!compatible("0.1"));
     }
 }

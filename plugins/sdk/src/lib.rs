@@ -2,14 +2,22 @@
 //!
 //! Owns the generated `wharf:format` bindings so that every plugin crate holds only its
 //! format's logic. A plugin implements [`Plugin`] and calls [`export!`]. The helpers
-//! here keep the common shapes (errors, responses, routes, path segments) one-liners.
+//! here keep the common shapes (errors, responses, routes, path segments) one-liners;
+//! [`testing`] runs a plugin's code natively under `cargo test`. `docs/plugins.md`
+//! explains the contract and how to build, load and debug a plugin.
 
 #[cfg(feature = "zip")]
 pub mod archive;
+#[cfg(feature = "json")]
+pub mod json;
 pub mod multipart;
+pub mod testing;
 pub mod time;
+mod upload;
 #[cfg(feature = "xml")]
 pub mod xml;
+
+pub use upload::{UploadBody, UploadReader};
 
 #[doc(hidden)]
 pub mod bindings {
@@ -38,10 +46,30 @@ pub use bindings::wharf::format::types::{
 pub const CONTRACT_VERSION: &str = "0.1.0";
 
 /// Exports a type implementing [`Plugin`] as the component's `wharf:format/plugin`.
+///
+/// Only for WebAssembly: the export symbols' names (`wharf:format/plugin@0.1.0#…`) are
+/// not valid in a native shared library, and native builds exist only to run unit
+/// tests, which call the `Plugin` functions directly. So a plugin crate can be a
+/// `cdylib` (what `cargo build --target wasm32-wasip2` turns into a component) and
+/// still build natively in a workspace.
 #[macro_export]
 macro_rules! export {
     ($ty:ident) => {
+        #[cfg(target_arch = "wasm32")]
         $crate::bindings::export!($ty);
+        // Natively, what the exports would call stays live code (no dead-code warnings).
+        #[cfg(not(target_arch = "wasm32"))]
+        const _: () = {
+            #[allow(dead_code, reason = "a liveness root standing in for the exports")]
+            fn exports() {
+                let _ = (
+                    <$ty as $crate::Plugin>::describe,
+                    <$ty as $crate::Plugin>::match_route,
+                    <$ty as $crate::Plugin>::parse_upload,
+                    <$ty as $crate::Plugin>::render_index,
+                );
+            }
+        };
     };
 }
 
@@ -89,6 +117,22 @@ impl PluginError {
 
     pub fn conflict(message: impl Into<String>) -> Self {
         Self::new(409, message)
+    }
+
+    /// 405, for a path that exists with another method.
+    pub fn method_not_allowed() -> Self {
+        Self::new(405, "method not allowed")
+    }
+
+    /// 413, for a body the format refuses by size (the host enforces `max-size` itself).
+    pub fn too_large(message: impl Into<String>) -> Self {
+        Self::new(413, message)
+    }
+
+    /// 500, for a broken invariant of the plugin itself. The message reaches the client
+    /// like any other; prefer a trap (panic) for bugs, which the host logs.
+    pub fn internal(message: impl Into<String>) -> Self {
+        Self::new(500, message)
     }
 }
 
@@ -247,114 +291,13 @@ fn decode(segment: &str, allow_slash: bool) -> Option<String> {
     String::from_utf8(out).ok()
 }
 
-/// A `Read + Seek` view of an upload that fetches it from the host in chunks, so
-/// parsers written for files (zip, tar, JSON streams) work on it unchanged.
-pub struct UploadReader<'a> {
-    upload: &'a Upload,
-    /// Where this view starts in the upload; positions are relative to it.
-    base: u64,
-    size: u64,
-    position: u64,
-    chunk: Vec<u8>,
-    chunk_start: u64,
-}
-
-impl<'a> UploadReader<'a> {
-    /// Bytes fetched per host call.
-    const CHUNK: u32 = 256 << 10;
-
-    pub fn new(upload: &'a Upload) -> Self {
-        Self::range(upload, 0, upload.size())
-    }
-
-    /// A view of `length` bytes of the upload from `offset` (one part of a multipart
-    /// body), read as if it were the whole file. It ends at the upload's end at most.
-    pub fn range(upload: &'a Upload, offset: u64, length: u64) -> Self {
-        let offset = offset.min(upload.size());
-        Self {
-            base: offset,
-            size: length.min(upload.size() - offset),
-            upload,
-            position: 0,
-            chunk: Vec::new(),
-            chunk_start: 0,
-        }
-    }
-
-    pub fn size(&self) -> u64 {
-        self.size
-    }
-
-    pub fn position(&self) -> u64 {
-        self.position
-    }
-
-    /// The next byte, or `None` at the end.
-    pub fn next_byte(&mut self) -> Option<u8> {
-        let at = self.loaded_offset()?;
-        let byte = *self.chunk.get(at)?;
-        self.position += 1;
-        Some(byte)
-    }
-
-    /// Moves to `position` (past the end reads nothing).
-    pub fn skip_to(&mut self, position: u64) {
-        self.position = position;
-    }
-
-    /// The offset of the next `needle` at or after the current position (searched by
-    /// the host, without copying the bytes in between into the guest).
-    pub fn find(&self, needle: &[u8]) -> Option<u64> {
-        let found = self.upload.find(self.base + self.position, needle)? - self.base;
-        (found + needle.len() as u64 <= self.size).then_some(found)
-    }
-
-    /// Where the current position is in the loaded chunk, fetching the chunk that
-    /// holds it when needed; `None` at the end.
-    fn loaded_offset(&mut self) -> Option<usize> {
-        if self.position >= self.size {
-            return None;
-        }
-        if self.position < self.chunk_start
-            || self.position - self.chunk_start >= self.chunk.len() as u64
-        {
-            let wanted = (self.size - self.position).min(u64::from(Self::CHUNK)) as u32;
-            self.chunk = self.upload.read(self.base + self.position, wanted);
-            self.chunk_start = self.position;
-        }
-        Some((self.position - self.chunk_start) as usize)
-    }
-}
-
-impl std::io::Read for UploadReader<'_> {
-    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
-        let Some(at) = self.loaded_offset() else {
-            return Ok(0);
-        };
-        let n = buf.len().min(self.chunk.len() - at);
-        buf[..n].copy_from_slice(&self.chunk[at..at + n]);
-        self.position += n as u64;
-        Ok(n)
-    }
-}
-
-impl std::io::Seek for UploadReader<'_> {
-    fn seek(&mut self, to: std::io::SeekFrom) -> std::io::Result<u64> {
-        let target = match to {
-            std::io::SeekFrom::Start(n) => Some(n),
-            std::io::SeekFrom::End(d) => self.size.checked_add_signed(d),
-            std::io::SeekFrom::Current(d) => self.position.checked_add_signed(d),
-        };
-        self.position = target.ok_or_else(|| {
-            std::io::Error::new(std::io::ErrorKind::InvalidInput, "seek before the start")
-        })?;
-        Ok(self.position)
-    }
-}
-
-/// Writes a line to the host log.
+/// Writes a line to the host log, tagged with the plugin's name. Outside WebAssembly
+/// (native unit tests) there is no host: the line goes to stderr.
 pub fn log(level: LogLevel, message: &str) {
+    #[cfg(target_arch = "wasm32")]
     host::log(level, message);
+    #[cfg(not(target_arch = "wasm32"))]
+    eprintln!("[{level:?}] {message}");
 }
 
 #[cfg(test)]

@@ -1,0 +1,245 @@
+//! Which components this host accepts as format plugins: the `wharf:format` version
+//! rule, and reading a component's contract interfaces before linking it.
+//!
+//! A component names the contract twice: in the interfaces it imports and exports
+//! (`wharf:format/host@0.1.0`, `wharf:format/plugin@0.1.0`), which is what wasmtime links
+//! and type-checks, and in `descriptor.contract`, which it reports about itself. Both
+//! must be on this host's *track*. Tracks follow semver as wasmtime's linker applies it
+//! when it matches versioned names: `1.2.3` is on `1`, `0.2.3` on `0.2`, and `0.0.z` or a
+//! pre-release only on itself. Within a track the host only ever adds imports
+//! (`wit/format.wit`), so a plugin built against the host's version or an older one
+//! links; one built against a newer one links unless it imports something this host
+//! lacks, which the linker then names.
+
+use std::collections::BTreeSet;
+
+use anyhow::bail;
+use wasmtime::Engine;
+use wasmtime::component::Component;
+
+/// The contract this host implements.
+pub const CONTRACT: &str = "0.1.0";
+
+/// The WIT package of the contract, as interface names spell it.
+const PACKAGE: &str = "wharf:format/";
+
+/// The interface every plugin exports.
+const PLUGIN_INTERFACE: &str = "plugin";
+
+/// The part of a version two versions must share to be compatible (see the module docs).
+fn track(version: &str) -> Option<String> {
+    let v = semver::Version::parse(version).ok()?;
+    Some(if !v.pre.is_empty() || (v.major, v.minor) == (0, 0) {
+        version.to_string()
+    } else if v.major == 0 {
+        format!("0.{}", v.minor)
+    } else {
+        v.major.to_string()
+    })
+}
+
+/// Whether a plugin built against `version` is on this host's track.
+pub fn compatible(version: &str) -> bool {
+    track(version).is_some_and(|t| Some(t) == track(CONTRACT))
+}
+
+/// The versions this host loads, for messages: `0.1.x`.
+pub fn accepted() -> String {
+    match track(CONTRACT) {
+        Some(t) if t != CONTRACT => format!("{t}.x"),
+        _ => CONTRACT.to_string(),
+    }
+}
+
+/// The interfaces a component imports and exports, by full name, contract ones apart.
+#[derive(Debug, Clone, Default)]
+pub struct Interfaces {
+    /// `wharf:format/…` imports.
+    pub imports: Vec<String>,
+    /// `wharf:format/…` exports.
+    pub exports: Vec<String>,
+    /// Every other import (`wasi:…` for std guests).
+    pub other_imports: Vec<String>,
+    /// Every other export.
+    pub other_exports: Vec<String>,
+}
+
+impl Interfaces {
+    pub fn of(component: &Component, engine: &Engine) -> Self {
+        let ty = component.component_type();
+        let mut found = Self::default();
+        for (name, _) in ty.imports(engine) {
+            let list = if name.starts_with(PACKAGE) {
+                &mut found.imports
+            } else {
+                &mut found.other_imports
+            };
+            list.push(name.to_string());
+        }
+        for (name, _) in ty.exports(engine) {
+            let list = if name.starts_with(PACKAGE) {
+                &mut found.exports
+            } else {
+                &mut found.other_exports
+            };
+            list.push(name.to_string());
+        }
+        found
+    }
+
+    /// The distinct contract versions the interface names carry (`""` for a name
+    /// without a version).
+    pub fn versions(&self) -> BTreeSet<&str> {
+        self.imports
+            .iter()
+            .chain(&self.exports)
+            .map(|name| name.split_once('@').map_or("", |(_, v)| v))
+            .collect()
+    }
+
+    /// Fails unless every contract interface the component names is on this host's
+    /// track and it exports `wharf:format/plugin`. Versions come first: a plugin of
+    /// another contract is best told so, whatever else differs.
+    pub fn check(&self) -> anyhow::Result<()> {
+        let wrong: Vec<&str> = self
+            .versions()
+            .into_iter()
+            .filter(|v| !compatible(v))
+            .collect();
+        if !wrong.is_empty() {
+            let built = wrong
+                .iter()
+                .map(|v| match *v {
+                    "" => "an unversioned wharf:format".to_string(),
+                    v => format!("wharf:format@{v}"),
+                })
+                .collect::<Vec<_>>()
+                .join(" and ");
+            bail!(
+                "it is built against {built}, but this host implements wharf:format@{CONTRACT} \
+                 (it loads {}); rebuild the plugin against a {} contract, or run a host that \
+                 implements its version",
+                accepted(),
+                accepted()
+            );
+        }
+        let plugin = format!("{PACKAGE}{PLUGIN_INTERFACE}");
+        let exports_plugin = self
+            .exports
+            .iter()
+            .any(|name| name.split('@').next() == Some(plugin.as_str()));
+        if !exports_plugin {
+            let exports: Vec<&str> = self
+                .exports
+                .iter()
+                .chain(&self.other_exports)
+                .map(String::as_str)
+                .collect();
+            bail!(
+                "it does not export {plugin}, so it is not a Wharf format plugin (its exports: \
+                 {}); a plugin implements the world wharf:format/format",
+                if exports.is_empty() {
+                    "none".to_string()
+                } else {
+                    exports.join(", ")
+                }
+            );
+        }
+        Ok(())
+    }
+}
+
+/// Tells apart what is not a component before compiling: a core module (built for
+/// `wasm32-unknown-unknown` or `wasm32-wasip1`) or not WebAssembly at all.
+pub fn check_binary(wasm: &[u8]) -> anyhow::Result<()> {
+    let Some(header) = wasm.get(..8).filter(|h| h.starts_with(b"\0asm")) else {
+        bail!("it is not WebAssembly (no \\0asm header)");
+    };
+    if header[4..] == [1, 0, 0, 0] {
+        bail!(
+            "it is a core WebAssembly module, not a component: build it with \
+             `cargo build --target wasm32-wasip2` (wasm32-unknown-unknown and wasm32-wasip1 \
+             produce core modules)"
+        );
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn versions_on_the_hosts_track_are_compatible() {
+        assert!(compatible("0.1.0"));
+        assert!(compatible("0.1.7"));
+        assert!(!compatible("0.2.0"));
+        assert!(!compatible("1.1.0"));
+        assert!(!compatible("0.1"));
+        assert!(!compatible("0.1.0-rc.1"));
+        assert!(!compatible(""));
+        assert_eq!(accepted(), "0.1.x");
+        assert_eq!(track("2.3.4").as_deref(), Some("2"));
+        assert_eq!(track("0.0.3").as_deref(), Some("0.0.3"));
+    }
+
+    fn interfaces(imports: &[&str], exports: &[&str]) -> Interfaces {
+        let owned = |names: &[&str]| names.iter().map(|n| n.to_string()).collect();
+        Interfaces {
+            imports: owned(imports),
+            exports: owned(exports),
+            ..Interfaces::default()
+        }
+    }
+
+    #[test]
+    fn interface_versions_are_checked_by_name() {
+        let ok = interfaces(
+            &["wharf:format/types@0.1.0", "wharf:format/host@0.1.2"],
+            &["wharf:format/plugin@0.1.0"],
+        );
+        ok.check().unwrap();
+        assert_eq!(
+            ok.versions().into_iter().collect::<Vec<_>>(),
+            ["0.1.0", "0.1.2"]
+        );
+
+        let newer = interfaces(&["wharf:format/host@0.2.0"], &["wharf:format/plugin@0.2.0"]);
+        let err = newer.check().unwrap_err().to_string();
+        assert!(err.contains("wharf:format@0.2.0"), "{err}");
+        assert!(err.contains("implements wharf:format@0.1.0"), "{err}");
+        assert!(err.contains("loads 0.1.x"), "{err}");
+
+        let unversioned = interfaces(&[], &["wharf:format/plugin"]);
+        let err = unversioned.check().unwrap_err().to_string();
+        assert!(err.contains("unversioned"), "{err}");
+    }
+
+    #[test]
+    fn a_component_without_the_plugin_export_is_not_a_plugin() {
+        let err = interfaces(&["wharf:format/host@0.1.0"], &[])
+            .check()
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("does not export wharf:format/plugin"), "{err}");
+        assert!(err.contains("its exports: none"), "{err}");
+    }
+
+    #[test]
+    fn core_modules_and_other_files_are_told_apart() {
+        let core = b"\0asm\x01\0\0\0";
+        assert!(
+            check_binary(core)
+                .unwrap_err()
+                .to_string()
+                .contains("core WebAssembly module")
+        );
+        assert!(
+            check_binary(b"PK\x03\x04....")
+                .unwrap_err()
+                .to_string()
+                .contains("not WebAssembly")
+        );
+        check_binary(b"\0asm\x0d\0\x01\0").unwrap();
+    }
+}

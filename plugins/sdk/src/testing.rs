@@ -1,0 +1,243 @@
+//! Helpers for unit-testing a plugin natively (`cargo test`), without the host.
+//!
+//! A plugin's exports are plain Rust functions, so `match-route` and `render-index` can
+//! be called directly with a [`request`] and an [`index_input`]. What needs the host is
+//! kept behind seams: parse uploads through [`crate::UploadBody`] (a [`FakeUpload`] here,
+//! the host's `&Upload` in the guest), and log through [`crate::log`], which prints to
+//! stderr outside WebAssembly. The generated host imports (`host::get_version`, …) panic
+//! natively; code that calls them is for integration tests against a running host.
+
+use crate::upload::UploadBody;
+use crate::{
+    Digest, FileInfo, FileSource, HashAlgorithm, IndexInput, IndexSpec, Method, PackageDetail,
+    PackageRef, Request, VersionDetail,
+};
+
+/// The owner [`request`] names.
+pub const OWNER: &str = "alice";
+
+/// The largest `read` the host answers (`wharf:format/host.upload.read`).
+const MAX_READ: u32 = 4 << 20;
+
+/// The longest `find` needle the host accepts.
+const MAX_NEEDLE: usize = 256;
+
+/// An upload held in memory, answering `read` and `find` as the host does (including
+/// its caps), so parsing code sees the same behaviour in tests as in the guest.
+#[derive(Debug, Clone, Default)]
+pub struct FakeUpload {
+    bytes: Vec<u8>,
+}
+
+impl FakeUpload {
+    pub fn new(bytes: impl Into<Vec<u8>>) -> Self {
+        Self {
+            bytes: bytes.into(),
+        }
+    }
+
+    pub fn bytes(&self) -> &[u8] {
+        &self.bytes
+    }
+
+    /// The bytes the host would store for a plan file with this source. A
+    /// `base64-slice` is returned still encoded (the host decodes it while storing).
+    ///
+    /// # Panics
+    /// When a range lies outside the upload (the host fails that plan with a 400).
+    pub fn stored(&self, source: &FileSource) -> Vec<u8> {
+        let range = |offset: u64, length: u64| {
+            let end = offset.checked_add(length).expect("range overflows");
+            usize::try_from(offset)
+                .ok()
+                .zip(usize::try_from(end).ok())
+                .and_then(|(start, end)| self.bytes.get(start..end))
+                .unwrap_or_else(|| {
+                    panic!(
+                        "range {offset}+{length} is outside the {}-byte upload",
+                        self.bytes.len()
+                    )
+                })
+                .to_vec()
+        };
+        match source {
+            FileSource::Whole => self.bytes.clone(),
+            FileSource::Slice(r) | FileSource::Base64Slice(r) => range(r.offset, r.length),
+            FileSource::Inline(bytes) => bytes.clone(),
+        }
+    }
+}
+
+impl UploadBody for FakeUpload {
+    fn size(&self) -> u64 {
+        self.bytes.len() as u64
+    }
+
+    fn read(&self, offset: u64, len: u32) -> Vec<u8> {
+        let start = usize::try_from(offset)
+            .unwrap_or(usize::MAX)
+            .min(self.bytes.len());
+        let end = start
+            .saturating_add(len.min(MAX_READ) as usize)
+            .min(self.bytes.len());
+        self.bytes[start..end].to_vec()
+    }
+
+    /// # Panics
+    /// For an empty needle or one over 256 bytes, which the host answers with a trap.
+    fn find(&self, offset: u64, needle: &[u8]) -> Option<u64> {
+        assert!(
+            (1..=MAX_NEEDLE).contains(&needle.len()),
+            "upload.find needs a needle of 1 to {MAX_NEEDLE} bytes"
+        );
+        let start = usize::try_from(offset).ok()?;
+        self.bytes
+            .get(start..)?
+            .windows(needle.len())
+            .position(|w| w == needle)
+            .map(|at| (start + at) as u64)
+    }
+}
+
+/// A request as the host passes it to `match-route`: `path` below the mount (still
+/// percent-encoded), owner [`OWNER`], no headers, query or user. Adjust it with the
+/// `with_*` methods.
+pub fn request(method: Method, path: &str) -> Request {
+    Request {
+        method,
+        path: path.to_string(),
+        query: Vec::new(),
+        headers: Vec::new(),
+        owner: Some(OWNER.to_string()),
+        base_url: format!("http://wharf.test/api/packages/{OWNER}/test"),
+        user: None,
+    }
+}
+
+/// Builders for test requests; the host fills these fields for real requests.
+impl Request {
+    /// Adds a query parameter (decoded, as the host passes them).
+    pub fn with_query(mut self, name: &str, value: &str) -> Self {
+        self.query.push((name.to_string(), value.to_string()));
+        self
+    }
+
+    /// Adds a header; names are lower-case, as the host passes them.
+    pub fn with_header(mut self, name: &str, value: &str) -> Self {
+        self.headers
+            .push((name.to_ascii_lowercase(), value.to_string()));
+        self
+    }
+
+    /// The owner segment of the mount; `None` for owner-less mounts (`/v2`).
+    pub fn with_owner(mut self, owner: Option<&str>) -> Self {
+        self.owner = owner.map(str::to_string);
+        self
+    }
+
+    /// The signed-in user's name.
+    pub fn with_user(mut self, user: &str) -> Self {
+        self.user = Some(user.to_string());
+        self
+    }
+
+    /// The absolute URL of the mount, without a trailing slash.
+    pub fn with_base_url(mut self, base_url: &str) -> Self {
+        self.base_url = base_url.to_string();
+        self
+    }
+}
+
+/// What the host hands `render-index` for a spec naming one package (`detail`, `None`
+/// when the package does not exist).
+pub fn index_input(request: Request, spec: IndexSpec, detail: Option<PackageDetail>) -> IndexInput {
+    IndexInput {
+        request,
+        spec,
+        detail,
+        listing: Vec::new(),
+        listing_total: 0,
+    }
+}
+
+/// A stored package of [`OWNER`] with these versions (oldest first), no tags, all
+/// times 0.
+pub fn package(name: &str, versions: Vec<VersionDetail>) -> PackageDetail {
+    PackageDetail {
+        pkg: PackageRef {
+            owner: OWNER.to_string(),
+            name: name.to_string(),
+        },
+        created: 0,
+        modified: 0,
+        versions,
+        tags: Vec::new(),
+    }
+}
+
+/// A stored version with its metadata JSON and files, no downloads or properties.
+pub fn version(version: &str, metadata: &str, files: Vec<FileInfo>) -> VersionDetail {
+    VersionDetail {
+        version: version.to_string(),
+        metadata: metadata.to_string(),
+        created: 0,
+        downloads: 0,
+        files,
+        properties: Vec::new(),
+    }
+}
+
+/// A stored lead file with its size and sha256 (the host always lists sha256).
+pub fn file(name: &str, size: u64, sha256: &str) -> FileInfo {
+    FileInfo {
+        name: name.to_string(),
+        size,
+        lead: true,
+        content_type: "application/octet-stream".to_string(),
+        digests: vec![Digest {
+            algorithm: HashAlgorithm::Sha256,
+            hex: sha256.to_string(),
+        }],
+        created: 0,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::ByteRange;
+
+    #[test]
+    fn the_fake_upload_answers_like_the_host() {
+        let upload = FakeUpload::new(b"abcabc".to_vec());
+        assert_eq!(upload.read(4, 10), b"bc");
+        assert_eq!(upload.read(9, 10), b"");
+        assert_eq!(upload.find(1, b"abc"), Some(3));
+        assert_eq!(upload.find(4, b"abc"), None);
+        assert_eq!(upload.find(99, b"a"), None);
+        let slice = FileSource::Slice(ByteRange {
+            offset: 1,
+            length: 2,
+        });
+        assert_eq!(upload.stored(&slice), b"bc");
+        assert_eq!(upload.stored(&FileSource::Whole), b"abcabc");
+    }
+
+    #[test]
+    #[should_panic(expected = "needle of 1 to 256 bytes")]
+    fn an_empty_needle_fails_as_in_the_host() {
+        FakeUpload::new(b"x".to_vec()).find(0, b"");
+    }
+
+    #[test]
+    fn requests_are_built_like_the_hosts() {
+        let r = request(Method::Get, "/a%2fb")
+            .with_query("q", "x y")
+            .with_header("Accept", "application/json")
+            .with_user("bob");
+        assert_eq!(r.owner.as_deref(), Some(OWNER));
+        assert_eq!(r.header("accept"), Some("application/json"));
+        assert_eq!(r.query_param("q"), Some("x y"));
+        assert_eq!(r.user.as_deref(), Some("bob"));
+    }
+}

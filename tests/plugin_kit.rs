@@ -1,0 +1,236 @@
+//! The plugin kit end to end: the template plugin, loaded from its `.wasm` file as a third
+//! party's would be, serves its routes and sees only its own format's packages;
+//! `wharf plugin check` accepts it and refuses what the server would refuse; a plugin of
+//! another contract version stops startup with both versions named.
+
+use std::path::{Path, PathBuf};
+
+use sha2::{Digest, Sha256};
+use wharf::Registry;
+use wharf::config::{Config, FormatConfig, PluginSource};
+use wharf::plugins::{Runtime, RuntimeLimits, check};
+use wharf_tests::{StatusCode, TestServer, client, plugin_cache_dir};
+
+const TEMPLATE: &str = env!("WHARF_TEST_TEMPLATE_WASM");
+
+fn server() -> TestServer {
+    TestServer::builder()
+        .plugin("template", "/api/packages/{owner}/template", TEMPLATE)
+        .start()
+}
+
+/// `PUT url` with the admin's token.
+fn put(server: &TestServer, url: &str, body: &'static [u8]) -> reqwest::blocking::Response {
+    client()
+        .put(url)
+        .header("Authorization", format!("token {}", server.admin_token))
+        .body(body)
+        .send()
+        .unwrap()
+}
+
+fn get(url: &str) -> (StatusCode, String) {
+    let res = client().get(url).send().unwrap();
+    (res.status(), res.text().unwrap())
+}
+
+#[test]
+fn the_template_plugin_serves_uploads_downloads_and_its_index() {
+    let server = server();
+    let base = format!("{}/api/packages/admin/template", server.url);
+    let body = b"First release\nDetails\n";
+
+    assert_eq!(
+        put(&server, &format!("{base}/notes/1.0/notes.txt"), body).status(),
+        201
+    );
+    assert_eq!(
+        put(&server, &format!("{base}/notes/1.0/notes.txt"), body).status(),
+        409
+    );
+    let empty = put(&server, &format!("{base}/notes/2.0/x.txt"), b"");
+    assert_eq!(empty.status(), 400);
+    assert_eq!(empty.text().unwrap(), "the file is empty\n");
+    let bad = put(&server, &format!("{base}/Notes/1.0/notes.txt"), body);
+    assert_eq!(bad.status(), 400);
+
+    // Anonymous writes get the plugin's challenge.
+    let anonymous = client()
+        .put(format!("{base}/notes/3.0/notes.txt"))
+        .body(&body[..])
+        .send()
+        .unwrap();
+    assert_eq!(anonymous.status(), 401);
+    assert_eq!(
+        anonymous.headers()["www-authenticate"],
+        "Basic realm=\"Wharf Package API\""
+    );
+
+    let file_url = format!("{base}/notes/1.0/notes.txt");
+    assert_eq!(
+        get(&file_url),
+        (StatusCode::OK, String::from_utf8(body.to_vec()).unwrap())
+    );
+    let (status, index) = get(&format!("{base}/notes"));
+    assert_eq!(status, 200, "{index}");
+    let index: serde_json::Value = serde_json::from_str(&index).unwrap();
+    let version = &index["versions"][0];
+    assert_eq!(version["version"], "1.0");
+    assert_eq!(version["summary"], "First release");
+    assert_eq!(version["files"][0]["url"], file_url.as_str());
+    assert_eq!(
+        version["files"][0]["sha256"],
+        hex(&Sha256::digest(body)).as_str()
+    );
+
+    let deleted = client()
+        .delete(format!("{base}/notes/1.0"))
+        .header("Authorization", format!("token {}", server.admin_token))
+        .send()
+        .unwrap();
+    assert_eq!(deleted.status(), 204);
+    assert_eq!(get(&file_url).0, 404);
+    assert_eq!(get(&format!("{base}/notes")).0, 404);
+}
+
+#[test]
+fn a_plugin_sees_only_its_own_formats_packages() {
+    let server = server();
+    let generic = server.generic("admin", "notes/1.0/notes.txt");
+    assert_eq!(put(&server, &generic, b"generic bytes\n").status(), 201);
+
+    // Same owner, name, version and file name, asked through the other format.
+    let template = format!("{}/api/packages/admin/template/notes", server.url);
+    assert_eq!(get(&format!("{template}/1.0/notes.txt")).0, 404);
+    assert_eq!(get(&template).0, 404);
+    let delete = client()
+        .delete(format!("{template}/1.0"))
+        .header("Authorization", format!("token {}", server.admin_token))
+        .send()
+        .unwrap();
+    assert_eq!(delete.status(), 404);
+    // Publishing the same coordinates is a new package of its own format, not a 409.
+    assert_eq!(
+        put(
+            &server,
+            &format!("{template}/1.0/notes.txt"),
+            b"template bytes\n"
+        )
+        .status(),
+        201
+    );
+    assert_eq!(
+        get(&generic),
+        (StatusCode::OK, "generic bytes\n".to_string())
+    );
+    assert_eq!(
+        get(&format!("{template}/1.0/notes.txt")),
+        (StatusCode::OK, "template bytes\n".to_string())
+    );
+}
+
+#[test]
+fn plugin_check_reports_what_the_server_would_load() {
+    // The CLI's `check` compiles without a cache; a debug build of cranelift takes
+    // seconds for that, so this test shares the test servers' compiled artifact.
+    let config = Config::default();
+    let runtime = Runtime::new(RuntimeLimits::from_config(&config), &plugin_cache_dir()).unwrap();
+    let report = check::check_with(&runtime, Path::new(TEMPLATE), &config).unwrap();
+    assert_eq!(report.descriptor.name, "template");
+    let text = report.to_string();
+    for expected in [
+        "format      template",
+        "contract    0.1.0 (this host implements wharf:format@0.1.0 and loads 0.1.x)",
+        "exports     wharf:format/plugin@0.1.0",
+        "errors      plain text",
+        "challenge   Basic realm=\"Wharf Package API\"",
+        "digests     sha256 (always)",
+        "limits      64 MiB of memory and 2000 ms per call; uploads up to 2 GiB",
+        "[formats.template]",
+    ] {
+        assert!(
+            text.contains(expected),
+            "{expected:?} missing from:\n{text}"
+        );
+    }
+}
+
+#[test]
+fn plugin_check_refuses_what_the_server_would_refuse() {
+    let dir = tempfile::tempdir().unwrap();
+    for (file, bytes, expected) in [
+        (
+            "core.wasm",
+            b"\0asm\x01\0\0\0".to_vec(),
+            "is a core WebAssembly module, not a component",
+        ),
+        ("text.wasm", b"hello".to_vec(), "is not WebAssembly"),
+        (
+            "future.wasm",
+            component_of_contract("0.2.0"),
+            "built against wharf:format@0.2.0, but this host implements wharf:format@0.1.0",
+        ),
+    ] {
+        let path = dir.path().join(file);
+        std::fs::write(&path, bytes).unwrap();
+        let err = format!("{:#}", check::check(&path, &Config::default()).unwrap_err());
+        assert!(err.contains(&path.display().to_string()), "{err}");
+        assert!(err.contains(expected), "{err}");
+    }
+    let missing = check::check(&dir.path().join("none.wasm"), &Config::default()).unwrap_err();
+    assert!(
+        format!("{missing:#}").contains("cannot read"),
+        "{missing:#}"
+    );
+}
+
+#[test]
+fn a_plugin_of_another_contract_version_stops_startup() {
+    let dir = tempfile::tempdir().unwrap();
+    let wasm = dir.path().join("future.wasm");
+    std::fs::write(&wasm, component_of_contract("0.2.0")).unwrap();
+    let mut config = Config::default();
+    config.storage.data_dir = dir.path().join("data");
+    config.formats.clear();
+    config.formats.insert(
+        "future".to_string(),
+        FormatConfig {
+            enabled: true,
+            mount: "/api/packages/{owner}/future".to_string(),
+            plugin: PluginSource::Path(PathBuf::from(&wasm)),
+            max_upload: None,
+        },
+    );
+    config.validate().unwrap();
+    let Err(err) = Registry::open(config) else {
+        panic!("a 0.2.0 plugin was loaded");
+    };
+    let err = format!("{err:#}");
+    assert!(err.starts_with("formats.future.plugin: "), "{err}");
+    assert!(err.contains("wharf:format@0.2.0"), "{err}");
+    assert!(err.contains("implements wharf:format@0.1.0"), "{err}");
+}
+
+/// A component as a plugin built against another contract version looks from the
+/// outside: it imports `wharf:format/host@V` and exports `wharf:format/plugin@V` (here
+/// simply the imported instance, which is enough to be refused by name).
+fn component_of_contract(version: &str) -> Vec<u8> {
+    use wasm_encoder::{ComponentBuilder, ComponentExportKind, ComponentTypeRef, InstanceType};
+    let mut component = ComponentBuilder::default();
+    let ty = component.type_instance(None, &InstanceType::new());
+    let host = component.import(
+        format!("wharf:format/host@{version}").as_str(),
+        ComponentTypeRef::Instance(ty),
+    );
+    component.export(
+        format!("wharf:format/plugin@{version}").as_str(),
+        ComponentExportKind::Instance,
+        host,
+        None,
+    );
+    component.finish()
+}
+
+fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
