@@ -75,6 +75,22 @@ fn a_memory_hog_is_stopped_at_its_cap() {
     assert_fails_then_recovers(&server, "hog");
 }
 
+/// Plugins cannot read the time or draw fresh randomness: the clock says 1970 and the
+/// random source repeats, so every call with the same input gives the same answer.
+#[test]
+fn plugins_see_a_stopped_clock_and_a_fixed_random_source() {
+    let server = server();
+    let (status, first) = get(&server, "trap", "/ambient");
+    assert_eq!(status, StatusCode::OK, "{first}");
+    assert!(first.starts_with("0 "), "the clock moved: {first}");
+    for format in ["trap", "spin", "hog"] {
+        assert_eq!(
+            get(&server, format, "/ambient"),
+            (StatusCode::OK, first.clone())
+        );
+    }
+}
+
 #[test]
 fn misbehaving_plugins_in_parallel_do_not_take_the_server_down() {
     let server = server();

@@ -1,6 +1,7 @@
 //! The part the misbehaving fixtures share: a format whose `match-route` calls the
 //! crate's `misbehave()` for paths starting with `/boom`, answers `GET /ok` with `ok`
-//! (to show the format still works afterwards), and has no uploads or indexes.
+//! (to show the format still works afterwards), answers `GET /ambient` with what the
+//! guest sees of the clock and of its random source, and has no uploads or indexes.
 
 macro_rules! misbehaving_plugin {
     ($ty:ident, $name:literal) => {
@@ -20,11 +21,19 @@ macro_rules! misbehaving_plugin {
                 if request.path.starts_with("/boom") {
                     misbehave();
                 }
-                if !matches!(request.method, Method::Get) || request.path != "/ok" {
+                if !matches!(request.method, Method::Get) {
                     return Ok(Route::not_found());
                 }
-                let ok = Response::new(200, "text/plain", "ok");
-                Ok(Route::public(Operation::Respond(ok)))
+                let body = match request.path.as_str() {
+                    "/ok" => "ok".to_string(),
+                    "/ambient" => ambient(),
+                    _ => return Ok(Route::not_found()),
+                };
+                Ok(Route::public(Operation::Respond(Response::new(
+                    200,
+                    "text/plain",
+                    body,
+                ))))
             }
 
             fn parse_upload(
@@ -38,6 +47,16 @@ macro_rules! misbehaving_plugin {
             fn render_index(_input: IndexInput) -> Result<Response, PluginError> {
                 Err(PluginError::new(500, "no indexes"))
             }
+        }
+
+        /// Seconds since the epoch, and a hash keyed by std's random seed.
+        fn ambient() -> String {
+            use std::hash::BuildHasher;
+            let now = std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .map_or(u64::MAX, |d| d.as_secs());
+            let keyed = std::collections::hash_map::RandomState::new().hash_one(1u8);
+            format!("{now} {keyed}")
         }
 
         wharf_plugin_sdk::export!($ty);

@@ -6,10 +6,14 @@
 use std::fs::File;
 use std::os::unix::fs::FileExt;
 
+use std::time::Duration;
+
+use rand::SeedableRng;
+use rand::rngs::StdRng;
 use wasmtime::component::{Resource, ResourceTable};
 use wasmtime::{ResourceLimiter, Result};
 use wasmtime_wasi::p2::pipe::MemoryOutputPipe;
-use wasmtime_wasi::{WasiCtx, WasiCtxView, WasiView};
+use wasmtime_wasi::{HostMonotonicClock, HostWallClock, WasiCtx, WasiCtxView, WasiView};
 
 use super::Services;
 use super::bindings::wharf::format::host::{self, LogLevel, VersionInfo};
@@ -69,10 +73,17 @@ pub struct State {
 impl State {
     pub fn new(format: &str, scope: CallScope, services: Option<Services>, memory: u64) -> Self {
         let output = MemoryOutputPipe::new(OUTPUT_CAPACITY);
-        // No preopens, environment, arguments or network: only captured output.
+        // No preopens, environment, arguments or network: only captured output. Clocks
+        // stand still and randomness is a fixed sequence, so a call's result depends on
+        // its inputs alone (rendered indexes are cached; routes must be stable).
         let wasi = WasiCtx::builder()
             .stdout(output.clone())
             .stderr(output.clone())
+            .wall_clock(StoppedClock)
+            .monotonic_clock(StoppedClock)
+            .secure_random(StdRng::seed_from_u64(0))
+            .insecure_random(StdRng::seed_from_u64(0))
+            .insecure_random_seed(0)
             .build();
         Self {
             format: format.to_string(),
@@ -169,6 +180,28 @@ impl ResourceLimiter for MemoryCap {
         _maximum: Option<usize>,
     ) -> Result<bool> {
         Ok(desired <= 100_000)
+    }
+}
+
+/// The clock plugins see: the Unix epoch, forever. Times reach plugins as data
+/// (`created`, `modified`), never from a clock.
+struct StoppedClock;
+
+impl HostWallClock for StoppedClock {
+    fn resolution(&self) -> Duration {
+        Duration::from_secs(1)
+    }
+    fn now(&self) -> Duration {
+        Duration::ZERO
+    }
+}
+
+impl HostMonotonicClock for StoppedClock {
+    fn resolution(&self) -> u64 {
+        1_000_000_000
+    }
+    fn now(&self) -> u64 {
+        0
     }
 }
 
