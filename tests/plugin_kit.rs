@@ -206,7 +206,9 @@ fn a_plugin_of_another_contract_version_stops_startup() {
         panic!("a 0.2.0 plugin was loaded");
     };
     let err = format!("{err:#}");
-    assert!(err.starts_with("formats.future.plugin: "), "{err}");
+    // The message names the config key and the file, then the reason.
+    let prefix = format!("formats.future.plugin: {}: ", wasm.display());
+    assert!(err.starts_with(&prefix), "{err}");
     assert!(err.contains("wharf:format@0.2.0"), "{err}");
     assert!(err.contains("implements wharf:format@0.1.0"), "{err}");
 }

@@ -135,13 +135,11 @@ impl Runtime {
         wasm: &[u8],
         services: Services,
     ) -> anyhow::Result<Plugin> {
-        let prepared = self
-            .prepare(format, wasm)
-            .with_context(|| format!("formats.{format}.plugin"))?;
+        let prepared = self.prepare(format, wasm)?;
         let descriptor = prepared.descriptor;
         if descriptor.name != format {
             bail!(
-                "formats.{format}.plugin: the component describes itself as {:?}; the config table must be [formats.{}]",
+                "the component describes itself as {:?}; the config table must be [formats.{}]",
                 descriptor.name,
                 descriptor.name
             );

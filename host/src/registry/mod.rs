@@ -8,7 +8,6 @@ pub mod index;
 pub mod publish;
 
 use std::sync::Arc;
-use std::time::Duration;
 
 use anyhow::Context;
 
@@ -56,11 +55,7 @@ impl Registry {
         let blobs = BlobStore::open(data_dir)
             .with_context(|| format!("cannot open the blob store in {}", data_dir.display()))?;
         let runtime = Runtime::new(
-            RuntimeLimits {
-                memory: config.limits.plugin_memory.0,
-                time: Duration::from_millis(config.limits.plugin_time_ms),
-                instances: 256,
-            },
+            RuntimeLimits::from_config(&config),
             &data_dir.join("plugin-cache"),
         )?;
         let services = Services {
@@ -79,7 +74,15 @@ impl Registry {
                 PluginSource::Path(path) => std::fs::read(path)
                     .with_context(|| format!("formats.{name}.plugin: cannot read {}", path.display()))?,
             };
-            let plugin = runtime.load(name, &wasm, services.clone())?;
+            let plugin =
+                runtime
+                    .load(name, &wasm, services.clone())
+                    .with_context(|| match &format.plugin {
+                        PluginSource::Bundled => format!("formats.{name}: the bundled plugin"),
+                        PluginSource::Path(path) => {
+                            format!("formats.{name}.plugin: {}", path.display())
+                        }
+                    })?;
             tracing::info!(format = %name, mount = %format.mount, "format enabled");
             formats.push(FormatEntry {
                 name: name.clone(),

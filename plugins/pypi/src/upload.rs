@@ -11,10 +11,10 @@
 
 use std::io::{Read, Seek};
 
-use wharf_plugin_sdk::multipart::{Body, Form, Limits, Part};
+use wharf_plugin_sdk::multipart::{Form, Limits, Part};
 use wharf_plugin_sdk::{
     Digest, FileSource, HashAlgorithm, PackageRef, PlanFile, PlanVersion, PluginError, PublishPlan,
-    Request, Response, Upload, UploadReader, UploadSpec, VersionMode,
+    Request, Response, Upload, UploadBody, UploadReader, UploadSpec, VersionMode,
 };
 
 use crate::filename::{self, Kind};
@@ -63,7 +63,7 @@ fn read_metadata<R: Read + Seek>(reader: R, checked: &Checked) -> Result<Vec<u8>
 }
 
 /// Reads and checks the form of an upload body.
-pub fn check<B: Body + ?Sized>(body: &B, content_type: &str) -> Result<Checked, PluginError> {
+pub fn check<B: UploadBody + ?Sized>(body: &B, content_type: &str) -> Result<Checked, PluginError> {
     let form = Form::read(body, content_type, Limits::default())?;
     match form.field(":action") {
         Some("file_upload") => {}

@@ -2,7 +2,7 @@
 //! already stored.
 //!
 //! An upload may be hundreds of MiB, so it is never copied into the guest: delimiters
-//! are located with the host's search ([`Upload::find`]) and only part headers and the
+//! are located with the host's search ([`UploadBody::find`]) and only part headers and the
 //! small text fields a plugin asks for are read. A file part is a [`ByteRange`] of the
 //! upload, which a publish plan hands back to the host as [`FileSource::Slice`]
 //! (`crate::FileSource`), so its bytes go from the request body to the blob store
@@ -13,53 +13,13 @@
 //! walks the parts one by one for plugins that want to decide per part, and
 //! [`find_part`] finds a single named part (NuGet's `package`).
 
-use crate::{ByteRange, PluginError, Upload};
+use crate::{ByteRange, PluginError, UploadBody};
 
 /// RFC 2046 limits a boundary to 70 characters.
 const MAX_BOUNDARY: usize = 70;
 
 /// Largest header block of one part; real ones are two or three short lines.
 const MAX_PART_HEADERS: u64 = 16 << 10;
-
-/// Stored bytes the reader works on: the upload in a plugin, a byte slice in tests.
-pub trait Body {
-    /// The offset of the first `needle` at or after `from`, or none.
-    fn find(&self, from: u64, needle: &[u8]) -> Option<u64>;
-    /// At most `len` bytes at `offset`, fewer only at the end.
-    fn read(&self, offset: u64, len: u32) -> Vec<u8>;
-}
-
-impl Body for Upload {
-    fn find(&self, from: u64, needle: &[u8]) -> Option<u64> {
-        Upload::find(self, from, needle)
-    }
-
-    fn read(&self, offset: u64, len: u32) -> Vec<u8> {
-        Upload::read(self, offset, len)
-    }
-}
-
-impl Body for [u8] {
-    fn find(&self, from: u64, needle: &[u8]) -> Option<u64> {
-        let start = usize::try_from(from).ok()?;
-        let haystack = self.get(start..)?;
-        if needle.is_empty() {
-            return Some(from);
-        }
-        haystack
-            .windows(needle.len())
-            .position(|w| w == needle)
-            .map(|at| (start + at) as u64)
-    }
-
-    fn read(&self, offset: u64, len: u32) -> Vec<u8> {
-        let start = usize::try_from(offset)
-            .unwrap_or(usize::MAX)
-            .min(self.len());
-        let end = start.saturating_add(len as usize).min(self.len());
-        self[start..end].to_vec()
-    }
-}
 
 /// The boundary of a multipart `content-type`, quoted or not; `None` when the body is
 /// not multipart. A multipart type without a usable boundary is a 400: the body cannot
@@ -105,7 +65,7 @@ pub struct Part {
 impl Part {
     /// The content as UTF-8 text; a 400 naming the field when it is longer than `max`
     /// bytes or not UTF-8.
-    pub fn text<B: Body + ?Sized>(&self, body: &B, max: u32) -> Result<String, PluginError> {
+    pub fn text<B: UploadBody + ?Sized>(&self, body: &B, max: u32) -> Result<String, PluginError> {
         if self.range.length > u64::from(max) {
             return Err(PluginError::bad_request(format!(
                 "the form field \"{}\" is longer than {max} bytes",
@@ -125,7 +85,7 @@ impl Part {
 /// The parts of a multipart body, in order. Each item is a part or the error that
 /// ends the walk: a body that ends inside a part, or without its closing delimiter,
 /// is malformed (a cut-off upload must not pass for a shorter one).
-pub fn parts<'a, B: Body + ?Sized>(body: &'a B, boundary: &str) -> Parts<'a, B> {
+pub fn parts<'a, B: UploadBody + ?Sized>(body: &'a B, boundary: &str) -> Parts<'a, B> {
     Parts {
         body,
         delimiter: format!("--{boundary}").into_bytes(),
@@ -143,7 +103,7 @@ pub struct Parts<'a, B: ?Sized> {
     done: bool,
 }
 
-impl<B: Body + ?Sized> Parts<'_, B> {
+impl<B: UploadBody + ?Sized> Parts<'_, B> {
     fn next_part(&mut self) -> Result<Option<Part>, PluginError> {
         let at = match self.next {
             Some(at) => at,
@@ -212,7 +172,7 @@ impl<B: Body + ?Sized> Parts<'_, B> {
     }
 }
 
-impl<B: Body + ?Sized> Iterator for Parts<'_, B> {
+impl<B: UploadBody + ?Sized> Iterator for Parts<'_, B> {
     type Item = Result<Part, PluginError>;
 
     fn next(&mut self) -> Option<Self::Item> {
@@ -228,7 +188,7 @@ impl<B: Body + ?Sized> Iterator for Parts<'_, B> {
 }
 
 /// The content of the first part named `name`.
-pub fn find_part<B: Body + ?Sized>(
+pub fn find_part<B: UploadBody + ?Sized>(
     body: &B,
     boundary: &str,
     name: &str,
@@ -279,7 +239,7 @@ pub struct Form {
 impl Form {
     /// Reads the form of a body whose request had `content_type`. A body that is not
     /// `multipart/*` is a 400 saying so.
-    pub fn read<B: Body + ?Sized>(
+    pub fn read<B: UploadBody + ?Sized>(
         body: &B,
         content_type: &str,
         limits: Limits,
@@ -340,7 +300,11 @@ impl Form {
 }
 
 /// `len` bytes at `offset`, in as many host reads as the host's per-call cap needs.
-fn read_exact<B: Body + ?Sized>(body: &B, offset: u64, len: u32) -> Result<Vec<u8>, PluginError> {
+fn read_exact<B: UploadBody + ?Sized>(
+    body: &B,
+    offset: u64,
+    len: u32,
+) -> Result<Vec<u8>, PluginError> {
     let mut out = Vec::with_capacity(len as usize);
     while out.len() < len as usize {
         let chunk = body.read(offset + out.len() as u64, len - out.len() as u32);

@@ -70,17 +70,33 @@ impl FakeUpload {
 
 impl UploadBody for FakeUpload {
     fn size(&self) -> u64 {
-        self.bytes.len() as u64
+        self.bytes.as_slice().size()
+    }
+
+    fn read(&self, offset: u64, len: u32) -> Vec<u8> {
+        self.bytes.as_slice().read(offset, len)
+    }
+
+    fn find(&self, offset: u64, needle: &[u8]) -> Option<u64> {
+        self.bytes.as_slice().find(offset, needle)
+    }
+}
+
+/// Plain bytes read the way the host reads an upload (the same caps), so parsers can
+/// be tested on a byte string.
+impl UploadBody for [u8] {
+    fn size(&self) -> u64 {
+        self.len() as u64
     }
 
     fn read(&self, offset: u64, len: u32) -> Vec<u8> {
         let start = usize::try_from(offset)
             .unwrap_or(usize::MAX)
-            .min(self.bytes.len());
+            .min(self.len());
         let end = start
             .saturating_add(len.min(MAX_READ) as usize)
-            .min(self.bytes.len());
-        self.bytes[start..end].to_vec()
+            .min(self.len());
+        self[start..end].to_vec()
     }
 
     /// # Panics
@@ -91,8 +107,7 @@ impl UploadBody for FakeUpload {
             "upload.find needs a needle of 1 to {MAX_NEEDLE} bytes"
         );
         let start = usize::try_from(offset).ok()?;
-        self.bytes
-            .get(start..)?
+        self.get(start..)?
             .windows(needle.len())
             .position(|w| w == needle)
             .map(|at| (start + at) as u64)
