@@ -9,7 +9,6 @@
 //! database, so it always lists exactly the stored versions.
 
 mod metadata;
-mod multipart;
 mod nupkg;
 mod nuspec;
 mod odata;

@@ -5,12 +5,12 @@
 //! guest: the nupkg is a range of the stored body, and only its zip directory and
 //! nuspec are read.
 
+use wharf_plugin_sdk::multipart;
 use wharf_plugin_sdk::{
     ByteRange, FileSource, PackageRef, PlanFile, PlanVersion, PluginError, PublishPlan, Request,
-    Response, Upload, UploadReader, UploadSpec, VersionMode, VersionRef, host,
+    Response, Upload, UploadBody, UploadReader, UploadSpec, VersionMode, VersionRef, host,
 };
 
-use crate::multipart;
 use crate::nupkg;
 use crate::nuspec::{self, Nuspec};
 use crate::render::BUILD_METADATA;
@@ -21,15 +21,38 @@ pub const SYMBOLS: &str = "symbols";
 
 const OCTET_STREAM: &str = "application/octet-stream";
 
+/// The form field NuGet clients put the package in.
+const PACKAGE_PART: &str = "package";
+
 pub fn parse(
     request: &Request,
     spec: &UploadSpec,
     body: &Upload,
 ) -> Result<PublishPlan, PluginError> {
     let content_type = request.header("content-type").unwrap_or_default();
+    let (nuspec, nuspec_bytes, source) = read_push(body, content_type)?;
+    let owner = &spec.pkg.owner;
+    match spec.context.as_str() {
+        PACKAGE => package_plan(owner, &nuspec, nuspec_bytes, source),
+        SYMBOLS => {
+            let plan = symbols_plan(owner, &nuspec, source)?;
+            require_version(&plan)?;
+            Ok(plan)
+        }
+        _ => Err(PluginError::new(500, "unknown NuGet upload context")),
+    }
+}
+
+/// The pushed package's nuspec (parsed and as stored) and where the nupkg lies in the
+/// body: NuGet.exe and `dotnet nuget push` send it as the `package` part of a multipart
+/// form, older tools as the whole body.
+fn read_push<B: UploadBody + ?Sized>(
+    body: &B,
+    content_type: &str,
+) -> Result<(Nuspec, Vec<u8>, FileSource), PluginError> {
     let (range, source) = match multipart::boundary(content_type)? {
         Some(boundary) => {
-            let part = multipart::find_part(body, &boundary, multipart::PACKAGE_PART)?;
+            let part = multipart::find_part(body, &boundary, PACKAGE_PART)?;
             (part, FileSource::Slice(part))
         }
         None => {
@@ -43,16 +66,7 @@ pub fn parse(
     let reader = UploadReader::range(body, range.offset, range.length);
     let nuspec_bytes = nupkg::read_nuspec(reader)?;
     let nuspec = nuspec::parse(&nuspec_bytes)?;
-    let owner = &spec.pkg.owner;
-    match spec.context.as_str() {
-        PACKAGE => package_plan(owner, &nuspec, nuspec_bytes, source),
-        SYMBOLS => {
-            let plan = symbols_plan(owner, &nuspec, source)?;
-            require_version(&plan)?;
-            Ok(plan)
-        }
-        _ => Err(PluginError::new(500, "unknown NuGet upload context")),
-    }
+    Ok((nuspec, nuspec_bytes, source))
 }
 
 /// A new version: the nupkg, and its nuspec beside it for clients that fetch it alone.
@@ -186,8 +200,6 @@ fn version_lower(nuspec: &Nuspec) -> String {
 
 #[cfg(test)]
 mod tests {
-    use std::io::Cursor;
-
     use super::*;
     use crate::metadata::Metadata;
     use crate::nupkg::tests::zip;
@@ -212,19 +224,8 @@ mod tests {
         })
     }
 
-    /// What `parse` does in the guest, over plain bytes: find the part, read the
-    /// nuspec from the part's range.
     fn pushed(body: &[u8], content_type: &str) -> Result<(Nuspec, Vec<u8>), PluginError> {
-        let range = match multipart::boundary(content_type)? {
-            Some(b) => multipart::find_part(body, &b, multipart::PACKAGE_PART)?,
-            None => ByteRange {
-                offset: 0,
-                length: body.len() as u64,
-            },
-        };
-        let part = &body[range.offset as usize..(range.offset + range.length) as usize];
-        let bytes = nupkg::read_nuspec(Cursor::new(part))?;
-        Ok((nuspec::parse(&bytes)?, bytes))
+        read_push(body, content_type).map(|(nuspec, bytes, _)| (nuspec, bytes))
     }
 
     #[test]
