@@ -164,17 +164,16 @@ fn rank(v: &VersionDetail) -> (bool, bool, Option<semver::Version>) {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use wharf_plugin_sdk::testing;
     use wharf_plugin_sdk::{Digest, FileInfo, IndexSpec, ListingSpec, Method, PackageRef};
 
     fn request(user: Option<&str>) -> Request {
-        Request {
-            method: Method::Get,
-            path: "/".into(),
-            query: Vec::new(),
-            headers: Vec::new(),
-            owner: Some("acme".into()),
-            base_url: "http://h/api/packages/acme/cargo".into(),
-            user: user.map(str::to_string),
+        let request = testing::request(Method::Get, "/")
+            .with_owner(Some("acme"))
+            .with_base_url("http://h/api/packages/acme/cargo");
+        match user {
+            Some(user) => request.with_user(user),
+            None => request,
         }
     }
 

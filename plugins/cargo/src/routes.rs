@@ -147,20 +147,12 @@ fn yank(pkg: PackageRef, action: &str, version: &str) -> Operation {
 mod tests {
     use super::*;
     use wharf_plugin_sdk::Access;
+    use wharf_plugin_sdk::testing;
 
     fn request(method: Method, path: &str, query: &[(&str, &str)]) -> Request {
-        Request {
-            method,
-            path: path.into(),
-            query: query
-                .iter()
-                .map(|(k, v)| (k.to_string(), v.to_string()))
-                .collect(),
-            headers: Vec::new(),
-            owner: Some("alice".into()),
-            base_url: "http://h/api/packages/alice/cargo".into(),
-            user: None,
-        }
+        let request =
+            testing::request(method, path).with_base_url("http://h/api/packages/alice/cargo");
+        query.iter().fold(request, |r, (k, v)| r.with_query(k, v))
     }
 
     fn route(method: Method, path: &str) -> Route {

@@ -141,17 +141,11 @@ fn validate_segment(segment: &str) -> Result<(), PluginError> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use wharf_plugin_sdk::testing;
 
     fn request(path: &str) -> Request {
-        Request {
-            method: wharf_plugin_sdk::Method::Get,
-            path: path.into(),
-            query: Vec::new(),
-            headers: Vec::new(),
-            owner: Some("alice".into()),
-            base_url: "http://x/api/packages/alice/maven".into(),
-            user: None,
-        }
+        testing::request(wharf_plugin_sdk::Method::Get, path)
+            .with_base_url("http://x/api/packages/alice/maven")
     }
 
     fn parse_path(path: &str) -> Result<Option<Target>, PluginError> {

@@ -99,6 +99,7 @@ fn deploy_checksum(file: FileRef) -> Operation {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use wharf_plugin_sdk::testing;
     use wharf_plugin_sdk::{Access, HashAlgorithm};
 
     /// The generated types have no `PartialEq`; their `Debug` forms compare the same.
@@ -107,15 +108,7 @@ mod tests {
     }
 
     fn request(method: Method, path: &str) -> Request {
-        Request {
-            method,
-            path: path.into(),
-            query: Vec::new(),
-            headers: Vec::new(),
-            owner: Some("alice".into()),
-            base_url: "http://x/api/packages/alice/maven".into(),
-            user: None,
-        }
+        testing::request(method, path).with_base_url("http://x/api/packages/alice/maven")
     }
 
     fn route(method: Method, path: &str) -> Route {

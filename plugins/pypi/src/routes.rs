@@ -124,20 +124,14 @@ fn index(owner: &str, name: Option<&str>, view: &str, request: &Request) -> Rout
 mod tests {
     use super::*;
     use wharf_plugin_sdk::Access;
+    use wharf_plugin_sdk::testing;
 
     fn request(method: Method, path: &str, headers: &[(&str, &str)]) -> Request {
-        Request {
-            method,
-            path: path.into(),
-            query: Vec::new(),
-            headers: headers
-                .iter()
-                .map(|(k, v)| (k.to_string(), v.to_string()))
-                .collect(),
-            owner: Some("alice".into()),
-            base_url: "http://x/api/packages/alice/pypi".into(),
-            user: None,
-        }
+        let request =
+            testing::request(method, path).with_base_url("http://x/api/packages/alice/pypi");
+        headers
+            .iter()
+            .fold(request, |r, (k, v)| r.with_header(k, v))
     }
 
     fn route(method: Method, path: &str) -> Route {
