@@ -4,7 +4,7 @@
 
 use wharf_plugin_sdk::{
     FileRef, IndexSpec, ListingSpec, Method, Operation, PackageRef, PluginError, Request, Route,
-    UploadSpec, VersionRef,
+    VersionRef,
 };
 
 use crate::names;
@@ -44,7 +44,9 @@ pub fn match_route(request: &Request) -> Result<Route, PluginError> {
 fn api_route(request: &Request, owner: String, rest: &[&str]) -> Result<Route, PluginError> {
     let route = match (&request.method, rest) {
         (Method::Get, []) => Route::read(search(request)),
-        (Method::Put, ["new"]) => Route::write(upload(package(&owner, ""), PUBLISH, 0)),
+        (Method::Put, ["new"]) => {
+            Route::write(Operation::accept_upload(package(&owner, ""), PUBLISH, 0))
+        }
         (Method::Get | Method::Head, [name, version, "download"]) => {
             let pkg = crate_ref(&owner, name)?;
             let file = names::crate_file(name, version);
@@ -129,18 +131,10 @@ fn index(pkg: PackageRef, view: &str) -> Operation {
     })
 }
 
-fn upload(pkg: PackageRef, context: &str, max_size: u64) -> Operation {
-    Operation::AcceptUpload(UploadSpec {
-        pkg,
-        context: context.into(),
-        max_size,
-    })
-}
-
 /// Yank and unyank go through `accept-upload` (with an empty body) because the host
 /// changes version properties only as part of a publish plan.
 fn yank(pkg: PackageRef, action: &str, version: &str) -> Operation {
-    upload(pkg, &format!("{action}:{version}"), MAX_YANK_BODY)
+    Operation::accept_upload(pkg, &format!("{action}:{version}"), MAX_YANK_BODY)
 }
 
 #[cfg(test)]

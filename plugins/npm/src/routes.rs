@@ -4,7 +4,7 @@
 use serde_json::json;
 use wharf_plugin_sdk::{
     FileByName, FileRef, IndexSpec, Method, Operation, PackageRef, PluginError, ReplyTemplate,
-    Request, Response, Route, TagRef, TokenRequest, UploadSpec, VersionRef,
+    Request, Response, Route, TagRef, TokenRequest, VersionRef,
 };
 
 use crate::names;
@@ -52,8 +52,8 @@ fn package_route(request: &Request, pkg: PackageRef, rest: &[&str]) -> Result<Ro
                 "",
             ))
         }
-        (Method::Put, []) => Route::write(upload(pkg, "publish", 0)),
-        (Method::Put, ["-rev", _]) => Route::write(upload(pkg, "update", 0)),
+        (Method::Put, []) => Route::write(Operation::accept_upload(pkg, "publish", 0)),
+        (Method::Put, ["-rev", _]) => Route::write(Operation::accept_upload(pkg, "update", 0)),
         (Method::Delete, ["-rev", _]) => Route::write(Operation::DeletePackage(pkg)).reply(ok()),
         // Wharf names tarballs `{name}-{version}.tgz`, so the version is in the URL and
         // the host can look the file up directly; other names are searched across versions.
@@ -140,7 +140,11 @@ fn dist_tag_route(request: &Request, owner: &str, tail: &[&str]) -> Result<Route
         (Method::Get, ["dist-tags"]) => Route::read(index(&pkg, "dist-tags", "")),
         (Method::Put | Method::Post, ["dist-tags", tag]) => {
             names::validate_tag(tag)?;
-            Route::write(upload(pkg, &format!("dist-tag:{tag}"), MAX_TAG_BODY))
+            Route::write(Operation::accept_upload(
+                pkg,
+                &format!("dist-tag:{tag}"),
+                MAX_TAG_BODY,
+            ))
         }
         (Method::Delete, ["dist-tags", tag]) => Route::write(Operation::RemoveTag(TagRef {
             pkg,
@@ -205,14 +209,6 @@ fn index(pkg: &PackageRef, view: &str, argument: &str) -> Operation {
         argument: argument.into(),
         digest_of: None,
         listing: None,
-    })
-}
-
-fn upload(pkg: PackageRef, context: &str, max_size: u64) -> Operation {
-    Operation::AcceptUpload(UploadSpec {
-        pkg,
-        context: context.into(),
-        max_size,
     })
 }
 

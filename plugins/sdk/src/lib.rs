@@ -164,6 +164,18 @@ impl Response {
     }
 }
 
+impl Operation {
+    /// Store the request body, then call `parse-upload` with `context` (the plugin's own
+    /// word for what the upload is); `max_size` 0 means the format's configured limit.
+    pub fn accept_upload(pkg: PackageRef, context: &str, max_size: u64) -> Self {
+        Self::AcceptUpload(UploadSpec {
+            pkg,
+            context: context.to_string(),
+            max_size,
+        })
+    }
+}
+
 impl Route {
     /// A route needing `access`, answered the host's default way.
     pub fn new(operation: Operation, access: Access) -> Self {
