@@ -140,8 +140,8 @@ fn plugin_check_reports_what_the_server_would_load() {
     let text = report.to_string();
     for expected in [
         "format      template",
-        "contract    0.1.0 (this host implements wharf:format@0.1.0 and loads 0.1.x)",
-        "exports     wharf:format/plugin@0.1.0",
+        "contract    0.2.0 (this host implements wharf:format@0.2.0 and loads 0.2.x)",
+        "exports     wharf:format/plugin@0.2.0",
         "errors      plain text",
         "challenge   Basic realm=\"Wharf Package API\"",
         "digests     sha256 (always)",
@@ -166,9 +166,9 @@ fn plugin_check_refuses_what_the_server_would_refuse() {
         ),
         ("text.wasm", b"hello".to_vec(), "is not WebAssembly"),
         (
-            "future.wasm",
-            component_of_contract("0.2.0"),
-            "built against wharf:format@0.2.0, but this host implements wharf:format@0.1.0",
+            "older.wasm",
+            component_of_contract("0.1.0"),
+            "built against wharf:format@0.1.0, but this host implements wharf:format@0.2.0",
         ),
     ] {
         let path = dir.path().join(file);
@@ -187,8 +187,8 @@ fn plugin_check_refuses_what_the_server_would_refuse() {
 #[test]
 fn a_plugin_of_another_contract_version_stops_startup() {
     let dir = tempfile::tempdir().unwrap();
-    let wasm = dir.path().join("future.wasm");
-    std::fs::write(&wasm, component_of_contract("0.2.0")).unwrap();
+    let wasm = dir.path().join("older.wasm");
+    std::fs::write(&wasm, component_of_contract("0.1.0")).unwrap();
     let mut config = Config::default();
     config.storage.data_dir = dir.path().join("data");
     config.formats.clear();
@@ -203,14 +203,14 @@ fn a_plugin_of_another_contract_version_stops_startup() {
     );
     config.validate().unwrap();
     let Err(err) = Registry::open(config) else {
-        panic!("a 0.2.0 plugin was loaded");
+        panic!("a 0.1.0 plugin was loaded");
     };
     let err = format!("{err:#}");
     // The message names the config key and the file, then the reason.
     let prefix = format!("formats.future.plugin: {}: ", wasm.display());
     assert!(err.starts_with(&prefix), "{err}");
-    assert!(err.contains("wharf:format@0.2.0"), "{err}");
-    assert!(err.contains("implements wharf:format@0.1.0"), "{err}");
+    assert!(err.contains("wharf:format@0.1.0"), "{err}");
+    assert!(err.contains("implements wharf:format@0.2.0"), "{err}");
 }
 
 /// A component as a plugin built against another contract version looks from the

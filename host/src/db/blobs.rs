@@ -62,16 +62,68 @@ pub fn link_to_package(conn: &Connection, package_id: i64, sha256: &str) -> Resu
 
 /// Whether the blob is a file of one of the package's versions or linked to it.
 pub fn package_has(conn: &Connection, package_id: i64, sha256: &str) -> Result<bool, Error> {
+    Ok(package_blob_size(conn, package_id, sha256)?.is_some())
+}
+
+/// The size of a blob that is a file of one of the package's versions or linked to it.
+pub fn package_blob_size(
+    conn: &Connection,
+    package_id: i64,
+    sha256: &str,
+) -> Result<Option<u64>, Error> {
+    Ok(package_blob(conn, package_id, sha256)?.map(|(size, _)| size))
+}
+
+/// Size and creation time of a blob that is a file of one of the package's versions or
+/// linked to it.
+pub fn package_blob(
+    conn: &Connection,
+    package_id: i64,
+    sha256: &str,
+) -> Result<Option<(u64, i64)>, Error> {
+    let found: Option<(i64, i64)> = conn
+        .prepare_cached(
+            "SELECT blobs.size, blobs.created FROM blobs WHERE blobs.sha256 = ?2 AND (
+                 EXISTS (SELECT 1 FROM package_blobs WHERE package_id = ?1 AND blob = ?2)
+                 OR EXISTS (SELECT 1 FROM files JOIN versions ON versions.id = files.version_id
+                            WHERE versions.package_id = ?1 AND files.blob = ?2))",
+        )?
+        .query_row(params![package_id, sha256], |r| Ok((r.get(0)?, r.get(1)?)))
+        .optional()?;
+    Ok(found.map(|(size, created)| (size as u64, created)))
+}
+
+/// The sha256 of the stored blob a secondary digest names (an OCI `sha512:` reference).
+pub fn by_digest(conn: &Connection, algorithm: &str, hex: &str) -> Result<Option<String>, Error> {
     Ok(conn
-        .query_row(
-            "SELECT 1 FROM package_blobs WHERE package_id = ?1 AND blob = ?2
-             UNION ALL
-             SELECT 1 FROM files JOIN versions ON versions.id = files.version_id
-             WHERE versions.package_id = ?1 AND files.blob = ?2
-             LIMIT 1",
-            params![package_id, sha256],
-            |_| Ok(()),
-        )
-        .optional()?
-        .is_some())
+        .prepare_cached("SELECT sha256 FROM blob_digests WHERE algorithm = ?1 AND hex = ?2")?
+        .query_row([algorithm, hex], |r| r.get(0))
+        .optional()?)
+}
+
+/// Removes a package's link to a blob; false if there was none.
+pub fn unlink_from_package(
+    conn: &Connection,
+    package_id: i64,
+    sha256: &str,
+) -> Result<bool, Error> {
+    Ok(conn.execute(
+        "DELETE FROM package_blobs WHERE package_id = ?1 AND blob = ?2",
+        params![package_id, sha256],
+    )? > 0)
+}
+
+/// Replaces the blobs a version references (and so keeps alive).
+pub fn set_references(conn: &Connection, version_id: i64, sha256s: &[String]) -> Result<(), Error> {
+    conn.execute(
+        "DELETE FROM version_refs WHERE version_id = ?1",
+        [version_id],
+    )?;
+    let mut insert = conn.prepare_cached(
+        "INSERT INTO version_refs (version_id, blob) VALUES (?1, ?2) ON CONFLICT DO NOTHING",
+    )?;
+    for sha256 in sha256s {
+        insert.execute(params![version_id, sha256])?;
+    }
+    Ok(())
 }

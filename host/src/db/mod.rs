@@ -22,6 +22,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("schema.sql"),
     include_str!("migration_2_files_by_name.sql"),
     include_str!("migration_3_listing_revisions.sql"),
+    include_str!("migration_4_blob_references.sql"),
 ];
 
 #[derive(Clone)]

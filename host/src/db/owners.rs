@@ -93,6 +93,16 @@ pub fn by_id(conn: &Connection, id: i64) -> Result<Option<Owner>, Error> {
         .optional()?)
 }
 
+/// Owners that have packages of a format.
+pub fn with_packages_of(conn: &Connection, format: &str) -> Result<Vec<Owner>, Error> {
+    let sql = format!(
+        "SELECT {COLUMNS} FROM owners WHERE id IN (SELECT owner_id FROM packages WHERE format = ?1)"
+    );
+    let mut stmt = conn.prepare_cached(&sql)?;
+    let rows = stmt.query_map([format], from_row)?;
+    Ok(rows.collect::<Result<_, _>>()?)
+}
+
 pub fn count(conn: &Connection) -> Result<i64, Error> {
     Ok(conn.query_row("SELECT count(*) FROM owners", [], |r| r.get(0))?)
 }

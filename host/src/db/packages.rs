@@ -42,6 +42,22 @@ pub struct FileRow {
     pub created: i64,
 }
 
+impl FileRow {
+    /// A blob linked to a package outside any version, served like a nameless file.
+    pub fn linked_blob(sha256: String, size: u64, created: i64) -> Self {
+        Self {
+            id: 0,
+            version_id: 0,
+            name: String::new(),
+            blob: sha256,
+            size,
+            content_type: "application/octet-stream".to_string(),
+            lead: false,
+            created,
+        }
+    }
+}
+
 /// A version with everything an index shows about it.
 #[derive(Debug, Clone)]
 pub struct VersionDetail {
@@ -270,6 +286,23 @@ pub fn file_with_blob(
     Ok(conn
         .prepare_cached(&sql)?
         .query_row(params![package_id, sha256], file_from_row)
+        .optional()?)
+}
+
+/// The file `name` of the version `tag` points at.
+pub fn tagged_file(
+    conn: &Connection,
+    package_id: i64,
+    tag: &str,
+    name: &str,
+) -> Result<Option<FileRow>, Error> {
+    let sql = format!(
+        "SELECT {FILE_COLUMNS} FROM tags JOIN files ON files.version_id = tags.version_id
+         WHERE tags.package_id = ?1 AND tags.tag = ?2 AND files.lower_name = ?3"
+    );
+    Ok(conn
+        .prepare_cached(&sql)?
+        .query_row(params![package_id, tag, name.to_lowercase()], file_from_row)
         .optional()?)
 }
 
@@ -505,6 +538,36 @@ pub fn list(
         package_from_row,
     )?;
     Ok((total, rows.collect::<Result<_, _>>()?))
+}
+
+/// Packages of a format that have a version, among the owners `owner_ids`, with their
+/// owner's name, in `owner/name` order (lower case) after `after` (OCI `_catalog`).
+pub fn list_across_owners(
+    conn: &Connection,
+    format: &str,
+    owner_ids: &[i64],
+    after: &str,
+    limit: i64,
+) -> Result<Vec<(String, PackageRow)>, Error> {
+    let ids = serde_json::to_string(owner_ids).map_err(|e| Error::Internal(e.to_string()))?;
+    let columns = PACKAGE_COLUMNS
+        .split(", ")
+        .map(|c| format!("packages.{c}"))
+        .collect::<Vec<_>>()
+        .join(", ");
+    let sql = format!(
+        "SELECT {columns}, owners.name FROM packages JOIN owners ON owners.id = packages.owner_id
+         WHERE packages.format = ?1
+           AND packages.owner_id IN (SELECT value FROM json_each(?2))
+           AND EXISTS (SELECT 1 FROM versions WHERE versions.package_id = packages.id)
+           AND lower(owners.name) || '/' || packages.lower_name > ?3
+         ORDER BY lower(owners.name) || '/' || packages.lower_name LIMIT ?4"
+    );
+    let mut stmt = conn.prepare_cached(&sql)?;
+    let rows = stmt.query_map(params![format, ids, after.to_lowercase(), limit], |r| {
+        Ok((r.get(7)?, package_from_row(r)?))
+    })?;
+    Ok(rows.collect::<Result<_, _>>()?)
 }
 
 /// The change counter of an owner's packages of one format: any change to any of them

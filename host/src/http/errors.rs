@@ -29,7 +29,18 @@ impl Envelope {
     }
 
     pub fn render(&self, error: Error) -> Response {
-        let (status, code, message) = classify(&error);
+        self.render_coded(error, &[])
+    }
+
+    /// Renders an error with the protocol codes a route names for the statuses of
+    /// failures the host detects (OCI `BLOB_UNKNOWN` rather than the generic 404 code).
+    pub fn render_coded(&self, error: Error, codes: &[(u16, String)]) -> Response {
+        let (status, mut code, message) = classify(&error);
+        if !matches!(error, Error::Plugin(_))
+            && let Some((_, named)) = codes.iter().find(|(s, _)| *s == status.as_u16())
+        {
+            code = named;
+        }
         let mut response = body(&self.style, status, code, &message);
         if status == StatusCode::UNAUTHORIZED {
             let value = self.challenge.header_value(&self.public_url);

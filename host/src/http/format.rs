@@ -17,7 +17,7 @@ use crate::db::owners::{self, Owner};
 use crate::db::{packages, tokens};
 use crate::error::Error;
 use crate::plugins::api::{self, Operation};
-use crate::registry::{FormatEntry, Registry, delete, index, publish};
+use crate::registry::{FormatEntry, Registry, delete, digests, index, publish};
 use crate::store::Algorithm;
 
 /// The fallback handler: every path not owned by the host's own API.
@@ -36,8 +36,13 @@ pub async fn dispatch(State(registry): State<Arc<Registry>>, request: Request) -
     let sends_body = sends_body(request.headers());
     let mut response = match handle(&registry, entry, owner, rest, request).await {
         Ok(response) => response,
-        Err(error) => envelope.render(error),
+        Err(refusal) => envelope.render_coded(refusal.error, &refusal.codes),
     };
+    for (name, v) in &entry.plugin.descriptor.response_headers {
+        if let Ok(name) = http::HeaderName::from_bytes(name.as_bytes()) {
+            response.headers_mut().insert(name, value(v));
+        }
+    }
     // A refused upload may leave its body unread (with `Expect: 100-continue`, never
     // sent). hyper then closes the connection; saying so lets the client open a new one
     // for its next request instead of writing into a dead socket (Maven's HttpClient
@@ -64,13 +69,34 @@ fn sends_body(headers: &HeaderMap) -> bool {
 /// and dropped up to this size, so the connection stays usable.
 const DRAINED_BODY: usize = 1 << 20;
 
+/// A failed request: the error, and the protocol codes its route named for failures.
+struct Refusal {
+    error: Error,
+    codes: Vec<(u16, String)>,
+}
+
+impl From<Error> for Refusal {
+    fn from(error: Error) -> Self {
+        Self {
+            error,
+            codes: Vec::new(),
+        }
+    }
+}
+
+impl From<crate::plugins::PluginFailure> for Refusal {
+    fn from(failure: crate::plugins::PluginFailure) -> Self {
+        Error::from(failure).into()
+    }
+}
+
 async fn handle(
     registry: &Arc<Registry>,
     entry: &FormatEntry,
     mount_owner: Option<String>,
     rest: String,
     request: Request,
-) -> Result<Response, Error> {
+) -> Result<Response, Refusal> {
     let (parts, body) = request.into_parts();
     let credentials = Credentials::from_headers(&parts.headers).map_err(Error::Unauthorized)?;
     let password_check = matches!(credentials, Credentials::Basic { .. });
@@ -126,7 +152,8 @@ async fn handle(
             return Err(Error::Internal(format!(
                 "plugin {} routed a request for owner {:?} to owner {named:?}",
                 entry.name, mount.name
-            )));
+            ))
+            .into());
         }
         (_, Some(mount)) => Some(mount.clone()),
         (Some(named), None) => Some(find_owner(registry, named).await?),
@@ -149,6 +176,10 @@ async fn handle(
         method: &parts.method,
         headers: &parts.headers,
     };
+    let refused = |error| Refusal {
+        error,
+        codes: route.error_codes.clone(),
+    };
     let done = match (route.operation, owner) {
         (Operation::Respond(response), _) => {
             let mut reply = plugin_response(response);
@@ -159,14 +190,30 @@ async fn handle(
             }
             Done::own(reply)
         }
-        (Operation::NotFound, _) => return Err(Error::not_found("not found")),
+        (Operation::NotFound, _) => return Err(Error::not_found("not found").into()),
         (Operation::IssueToken(request), _) => ctx.issue_token(request).await?,
-        (op, Some(owner)) => ctx.execute(op, owner, plugin_request, body).await?,
+        (Operation::RenderIndex(spec), None) if spec.pkg.is_none() => {
+            let rendered = index::render_across_owners(
+                registry,
+                &entry.name,
+                &entry.plugin,
+                plugin_request,
+                &principal,
+                spec,
+            )
+            .await?;
+            Done::own(ctx.rendered(&rendered))
+        }
+        (op, Some(owner)) => ctx
+            .execute(op, owner, plugin_request, body)
+            .await
+            .map_err(refused)?,
         (_, None) => {
             return Err(Error::Internal(format!(
                 "plugin {} returned an operation without an owner",
                 entry.name
-            )));
+            ))
+            .into());
         }
     };
     Ok(match done.reply {
@@ -242,13 +289,21 @@ impl Context<'_> {
                     .await
             }
             Operation::ServeBlob(b) => {
-                let sha256 = sha256_of(&b.digest)?;
                 let file = self
                     .lookup(owner_id, b.pkg.name.clone(), move |conn, id| {
-                        packages::file_with_blob(conn, id, &sha256)
+                        package_blob(conn, id, &b.digest)
                     })
                     .await?;
                 self.serve(file.ok_or_else(|| Error::not_found("blob not found"))?)
+                    .await
+            }
+            Operation::ServeTag(t) => {
+                let file = self
+                    .lookup(owner_id, t.tag.pkg.name.clone(), move |conn, id| {
+                        packages::tagged_file(conn, id, &t.tag.tag, &t.name)
+                    })
+                    .await?;
+                self.serve(file.ok_or_else(|| Error::not_found("tag not found"))?)
                     .await
             }
             Operation::ServeFileDigest(d) => {
@@ -280,35 +335,7 @@ impl Context<'_> {
                     spec,
                 )
                 .await?;
-                let (body, etag, gzipped) = rendered.variant(accepts_gzip(self.headers));
-                let etag_matches = self
-                    .headers
-                    .get(header::IF_NONE_MATCH)
-                    .and_then(|v| v.to_str().ok())
-                    .is_some_and(|v| v.split(',').any(|t| t.trim() == etag));
-                let mut response = if etag_matches {
-                    StatusCode::NOT_MODIFIED.into_response()
-                } else {
-                    let response = api::Response {
-                        status: rendered.status,
-                        content_type: rendered.content_type.clone(),
-                        headers: rendered.headers.clone(),
-                        body: Vec::new(),
-                    };
-                    let mut response = plugin_response(response);
-                    // Also for HEAD: hyper sends no body then, but its Content-Length.
-                    *response.body_mut() = Body::from(body);
-                    if gzipped {
-                        response
-                            .headers_mut()
-                            .insert(header::CONTENT_ENCODING, HeaderValue::from_static("gzip"));
-                    }
-                    response
-                };
-                let headers = response.headers_mut();
-                headers.insert(header::ETAG, value(&etag));
-                headers.append(header::VARY, HeaderValue::from_static("Accept-Encoding"));
-                Ok(Done::own(response))
+                Ok(Done::own(self.rendered(&rendered)))
             }
             Operation::DeleteFile(f) => {
                 self.delete(move |tx| delete::file(tx, owner_id, &format, &f))
@@ -326,12 +353,49 @@ impl Context<'_> {
                 self.delete(move |tx| delete::tag(tx, owner_id, &format, &t))
                     .await
             }
+            Operation::UnlinkBlob(b) => {
+                self.delete(move |tx| delete::blob_link(tx, owner_id, &format, &b))
+                    .await
+            }
             Operation::MountBlob(m) => Ok(Done::host(self.mount_blob(owner, m).await?)),
             Operation::UploadSession(_) => Err(not_available("upload sessions")),
             Operation::IssueToken(request) => self.issue_token(request).await,
             Operation::Respond(response) => Ok(Done::own(plugin_response(response))),
             Operation::NotFound => Err(Error::not_found("not found")),
         }
+    }
+
+    /// A rendered index as a response: 304 when the client has it, gzip when it takes it.
+    fn rendered(&self, rendered: &index::Rendered) -> Response {
+        let (body, etag, gzipped) = rendered.variant(accepts_gzip(self.headers));
+        let etag_matches = self
+            .headers
+            .get(header::IF_NONE_MATCH)
+            .and_then(|v| v.to_str().ok())
+            .is_some_and(|v| v.split(',').any(|t| t.trim() == etag));
+        let mut response = if etag_matches {
+            StatusCode::NOT_MODIFIED.into_response()
+        } else {
+            let response = api::Response {
+                status: rendered.status,
+                content_type: rendered.content_type.clone(),
+                headers: rendered.headers.clone(),
+                body: Vec::new(),
+            };
+            let mut response = plugin_response(response);
+            // Also for HEAD: hyper sends no body then, but its Content-Length.
+            *response.body_mut() = Body::from(body);
+            if gzipped {
+                response
+                    .headers_mut()
+                    .insert(header::CONTENT_ENCODING, HeaderValue::from_static("gzip"));
+            }
+            response
+        };
+        let headers = response.headers_mut();
+        headers.insert(header::ETAG, value(&etag));
+        headers.append(header::VARY, HeaderValue::from_static("Accept-Encoding"));
+        response
     }
 
     /// Hands the signed-in caller a new stored token with the caller's own scope, so a
@@ -416,7 +480,7 @@ impl Context<'_> {
             size: file.size,
             content_type: &file.content_type,
             modified: file.created,
-            filename: Some(&file.name),
+            filename: (!file.name.is_empty()).then_some(file.name.as_str()),
         };
         let (response, served) =
             download::serve(&self.registry.blobs, self.method, self.headers, download).await?;
@@ -495,7 +559,7 @@ impl Context<'_> {
     }
 
     async fn mount_blob(&self, owner: Owner, m: api::MountRequest) -> Result<Response, Error> {
-        let sha256 = sha256_of(&m.digest)?;
+        let digest = m.digest.clone();
         // The source must be readable by the caller; without a source, any package of
         // this owner that has the blob will do.
         let source_owner = match &m.source {
@@ -515,6 +579,9 @@ impl Context<'_> {
         self.registry
             .db
             .write(move |tx| {
+                let Some(sha256) = digests::resolve(tx, &digest)? else {
+                    return Err(Error::not_found("blob not found"));
+                };
                 let available = match &source {
                     Some(name) => match packages::find(tx, source_owner_id, &format, name)? {
                         Some(p) => crate::db::blobs::package_has(tx, p.id, &sha256)?,
@@ -601,7 +668,8 @@ fn target_owner(op: &Operation) -> Option<&str> {
     let pkg = match op {
         Operation::ServeFile(f) | Operation::DeleteFile(f) => &f.version.pkg,
         Operation::ServeFileByName(f) => &f.pkg,
-        Operation::ServeBlob(b) => &b.pkg,
+        Operation::ServeBlob(b) | Operation::UnlinkBlob(b) => &b.pkg,
+        Operation::ServeTag(t) => &t.tag.pkg,
         Operation::ServeFileDigest(d) => &d.file.version.pkg,
         Operation::AcceptUpload(u) => &u.pkg,
         Operation::RenderIndex(i) => return i.pkg.as_ref().map(|p| p.owner.as_str()),
@@ -623,13 +691,23 @@ fn not_available(what: &str) -> Error {
     })
 }
 
-fn sha256_of(digest: &api::Digest) -> Result<String, Error> {
-    if digest.algorithm != api::HashAlgorithm::Sha256
-        || !crate::store::digest::is_sha256_hex(&digest.hex)
-    {
-        return Err(Error::bad_request("unsupported or malformed digest"));
+/// A blob of the package by digest, as a file to serve: a file of one of its versions
+/// (with that file's content type: OCI manifests by digest), else a blob linked to it.
+fn package_blob(
+    conn: &rusqlite::Connection,
+    package_id: i64,
+    digest: &api::Digest,
+) -> Result<Option<packages::FileRow>, Error> {
+    let Some(sha256) = digests::resolve(conn, digest)? else {
+        return Ok(None);
+    };
+    if let Some(file) = packages::file_with_blob(conn, package_id, &sha256)? {
+        return Ok(Some(file));
     }
-    Ok(digest.hex.clone())
+    let Some((size, created)) = crate::db::blobs::package_blob(conn, package_id, &sha256)? else {
+        return Ok(None);
+    };
+    Ok(Some(packages::FileRow::linked_blob(sha256, size, created)))
 }
 
 fn method(m: &Method) -> api::Method {

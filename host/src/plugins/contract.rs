@@ -2,7 +2,7 @@
 //! rule, and reading a component's contract interfaces before linking it.
 //!
 //! A component names the contract twice: in the interfaces it imports and exports
-//! (`wharf:format/host@0.1.0`, `wharf:format/plugin@0.1.0`), which is what wasmtime links
+//! (`wharf:format/host@0.2.0`, `wharf:format/plugin@0.2.0`), which is what wasmtime links
 //! and type-checks, and in `descriptor.contract`, which it reports about itself. Both
 //! must be on this host's *track*. Tracks follow semver as wasmtime's linker applies it
 //! when it matches versioned names: `1.2.3` is on `1`, `0.2.3` on `0.2`, and `0.0.z` or a
@@ -18,7 +18,7 @@ use wasmtime::Engine;
 use wasmtime::component::Component;
 
 /// The contract this host implements.
-pub const CONTRACT: &str = "0.1.0";
+pub const CONTRACT: &str = "0.2.0";
 
 /// The WIT package of the contract, as interface names spell it.
 const PACKAGE: &str = "wharf:format/";
@@ -43,7 +43,7 @@ pub fn compatible(version: &str) -> bool {
     track(version).is_some_and(|t| Some(t) == track(CONTRACT))
 }
 
-/// The versions this host loads, for messages: `0.1.x`.
+/// The versions this host loads, for messages: `0.2.x`.
 pub fn accepted() -> String {
     match track(CONTRACT) {
         Some(t) if t != CONTRACT => format!("{t}.x"),
@@ -171,14 +171,16 @@ mod tests {
 
     #[test]
     fn versions_on_the_hosts_track_are_compatible() {
-        assert!(compatible("0.1.0"));
-        assert!(compatible("0.1.7"));
-        assert!(!compatible("0.2.0"));
-        assert!(!compatible("1.1.0"));
-        assert!(!compatible("0.1"));
-        assert!(!compatible("0.1.0-rc.1"));
+        assert!(compatible("0.2.0"));
+        assert!(compatible("0.2.7"));
+        // 0.2.0 changed records and variants: 0.1 plugins no longer type-check.
+        assert!(!compatible("0.1.0"));
+        assert!(!compatible("0.3.0"));
+        assert!(!compatible("1.2.0"));
+        assert!(!compatible("0.2"));
+        assert!(!compatible("0.2.0-rc.1"));
         assert!(!compatible(""));
-        assert_eq!(accepted(), "0.1.x");
+        assert_eq!(accepted(), "0.2.x");
         assert_eq!(track("2.3.4").as_deref(), Some("2"));
         assert_eq!(track("0.0.3").as_deref(), Some("0.0.3"));
     }
@@ -195,20 +197,20 @@ mod tests {
     #[test]
     fn interface_versions_are_checked_by_name() {
         let ok = interfaces(
-            &["wharf:format/types@0.1.0", "wharf:format/host@0.1.2"],
-            &["wharf:format/plugin@0.1.0"],
+            &["wharf:format/types@0.2.0", "wharf:format/host@0.2.2"],
+            &["wharf:format/plugin@0.2.0"],
         );
         ok.check().unwrap();
         assert_eq!(
             ok.versions().into_iter().collect::<Vec<_>>(),
-            ["0.1.0", "0.1.2"]
+            ["0.2.0", "0.2.2"]
         );
 
-        let newer = interfaces(&["wharf:format/host@0.2.0"], &["wharf:format/plugin@0.2.0"]);
-        let err = newer.check().unwrap_err().to_string();
-        assert!(err.contains("wharf:format@0.2.0"), "{err}");
-        assert!(err.contains("implements wharf:format@0.1.0"), "{err}");
-        assert!(err.contains("loads 0.1.x"), "{err}");
+        let older = interfaces(&["wharf:format/host@0.1.0"], &["wharf:format/plugin@0.1.0"]);
+        let err = older.check().unwrap_err().to_string();
+        assert!(err.contains("wharf:format@0.1.0"), "{err}");
+        assert!(err.contains("implements wharf:format@0.2.0"), "{err}");
+        assert!(err.contains("loads 0.2.x"), "{err}");
 
         let unversioned = interfaces(&[], &["wharf:format/plugin"]);
         let err = unversioned.check().unwrap_err().to_string();
@@ -217,7 +219,7 @@ mod tests {
 
     #[test]
     fn a_component_without_the_plugin_export_is_not_a_plugin() {
-        let err = interfaces(&["wharf:format/host@0.1.0"], &[])
+        let err = interfaces(&["wharf:format/host@0.2.0"], &[])
             .check()
             .unwrap_err()
             .to_string();

@@ -20,6 +20,7 @@ use super::bindings::wharf::format::host::{self, LogLevel, VersionInfo};
 use super::bindings::wharf::format::types::{self, Digest, HashAlgorithm, PackageRef, VersionRef};
 use crate::db::{self, packages};
 use crate::error::Error;
+use crate::registry::digests;
 use crate::store::Algorithm;
 
 /// What a plugin may print per call (panic messages, debug output); more fails the write.
@@ -329,16 +330,21 @@ impl host::Host for State {
     }
 
     fn package_has_blob(&mut self, pkg: PackageRef, digest: Digest) -> Result<bool> {
-        if digest.algorithm != HashAlgorithm::Sha256 {
-            return Ok(false);
-        }
+        Ok(self.package_blob_size(pkg, digest)?.is_some())
+    }
+
+    fn package_blob_size(&mut self, pkg: PackageRef, digest: Digest) -> Result<Option<u64>> {
         let Some((package_id, services)) = self.package_id(&pkg).map_err(trap)? else {
-            return Ok(false);
+            return Ok(None);
         };
-        services
-            .db
-            .read_sync(move |conn| db::blobs::package_has(conn, package_id, &digest.hex))
-            .map_err(trap)
+        let found = services.db.read_sync(move |conn| {
+            // A digest the host cannot resolve names no blob of the package.
+            match digests::package_blob_size(conn, package_id, &digest) {
+                Err(Error::BadRequest(_)) => Ok(None),
+                other => other,
+            }
+        });
+        Ok(found.map_err(trap)?.map(|(_, size)| size))
     }
 
     fn file_digest(

@@ -26,10 +26,11 @@ pub use runtime::{Prepared, Runtime, RuntimeLimits};
 /// The contract's types, as the host uses them.
 pub mod api {
     pub use super::bindings::exports::wharf::format::plugin::{
-        BlobRef, ByteRange, Challenge, Descriptor, ErrorStyle, FileByName, FileDigestRef, FileInfo,
-        FileSource, IndexInput, IndexSpec, ListingSpec, MountRequest, Operation, PackageDetail,
-        PlanFile, PlanVersion, PublishPlan, ReplyTemplate, Route, SessionOp, SessionRequest,
-        TagChange, TagRef, TokenRequest, UploadSpec, VersionDetail, VersionMode,
+        BlobRef, BlobReference, ByteRange, Challenge, Descriptor, ErrorStyle, FileByName,
+        FileDigestRef, FileInfo, FileSource, IndexInput, IndexSpec, ListingSpec, MountRequest,
+        Operation, PackageDetail, PlanFile, PlanVersion, PublishPlan, ReplyTemplate, Route,
+        SessionOp, SessionRequest, TagChange, TagRef, TaggedFile, TokenRequest, UploadSpec,
+        VersionDetail, VersionMode,
     };
     pub use super::bindings::wharf::format::types::{
         Access, Digest, FileRef, HashAlgorithm, Method, PackageRef, PluginError, Request, Response,

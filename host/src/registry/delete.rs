@@ -3,9 +3,11 @@
 
 use rusqlite::Transaction;
 
+use super::digests;
+use crate::db::blobs;
 use crate::db::packages::{self, PackageRow};
 use crate::error::Error;
-use crate::plugins::api::{FileRef, PackageRef, TagRef, VersionRef};
+use crate::plugins::api::{BlobRef, FileRef, PackageRef, TagRef, VersionRef};
 
 fn package(
     tx: &Transaction<'_>,
@@ -64,6 +66,24 @@ pub fn tag(tx: &Transaction<'_>, owner_id: i64, format: &str, t: &TagRef) -> Res
         return Err(Error::not_found(format!("tag {:?} not found", t.tag)));
     }
     packages::touch(tx, pkg.id)
+}
+
+/// Removes a package's own link to a blob; versions referencing it keep the bytes.
+pub fn blob_link(
+    tx: &Transaction<'_>,
+    owner_id: i64,
+    format: &str,
+    b: &BlobRef,
+) -> Result<(), Error> {
+    let pkg = package(tx, owner_id, format, &b.pkg)?;
+    let unlinked = match digests::resolve(tx, &b.digest)? {
+        Some(sha256) => blobs::unlink_from_package(tx, pkg.id, &sha256)?,
+        None => false,
+    };
+    if !unlinked {
+        return Err(Error::not_found("blob not found"));
+    }
+    finish(tx, pkg.id)
 }
 
 /// Drops the package if it is now empty, else marks it changed.

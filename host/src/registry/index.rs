@@ -13,7 +13,8 @@ use std::sync::{Arc, Mutex, OnceLock};
 use bytes::Bytes;
 
 use super::Registry;
-use crate::db::owners::Owner;
+use crate::auth::{self, Principal};
+use crate::db::owners::{self, Owner};
 use crate::db::packages::{self, PackageDetail};
 use crate::error::Error;
 use crate::plugins::api::{self, HashAlgorithm};
@@ -147,12 +148,7 @@ pub async fn render(
     let (owner_id, format_name) = (owner.id, format.to_string());
 
     let Some(pkg) = spec.pkg.clone() else {
-        let listing_spec = spec.listing.clone().unwrap_or(api::ListingSpec {
-            filter: String::new(),
-            offset: 0,
-            limit: 0,
-            all_versions: false,
-        });
+        let listing_spec = spec.listing.clone().unwrap_or_else(every_package);
         let key = key(Subject::Listing {
             owner_id,
             format: format_name.clone(),
@@ -220,6 +216,61 @@ pub async fn render(
         registry.index_cache.store(key, revision, &rendered);
     }
     Ok(rendered)
+}
+
+/// Renders a listing across owners (`pkg: none` on a mount without an owner, OCI's
+/// `_catalog`): packages of every owner the caller may read, after `listing.after`.
+/// Not cached: what it holds depends on who asks.
+pub async fn render_across_owners(
+    registry: &Registry,
+    format: &str,
+    plugin: &Arc<crate::plugins::Plugin>,
+    request: api::Request,
+    principal: &Principal,
+    spec: api::IndexSpec,
+) -> Result<Arc<Rendered>, Error> {
+    let listing_spec = spec.listing.clone().unwrap_or_else(every_package);
+    let (format, principal) = (format.to_string(), principal.clone());
+    let listing = registry
+        .db
+        .read(move |conn| {
+            let mut readable = Vec::new();
+            for owner in owners::with_packages_of(conn, &format)? {
+                if auth::granted_access(conn, &principal, &owner)? >= auth::Access::Read {
+                    readable.push(owner.id);
+                }
+            }
+            let limit = match listing_spec.limit {
+                0 => i64::MAX,
+                n => i64::from(n),
+            };
+            let rows =
+                packages::list_across_owners(conn, &format, &readable, &listing_spec.after, limit)?;
+            rows.into_iter()
+                .map(|(owner, row)| Ok(to_api(&owner, newest_only(conn, row)?)))
+                .collect::<Result<Vec<_>, Error>>()
+        })
+        .await?;
+    let input = api::IndexInput {
+        request,
+        spec: spec.clone(),
+        detail: None,
+        listing_total: listing.len() as u64,
+        listing,
+    };
+    let response = plugin.render_index(None, input).await?;
+    Ok(Arc::new(finish(response, spec.digest_of)))
+}
+
+/// The listing of a spec that names none: every readable package, newest version only.
+fn every_package() -> api::ListingSpec {
+    api::ListingSpec {
+        filter: String::new(),
+        offset: 0,
+        limit: 0,
+        all_versions: false,
+        after: String::new(),
+    }
 }
 
 /// Applies `digest-of` and computes the ETag.

@@ -3,6 +3,7 @@
 
 pub mod bootstrap;
 pub mod delete;
+pub mod digests;
 pub mod downloads;
 pub mod index;
 pub mod publish;

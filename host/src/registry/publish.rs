@@ -6,7 +6,7 @@
 use std::fs::File;
 use std::io::{Read, Seek, SeekFrom};
 
-use super::Registry;
+use super::{Registry, digests};
 use crate::db::{self, packages};
 use crate::error::Error;
 use crate::plugins::api::{self, FileSource, HashAlgorithm, VersionMode};
@@ -276,6 +276,9 @@ fn apply(
         for (name, value) in &version.properties {
             packages::set_property(tx, version_id, name, value)?;
         }
+        if !version.references.is_empty() || matches!(version.mode, VersionMode::CreateOrReplace) {
+            reference(tx, package_id, version_id, &version.references)?;
+        }
     }
     packages::touch(tx, package_id)?;
 
@@ -290,4 +293,32 @@ fn apply(
         blob.publish()?;
     }
     Ok(())
+}
+
+/// Makes the version reference `references` (replacing earlier ones). Checked here, in
+/// the publish transaction, so a blob cannot leave the package between a plugin's check
+/// and the commit.
+fn reference(
+    tx: &rusqlite::Transaction<'_>,
+    package_id: i64,
+    version_id: i64,
+    references: &[api::BlobReference],
+) -> Result<(), Error> {
+    let mut sha256s = Vec::with_capacity(references.len());
+    for reference in references {
+        let digest = &reference.digest;
+        let name = || format!("{}:{}", algorithm(digest.algorithm).as_str(), digest.hex);
+        match digests::package_blob_size(tx, package_id, digest)? {
+            None => return Err(Error::not_found(format!("blob {} is unknown", name()))),
+            Some((_, size)) if size != reference.size => {
+                return Err(Error::bad_request(format!(
+                    "blob {} has {size} bytes, not {}",
+                    name(),
+                    reference.size
+                )));
+            }
+            Some((sha256, _)) => sha256s.push(sha256),
+        }
+    }
+    db::blobs::set_references(tx, version_id, &sha256s)
 }
