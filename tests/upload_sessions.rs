@@ -199,15 +199,20 @@ fn a_chunk_out_of_order_is_416_with_the_range_to_resume_from() {
 fn a_second_request_on_a_busy_session_is_416() {
     let f = fixture();
     let id = f.start("app");
-    // A chunk whose body is held back until we say so keeps the session busy.
+    // A chunk whose body is held back until we say so keeps the session busy. The
+    // first read fills the client's whole buffer, so the client sends it at once.
     let (release, held) = std::sync::mpsc::channel::<()>();
-    struct Held(Option<std::sync::mpsc::Receiver<()>>, bool);
+    let first = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    struct Held(
+        Option<std::sync::mpsc::Receiver<()>>,
+        std::sync::Arc<std::sync::atomic::AtomicUsize>,
+    );
     impl Read for Held {
         fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
-            if !self.1 {
-                self.1 = true;
-                buf[..3].copy_from_slice(b"abc");
-                return Ok(3);
+            if self.1.load(std::sync::atomic::Ordering::SeqCst) == 0 {
+                buf.fill(b'a');
+                self.1.store(buf.len(), std::sync::atomic::Ordering::SeqCst);
+                return Ok(buf.len());
             }
             if let Some(rx) = self.0.take() {
                 let _ = rx.recv();
@@ -217,11 +222,12 @@ fn a_second_request_on_a_busy_session_is_416() {
     }
     let url = f.url(&format!("app/{id}"));
     let token = f.alice.clone();
+    let counted = first.clone();
     let slow = std::thread::spawn(move || {
         client()
             .patch(url)
             .bearer_auth(token)
-            .body(reqwest::blocking::Body::new(Held(Some(held), false)))
+            .body(reqwest::blocking::Body::new(Held(Some(held), counted)))
             .send()
             .unwrap()
             .status()
@@ -241,7 +247,11 @@ fn a_second_request_on_a_busy_session_is_416() {
     let refused = refused.expect("a concurrent request on the session was refused");
     assert!(refused.contains_key("range"));
     assert_eq!(slow.join().unwrap(), StatusCode::ACCEPTED);
-    assert_eq!(f.status("app", &id).1["range"], "0-2");
+    let sent = first.load(std::sync::atomic::Ordering::SeqCst);
+    assert_eq!(
+        f.status("app", &id).1["range"],
+        format!("0-{}", sent - 1).as_str()
+    );
 }
 
 #[test]
