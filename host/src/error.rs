@@ -23,6 +23,15 @@ pub enum Error {
     Conflict(String),
     #[error("{0}")]
     TooLarge(String),
+    /// An upload chunk that does not start where its session stands, or a request on a
+    /// session busy with another one (HTTP 416). `headers` are the route's reply headers
+    /// for this session, filled in by the HTTP layer, so the client learns where to resume.
+    #[error("upload session {id} has received {received} bytes; send the chunk that starts there")]
+    RangeMismatch {
+        id: String,
+        received: u64,
+        headers: Vec<(String, String)>,
+    },
     /// A plugin's own error (with its status) or a plugin that failed (trap, limits).
     #[error(transparent)]
     Plugin(#[from] PluginFailure),
@@ -37,6 +46,14 @@ pub enum Error {
 impl Error {
     pub fn not_found(what: impl Into<String>) -> Self {
         Self::NotFound(what.into())
+    }
+
+    pub fn range_mismatch(id: &str, received: u64) -> Self {
+        Self::RangeMismatch {
+            id: id.to_string(),
+            received,
+            headers: Vec::new(),
+        }
     }
 
     pub fn bad_request(what: impl Into<String>) -> Self {

@@ -2,12 +2,18 @@
 //! crate's `misbehave()` for paths starting with `/boom`, answers `GET /ok` with `ok`
 //! (to show the format still works afterwards), answers `GET /ambient` with what the
 //! guest sees of the clock and of its random source, and has no uploads or indexes.
+//!
+//! Below `/sessions/{pkg}` it maps requests to the host's upload sessions, the way an
+//! OCI-like format would (`tests/upload_sessions.rs`): `POST` starts one (or, with
+//! `?digest=`, uploads a whole blob), `PATCH …/{id}` appends at the `Content-Range`
+//! start, `GET …/{id}` reports, `PUT …/{id}?digest=` finishes, `DELETE …/{id}` cancels.
 
 macro_rules! misbehaving_plugin {
     ($ty:ident, $name:literal) => {
         use wharf_plugin_sdk::{
-            Descriptor, IndexInput, Method, Operation, Plugin, PluginError, PublishPlan, Request,
-            Response, Route, Upload, UploadSpec,
+            Descriptor, Digest, HashAlgorithm, IndexInput, Method, Operation, PackageRef, Plugin,
+            PluginError, PublishPlan, ReplyTemplate, Request, Response, Route, SessionOp,
+            SessionRequest, Upload, UploadSpec,
         };
 
         struct $ty;
@@ -20,6 +26,9 @@ macro_rules! misbehaving_plugin {
             fn match_route(request: Request) -> Result<Route, PluginError> {
                 if request.path.starts_with("/boom") {
                     misbehave();
+                }
+                if request.path.starts_with("/sessions/") {
+                    return session_route(&request);
                 }
                 if !matches!(request.method, Method::Get) {
                     return Ok(Route::not_found());
@@ -47,6 +56,82 @@ macro_rules! misbehaving_plugin {
             fn render_index(_input: IndexInput) -> Result<Response, PluginError> {
                 Err(PluginError::new(500, "no indexes"))
             }
+        }
+
+        /// An upload-session route with OCI-like replies (`Location`, `Range`).
+        fn session_route(request: &Request) -> Result<Route, PluginError> {
+            // The id is passed on as the client sent it, `%2F` decoded too: the host
+            // must refuse whatever is not a session id (`../x`).
+            let rest = request.path.trim_start_matches("/sessions/");
+            let (pkg_name, id) = rest.split_once('/').unwrap_or((rest, ""));
+            let decode = |s: &str| {
+                wharf_plugin_sdk::percent_decode_keeping_slashes(s)
+                    .ok_or_else(|| PluginError::bad_request("bad path"))
+            };
+            let (pkg_name, id) = (decode(pkg_name)?, decode(id)?);
+            let pkg = PackageRef {
+                owner: request.mount_owner()?,
+                name: pkg_name.clone(),
+            };
+            let digest = request
+                .query_param("digest")
+                .map(parse_digest)
+                .transpose()?;
+            let progress = |status: u16| {
+                let mut reply = ReplyTemplate::new(status, "", "");
+                reply.headers = vec![
+                    ("location".into(), format!("/sessions/{pkg_name}/{{id}}")),
+                    ("range".into(), "0-{end}".into()),
+                    ("upload-uuid".into(), "{id}".into()),
+                ];
+                reply
+            };
+            let mut finished = ReplyTemplate::new(201, "", "");
+            finished.headers = vec![
+                ("location".into(), format!("/blobs/{pkg_name}/{{digest}}")),
+                ("content-digest".into(), "{digest}".into()),
+            ];
+            let (op, reply) = match (&request.method, id.is_empty(), digest) {
+                (Method::Post, true, None) => (SessionOp::Start, progress(202)),
+                (Method::Post, true, Some(d)) => (SessionOp::Finish(d), finished),
+                (Method::Patch, false, _) => {
+                    let start = request
+                        .header("content-range")
+                        .map(range_start)
+                        .transpose()?;
+                    (SessionOp::Append(start), progress(202))
+                }
+                (Method::Get, false, _) => (SessionOp::Status, progress(204)),
+                (Method::Put, false, Some(d)) => (SessionOp::Finish(d), finished),
+                (Method::Put, false, None) => {
+                    return Err(PluginError::bad_request("digest missing"));
+                }
+                (Method::Delete, false, _) => (SessionOp::Cancel, ReplyTemplate::new(204, "", "")),
+                _ => return Err(PluginError::method_not_allowed()),
+            };
+            let op = Operation::UploadSession(SessionRequest { pkg, id, op });
+            Ok(Route::write(op).reply(reply))
+        }
+
+        /// `sha256:<hex>` or `sha512:<hex>`; the host checks the hex.
+        fn parse_digest(text: &str) -> Result<Digest, PluginError> {
+            let (algorithm, hex) = match text.split_once(':') {
+                Some(("sha256", hex)) => (HashAlgorithm::Sha256, hex),
+                Some(("sha512", hex)) => (HashAlgorithm::Sha512, hex),
+                _ => return Err(PluginError::bad_request("unsupported digest")),
+            };
+            Ok(Digest {
+                algorithm,
+                hex: hex.to_string(),
+            })
+        }
+
+        /// The start of `Content-Range: <start>-<end>` (OCI's form, `bytes ` allowed).
+        fn range_start(text: &str) -> Result<u64, PluginError> {
+            text.trim_start_matches("bytes ")
+                .split_once('-')
+                .and_then(|(start, _)| start.parse().ok())
+                .ok_or_else(|| PluginError::bad_request("malformed Content-Range"))
         }
 
         /// Seconds since the epoch, and a hash keyed by std's random seed.

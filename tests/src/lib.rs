@@ -21,6 +21,7 @@ pub struct TestServer {
     pub addr: SocketAddr,
     pub registry: Arc<Registry>,
     pub admin_token: String,
+    config: Config,
     data_dir: tempfile::TempDir,
     shutdown: Option<tokio::sync::oneshot::Sender<()>>,
     thread: Option<std::thread::JoinHandle<()>>,
@@ -107,7 +108,7 @@ impl Builder {
         config.validate().expect("valid test config");
         share_plugin_cache(data_dir.path());
 
-        let registry = Registry::open(config).expect("registry opens");
+        let (registry, shutdown, thread) = launch(config.clone(), listener);
         let admin_token = {
             let created =
                 wharf::registry::bootstrap::ensure_admin(&registry.db, Some(ADMIN_PASSWORD.into()))
@@ -116,34 +117,47 @@ impl Builder {
             created.token
         };
 
-        let (tx, rx) = tokio::sync::oneshot::channel::<()>();
-        let served = registry.clone();
-        let thread = std::thread::spawn(move || {
-            let runtime = tokio::runtime::Builder::new_multi_thread()
-                .worker_threads(2)
-                .enable_all()
-                .build()
-                .unwrap();
-            runtime.block_on(async move {
-                let listener = tokio::net::TcpListener::from_std(listener).unwrap();
-                wharf::http::serve(served, listener, async move {
-                    let _ = rx.await;
-                })
-                .await
-                .unwrap();
-            });
-        });
-
         TestServer {
             url: format!("http://{addr}"),
             addr,
             registry,
             admin_token,
+            config,
             data_dir,
-            shutdown: Some(tx),
+            shutdown: Some(shutdown),
             thread: Some(thread),
         }
     }
+}
+
+/// Opens the registry of `config` and serves it on `listener` from its own thread.
+fn launch(
+    config: Config,
+    listener: std::net::TcpListener,
+) -> (
+    Arc<Registry>,
+    tokio::sync::oneshot::Sender<()>,
+    std::thread::JoinHandle<()>,
+) {
+    let registry = Registry::open(config).expect("registry opens");
+    let (tx, rx) = tokio::sync::oneshot::channel::<()>();
+    let served = registry.clone();
+    let thread = std::thread::spawn(move || {
+        let runtime = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(2)
+            .enable_all()
+            .build()
+            .unwrap();
+        runtime.block_on(async move {
+            let listener = tokio::net::TcpListener::from_std(listener).unwrap();
+            wharf::http::serve(served, listener, async move {
+                let _ = rx.await;
+            })
+            .await
+            .unwrap();
+        });
+    });
+    (registry, tx, thread)
 }
 
 impl TestServer {
@@ -154,6 +168,27 @@ impl TestServer {
     /// A server with the bundled formats only.
     pub fn start() -> Self {
         Builder::default().start()
+    }
+
+    /// Stops the server and starts it again on the same address and data dir, as a
+    /// restart of the process would (nothing in memory survives).
+    pub fn restart(&mut self) {
+        self.stop();
+        let listener = std::net::TcpListener::bind(self.addr).expect("rebind the same address");
+        listener.set_nonblocking(true).unwrap();
+        let (registry, shutdown, thread) = launch(self.config.clone(), listener);
+        self.registry = registry;
+        self.shutdown = Some(shutdown);
+        self.thread = Some(thread);
+    }
+
+    fn stop(&mut self) {
+        if let Some(tx) = self.shutdown.take() {
+            let _ = tx.send(());
+        }
+        if let Some(thread) = self.thread.take() {
+            let _ = thread.join();
+        }
     }
 
     pub fn data_dir(&self) -> &Path {
@@ -246,12 +281,7 @@ impl TestServer {
 
 impl Drop for TestServer {
     fn drop(&mut self) {
-        if let Some(tx) = self.shutdown.take() {
-            let _ = tx.send(());
-        }
-        if let Some(thread) = self.thread.take() {
-            let _ = thread.join();
-        }
+        self.stop();
     }
 }
 

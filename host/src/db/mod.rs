@@ -8,6 +8,7 @@
 pub mod blobs;
 pub mod owners;
 pub mod packages;
+pub mod sessions;
 pub mod tokens;
 
 use std::path::Path;

@@ -42,6 +42,16 @@ impl Envelope {
             code = named;
         }
         let mut response = body(&self.style, status, code, &message);
+        if let Error::RangeMismatch { headers, .. } = &error {
+            for (name, value) in headers {
+                let name = http::HeaderName::from_bytes(name.as_bytes());
+                if let (Ok(name), Ok(value)) = (name, HeaderValue::from_str(value))
+                    && !super::reply::is_framing(&name)
+                {
+                    response.headers_mut().insert(name, value);
+                }
+            }
+        }
         if status == StatusCode::UNAUTHORIZED {
             let value = self.challenge.header_value(&self.public_url);
             if let Ok(value) = HeaderValue::from_str(&value) {
@@ -63,6 +73,11 @@ fn classify(error: &Error) -> (StatusCode, &str, String) {
         Error::NotFound(m) => (StatusCode::NOT_FOUND, "", m.clone()),
         Error::Conflict(m) => (StatusCode::CONFLICT, "", m.clone()),
         Error::TooLarge(m) => (StatusCode::PAYLOAD_TOO_LARGE, "SIZE_INVALID", m.clone()),
+        Error::RangeMismatch { .. } => (
+            StatusCode::RANGE_NOT_SATISFIABLE,
+            "BLOB_UPLOAD_INVALID",
+            error.to_string(),
+        ),
         Error::Plugin(PluginFailure::Rejected {
             status,
             code,

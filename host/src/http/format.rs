@@ -11,7 +11,7 @@ use percent_encoding::percent_decode_str;
 
 use super::download::{self, Download, Served};
 use super::errors::Envelope;
-use super::{query, reply, upload};
+use super::{query, reply, sessions, upload};
 use crate::auth::{self, Access, Credentials, Principal, credentials::CREDENTIAL_HEADERS, secrets};
 use crate::db::owners::{self, Owner};
 use crate::db::{packages, tokens};
@@ -207,7 +207,7 @@ async fn handle(
         (op, Some(owner)) => ctx
             .execute(op, owner, plugin_request, body)
             .await
-            .map_err(refused)?,
+            .map_err(|e| refused(reply::error_headers(e, route.reply.as_ref())))?,
         (_, None) => {
             return Err(Error::Internal(format!(
                 "plugin {} returned an operation without an owner",
@@ -358,7 +358,16 @@ impl Context<'_> {
                     .await
             }
             Operation::MountBlob(m) => Ok(Done::host(self.mount_blob(owner, m).await?)),
-            Operation::UploadSession(_) => Err(not_available("upload sessions")),
+            Operation::UploadSession(s) => {
+                let (response, outcome) =
+                    sessions::execute(self.registry, self.entry, owner_id, self.headers, s, body)
+                        .await?;
+                Ok(Done {
+                    response,
+                    outcome,
+                    reply: ReplyBy::Host { streamed: false },
+                })
+            }
             Operation::IssueToken(request) => self.issue_token(request).await,
             Operation::Respond(response) => Ok(Done::own(plugin_response(response))),
             Operation::NotFound => Err(Error::not_found("not found")),
@@ -492,7 +501,7 @@ impl Context<'_> {
             outcome: reply::Outcome {
                 size: Some(file.size),
                 sha256: Some(file.blob),
-                token: None,
+                ..reply::Outcome::default()
             },
             reply: ReplyBy::Host { streamed: true },
         })

@@ -10,6 +10,7 @@ mod format;
 mod management;
 mod query;
 mod reply;
+mod sessions;
 mod upload;
 
 use std::future::Future;

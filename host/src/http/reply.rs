@@ -6,6 +6,7 @@ use axum::body::Body;
 use axum::response::Response;
 use http::{HeaderName, HeaderValue, StatusCode, header};
 
+use crate::error::Error;
 use crate::plugins::api::ReplyTemplate;
 
 /// What an operation produced, for the template's placeholders.
@@ -14,6 +15,12 @@ pub struct Outcome {
     pub token: Option<String>,
     pub size: Option<u64>,
     pub sha256: Option<String>,
+    /// Upload session id (`{id}`).
+    pub id: Option<String>,
+    /// Index of the last byte an upload session holds, 0 when empty (`{end}`).
+    pub end: Option<u64>,
+    /// `algorithm:hex` as the client named it (`{digest}`); else `sha256:{sha256}`.
+    pub digest: Option<String>,
 }
 
 impl Outcome {
@@ -22,10 +29,17 @@ impl Outcome {
             return text.to_string();
         }
         let mut out = text.to_string();
+        let digest = self
+            .digest
+            .clone()
+            .or_else(|| self.sha256.as_ref().map(|s| format!("sha256:{s}")));
         let values = [
             ("{token}", self.token.clone()),
             ("{size}", self.size.map(|s| s.to_string())),
             ("{sha256}", self.sha256.clone()),
+            ("{id}", self.id.clone()),
+            ("{end}", self.end.map(|e| e.to_string())),
+            ("{digest}", digest),
         ];
         for (placeholder, value) in values {
             if let Some(value) = value {
@@ -33,6 +47,45 @@ impl Outcome {
             }
         }
         out
+    }
+}
+
+impl Outcome {
+    /// Where an upload session stands: `{id}` and `{end}`.
+    pub fn session(id: &str, received: u64) -> Self {
+        Self {
+            id: Some(id.to_string()),
+            end: Some(received.saturating_sub(1)),
+            ..Self::default()
+        }
+    }
+}
+
+/// Gives a 416 on an upload session the template's headers (`Location`, `Range`), so
+/// the client learns where to resume; other errors pass through unchanged.
+pub fn error_headers(error: Error, template: Option<&ReplyTemplate>) -> Error {
+    match (error, template) {
+        (
+            Error::RangeMismatch {
+                id,
+                received,
+                headers: _,
+            },
+            Some(template),
+        ) => {
+            let outcome = Outcome::session(&id, received);
+            let headers = template
+                .headers
+                .iter()
+                .map(|(name, value)| (name.clone(), outcome.expand(value)))
+                .collect();
+            Error::RangeMismatch {
+                id,
+                received,
+                headers,
+            }
+        }
+        (error, _) => error,
     }
 }
 
@@ -127,6 +180,48 @@ mod tests {
         assert_eq!(r.headers()["location"], "/blobs/sha256:ab");
         assert_eq!(r.headers()["content-length"], "19");
         assert_eq!(r.headers()["content-type"], "application/json");
+    }
+
+    #[test]
+    fn session_placeholders_and_416_headers() {
+        let mut t = template(202, "");
+        t.headers = vec![
+            ("location".into(), "/up/{id}".into()),
+            ("range".into(), "0-{end}".into()),
+            ("docker-content-digest".into(), "{digest}".into()),
+        ];
+        let r = apply(
+            StatusCode::OK.into_response(),
+            Some(&t),
+            &Outcome::session("abc", 10),
+            false,
+        );
+        assert_eq!(r.headers()["location"], "/up/abc");
+        assert_eq!(r.headers()["range"], "0-9");
+        let empty = Outcome::session("abc", 0);
+        assert_eq!(empty.expand("0-{end}"), "0-0");
+        let stored = Outcome {
+            sha256: Some("ab".into()),
+            ..Outcome::default()
+        };
+        assert_eq!(stored.expand("{digest}"), "sha256:ab");
+        let named = Outcome {
+            digest: Some("sha512:cd".into()),
+            ..stored
+        };
+        assert_eq!(named.expand("{digest}"), "sha512:cd");
+
+        let Error::RangeMismatch { headers, .. } =
+            error_headers(Error::range_mismatch("abc", 4), Some(&t))
+        else {
+            panic!("stays a range mismatch");
+        };
+        assert!(headers.contains(&("range".to_string(), "0-3".to_string())));
+        assert!(headers.contains(&("location".to_string(), "/up/abc".to_string())));
+        assert!(matches!(
+            error_headers(Error::not_found("x"), Some(&t)),
+            Error::NotFound(_)
+        ));
     }
 
     #[test]

@@ -7,6 +7,7 @@ pub mod digests;
 pub mod downloads;
 pub mod index;
 pub mod publish;
+pub mod sessions;
 
 use std::sync::Arc;
 
@@ -38,6 +39,7 @@ pub struct Registry {
     pub formats: Vec<FormatEntry>,
     pub index_cache: index::IndexCache,
     pub downloads: downloads::DownloadCounter,
+    pub sessions: sessions::Sessions,
 }
 
 /// Opens the metadata database below the data dir (also used by the admin CLI).
@@ -55,6 +57,9 @@ impl Registry {
         let data_dir = &config.storage.data_dir;
         let blobs = BlobStore::open(data_dir)
             .with_context(|| format!("cannot open the blob store in {}", data_dir.display()))?;
+        let sessions = sessions::Sessions::open(data_dir).with_context(|| {
+            format!("cannot open the upload sessions in {}", data_dir.display())
+        })?;
         let runtime = Runtime::new(
             RuntimeLimits::from_config(&config),
             &data_dir.join("plugin-cache"),
@@ -102,6 +107,7 @@ impl Registry {
             formats,
             index_cache: index::IndexCache::default(),
             downloads: downloads::DownloadCounter::default(),
+            sessions,
         }))
     }
 

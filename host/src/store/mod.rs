@@ -9,6 +9,7 @@
 //! store can replace the local disk without touching callers.
 
 pub mod digest;
+pub mod sessions;
 
 use std::fs::{self, File};
 use std::io::{self, Write};
@@ -58,6 +59,26 @@ impl BlobStore {
             size: 0,
             store: self.clone(),
         })
+    }
+
+    /// Stages a file already complete on disk (a finished upload session) so that
+    /// [`StagedBlob::publish`] renames it into the store. The caller has hashed and
+    /// fsynced it; `path` must be on the store's filesystem and is removed if the blob
+    /// is dropped unpublished (or was a duplicate).
+    pub fn stage_existing(
+        &self,
+        path: PathBuf,
+        sha256: String,
+        size: u64,
+        digests: Vec<(Algorithm, String)>,
+    ) -> StagedBlob {
+        StagedBlob {
+            temp: TempFile(Some(path)),
+            sha256,
+            size,
+            digests,
+            store: self.clone(),
+        }
     }
 
     /// Opens a stored blob for reading.

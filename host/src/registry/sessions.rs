@@ -1,0 +1,663 @@
+//! Resumable upload sessions (OCI blob uploads): start, append chunks, ask how much
+//! arrived, finish with a digest, cancel, or upload a whole blob in one request.
+//!
+//! The session file is the truth for what was received; the database row only says
+//! who owns the session. A running sha256 per session is kept in memory so finishing
+//! a large blob costs no second read; when it is missing (restart, eviction, a failed
+//! write) finishing rehashes the file. A finished blob is renamed from the session file
+//! into the store inside the transaction that records it: nothing is half-stored.
+//!
+//! One request at a time per session: a second concurrent request on the same session
+//! gets 416 with the session's current range (the client asks for the status and
+//! resumes), never an interleaved write.
+
+use std::collections::HashMap;
+use std::fs::File;
+use std::io::{self, Write};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use axum::body::Body;
+use futures_util::StreamExt;
+use sha2::{Digest as _, Sha256};
+use tokio::sync::OwnedMutexGuard;
+
+use super::Registry;
+use crate::db::{self, packages, sessions::SessionRow};
+use crate::error::Error;
+use crate::plugins::api;
+use crate::store::sessions::{self as files, SessionFiles};
+use crate::store::{Algorithm, MultiHasher, StagedBlob, digest};
+
+/// Most sessions with an in-memory hasher; beyond that idle ones are dropped and
+/// rehash their file when they finish.
+pub const MAX_LIVE: usize = 10_000;
+/// Bytes appended between two `sync_data` calls, so the fsync at finish is short.
+const SYNC_EVERY: u64 = 64 << 20;
+/// Chunks in flight between the network and the disk writer.
+const CHANNEL_DEPTH: usize = 8;
+
+type LiveMap = HashMap<String, Arc<tokio::sync::Mutex<LiveSession>>>;
+
+/// The host's session state: the files and the in-memory hashers.
+pub struct Sessions {
+    files: SessionFiles,
+    live: Mutex<LiveMap>,
+}
+
+/// What a session's in-memory state knows: a sha256 over its first `hashed` bytes.
+#[derive(Default)]
+struct LiveSession {
+    hasher: Option<Sha256>,
+    hashed: u64,
+}
+
+/// The package a request names.
+#[derive(Debug, Clone)]
+pub struct Target {
+    pub owner_id: i64,
+    pub format: String,
+    pub package: String,
+}
+
+/// A request body to append, with its declared length and the format's upload limit.
+pub struct Incoming {
+    pub body: Body,
+    pub declared: Option<u64>,
+    pub limit: u64,
+}
+
+/// Where a session stands.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Progress {
+    pub id: String,
+    pub received: u64,
+}
+
+/// A blob stored by finishing a session.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Stored {
+    pub sha256: String,
+    pub size: u64,
+    /// `algorithm:hex` as the client named it.
+    pub digest: String,
+}
+
+/// What one expiry pass removed.
+#[derive(Debug, Default, PartialEq, Eq)]
+pub struct Expired {
+    pub sessions: usize,
+    pub orphan_files: usize,
+}
+
+/// The digest a client asked for, checked: sha256 or sha512, lower-case hex.
+pub fn wanted(digest: &api::Digest) -> Result<(Algorithm, String), Error> {
+    let algorithm = match digest.algorithm {
+        api::HashAlgorithm::Sha256 => Algorithm::Sha256,
+        api::HashAlgorithm::Sha512 => Algorithm::Sha512,
+        _ => {
+            return Err(Error::bad_request(
+                "only sha256 and sha512 digests are supported",
+            ));
+        }
+    };
+    let well_formed = digest.hex.len() == algorithm.hex_len()
+        && digest
+            .hex
+            .bytes()
+            .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b));
+    if !well_formed {
+        return Err(Error::bad_request("malformed digest"));
+    }
+    Ok((algorithm, digest.hex.clone()))
+}
+
+/// Digests to compute besides sha256 while receiving a blob that must match `algorithm`.
+pub fn extra_digests(algorithm: Algorithm) -> Vec<Algorithm> {
+    match algorithm {
+        Algorithm::Sha256 => Vec::new(),
+        other => vec![other],
+    }
+}
+
+fn unknown(id: &str) -> Error {
+    Error::not_found(format!("upload session {id:?} not found"))
+}
+
+fn system_time(seconds: i64) -> SystemTime {
+    UNIX_EPOCH + Duration::from_secs(seconds.max(0) as u64)
+}
+
+impl Sessions {
+    pub fn open(data_dir: &std::path::Path) -> io::Result<Self> {
+        Ok(Self {
+            files: SessionFiles::open(data_dir)?,
+            live: Mutex::new(HashMap::new()),
+        })
+    }
+
+    fn live_map(&self) -> std::sync::MutexGuard<'_, LiveMap> {
+        self.live.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// The session's in-memory state, created empty (no hasher) when missing.
+    fn entry(&self, id: &str) -> Arc<tokio::sync::Mutex<LiveSession>> {
+        let mut live = self.live_map();
+        if let Some(entry) = live.get(id) {
+            return entry.clone();
+        }
+        if live.len() >= MAX_LIVE {
+            // Nobody else holds an idle entry while the map is locked, so dropping
+            // them loses nothing but their hashers.
+            live.retain(|_, e| Arc::strong_count(e) > 1);
+        }
+        live.entry(id.to_string()).or_default().clone()
+    }
+
+    /// Takes the session for this request; 416 if another request has it.
+    fn lock(&self, id: &str) -> Result<OwnedMutexGuard<LiveSession>, Error> {
+        self.entry(id).try_lock_owned().map_err(|_| {
+            let received = self.files.len(id).ok().flatten().unwrap_or(0);
+            Error::range_mismatch(id, received)
+        })
+    }
+
+    fn forget(&self, id: &str) {
+        self.live_map().remove(id);
+    }
+
+    /// Sessions with an in-memory entry (tests check the cap and the cleanup).
+    pub fn live_count(&self) -> usize {
+        self.live_map().len()
+    }
+
+    /// Session files present (tests check that finished or failed sessions leave none).
+    pub fn file_count(&self) -> usize {
+        self.files.ids().map(|ids| ids.len()).unwrap_or(0)
+    }
+}
+
+/// The session `id` if it exists and belongs to `target`; 404 otherwise, also for an
+/// id that is not one (it never reaches the filesystem).
+fn owned(registry: &Registry, target: &Target, id: &str) -> Result<SessionRow, Error> {
+    if !files::is_valid_id(id) {
+        return Err(unknown(id));
+    }
+    let lookup = id.to_string();
+    let row = registry
+        .db
+        .read_now(move |conn| db::sessions::find(conn, &lookup))?;
+    match row {
+        Some(row) if row.belongs_to(target.owner_id, &target.format, &target.package) => Ok(row),
+        _ => Err(unknown(id)),
+    }
+}
+
+/// Opens a session; a body, if any, is its first chunk.
+pub async fn start(
+    registry: &Registry,
+    target: &Target,
+    incoming: Incoming,
+) -> Result<Progress, Error> {
+    let id = files::new_id();
+    let row = SessionRow {
+        id: id.clone(),
+        owner_id: target.owner_id,
+        format: target.format.clone(),
+        package: target.package.clone(),
+        created: db::now(),
+    };
+    // Row first: a crash in between leaves at worst a row without a file, which
+    // expiry removes.
+    registry
+        .db
+        .write(move |tx| db::sessions::insert(tx, &row))
+        .await?;
+    registry.sessions.files.create(&id)?;
+    let mut live = registry.sessions.lock(&id)?;
+    live.hasher = Some(Sha256::new());
+    let (_, received) = append_body(registry, live, &id, None, incoming).await?;
+    Ok(Progress { id, received })
+}
+
+/// Appends a chunk; `offset` (the start of the client's `Content-Range`) must be the
+/// session's current length, else 416.
+pub async fn append(
+    registry: &Registry,
+    target: &Target,
+    id: &str,
+    offset: Option<u64>,
+    incoming: Incoming,
+) -> Result<Progress, Error> {
+    owned(registry, target, id)?;
+    let live = registry.sessions.lock(id)?;
+    let (_, received) = append_body(registry, live, id, offset, incoming).await?;
+    Ok(Progress {
+        id: id.to_string(),
+        received,
+    })
+}
+
+pub fn status(registry: &Registry, target: &Target, id: &str) -> Result<Progress, Error> {
+    owned(registry, target, id)?;
+    let received = registry
+        .sessions
+        .files
+        .len(id)?
+        .ok_or_else(|| unknown(id))?;
+    Ok(Progress {
+        id: id.to_string(),
+        received,
+    })
+}
+
+pub async fn cancel(registry: &Registry, target: &Target, id: &str) -> Result<(), Error> {
+    owned(registry, target, id)?;
+    let live = registry.sessions.lock(id)?;
+    discard(registry, id).await?;
+    drop(live);
+    Ok(())
+}
+
+/// Removes a session entirely: row, file and in-memory state.
+async fn discard(registry: &Registry, id: &str) -> Result<(), Error> {
+    let row_id = id.to_string();
+    registry
+        .db
+        .write(move |tx| db::sessions::delete(tx, &row_id))
+        .await?;
+    registry.sessions.files.remove(id)?;
+    registry.sessions.forget(id);
+    Ok(())
+}
+
+/// Appends the body (if any), checks `digest`, and stores the blob linked to the
+/// target package. A mismatch discards the session (400): nothing is stored.
+pub async fn finish(
+    registry: &Registry,
+    target: &Target,
+    id: &str,
+    digest: &api::Digest,
+    incoming: Incoming,
+) -> Result<Stored, Error> {
+    let (algorithm, expected) = wanted(digest)?;
+    owned(registry, target, id)?;
+    let live = registry.sessions.lock(id)?;
+    let (live, size) = append_body(registry, live, id, None, incoming).await?;
+
+    let path = registry.sessions.files.path(id)?;
+    let covered = (live.hashed == size).then(|| live.hasher.clone()).flatten();
+    let digests = tokio::task::spawn_blocking(move || -> io::Result<Vec<(Algorithm, String)>> {
+        // Durable before anything refers to it; the periodic sync_data kept this short.
+        File::options().append(true).open(&path)?.sync_all()?;
+        match covered {
+            Some(hasher) if algorithm == Algorithm::Sha256 => {
+                Ok(vec![(Algorithm::Sha256, hex::encode(hasher.finalize()))])
+            }
+            _ => rehash(&path, algorithm),
+        }
+    })
+    .await
+    .map_err(|e| Error::Internal(format!("session hashing failed: {e}")))??;
+
+    let actual = digest_in(&digests, algorithm);
+    if actual != expected {
+        discard(registry, id).await?;
+        return Err(digest_mismatch(algorithm, &expected, &actual));
+    }
+    let sha256 = digest_in(&digests, Algorithm::Sha256);
+    let staged = registry.blobs.stage_existing(
+        registry.sessions.files.path(id)?,
+        sha256.clone(),
+        size,
+        digests,
+    );
+    let committed = commit(registry, target, staged, Some(id.to_string())).await;
+    // Either way the session is over: its file was renamed into the store or dropped.
+    registry.sessions.forget(id);
+    drop(live);
+    committed?;
+    Ok(Stored {
+        sha256,
+        size,
+        digest: format!("{}:{expected}", algorithm.as_str()),
+    })
+}
+
+/// Stores a blob received whole (monolithic upload): checks `digest`, then the same
+/// transaction as a finished session, without one.
+pub async fn store_whole(
+    registry: &Registry,
+    target: &Target,
+    digest: &api::Digest,
+    staged: StagedBlob,
+) -> Result<Stored, Error> {
+    let (algorithm, expected) = wanted(digest)?;
+    let actual = match staged.digest(algorithm) {
+        Some(hex) => hex.to_string(),
+        None => digest::of_reader(algorithm, &mut staged.open()?)?,
+    };
+    if actual != expected {
+        // Dropping the staged blob removes its temp file.
+        return Err(digest_mismatch(algorithm, &expected, &actual));
+    }
+    let stored = Stored {
+        sha256: staged.sha256.clone(),
+        size: staged.size,
+        digest: format!("{}:{expected}", algorithm.as_str()),
+    };
+    commit(registry, target, staged, None).await?;
+    Ok(stored)
+}
+
+fn digest_mismatch(algorithm: Algorithm, expected: &str, actual: &str) -> Error {
+    Error::bad_request(format!(
+        "digest mismatch: the upload is {}:{actual}, not {}:{expected}",
+        algorithm.as_str(),
+        algorithm.as_str()
+    ))
+}
+
+fn digest_in(digests: &[(Algorithm, String)], algorithm: Algorithm) -> String {
+    digests
+        .iter()
+        .find(|(a, _)| *a == algorithm)
+        .map(|(_, h)| h.clone())
+        .unwrap_or_default()
+}
+
+/// sha256 (and `algorithm` if another) of a session file, in one pass.
+fn rehash(path: &std::path::Path, algorithm: Algorithm) -> io::Result<Vec<(Algorithm, String)>> {
+    let mut hasher = MultiHasher::new(&extra_digests(algorithm));
+    let mut file = File::open(path)?;
+    let mut buf = vec![0u8; 256 << 10];
+    loop {
+        let n = io::Read::read(&mut file, &mut buf)?;
+        if n == 0 {
+            return Ok(hasher.finish());
+        }
+        hasher.update(&buf[..n]);
+    }
+}
+
+/// Records the blob, links it to the package, ends the session and renames the bytes
+/// into the store, all in one write transaction.
+async fn commit(
+    registry: &Registry,
+    target: &Target,
+    mut staged: StagedBlob,
+    session: Option<String>,
+) -> Result<(), Error> {
+    let target = target.clone();
+    registry
+        .db
+        .write(move |tx| {
+            if let Some(id) = &session
+                && !db::sessions::delete(tx, id)?
+            {
+                // Expired or cancelled meanwhile.
+                return Err(unknown(id));
+            }
+            db::blobs::insert(tx, &staged.sha256, staged.size)?;
+            for (algorithm, hex) in &staged.digests {
+                if *algorithm != Algorithm::Sha256 {
+                    db::blobs::set_digest(tx, &staged.sha256, algorithm.as_str(), hex)?;
+                }
+            }
+            let package_id =
+                packages::ensure(tx, target.owner_id, &target.format, &target.package)?;
+            db::blobs::link_to_package(tx, package_id, &staged.sha256)?;
+            packages::touch(tx, package_id)?;
+            staged.publish()?;
+            Ok(())
+        })
+        .await
+}
+
+/// Streams `incoming` to the end of the session file on a blocking writer, hashing as
+/// it goes. Returns the session (still held) and its new length. Bytes written before a
+/// failure stay: they are a correct prefix, and the client learns the length from the
+/// status.
+async fn append_body(
+    registry: &Registry,
+    live: OwnedMutexGuard<LiveSession>,
+    id: &str,
+    offset: Option<u64>,
+    incoming: Incoming,
+) -> Result<(OwnedMutexGuard<LiveSession>, u64), Error> {
+    let (file, len) = match registry.sessions.files.open_append(id) {
+        Ok(opened) => opened,
+        Err(e) if e.kind() == io::ErrorKind::NotFound => return Err(unknown(id)),
+        Err(e) => return Err(e.into()),
+    };
+    if offset.is_some_and(|o| o != len) {
+        return Err(Error::range_mismatch(id, len));
+    }
+    let limit = incoming.limit;
+    let room = limit.saturating_sub(len);
+    let too_large = || Error::TooLarge(format!("the upload exceeds the limit of {limit} bytes"));
+    if incoming.declared.is_some_and(|n| n > room) {
+        return Err(too_large());
+    }
+
+    let (tx, rx) = tokio::sync::mpsc::channel::<bytes::Bytes>(CHANNEL_DEPTH);
+    // The writer owns the session until the last chunk is on disk, even if this
+    // request is dropped first, so no other request sees a length still growing.
+    let writer = tokio::task::spawn_blocking(move || write_chunks(live, file, len, rx));
+
+    let mut stream = incoming.body.into_data_stream();
+    let mut received: u64 = 0;
+    let mut failure = None;
+    while let Some(chunk) = stream.next().await {
+        match chunk {
+            Ok(chunk) => {
+                received += chunk.len() as u64;
+                if received > room {
+                    failure = Some(too_large());
+                    break;
+                }
+                if tx.send(chunk).await.is_err() {
+                    break; // the writer failed; its error is reported below
+                }
+            }
+            Err(e) => {
+                failure = Some(Error::bad_request(format!("the upload was cut short: {e}")));
+                break;
+            }
+        }
+    }
+    drop(tx);
+    let (live, written) = writer
+        .await
+        .map_err(|e| Error::Internal(format!("session writer failed: {e}")))?;
+    let new_len = written?;
+    match failure {
+        Some(error) => Err(error),
+        None => Ok((live, new_len)),
+    }
+}
+
+/// The blocking half of [`append_body`]: appends chunks, keeps the hasher in step with
+/// the file, and syncs every [`SYNC_EVERY`] bytes.
+fn write_chunks(
+    mut live: OwnedMutexGuard<LiveSession>,
+    mut file: File,
+    start: u64,
+    mut rx: tokio::sync::mpsc::Receiver<bytes::Bytes>,
+) -> (OwnedMutexGuard<LiveSession>, io::Result<u64>) {
+    if live.hashed != start {
+        live.hasher = None;
+    }
+    let mut len = start;
+    let mut unsynced = 0u64;
+    while let Some(chunk) = rx.blocking_recv() {
+        if let Err(e) = file.write_all(&chunk) {
+            // A partial write leaves bytes the hasher cannot know: rehash at finish.
+            live.hasher = None;
+            return (live, Err(e));
+        }
+        len += chunk.len() as u64;
+        if let Some(hasher) = live.hasher.as_mut() {
+            hasher.update(&chunk);
+            live.hashed = len;
+        }
+        unsynced += chunk.len() as u64;
+        if unsynced >= SYNC_EVERY {
+            if let Err(e) = file.sync_data() {
+                return (live, Err(e));
+            }
+            unsynced = 0;
+        }
+    }
+    (live, Ok(len))
+}
+
+/// Removes sessions last written more than `ttl` before `now` (by file mtime, or the
+/// row's `created` when the file is missing) and session files without a row that old.
+/// Blocking: run it off the async executor. Busy sessions are left alone.
+pub fn expire(registry: &Registry, ttl: Duration, now: SystemTime) -> Result<Expired, Error> {
+    let cutoff = now.checked_sub(ttl).unwrap_or(UNIX_EPOCH);
+    let cutoff_secs = cutoff
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_secs() as i64)
+        .unwrap_or(0);
+    let sessions = &registry.sessions;
+    let mut expired = Expired::default();
+
+    let candidates = registry
+        .db
+        .read_sync(|conn| db::sessions::created_before(conn, cutoff_secs))?;
+    for (id, created) in candidates {
+        let Ok(_held) = sessions.entry(&id).try_lock_owned() else {
+            continue;
+        };
+        let last = sessions
+            .files
+            .mtime(&id)?
+            .unwrap_or_else(|| system_time(created));
+        if last >= cutoff {
+            continue;
+        }
+        let row_id = id.clone();
+        registry
+            .db
+            .write_sync(move |tx| db::sessions::delete(tx, &row_id))?;
+        sessions.files.remove(&id)?;
+        sessions.forget(&id);
+        expired.sessions += 1;
+    }
+
+    for id in sessions.files.ids()? {
+        let lookup = id.clone();
+        let has_row = registry
+            .db
+            .read_sync(move |conn| db::sessions::find(conn, &lookup))?
+            .is_some();
+        let old = sessions.files.mtime(&id)?.is_some_and(|t| t < cutoff);
+        if !has_row && old {
+            sessions.files.remove(&id)?;
+            sessions.forget(&id);
+            expired.orphan_files += 1;
+        }
+    }
+    Ok(expired)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_well_formed_sha256_and_sha512_digests_are_wanted() {
+        let digest = |algorithm, hex: &str| api::Digest {
+            algorithm,
+            hex: hex.to_string(),
+        };
+        let sha256 = "a".repeat(64);
+        assert_eq!(
+            wanted(&digest(api::HashAlgorithm::Sha256, &sha256)).unwrap(),
+            (Algorithm::Sha256, sha256.clone())
+        );
+        assert!(wanted(&digest(api::HashAlgorithm::Sha512, &"0".repeat(128))).is_ok());
+        for (algorithm, hex) in [
+            (api::HashAlgorithm::Sha256, "A".repeat(64)),
+            (api::HashAlgorithm::Sha256, "a".repeat(63)),
+            (api::HashAlgorithm::Sha512, sha256.clone()),
+            (api::HashAlgorithm::Md5, "a".repeat(32)),
+        ] {
+            assert!(wanted(&digest(algorithm, &hex)).is_err(), "{hex}");
+        }
+    }
+
+    #[test]
+    fn idle_entries_are_dropped_at_the_cap_and_busy_ones_refuse_a_second_request() {
+        let dir = tempfile::tempdir().unwrap();
+        let sessions = Sessions::open(dir.path()).unwrap();
+        let busy = sessions.lock("busy").unwrap();
+        assert!(matches!(
+            sessions.lock("busy"),
+            Err(Error::RangeMismatch { received: 0, .. })
+        ));
+        for i in 0..MAX_LIVE - 1 {
+            sessions.entry(&i.to_string());
+        }
+        assert_eq!(sessions.live_count(), MAX_LIVE);
+        sessions.entry("one more");
+        assert_eq!(
+            sessions.live_count(),
+            2,
+            "only the busy one and the new one"
+        );
+        drop(busy);
+        assert!(sessions.lock("busy").is_ok());
+    }
+
+    #[test]
+    fn the_writer_keeps_the_hasher_in_step_with_the_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let sessions = Sessions::open(dir.path()).unwrap();
+        let id = files::new_id();
+        sessions.files.create(&id).unwrap();
+        let write = |chunks: &[&'static [u8]]| {
+            let live = sessions.lock(&id).unwrap();
+            let (file, len) = sessions.files.open_append(&id).unwrap();
+            let (tx, rx) = tokio::sync::mpsc::channel(CHANNEL_DEPTH);
+            for chunk in chunks {
+                tx.try_send(bytes::Bytes::from_static(chunk)).unwrap();
+            }
+            drop(tx);
+            let (live, written) = write_chunks(live, file, len, rx);
+            (live.hasher.clone(), live.hashed, written.unwrap())
+        };
+        sessions.lock(&id).unwrap().hasher = Some(Sha256::new());
+        let (hasher, hashed, len) = write(&[b"ab", b"c"]);
+        assert_eq!((hashed, len), (3, 3));
+        assert_eq!(
+            hex::encode(hasher.unwrap().finalize()),
+            digest::of_bytes(Algorithm::Sha256, b"abc")
+        );
+        // Bytes the hasher never saw (written by an earlier process): no hasher.
+        std::fs::OpenOptions::new()
+            .append(true)
+            .open(sessions.files.path(&id).unwrap())
+            .unwrap()
+            .write_all(b"d")
+            .unwrap();
+        let (hasher, _, len) = write(&[b"e"]);
+        assert!(hasher.is_none());
+        assert_eq!(len, 5);
+        assert_eq!(
+            rehash(&sessions.files.path(&id).unwrap(), Algorithm::Sha512).unwrap(),
+            vec![
+                (
+                    Algorithm::Sha256,
+                    digest::of_bytes(Algorithm::Sha256, b"abcde")
+                ),
+                (
+                    Algorithm::Sha512,
+                    digest::of_bytes(Algorithm::Sha512, b"abcde")
+                ),
+            ]
+        );
+    }
+}
