@@ -8,6 +8,7 @@
 pub mod blobs;
 pub mod owners;
 pub mod packages;
+pub mod secrets;
 pub mod tokens;
 
 use std::path::Path;
@@ -22,6 +23,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("schema.sql"),
     include_str!("migration_2_files_by_name.sql"),
     include_str!("migration_3_listing_revisions.sql"),
+    include_str!("migration_5_host_secrets.sql"),
 ];
 
 #[derive(Clone)]

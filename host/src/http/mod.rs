@@ -10,6 +10,7 @@ mod format;
 mod management;
 mod query;
 mod reply;
+mod token;
 mod upload;
 
 use std::future::Future;
