@@ -491,8 +491,10 @@ fn expired_tampered_and_foreign_tokens_are_refused() {
     );
     let expired = minted(&server, key, now - 2 * registry_token::LIFETIME_SECS);
     let foreign = minted(&server, &TokenKey::generate(), now);
+    // Other claims (a later expiry) under the valid token's header and signature.
     let (head, _) = valid.rsplit_once('.').unwrap();
-    let forged_claims = foreign.split('.').nth(1).unwrap();
+    let later = minted(&server, key, now + 60);
+    let forged_claims = later.split('.').nth(1).unwrap();
     let tampered = format!(
         "{}.{forged_claims}.{}",
         head.split('.').next().unwrap(),
