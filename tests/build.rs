@@ -11,6 +11,8 @@ const FIXTURES: &[(&str, &str)] = &[
     ("TRAP", "wharf-test-trap"),
     ("SPIN", "wharf-test-spin"),
     ("HOG", "wharf-test-hog"),
+    // Registry-shaped routes behind a Bearer challenge (tests/registry_tokens.rs).
+    ("BEARER", "wharf-test-bearer"),
     ("CARGO", "wharf-format-cargo"),
     ("PYPI", "wharf-format-pypi"),
     // Loaded from its file as a third party's plugin would be (tests/plugin_kit.rs).

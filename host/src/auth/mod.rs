@@ -6,7 +6,10 @@
 //! owner, an org member with write, or an admin, and a credential with write scope.
 
 pub mod credentials;
+pub mod registry_token;
 pub mod secrets;
+
+use std::sync::Arc;
 
 use rusqlite::Connection;
 
@@ -14,12 +17,15 @@ use crate::db::owners::{self, Owner, OwnerKind, Role};
 use crate::db::tokens::{self, Scope};
 use crate::error::Error;
 pub use credentials::Credentials;
+use registry_token::{Grant, TokenKey};
 
 /// An authenticated caller, or nobody.
 #[derive(Debug, Clone)]
 pub enum Principal {
     Anonymous,
     User(User),
+    /// An anonymous caller holding a registry token: public access, limited to its grant.
+    Guest(Arc<Grant>),
 }
 
 #[derive(Debug, Clone)]
@@ -29,13 +35,24 @@ pub struct User {
     pub is_admin: bool,
     /// `Write` for a password login or a write token, `Read` for a read token.
     pub scope: Scope,
+    /// For a registry token: the repository actions it was granted.
+    pub grant: Option<Arc<Grant>>,
 }
 
 impl Principal {
     pub fn user(&self) -> Option<&User> {
         match self {
-            Self::Anonymous => None,
+            Self::Anonymous | Self::Guest(_) => None,
             Self::User(u) => Some(u),
+        }
+    }
+
+    /// The grant of a registry token, which limits what this caller may touch.
+    pub fn grant(&self) -> Option<&Grant> {
+        match self {
+            Self::Anonymous => None,
+            Self::Guest(grant) => Some(grant),
+            Self::User(u) => u.grant.as_deref(),
         }
     }
 }
@@ -48,24 +65,71 @@ pub enum Access {
     Write,
 }
 
-/// Resolves credentials to a principal. Credentials that do not check out are an
-/// error, never a silent downgrade to anonymous.
-pub fn authenticate(conn: &Connection, credentials: &Credentials) -> Result<Principal, Error> {
-    let invalid = || Error::Unauthorized("invalid credentials".to_string());
-    let user_of = |id: i64, scope: Scope| -> Result<Principal, Error> {
-        let owner = owners::by_id(conn, id)?.ok_or_else(invalid)?;
-        Ok(Principal::User(User {
-            id: owner.id,
-            name: owner.name,
-            is_admin: owner.is_admin,
-            scope,
-        }))
+fn invalid() -> Error {
+    Error::Unauthorized("invalid credentials".to_string())
+}
+
+/// The user with this id as a principal; a user deleted since is invalid credentials.
+fn user_of(
+    conn: &Connection,
+    id: i64,
+    scope: Scope,
+    grant: Option<Arc<Grant>>,
+) -> Result<Principal, Error> {
+    let owner = owners::by_id(conn, id)?
+        .filter(|o| o.kind == OwnerKind::User)
+        .ok_or_else(invalid)?;
+    Ok(Principal::User(User {
+        id: owner.id,
+        name: owner.name,
+        is_admin: owner.is_admin,
+        scope,
+        grant,
+    }))
+}
+
+/// Like [`authenticate`], and also accepts the registry tokens `registry_tokens`
+/// signed, valid at `now`. Only where their grants are enforced: below the mount of a
+/// format whose challenge points at the token endpoint.
+pub fn authenticate_at_mount(
+    conn: &Connection,
+    credentials: &Credentials,
+    registry_tokens: Option<&TokenKey>,
+    now: i64,
+) -> Result<Principal, Error> {
+    let (Some(key), Credentials::Token(token)) = (registry_tokens, credentials) else {
+        return authenticate(conn, credentials);
     };
+    if !registry_token::looks_like(token) {
+        return authenticate(conn, credentials);
+    }
+    let claims = registry_token::verify(key, token, now).map_err(|why| {
+        Error::Unauthorized(
+            match why {
+                registry_token::Invalid::Expired => "the registry token has expired",
+                _ => "invalid registry token",
+            }
+            .to_string(),
+        )
+    })?;
+    let grant = Arc::new(Grant::from_access(&claims.access));
+    match claims.uid {
+        // Loaded live: a deleted user's tokens die at once, an admin flag change counts.
+        Some(uid) => user_of(conn, uid, claims.credential_scope(), Some(grant)),
+        None => Ok(Principal::Guest(grant)),
+    }
+}
+
+/// Resolves credentials to a principal. Credentials that do not check out are an
+/// error, never a silent downgrade to anonymous. Registry tokens are not accepted
+/// here (see [`authenticate_at_mount`]).
+pub fn authenticate(conn: &Connection, credentials: &Credentials) -> Result<Principal, Error> {
+    let principal_of = |id: i64, scope: Scope| user_of(conn, id, scope, None);
     match credentials {
         Credentials::None => Ok(Principal::Anonymous),
         Credentials::Token(token) => {
             let row = tokens::find(conn, &secrets::token_hash(token))?.ok_or_else(invalid)?;
-            user_of(row.user_id, row.scope)
+            principal_of(row.user_id, row.scope)
         }
         Credentials::Basic { user, secret } => {
             // Clients put tokens in either half of Basic auth (Maven: user + token;
@@ -74,7 +138,7 @@ pub fn authenticate(conn: &Connection, credentials: &Credentials) -> Result<Prin
                 if candidate.starts_with(secrets::TOKEN_PREFIX)
                     && let Some(row) = tokens::find(conn, &secrets::token_hash(candidate))?
                 {
-                    return user_of(row.user_id, row.scope);
+                    return principal_of(row.user_id, row.scope);
                 }
             }
             let owner = owners::by_name(conn, user)?
@@ -84,7 +148,7 @@ pub fn authenticate(conn: &Connection, credentials: &Credentials) -> Result<Prin
             if !secrets::verify_password(secret, hash) {
                 return Err(invalid());
             }
-            user_of(owner.id, Scope::Write)
+            principal_of(owner.id, Scope::Write)
         }
     }
 }
@@ -103,7 +167,10 @@ pub fn authorize(
         return Ok(());
     }
     match principal {
-        Principal::Anonymous => Err(Error::Unauthorized("authentication required".to_string())),
+        // A guest token stands for no identity: clients answer 401 with credentials.
+        Principal::Anonymous | Principal::Guest(_) => {
+            Err(Error::Unauthorized("authentication required".to_string()))
+        }
         Principal::User(user)
             if access == Access::Write
                 && user.scope == Scope::Read

@@ -8,6 +8,7 @@
 pub mod blobs;
 pub mod owners;
 pub mod packages;
+pub mod secrets;
 pub mod sessions;
 pub mod tokens;
 
@@ -24,6 +25,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("migration_2_files_by_name.sql"),
     include_str!("migration_3_listing_revisions.sql"),
     include_str!("migration_4_blob_references.sql"),
+    include_str!("migration_5_host_secrets.sql"),
 ];
 
 #[derive(Clone)]

@@ -16,6 +16,12 @@ pub struct Envelope {
     pub style: ErrorStyle,
     pub challenge: Challenge,
     pub public_url: String,
+    /// The token scope the request needs (`repository:alice/img:pull`), once the route
+    /// is known; Bearer challenges name it.
+    pub scope: Option<String>,
+    /// Set when a registry token lacked `scope`: that 403 carries the challenge too,
+    /// with `error="insufficient_scope"`, so clients fetch a token with more scope.
+    pub insufficient_scope: bool,
 }
 
 impl Envelope {
@@ -25,6 +31,8 @@ impl Envelope {
             style: ErrorStyle::JsonField("message".to_string()),
             challenge: Challenge::Basic("Wharf".to_string()),
             public_url: public_url.to_string(),
+            scope: None,
+            insufficient_scope: false,
         }
     }
 
@@ -52,8 +60,13 @@ impl Envelope {
                 }
             }
         }
-        if status == StatusCode::UNAUTHORIZED {
-            let value = self.challenge.header_value(&self.public_url);
+        let insufficient_scope = self.insufficient_scope && status == StatusCode::FORBIDDEN;
+        if status == StatusCode::UNAUTHORIZED || insufficient_scope {
+            let value = self.challenge.header_value_for(
+                &self.public_url,
+                self.scope.as_deref(),
+                insufficient_scope,
+            );
             if let Ok(value) = HeaderValue::from_str(&value) {
                 response
                     .headers_mut()

@@ -11,7 +11,8 @@ use percent_encoding::percent_decode_str;
 
 use super::download::{self, Download, Served};
 use super::errors::Envelope;
-use super::{query, reply, sessions, upload};
+use super::{query, reply, sessions, token, upload};
+use crate::auth::registry_token::{Action, Grant};
 use crate::auth::{self, Access, Credentials, Principal, credentials::CREDENTIAL_HEADERS, secrets};
 use crate::db::owners::{self, Owner};
 use crate::db::{packages, tokens};
@@ -26,15 +27,17 @@ pub async fn dispatch(State(registry): State<Arc<Registry>>, request: Request) -
     let Some((entry, owner, rest)) = registry.route(&path) else {
         return (StatusCode::NOT_FOUND, "not found\n").into_response();
     };
-    let envelope = Envelope {
+    let mut envelope = Envelope {
         style: entry.plugin.descriptor.error_style.clone(),
         challenge: entry.plugin.descriptor.challenge.clone(),
         public_url: registry.public_url.clone(),
+        scope: None,
+        insufficient_scope: false,
     };
     let owner = owner.map(|o| percent_decode_str(o).decode_utf8_lossy().into_owned());
     let rest = rest.to_string();
     let sends_body = sends_body(request.headers());
-    let mut response = match handle(&registry, entry, owner, rest, request).await {
+    let mut response = match handle(&registry, entry, &mut envelope, owner, rest, request).await {
         Ok(response) => response,
         Err(refusal) => envelope.render_coded(refusal.error, &refusal.codes),
     };
@@ -90,9 +93,12 @@ impl From<crate::plugins::PluginFailure> for Refusal {
     }
 }
 
+/// `envelope` learns the token scope the request needs once the route is known, so a
+/// refusal's challenge can name it.
 async fn handle(
     registry: &Arc<Registry>,
     entry: &FormatEntry,
+    envelope: &mut Envelope,
     mount_owner: Option<String>,
     rest: String,
     request: Request,
@@ -100,11 +106,20 @@ async fn handle(
     let (parts, body) = request.into_parts();
     let credentials = Credentials::from_headers(&parts.headers).map_err(Error::Unauthorized)?;
     let password_check = matches!(credentials, Credentials::Basic { .. });
+    // Registry tokens are good only where their grants are enforced: here, below a
+    // format that sends clients to the token endpoint.
+    let registry_tokens = matches!(entry.plugin.descriptor.challenge, api::Challenge::Bearer(_))
+        .then(|| registry.token_key.clone());
     // Who is calling, the mount's owner (which must exist before anything else happens,
     // as in Gitea: 404) and the caller's access to it, in one trip to the database: most
     // requests need nothing else from it before the plugin routes them.
     let caller = move |conn: &rusqlite::Connection| {
-        let principal = auth::authenticate(conn, &credentials)?;
+        let principal = auth::authenticate_at_mount(
+            conn,
+            &credentials,
+            registry_tokens.as_ref(),
+            crate::db::now(),
+        )?;
         let Some(name) = mount_owner else {
             return Ok((principal, None));
         };
@@ -159,6 +174,19 @@ async fn handle(
         (Some(named), None) => Some(find_owner(registry, named).await?),
         (None, None) => None,
     };
+    let needed = NeededScope::of(&route.operation, route.access);
+    envelope.scope = needed.as_ref().map(NeededScope::challenge);
+    if let (Some(grant), Some(needed)) = (principal.grant(), &needed)
+        && !needed.granted_by(grant)
+    {
+        let refusal = format!("the registry token does not grant {}", needed.challenge());
+        // A guest has no identity to be refused: it should come back with credentials.
+        if matches!(principal, Principal::Guest(_)) {
+            return Err(Error::Unauthorized(refusal).into());
+        }
+        envelope.insufficient_scope = true;
+        return Err(Error::Forbidden(refusal).into());
+    }
     // The grant computed above holds for the mount's owner; any other owner, or a refusal
     // (whose message depends on why), goes through the full check.
     let known = match (&owner, &mount_owner, mount_grant) {
@@ -191,7 +219,10 @@ async fn handle(
             Done::own(reply)
         }
         (Operation::NotFound, _) => return Err(Error::not_found("not found").into()),
-        (Operation::IssueToken(request), _) => ctx.issue_token(request).await?,
+        (Operation::IssueToken(request), _) => {
+            ctx.issue_token(request, &plugin_request.query, body)
+                .await?
+        }
         (Operation::RenderIndex(spec), None) if spec.pkg.is_none() => {
             let rendered = index::render_across_owners(
                 registry,
@@ -357,7 +388,31 @@ impl Context<'_> {
                 self.delete(move |tx| delete::blob_link(tx, owner_id, &format, &b))
                     .await
             }
-            Operation::MountBlob(m) => Ok(Done::host(self.mount_blob(owner, m).await?)),
+            Operation::MountBlob(m) => {
+                let (fallback, pkg) = (m.fallback.clone(), m.pkg.clone());
+                match self.mount_blob(owner, m).await {
+                    // The client uploads instead: OCI answers 202 with a new session.
+                    Err(Error::NotFound(_) | Error::Forbidden(_)) if fallback.is_some() => {
+                        let start = api::SessionRequest {
+                            pkg,
+                            id: String::new(),
+                            op: api::SessionOp::Start,
+                        };
+                        let (response, outcome) = sessions::execute(
+                            self.registry,
+                            self.entry,
+                            owner_id,
+                            self.headers,
+                            start,
+                            body,
+                        )
+                        .await?;
+                        let response = reply::apply(response, fallback.as_ref(), &outcome, false);
+                        Ok(Done::own(response))
+                    }
+                    mounted => Ok(Done::host(mounted?)),
+                }
+            }
             Operation::UploadSession(s) => {
                 let (response, outcome) =
                     sessions::execute(self.registry, self.entry, owner_id, self.headers, s, body)
@@ -368,7 +423,7 @@ impl Context<'_> {
                     reply: ReplyBy::Host { streamed: false },
                 })
             }
-            Operation::IssueToken(request) => self.issue_token(request).await,
+            Operation::IssueToken(token) => self.issue_token(token, &request.query, body).await,
             Operation::Respond(response) => Ok(Done::own(plugin_response(response))),
             Operation::NotFound => Err(Error::not_found("not found")),
         }
@@ -408,8 +463,48 @@ impl Context<'_> {
     }
 
     /// Hands the signed-in caller a new stored token with the caller's own scope, so a
-    /// read token cannot be traded for a write token.
-    async fn issue_token(&self, request: api::TokenRequest) -> Result<Done, Error> {
+    /// read token cannot be traded for a write token; or a short-lived registry token
+    /// (`persistent: false`, see [`token`]). A registry token is never traded for
+    /// another: its grant may be narrower than its user's rights.
+    async fn issue_token(
+        &self,
+        request: api::TokenRequest,
+        query: &[(String, String)],
+        body: Body,
+    ) -> Result<Done, Error> {
+        if self.principal.grant().is_some() {
+            return Err(Error::Unauthorized(
+                "a registry token cannot be exchanged for another token; sign in".to_string(),
+            ));
+        }
+        if !request.persistent {
+            let api::Challenge::Bearer(challenge) = &self.entry.plugin.descriptor.challenge else {
+                return Err(not_available(
+                    "short-lived tokens for formats without a Bearer challenge",
+                ));
+            };
+            let issued = token::issue(
+                token::TokenCall {
+                    registry: self.registry,
+                    service: &challenge.service,
+                    principal: self.principal,
+                    method: self.method,
+                    headers: self.headers,
+                    expected_user: request.user.as_deref(),
+                },
+                query,
+                body,
+            )
+            .await?;
+            return Ok(Done {
+                response: issued.response,
+                outcome: reply::Outcome {
+                    token: Some(issued.token),
+                    ..reply::Outcome::default()
+                },
+                reply: ReplyBy::Host { streamed: false },
+            });
+        }
         let Some(user) = self.principal.user().cloned() else {
             return Err(Error::Unauthorized("sign in to get a token".to_string()));
         };
@@ -420,9 +515,6 @@ impl Context<'_> {
                 "signed in as {:?}, not as {expected:?}",
                 user.name
             )));
-        }
-        if !request.persistent {
-            return Err(not_available("short-lived tokens"));
         }
         let token = secrets::new_token();
         let (hash, name) = (secrets::token_hash(&token), request.name.clone());
@@ -582,6 +674,11 @@ impl Context<'_> {
             api::Access::Read,
         )
         .await?;
+        if let (Some(grant), Some(source)) = (self.principal.grant(), &m.source)
+            && !grant.allows(&repository(source), Action::Pull)
+        {
+            return Err(Error::not_found("blob not found in the source"));
+        }
         let (format, target) = (self.entry.name.clone(), m.pkg.name.clone());
         let source = m.source.map(|s| s.name);
         let (owner_id, source_owner_id) = (owner.id, source_owner.id);
@@ -635,7 +732,8 @@ struct Granted {
 fn covers(granted: Access, principal: &Principal, needed: api::Access) -> bool {
     match needed {
         api::Access::None => true,
-        api::Access::Authenticated => matches!(principal, Principal::User(_)),
+        // A guest token counts: clients ping `/v2/` with it before pulling.
+        api::Access::Authenticated => !matches!(principal, Principal::Anonymous),
         api::Access::Read => granted >= Access::Read,
         api::Access::Write => granted >= Access::Write,
     }
@@ -654,7 +752,7 @@ async fn check_access(
                 Principal::Anonymous => {
                     Err(Error::Unauthorized("authentication required".to_string()))
                 }
-                Principal::User(_) => Ok(()),
+                Principal::User(_) | Principal::Guest(_) => Ok(()),
             };
         }
         api::Access::Read => Access::Read,
@@ -674,6 +772,11 @@ async fn check_access(
 
 /// The owner an operation names, if any.
 fn target_owner(op: &Operation) -> Option<&str> {
+    target_pkg(op).map(|pkg| pkg.owner.as_str())
+}
+
+/// The package an operation names, if any.
+fn target_pkg(op: &Operation) -> Option<&api::PackageRef> {
     let pkg = match op {
         Operation::ServeFile(f) | Operation::DeleteFile(f) => &f.version.pkg,
         Operation::ServeFileByName(f) => &f.pkg,
@@ -681,7 +784,7 @@ fn target_owner(op: &Operation) -> Option<&str> {
         Operation::ServeTag(t) => &t.tag.pkg,
         Operation::ServeFileDigest(d) => &d.file.version.pkg,
         Operation::AcceptUpload(u) => &u.pkg,
-        Operation::RenderIndex(i) => return i.pkg.as_ref().map(|p| p.owner.as_str()),
+        Operation::RenderIndex(i) => return i.pkg.as_ref(),
         Operation::DeleteVersion(v) => &v.pkg,
         Operation::DeletePackage(p) => p,
         Operation::RemoveTag(t) => &t.pkg,
@@ -689,7 +792,58 @@ fn target_owner(op: &Operation) -> Option<&str> {
         Operation::UploadSession(s) => &s.pkg,
         Operation::IssueToken(_) | Operation::Respond(_) | Operation::NotFound => return None,
     };
-    Some(pkg.owner.as_str())
+    Some(pkg)
+}
+
+/// A package as a registry-token repository name: `owner/name`.
+fn repository(pkg: &api::PackageRef) -> String {
+    format!("{}/{}", pkg.owner, pkg.name).to_ascii_lowercase()
+}
+
+/// What a registry token must grant for an operation on a package.
+struct NeededScope {
+    repository: String,
+    access: api::Access,
+    /// The operation only removes things, which a `delete` grant allows too.
+    deletes: bool,
+}
+
+impl NeededScope {
+    /// Only reads and writes of a package need a grant; `authenticated` and public
+    /// routes (the `/v2/` ping, the token endpoint, listings) do not.
+    fn of(op: &Operation, access: api::Access) -> Option<Self> {
+        let pkg = target_pkg(op)?;
+        matches!(access, api::Access::Read | api::Access::Write).then(|| Self {
+            repository: repository(pkg),
+            access,
+            deletes: matches!(
+                op,
+                Operation::DeleteFile(_)
+                    | Operation::DeleteVersion(_)
+                    | Operation::DeletePackage(_)
+                    | Operation::RemoveTag(_)
+            ),
+        })
+    }
+
+    /// The scope to ask the token endpoint for. Writes ask for `pull,push`, what
+    /// Docker clients hold while pushing; `push` also covers deletes.
+    fn challenge(&self) -> String {
+        let actions = match self.access {
+            api::Access::Write => "pull,push",
+            _ => "pull",
+        };
+        format!("repository:{}:{actions}", self.repository)
+    }
+
+    /// Reads need `pull`, writes `push`; deletes `push` or `delete`.
+    fn granted_by(&self, grant: &Grant) -> bool {
+        let allows = |action| grant.allows(&self.repository, action);
+        match self.access {
+            api::Access::Write => allows(Action::Push) || (self.deletes && allows(Action::Delete)),
+            _ => allows(Action::Pull),
+        }
+    }
 }
 
 fn not_available(what: &str) -> Error {

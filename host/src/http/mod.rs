@@ -11,6 +11,7 @@ mod management;
 mod query;
 mod reply;
 mod sessions;
+mod token;
 mod upload;
 
 use std::future::Future;

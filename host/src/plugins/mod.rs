@@ -41,12 +41,34 @@ pub mod api {
 impl api::Challenge {
     /// The `WWW-Authenticate` value sent with a 401 of this format.
     pub fn header_value(&self, public_url: &str) -> String {
+        self.header_value_for(public_url, None, false)
+    }
+
+    /// The challenge for one refused request. A Bearer challenge names the `scope` the
+    /// request needs (Docker token grammar, what clients then ask the token endpoint
+    /// for) and, when the caller's token lacked it, `error="insufficient_scope"`.
+    /// Basic challenges have neither.
+    pub fn header_value_for(
+        &self,
+        public_url: &str,
+        scope: Option<&str>,
+        insufficient_scope: bool,
+    ) -> String {
         match self {
             Self::Basic(realm) => format!("Basic realm=\"{realm}\""),
-            Self::Bearer(b) => format!(
-                "Bearer realm=\"{public_url}{}\",service=\"{}\"",
-                b.token_path, b.service
-            ),
+            Self::Bearer(b) => {
+                let mut value = format!(
+                    "Bearer realm=\"{public_url}{}\",service=\"{}\"",
+                    b.token_path, b.service
+                );
+                if let Some(scope) = scope {
+                    value.push_str(&format!(",scope=\"{scope}\""));
+                }
+                if insufficient_scope {
+                    value.push_str(",error=\"insufficient_scope\"");
+                }
+                value
+            }
         }
     }
 }

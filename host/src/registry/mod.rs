@@ -13,6 +13,7 @@ use std::sync::Arc;
 
 use anyhow::Context;
 
+use crate::auth::registry_token::{self, TokenKey};
 use crate::config::{Config, Mount, PluginSource};
 use crate::db::Db;
 use crate::plugins::{Plugin, Runtime, RuntimeLimits, Services};
@@ -40,6 +41,8 @@ pub struct Registry {
     pub index_cache: index::IndexCache,
     pub downloads: downloads::DownloadCounter,
     pub sessions: sessions::Sessions,
+    /// Signs and checks short-lived registry tokens.
+    pub token_key: TokenKey,
 }
 
 /// Opens the metadata database below the data dir (also used by the admin CLI).
@@ -51,9 +54,28 @@ pub fn open_db(config: &Config) -> anyhow::Result<Db> {
         .with_context(|| format!("cannot open the database in {}", dir.display()))
 }
 
+/// The registry-token key, generated on the first start and kept in the database so
+/// tokens survive a restart.
+fn load_token_key(db: &Db) -> anyhow::Result<TokenKey> {
+    let bytes = db
+        .write_sync(|tx| {
+            crate::db::secrets::get_or_create(tx, registry_token::KEY_NAME, || {
+                TokenKey::generate().bytes().to_vec()
+            })
+        })
+        .context("cannot load the registry-token key")?;
+    TokenKey::from_bytes(&bytes).with_context(|| {
+        format!(
+            "host_secrets row {:?} is not 32 bytes; delete it to make a new key",
+            registry_token::KEY_NAME
+        )
+    })
+}
+
 impl Registry {
     pub fn open(config: Config) -> anyhow::Result<Arc<Self>> {
         let db = open_db(&config)?;
+        let token_key = load_token_key(&db)?;
         let data_dir = &config.storage.data_dir;
         let blobs = BlobStore::open(data_dir)
             .with_context(|| format!("cannot open the blob store in {}", data_dir.display()))?;
@@ -108,6 +130,7 @@ impl Registry {
             index_cache: index::IndexCache::default(),
             downloads: downloads::DownloadCounter::default(),
             sessions,
+            token_key,
         }))
     }
 
