@@ -3,14 +3,11 @@
 //! blocking thread fed through a small channel.
 
 use axum::body::Body;
-use futures_util::StreamExt;
 use http::HeaderMap;
 
 use crate::error::Error;
+use crate::registry::incoming::{self, CHANNEL_DEPTH};
 use crate::store::{Algorithm, BlobStore, StagedBlob};
-
-/// Chunks in flight between the network and the disk writer.
-const CHANNEL_DEPTH: usize = 8;
 
 pub async fn receive(
     blobs: &BlobStore,
@@ -19,14 +16,13 @@ pub async fn receive(
     limit: u64,
     digests: &[Algorithm],
 ) -> Result<StagedBlob, Error> {
-    let too_large = || Error::TooLarge(format!("the upload exceeds the limit of {limit} bytes"));
     if let Some(len) = headers
         .get(http::header::CONTENT_LENGTH)
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.parse::<u64>().ok())
         && len > limit
     {
-        return Err(too_large());
+        return Err(incoming::too_large(limit));
     }
 
     let mut writer = blobs.writer(digests)?;
@@ -38,28 +34,7 @@ pub async fn receive(
         writer.finish()
     });
 
-    let mut stream = body.into_data_stream();
-    let mut received: u64 = 0;
-    let mut failure = None;
-    while let Some(chunk) = stream.next().await {
-        match chunk {
-            Ok(chunk) => {
-                received += chunk.len() as u64;
-                if received > limit {
-                    failure = Some(too_large());
-                    break;
-                }
-                if tx.send(chunk).await.is_err() {
-                    break; // the writer failed; its error is reported below
-                }
-            }
-            Err(e) => {
-                failure = Some(Error::bad_request(format!("the upload was cut short: {e}")));
-                break;
-            }
-        }
-    }
-    drop(tx);
+    let failure = incoming::forward(body, limit, limit, tx).await;
     let staged = disk
         .await
         .map_err(|e| Error::Internal(format!("upload writer failed: {e}")))?;

@@ -5,6 +5,7 @@ pub mod bootstrap;
 pub mod delete;
 pub mod digests;
 pub mod downloads;
+pub mod incoming;
 pub mod index;
 pub mod publish;
 pub mod sessions;

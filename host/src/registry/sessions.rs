@@ -18,11 +18,11 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use axum::body::Body;
-use futures_util::StreamExt;
 use sha2::{Digest as _, Sha256};
 use tokio::sync::OwnedMutexGuard;
 
 use super::Registry;
+use super::incoming::{CHANNEL_DEPTH, forward, too_large};
 use crate::db::{self, packages, sessions::SessionRow};
 use crate::error::Error;
 use crate::plugins::api;
@@ -34,9 +34,6 @@ use crate::store::{Algorithm, MultiHasher, StagedBlob, digest};
 pub const MAX_LIVE: usize = 10_000;
 /// Bytes appended between two `sync_data` calls, so the fsync at finish is short.
 const SYNC_EVERY: u64 = 64 << 20;
-/// Chunks in flight between the network and the disk writer.
-const CHANNEL_DEPTH: usize = 8;
-
 type LiveMap = HashMap<String, Arc<tokio::sync::Mutex<LiveSession>>>;
 
 /// The host's session state: the files and the in-memory hashers.
@@ -435,9 +432,8 @@ async fn append_body(
     }
     let limit = incoming.limit;
     let room = limit.saturating_sub(len);
-    let too_large = || Error::TooLarge(format!("the upload exceeds the limit of {limit} bytes"));
     if incoming.declared.is_some_and(|n| n > room) {
-        return Err(too_large());
+        return Err(too_large(limit));
     }
 
     let (tx, rx) = tokio::sync::mpsc::channel::<bytes::Bytes>(CHANNEL_DEPTH);
@@ -445,28 +441,7 @@ async fn append_body(
     // request is dropped first, so no other request sees a length still growing.
     let writer = tokio::task::spawn_blocking(move || write_chunks(live, file, len, rx));
 
-    let mut stream = incoming.body.into_data_stream();
-    let mut received: u64 = 0;
-    let mut failure = None;
-    while let Some(chunk) = stream.next().await {
-        match chunk {
-            Ok(chunk) => {
-                received += chunk.len() as u64;
-                if received > room {
-                    failure = Some(too_large());
-                    break;
-                }
-                if tx.send(chunk).await.is_err() {
-                    break; // the writer failed; its error is reported below
-                }
-            }
-            Err(e) => {
-                failure = Some(Error::bad_request(format!("the upload was cut short: {e}")));
-                break;
-            }
-        }
-    }
-    drop(tx);
+    let failure = forward(incoming.body, room, limit, tx).await;
     let (live, written) = writer
         .await
         .map_err(|e| Error::Internal(format!("session writer failed: {e}")))?;

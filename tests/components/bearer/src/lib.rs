@@ -88,6 +88,7 @@ impl Plugin for Bearer {
                 }],
                 tags: Vec::new(),
                 properties: Vec::new(),
+                references: Vec::new(),
             }],
             reply: Response::created(),
         })
