@@ -24,6 +24,7 @@ struct Cargo;
 impl wharf_plugin_sdk::Plugin for Cargo {
     fn describe() -> Descriptor {
         Descriptor {
+            response_headers: Vec::new(),
             // cargo reads `{"errors":[{"detail": …}]}`, the envelope the host writes for
             // this style.
             error_style: ErrorStyle::Oci,

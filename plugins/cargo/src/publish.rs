@@ -61,6 +61,7 @@ pub fn publish(
     Ok(PublishPlan {
         pkg,
         versions: vec![PlanVersion {
+            references: Vec::new(),
             version,
             mode: VersionMode::Create,
             metadata,
@@ -82,6 +83,7 @@ pub fn set_yanked(
     Ok(PublishPlan {
         pkg,
         versions: vec![PlanVersion {
+            references: Vec::new(),
             version,
             mode: VersionMode::None,
             metadata: String::new(),

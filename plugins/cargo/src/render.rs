@@ -223,6 +223,7 @@ mod tests {
                 argument: String::new(),
                 digest_of: None,
                 listing: Some(ListingSpec {
+                    after: String::new(),
                     filter: String::new(),
                     offset: 0,
                     limit: 10,

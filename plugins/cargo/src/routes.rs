@@ -95,6 +95,7 @@ fn search(request: &Request) -> Operation {
         argument: String::new(),
         digest_of: None,
         listing: Some(ListingSpec {
+            after: String::new(),
             filter: request
                 .query_param("q")
                 .unwrap_or_default()

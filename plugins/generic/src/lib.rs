@@ -56,6 +56,7 @@ impl Plugin for Generic {
         Ok(PublishPlan {
             pkg: spec.pkg,
             versions: vec![PlanVersion {
+                references: Vec::new(),
                 version,
                 mode: VersionMode::CreateOrExtend,
                 metadata: "{}".to_string(),

@@ -26,6 +26,7 @@ struct Maven;
 impl wharf_plugin_sdk::Plugin for Maven {
     fn describe() -> Descriptor {
         Descriptor {
+            response_headers: Vec::new(),
             challenge: Challenge::Basic("Wharf".into()),
             // A deploy PUTs `.md5` and `.sha1` beside every file and they are checked
             // against these; resolvers fetch them for every download.

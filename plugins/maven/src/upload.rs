@@ -80,6 +80,7 @@ fn file_plan(pkg: PackageRef, version: String, file: String, metadata: String) -
     PublishPlan {
         pkg,
         versions: vec![PlanVersion {
+            references: Vec::new(),
             version,
             mode: VersionMode::CreateOrExtend,
             metadata,

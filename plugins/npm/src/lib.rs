@@ -22,6 +22,7 @@ struct Npm;
 impl wharf_plugin_sdk::Plugin for Npm {
     fn describe() -> Descriptor {
         Descriptor {
+            response_headers: Vec::new(),
             error_style: ErrorStyle::JsonField("error".into()),
             // `dist.shasum` and `dist.integrity` of every tarball.
             digests: vec![HashAlgorithm::Sha1, HashAlgorithm::Sha512],

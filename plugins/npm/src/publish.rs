@@ -109,6 +109,7 @@ fn publish(
     let reply = Response::new(201, "application/json", r#"{"ok":true}"#);
     Ok(PublishPlan {
         versions: vec![PlanVersion {
+            references: Vec::new(),
             mode: VersionMode::Create,
             metadata,
             files: vec![PlanFile {
@@ -234,6 +235,7 @@ fn metadata_update(pkg: PackageRef, doc: &Map<String, Value>) -> Result<PublishP
             None => metadata.remove("deprecated"),
         };
         plan_versions.push(PlanVersion {
+            references: Vec::new(),
             version: version.clone(),
             mode: VersionMode::UpdateMetadata,
             metadata: Value::Object(metadata).to_string(),
@@ -270,6 +272,7 @@ fn metadata_update(pkg: PackageRef, doc: &Map<String, Value>) -> Result<PublishP
             match plan_versions.iter_mut().find(|v| v.version == target) {
                 Some(v) => v.tags.push(change),
                 None => plan_versions.push(PlanVersion {
+                    references: Vec::new(),
                     version: target.to_string(),
                     mode: VersionMode::None,
                     metadata: String::new(),
@@ -308,6 +311,7 @@ pub fn dist_tag(pkg: PackageRef, tag: &str, body: &Upload) -> Result<PublishPlan
     Ok(PublishPlan {
         pkg,
         versions: vec![PlanVersion {
+            references: Vec::new(),
             version,
             mode: VersionMode::None,
             metadata: String::new(),

@@ -30,6 +30,7 @@ struct NuGet;
 impl wharf_plugin_sdk::Plugin for NuGet {
     fn describe() -> Descriptor {
         Descriptor {
+            response_headers: Vec::new(),
             error_style: ErrorStyle::JsonField("Message".into()),
             // Registrations and search carry `packageHash`, the nupkg's sha512.
             digests: vec![HashAlgorithm::Sha512],

@@ -158,6 +158,7 @@ fn accept(owner: &str, context: &str) -> Operation {
 
 fn listing(filter: &str, offset: u32, limit: u32) -> Option<ListingSpec> {
     Some(ListingSpec {
+        after: String::new(),
         filter: filter.trim().to_string(),
         offset,
         limit,

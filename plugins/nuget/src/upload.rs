@@ -166,6 +166,7 @@ fn plan(
             name: nuspec.metadata.id.clone(),
         },
         versions: vec![PlanVersion {
+            references: Vec::new(),
             // Case kept: the host compares versions case-insensitively.
             version: nuspec.version.normalized(),
             mode,

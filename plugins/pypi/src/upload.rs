@@ -196,6 +196,7 @@ pub fn plan(owner: &str, checked: Checked, core_metadata: Option<Vec<u8>>) -> Pu
             name: checked.name,
         },
         versions: vec![PlanVersion {
+            references: Vec::new(),
             version: checked.version,
             mode: VersionMode::CreateOrExtend,
             metadata: checked.release_json,

@@ -60,6 +60,7 @@ pub fn plan(pkg: &PackageRef, version: &str, reason: Option<&str>) -> PublishPla
     PublishPlan {
         pkg: pkg.clone(),
         versions: vec![PlanVersion {
+            references: Vec::new(),
             version: version.to_string(),
             mode: VersionMode::None,
             metadata: String::new(),

@@ -30,11 +30,11 @@ pub mod bindings {
 }
 
 pub use bindings::exports::wharf::format::plugin::{
-    BearerChallenge, BlobRef, ByteRange, Challenge, Descriptor, ErrorStyle, FileByName,
+    BearerChallenge, BlobReference, BlobRef, ByteRange, Challenge, Descriptor, ErrorStyle, FileByName,
     FileDigestRef, FileInfo, FileSource, Guest as Plugin, IndexInput, IndexSpec, ListingSpec,
     MountRequest, Operation, PackageDetail, PlanFile, PlanVersion, PublishPlan, ReplyTemplate,
-    Route, SessionOp, SessionRequest, TagChange, TagRef, TokenRequest, UploadSpec, VersionDetail,
-    VersionMode,
+    Route, SessionOp, SessionRequest, TagChange, TagRef, TaggedFile, TokenRequest, UploadSpec,
+    VersionDetail, VersionMode,
 };
 pub use bindings::wharf::format::host::{self, LogLevel, Upload, VersionInfo};
 pub use bindings::wharf::format::types::{
@@ -43,11 +43,11 @@ pub use bindings::wharf::format::types::{
 };
 
 /// The contract version this SDK was generated from; report it in [`Descriptor::contract`].
-pub const CONTRACT_VERSION: &str = "0.1.0";
+pub const CONTRACT_VERSION: &str = "0.2.0";
 
 /// Exports a type implementing [`Plugin`] as the component's `wharf:format/plugin`.
 ///
-/// Only for WebAssembly: the export symbols' names (`wharf:format/plugin@0.1.0#…`) are
+/// Only for WebAssembly: the export symbols' names (`wharf:format/plugin@0.2.0#…`) are
 /// not valid in a native shared library, and native builds exist only to run unit
 /// tests, which call the `Plugin` functions directly. So a plugin crate can be a
 /// `cdylib` (what `cargo build --target wasm32-wasip2` turns into a component) and
@@ -84,6 +84,7 @@ impl Descriptor {
             challenge: Challenge::Basic("Wharf Package API".to_string()),
             digests: Vec::new(),
             case_insensitive_names: true,
+            response_headers: Vec::new(),
         }
     }
 }
@@ -183,7 +184,18 @@ impl Route {
             operation,
             access,
             reply: None,
+            error_codes: Vec::new(),
         }
+    }
+
+    /// Names the protocol code of each failure status the host may hit executing this
+    /// route (OCI `(404, "BLOB_UNKNOWN")`).
+    pub fn error_codes(mut self, codes: &[(u16, &str)]) -> Self {
+        self.error_codes = codes
+            .iter()
+            .map(|(status, code)| (*status, code.to_string()))
+            .collect();
+        self
     }
 
     pub fn read(operation: Operation) -> Self {
@@ -228,6 +240,12 @@ impl ReplyTemplate {
     /// `200 OK` with a JSON body.
     pub fn json(body: impl Into<String>) -> Self {
         Self::new(200, "application/json", body)
+    }
+
+    /// Adds a header (placeholders allowed).
+    pub fn header(mut self, name: &str, value: impl Into<String>) -> Self {
+        self.headers.push((name.to_string(), value.into()));
+        self
     }
 }
 

@@ -168,6 +168,7 @@ fn plan(spec: UploadSpec, body: &(impl UploadBody + ?Sized)) -> Result<PublishPl
     Ok(PublishPlan {
         pkg: spec.pkg.clone(),
         versions: vec![PlanVersion {
+            references: Vec::new(),
             version: version.to_string(),
             // The host answers 409 when the version exists.
             mode: VersionMode::Create,
