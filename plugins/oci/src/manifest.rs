@@ -537,7 +537,11 @@ mod tests {
             });
             let plan = push_to("multi", media_type, index.to_string().as_bytes(), &blobs).unwrap();
             let version = &plan.versions[0];
-            assert_eq!(reference_digests(version), [child.clone()], "de-duplicated");
+            assert_eq!(
+                reference_digests(version),
+                [child.as_str()],
+                "de-duplicated"
+            );
             assert_eq!(version.files[0].content_type, media_type);
             assert!(!version.properties.iter().any(|(n, _)| n == "artifact-type"));
         }
