@@ -15,6 +15,8 @@ const FIXTURES: &[(&str, &str)] = &[
     ("BEARER", "wharf-test-bearer"),
     ("CARGO", "wharf-format-cargo"),
     ("PYPI", "wharf-format-pypi"),
+    // Not bundled in the host yet: the OCI tests load it from its file.
+    ("OCI", "wharf-format-oci"),
     // Loaded from its file as a third party's plugin would be (tests/plugin_kit.rs).
     ("TEMPLATE", "wharf-format-template"),
 ];
@@ -29,7 +31,7 @@ fn main() {
         "cargo:rerun-if-changed={}",
         root.join("tests").join("components").display()
     );
-    for plugin in ["sdk", "cargo", "pypi", "template"] {
+    for plugin in ["sdk", "cargo", "pypi", "oci", "template"] {
         println!(
             "cargo:rerun-if-changed={}",
             root.join("plugins").join(plugin).display()

@@ -1,0 +1,92 @@
+//! The OCI format: the distribution API v1.1 below `/v2`, for docker, podman, skopeo,
+//! oras and helm.
+//!
+//! The mount has no owner: the first path segment is the owner and the rest of the
+//! repository name is the package (`/v2/alice/team/app` → owner `alice`, package
+//! `team/app`). Each manifest is a version named by its sha256 digest, with one lead
+//! file `manifest`; tags point at versions; layers and configs are blobs linked to the
+//! package, referenced by the manifests that name them. The host runs upload sessions,
+//! the blob store, tokens and GC; this plugin owns paths, grammar, manifests and listings.
+
+mod manifest;
+mod names;
+mod render;
+mod routes;
+
+use wharf_plugin_sdk::{
+    BearerChallenge, Challenge, Descriptor, ErrorStyle, IndexInput, PluginError, PublishPlan,
+    Request, Response, Route, Upload, UploadSpec,
+};
+
+struct Oci;
+
+impl wharf_plugin_sdk::Plugin for Oci {
+    fn describe() -> Descriptor {
+        Descriptor {
+            error_style: ErrorStyle::Oci,
+            challenge: Challenge::Bearer(BearerChallenge {
+                token_path: "/v2/token".into(),
+                service: "wharf".into(),
+            }),
+            // Docker clients check this header to know they talk to a v2 registry.
+            response_headers: vec![(
+                "docker-distribution-api-version".into(),
+                "registry/2.0".into(),
+            )],
+            // Repository names are lower case by grammar; tags are case-sensitive.
+            case_insensitive_names: false,
+            // sha512 is computed by the host only when a client names one.
+            digests: Vec::new(),
+            ..Descriptor::basic("oci")
+        }
+    }
+
+    fn match_route(request: Request) -> Result<Route, PluginError> {
+        routes::match_route(&request)
+    }
+
+    fn parse_upload(
+        request: Request,
+        spec: UploadSpec,
+        body: &Upload,
+    ) -> Result<PublishPlan, PluginError> {
+        manifest::parse_upload(&request, spec, body, &manifest::HostBlobs)
+    }
+
+    fn render_index(input: IndexInput) -> Result<Response, PluginError> {
+        render::render(input)
+    }
+}
+
+wharf_plugin_sdk::export!(Oci);
+
+#[cfg(test)]
+mod tests {
+    use wharf_plugin_sdk::Plugin;
+
+    use super::*;
+
+    #[test]
+    fn the_descriptor_speaks_oci() {
+        let d = Oci::describe();
+        assert_eq!(d.name, "oci");
+        assert!(matches!(d.error_style, ErrorStyle::Oci));
+        let Challenge::Bearer(bearer) = d.challenge else {
+            panic!("OCI clients need a bearer challenge");
+        };
+        assert_eq!(
+            (bearer.token_path.as_str(), bearer.service.as_str()),
+            ("/v2/token", "wharf")
+        );
+        assert_eq!(
+            d.response_headers,
+            [(
+                "docker-distribution-api-version".to_string(),
+                "registry/2.0".to_string()
+            )]
+        );
+        assert!(!d.case_insensitive_names);
+        assert!(d.digests.is_empty());
+        assert_eq!(d.contract, wharf_plugin_sdk::CONTRACT_VERSION);
+    }
+}

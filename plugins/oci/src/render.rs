@@ -1,0 +1,423 @@
+//! Listings rendered from the database: tags, referrers, the catalog.
+//!
+//! Pages follow the distribution spec: `n` entries after `last` (exclusive), and a
+//! `Link: <…?n=N&last=X>; rel="next"` header only when more remain. Links are relative
+//! to the server (`/v2/…`), as distribution sends them. Tags sort lexically (byte
+//! order), as distribution does; repository names are lower case by grammar.
+
+use serde_json::{Map, Value, json};
+use wharf_plugin_sdk::{IndexInput, PackageDetail, PluginError, Response, VersionDetail};
+
+use crate::manifest::OCI_INDEX;
+use crate::routes::MANIFEST_FILE;
+
+pub fn render(input: IndexInput) -> Result<Response, PluginError> {
+    match input.spec.view.as_str() {
+        "tags" => tags(&input),
+        "referrers" => Ok(referrers(&input)),
+        "catalog" => Ok(catalog(&input)),
+        other => Err(PluginError::internal(format!("unknown OCI view {other:?}"))),
+    }
+}
+
+/// The path of the mount (`/v2`) from its absolute URL, for relative `Link`s.
+fn mount_path(base_url: &str) -> &str {
+    let after_scheme = base_url
+        .split_once("://")
+        .map_or(base_url, |(_, rest)| rest);
+    after_scheme.find('/').map_or("", |at| &after_scheme[at..])
+}
+
+/// One page of sorted `names` after `last`: the page, and the `last` of the next page
+/// when more remain. `n` none: everything; 0: nothing, and no next page.
+fn page<'a>(names: &[&'a str], n: Option<usize>, last: &str) -> (Vec<&'a str>, Option<&'a str>) {
+    let rest: Vec<&str> = names
+        .iter()
+        .copied()
+        .filter(|name| last.is_empty() || *name > last)
+        .collect();
+    match n {
+        Some(n) if n < rest.len() => {
+            let shown = rest[..n].to_vec();
+            let next = shown.last().copied();
+            (shown, next)
+        }
+        _ => (rest, None),
+    }
+}
+
+fn with_link(response: Response, next: Option<String>) -> Response {
+    match next {
+        Some(url) => response.header("Link", format!("<{url}>; rel=\"next\"")),
+        None => response,
+    }
+}
+
+/// `{"name","tags"}` of one repository; an unknown one is 404 NAME_UNKNOWN.
+fn tags(input: &IndexInput) -> Result<Response, PluginError> {
+    let Some(detail) = &input.detail else {
+        return Err(PluginError::with_code(
+            404,
+            "NAME_UNKNOWN",
+            "repository not known to the registry",
+        ));
+    };
+    let (n, last) = input
+        .spec
+        .argument
+        .split_once('\0')
+        .unwrap_or((input.spec.argument.as_str(), ""));
+    let n: Option<usize> = n.parse().ok();
+    let mut names: Vec<&str> = detail.tags.iter().map(|(tag, _)| tag.as_str()).collect();
+    names.sort_unstable();
+    names.dedup();
+    let (shown, next) = page(&names, n, last);
+    let repository = format!("{}/{}", detail.pkg.owner, detail.pkg.name);
+    let next = next.map(|last| {
+        format!(
+            "{}/{repository}/tags/list?n={}&last={last}",
+            mount_path(&input.request.base_url),
+            shown.len()
+        )
+    });
+    let body = json!({"name": repository, "tags": shown});
+    Ok(with_link(Response::json(body.to_string()), next))
+}
+
+/// An image index of the manifests whose subject is the digest asked for, filtered by
+/// `artifactType` when one is given. An unknown repository has no referrers.
+fn referrers(input: &IndexInput) -> Response {
+    let (subject, artifact_type) = input
+        .spec
+        .argument
+        .split_once('\0')
+        .unwrap_or((input.spec.argument.as_str(), ""));
+    let manifests: Vec<Value> = input
+        .detail
+        .iter()
+        .flat_map(|detail| &detail.versions)
+        .filter(|v| property(v, "subject") == Some(subject))
+        .map(descriptor)
+        .filter(|d| artifact_type.is_empty() || d["artifactType"] == artifact_type)
+        .collect();
+    let body = json!({"schemaVersion": 2, "mediaType": OCI_INDEX, "manifests": manifests});
+    let response = Response::new(200, OCI_INDEX, body.to_string());
+    if artifact_type.is_empty() {
+        response
+    } else {
+        response.header("OCI-Filters-Applied", "artifactType")
+    }
+}
+
+fn property<'a>(version: &'a VersionDetail, name: &str) -> Option<&'a str> {
+    version
+        .properties
+        .iter()
+        .find(|(n, _)| n == name)
+        .map(|(_, v)| v.as_str())
+}
+
+/// A referrer's descriptor, from what the push stored: metadata first, properties and
+/// the stored file for versions whose metadata lacks a field.
+fn descriptor(version: &VersionDetail) -> Value {
+    let metadata: Map<String, Value> = serde_json::from_str(&version.metadata).unwrap_or_default();
+    let manifest = version.files.iter().find(|f| f.name == MANIFEST_FILE);
+    let media_type = metadata
+        .get("mediaType")
+        .cloned()
+        .or_else(|| property(version, "media-type").map(|t| json!(t)))
+        .or_else(|| manifest.map(|f| json!(f.content_type)))
+        .unwrap_or(Value::Null);
+    let size = metadata
+        .get("size")
+        .cloned()
+        .or_else(|| manifest.map(|f| json!(f.size)))
+        .unwrap_or(Value::Null);
+    let mut descriptor = Map::new();
+    descriptor.insert("mediaType".into(), media_type);
+    descriptor.insert("digest".into(), json!(version.version));
+    descriptor.insert("size".into(), size);
+    let artifact_type = metadata
+        .get("artifactType")
+        .cloned()
+        .or_else(|| property(version, "artifact-type").map(|t| json!(t)));
+    if let Some(artifact_type) = artifact_type {
+        descriptor.insert("artifactType".into(), artifact_type);
+    }
+    if let Some(annotations) = metadata.get("annotations") {
+        descriptor.insert("annotations".into(), annotations.clone());
+    }
+    Value::Object(descriptor)
+}
+
+/// `{"repositories":[…]}`: the readable repositories holding at least one manifest (a
+/// repository with only blobs pushed is not an image yet).
+fn catalog(input: &IndexInput) -> Response {
+    let n: Option<usize> = input.spec.argument.parse().ok();
+    let last = input
+        .spec
+        .listing
+        .as_ref()
+        .map_or("", |listing| listing.after.as_str());
+    let mut names: Vec<String> = input
+        .listing
+        .iter()
+        .filter(|p| has_manifests(p))
+        .map(|p| format!("{}/{}", p.pkg.owner, p.pkg.name))
+        .collect();
+    names.sort_unstable();
+    let names: Vec<&str> = names.iter().map(String::as_str).collect();
+    let (shown, next) = page(&names, n, last);
+    let next = next.map(|last| {
+        format!(
+            "{}/_catalog?n={}&last={last}",
+            mount_path(&input.request.base_url),
+            shown.len()
+        )
+    });
+    let body = json!({"repositories": shown});
+    with_link(Response::json(body.to_string()), next)
+}
+
+fn has_manifests(package: &PackageDetail) -> bool {
+    !package.versions.is_empty()
+}
+
+#[cfg(test)]
+mod tests {
+    use wharf_plugin_sdk::testing::{file, index_input, package, request, version};
+    use wharf_plugin_sdk::{IndexSpec, ListingSpec, Method, PackageRef};
+
+    use super::*;
+
+    const BASE: &str = "http://wharf.test/v2";
+    const SUBJECT: &str = "sha256:5555555555555555555555555555555555555555555555555555555555555555";
+
+    fn spec(view: &str, argument: &str, listing: Option<ListingSpec>) -> IndexSpec {
+        IndexSpec {
+            pkg: None,
+            view: view.into(),
+            argument: argument.into(),
+            digest_of: None,
+            listing,
+        }
+    }
+
+    fn input(view: &str, argument: &str, detail: Option<PackageDetail>) -> IndexInput {
+        let request = request(Method::Get, "/")
+            .with_owner(None)
+            .with_base_url(BASE);
+        index_input(request, spec(view, argument, None), detail)
+    }
+
+    fn body(response: &Response) -> Value {
+        serde_json::from_slice(&response.body).unwrap()
+    }
+
+    fn link(response: &Response) -> Option<&str> {
+        response
+            .headers
+            .iter()
+            .find(|(n, _)| n.eq_ignore_ascii_case("link"))
+            .map(|(_, v)| v.as_str())
+    }
+
+    fn tagged(tags: &[&str]) -> PackageDetail {
+        let mut detail = package("app", vec![version("sha256:1", "{}", Vec::new())]);
+        detail.tags = tags
+            .iter()
+            .map(|t| (t.to_string(), "sha256:1".to_string()))
+            .collect();
+        detail
+    }
+
+    #[test]
+    fn links_are_relative_to_the_server() {
+        assert_eq!(mount_path("http://wharf.test/v2"), "/v2");
+        assert_eq!(mount_path("https://h:8443/prefix/v2"), "/prefix/v2");
+        assert_eq!(mount_path("http://h"), "");
+    }
+
+    #[test]
+    fn tags_page_lexically_with_a_link_while_more_remain() {
+        let detail = tagged(&["d", "b", "a", "c", "B"]);
+        let first = tags(&input("tags", "2\0", Some(detail.clone()))).unwrap();
+        assert_eq!(
+            body(&first),
+            json!({"name": "alice/app", "tags": ["B", "a"]})
+        );
+        assert_eq!(
+            link(&first),
+            Some("</v2/alice/app/tags/list?n=2&last=a>; rel=\"next\"")
+        );
+        let middle = tags(&input("tags", "2\0a", Some(detail.clone()))).unwrap();
+        assert_eq!(body(&middle)["tags"], json!(["b", "c"]));
+        let last = tags(&input("tags", "2\0c", Some(detail.clone()))).unwrap();
+        assert_eq!(body(&last)["tags"], json!(["d"]));
+        assert_eq!(link(&last), None);
+        let exact = tags(&input("tags", "5\0", Some(detail.clone()))).unwrap();
+        assert_eq!(link(&exact), None, "no link to an empty page");
+        let all = tags(&input("tags", "\0", Some(detail.clone()))).unwrap();
+        assert_eq!(body(&all)["tags"], json!(["B", "a", "b", "c", "d"]));
+        let none = tags(&input("tags", "0\0", Some(detail))).unwrap();
+        assert_eq!(
+            (body(&none)["tags"].clone(), link(&none)),
+            (json!([]), None)
+        );
+    }
+
+    #[test]
+    fn tags_of_an_unknown_repository_are_name_unknown() {
+        let e = tags(&input("tags", "\0", None)).unwrap_err();
+        assert_eq!((e.status, e.code.as_str()), (404, "NAME_UNKNOWN"));
+        let untagged = tags(&input("tags", "\0", Some(tagged(&[])))).unwrap();
+        assert_eq!(body(&untagged)["tags"], json!([]));
+    }
+
+    fn referrer(digest: &str, metadata: Value, properties: &[(&str, &str)]) -> VersionDetail {
+        let mut v = version(
+            digest,
+            &metadata.to_string(),
+            vec![file("manifest", 321, "00")],
+        );
+        v.properties = properties
+            .iter()
+            .map(|(n, v)| (n.to_string(), v.to_string()))
+            .collect();
+        v
+    }
+
+    fn referrers_of(argument: &str) -> Response {
+        let signature = referrer(
+            "sha256:a1",
+            json!({"mediaType": "application/vnd.oci.image.manifest.v1+json", "size": 123,
+                   "artifactType": "application/vnd.example.sig",
+                   "annotations": {"org.example.by": "alice"}}),
+            &[("subject", SUBJECT)],
+        );
+        // Stored without artifactType in its metadata: the property still says it.
+        let sbom = referrer(
+            "sha256:a2",
+            json!({}),
+            &[
+                ("subject", SUBJECT),
+                ("media-type", "application/vnd.oci.image.manifest.v1+json"),
+                ("artifact-type", "application/spdx+json"),
+            ],
+        );
+        let unrelated = referrer("sha256:a3", json!({}), &[("subject", "sha256:other")]);
+        let plain = referrer("sha256:a4", json!({}), &[]);
+        let detail = package("app", vec![signature, sbom, unrelated, plain]);
+        render(input("referrers", argument, Some(detail))).unwrap()
+    }
+
+    #[test]
+    fn referrers_are_an_index_of_the_subjects_manifests() {
+        let response = referrers_of(&format!("{SUBJECT}\0"));
+        assert_eq!(
+            (response.status, response.content_type.as_str()),
+            (200, OCI_INDEX)
+        );
+        assert!(response.headers.is_empty(), "no filter applied");
+        let index = body(&response);
+        assert_eq!(
+            (index["schemaVersion"].clone(), index["mediaType"].clone()),
+            (json!(2), json!(OCI_INDEX))
+        );
+        assert_eq!(
+            index["manifests"],
+            json!([
+                {"mediaType": "application/vnd.oci.image.manifest.v1+json", "digest": "sha256:a1",
+                 "size": 123, "artifactType": "application/vnd.example.sig",
+                 "annotations": {"org.example.by": "alice"}},
+                {"mediaType": "application/vnd.oci.image.manifest.v1+json", "digest": "sha256:a2",
+                 "size": 321, "artifactType": "application/spdx+json"},
+            ])
+        );
+    }
+
+    #[test]
+    fn referrers_filter_by_artifact_type_and_say_so() {
+        let response = referrers_of(&format!("{SUBJECT}\0application/spdx+json"));
+        assert_eq!(
+            response.headers,
+            [(
+                "OCI-Filters-Applied".to_string(),
+                "artifactType".to_string()
+            )]
+        );
+        let manifests = body(&response)["manifests"].clone();
+        assert_eq!(manifests.as_array().unwrap().len(), 1);
+        assert_eq!(manifests[0]["digest"], "sha256:a2");
+        let none = referrers_of(&format!("{SUBJECT}\0application/other"));
+        assert_eq!(body(&none)["manifests"], json!([]));
+    }
+
+    #[test]
+    fn an_unknown_repository_has_no_referrers() {
+        let response = render(input("referrers", &format!("{SUBJECT}\0"), None)).unwrap();
+        assert_eq!(response.status, 200);
+        assert_eq!(body(&response)["manifests"], json!([]));
+    }
+
+    fn repository(owner: &str, name: &str, manifests: usize) -> PackageDetail {
+        let versions = (0..manifests)
+            .map(|i| version(&format!("sha256:{i}"), "{}", Vec::new()))
+            .collect();
+        let mut detail = package(name, versions);
+        detail.pkg = PackageRef {
+            owner: owner.into(),
+            name: name.into(),
+        };
+        detail
+    }
+
+    fn catalog_page(n: &str, last: &str) -> Response {
+        let listing = ListingSpec {
+            filter: String::new(),
+            offset: 0,
+            limit: 0,
+            all_versions: false,
+            after: last.into(),
+        };
+        let request = request(Method::Get, "/_catalog")
+            .with_owner(None)
+            .with_base_url(BASE);
+        let mut input = index_input(request, spec("catalog", n, Some(listing)), None);
+        // What the host selects: readable packages after `last`, in name order.
+        input.listing = [
+            repository("alice", "app", 1),
+            repository("alice", "only-blobs", 0),
+            repository("alice", "team/tool", 2),
+            repository("secret", "img", 1),
+        ]
+        .into_iter()
+        .filter(|p| format!("{}/{}", p.pkg.owner, p.pkg.name).as_str() > last)
+        .collect();
+        render(input).unwrap()
+    }
+
+    #[test]
+    fn the_catalog_lists_repositories_with_manifests_and_pages() {
+        let all = catalog_page("100", "");
+        assert_eq!(
+            body(&all),
+            json!({"repositories": ["alice/app", "alice/team/tool", "secret/img"]})
+        );
+        assert_eq!(link(&all), None);
+        let first = catalog_page("2", "");
+        assert_eq!(
+            body(&first)["repositories"],
+            json!(["alice/app", "alice/team/tool"])
+        );
+        assert_eq!(
+            link(&first),
+            Some("</v2/_catalog?n=2&last=alice/team/tool>; rel=\"next\"")
+        );
+        let rest = catalog_page("2", "alice/team/tool");
+        assert_eq!(body(&rest)["repositories"], json!(["secret/img"]));
+        assert_eq!(link(&rest), None);
+        let exact = catalog_page("3", "");
+        assert_eq!(link(&exact), None, "no link to an empty page");
+    }
+}
