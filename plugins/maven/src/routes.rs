@@ -191,7 +191,6 @@ mod tests {
     fn deploys_accept_uploads_with_the_right_limits() {
         let upload = |path| match route(Method::Put, path) {
             Route {
-                error_codes: Vec::new(),
                 operation: Operation::AcceptUpload(spec),
                 access: Access::Write,
                 ..
