@@ -15,6 +15,7 @@ const BUNDLED: &[(&str, &str)] = &[
     ("npm", "wharf-format-npm"),
     ("maven", "wharf-format-maven"),
     ("nuget", "wharf-format-nuget"),
+    ("oci", "wharf-format-oci"),
 ];
 
 fn main() {

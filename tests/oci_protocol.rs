@@ -10,6 +10,9 @@ use wharf::db::owners::Role;
 use wharf::db::tokens::Scope;
 use wharf_tests::{StatusCode, TestServer, client};
 
+#[path = "oci_protocol/gc.rs"]
+mod gc;
+
 const OCI_WASM: &str = env!("WHARF_TEST_OCI_WASM");
 const IMAGE_MANIFEST: &str = "application/vnd.oci.image.manifest.v1+json";
 const IMAGE_INDEX: &str = "application/vnd.oci.image.index.v1+json";
@@ -759,6 +762,25 @@ fn blobs_mount_from_readable_repositories_only() {
     assert_eq!(
         oci.get(&format!("alice/target/blobs/{hidden}")).status(),
         StatusCode::NOT_FOUND
+    );
+
+    // Without `from`, a registry token granting only the target cannot pick another of
+    // alice's repositories as the source; her full credentials can.
+    let grant = client()
+        .get(oci.url("token?service=wharf&scope=repository:alice/narrow:pull,push"))
+        .basic_auth("alice", Some(&oci.token))
+        .send()
+        .unwrap()
+        .json::<Value>()
+        .unwrap();
+    let narrow = grant["token"].as_str().unwrap();
+    let mount_anywhere = |auth: RequestBuilder| auth.send().unwrap().status();
+    let anywhere = format!("alice/narrow/blobs/uploads/?mount={shared}");
+    let by_token = client().post(oci.url(&anywhere)).bearer_auth(narrow);
+    assert_eq!(mount_anywhere(by_token), StatusCode::ACCEPTED);
+    assert_eq!(
+        mount_anywhere(oci.request(Method::POST, &anywhere)),
+        StatusCode::CREATED
     );
 }
 

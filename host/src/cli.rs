@@ -12,7 +12,7 @@ use crate::auth::secrets;
 use crate::config::{Config, Overrides};
 use crate::db::owners::{self, OwnerKind, Role};
 use crate::db::tokens::{self, Scope};
-use crate::registry::{self, Registry, bootstrap};
+use crate::registry::{self, Registry, bootstrap, gc};
 
 #[derive(Debug, Parser)]
 #[command(
@@ -53,6 +53,17 @@ enum Command {
     /// Inspect format plugins.
     #[command(subcommand)]
     Plugin(PluginCommand),
+    /// Collect garbage now: delete blobs nothing references and expired upload
+    /// sessions (safe while the server runs).
+    Gc(GcArgs),
+}
+
+#[derive(Debug, Args)]
+struct GcArgs {
+    /// Seconds to use for both grace periods instead of the configured ones (0 reclaims
+    /// everything unreferenced right away, including layers of pushes still under way).
+    #[arg(long)]
+    grace_secs: Option<u64>,
 }
 
 #[derive(Debug, Subcommand)]
@@ -185,11 +196,27 @@ fn run(cli: Cli) -> anyhow::Result<()> {
         Command::User(c) => user_command(&registry::open_db(&admin_config()?)?, c),
         Command::Org(c) => org_command(&registry::open_db(&admin_config()?)?, c),
         Command::Token(c) => token_command(&registry::open_db(&admin_config()?)?, c),
+        Command::Gc(args) => gc_command(admin_config()?, args),
         Command::Plugin(PluginCommand::Check { file }) => {
             print!("{}", crate::plugins::check::check(&file, &admin_config()?)?);
             Ok(())
         }
     }
+}
+
+fn gc_command(config: Config, args: GcArgs) -> anyhow::Result<()> {
+    let mut policy = gc::Policy::from(&config.gc);
+    if let Some(secs) = args.grace_secs {
+        policy.upload_grace = std::time::Duration::from_secs(secs);
+        policy.orphan_grace = policy.upload_grace;
+    }
+    let registry = Registry::attach(config)?;
+    let report = gc::collect(&registry, policy, std::time::SystemTime::now())?;
+    println!(
+        "deleted {} blobs ({} bytes) and {} upload sessions; dropped {} unused repository links; {} blobs newly unreferenced wait out the grace period",
+        report.blobs, report.bytes, report.sessions, report.unused_links, report.newly_orphaned
+    );
+    Ok(())
 }
 
 fn serve(config: Config) -> anyhow::Result<()> {

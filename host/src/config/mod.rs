@@ -19,6 +19,7 @@ pub struct Config {
     pub server: ServerConfig,
     pub storage: StorageConfig,
     pub limits: LimitsConfig,
+    pub gc: GcConfig,
     pub formats: BTreeMap<String, FormatConfig>,
 }
 
@@ -42,6 +43,19 @@ pub struct LimitsConfig {
     pub max_upload: ByteSize,
     pub plugin_memory: ByteSize,
     pub plugin_time_ms: u64,
+}
+
+/// Garbage collection of blobs nothing references any more (see `registry::gc`).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct GcConfig {
+    /// Seconds between collections in the server; 0 leaves it to `wharf gc`.
+    pub interval_secs: u64,
+    /// How long a blob pushed to a repository but used by none of its versions (a layer
+    /// whose manifest never came), and an untouched upload session, are kept.
+    pub upload_grace_secs: u64,
+    /// How long a blob stays after the last reference to it went, before its bytes go.
+    pub orphan_grace_secs: u64,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -108,25 +122,39 @@ impl Default for LimitsConfig {
     }
 }
 
+impl Default for GcConfig {
+    fn default() -> Self {
+        Self {
+            interval_secs: 3600,
+            upload_grace_secs: 86400,
+            orphan_grace_secs: 3600,
+        }
+    }
+}
+
 impl Default for Config {
     fn default() -> Self {
         // The bundled formats on Gitea's paths, as registry.toml ships them.
-        let formats = ["generic", "npm", "maven", "nuget"]
+        let bundled = |mount: String| FormatConfig {
+            enabled: true,
+            mount,
+            plugin: PluginSource::Bundled,
+            max_upload: None,
+        };
+        let mut formats: BTreeMap<String, FormatConfig> = ["generic", "npm", "maven", "nuget"]
             .into_iter()
             .map(|name| {
-                let format = FormatConfig {
-                    enabled: true,
-                    mount: format!("/api/packages/{{owner}}/{name}"),
-                    plugin: PluginSource::Bundled,
-                    max_upload: None,
-                };
-                (name.to_string(), format)
+                let mount = format!("/api/packages/{{owner}}/{name}");
+                (name.to_string(), bundled(mount))
             })
             .collect();
+        // Container clients only speak /v2; the owner is the first segment of the image name.
+        formats.insert("oci".to_string(), bundled("/v2".to_string()));
         Self {
             server: ServerConfig::default(),
             storage: StorageConfig::default(),
             limits: LimitsConfig::default(),
+            gc: GcConfig::default(),
             formats,
         }
     }
@@ -392,6 +420,9 @@ mod tests {
         assert_eq!(shipped.storage.data_dir, defaults.storage.data_dir);
         assert_eq!(shipped.limits.plugin_memory, defaults.limits.plugin_memory);
         assert_eq!(shipped.limits.max_upload, defaults.limits.max_upload);
+        assert_eq!(shipped.gc.interval_secs, defaults.gc.interval_secs);
+        assert_eq!(shipped.gc.upload_grace_secs, defaults.gc.upload_grace_secs);
+        assert_eq!(shipped.gc.orphan_grace_secs, defaults.gc.orphan_grace_secs);
         for (name, format) in &defaults.formats {
             assert!(shipped.formats[name].enabled, "{name}");
             assert_eq!(shipped.formats[name].mount, format.mount, "{name}");

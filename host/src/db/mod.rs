@@ -6,6 +6,7 @@
 //! SQLite allows one writer at a time, so there is exactly one write connection.
 
 pub mod blobs;
+pub mod gc;
 pub mod owners;
 pub mod packages;
 pub mod secrets;

@@ -682,6 +682,14 @@ impl Context<'_> {
         let (format, target) = (self.entry.name.clone(), m.pkg.name.clone());
         let source = m.source.map(|s| s.name);
         let (owner_id, source_owner_id) = (owner.id, source_owner.id);
+        // Without a source, a registry token still limits which repositories it may be.
+        let grant = self.principal.grant().cloned();
+        let pullable = move |name: &str| {
+            let repository = format!("{}/{name}", source_owner.name).to_ascii_lowercase();
+            grant
+                .as_ref()
+                .is_none_or(|g| g.allows(&repository, Action::Pull))
+        };
         self.registry
             .db
             .write(move |tx| {
@@ -696,7 +704,7 @@ impl Context<'_> {
                     None => {
                         let (_, all) =
                             packages::list(tx, source_owner_id, Some(&format), None, i64::MAX, 0)?;
-                        all.iter().any(|p| {
+                        all.iter().filter(|p| pullable(&p.name)).any(|p| {
                             crate::db::blobs::package_has(tx, p.id, &sha256).unwrap_or(false)
                         })
                     }

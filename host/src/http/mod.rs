@@ -70,6 +70,13 @@ pub async fn serve(
     let (stopping_tx, stopping_rx) = tokio::sync::oneshot::channel::<()>();
     let app = router(registry.clone());
     let flusher = tokio::spawn(flush_downloads(registry.clone()));
+    let collector = match registry.config.gc.interval_secs {
+        0 => None,
+        secs => Some(tokio::spawn(crate::registry::gc::every(
+            registry.clone(),
+            Duration::from_secs(secs),
+        ))),
+    };
     // Without TCP_NODELAY, a small response on a keep-alive connection can wait for the
     // client's delayed ACK (Nagle), ~40 ms per request.
     let listener = axum::serve::ListenerExt::tap_io(listener, |tcp| {
@@ -99,6 +106,9 @@ pub async fn serve(
         },
     };
     flusher.abort();
+    if let Some(collector) = collector {
+        collector.abort();
+    }
     registry.downloads.flush(&registry.db).await;
     result
 }

@@ -5,6 +5,7 @@ pub mod bootstrap;
 pub mod delete;
 pub mod digests;
 pub mod downloads;
+pub mod gc;
 pub mod incoming;
 pub mod index;
 pub mod publish;
@@ -46,6 +47,50 @@ pub struct Registry {
     pub token_key: TokenKey,
 }
 
+/// Loads the enabled formats' plugins, longest mount first so nested mounts match
+/// correctly.
+fn load_formats(config: &Config, db: &Db, blobs: &BlobStore) -> anyhow::Result<Vec<FormatEntry>> {
+    let data_dir = &config.storage.data_dir;
+    let runtime = Runtime::new(
+        RuntimeLimits::from_config(&config),
+        &data_dir.join("plugin-cache"),
+    )?;
+    let services = Services {
+        db: db.clone(),
+        blobs: blobs.clone(),
+    };
+
+    let mut formats = Vec::new();
+    for (name, format) in config.formats.iter().filter(|(_, f)| f.enabled) {
+        let wasm = match &format.plugin {
+            PluginSource::Bundled => bundled::BUNDLED
+                .iter()
+                .find(|(n, _)| n == name)
+                .map(|(_, bytes)| bytes.to_vec())
+                .with_context(|| format!("formats.{name}.plugin: no bundled plugin named {name:?}; give a path to a .wasm component"))?,
+            PluginSource::Path(path) => std::fs::read(path)
+                .with_context(|| format!("formats.{name}.plugin: cannot read {}", path.display()))?,
+        };
+        let plugin = runtime
+            .load(name, &wasm, services.clone())
+            .with_context(|| match &format.plugin {
+                PluginSource::Bundled => format!("formats.{name}: the bundled plugin"),
+                PluginSource::Path(path) => {
+                    format!("formats.{name}.plugin: {}", path.display())
+                }
+            })?;
+        tracing::info!(format = %name, mount = %format.mount, "format enabled");
+        formats.push(FormatEntry {
+            name: name.clone(),
+            mount: Mount::parse(&format.mount)?,
+            plugin: Arc::new(plugin),
+            max_upload: config.max_upload(name),
+        });
+    }
+    formats.sort_by_key(|f| std::cmp::Reverse(f.mount.prefix.len() + f.mount.suffix.len()));
+    Ok(formats)
+}
+
 /// Opens the metadata database below the data dir (also used by the admin CLI).
 pub fn open_db(config: &Config) -> anyhow::Result<Db> {
     let dir = &config.storage.data_dir;
@@ -73,56 +118,44 @@ fn load_token_key(db: &Db) -> anyhow::Result<TokenKey> {
     })
 }
 
+/// Whether a [`Registry`] serves requests, or works beside a server that may be running.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Role {
+    Server,
+    /// Admin commands (`wharf gc`): no formats are loaded, and the temp files of
+    /// in-flight uploads are left alone.
+    Admin,
+}
+
 impl Registry {
+    /// Opens the registry to serve it.
     pub fn open(config: Config) -> anyhow::Result<Arc<Self>> {
+        Self::open_as(config, Role::Server)
+    }
+
+    /// Opens the stores beside a server that may be running, for admin commands.
+    pub fn attach(config: Config) -> anyhow::Result<Arc<Self>> {
+        Self::open_as(config, Role::Admin)
+    }
+
+    fn open_as(config: Config, role: Role) -> anyhow::Result<Arc<Self>> {
         let db = open_db(&config)?;
         let token_key = load_token_key(&db)?;
         let data_dir = &config.storage.data_dir;
-        let blobs = BlobStore::open(data_dir)
-            .with_context(|| format!("cannot open the blob store in {}", data_dir.display()))?;
+        let blobs = match role {
+            Role::Server => BlobStore::open(data_dir),
+            Role::Admin => BlobStore::attach(data_dir),
+        }
+        .with_context(|| format!("cannot open the blob store in {}", data_dir.display()))?;
         let sessions = sessions::Sessions::open(data_dir).with_context(|| {
             format!("cannot open the upload sessions in {}", data_dir.display())
         })?;
-        let runtime = Runtime::new(
-            RuntimeLimits::from_config(&config),
-            &data_dir.join("plugin-cache"),
-        )?;
-        let services = Services {
-            db: db.clone(),
-            blobs: blobs.clone(),
+        let formats = match role {
+            Role::Server => load_formats(&config, &db, &blobs)?,
+            Role::Admin => Vec::new(),
         };
 
-        let mut formats = Vec::new();
-        for (name, format) in config.formats.iter().filter(|(_, f)| f.enabled) {
-            let wasm = match &format.plugin {
-                PluginSource::Bundled => bundled::BUNDLED
-                    .iter()
-                    .find(|(n, _)| n == name)
-                    .map(|(_, bytes)| bytes.to_vec())
-                    .with_context(|| format!("formats.{name}.plugin: no bundled plugin named {name:?}; give a path to a .wasm component"))?,
-                PluginSource::Path(path) => std::fs::read(path)
-                    .with_context(|| format!("formats.{name}.plugin: cannot read {}", path.display()))?,
-            };
-            let plugin =
-                runtime
-                    .load(name, &wasm, services.clone())
-                    .with_context(|| match &format.plugin {
-                        PluginSource::Bundled => format!("formats.{name}: the bundled plugin"),
-                        PluginSource::Path(path) => {
-                            format!("formats.{name}.plugin: {}", path.display())
-                        }
-                    })?;
-            tracing::info!(format = %name, mount = %format.mount, "format enabled");
-            formats.push(FormatEntry {
-                name: name.clone(),
-                mount: Mount::parse(&format.mount)?,
-                plugin: Arc::new(plugin),
-                max_upload: config.max_upload(name),
-            });
-        }
-        formats.sort_by_key(|f| std::cmp::Reverse(f.mount.prefix.len() + f.mount.suffix.len()));
-
-        Ok(Arc::new(Self {
+        let registry = Self {
             public_url: config.public_url(),
             config,
             db,
@@ -132,7 +165,15 @@ impl Registry {
             downloads: downloads::DownloadCounter::default(),
             sessions,
             token_key,
-        }))
+        };
+        let recovered = gc::recover_trash(&registry).context("cannot settle the blob trash")?;
+        if recovered > 0 {
+            tracing::warn!(
+                blobs = recovered,
+                "settled blobs an interrupted collection left"
+            );
+        }
+        Ok(Arc::new(registry))
     }
 
     /// The format whose mount contains `path`, with the owner segment and the rest.

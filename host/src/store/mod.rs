@@ -5,8 +5,9 @@
 //! knows nothing of packages: which name maps to which digest lives only in the
 //! database. Paths are built from validated sha256 hex only, never from a URL.
 //!
-//! The interface is deliberately narrow (stage, publish, open, remove) so an object
-//! store can replace the local disk without touching callers.
+//! The interface is deliberately narrow (stage, publish, open, and trash for the
+//! garbage collector) so an object store can replace the local disk without touching
+//! callers.
 
 pub mod digest;
 pub mod sessions;
@@ -21,20 +22,33 @@ pub use digest::{Algorithm, MultiHasher};
 pub struct BlobStore {
     blobs: PathBuf,
     tmp: PathBuf,
+    /// Blobs the collector took out of the store, until their database rows are gone
+    /// for good (then they are purged) or kept after all (then they are restored).
+    trash: PathBuf,
 }
 
 impl BlobStore {
-    /// Opens the store below `data_dir`. Leftover temp files (an upload cut by a crash
-    /// or a hard stop) are removed: nothing refers to them.
+    /// Opens the store below `data_dir` for the server. Leftover temp files (an upload
+    /// cut by a crash or a hard stop) are removed: nothing refers to them.
     pub fn open(data_dir: &Path) -> io::Result<Self> {
-        let blobs = data_dir.join("blobs").join("sha256");
-        let tmp = data_dir.join("tmp").join("blobs");
-        fs::create_dir_all(&blobs)?;
-        if tmp.exists() {
-            fs::remove_dir_all(&tmp)?;
+        let store = Self::attach(data_dir)?;
+        fs::remove_dir_all(&store.tmp)?;
+        fs::create_dir_all(&store.tmp)?;
+        Ok(store)
+    }
+
+    /// Opens the store beside a server that may be running (`wharf gc`): its temp files
+    /// are in-flight uploads, so they stay.
+    pub fn attach(data_dir: &Path) -> io::Result<Self> {
+        let store = Self {
+            blobs: data_dir.join("blobs").join("sha256"),
+            tmp: data_dir.join("tmp").join("blobs"),
+            trash: data_dir.join("trash").join("sha256"),
+        };
+        for dir in [&store.blobs, &store.tmp, &store.trash] {
+            fs::create_dir_all(dir)?;
         }
-        fs::create_dir_all(&tmp)?;
-        Ok(Self { blobs, tmp })
+        Ok(store)
     }
 
     fn path(&self, sha256: &str) -> io::Result<PathBuf> {
@@ -90,12 +104,41 @@ impl BlobStore {
         self.path(sha256).map(|p| p.exists()).unwrap_or(false)
     }
 
-    /// Removes a stored blob (garbage collection only).
-    pub fn remove(&self, sha256: &str) -> io::Result<()> {
-        match fs::remove_file(self.path(sha256)?) {
-            Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(()),
-            other => other,
+    fn trash_path(&self, sha256: &str) -> io::Result<PathBuf> {
+        self.path(sha256)?;
+        Ok(self.trash.join(sha256))
+    }
+
+    /// Moves a blob out of the store into the trash (garbage collection, inside the
+    /// transaction that forgets it); false if it was not stored.
+    pub fn trash(&self, sha256: &str) -> io::Result<bool> {
+        ignore_missing(fs::rename(self.path(sha256)?, self.trash_path(sha256)?))
+    }
+
+    /// Puts a trashed blob back (its transaction did not commit).
+    pub fn restore(&self, sha256: &str) -> io::Result<bool> {
+        let target = self.path(sha256)?;
+        fs::create_dir_all(target.parent().expect("blob paths have a parent"))?;
+        ignore_missing(fs::rename(self.trash_path(sha256)?, target))
+    }
+
+    /// Deletes a trashed blob for good.
+    pub fn purge(&self, sha256: &str) -> io::Result<bool> {
+        ignore_missing(fs::remove_file(self.trash_path(sha256)?))
+    }
+
+    /// The blobs in the trash (left there by a collection cut short).
+    pub fn trashed(&self) -> io::Result<Vec<String>> {
+        let mut found = Vec::new();
+        for entry in fs::read_dir(&self.trash)? {
+            let name = entry?.file_name();
+            match name.to_str() {
+                Some(hex) if digest::is_sha256_hex(hex) => found.push(hex.to_string()),
+                // Nothing else is ever written here.
+                _ => tracing::warn!(name = ?name, "unexpected file in the blob trash"),
+            }
         }
+        Ok(found)
     }
 
     /// Temp files currently present (tests check that failed uploads leave none).
@@ -208,6 +251,15 @@ impl StagedBlob {
     }
 }
 
+/// `Ok(false)` for a file that is not there, so repeating a step is harmless.
+fn ignore_missing(result: io::Result<()>) -> io::Result<bool> {
+    match result {
+        Ok(()) => Ok(true),
+        Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(false),
+        Err(e) => Err(e),
+    }
+}
+
 fn random_u64() -> u64 {
     let mut bytes = [0u8; 8];
     getrandom::fill(&mut bytes).expect("the OS random source is available");
@@ -249,6 +301,20 @@ mod tests {
         drop(abandoned);
         assert_eq!(store.temp_file_count(), 0);
         assert!(store.open_blob("../../../etc/passwd").is_err());
+
+        assert!(store.trash(&staged.sha256).unwrap());
+        assert!(!store.contains(&staged.sha256));
+        assert_eq!(store.trashed().unwrap(), vec![staged.sha256.clone()]);
+        assert!(store.restore(&staged.sha256).unwrap());
+        assert!(store.contains(&staged.sha256));
+        assert!(store.trash(&staged.sha256).unwrap());
+        assert!(store.purge(&staged.sha256).unwrap());
+        assert!(
+            !store.purge(&staged.sha256).unwrap(),
+            "purging twice is harmless"
+        );
+        assert!(store.trashed().unwrap().is_empty());
+        assert!(store.trash("../x").is_err());
         fs::remove_dir_all(dir).unwrap();
     }
 }

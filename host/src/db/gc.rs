@@ -1,0 +1,73 @@
+//! What garbage collection asks of the metadata: which blobs are still referenced, and
+//! the bookkeeping (`blobs.orphaned`) that makes a blob wait out its grace period.
+//!
+//! A blob is referenced while it is a file of a version (`files`), kept alive by a
+//! version without being its file (`version_refs`: an OCI manifest's layers and child
+//! manifests), or linked to a package (`package_blobs`: layers pushed before their
+//! manifest, mounts). Each of the three has an index by blob, so every check is a lookup.
+
+use rusqlite::{Transaction, params};
+
+use crate::error::Error;
+
+const REFERENCED: &str = "(EXISTS (SELECT 1 FROM files WHERE files.blob = blobs.sha256)
+    OR EXISTS (SELECT 1 FROM version_refs WHERE version_refs.blob = blobs.sha256)
+    OR EXISTS (SELECT 1 FROM package_blobs WHERE package_blobs.blob = blobs.sha256))";
+
+/// Drops package links created before `before` whose blob no version of that package
+/// uses (neither as a file nor as a reference): uploads whose manifest never came, and
+/// mounts nothing used. Returns how many went.
+pub fn drop_unused_links(tx: &Transaction<'_>, before: i64) -> Result<usize, Error> {
+    Ok(tx.execute(
+        "DELETE FROM package_blobs WHERE created < ?1
+           AND NOT EXISTS (SELECT 1 FROM version_refs JOIN versions ON versions.id = version_refs.version_id
+                           WHERE versions.package_id = package_blobs.package_id
+                             AND version_refs.blob = package_blobs.blob)
+           AND NOT EXISTS (SELECT 1 FROM files JOIN versions ON versions.id = files.version_id
+                           WHERE versions.package_id = package_blobs.package_id
+                             AND files.blob = package_blobs.blob)",
+        [before],
+    )?)
+}
+
+/// Clears the orphan mark of blobs referenced again, and marks blobs that lost their last
+/// reference with `now`. Returns how many were newly marked.
+pub fn mark_orphans(tx: &Transaction<'_>, now: i64) -> Result<usize, Error> {
+    tx.execute(
+        &format!("UPDATE blobs SET orphaned = NULL WHERE orphaned IS NOT NULL AND {REFERENCED}"),
+        [],
+    )?;
+    Ok(tx.execute(
+        &format!("UPDATE blobs SET orphaned = ?1 WHERE orphaned IS NULL AND NOT {REFERENCED}"),
+        [now],
+    )?)
+}
+
+/// Up to `limit` blobs marked orphaned at or before `before` and still unreferenced (a
+/// push may have used one again since it was marked), with their sizes.
+pub fn collectable(
+    tx: &Transaction<'_>,
+    before: i64,
+    limit: usize,
+) -> Result<Vec<(String, u64)>, Error> {
+    let mut stmt = tx.prepare(&format!(
+        "SELECT sha256, size FROM blobs WHERE orphaned IS NOT NULL AND orphaned <= ?1
+               AND NOT {REFERENCED} ORDER BY orphaned LIMIT ?2"
+    ))?;
+    let rows = stmt.query_map(params![before, limit as i64], |r| {
+        Ok((r.get(0)?, r.get::<_, i64>(1)? as u64))
+    })?;
+    Ok(rows.collect::<Result<_, _>>()?)
+}
+
+/// Forgets a blob (its secondary digests go with it).
+pub fn forget(tx: &Transaction<'_>, sha256: &str) -> Result<(), Error> {
+    tx.execute("DELETE FROM blobs WHERE sha256 = ?1", [sha256])?;
+    Ok(())
+}
+
+/// Whether the database still knows the blob (the trash is emptied only of blobs it
+/// does not).
+pub fn known(tx: &Transaction<'_>, sha256: &str) -> Result<bool, Error> {
+    super::blobs::exists(tx, sha256)
+}
