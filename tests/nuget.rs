@@ -22,26 +22,7 @@ fn nuget_exe() -> Option<PathBuf> {
     if !require_tool("mono") {
         return None;
     }
-    let path = std::env::var_os("WHARF_NUGET_EXE")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| {
-            PathBuf::from(std::env::var("HOME").unwrap_or_default())
-                .join(".cache/wharf-clients/nuget-5.8.0.exe")
-        });
-    if path.is_file() {
-        return Some(path);
-    }
-    if std::env::var("CI").is_ok_and(|v| v == "true") {
-        panic!(
-            "{} is required under CI=true; .ci/run must install it",
-            path.display()
-        );
-    }
-    eprintln!(
-        "skipping: no NuGet.exe at {} (set WHARF_NUGET_EXE)",
-        path.display()
-    );
-    None
+    wharf_tests::require_client("NuGet.exe", "WHARF_NUGET_EXE", "nuget-5.8.0.exe")
 }
 
 /// One NuGet user's world: a private HOME (so NuGet's caches and default config are

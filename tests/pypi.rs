@@ -28,23 +28,7 @@ fn twine() -> Option<PathBuf> {
     if !require_tool("python3") {
         return None;
     }
-    let path = std::env::var_os("WHARF_TWINE")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| {
-            PathBuf::from(std::env::var("HOME").unwrap_or_default())
-                .join(".cache/wharf-clients/twine-7.0.0/bin/twine")
-        });
-    if path.is_file() {
-        return Some(path);
-    }
-    if std::env::var("CI").is_ok_and(|v| v == "true") {
-        panic!(
-            "{} is required under CI=true; .ci/run must install it",
-            path.display()
-        );
-    }
-    eprintln!("skipping: no twine at {} (set WHARF_TWINE)", path.display());
-    None
+    wharf_tests::require_client("twine", "WHARF_TWINE", "twine-7.0.0/bin/twine")
 }
 
 /// Runs a command, printing what it said (shown when the test fails).

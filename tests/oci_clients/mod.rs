@@ -312,26 +312,11 @@ impl Skopeo {
 /// The interpreter of the oras-py venv (`WHARF_ORAS_PYTHON`, else where `.ci/run`
 /// puts it); outside CI a missing one skips the test, under `CI=true` it fails.
 pub fn oras_python() -> Option<PathBuf> {
-    let path = std::env::var_os("WHARF_ORAS_PYTHON")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| {
-            PathBuf::from(std::env::var("HOME").unwrap_or_default())
-                .join(".cache/wharf-clients/oras-0.2.43/bin/python")
-        });
-    if path.is_file() {
-        return Some(path);
-    }
-    if std::env::var("CI").is_ok_and(|v| v == "true") {
-        panic!(
-            "{} is required under CI=true; .ci/run must install it",
-            path.display()
-        );
-    }
-    eprintln!(
-        "skipping: no oras-py interpreter at {} (set WHARF_ORAS_PYTHON)",
-        path.display()
-    );
-    None
+    wharf_tests::require_client(
+        "oras-py interpreter",
+        "WHARF_ORAS_PYTHON",
+        "oras-0.2.43/bin/python",
+    )
 }
 
 /// Runs `tests/fixtures/oci/oras_flow.py` with `python` in a fresh work dir and returns

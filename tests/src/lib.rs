@@ -87,6 +87,8 @@ impl Builder {
             config.formats.get_mut("generic").unwrap().max_upload = Some(ByteSize(bytes));
         }
         for (name, mount, path) in self.plugins {
+            // A plugin under test takes its mount from a bundled format there (`/v2`).
+            config.formats.retain(|_, f| f.mount != mount);
             config.formats.insert(
                 name,
                 FormatConfig {
@@ -320,6 +322,28 @@ pub fn client() -> Client {
 
 /// Whether an external client program is available; outside CI a missing one skips
 /// the test (printing why), under `CI=true` it fails.
+/// A client installed outside `PATH`: the file `var` names, else `cached` below
+/// `~/.cache/wharf-clients` (where `.ci/run` installs it). `None` (with the reason
+/// printed) when a test should skip; under `CI=true` a missing client is a failure.
+pub fn require_client(what: &str, var: &str, cached: &str) -> Option<PathBuf> {
+    let path = std::env::var_os(var).map(PathBuf::from).unwrap_or_else(|| {
+        PathBuf::from(std::env::var("HOME").unwrap_or_default())
+            .join(".cache/wharf-clients")
+            .join(cached)
+    });
+    if path.is_file() {
+        return Some(path);
+    }
+    if std::env::var("CI").is_ok_and(|v| v == "true") {
+        panic!(
+            "{} is required under CI=true; .ci/run must install it",
+            path.display()
+        );
+    }
+    eprintln!("skipping: no {what} at {} (set {var})", path.display());
+    None
+}
+
 pub fn require_tool(tool: &str) -> bool {
     let found = std::process::Command::new("sh")
         .args(["-c", &format!("command -v {tool}")])
