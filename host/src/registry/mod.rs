@@ -52,7 +52,7 @@ pub struct Registry {
 fn load_formats(config: &Config, db: &Db, blobs: &BlobStore) -> anyhow::Result<Vec<FormatEntry>> {
     let data_dir = &config.storage.data_dir;
     let runtime = Runtime::new(
-        RuntimeLimits::from_config(&config),
+        RuntimeLimits::from_config(config),
         &data_dir.join("plugin-cache"),
     )?;
     let services = Services {
