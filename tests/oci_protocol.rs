@@ -108,6 +108,17 @@ impl Registry {
         })
     }
 
+    /// Opens an upload session in `repo`; returns its id.
+    fn open_session(&self, repo: &str) -> String {
+        let start = self
+            .request(Method::POST, &format!("{repo}/blobs/uploads/"))
+            .send()
+            .unwrap();
+        assert_eq!(start.status(), StatusCode::ACCEPTED);
+        let location = header(&start, "location");
+        location.rsplit('/').next().unwrap().to_string()
+    }
+
     fn tags(&self, repo: &str) -> Vec<String> {
         let response = self.get(&format!("{repo}/tags/list"));
         assert_eq!(response.status(), StatusCode::OK);
@@ -324,12 +335,7 @@ fn wrong_digests_store_nothing() {
         (StatusCode::BAD_REQUEST, "DIGEST_INVALID".to_string())
     );
 
-    let start = oci
-        .request(Method::POST, "alice/app/blobs/uploads/")
-        .send()
-        .unwrap();
-    let session = header(&start, "location");
-    let session = session.rsplit('/').next().unwrap();
+    let session = oci.open_session("alice/app");
     let path = format!("alice/app/blobs/uploads/{session}");
     let put = oci
         .request(Method::PUT, &format!("{path}?digest={wrong}"))
@@ -383,12 +389,7 @@ fn sha512_digests_name_the_same_blob() {
 #[test]
 fn sessions_are_bound_to_their_repository() {
     let oci = Registry::start();
-    let start = oci
-        .request(Method::POST, "alice/app/blobs/uploads/")
-        .send()
-        .unwrap();
-    let location = header(&start, "location");
-    let session = location.rsplit('/').next().unwrap();
+    let session = oci.open_session("alice/app");
     let elsewhere = oci.get(&format!("alice/other/blobs/uploads/{session}"));
     assert_eq!(oci_error(elsewhere).1, "BLOB_UPLOAD_UNKNOWN");
     for bogus in [

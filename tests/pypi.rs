@@ -10,7 +10,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
 use wharf::db::tokens::Scope;
-use wharf_tests::{StatusCode, TestServer, client, require_tool};
+use wharf_tests::{StatusCode, TestServer, client, require_tool, run, said};
 
 const PYPI_WASM: &str = env!("WHARF_TEST_PYPI_WASM");
 
@@ -29,28 +29,6 @@ fn twine() -> Option<PathBuf> {
         return None;
     }
     wharf_tests::require_client("twine", "WHARF_TWINE", "twine-7.0.0/bin/twine")
-}
-
-/// Runs a command, printing what it said (shown when the test fails).
-fn run(mut command: Command, what: &str) -> Output {
-    let out = command
-        .output()
-        .unwrap_or_else(|e| panic!("{what} runs: {e}"));
-    eprintln!(
-        "$ {what} ({})\n{}{}",
-        out.status,
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
-    out
-}
-
-fn said(out: &Output) -> String {
-    format!(
-        "{}{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    )
 }
 
 /// One Python user's world: twine, a scratch dir, and the server's repository for

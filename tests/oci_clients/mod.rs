@@ -9,6 +9,7 @@ use std::process::{Command, Output};
 
 use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
+pub use wharf_tests::{run, said};
 
 pub const OCI_MANIFEST: &str = "application/vnd.oci.image.manifest.v1+json";
 pub const OCI_INDEX: &str = "application/vnd.oci.image.index.v1+json";
@@ -20,28 +21,6 @@ pub const ANY_MANIFEST: &str = "application/vnd.oci.image.manifest.v1+json, \
     application/vnd.docker.distribution.manifest.list.v2+json";
 /// The layout annotation umoci and skopeo name a tag by.
 const REF_NAME: &str = "org.opencontainers.image.ref.name";
-
-/// Runs a command, printing what it said (shown when the test fails).
-pub fn run(mut command: Command, what: &str) -> Output {
-    let out = command
-        .output()
-        .unwrap_or_else(|e| panic!("{what} runs: {e}"));
-    eprintln!(
-        "$ {what} ({})\n{}{}",
-        out.status,
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
-    out
-}
-
-pub fn said(out: &Output) -> String {
-    format!(
-        "{}{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    )
-}
 
 pub fn sha256_digest(bytes: &[u8]) -> String {
     let hash = Sha256::digest(bytes);

@@ -93,13 +93,7 @@ fn unreferenced_blobs_go_after_their_grace_and_nothing_else_does() {
 #[test]
 fn abandoned_upload_sessions_expire() {
     let oci = Registry::start();
-    let start = oci
-        .request(Method::POST, "alice/app/blobs/uploads/")
-        .send()
-        .unwrap();
-    assert_eq!(start.status(), StatusCode::ACCEPTED);
-    let location = header(&start, "location");
-    let id = location.rsplit('/').next().unwrap();
+    let id = oci.open_session("alice/app");
     let session = &format!("alice/app/blobs/uploads/{id}");
     let patch = oci
         .request(Method::PATCH, session)

@@ -344,6 +344,29 @@ pub fn require_client(what: &str, var: &str, cached: &str) -> Option<PathBuf> {
     None
 }
 
+/// Runs a client, printing what it said (shown when the test fails).
+pub fn run(mut command: std::process::Command, what: &str) -> std::process::Output {
+    let out = command
+        .output()
+        .unwrap_or_else(|e| panic!("{what} runs: {e}"));
+    eprintln!(
+        "$ {what} ({})\n{}{}",
+        out.status,
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    out
+}
+
+/// Everything a client printed, stdout then stderr.
+pub fn said(out: &std::process::Output) -> String {
+    format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    )
+}
+
 pub fn require_tool(tool: &str) -> bool {
     let found = std::process::Command::new("sh")
         .args(["-c", &format!("command -v {tool}")])
