@@ -69,6 +69,43 @@ fn an_endless_loop_is_interrupted_at_the_time_limit() {
     );
 }
 
+/// Routing runs on the server's async workers (two in tests). Plugins spinning in
+/// `match-route` on more requests than there are workers must still leave room for
+/// other requests: they yield at every epoch tick. Were they to hold their workers, the
+/// GET below would wait for the first spinner to hit its time limit.
+#[test]
+fn a_spinning_router_does_not_hold_up_other_requests() {
+    let server = server();
+    let spinners_done = std::sync::Mutex::new(Vec::new());
+    let other_done = std::thread::scope(|s| {
+        for _ in 0..6 {
+            let (server, spinners_done) = (&server, &spinners_done);
+            s.spawn(move || {
+                let (status, _) = get(server, "spin", "/boom");
+                spinners_done.lock().unwrap().push(Instant::now());
+                assert_eq!(status, StatusCode::INTERNAL_SERVER_ERROR);
+            });
+        }
+        std::thread::sleep(Duration::from_millis(100));
+        assert_eq!(
+            get(&server, "generic", "/missing/1/file").0,
+            StatusCode::NOT_FOUND
+        );
+        Instant::now()
+    });
+    let first_spinner = spinners_done
+        .into_inner()
+        .unwrap()
+        .into_iter()
+        .min()
+        .unwrap();
+    assert!(
+        other_done < first_spinner,
+        "the other request waited for a spinning plugin ({:?} after it)",
+        other_done - first_spinner
+    );
+}
+
 #[test]
 fn a_memory_hog_is_stopped_at_its_cap() {
     let server = server();

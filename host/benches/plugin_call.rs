@@ -1,9 +1,10 @@
 //! Per-call cost of the sandbox: `match-route` on the bundled generic plugin.
 //!
 //! The host gives every plugin call a fresh wasmtime instance (memory cap, epoch
-//! deadline, dropped afterwards) on a blocking thread, so this figure is paid by every
-//! request below a format's mount, uploads and downloads alike. It prints figures and
-//! asserts nothing; run it with
+//! deadline, dropped afterwards); routing runs on the async task itself, so this figure
+//! is paid by every request below a format's mount, uploads and downloads alike. The
+//! blocking-pool round trip the other calls (uploads, renders) add is printed
+//! separately. It prints figures and asserts nothing; run it with
 //!
 //! ```sh
 //! cargo bench -p wharf --bench plugin_call

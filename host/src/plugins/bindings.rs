@@ -7,6 +7,9 @@ wasmtime::component::bindgen!({
     path: "../wit",
     world: "format",
     imports: { default: trappable },
+    // Routing runs on the async executor (see `Plugin::match_route`); the other calls
+    // may wait on host imports and run on the blocking pool.
+    exports: { "wharf:format/plugin.match-route": async },
     with: {
         "wharf:format/host.upload": super::host_impl::UploadReader,
     },

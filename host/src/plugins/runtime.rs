@@ -8,7 +8,10 @@ use std::time::Duration;
 use anyhow::{Context, bail};
 use sha2::{Digest, Sha256};
 use wasmtime::component::{Component, Linker};
-use wasmtime::{Config, Engine, InstanceAllocationStrategy, PoolingAllocationConfig, Store, Trap};
+use wasmtime::{
+    Config, Engine, InstanceAllocationStrategy, PoolingAllocationConfig, Store, Trap,
+    UpdateDeadline,
+};
 
 use super::bindings::{Format, FormatPre};
 use super::contract::{self, CONTRACT, Interfaces};
@@ -17,6 +20,12 @@ use super::{Plugin, Services, api};
 
 /// How often the epoch advances; a call's time limit is counted in these ticks.
 const EPOCH_TICK: Duration = Duration::from_millis(10);
+
+/// Bytes of each memory and table slot that are reset in place (only the pages the
+/// last call dirtied) instead of being handed back to the kernel. A handed-back page
+/// comes back through a copy-on-write fault whose TLB flush interrupts every core;
+/// under load those flushes, not wasm, were the largest cost of a small request.
+const KEEP_RESIDENT: usize = 2 << 20;
 
 #[derive(Debug, Clone, Copy)]
 pub struct RuntimeLimits {
@@ -42,6 +51,7 @@ impl RuntimeLimits {
 /// A component that passed every load check, and what it said about itself.
 pub struct Prepared {
     pre: FormatPre<State>,
+    route_pre: FormatPre<State>,
     pub descriptor: api::Descriptor,
     pub interfaces: Interfaces,
 }
@@ -49,7 +59,11 @@ pub struct Prepared {
 /// One engine for the process, shared by every plugin.
 pub struct Runtime {
     engine: Engine,
+    /// For calls on a blocking thread.
     linker: Linker<State>,
+    /// For calls polled on the async executor (routing): WASI's synchronous bindings
+    /// block on a tokio runtime of their own, which a task of ours must not do.
+    async_linker: Linker<State>,
     pub limits: RuntimeLimits,
     /// Where compiled components are cached; `None` compiles every time.
     cache_dir: Option<PathBuf>,
@@ -77,7 +91,10 @@ impl Runtime {
             .total_tables(limits.instances * 4)
             .max_memory_size(limits.memory as usize)
             // Returning pages to the OS in batches halves the cost of a fresh instance.
-            .decommit_batch_size(32);
+            .decommit_batch_size(32)
+            .linear_memory_keep_resident(KEEP_RESIDENT)
+            .table_keep_resident(KEEP_RESIDENT)
+            .pagemap_scan(wasmtime::Enabled::Auto);
         let mut config = Config::new();
         config
             .wasm_component_model(true)
@@ -90,8 +107,13 @@ impl Runtime {
         // Std guests import WASI; they get an empty context: no files, env, clock or net.
         wasmtime_wasi::p2::add_to_linker_sync(&mut linker)
             .wasm_context(|| "cannot link WASI".into())?;
-        Format::add_to_linker::<_, wasmtime::component::HasSelf<_>>(&mut linker, |s| s)
-            .wasm_context(|| "cannot link the host imports".into())?;
+        let mut async_linker = Linker::new(&engine);
+        wasmtime_wasi::p2::add_to_linker_async(&mut async_linker)
+            .wasm_context(|| "cannot link WASI".into())?;
+        for linker in [&mut linker, &mut async_linker] {
+            Format::add_to_linker::<_, wasmtime::component::HasSelf<_>>(linker, |s| s)
+                .wasm_context(|| "cannot link the host imports".into())?;
+        }
 
         // The ticker holds only a weak engine handle so dropping the runtime stops it.
         let weak = engine.weak();
@@ -108,22 +130,51 @@ impl Runtime {
         Ok(Arc::new(Self {
             engine,
             linker,
+            async_linker,
             limits,
             cache_dir,
         }))
     }
 
+    /// A store for one call on a blocking thread: the call traps once its time is up.
     pub(super) fn new_store(&self, state: State) -> Store<State> {
         let mut store = Store::new(&self.engine, state);
         store.limiter(|s| &mut s.limiter);
+        store.set_epoch_deadline(self.ticks());
+        store
+    }
+
+    /// A store for one call polled on the async executor: at every epoch tick the call
+    /// yields to the executor's other tasks, and it traps once its time is up, as on a
+    /// blocking thread. A plugin that spins then costs its own request, not the others'.
+    pub(super) fn new_async_store(&self, state: State) -> Store<State> {
+        let mut store = Store::new(&self.engine, state);
+        store.limiter(|s| &mut s.limiter);
+        let mut ticks_left = self.ticks();
+        store.epoch_deadline_callback(move |_| {
+            ticks_left = ticks_left.saturating_sub(1);
+            if ticks_left == 0 {
+                return Err(Trap::Interrupt.into());
+            }
+            // tokio's own yield, so the executor's timers keep running.
+            Ok(UpdateDeadline::YieldCustom(
+                1,
+                Box::pin(tokio::task::yield_now()),
+            ))
+        });
+        store.set_epoch_deadline(1);
+        store
+    }
+
+    /// The time limit in epoch ticks.
+    fn ticks(&self) -> u64 {
         let ticks = self
             .limits
             .time
             .as_millis()
             .div_ceil(EPOCH_TICK.as_millis()) as u64;
         // +1: the tick in progress when the call starts is partly spent already.
-        store.set_epoch_deadline(ticks.max(1) + 1);
-        store
+        ticks.max(1) + 1
     }
 
     /// Loads a component, checks it implements the contract and describes itself as
@@ -148,6 +199,7 @@ impl Runtime {
             format: format.to_string(),
             descriptor,
             pre: prepared.pre,
+            route_pre: prepared.route_pre,
             runtime: self.clone(),
             services,
         })
@@ -169,6 +221,13 @@ impl Runtime {
         let pre = FormatPre::new(instance_pre).wasm_context(|| {
             format!("it does not export wharf:format/plugin as this host expects (wharf:format@{CONTRACT})")
         })?;
+        // Links whatever the synchronous linker did: same imports, other bindings.
+        let route_pre = FormatPre::new(
+            self.async_linker
+                .instantiate_pre(&component)
+                .wasm_context(|| "it does not link for routing".into())?,
+        )
+        .wasm_context(|| "it does not export wharf:format/plugin for routing".into())?;
 
         // No data during `describe`: the plugin is not serving anyone yet.
         let state = State::new(label, CallScope::None, None, self.limits.memory);
@@ -189,6 +248,7 @@ impl Runtime {
         }
         Ok(Prepared {
             pre,
+            route_pre,
             descriptor,
             interfaces,
         })
