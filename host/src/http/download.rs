@@ -99,9 +99,10 @@ pub async fn serve(
     Ok(((status, common, body).into_response(), served))
 }
 
-/// Files up to this size are read in one go. Every read of a `tokio::fs::File` is a
-/// round trip to the blocking pool, and on small files (tarballs, poms) those hops, not
-/// the disk, set the request rate.
+/// Files up to this size are read in one go: right here when the page cache holds
+/// them, else in one blocking-pool trip. Every read of a `tokio::fs::File` is a round
+/// trip to the blocking pool, and on small files (tarballs, poms) those hops, not the
+/// disk, set the request rate.
 const READ_WHOLE: u64 = 512 << 10;
 /// Chunk size for larger files: big enough that blocking-pool hops cost little next to
 /// the copy, small enough that many concurrent downloads stay cheap.
@@ -115,6 +116,12 @@ async fn body(blobs: &BlobStore, sha256: &str, start: u64, len: u64) -> Result<B
         ))
     };
     if len <= READ_WHOLE {
+        if let Some(bytes) = blobs
+            .read_cached(sha256, start, len as usize)
+            .map_err(missing)?
+        {
+            return Ok(Body::from(bytes));
+        }
         let blobs = blobs.clone();
         let name = sha256.to_string();
         let bytes = tokio::task::spawn_blocking(move || {

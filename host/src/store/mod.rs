@@ -9,6 +9,7 @@
 //! garbage collector) so an object store can replace the local disk without touching
 //! callers.
 
+mod cached;
 pub mod digest;
 pub mod sessions;
 
@@ -98,6 +99,15 @@ impl BlobStore {
     /// Opens a stored blob for reading.
     pub fn open_blob(&self, sha256: &str) -> io::Result<File> {
         File::open(self.path(sha256)?)
+    }
+
+    /// The bytes `start..start + len` of a stored blob if the kernel holds all of them
+    /// in its page cache; `None` when any would have to come from the disk, or where
+    /// the platform cannot tell. Async callers use this to serve hot small files
+    /// without a trip through the blocking pool, and fall back to a blocking read.
+    pub fn read_cached(&self, sha256: &str, start: u64, len: usize) -> io::Result<Option<Vec<u8>>> {
+        let file = self.open_blob(sha256)?;
+        Ok(cached::read_exact_at(&file, start, len))
     }
 
     pub fn contains(&self, sha256: &str) -> bool {
