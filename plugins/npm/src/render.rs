@@ -2,11 +2,14 @@
 //! `npm publish` checks), the abbreviated one installs ask for, one version, the
 //! dist-tags, and search results.
 
+use std::borrow::Cow;
 use std::collections::BTreeMap;
 
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
-use serde_json::{Map, Value, json};
+use serde::Serialize;
+use serde_json::value::{RawValue, to_raw_value};
+use serde_json::{Map, Value};
 use wharf_plugin_sdk::{
     HashAlgorithm, IndexInput, PackageDetail, PluginError, Response, VersionDetail,
 };
@@ -63,22 +66,17 @@ pub fn render(input: IndexInput) -> Result<Response, PluginError> {
         return Err(PluginError::not_found("package not found"));
     };
     let base = input.request.base_url.as_str();
-    let doc = match view {
+    let body = match view {
         "packument" => packument(detail, base),
         "abbreviated" => {
-            let body = abbreviated(detail, base).to_string();
+            let body = abbreviated(detail, base);
             return Ok(Response::new(200, ABBREVIATED, body).header("vary", "Accept"));
         }
         "version" => one_version(detail, base, &input.spec.argument)?,
-        "dist-tags" => Value::Object(
-            dist_tags(detail)
-                .into_iter()
-                .map(|(k, v)| (k, Value::String(v)))
-                .collect(),
-        ),
+        "dist-tags" => to_json(&dist_tags(detail)),
         other => return Err(PluginError::new(500, format!("unknown npm view {other:?}"))),
     };
-    Ok(Response::json(doc.to_string()).header("vary", "Accept"))
+    Ok(Response::json(body).header("vary", "Accept"))
 }
 
 /// Tags by name; `latest` falls back to the highest release (or highest version) when
@@ -104,19 +102,37 @@ pub fn dist_tags(detail: &PackageDetail) -> BTreeMap<String, String> {
     tags
 }
 
-fn manifest(v: &VersionDetail) -> Map<String, Value> {
-    match serde_json::from_str(&v.metadata) {
-        Ok(Value::Object(map)) => map,
-        _ => Map::new(),
-    }
+/// A version's stored manifest, field by field, each value left as the JSON text it
+/// is. Renders copy most fields through unchanged, so parsing them into trees and
+/// printing them again (what a 2,000-version packument spent its time on) is skipped.
+type Fields<'a> = BTreeMap<String, &'a RawValue>;
+
+/// A document being assembled from stored and computed JSON. Keys sort as serde_json's
+/// own maps do, so the output is what a `Value` would print.
+type Doc<'a> = BTreeMap<String, Cow<'a, RawValue>>;
+
+fn fields(v: &VersionDetail) -> Fields<'_> {
+    serde_json::from_str(&v.metadata).unwrap_or_default()
+}
+
+/// JSON text of a computed value.
+fn raw<'a>(value: &impl Serialize) -> Cow<'a, RawValue> {
+    Cow::Owned(to_raw_value(value).unwrap_or_else(|_| null()))
+}
+
+fn null() -> Box<RawValue> {
+    RawValue::from_string("null".into()).unwrap_or_default()
+}
+
+fn to_json(doc: &impl Serialize) -> String {
+    serde_json::to_string(doc).unwrap_or_default()
 }
 
 /// `dist` as clients verify it: our digests and our tarball URL, whatever was sent.
-fn dist(name: &str, v: &VersionDetail, manifest: &Map<String, Value>, base: &str) -> Value {
-    let mut dist = manifest
+fn dist<'a>(name: &str, v: &VersionDetail, fields: &Fields<'_>, base: &str) -> Cow<'a, RawValue> {
+    let mut dist: Map<String, Value> = fields
         .get("dist")
-        .and_then(Value::as_object)
-        .cloned()
+        .and_then(|d| serde_json::from_str(d.get()).ok())
         .unwrap_or_default();
     dist.remove("tarball");
     dist.remove("shasum");
@@ -141,7 +157,7 @@ fn dist(name: &str, v: &VersionDetail, manifest: &Map<String, Value>, base: &str
             format!("{base}/{name}/-/{}", file.name).into(),
         );
     }
-    Value::Object(dist)
+    raw(&dist)
 }
 
 fn from_hex(hex: &str) -> Option<Vec<u8>> {
@@ -151,10 +167,10 @@ fn from_hex(hex: &str) -> Option<Vec<u8>> {
         .collect()
 }
 
-fn has_install_script(manifest: &Map<String, Value>) -> bool {
-    manifest
+fn has_install_script(fields: &Fields<'_>) -> bool {
+    fields
         .get("scripts")
-        .and_then(Value::as_object)
+        .and_then(|s| serde_json::from_str::<Fields<'_>>(s.get()).ok())
         .is_some_and(|s| {
             ["preinstall", "install", "postinstall"]
                 .iter()
@@ -162,55 +178,61 @@ fn has_install_script(manifest: &Map<String, Value>) -> bool {
         })
 }
 
-/// One version as the full packument shows it (without the readme, which is top-level).
-fn full_version(name: &str, v: &VersionDetail, base: &str) -> Map<String, Value> {
-    let mut m = manifest(v);
-    m.remove("readme");
-    let dist = dist(name, v, &m, base);
-    m.insert("dist".into(), dist);
-    if has_install_script(&m) {
-        m.insert("hasInstallScript".into(), true.into());
+/// Marks a version whose scripts run at install time, as npm's registry does.
+fn mark_install_script(doc: &mut Doc<'_>, fields: &Fields<'_>) {
+    if has_install_script(fields) {
+        doc.insert("hasInstallScript".into(), raw(&true));
     }
-    m
 }
 
-fn packument(detail: &PackageDetail, base: &str) -> Value {
+/// One version as the full packument shows it (without the readme, which is top-level).
+fn full_version<'a>(name: &str, v: &'a VersionDetail, base: &str) -> Doc<'a> {
+    let fields = fields(v);
+    let mut doc: Doc<'a> = fields
+        .iter()
+        .filter(|(key, _)| *key != "readme")
+        .map(|(key, value)| (key.clone(), Cow::Borrowed(*value)))
+        .collect();
+    doc.insert("dist".into(), dist(name, v, &fields, base));
+    mark_install_script(&mut doc, &fields);
+    doc
+}
+
+fn packument(detail: &PackageDetail, base: &str) -> String {
     let name = detail.pkg.name.as_str();
     let tags = dist_tags(detail);
-    let mut versions = Map::new();
-    let mut time = Map::new();
-    time.insert("created".into(), iso8601(detail.created).into());
-    time.insert("modified".into(), iso8601(detail.modified).into());
+    let mut versions = BTreeMap::new();
+    let mut time = BTreeMap::new();
+    time.insert("created".to_string(), iso8601(detail.created));
+    time.insert("modified".to_string(), iso8601(detail.modified));
     for v in &detail.versions {
-        versions.insert(
-            v.version.clone(),
-            Value::Object(full_version(name, v, base)),
-        );
-        time.insert(v.version.clone(), iso8601(v.created).into());
+        versions.insert(v.version.as_str(), full_version(name, v, base));
+        time.insert(v.version.clone(), iso8601(v.created));
     }
-    let mut doc = Map::new();
-    doc.insert("_id".into(), name.into());
-    doc.insert("_rev".into(), revision(detail).into());
-    doc.insert("name".into(), name.into());
+    let mut doc = Doc::new();
+    doc.insert("_id".into(), raw(&name));
+    doc.insert("_rev".into(), raw(&revision(detail)));
+    doc.insert("name".into(), raw(&name));
     let latest = tags
         .get("latest")
         .and_then(|l| detail.versions.iter().find(|v| &v.version == l));
     if let Some(latest) = latest {
-        let m = manifest(latest);
+        let fields = fields(latest);
         for field in LATEST_FIELDS {
-            if let Some(value) = m.get(*field) {
-                doc.insert((*field).into(), value.clone());
+            if let Some(value) = fields.get(*field) {
+                doc.insert((*field).into(), Cow::Owned((*value).to_owned()));
             }
         }
-        doc.insert(
-            "readme".into(),
-            m.get("readme").cloned().unwrap_or_else(|| "".into()),
-        );
+        let readme = match fields.get("readme") {
+            Some(readme) => Cow::Owned((*readme).to_owned()),
+            None => raw(&""),
+        };
+        doc.insert("readme".into(), readme);
     }
-    doc.insert("dist-tags".into(), json!(tags));
-    doc.insert("versions".into(), Value::Object(versions));
-    doc.insert("time".into(), Value::Object(time));
-    Value::Object(doc)
+    doc.insert("dist-tags".into(), raw(&tags));
+    doc.insert("versions".into(), raw(&versions));
+    doc.insert("time".into(), raw(&time));
+    to_json(&doc)
 }
 
 /// The revision clients echo back in `-rev/` paths. Wharf ignores it (the host's
@@ -219,33 +241,29 @@ fn revision(detail: &PackageDetail) -> String {
     format!("{}-{:x}", detail.versions.len(), detail.modified)
 }
 
-fn abbreviated(detail: &PackageDetail, base: &str) -> Value {
+fn abbreviated(detail: &PackageDetail, base: &str) -> String {
     let name = detail.pkg.name.as_str();
-    let mut versions = Map::new();
+    let mut versions = BTreeMap::new();
     for v in &detail.versions {
-        let m = manifest(v);
-        let mut short = Map::new();
-        for field in ABBREVIATED_FIELDS {
-            if let Some(value) = m.get(*field) {
-                short.insert((*field).into(), value.clone());
-            }
-        }
-        if has_install_script(&m) {
-            short.insert("hasInstallScript".into(), true.into());
-        }
-        short.insert("dist".into(), dist(name, v, &m, base));
-        versions.insert(v.version.clone(), Value::Object(short));
+        let fields = fields(v);
+        let mut short: Doc = ABBREVIATED_FIELDS
+            .iter()
+            .filter_map(|key| Some(((*key).to_string(), Cow::Borrowed(*fields.get(*key)?))))
+            .collect();
+        mark_install_script(&mut short, &fields);
+        short.insert("dist".into(), dist(name, v, &fields, base));
+        versions.insert(v.version.as_str(), short);
     }
-    json!({
-        "name": name,
-        "modified": iso8601(detail.modified),
-        "dist-tags": dist_tags(detail),
-        "versions": versions,
-    })
+    let mut doc = Doc::new();
+    doc.insert("name".into(), raw(&name));
+    doc.insert("modified".into(), raw(&iso8601(detail.modified)));
+    doc.insert("dist-tags".into(), raw(&dist_tags(detail)));
+    doc.insert("versions".into(), raw(&versions));
+    to_json(&doc)
 }
 
 /// `GET /{pkg}/{version-or-tag}`.
-fn one_version(detail: &PackageDetail, base: &str, wanted: &str) -> Result<Value, PluginError> {
+fn one_version(detail: &PackageDetail, base: &str, wanted: &str) -> Result<String, PluginError> {
     let tags = dist_tags(detail);
     let version = tags.get(wanted).map(String::as_str).unwrap_or(wanted);
     let v = detail
@@ -258,5 +276,107 @@ fn one_version(detail: &PackageDetail, base: &str, wanted: &str) -> Result<Value
                 detail.pkg.name
             ))
         })?;
-    Ok(Value::Object(full_version(&detail.pkg.name, v, base)))
+    Ok(to_json(&full_version(&detail.pkg.name, v, base)))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use wharf_plugin_sdk::testing::{file, index_input, package, request, version};
+    use wharf_plugin_sdk::{Digest, IndexSpec, Method};
+
+    const SHA512: &str = "ee26b0dd4af7e749aa1a8ee3c10ae9923f618980772e473f8819a5d4940e0db27ac185f8a0e1d5f84f88bc887fd67b143732c304cc5fa9ad8e6f57f50028a8ff";
+
+    fn stored(v: &str, metadata: &str) -> VersionDetail {
+        let mut tgz = file(&format!("app-{v}.tgz"), 10, &"ab".repeat(32));
+        tgz.digests.push(Digest {
+            algorithm: HashAlgorithm::Sha512,
+            hex: SHA512.to_string(),
+        });
+        tgz.digests.push(Digest {
+            algorithm: HashAlgorithm::Sha1,
+            hex: "cd".repeat(20),
+        });
+        version(v, metadata, vec![tgz])
+    }
+
+    fn rendered(view: &str, argument: &str, versions: Vec<VersionDetail>) -> Value {
+        let mut detail = package("app", versions);
+        detail.tags = vec![("latest".into(), "1.0.0".into())];
+        let spec = IndexSpec {
+            pkg: Some(detail.pkg.clone()),
+            view: view.into(),
+            argument: argument.into(),
+            digest_of: None,
+            listing: None,
+        };
+        let req = request(Method::Get, "/app").with_base_url("http://r/npm");
+        let response = render(index_input(req, spec, Some(detail))).unwrap();
+        serde_json::from_slice(&response.body).unwrap()
+    }
+
+    const MANIFEST: &str = r##"{"name":"app","version":"1.0.0","description":"An app",
+        "readme":"# app","dependencies":{"left-pad":"^1.0.0"},"bin":{"app":"cli.js"},
+        "scripts":{"postinstall":"node setup.js"},"funding":{"url":"https://f"},
+        "weird \"key\"":[1,2.5e3,{"x":null}],
+        "dist":{"tarball":"http://elsewhere/app.tgz","shasum":"00","fileCount":3}}"##;
+
+    #[test]
+    fn the_full_packument_keeps_every_field_and_rewrites_dist() {
+        let doc = rendered("packument", "", vec![stored("1.0.0", MANIFEST)]);
+        let v = &doc["versions"]["1.0.0"];
+        assert_eq!(v["dependencies"]["left-pad"], "^1.0.0");
+        assert_eq!(v["bin"]["app"], "cli.js");
+        assert_eq!(v["funding"]["url"], "https://f");
+        assert_eq!(v["weird \"key\""][1], 2500.0);
+        assert_eq!(v["hasInstallScript"], true);
+        assert!(v.get("readme").is_none(), "the readme is top-level only");
+        assert_eq!(v["dist"]["tarball"], "http://r/npm/app/-/app-1.0.0.tgz");
+        assert_eq!(v["dist"]["shasum"], "cd".repeat(20));
+        assert_eq!(v["dist"]["fileCount"], 3, "client extras are kept");
+        let sri = v["dist"]["integrity"].as_str().unwrap();
+        assert_eq!(
+            from_hex(SHA512).unwrap(),
+            STANDARD.decode(&sri[7..]).unwrap()
+        );
+        assert_eq!(doc["readme"], "# app");
+        assert_eq!(doc["description"], "An app");
+        assert_eq!(doc["dist-tags"]["latest"], "1.0.0");
+        assert_eq!(doc["time"]["1.0.0"], "1970-01-01T00:00:00.000Z");
+        assert_eq!(doc["_id"], "app");
+    }
+
+    #[test]
+    fn the_abbreviated_packument_keeps_what_installers_need() {
+        let doc = rendered("abbreviated", "", vec![stored("1.0.0", MANIFEST)]);
+        let v = &doc["versions"]["1.0.0"];
+        assert_eq!(v["dependencies"]["left-pad"], "^1.0.0");
+        assert_eq!(v["hasInstallScript"], true);
+        assert_eq!(v["dist"]["tarball"], "http://r/npm/app/-/app-1.0.0.tgz");
+        for dropped in ["description", "scripts", "readme", "weird \"key\""] {
+            assert!(v.get(dropped).is_none(), "{dropped} is not abbreviated");
+        }
+        assert_eq!(doc["modified"], "1970-01-01T00:00:00.000Z");
+    }
+
+    #[test]
+    fn unreadable_metadata_still_renders_dist() {
+        let doc = rendered("version", "latest", vec![stored("1.0.0", "not json")]);
+        assert_eq!(doc["dist"]["tarball"], "http://r/npm/app/-/app-1.0.0.tgz");
+        let tags = rendered("dist-tags", "", vec![stored("1.0.0", "{}")]);
+        assert_eq!(tags, serde_json::json!({"latest": "1.0.0"}));
+    }
+
+    #[test]
+    fn output_matches_what_a_value_tree_prints() {
+        // Same key order and escaping as serde_json's own maps, for stored compact JSON.
+        let compact = serde_json::to_string(&serde_json::from_str::<Value>(MANIFEST).unwrap());
+        let doc = rendered("version", "1.0.0", vec![stored("1.0.0", &compact.unwrap())]);
+        let mut expected: Map<String, Value> = serde_json::from_str(MANIFEST).unwrap();
+        expected.remove("readme");
+        for key in ["dist", "hasInstallScript"] {
+            expected.insert(key.into(), doc[key].clone());
+        }
+        assert_eq!(doc, Value::Object(expected));
+    }
 }
