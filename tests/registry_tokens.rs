@@ -509,8 +509,13 @@ fn expired_tampered_and_foreign_tokens_are_refused() {
                 "{bad} {path}"
             );
             assert!(header.starts_with("Bearer realm="), "{header}");
+            assert!(header.ends_with(",error=\"invalid_token\""), "{header}");
         }
     }
+    // No token at all is not an invalid one: the challenge just asks for credentials.
+    let (status, _, header) = refusal(get(&server, "/", None));
+    assert_eq!(status, StatusCode::UNAUTHORIZED);
+    assert!(!header.contains("error="), "{header}");
 }
 
 #[test]

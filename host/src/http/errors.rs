@@ -22,6 +22,10 @@ pub struct Envelope {
     /// Set when a registry token lacked `scope`: that 403 carries the challenge too,
     /// with `error="insufficient_scope"`, so clients fetch a token with more scope.
     pub insufficient_scope: bool,
+    /// Set when the request's token was refused (unknown, expired, badly signed): the
+    /// 401's Bearer challenge says `error="invalid_token"`, so clients fetch a new one
+    /// instead of taking the 401 as missing credentials.
+    pub invalid_token: bool,
 }
 
 impl Envelope {
@@ -33,6 +37,7 @@ impl Envelope {
             public_url: public_url.to_string(),
             scope: None,
             insufficient_scope: false,
+            invalid_token: false,
         }
     }
 
@@ -62,11 +67,14 @@ impl Envelope {
         }
         let insufficient_scope = self.insufficient_scope && status == StatusCode::FORBIDDEN;
         if status == StatusCode::UNAUTHORIZED || insufficient_scope {
-            let value = self.challenge.header_value_for(
-                &self.public_url,
-                self.scope.as_deref(),
-                insufficient_scope,
-            );
+            let error = if insufficient_scope {
+                Some("insufficient_scope")
+            } else {
+                self.invalid_token.then_some("invalid_token")
+            };
+            let value =
+                self.challenge
+                    .header_value_for(&self.public_url, self.scope.as_deref(), error);
             if let Ok(value) = HeaderValue::from_str(&value) {
                 response
                     .headers_mut()

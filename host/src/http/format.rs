@@ -33,6 +33,7 @@ pub async fn dispatch(State(registry): State<Arc<Registry>>, request: Request) -
         public_url: registry.public_url.clone(),
         scope: None,
         insufficient_scope: false,
+        invalid_token: false,
     };
     let owner = owner.map(|o| percent_decode_str(o).decode_utf8_lossy().into_owned());
     let rest = rest.to_string();
@@ -106,6 +107,7 @@ async fn handle(
     let (parts, body) = request.into_parts();
     let credentials = Credentials::from_headers(&parts.headers).map_err(Error::Unauthorized)?;
     let password_check = matches!(credentials, Credentials::Basic { .. });
+    let token_presented = matches!(credentials, Credentials::Token(_));
     // Registry tokens are good only where their grants are enforced: here, below a
     // format that sends clients to the token endpoint.
     let registry_tokens = matches!(entry.plugin.descriptor.challenge, api::Challenge::Bearer(_))
@@ -135,11 +137,15 @@ async fn handle(
         ))
     };
     // Checking a password hashes it on purpose slowly: that goes to the blocking pool.
-    let (principal, mount_owner) = if password_check {
-        registry.db.read(caller).await?
+    let authenticated = if password_check {
+        registry.db.read(caller).await
     } else {
-        registry.db.read_now(caller)?
+        registry.db.read_now(caller)
     };
+    if token_presented && matches!(authenticated, Err(Error::Unauthorized(_))) {
+        envelope.invalid_token = true;
+    }
+    let (principal, mount_owner) = authenticated?;
     let mount_grant = mount_owner.as_ref().map(|g| g.access);
     let mount_owner = mount_owner.map(|g| g.owner);
 

@@ -41,18 +41,18 @@ pub mod api {
 impl api::Challenge {
     /// The `WWW-Authenticate` value sent with a 401 of this format.
     pub fn header_value(&self, public_url: &str) -> String {
-        self.header_value_for(public_url, None, false)
+        self.header_value_for(public_url, None, None)
     }
 
     /// The challenge for one refused request. A Bearer challenge names the `scope` the
     /// request needs (Docker token grammar, what clients then ask the token endpoint
-    /// for) and, when the caller's token lacked it, `error="insufficient_scope"`.
-    /// Basic challenges have neither.
+    /// for) and why the caller's token was refused, if it was (RFC 6750 `error`:
+    /// `invalid_token`, `insufficient_scope`). Basic challenges have neither.
     pub fn header_value_for(
         &self,
         public_url: &str,
         scope: Option<&str>,
-        insufficient_scope: bool,
+        error: Option<&str>,
     ) -> String {
         match self {
             Self::Basic(realm) => format!("Basic realm=\"{realm}\""),
@@ -64,8 +64,8 @@ impl api::Challenge {
                 if let Some(scope) = scope {
                     value.push_str(&format!(",scope=\"{scope}\""));
                 }
-                if insufficient_scope {
-                    value.push_str(",error=\"insufficient_scope\"");
+                if let Some(error) = error {
+                    value.push_str(&format!(",error=\"{error}\""));
                 }
                 value
             }
