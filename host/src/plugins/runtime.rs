@@ -25,7 +25,19 @@ const EPOCH_TICK: Duration = Duration::from_millis(10);
 /// last call dirtied) instead of being handed back to the kernel. A handed-back page
 /// comes back through a copy-on-write fault whose TLB flush interrupts every core;
 /// under load those flushes, not wasm, were the largest cost of a small request.
+/// Finding the dirty pages takes Linux's `PAGEMAP_SCAN` (6.7+); without it the whole
+/// region would be zeroed every call, which costs more than the faults, so nothing is
+/// kept (see `keep_resident`).
 const KEEP_RESIDENT: usize = 2 << 20;
+
+/// [`KEEP_RESIDENT`] where the kernel can tell which pages a call dirtied, else 0.
+fn keep_resident() -> usize {
+    if PoolingAllocationConfig::is_pagemap_scan_available() {
+        KEEP_RESIDENT
+    } else {
+        0
+    }
+}
 
 #[derive(Debug, Clone, Copy)]
 pub struct RuntimeLimits {
@@ -92,8 +104,8 @@ impl Runtime {
             .max_memory_size(limits.memory as usize)
             // Returning pages to the OS in batches halves the cost of a fresh instance.
             .decommit_batch_size(32)
-            .linear_memory_keep_resident(KEEP_RESIDENT)
-            .table_keep_resident(KEEP_RESIDENT)
+            .linear_memory_keep_resident(keep_resident())
+            .table_keep_resident(keep_resident())
             .pagemap_scan(wasmtime::Enabled::Auto);
         let mut config = Config::new();
         config
