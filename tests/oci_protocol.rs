@@ -145,6 +145,12 @@ fn text(response: Response) -> String {
     response.text().unwrap_or_default()
 }
 
+/// Asserts an OCI error response: its status and its first error code.
+#[track_caller]
+fn assert_refused(response: Response, status: StatusCode, code: &str) {
+    assert_eq!(oci_error(response), (status, code.to_string()));
+}
+
 /// The status and the first error code of an OCI error response.
 fn oci_error(response: Response) -> (StatusCode, String) {
     let status = response.status();
@@ -171,10 +177,7 @@ fn the_base_endpoint_challenges_anonymous_callers() {
         )),
         "{challenge}"
     );
-    assert_eq!(
-        oci_error(anonymous),
-        (StatusCode::UNAUTHORIZED, "UNAUTHORIZED".to_string())
-    );
+    assert_refused(anonymous, StatusCode::UNAUTHORIZED, "UNAUTHORIZED");
 
     let signed_in = oci.get("");
     assert_eq!(signed_in.status(), StatusCode::OK);
@@ -216,10 +219,7 @@ fn blobs_upload_in_one_request_and_read_back() {
     assert_eq!(get.bytes().unwrap().as_ref(), bytes.as_slice());
 
     let unknown = oci.get(&format!("alice/app/blobs/{}", sha256(b"other")));
-    assert_eq!(
-        oci_error(unknown),
-        (StatusCode::NOT_FOUND, "BLOB_UNKNOWN".to_string())
-    );
+    assert_refused(unknown, StatusCode::NOT_FOUND, "BLOB_UNKNOWN");
 }
 
 #[test]
@@ -284,10 +284,7 @@ fn chunked_uploads_check_ranges_and_resume() {
 
     // The session is gone once finished.
     let after = oci.get(&session_path);
-    assert_eq!(
-        oci_error(after),
-        (StatusCode::NOT_FOUND, "BLOB_UPLOAD_UNKNOWN".to_string())
-    );
+    assert_refused(after, StatusCode::NOT_FOUND, "BLOB_UPLOAD_UNKNOWN");
 }
 
 #[test]
@@ -330,10 +327,7 @@ fn wrong_digests_store_nothing() {
         .body(b"the bytes".to_vec())
         .send()
         .unwrap();
-    assert_eq!(
-        oci_error(monolithic),
-        (StatusCode::BAD_REQUEST, "DIGEST_INVALID".to_string())
-    );
+    assert_refused(monolithic, StatusCode::BAD_REQUEST, "DIGEST_INVALID");
 
     let session = oci.open_session("alice/app");
     let path = format!("alice/app/blobs/uploads/{session}");
@@ -342,10 +336,7 @@ fn wrong_digests_store_nothing() {
         .body(b"the bytes".to_vec())
         .send()
         .unwrap();
-    assert_eq!(
-        oci_error(put),
-        (StatusCode::BAD_REQUEST, "DIGEST_INVALID".to_string())
-    );
+    assert_refused(put, StatusCode::BAD_REQUEST, "DIGEST_INVALID");
     // The failed session is discarded with its bytes.
     assert_eq!(oci_error(oci.get(&path)).1, "BLOB_UPLOAD_UNKNOWN");
     assert_eq!(oci.server.stored_blobs(), before);
@@ -359,10 +350,7 @@ fn wrong_digests_store_nothing() {
         .body(b"x".to_vec())
         .send()
         .unwrap();
-    assert_eq!(
-        oci_error(malformed),
-        (StatusCode::BAD_REQUEST, "DIGEST_INVALID".to_string())
-    );
+    assert_refused(malformed, StatusCode::BAD_REQUEST, "DIGEST_INVALID");
 }
 
 #[test]
@@ -455,10 +443,7 @@ fn manifests_push_by_tag_and_read_by_tag_and_digest() {
         StatusCode::OK
     );
     let unknown = oci.get("alice/app/manifests/v9");
-    assert_eq!(
-        oci_error(unknown),
-        (StatusCode::NOT_FOUND, "MANIFEST_UNKNOWN".to_string())
-    );
+    assert_refused(unknown, StatusCode::NOT_FOUND, "MANIFEST_UNKNOWN");
 }
 
 #[test]
@@ -486,10 +471,7 @@ fn indexes_docker_manifests_and_pushes_by_digest() {
 
     // Pushed by a digest its bytes do not have: refused.
     let wrong = oci.push_manifest("alice/multi", &sha256(b"no"), IMAGE_INDEX, &index);
-    assert_eq!(
-        oci_error(wrong),
-        (StatusCode::BAD_REQUEST, "DIGEST_INVALID".to_string())
-    );
+    assert_refused(wrong, StatusCode::BAD_REQUEST, "DIGEST_INVALID");
 
     let mut docker = oci.image("alice/docker", b"docker layer");
     docker["mediaType"] = json!(DOCKER_MANIFEST);
@@ -510,10 +492,7 @@ fn manifests_naming_missing_blobs_or_malformed_are_refused_and_store_nothing() {
     let mut missing = manifest.clone();
     missing["layers"][0]["digest"] = json!(sha256(b"never pushed"));
     let response = oci.push_manifest("alice/app", "v1", IMAGE_MANIFEST, &missing);
-    assert_eq!(
-        oci_error(response),
-        (StatusCode::NOT_FOUND, "MANIFEST_BLOB_UNKNOWN".to_string())
-    );
+    assert_refused(response, StatusCode::NOT_FOUND, "MANIFEST_BLOB_UNKNOWN");
 
     // A layer that exists only in another repository does not count.
     let elsewhere = oci.push_blob("alice/other", b"elsewhere");
@@ -543,10 +522,7 @@ fn manifests_naming_missing_blobs_or_malformed_are_refused_and_store_nothing() {
             .body(body)
             .send()
             .unwrap();
-        assert_eq!(
-            oci_error(response),
-            (StatusCode::BAD_REQUEST, "MANIFEST_INVALID".to_string())
-        );
+        assert_refused(response, StatusCode::BAD_REQUEST, "MANIFEST_INVALID");
     }
     assert!(oci.tags("alice/app").is_empty());
     assert_eq!(
@@ -574,10 +550,7 @@ fn names_tags_and_digests_are_validated() {
         "NAME_INVALID"
     );
     let bad_digest = oci.get("alice/app/blobs/sha256:totallywrong");
-    assert_eq!(
-        oci_error(bad_digest),
-        (StatusCode::BAD_REQUEST, "DIGEST_INVALID".to_string())
-    );
+    assert_refused(bad_digest, StatusCode::BAD_REQUEST, "DIGEST_INVALID");
     let manifest = json!({"schemaVersion": 2});
     let bad_tag = oci.push_manifest("alice/app", "-x", IMAGE_MANIFEST, &manifest);
     assert_eq!(bad_tag.status(), StatusCode::BAD_REQUEST);
@@ -612,10 +585,7 @@ fn tags_list_pages_with_link() {
     assert_eq!(body["tags"], json!(["c", "d"]));
 
     let unknown = oci.get("alice/none/tags/list");
-    assert_eq!(
-        oci_error(unknown),
-        (StatusCode::NOT_FOUND, "NAME_UNKNOWN".to_string())
-    );
+    assert_refused(unknown, StatusCode::NOT_FOUND, "NAME_UNKNOWN");
 }
 
 #[test]
@@ -711,10 +681,7 @@ fn deletes_by_tag_digest_and_blob() {
     assert_eq!(unlink.status(), StatusCode::ACCEPTED);
     assert_eq!(oci_error(oci.get(&path)).1, "BLOB_UNKNOWN");
     let again = oci.request(Method::DELETE, &path).send().unwrap();
-    assert_eq!(
-        oci_error(again),
-        (StatusCode::NOT_FOUND, "BLOB_UNKNOWN".to_string())
-    );
+    assert_refused(again, StatusCode::NOT_FOUND, "BLOB_UNKNOWN");
 }
 
 #[test]
@@ -867,10 +834,7 @@ fn read_only_tokens_pull_but_cannot_push() {
         .request_as(Method::POST, "alice/app/blobs/uploads/", "alice", &reader)
         .send()
         .unwrap();
-    assert_eq!(
-        oci_error(push),
-        (StatusCode::FORBIDDEN, "DENIED".to_string())
-    );
+    assert_refused(push, StatusCode::FORBIDDEN, "DENIED");
     // Public owners are readable anonymously; pushing needs credentials.
     let anonymous = client()
         .get(oci.url("alice/app/manifests/v1"))
@@ -896,9 +860,6 @@ fn uploads_over_the_format_limit_are_refused() {
         .body(bytes)
         .send()
         .unwrap();
-    assert_eq!(
-        oci_error(response),
-        (StatusCode::PAYLOAD_TOO_LARGE, "SIZE_INVALID".to_string())
-    );
+    assert_refused(response, StatusCode::PAYLOAD_TOO_LARGE, "SIZE_INVALID");
     assert_eq!(oci.server.temp_files(), 0);
 }

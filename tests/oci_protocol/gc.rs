@@ -111,9 +111,10 @@ fn abandoned_upload_sessions_expire() {
     );
     assert_eq!(oci.get(session).status(), StatusCode::NO_CONTENT);
     assert_eq!(collect(&oci, DEFAULTS, now + 2 * DAY).sessions, 1);
-    assert_eq!(
-        oci_error(oci.get(session)),
-        (StatusCode::NOT_FOUND, "BLOB_UPLOAD_UNKNOWN".to_string())
+    assert_refused(
+        oci.get(session),
+        StatusCode::NOT_FOUND,
+        "BLOB_UPLOAD_UNKNOWN",
     );
     let session_files = oci.server.data_dir().join("tmp").join("sessions");
     assert_eq!(std::fs::read_dir(session_files).unwrap().count(), 0);
