@@ -245,6 +245,42 @@ fn abbreviated_documents_etags_and_cache_invalidation() {
     );
 }
 
+/// After a change, a burst of requests for the same document (installs after a
+/// publish) waits for one rendering instead of each rendering it in parallel.
+#[test]
+fn concurrent_misses_render_a_document_once() {
+    let r = Registry::start(TestServer::builder());
+    for patch in 0..30 {
+        let version = format!("1.0.{patch}");
+        assert_eq!(
+            r.publish("busy", &version, version.as_bytes()).status(),
+            StatusCode::CREATED
+        );
+    }
+    let cache = &r.server.registry.index_cache;
+    let before = cache.renders_made();
+    let start = std::sync::Barrier::new(12);
+    let bodies: Vec<String> = std::thread::scope(|s| {
+        let threads: Vec<_> = (0..12)
+            .map(|_| {
+                s.spawn(|| {
+                    start.wait();
+                    let response = r.get("busy");
+                    assert_eq!(response.status(), StatusCode::OK);
+                    response.text().unwrap()
+                })
+            })
+            .collect();
+        threads.into_iter().map(|t| t.join().unwrap()).collect()
+    });
+    assert!(bodies.iter().all(|b| b == &bodies[0]));
+    assert_eq!(
+        cache.renders_made() - before,
+        1,
+        "one rendering for 12 requests"
+    );
+}
+
 #[test]
 fn documents_are_gzipped_for_clients_that_ask() {
     use std::io::Read;

@@ -8,9 +8,12 @@
 //! so every caller who gets this far sees the same listing.
 
 use std::collections::HashMap;
+use std::future::Future;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, OnceLock};
 
 use bytes::Bytes;
+use tokio::sync::OnceCell;
 
 use super::Registry;
 use crate::auth::{self, Principal};
@@ -91,9 +94,19 @@ fn gzip(body: &[u8]) -> Bytes {
     Bytes::from(encoder.finish().unwrap_or_default())
 }
 
+/// Where the one rendering of a key and revision under way leaves its result.
+type RenderSlot = OnceCell<Arc<Rendered>>;
+
 #[derive(Default)]
 pub struct IndexCache {
     entries: Mutex<Entries>,
+    /// Renderings under way, by key and revision. Concurrent misses of one document
+    /// wait for one rendering instead of each making their own: after a publish, a
+    /// burst of installs would otherwise render a 2,000-version packument once per
+    /// request in parallel, each with its own plugin instance and copy of the package.
+    in_flight: Mutex<HashMap<(Key, i64), Arc<RenderSlot>>>,
+    /// Renderings made for the cache since the start (misses that rendered).
+    made: AtomicU64,
 }
 
 #[derive(Default)]
@@ -104,11 +117,53 @@ struct Entries {
 
 impl IndexCache {
     fn lookup(&self, key: &Key, revision: i64) -> Option<Arc<Rendered>> {
-        let entries = self.entries.lock().unwrap_or_else(|p| p.into_inner());
+        let entries = lock(&self.entries);
         match entries.map.get(key) {
             Some((cached, rendered)) if *cached == revision => Some(rendered.clone()),
             _ => None,
         }
+    }
+
+    /// The cached rendering of `key` at `revision`, else the one `render` makes. Only
+    /// one caller renders a key and revision at a time; the others wait and share its
+    /// result. If that rendering fails, the next waiter renders in turn.
+    async fn get_or_render(
+        &self,
+        key: Key,
+        revision: i64,
+        render: impl Future<Output = Result<Arc<Rendered>, Error>>,
+    ) -> Result<Arc<Rendered>, Error> {
+        if let Some(hit) = self.lookup(&key, revision) {
+            return Ok(hit);
+        }
+        let slot_key = (key, revision);
+        let slot = lock(&self.in_flight)
+            .entry(slot_key.clone())
+            .or_default()
+            .clone();
+        let result = slot
+            .get_or_try_init(|| async {
+                self.made.fetch_add(1, Ordering::Relaxed);
+                let rendered = render.await?;
+                self.store(slot_key.0.clone(), revision, &rendered);
+                Ok(rendered)
+            })
+            .await
+            .cloned();
+        let mut in_flight = lock(&self.in_flight);
+        if in_flight
+            .get(&slot_key)
+            .is_some_and(|current| Arc::ptr_eq(current, &slot))
+        {
+            in_flight.remove(&slot_key);
+        }
+        result
+    }
+
+    /// How many renderings of cacheable documents were started (cache misses that did
+    /// not wait for another request's rendering).
+    pub fn renders_made(&self) -> u64 {
+        self.made.load(Ordering::Relaxed)
     }
 
     /// Keeps a successful rendering; errors are rendered again next time.
@@ -116,7 +171,7 @@ impl IndexCache {
         if !(200..300).contains(&rendered.status) {
             return;
         }
-        let mut entries = self.entries.lock().unwrap_or_else(|p| p.into_inner());
+        let mut entries = lock(&self.entries);
         let size = rendered.body.len();
         if entries.map.len() >= MAX_ENTRIES || entries.bytes + size > MAX_BYTES {
             entries.map.clear();
@@ -127,6 +182,10 @@ impl IndexCache {
         }
         entries.bytes += size;
     }
+}
+
+fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    mutex.lock().unwrap_or_else(|p| p.into_inner())
 }
 
 /// Renders `spec` for the caller, from the cache when its revision is current.
@@ -162,21 +221,23 @@ pub async fn render(
         let revision = registry
             .db
             .read_now(|conn| packages::listing_revision(conn, owner_id, &format_name))?;
-        if let Some(hit) = registry.index_cache.lookup(&key, revision) {
-            return Ok(hit);
-        }
-        let (listing_total, listing) = listing(registry, format, owner_id, listing_spec).await?;
-        let input = api::IndexInput {
-            request,
-            spec: spec.clone(),
-            detail: None,
-            listing,
-            listing_total,
+        let render = async {
+            let (listing_total, listing) =
+                listing(registry, format, owner_id, listing_spec).await?;
+            let input = api::IndexInput {
+                request,
+                spec: spec.clone(),
+                detail: None,
+                listing,
+                listing_total,
+            };
+            let response = plugin.render_index(Some(owner.name.clone()), input).await?;
+            Ok(Arc::new(finish(response, spec.digest_of)))
         };
-        let response = plugin.render_index(Some(owner.name.clone()), input).await?;
-        let rendered = Arc::new(finish(response, spec.digest_of));
-        registry.index_cache.store(key, revision, &rendered);
-        return Ok(rendered);
+        return registry
+            .index_cache
+            .get_or_render(key, revision, render)
+            .await;
     };
 
     let name = pkg.name.clone();
@@ -188,34 +249,36 @@ pub async fn render(
     let cached = row
         .as_ref()
         .map(|row| (key(Subject::Package(row.id)), row.revision));
-    if let Some((key, revision)) = &cached
-        && let Some(hit) = registry.index_cache.lookup(key, *revision)
-    {
-        return Ok(hit);
-    }
-
-    let detail = match row {
-        Some(row) => Some(
+    let render = async {
+        let detail = match row {
+            Some(row) => Some(
+                registry
+                    .db
+                    .read(move |conn| packages::detail(conn, row))
+                    .await?,
+            ),
+            None => None,
+        };
+        let input = api::IndexInput {
+            request,
+            spec: spec.clone(),
+            detail: detail.map(|d| to_api(&owner.name, d)),
+            listing: Vec::new(),
+            listing_total: 0,
+        };
+        let response = plugin.render_index(Some(owner.name.clone()), input).await?;
+        Ok(Arc::new(finish(response, spec.digest_of)))
+    };
+    match cached {
+        Some((key, revision)) => {
             registry
-                .db
-                .read(move |conn| packages::detail(conn, row))
-                .await?,
-        ),
-        None => None,
-    };
-    let input = api::IndexInput {
-        request,
-        spec: spec.clone(),
-        detail: detail.map(|d| to_api(&owner.name, d)),
-        listing: Vec::new(),
-        listing_total: 0,
-    };
-    let response = plugin.render_index(Some(owner.name.clone()), input).await?;
-    let rendered = Arc::new(finish(response, spec.digest_of));
-    if let Some((key, revision)) = cached {
-        registry.index_cache.store(key, revision, &rendered);
+                .index_cache
+                .get_or_render(key, revision, render)
+                .await
+        }
+        // No package: the plugin's answer (a 404 in its own words) is not cached.
+        None => render.await,
     }
-    Ok(rendered)
 }
 
 /// Renders a listing across owners (`pkg: none` on a mount without an owner, OCI's
