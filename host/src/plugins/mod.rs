@@ -74,7 +74,7 @@ impl api::Challenge {
 }
 
 /// Why a plugin call did not produce a result.
-#[derive(Debug, thiserror::Error)]
+#[derive(Debug, Clone, thiserror::Error)]
 pub enum PluginFailure {
     /// The plugin refused the request with its own status and message.
     #[error("{message}")]
@@ -123,19 +123,33 @@ impl Plugin {
     /// Every request routes, and routing never waits on the host, so it runs right here
     /// on the async task rather than behind a blocking-pool hop (two thread switches,
     /// which cost more than the call). Its store yields at every epoch tick.
+    ///
+    /// Epoch ticks only interrupt running wasm; a plugin waiting inside a WASI call (a
+    /// clock subscription it blocks on) never reaches them. The whole call is therefore
+    /// also bounded by a timer, and dropping it frees its instance.
     pub async fn match_route(&self, request: api::Request) -> Result<api::Route, PluginFailure> {
-        let state = self.state(CallScope::None);
-        let mut store = self.runtime.new_async_store(state);
-        let result = match self.route_pre.instantiate_async(&mut store).await {
-            Ok(format) => {
-                format
-                    .wharf_format_plugin()
-                    .call_match_route(&mut store, &request)
-                    .await
-            }
-            Err(e) => Err(e),
+        let call = async {
+            let state = self.state(CallScope::None);
+            let mut store = self.runtime.new_async_store(state);
+            let result = match self.route_pre.instantiate_async(&mut store).await {
+                Ok(format) => {
+                    format
+                        .wharf_format_plugin()
+                        .call_match_route(&mut store, &request)
+                        .await
+                }
+                Err(e) => Err(e),
+            };
+            self.finish(result, &store)
         };
-        self.finish(result, &store)?.map_err(Into::into)
+        match tokio::time::timeout(self.runtime.wall_clock_limit(), call).await {
+            Ok(result) => result?.map_err(Into::into),
+            Err(_) => {
+                let reason = "exceeded its time limit (waiting, not running)".to_string();
+                tracing::error!(plugin = %self.format, %reason, "plugin call failed");
+                Err(self.crashed(reason))
+            }
+        }
     }
 
     /// Turns a stored upload into a publish plan; imports see `owner`'s packages only.

@@ -94,8 +94,63 @@ fn gzip(body: &[u8]) -> Bytes {
     Bytes::from(encoder.finish().unwrap_or_default())
 }
 
-/// Where the one rendering of a key and revision under way leaves its result.
-type RenderSlot = OnceCell<Arc<Rendered>>;
+/// Where the one rendering of a key and revision under way leaves its outcome.
+type RenderSlot = OnceCell<Result<Arc<Rendered>, Arc<Error>>>;
+
+/// A caller's place on a rendering under way. The last caller to leave, whether its
+/// request finished or was dropped, removes the rendering from the map, so abandoned
+/// keys (a client that hangs up mid-render) do not pile up.
+struct Waiting<'a> {
+    cache: &'a IndexCache,
+    key: (Key, i64),
+    slot: Option<Arc<RenderSlot>>,
+}
+
+impl<'a> Waiting<'a> {
+    fn join(cache: &'a IndexCache, key: Key, revision: i64) -> Self {
+        let key = (key, revision);
+        let slot = lock(&cache.in_flight)
+            .entry(key.clone())
+            .or_default()
+            .clone();
+        Self {
+            cache,
+            key,
+            slot: Some(slot),
+        }
+    }
+
+    fn slot(&self) -> &RenderSlot {
+        self.slot
+            .as_deref()
+            .unwrap_or_else(|| unreachable!("taken only on drop"))
+    }
+}
+
+impl Drop for Waiting<'_> {
+    fn drop(&mut self) {
+        let Some(slot) = self.slot.take() else { return };
+        // Clones are made and dropped only under this lock, so the count is exact.
+        let mut in_flight = lock(&self.cache.in_flight);
+        let ours = in_flight
+            .get(&self.key)
+            .is_some_and(|current| Arc::ptr_eq(current, &slot));
+        let last = Arc::strong_count(&slot) == 2;
+        drop(slot);
+        if ours && last {
+            in_flight.remove(&self.key);
+        }
+    }
+}
+
+/// A rendering's failure, for each caller that waited on it: plugin failures keep
+/// their status and message, anything else is a 500 with its text for the log.
+fn shared(error: &Error) -> Error {
+    match error {
+        Error::Plugin(failure) => Error::Plugin(failure.clone()),
+        other => Error::Internal(other.to_string()),
+    }
+}
 
 #[derive(Default)]
 pub struct IndexCache {
@@ -126,7 +181,8 @@ impl IndexCache {
 
     /// The cached rendering of `key` at `revision`, else the one `render` makes. Only
     /// one caller renders a key and revision at a time; the others wait and share its
-    /// result. If that rendering fails, the next waiter renders in turn.
+    /// result, a failure included. If the caller rendering goes away (its client hung
+    /// up), a waiting caller takes over.
     async fn get_or_render(
         &self,
         key: Key,
@@ -136,28 +192,24 @@ impl IndexCache {
         if let Some(hit) = self.lookup(&key, revision) {
             return Ok(hit);
         }
-        let slot_key = (key, revision);
-        let slot = lock(&self.in_flight)
-            .entry(slot_key.clone())
-            .or_default()
-            .clone();
-        let result = slot
-            .get_or_try_init(|| async {
+        let waiting = Waiting::join(self, key, revision);
+        let outcome = waiting
+            .slot()
+            .get_or_init(|| async {
+                // Rendered and stored while this caller looked and joined.
+                if let Some(hit) = self.lookup(&waiting.key.0, revision) {
+                    return Ok(hit);
+                }
                 self.made.fetch_add(1, Ordering::Relaxed);
-                let rendered = render.await?;
-                self.store(slot_key.0.clone(), revision, &rendered);
+                let rendered = render.await.map_err(Arc::new)?;
+                self.store(waiting.key.0.clone(), revision, &rendered);
                 Ok(rendered)
             })
-            .await
-            .cloned();
-        let mut in_flight = lock(&self.in_flight);
-        if in_flight
-            .get(&slot_key)
-            .is_some_and(|current| Arc::ptr_eq(current, &slot))
-        {
-            in_flight.remove(&slot_key);
+            .await;
+        match outcome {
+            Ok(rendered) => Ok(rendered.clone()),
+            Err(error) => Err(shared(error)),
         }
-        result
     }
 
     /// How many renderings of cacheable documents were started (cache misses that did
