@@ -69,6 +69,26 @@ fn an_endless_loop_is_interrupted_at_the_time_limit() {
     );
 }
 
+/// A plugin blocked in a WASI wait (a sleep) runs no wasm, so epoch ticks never reach
+/// it; the routing call is cut by the time limit all the same, and its instance freed.
+#[test]
+fn a_router_waiting_inside_wasi_is_cut_at_the_time_limit() {
+    let server = server();
+    let started = Instant::now();
+    let (status, body) = get(&server, "spin", "/sleep");
+    assert_eq!(status, StatusCode::INTERNAL_SERVER_ERROR, "{body}");
+    assert!(body.contains("the spin plugin failed"), "{body}");
+    assert!(
+        started.elapsed() < Duration::from_secs(5),
+        "took {:?}",
+        started.elapsed()
+    );
+    assert_eq!(
+        get(&server, "spin", "/ok"),
+        (StatusCode::OK, "ok".to_string())
+    );
+}
+
 /// Routing runs on the server's async workers (two in tests). Plugins spinning in
 /// `match-route` on more requests than there are workers must still leave room for
 /// other requests: they yield at every epoch tick. Were they to hold their workers, the

@@ -1,5 +1,6 @@
 //! The part the misbehaving fixtures share: a format whose `match-route` calls the
-//! crate's `misbehave()` for paths starting with `/boom`, answers `GET /ok` with `ok`
+//! crate's `misbehave()` for paths starting with `/boom`, sleeps for an hour for paths
+//! starting with `/sleep`, answers `GET /ok` with `ok`
 //! (to show the format still works afterwards), answers `GET /ambient` with what the
 //! guest sees of the clock and of its random source, and has no uploads or indexes.
 //!
@@ -26,6 +27,10 @@ macro_rules! misbehaving_plugin {
             fn match_route(request: Request) -> Result<Route, PluginError> {
                 if request.path.starts_with("/boom") {
                     misbehave();
+                }
+                // Waits inside a WASI clock subscription, where epoch ticks never land.
+                if request.path.starts_with("/sleep") {
+                    std::thread::sleep(std::time::Duration::from_secs(3600));
                 }
                 if request.path.starts_with("/sessions/") {
                     return session_route(&request);

@@ -178,6 +178,12 @@ impl Runtime {
         store
     }
 
+    /// How long a call polled on the executor may take, waits included: the time limit
+    /// plus the tick that interrupts a running call.
+    pub(super) fn wall_clock_limit(&self) -> Duration {
+        self.limits.time + 2 * EPOCH_TICK
+    }
+
     /// The time limit in epoch ticks.
     fn ticks(&self) -> u64 {
         let ticks = self
