@@ -1,6 +1,6 @@
 //! The part the misbehaving fixtures share: a format whose `match-route` calls the
 //! crate's `misbehave()` for paths starting with `/boom`, sleeps for an hour for paths
-//! starting with `/sleep`, answers `GET /ok` with `ok`
+//! starting with `/sleep` and in `parse-upload` (`PUT /upload`), answers `GET /ok` with `ok`
 //! (to show the format still works afterwards), answers `GET /ambient` with what the
 //! guest sees of the clock and of its random source, and has no uploads or indexes.
 //!
@@ -32,6 +32,14 @@ macro_rules! misbehaving_plugin {
                 if request.path.starts_with("/sleep") {
                     std::thread::sleep(std::time::Duration::from_secs(3600));
                 }
+                // An upload whose `parse-upload` sleeps: the same wait, on a blocking thread.
+                if request.path == "/upload" && matches!(request.method, Method::Put) {
+                    let pkg = PackageRef {
+                        owner: request.mount_owner()?,
+                        name: "upload".to_string(),
+                    };
+                    return Ok(Route::write(Operation::accept_upload(pkg, "", 0)));
+                }
                 if request.path.starts_with("/sessions/") {
                     return session_route(&request);
                 }
@@ -55,6 +63,7 @@ macro_rules! misbehaving_plugin {
                 _spec: UploadSpec,
                 _body: &Upload,
             ) -> Result<PublishPlan, PluginError> {
+                std::thread::sleep(std::time::Duration::from_secs(3600));
                 Err(PluginError::new(500, "no uploads"))
             }
 

@@ -123,6 +123,7 @@ impl Runtime {
         wasmtime_wasi::p2::add_to_linker_async(&mut async_linker)
             .wasm_context(|| "cannot link WASI".into())?;
         for linker in [&mut linker, &mut async_linker] {
+            refuse_waiting(linker).wasm_context(|| "cannot link WASI clocks".into())?;
             Format::add_to_linker::<_, wasmtime::component::HasSelf<_>>(linker, |s| s)
                 .wasm_context(|| "cannot link the host imports".into())?;
         }
@@ -323,6 +324,27 @@ impl Runtime {
         unsafe { Component::deserialize_file(&self.engine, path) }
             .wasm_context(|| format!("cannot load {}", path.display()))
     }
+}
+
+/// Replaces WASI's clock subscriptions (what `std::thread::sleep` waits on) with a
+/// trap. A plugin's clock stands still, so waiting means nothing to it, and a wait is
+/// the one thing epoch ticks cannot interrupt: it runs no wasm. On a blocking thread
+/// nothing else could cut it, and the call would hold its thread and instance slot.
+fn refuse_waiting(linker: &mut Linker<State>) -> wasmtime::Result<()> {
+    use wasmtime::component::Resource;
+    use wasmtime_wasi::p2::DynPollable;
+
+    fn refuse() -> wasmtime::Result<(Resource<DynPollable>,)> {
+        Err(wasmtime::Error::msg(
+            "waited on a clock (plugins cannot sleep or wait)",
+        ))
+    }
+    linker.allow_shadowing(true);
+    let mut clock = linker.instance("wasi:clocks/monotonic-clock@0.2.12")?;
+    clock.func_wrap("subscribe-duration", |_, (_,): (u64,)| refuse())?;
+    clock.func_wrap("subscribe-instant", |_, (_,): (u64,)| refuse())?;
+    linker.allow_shadowing(false);
+    Ok(())
 }
 
 /// wasmtime has its own error type; this brings its errors into `anyhow` with context.
