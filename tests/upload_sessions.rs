@@ -232,21 +232,35 @@ fn a_second_request_on_a_busy_session_is_416() {
             .unwrap()
             .status()
     });
-    // Empty appends succeed until the held chunk owns the session, then get 416.
-    // A deadline, not a count: on a loaded machine the held request can take seconds.
-    let mut refused = None;
+    // Wait until the held chunk owns the session: its first bytes are stored. Status
+    // reads take no lock. (Probing with appends instead raced the held request: when
+    // it arrived during a probe, it was the one refused.) A deadline, not a count: on a
+    // loaded machine the held request can take seconds.
     let deadline = std::time::Instant::now() + Duration::from_secs(60);
-    while std::time::Instant::now() < deadline {
-        let (status, headers, _) = f.patch("app", &id, None, b"");
-        if status == StatusCode::RANGE_NOT_SATISFIABLE {
-            refused = Some(headers);
+    loop {
+        let (status, headers, body) = f.status("app", &id);
+        assert!(status.is_success(), "{status} {body}");
+        let range = headers.get("range").and_then(|r| r.to_str().ok());
+        if range.is_some_and(|r| r != "0-0") {
             break;
         }
-        assert_eq!(status, StatusCode::ACCEPTED);
+        assert!(
+            !slow.is_finished(),
+            "the held chunk ended before it was released"
+        );
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the held chunk never arrived"
+        );
         std::thread::sleep(Duration::from_millis(10));
     }
+    let (status, refused, _) = f.patch("app", &id, None, b"");
     release.send(()).unwrap();
-    let refused = refused.expect("a concurrent request on the session was refused");
+    assert_eq!(
+        status,
+        StatusCode::RANGE_NOT_SATISFIABLE,
+        "a second request on a busy session"
+    );
     assert!(refused.contains_key("range"));
     assert_eq!(slow.join().unwrap(), StatusCode::ACCEPTED);
     let sent = first.load(std::sync::atomic::Ordering::SeqCst);
