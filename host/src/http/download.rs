@@ -11,7 +11,7 @@ use tokio::io::{AsyncReadExt, AsyncSeekExt};
 use tokio_util::io::ReaderStream;
 
 use crate::error::Error;
-use crate::store::BlobStore;
+use crate::store::{self, BlobStore};
 
 /// What to serve.
 pub struct Download<'a> {
@@ -115,18 +115,14 @@ async fn body(blobs: &BlobStore, sha256: &str, start: u64, len: u64) -> Result<B
             "blob {sha256} is recorded but cannot be opened: {e}"
         ))
     };
+    let file = blobs.open_blob(sha256).map_err(missing)?;
     if len <= READ_WHOLE {
-        if let Some(bytes) = blobs
-            .read_cached(sha256, start, len as usize)
-            .map_err(missing)?
-        {
+        if let Some(bytes) = store::read_cached(&file, start, len as usize) {
             return Ok(Body::from(bytes));
         }
-        let blobs = blobs.clone();
-        let name = sha256.to_string();
         let bytes = tokio::task::spawn_blocking(move || {
             use std::io::{Read, Seek};
-            let mut file = blobs.open_blob(&name)?;
+            let mut file = file;
             file.seek(std::io::SeekFrom::Start(start))?;
             let mut bytes = Vec::with_capacity(len as usize);
             file.take(len).read_to_end(&mut bytes)?;
@@ -142,7 +138,6 @@ async fn body(blobs: &BlobStore, sha256: &str, start: u64, len: u64) -> Result<B
         }
         return Ok(Body::from(bytes));
     }
-    let file = blobs.open_blob(sha256).map_err(missing)?;
     let mut file = tokio::fs::File::from_std(file);
     if start > 0 {
         file.seek(std::io::SeekFrom::Start(start)).await?;

@@ -13,6 +13,10 @@ mod cached;
 pub mod digest;
 pub mod sessions;
 
+/// Page-cache-only reads of an opened blob (`None` when any byte would come from the
+/// disk): async callers serve hot small files without a trip to the blocking pool.
+pub use cached::read_exact_at as read_cached;
+
 use std::fs::{self, File};
 use std::io::{self, Write};
 use std::path::{Path, PathBuf};
@@ -99,15 +103,6 @@ impl BlobStore {
     /// Opens a stored blob for reading.
     pub fn open_blob(&self, sha256: &str) -> io::Result<File> {
         File::open(self.path(sha256)?)
-    }
-
-    /// The bytes `start..start + len` of a stored blob if the kernel holds all of them
-    /// in its page cache; `None` when any would have to come from the disk, or where
-    /// the platform cannot tell. Async callers use this to serve hot small files
-    /// without a trip through the blocking pool, and fall back to a blocking read.
-    pub fn read_cached(&self, sha256: &str, start: u64, len: usize) -> io::Result<Option<Vec<u8>>> {
-        let file = self.open_blob(sha256)?;
-        Ok(cached::read_exact_at(&file, start, len))
     }
 
     pub fn contains(&self, sha256: &str) -> bool {
