@@ -96,6 +96,7 @@ impl Runtime {
     }
 
     fn build(limits: RuntimeLimits, cache_dir: Option<PathBuf>) -> anyhow::Result<Arc<Self>> {
+        let keep_resident = keep_resident();
         let mut pool = PoolingAllocationConfig::default();
         pool.total_component_instances(limits.instances)
             .total_core_instances(limits.instances * 4)
@@ -104,8 +105,8 @@ impl Runtime {
             .max_memory_size(limits.memory as usize)
             // Returning pages to the OS in batches halves the cost of a fresh instance.
             .decommit_batch_size(32)
-            .linear_memory_keep_resident(keep_resident())
-            .table_keep_resident(keep_resident())
+            .linear_memory_keep_resident(keep_resident)
+            .table_keep_resident(keep_resident)
             .pagemap_scan(wasmtime::Enabled::Auto);
         let mut config = Config::new();
         config
@@ -151,8 +152,7 @@ impl Runtime {
 
     /// A store for one call on a blocking thread: the call traps once its time is up.
     pub(super) fn new_store(&self, state: State) -> Store<State> {
-        let mut store = Store::new(&self.engine, state);
-        store.limiter(|s| &mut s.limiter);
+        let mut store = self.limited_store(state);
         store.set_epoch_deadline(self.ticks());
         store
     }
@@ -161,8 +161,7 @@ impl Runtime {
     /// yields to the executor's other tasks, and it traps once its time is up, as on a
     /// blocking thread. A plugin that spins then costs its own request, not the others'.
     pub(super) fn new_async_store(&self, state: State) -> Store<State> {
-        let mut store = Store::new(&self.engine, state);
-        store.limiter(|s| &mut s.limiter);
+        let mut store = self.limited_store(state);
         let mut ticks_left = self.ticks();
         store.epoch_deadline_callback(move |_| {
             ticks_left = ticks_left.saturating_sub(1);
@@ -176,6 +175,13 @@ impl Runtime {
             ))
         });
         store.set_epoch_deadline(1);
+        store
+    }
+
+    /// A store whose memory growth the call's limiter decides.
+    fn limited_store(&self, state: State) -> Store<State> {
+        let mut store = Store::new(&self.engine, state);
+        store.limiter(|s| &mut s.limiter);
         store
     }
 
