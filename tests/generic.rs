@@ -327,3 +327,53 @@ fn large_upload_streams_and_round_trips() {
         .unwrap();
     assert!(back.as_ref() == data.as_slice(), "downloaded bytes differ");
 }
+
+/// Sends `head` and then, once the server has had time to answer, `body`; returns what
+/// came back on the connection before it closed or went quiet.
+fn late_body(server: &TestServer, head: &str, body: &[u8]) -> std::io::Result<String> {
+    use std::io::{Read, Write};
+    let mut socket = std::net::TcpStream::connect(server.addr)?;
+    socket.set_read_timeout(Some(std::time::Duration::from_secs(5)))?;
+    socket.write_all(head.as_bytes())?;
+    std::thread::sleep(std::time::Duration::from_millis(300));
+    socket.write_all(body)?;
+    let mut answer = Vec::new();
+    let mut buf = [0u8; 4096];
+    loop {
+        match socket.read(&mut buf) {
+            Ok(0) => break,
+            Ok(n) => answer.extend_from_slice(&buf[..n]),
+            Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => break,
+            Err(e) if answer.is_empty() => return Err(e),
+            Err(_) => break,
+        }
+        if answer.windows(4).any(|w| w == b"\r\n\r\n") && answer.ends_with(b"\n") {
+            break;
+        }
+    }
+    Ok(String::from_utf8_lossy(&answer).into_owned())
+}
+
+/// An upload refused before its body is read (here: no credentials) still gets its
+/// 401, not a reset connection, when the client sends the body without waiting, and
+/// the connection stays usable for the retry with credentials.
+#[test]
+fn a_refused_upload_is_answered_even_when_its_body_follows() {
+    let server = TestServer::start();
+    let body = vec![7u8; 2 << 20];
+    let head = format!(
+        "PUT /api/packages/admin/generic/late/1/f.bin HTTP/1.1\r\nHost: {}\r\nContent-Length: {}\r\n\r\n",
+        server.addr,
+        body.len()
+    );
+    for _ in 0..3 {
+        let answer = late_body(&server, &head, &body).expect("the refusal, not a reset");
+        assert!(answer.starts_with("HTTP/1.1 401"), "{answer}");
+        assert!(!answer.to_ascii_lowercase().contains("connection: close"), "{answer}");
+    }
+    // A client that waits for 100 Continue sends no body: the refusal closes instead.
+    let waiting = head.replace("\r\n\r\n", "\r\nExpect: 100-continue\r\n\r\n");
+    let answer = late_body(&server, &waiting, b"").unwrap();
+    assert!(answer.starts_with("HTTP/1.1 401"), "{answer}");
+    assert!(answer.to_ascii_lowercase().contains("connection: close"), "{answer}");
+}

@@ -8,6 +8,7 @@ pub mod config;
 pub mod db;
 pub mod error;
 pub mod http;
+pub mod pipeline;
 pub mod plugins;
 pub mod registry;
 pub mod store;

@@ -7,8 +7,9 @@ use axum::response::{IntoResponse, Response};
 use http::{HeaderValue, StatusCode, header};
 
 use crate::error::Error;
+use crate::pipeline::Hints;
 use crate::plugins::PluginFailure;
-use crate::plugins::api::{Challenge, ErrorStyle};
+use crate::plugins::api::{Challenge, Descriptor, ErrorStyle};
 
 /// How one format wants its errors and challenges.
 #[derive(Debug, Clone)]
@@ -29,6 +30,25 @@ pub struct Envelope {
 }
 
 impl Envelope {
+    /// The envelope of a format, from its plugin's descriptor.
+    pub fn of(descriptor: &Descriptor, public_url: &str) -> Self {
+        Self {
+            style: descriptor.error_style.clone(),
+            challenge: descriptor.challenge.clone(),
+            public_url: public_url.to_string(),
+            scope: None,
+            insufficient_scope: false,
+            invalid_token: false,
+        }
+    }
+
+    /// Takes in what the pipeline learnt for the challenge of a refusal.
+    pub fn learn(&mut self, hints: Hints) {
+        self.invalid_token = hints.invalid_token;
+        self.scope = hints.scope.scope;
+        self.insufficient_scope = hints.scope.insufficient;
+    }
+
     /// The envelope for routes outside any format (management API): JSON `message`.
     pub fn management(public_url: &str) -> Self {
         Self {

@@ -6,9 +6,11 @@
 
 mod download;
 mod errors;
+mod execute;
 mod format;
 mod management;
 mod query;
+mod render;
 mod reply;
 mod sessions;
 mod token;

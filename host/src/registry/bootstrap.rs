@@ -4,7 +4,7 @@
 use crate::auth::secrets;
 use crate::db::Db;
 use crate::db::owners::{self, OwnerKind};
-use crate::db::tokens::{self, Scope};
+use crate::db::tokens::Scope;
 use crate::error::Error;
 
 pub struct Bootstrap {
@@ -29,15 +29,7 @@ pub fn ensure_admin(db: &Db, password: Option<String>) -> Result<Option<Bootstra
             true,
             false,
         )?;
-        let token = secrets::new_token();
-        tokens::insert(
-            tx,
-            id,
-            "bootstrap",
-            &secrets::token_hash(&token),
-            Scope::Write,
-            None,
-        )?;
+        let token = super::tokens::create_in(tx, id, "bootstrap", Scope::Write, None)?;
         Ok(Some(Bootstrap {
             password: generated.then_some(password),
             token,

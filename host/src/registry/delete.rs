@@ -3,11 +3,40 @@
 
 use rusqlite::Transaction;
 
-use super::digests;
+use super::{Registry, digests};
 use crate::db::blobs;
 use crate::db::packages::{self, PackageRow};
 use crate::error::Error;
 use crate::plugins::api::{BlobRef, FileRef, PackageRef, TagRef, VersionRef};
+
+/// What a delete operation removes.
+pub enum Removal {
+    File(FileRef),
+    Version(VersionRef),
+    Package(PackageRef),
+    Tag(TagRef),
+    BlobLink(BlobRef),
+}
+
+/// Removes `what` from this format's packages of `owner_id`, in one transaction.
+pub async fn run(
+    registry: &Registry,
+    owner_id: i64,
+    format: &str,
+    what: Removal,
+) -> Result<(), Error> {
+    let format = format.to_string();
+    registry
+        .db
+        .write(move |tx| match &what {
+            Removal::File(f) => file(tx, owner_id, &format, f),
+            Removal::Version(v) => version(tx, owner_id, &format, v),
+            Removal::Package(p) => package_all(tx, owner_id, &format, p),
+            Removal::Tag(t) => tag(tx, owner_id, &format, t),
+            Removal::BlobLink(b) => blob_link(tx, owner_id, &format, b),
+        })
+        .await
+}
 
 fn package(
     tx: &Transaction<'_>,

@@ -8,8 +8,11 @@ pub mod downloads;
 pub mod gc;
 pub mod incoming;
 pub mod index;
+pub mod lookup;
+pub mod mount;
 pub mod publish;
 pub mod sessions;
+pub mod tokens;
 
 use std::sync::Arc;
 

@@ -1,0 +1,153 @@
+//! Stage 1, authentication: who is calling, and the mount's owner with the caller's
+//! access to it, in one trip to the database. Most requests need nothing else from the
+//! database before the plugin routes them.
+
+use crate::auth::registry_token::TokenKey;
+use crate::auth::{self, Access, Credentials, Principal};
+use crate::db::Db;
+use crate::db::owners::{self, Owner};
+use crate::error::Error;
+
+/// An owner and what the caller may do with its packages.
+#[derive(Debug, Clone)]
+pub struct Granted {
+    pub owner: Owner,
+    pub access: Access,
+}
+
+/// The authenticated caller, and the mount's owner when the mount names one.
+#[derive(Debug)]
+pub struct Caller {
+    pub principal: Principal,
+    pub mount: Option<Granted>,
+}
+
+/// Why authentication failed, beyond the error: whether a token was refused, so the
+/// challenge can tell clients to fetch a new one instead of asking for credentials.
+#[derive(Debug)]
+pub struct Refused {
+    pub error: Error,
+    pub token_refused: bool,
+}
+
+/// Authenticates `credentials` and loads the mount's owner, which must exist before
+/// anything else happens (404, as in Gitea). `registry_tokens` is the key of the short-
+/// lived registry tokens, given only below formats that enforce their grants.
+pub async fn identify(
+    db: &Db,
+    credentials: Credentials,
+    registry_tokens: Option<TokenKey>,
+    mount_owner: Option<String>,
+) -> Result<Caller, Refused> {
+    let password_check = matches!(credentials, Credentials::Basic { .. });
+    let token_presented = matches!(credentials, Credentials::Token(_));
+    let lookup = move |conn: &rusqlite::Connection| {
+        let principal = auth::authenticate_at_mount(
+            conn,
+            &credentials,
+            registry_tokens.as_ref(),
+            crate::db::now(),
+        )?;
+        let Some(name) = mount_owner else {
+            return Ok(Caller {
+                principal,
+                mount: None,
+            });
+        };
+        let owner = owners::by_name(conn, &name)?
+            .ok_or_else(|| Error::not_found(format!("owner {name:?} not found")))?;
+        let access = auth::granted_access(conn, &principal, &owner)?;
+        Ok(Caller {
+            principal,
+            mount: Some(Granted { owner, access }),
+        })
+    };
+    // Checking a password hashes it, on purpose slowly: that goes to the blocking pool.
+    let identified = if password_check {
+        db.read(lookup).await
+    } else {
+        db.read_now(lookup)
+    };
+    identified.map_err(|error| Refused {
+        token_refused: token_presented && matches!(error, Error::Unauthorized(_)),
+        error,
+    })
+}
+
+/// The owner named `name`, or 404.
+pub async fn owner_named(db: &Db, name: &str) -> Result<Owner, Error> {
+    let lookup = name.to_string();
+    db.read(move |conn| owners::by_name(conn, &lookup))
+        .await?
+        .ok_or_else(|| Error::not_found(format!("owner {name:?} not found")))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::db::owners::OwnerKind;
+
+    fn db() -> (tempfile::TempDir, Db) {
+        let dir = tempfile::tempdir().unwrap();
+        let db = Db::open(&dir.path().join("wharf.db")).unwrap();
+        db.write_sync(|tx| {
+            owners::create(tx, "alice", OwnerKind::User, None, false, false)?;
+            owners::create(tx, "secret", OwnerKind::Org, None, false, true)?;
+            Ok(())
+        })
+        .unwrap();
+        (dir, db)
+    }
+
+    #[tokio::test]
+    async fn anonymous_callers_read_public_owners_only() {
+        let (_dir, db) = db();
+        let public = identify(&db, Credentials::None, None, Some("alice".into()))
+            .await
+            .unwrap();
+        assert!(matches!(public.principal, Principal::Anonymous));
+        assert_eq!(public.mount.unwrap().access, Access::Read);
+        let private = identify(&db, Credentials::None, None, Some("secret".into()))
+            .await
+            .unwrap();
+        assert_eq!(private.mount.unwrap().access, Access::None);
+    }
+
+    #[tokio::test]
+    async fn an_unknown_mount_owner_is_404() {
+        let (_dir, db) = db();
+        let refused = identify(&db, Credentials::None, None, Some("nobody".into()))
+            .await
+            .unwrap_err();
+        assert!(matches!(refused.error, Error::NotFound(_)));
+        assert!(!refused.token_refused);
+    }
+
+    #[tokio::test]
+    async fn a_refused_token_says_so_and_is_never_anonymous() {
+        let (_dir, db) = db();
+        let token = Credentials::Token("wharf_not_a_real_token".into());
+        let refused = identify(&db, token, None, Some("alice".into()))
+            .await
+            .unwrap_err();
+        assert!(matches!(refused.error, Error::Unauthorized(_)));
+        assert!(refused.token_refused);
+        let basic = Credentials::Basic {
+            user: "alice".into(),
+            secret: "wrong".into(),
+        };
+        let refused = identify(&db, basic, None, None).await.unwrap_err();
+        assert!(matches!(refused.error, Error::Unauthorized(_)));
+        assert!(!refused.token_refused, "a password is not a token");
+    }
+
+    #[tokio::test]
+    async fn owners_are_found_by_name() {
+        let (_dir, db) = db();
+        assert_eq!(owner_named(&db, "alice").await.unwrap().name, "alice");
+        assert!(matches!(
+            owner_named(&db, "bob").await,
+            Err(Error::NotFound(_))
+        ));
+    }
+}
