@@ -146,6 +146,7 @@ async fn handle(
         envelope.invalid_token = true;
     }
     let (principal, mount_owner) = authenticated?;
+    registry.token_use.record_caller(&principal);
     let mount_grant = mount_owner.as_ref().map(|g| g.access);
     let mount_owner = mount_owner.map(|g| g.owner);
 

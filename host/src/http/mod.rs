@@ -110,6 +110,7 @@ pub async fn serve(
         collector.abort();
     }
     registry.downloads.flush(&registry.db).await;
+    registry.token_use.flush(&registry.db).await;
     result
 }
 
@@ -120,5 +121,6 @@ async fn flush_downloads(registry: Arc<Registry>) {
     loop {
         tick.tick().await;
         registry.downloads.flush(&registry.db).await;
+        registry.token_use.flush(&registry.db).await;
     }
 }
