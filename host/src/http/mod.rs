@@ -1,6 +1,7 @@
 //! The HTTP surface: one router listing every route, grouped by caller.
 //!
 //! - `/api/v1/packages/…`: the management API (JSON, any format).
+//! - `/api/v1/users/{username}/tokens…`, `/api/v1/admin/users`: accounts, Gitea's shapes.
 //! - everything else: a format's mount (`/api/packages/{owner}/{format}/…`, `/v2/…`),
 //!   dispatched to its plugin by [`format::dispatch`].
 
@@ -13,6 +14,7 @@ mod reply;
 mod sessions;
 mod token;
 mod upload;
+mod users;
 
 use std::future::Future;
 use std::sync::Arc;
@@ -38,6 +40,15 @@ pub fn router(registry: Arc<Registry>) -> Router {
             "/api/v1/packages/{owner}/{format}/{name}/{version}",
             get(management::show_version).delete(management::delete_version),
         )
+        .route(
+            "/api/v1/users/{username}/tokens",
+            get(users::list_tokens).post(users::create_token),
+        )
+        .route(
+            "/api/v1/users/{username}/tokens/{token}",
+            axum::routing::delete(users::delete_token),
+        )
+        .route("/api/v1/admin/users", get(users::admin_list_users))
         .fallback(format::dispatch)
         .layer(middleware::from_fn(log_request))
         .with_state(registry)

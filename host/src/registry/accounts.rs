@@ -5,7 +5,7 @@
 use std::collections::HashMap;
 use std::sync::Mutex;
 
-use crate::auth::secrets;
+use crate::auth::{self, Credentials, secrets};
 use crate::db::owners::{self, Owner, OwnerKind, Role};
 use crate::db::tokens::{self, Scope, TokenInfo};
 use crate::db::{self, Db, accounts};
@@ -187,6 +187,43 @@ pub fn sign_in(db: &Db, name: &str, password: &str) -> Result<Owner, Error> {
         return Err(invalid());
     }
     Ok(user)
+}
+
+/// Who may manage `username`'s tokens: that user or an admin, signed in with a password
+/// (HTTP Basic), never with a token, as Gitea requires: a leaked token must not mint
+/// more tokens or hide itself by revoking others.
+pub fn token_manager(db: &Db, credentials: &Credentials, username: &str) -> Result<Owner, Error> {
+    let Credentials::Basic { user, secret } = credentials else {
+        return Err(Error::Unauthorized(
+            "token management needs the user's password (HTTP Basic authentication)".into(),
+        ));
+    };
+    if secret.starts_with(secrets::TOKEN_PREFIX) {
+        return Err(Error::Unauthorized(
+            "token management needs the user's password, not a token".into(),
+        ));
+    }
+    let caller = sign_in(db, user, secret)?;
+    if !caller.is_admin && !caller.name.eq_ignore_ascii_case(username) {
+        return Err(Error::Forbidden(format!(
+            "only {username:?} and administrators may manage these tokens"
+        )));
+    }
+    // 404 for a user that does not exist, also for admins.
+    db.read_sync(|conn| user_named(conn, username))
+}
+
+/// The caller of an admin-only request, who must be a site administrator.
+pub fn admin(db: &Db, credentials: &Credentials) -> Result<(), Error> {
+    let principal = db.read_sync(|conn| auth::authenticate(conn, credentials))?;
+    match principal.user() {
+        Some(user) if user.is_admin => Ok(()),
+        Some(user) => Err(Error::Forbidden(format!(
+            "{:?} is not an administrator",
+            user.name
+        ))),
+        None => Err(Error::Unauthorized("authentication required".into())),
+    }
 }
 
 pub fn create_org(db: &Db, name: &str, admin: &str, private: bool) -> Result<(), Error> {
