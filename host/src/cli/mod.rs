@@ -25,8 +25,7 @@ use crate::db::Db;
 #[command(
     name = "wharf",
     version,
-    about = "A multi-format package registry with WebAssembly format plugins",
-    args_conflicts_with_subcommands = true
+    about = "A multi-format package registry with WebAssembly format plugins"
 )]
 struct Cli {
     #[command(flatten)]
@@ -128,6 +127,15 @@ fn run(cli: Cli, io: &mut Io<'_>) -> anyhow::Result<()> {
     };
     // Admin commands never create a registry.
     let existing_db = || -> anyhow::Result<Db> { crate::registry::open_existing_db(&config()?) };
+    if command
+        .as_ref()
+        .is_some_and(|c| !matches!(c, Command::Serve(_)))
+        && (serve.listen.is_some() || serve.public_url.is_some())
+    {
+        anyhow::bail!(
+            "--listen and --public-url are for serving; leave them out of admin commands"
+        );
+    }
     match command {
         None => serve::serve(&global, serve),
         Some(Command::Serve(args)) => serve::serve(&global, args),
@@ -172,7 +180,15 @@ mod tests {
         let cli = Cli::try_parse_from(["wharf", "serve", "--public-url", "https://x"]).unwrap();
         assert!(matches!(cli.command, Some(Command::Serve(_))));
         // Serve flags before an admin command are a mistake, not silently dropped.
-        assert!(Cli::try_parse_from(["wharf", "--listen", "0.0.0.0:1", "user", "list"]).is_err());
+        let mut io = Io {
+            out: &mut Vec::new(),
+            input: &mut std::io::empty(),
+            interactive: false,
+        };
+        let err = run_from(["wharf", "--listen", "0.0.0.0:1", "user", "list"], &mut io);
+        assert!(err.unwrap_err().to_string().contains("for serving"));
+        let cli = Cli::try_parse_from(["wharf", "--data-dir", "/d", "user", "list"]).unwrap();
+        assert_eq!(cli.global.data_dir, Some("/d".into()));
     }
 
     #[test]
