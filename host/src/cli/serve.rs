@@ -72,15 +72,21 @@ fn log_startup(config: &Config) {
 
 /// `WHARF_ADMIN_PASSWORD`, held to the rule every password follows.
 fn admin_password() -> anyhow::Result<Option<String>> {
-    let Some(password) = std::env::var("WHARF_ADMIN_PASSWORD")
-        .ok()
-        .filter(|p| !p.is_empty())
-    else {
+    checked_admin_password(std::env::var("WHARF_ADMIN_PASSWORD").ok())
+}
+
+fn checked_admin_password(value: Option<String>) -> anyhow::Result<Option<String>> {
+    let Some(password) = value.filter(|p| !p.is_empty()) else {
         return Ok(None);
     };
     accounts::check_password(&password).context("WHARF_ADMIN_PASSWORD")?;
     Ok(Some(password))
 }
+
+/// Said when `WHARF_ADMIN_PASSWORD` is set on a start that creates no admin.
+const ADMIN_PASSWORD_IGNORED: &str = "WHARF_ADMIN_PASSWORD is ignored: it only sets the \
+    password of the admin a first start creates, and this registry has users; change a \
+    password with `wharf user passwd`";
 
 fn print_bootstrap(registry: &Registry, password: Option<String>) -> anyhow::Result<()> {
     let from_env = password.is_some();
@@ -94,10 +100,7 @@ fn print_bootstrap(registry: &Registry, password: Option<String>) -> anyhow::Res
             }
             println!("  token:    {}", created.token);
         }
-        None if from_env => tracing::warn!(
-            "WHARF_ADMIN_PASSWORD is ignored: it only sets the password of the first start's \
-             admin, and this registry has users; change a password with `wharf user passwd`"
-        ),
+        None if from_env => tracing::warn!("{ADMIN_PASSWORD_IGNORED}"),
         None => {}
     }
     Ok(())
@@ -118,5 +121,45 @@ async fn shutdown_signal() {
     tokio::select! {
         _ = ctrl_c => {},
         _ = term => {},
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_admin_password_follows_the_password_rule() {
+        let err = checked_admin_password(Some("short".into())).unwrap_err();
+        assert!(
+            format!("{err:#}").contains("WHARF_ADMIN_PASSWORD"),
+            "{err:#}"
+        );
+        assert!(format!("{err:#}").contains("at least 8"), "{err:#}");
+        assert_eq!(checked_admin_password(Some(String::new())).unwrap(), None);
+        assert_eq!(checked_admin_password(None).unwrap(), None);
+        assert_eq!(
+            checked_admin_password(Some("long enough".into())).unwrap(),
+            Some("long enough".into())
+        );
+    }
+
+    /// A second start with the variable set creates nothing and says why.
+    #[test]
+    fn a_later_start_ignores_the_admin_password_and_says_so() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut config = Config::default();
+        config.storage.data_dir = dir.path().to_path_buf();
+        config.formats.clear();
+        let registry = Registry::open(config).unwrap();
+        assert!(
+            bootstrap::ensure_admin(&registry.db, None)
+                .unwrap()
+                .is_some()
+        );
+        print_bootstrap(&registry, Some("another-password".into())).unwrap();
+        let admin = crate::registry::accounts::sign_in(&registry.db, "admin", "another-password");
+        assert!(admin.is_err(), "the password was not changed");
+        assert!(ADMIN_PASSWORD_IGNORED.contains("wharf user passwd"));
     }
 }
