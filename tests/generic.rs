@@ -369,11 +369,17 @@ fn a_refused_upload_is_answered_even_when_its_body_follows() {
     for _ in 0..3 {
         let answer = late_body(&server, &head, &body).expect("the refusal, not a reset");
         assert!(answer.starts_with("HTTP/1.1 401"), "{answer}");
-        assert!(!answer.to_ascii_lowercase().contains("connection: close"), "{answer}");
+        assert!(
+            !answer.to_ascii_lowercase().contains("connection: close"),
+            "{answer}"
+        );
     }
     // A client that waits for 100 Continue sends no body: the refusal closes instead.
     let waiting = head.replace("\r\n\r\n", "\r\nExpect: 100-continue\r\n\r\n");
     let answer = late_body(&server, &waiting, b"").unwrap();
     assert!(answer.starts_with("HTTP/1.1 401"), "{answer}");
-    assert!(answer.to_ascii_lowercase().contains("connection: close"), "{answer}");
+    assert!(
+        answer.to_ascii_lowercase().contains("connection: close"),
+        "{answer}"
+    );
 }

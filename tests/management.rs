@@ -94,3 +94,181 @@ fn delete_needs_write_access() {
         StatusCode::NOT_FOUND
     );
 }
+
+/// `/api/v1/users/{username}/tokens`: list, create and revoke with the user's password,
+/// in Gitea's shapes; a revoked token is refused at the next request, in every format,
+/// and so are the registry tokens issued for it.
+#[test]
+fn tokens_are_managed_with_the_password_and_revoked_everywhere() {
+    let server = TestServer::start();
+    server.user("alice", Scope::Write);
+    let tokens = format!("{}/api/v1/users/alice/tokens", server.url);
+    let as_alice =
+        |req: reqwest::blocking::RequestBuilder| req.basic_auth("alice", Some("alice-password"));
+
+    let created = as_alice(client().post(&tokens))
+        .json(&serde_json::json!({"name": "ci", "scopes": ["write:package"]}))
+        .send()
+        .unwrap();
+    assert_eq!(created.status(), StatusCode::CREATED);
+    let created: serde_json::Value = created.json().unwrap();
+    let secret = created["sha1"].as_str().unwrap().to_string();
+    assert!(secret.starts_with("wharf_"));
+    assert_eq!(created["token_last_eight"], &secret[secret.len() - 8..]);
+    assert_eq!(created["scopes"], serde_json::json!(["write:package"]));
+    assert!(created["created_at"].as_str().unwrap().ends_with('Z'));
+    let id = created["id"].as_i64().unwrap();
+
+    // Gitea's rules: names are unique per user, a package scope is needed, a token
+    // cannot manage tokens, and others' tokens are not yours.
+    let again = as_alice(client().post(&tokens))
+        .json(&serde_json::json!({"name": "ci", "scopes": ["write:package"]}))
+        .send()
+        .unwrap();
+    assert_eq!(again.status(), StatusCode::BAD_REQUEST);
+    let no_scope = as_alice(client().post(&tokens))
+        .json(&serde_json::json!({"name": "x", "scopes": ["read:issue"]}))
+        .send()
+        .unwrap();
+    assert_eq!(no_scope.status(), StatusCode::BAD_REQUEST);
+    let by_token = client()
+        .get(&tokens)
+        .header("Authorization", format!("token {secret}"))
+        .send()
+        .unwrap();
+    assert_eq!(by_token.status(), StatusCode::UNAUTHORIZED);
+    server.user("bob", Scope::Write);
+    let by_bob = client()
+        .get(&tokens)
+        .basic_auth("bob", Some("bob-password"))
+        .send()
+        .unwrap();
+    assert_eq!(by_bob.status(), StatusCode::FORBIDDEN);
+
+    // The token works in every format; the OCI registry token is issued for it.
+    let url = &server.url;
+    let registry_token: serde_json::Value = client()
+        .get(format!("{url}/v2/token?scope=repository:alice/app:pull"))
+        .basic_auth("alice", Some(&secret))
+        .send()
+        .unwrap()
+        .json()
+        .unwrap();
+    let registry_token = registry_token["token"].as_str().unwrap().to_string();
+    let probes = |expect_ok: bool| {
+        let checks = [
+            client()
+                .put(format!(
+                    "{url}/api/packages/alice/generic/p/1/{expect_ok}.txt"
+                ))
+                .header("Authorization", format!("token {secret}"))
+                .body("x"),
+            client()
+                .get(format!("{url}/api/packages/alice/npm/-/whoami"))
+                .header("Authorization", format!("Bearer {secret}")),
+            client()
+                .put(format!(
+                    "{url}/api/packages/alice/maven/g/a/1/a-1-{expect_ok}.txt"
+                ))
+                .basic_auth("alice", Some(&secret))
+                .body("x"),
+            client()
+                .get(format!("{url}/api/packages/alice/nuget/index.json"))
+                .header("X-NuGet-ApiKey", &secret),
+            client()
+                .get(format!("{url}/v2/"))
+                .header("Authorization", format!("Bearer {registry_token}")),
+        ];
+        for check in checks {
+            let res = check.send().unwrap();
+            let refused = res.status() == StatusCode::UNAUTHORIZED;
+            assert_eq!(refused, !expect_ok, "{} {}", res.url(), res.status());
+        }
+    };
+    probes(true);
+
+    let listed: serde_json::Value = as_alice(client().get(&tokens))
+        .send()
+        .unwrap()
+        .json()
+        .unwrap();
+    let listed = listed
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|t| t["id"] == id)
+        .unwrap()
+        .clone();
+    assert!(listed.get("sha1").is_none(), "the secret is shown once");
+    assert!(listed["last_used_at"].is_string(), "{listed}");
+
+    let revoked = as_alice(client().delete(format!("{tokens}/{id}")))
+        .send()
+        .unwrap();
+    assert_eq!(revoked.status(), StatusCode::NO_CONTENT);
+    probes(false);
+    let gone = as_alice(client().delete(format!("{tokens}/{id}")))
+        .send()
+        .unwrap();
+    assert_eq!(gone.status(), StatusCode::NOT_FOUND);
+}
+
+#[test]
+fn admins_list_users_and_manage_anyones_tokens() {
+    let server = TestServer::start();
+    let bob = server.user("bob", Scope::Write);
+    let users = format!("{}/api/v1/admin/users", server.url);
+    let res = client()
+        .get(&users)
+        .header("Authorization", format!("token {}", server.admin_token))
+        .send()
+        .unwrap();
+    assert_eq!(res.status(), StatusCode::OK);
+    assert_eq!(res.headers()["x-total-count"], "2");
+    let list: serde_json::Value = res.json().unwrap();
+    assert_eq!(list[0]["login"], "admin");
+    assert_eq!(list[0]["is_admin"], true);
+    assert_eq!(list[1]["login"], "bob");
+    assert_eq!(list[1]["visibility"], "public");
+    let page: serde_json::Value = client()
+        .get(format!("{users}?limit=1&page=2"))
+        .header("Authorization", format!("token {}", server.admin_token))
+        .send()
+        .unwrap()
+        .json()
+        .unwrap();
+    assert_eq!(page[0]["login"], "bob");
+    let by_bob = client()
+        .get(&users)
+        .header("Authorization", format!("token {bob}"))
+        .send()
+        .unwrap();
+    assert_eq!(by_bob.status(), StatusCode::FORBIDDEN);
+    assert_eq!(
+        client().get(&users).send().unwrap().status(),
+        StatusCode::UNAUTHORIZED
+    );
+
+    let bobs = format!("{}/api/v1/users/bob/tokens", server.url);
+    let listed: serde_json::Value = client()
+        .get(&bobs)
+        .basic_auth("admin", Some(wharf_tests::ADMIN_PASSWORD))
+        .send()
+        .unwrap()
+        .json()
+        .unwrap();
+    let id = listed[0]["id"].as_i64().unwrap();
+    let res = client()
+        .delete(format!("{bobs}/{id}"))
+        .basic_auth("admin", Some(wharf_tests::ADMIN_PASSWORD))
+        .send()
+        .unwrap();
+    assert_eq!(res.status(), StatusCode::NO_CONTENT);
+    let refused = client()
+        .put(server.generic("bob", "x/1/x.txt"))
+        .header("Authorization", format!("token {bob}"))
+        .body("x")
+        .send()
+        .unwrap();
+    assert_eq!(refused.status(), StatusCode::UNAUTHORIZED);
+}

@@ -466,6 +466,7 @@ fn minted(server: &TestServer, key: &TokenKey, iat: i64) -> String {
         aud: "wharf".into(),
         sub: "alice".into(),
         uid: Some(alice.id),
+        tid: None,
         cs: "write".into(),
         iat,
         nbf: iat,

@@ -27,8 +27,12 @@ pub struct TestServer {
     thread: Option<std::thread::JoinHandle<()>>,
 }
 
+/// Fills a data dir before the server first opens it.
+type Prepare = Box<dyn FnOnce(&Path)>;
+
 #[derive(Default)]
 pub struct Builder {
+    prepare: Option<Prepare>,
     plugins: Vec<(String, String, PathBuf)>,
     plugin_time_ms: Option<u64>,
     plugin_memory: Option<u64>,
@@ -41,6 +45,13 @@ impl Builder {
     pub fn plugin(mut self, name: &str, mount: &str, wasm: impl AsRef<Path>) -> Self {
         self.plugins
             .push((name.into(), mount.into(), wasm.as_ref().into()));
+        self
+    }
+
+    /// Runs `f` on the empty data dir before the server opens it (a restore); the server
+    /// then keeps the accounts it finds, and `admin_token` is empty.
+    pub fn prepare_data_dir(mut self, f: impl FnOnce(&Path) + 'static) -> Self {
+        self.prepare = Some(Box::new(f));
         self
     }
 
@@ -108,16 +119,17 @@ impl Builder {
                 .max_upload = Some(ByteSize(bytes));
         }
         config.validate().expect("valid test config");
+        if let Some(prepare) = self.prepare {
+            prepare(data_dir.path());
+        }
         share_plugin_cache(data_dir.path());
 
         let (registry, shutdown, thread) = launch(config.clone(), listener);
-        let admin_token = {
-            let created =
-                wharf::registry::bootstrap::ensure_admin(&registry.db, Some(ADMIN_PASSWORD.into()))
-                    .unwrap()
-                    .expect("fresh data dir has no admin");
-            created.token
-        };
+        let admin_token =
+            wharf::registry::bootstrap::ensure_admin(&registry.db, Some(ADMIN_PASSWORD.into()))
+                .unwrap()
+                .map(|created| created.token)
+                .unwrap_or_default();
 
         TestServer {
             url: format!("http://{addr}"),

@@ -37,6 +37,9 @@ pub struct User {
     pub scope: Scope,
     /// For a registry token: the repository actions it was granted.
     pub grant: Option<Arc<Grant>>,
+    /// The stored token that authenticated this call (directly, or the one a registry
+    /// token was issued for), for revocation and last-use tracking.
+    pub token_id: Option<i64>,
 }
 
 impl Principal {
@@ -75,6 +78,7 @@ fn user_of(
     id: i64,
     scope: Scope,
     grant: Option<Arc<Grant>>,
+    token_id: Option<i64>,
 ) -> Result<Principal, Error> {
     let owner = owners::by_id(conn, id)?
         .filter(|o| o.kind == OwnerKind::User)
@@ -85,6 +89,7 @@ fn user_of(
         is_admin: owner.is_admin,
         scope,
         grant,
+        token_id,
     }))
 }
 
@@ -113,9 +118,23 @@ pub fn authenticate_at_mount(
         )
     })?;
     let grant = Arc::new(Grant::from_access(&claims.access));
+    // Checked live, like the user: revoking a token revokes what was issued for it.
+    if let Some(tid) = claims.tid
+        && !tokens::is_live(conn, tid)?
+    {
+        return Err(Error::Unauthorized(
+            "the token this registry token was issued for has been revoked".to_string(),
+        ));
+    }
     match claims.uid {
         // Loaded live: a deleted user's tokens die at once, an admin flag change counts.
-        Some(uid) => user_of(conn, uid, claims.credential_scope(), Some(grant)),
+        Some(uid) => user_of(
+            conn,
+            uid,
+            claims.credential_scope(),
+            Some(grant),
+            claims.tid,
+        ),
         None => Ok(Principal::Guest(grant)),
     }
 }
@@ -124,12 +143,13 @@ pub fn authenticate_at_mount(
 /// error, never a silent downgrade to anonymous. Registry tokens are not accepted
 /// here (see [`authenticate_at_mount`]).
 pub fn authenticate(conn: &Connection, credentials: &Credentials) -> Result<Principal, Error> {
-    let principal_of = |id: i64, scope: Scope| user_of(conn, id, scope, None);
+    let principal_of =
+        |id: i64, scope: Scope, token: Option<i64>| user_of(conn, id, scope, None, token);
     match credentials {
         Credentials::None => Ok(Principal::Anonymous),
         Credentials::Token(token) => {
             let row = tokens::find(conn, &secrets::token_hash(token))?.ok_or_else(invalid)?;
-            principal_of(row.user_id, row.scope)
+            principal_of(row.user_id, row.scope, Some(row.id))
         }
         Credentials::Basic { user, secret } => {
             // Clients put tokens in either half of Basic auth (Maven: user + token;
@@ -138,7 +158,7 @@ pub fn authenticate(conn: &Connection, credentials: &Credentials) -> Result<Prin
                 if candidate.starts_with(secrets::TOKEN_PREFIX)
                     && let Some(row) = tokens::find(conn, &secrets::token_hash(candidate))?
                 {
-                    return principal_of(row.user_id, row.scope);
+                    return principal_of(row.user_id, row.scope, Some(row.id));
                 }
             }
             let owner = owners::by_name(conn, user)?
@@ -148,7 +168,7 @@ pub fn authenticate(conn: &Connection, credentials: &Credentials) -> Result<Prin
             if !secrets::verify_password(secret, hash) {
                 return Err(invalid());
             }
-            principal_of(owner.id, Scope::Write)
+            principal_of(owner.id, Scope::Write, None)
         }
     }
 }

@@ -73,6 +73,9 @@ pub struct Claims {
     pub sub: String,
     /// The user id; none for a guest.
     pub uid: Option<i64>,
+    /// The stored token the caller signed in with, if any: revoking it revokes this too.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tid: Option<i64>,
     /// The scope of the credential the token was issued for: `read` or `write`.
     pub cs: String,
     pub iat: i64,
@@ -105,6 +108,7 @@ impl Claims {
             aud: service.to_string(),
             sub: user.map(|u| u.name.clone()).unwrap_or_default(),
             uid: user.map(|u| u.id),
+            tid: user.and_then(|u| u.token_id),
             cs: user.map_or(Scope::Read, |u| u.scope).as_str().to_string(),
             iat: now,
             nbf: now,
@@ -390,6 +394,7 @@ mod tests {
             aud: "wharf".into(),
             sub: "alice".into(),
             uid: Some(2),
+            tid: None,
             cs: "write".into(),
             iat: now,
             nbf: now,
@@ -556,6 +561,7 @@ mod tests {
                 is_admin: false,
                 scope,
                 grant: None,
+                token_id: None,
             })
         };
         let asked = parse_scopes([

@@ -2,6 +2,8 @@
 //! command-line flags. Everything is validated here, at startup, so the rest of the host
 //! can trust a `Config` without re-checking it.
 
+mod formats;
+mod mount;
 mod size;
 
 use std::collections::BTreeMap;
@@ -11,6 +13,8 @@ use std::path::{Path, PathBuf};
 use anyhow::{Context, bail};
 use serde::Deserialize;
 
+pub use formats::{FormatConfig, PluginSource};
+pub use mount::Mount;
 pub use size::ByteSize;
 
 #[derive(Debug, Clone, Deserialize)]
@@ -20,7 +24,12 @@ pub struct Config {
     pub storage: StorageConfig,
     pub limits: LimitsConfig,
     pub gc: GcConfig,
+    /// The bundled formats, changed by the file's `[formats.NAME]` tables.
+    #[serde(deserialize_with = "formats::merge_with_bundled")]
     pub formats: BTreeMap<String, FormatConfig>,
+    /// The config file read, if any (for the startup log and error messages).
+    #[serde(skip)]
+    pub file: Option<PathBuf>,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -56,42 +65,6 @@ pub struct GcConfig {
     pub upload_grace_secs: u64,
     /// How long a blob stays after the last reference to it went, before its bytes go.
     pub orphan_grace_secs: u64,
-}
-
-#[derive(Debug, Clone, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct FormatConfig {
-    #[serde(default = "enabled_by_default")]
-    pub enabled: bool,
-    pub mount: String,
-    #[serde(default)]
-    pub plugin: PluginSource,
-    pub max_upload: Option<ByteSize>,
-}
-
-/// Where a format's component comes from.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub enum PluginSource {
-    /// Embedded in the `wharf` binary at build time.
-    #[default]
-    Bundled,
-    /// A `.wasm` component file, as third parties ship them.
-    Path(PathBuf),
-}
-
-impl<'de> Deserialize<'de> for PluginSource {
-    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        let s = String::deserialize(d)?;
-        Ok(if s == "bundled" {
-            Self::Bundled
-        } else {
-            Self::Path(PathBuf::from(s))
-        })
-    }
-}
-
-fn enabled_by_default() -> bool {
-    true
 }
 
 impl Default for ServerConfig {
@@ -134,28 +107,13 @@ impl Default for GcConfig {
 
 impl Default for Config {
     fn default() -> Self {
-        // The bundled formats on Gitea's paths, as registry.toml ships them.
-        let bundled = |mount: String| FormatConfig {
-            enabled: true,
-            mount,
-            plugin: PluginSource::Bundled,
-            max_upload: None,
-        };
-        let mut formats: BTreeMap<String, FormatConfig> = ["generic", "npm", "maven", "nuget"]
-            .into_iter()
-            .map(|name| {
-                let mount = format!("/api/packages/{{owner}}/{name}");
-                (name.to_string(), bundled(mount))
-            })
-            .collect();
-        // Container clients only speak /v2; the owner is the first segment of the image name.
-        formats.insert("oci".to_string(), bundled("/v2".to_string()));
         Self {
             server: ServerConfig::default(),
             storage: StorageConfig::default(),
             limits: LimitsConfig::default(),
             gc: GcConfig::default(),
-            formats,
+            formats: formats::bundled(),
+            file: None,
         }
     }
 }
@@ -188,7 +146,10 @@ impl Config {
     pub fn from_file(path: &Path) -> anyhow::Result<Self> {
         let text = std::fs::read_to_string(path)
             .with_context(|| format!("cannot read config file {}", path.display()))?;
-        Self::parse(&text).with_context(|| format!("invalid config file {}", path.display()))
+        let mut config = Self::parse(&text)
+            .with_context(|| format!("invalid config file {}", path.display()))?;
+        config.file = Some(path.to_path_buf());
+        Ok(config)
     }
 
     /// Parses TOML; an unknown key or invalid value yields an error naming it.
@@ -242,15 +203,38 @@ impl Config {
             if !valid_format_name(name) {
                 bail!("{key}: format names are lower-case letters, digits and '-'");
             }
+            if !format.enabled {
+                // A switched-off table is checked only as far as it was written.
+                if !format.mount.is_empty() {
+                    Mount::parse(&format.mount).with_context(|| format!("{key}.mount"))?;
+                }
+                continue;
+            }
             let mount = Mount::parse(&format.mount).with_context(|| format!("{key}.mount"))?;
             if let PluginSource::Path(p) = &format.plugin
-                && format.enabled
                 && !p.is_file()
             {
                 bail!("{key}.plugin: no component file at {}", p.display());
             }
-            if !format.enabled {
-                continue;
+            if format.plugin == PluginSource::Bundled
+                && let Some(wants_owner) = formats::bundled_owner_segment(name)
+                && wants_owner != mount.has_owner
+            {
+                bail!(
+                    "{key}.mount: the bundled {name} plugin {}, so its mount {}: {:?} cannot \
+                     serve it",
+                    if wants_owner {
+                        "takes the owner from the mount"
+                    } else {
+                        "reads the owner from the path below its mount"
+                    },
+                    if wants_owner {
+                        "needs an {owner} segment"
+                    } else {
+                        "must not have an {owner} segment"
+                    },
+                    format.mount
+                );
             }
             // Longest-mount-first dispatch would hand one format's paths to the other.
             for (other, theirs) in &mounts {
@@ -263,7 +247,8 @@ impl Config {
                 if let Some(example) = mount.overlap(theirs) {
                     bail!(
                         "{key}.mount: {:?} overlaps {:?}, the mount of formats.{other}: requests \
-                         below {example} would reach both; give each format a mount of its own",
+                         below {example} would reach both; give each format a mount of its own, or switch one off \
+                         (`enabled = false`)",
                         format.mount,
                         self.formats[*other].mount
                     );
@@ -292,120 +277,39 @@ impl Config {
     }
 }
 
+impl Config {
+    /// Settings that work but are likely mistakes, for the startup log.
+    pub fn warnings(&self) -> Vec<String> {
+        let mut warnings = Vec::new();
+        if self.server.public_url.is_none() && !self.server.listen.ip().is_loopback() {
+            warnings.push(format!(
+                "listening on {} without server.public_url: absolute URLs in indexes and auth \
+                 challenges will name http://{}, which clients elsewhere cannot reach; set \
+                 server.public_url (or WHARF_PUBLIC_URL) to the URL clients use",
+                self.server.listen, self.server.listen
+            ));
+        }
+        warnings
+    }
+
+    /// Where the configuration came from, for the startup log.
+    pub fn source(&self) -> String {
+        match &self.file {
+            Some(file) => std::path::absolute(file)
+                .unwrap_or_else(|_| file.clone())
+                .display()
+                .to_string(),
+            None => "no config file found (looked for ./registry.toml); defaults apply".into(),
+        }
+    }
+}
+
 /// Whether `name` can be a `[formats.NAME]` table (and so a plugin's declared name).
 pub fn valid_format_name(name: &str) -> bool {
     !name.is_empty()
         && name
             .chars()
             .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-')
-}
-
-/// A parsed mount: the literal path before `{owner}`, whether an owner segment is
-/// present, and the literal path after it.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Mount {
-    pub prefix: String,
-    pub has_owner: bool,
-    pub suffix: String,
-}
-
-impl Mount {
-    pub fn parse(mount: &str) -> anyhow::Result<Self> {
-        if !mount.starts_with('/') || mount.ends_with('/') && mount.len() > 1 {
-            bail!("{mount:?}: a mount starts with '/' and does not end with one");
-        }
-        if mount.contains("..") || mount.contains("//") {
-            bail!("{mount:?}: empty or dot segments are not allowed");
-        }
-        match mount.split_once("{owner}") {
-            None if mount.contains('{') => bail!("{mount:?}: the only placeholder is {{owner}}"),
-            None => Ok(Self {
-                prefix: mount.to_string(),
-                has_owner: false,
-                suffix: String::new(),
-            }),
-            Some((prefix, suffix)) => {
-                if !prefix.ends_with('/') || !(suffix.is_empty() || suffix.starts_with('/')) {
-                    bail!("{mount:?}: {{owner}} must be a whole path segment");
-                }
-                if suffix.contains('{') {
-                    bail!("{mount:?}: {{owner}} may appear once");
-                }
-                Ok(Self {
-                    prefix: prefix.to_string(),
-                    has_owner: true,
-                    suffix: suffix.to_string(),
-                })
-            }
-        }
-    }
-
-    /// Splits a request path into (owner, rest) if it lies below this mount. `rest` is
-    /// empty or starts with `/`.
-    pub fn matches<'a>(&self, path: &'a str) -> Option<(Option<&'a str>, &'a str)> {
-        let after_prefix = path.strip_prefix(self.prefix.as_str())?;
-        if !self.has_owner {
-            return (after_prefix.is_empty()
-                || after_prefix.starts_with('/')
-                || self.prefix == "/")
-                .then_some((None, after_prefix));
-        }
-        let (owner, rest) =
-            after_prefix.split_at(after_prefix.find('/').unwrap_or(after_prefix.len()));
-        if owner.is_empty() {
-            return None;
-        }
-        let rest = rest.strip_prefix(self.suffix.as_str())?;
-        (rest.is_empty() || rest.starts_with('/')).then_some((Some(owner), rest))
-    }
-
-    /// The mount's path segments; `None` is the `{owner}` segment, which matches any.
-    fn segments(&self) -> impl Iterator<Item = Option<&str>> {
-        fn split(part: &str) -> impl Iterator<Item = Option<&str>> {
-            part.split('/').filter(|s| !s.is_empty()).map(Some)
-        }
-        let owner = self.has_owner.then_some(None);
-        split(&self.prefix).chain(owner).chain(split(&self.suffix))
-    }
-
-    /// If some request path lies below both mounts, the longer mount's path with the
-    /// other's literals filled in (`{owner}` where any owner would do), else `None`.
-    /// Mounts are compared segment by segment over the shorter one: two literals must be
-    /// equal, `{owner}` matches any.
-    pub fn overlap(&self, other: &Mount) -> Option<String> {
-        let (mine, theirs): (Vec<_>, Vec<_>) =
-            (self.segments().collect(), other.segments().collect());
-        let (short, long) = if mine.len() <= theirs.len() {
-            (&mine, &theirs)
-        } else {
-            (&theirs, &mine)
-        };
-        let mut path = String::new();
-        for (i, segment) in long.iter().enumerate() {
-            let shared = match (short.get(i), segment) {
-                (None, s) => *s,
-                (Some(a), b) if a.is_none() || b.is_none() || a == b => a.or(*b),
-                _ => return None,
-            };
-            path.push('/');
-            path.push_str(shared.unwrap_or("{owner}"));
-        }
-        Some(if path.is_empty() {
-            "/".to_string()
-        } else {
-            path
-        })
-    }
-
-    /// The absolute base URL of this mount for one owner.
-    pub fn url(&self, public_url: &str, owner: Option<&str>) -> String {
-        match owner {
-            Some(owner) if self.has_owner => {
-                format!("{public_url}{}{owner}{}", self.prefix, self.suffix)
-            }
-            _ => format!("{public_url}{}", self.prefix.trim_end_matches('/')),
-        }
-    }
 }
 
 #[cfg(test)]
@@ -423,9 +327,14 @@ mod tests {
         assert_eq!(shipped.gc.interval_secs, defaults.gc.interval_secs);
         assert_eq!(shipped.gc.upload_grace_secs, defaults.gc.upload_grace_secs);
         assert_eq!(shipped.gc.orphan_grace_secs, defaults.gc.orphan_grace_secs);
+        assert_eq!(shipped.formats.len(), defaults.formats.len());
         for (name, format) in &defaults.formats {
             assert!(shipped.formats[name].enabled, "{name}");
             assert_eq!(shipped.formats[name].mount, format.mount, "{name}");
+            assert_eq!(
+                shipped.formats[name].max_upload, format.max_upload,
+                "{name}"
+            );
         }
         shipped.validate().unwrap();
     }
@@ -448,10 +357,13 @@ mod tests {
     #[test]
     fn overlapping_mounts_are_refused() {
         let config = |a: &str, b: &str| {
-            Config::parse(&format!(
+            let mut config = Config::parse(&format!(
                 "[formats.a]\nmount = \"{a}\"\n[formats.b]\nmount = \"{b}\"\n"
             ))
-            .unwrap()
+            .unwrap();
+            // Without the bundled formats, which would overlap some of these too.
+            config.formats.retain(|name, _| name == "a" || name == "b");
+            config
         };
         for (a, b, below) in [
             ("/v2", "/v2/{owner}/x", "/v2/{owner}/x"),
@@ -496,25 +408,43 @@ mod tests {
     }
 
     #[test]
-    fn mounts_split_owner_and_rest() {
-        let m = Mount::parse("/api/packages/{owner}/generic").unwrap();
-        assert_eq!(
-            m.matches("/api/packages/alice/generic/a/1/f"),
-            Some((Some("alice"), "/a/1/f"))
+    fn a_format_switched_off_alone_starts() {
+        let config = Config::parse("[formats.npm]\nenabled = false\n").unwrap();
+        config.validate().unwrap();
+        assert!(!config.formats["npm"].enabled);
+        // The others are still served.
+        assert!(config.formats["maven"].enabled && config.formats["oci"].enabled);
+    }
+
+    #[test]
+    fn a_mount_the_bundled_plugin_cannot_serve_is_refused() {
+        let err = Config::parse("[formats.npm]\nmount = \"/npm\"\n")
+            .unwrap()
+            .validate()
+            .unwrap_err();
+        assert!(format!("{err:#}").contains("formats.npm.mount"), "{err:#}");
+        assert!(
+            format!("{err:#}").contains("needs an {owner} segment"),
+            "{err:#}"
         );
-        assert_eq!(
-            m.matches("/api/packages/alice/generic"),
-            Some((Some("alice"), ""))
-        );
-        assert_eq!(m.matches("/api/packages/alice/genericx/a"), None);
-        assert_eq!(m.matches("/api/packages//generic/a"), None);
-        let v2 = Mount::parse("/v2").unwrap();
-        assert_eq!(
-            v2.matches("/v2/alice/app/manifests/1"),
-            Some((None, "/alice/app/manifests/1"))
-        );
-        assert_eq!(v2.matches("/v2x"), None);
-        assert!(Mount::parse("/api/{owner}x").is_err());
-        assert!(Mount::parse("relative").is_err());
+        let err = Config::parse("[formats.oci]\nmount = \"/v2/{owner}\"\n")
+            .unwrap()
+            .validate()
+            .unwrap_err();
+        assert!(format!("{err:#}").contains("must not have"), "{err:#}");
+        Config::parse("[formats.npm]\nmount = \"/npm/{owner}\"\n")
+            .unwrap()
+            .validate()
+            .unwrap();
+    }
+
+    #[test]
+    fn a_public_address_without_public_url_is_warned_about() {
+        let mut config = Config::default();
+        assert!(config.warnings().is_empty());
+        config.server.listen = "0.0.0.0:8080".parse().unwrap();
+        assert!(config.warnings()[0].contains("server.public_url"));
+        config.server.public_url = Some("https://pkgs.example.com".into());
+        assert!(config.warnings().is_empty());
     }
 }

@@ -5,6 +5,8 @@
 //! [`Db::read`]/[`Db::write`], which move the blocking work off the async executor.
 //! SQLite allows one writer at a time, so there is exactly one write connection.
 
+pub mod accounts;
+pub mod backup;
 pub mod blobs;
 pub mod gc;
 pub mod owners;
@@ -27,6 +29,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("migration_3_listing_revisions.sql"),
     include_str!("migration_4_blob_references.sql"),
     include_str!("migration_5_host_secrets.sql"),
+    include_str!("migration_6_token_details.sql"),
 ];
 
 #[derive(Clone)]

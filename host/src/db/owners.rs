@@ -65,6 +65,13 @@ fn from_row(row: &rusqlite::Row<'_>) -> rusqlite::Result<Owner> {
     })
 }
 
+fn kind_str(kind: OwnerKind) -> &'static str {
+    match kind {
+        OwnerKind::User => "user",
+        OwnerKind::Org => "org",
+    }
+}
+
 /// Owner names: letters, digits, `-`, `_`, `.`; no leading or trailing punctuation.
 pub fn valid_name(name: &str) -> bool {
     let edge_ok = |c: Option<char>| c.is_some_and(|c| c.is_ascii_alphanumeric());
@@ -125,10 +132,7 @@ pub fn create(
             "the name {name:?} is already taken"
         )));
     }
-    let kind = match kind {
-        OwnerKind::User => "user",
-        OwnerKind::Org => "org",
-    };
+    let kind = kind_str(kind);
     conn.execute(
         "INSERT INTO owners (name, lower_name, kind, password_hash, is_admin, private, created)
          VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
@@ -152,6 +156,76 @@ pub fn set_member(conn: &Connection, org_id: i64, user_id: i64, role: Role) -> R
         params![org_id, user_id, role.as_str()],
     )?;
     Ok(())
+}
+
+/// Owners of one kind, by name.
+pub fn list(conn: &Connection, kind: OwnerKind) -> Result<Vec<Owner>, Error> {
+    let sql = format!("SELECT {COLUMNS} FROM owners WHERE kind = ?1 ORDER BY lower_name");
+    let mut stmt = conn.prepare_cached(&sql)?;
+    let rows = stmt.query_map([kind_str(kind)], from_row)?;
+    Ok(rows.collect::<Result<_, _>>()?)
+}
+
+/// When an owner was created (seconds since the epoch).
+pub fn created(conn: &Connection, id: i64) -> Result<i64, Error> {
+    Ok(
+        conn.query_row("SELECT created FROM owners WHERE id = ?1", [id], |r| {
+            r.get(0)
+        })?,
+    )
+}
+
+/// Deletes an owner; memberships, tokens and upload sessions go with it (cascades).
+pub fn delete(conn: &Connection, id: i64) -> Result<(), Error> {
+    conn.execute("DELETE FROM owners WHERE id = ?1", [id])?;
+    Ok(())
+}
+
+pub fn set_password(conn: &Connection, id: i64, password_hash: &str) -> Result<(), Error> {
+    conn.execute(
+        "UPDATE owners SET password_hash = ?2 WHERE id = ?1",
+        params![id, password_hash],
+    )?;
+    Ok(())
+}
+
+pub fn set_private(conn: &Connection, id: i64, private: bool) -> Result<(), Error> {
+    conn.execute(
+        "UPDATE owners SET private = ?2 WHERE id = ?1",
+        params![id, private],
+    )?;
+    Ok(())
+}
+
+/// The number of site administrators.
+pub fn admin_count(conn: &Connection) -> Result<i64, Error> {
+    Ok(conn.query_row(
+        "SELECT count(*) FROM owners WHERE kind = 'user' AND is_admin",
+        [],
+        |r| r.get(0),
+    )?)
+}
+
+/// An organization's members with their roles, by name.
+pub fn members(conn: &Connection, org_id: i64) -> Result<Vec<(String, Role)>, Error> {
+    let mut stmt = conn.prepare_cached(
+        "SELECT o.name, m.role FROM org_members m JOIN owners o ON o.id = m.user_id
+         WHERE m.org_id = ?1 ORDER BY o.lower_name",
+    )?;
+    let rows = stmt.query_map([org_id], |r| Ok((r.get(0)?, r.get::<_, String>(1)?)))?;
+    rows.map(|row| {
+        let (name, role) = row?;
+        Ok((name, Role::parse(&role).unwrap_or(Role::Read)))
+    })
+    .collect()
+}
+
+/// Removes a member; false if they were none.
+pub fn remove_member(conn: &Connection, org_id: i64, user_id: i64) -> Result<bool, Error> {
+    Ok(conn.execute(
+        "DELETE FROM org_members WHERE org_id = ?1 AND user_id = ?2",
+        [org_id, user_id],
+    )? > 0)
 }
 
 pub fn member_role(conn: &Connection, org_id: i64, user_id: i64) -> Result<Option<Role>, Error> {

@@ -1,6 +1,7 @@
 //! The HTTP surface: one router listing every route, grouped by caller.
 //!
 //! - `/api/v1/packages/…`: the management API (JSON, any format).
+//! - `/api/v1/users/{username}/tokens…`, `/api/v1/admin/users`: accounts, Gitea's shapes.
 //! - everything else: a format's mount (`/api/packages/{owner}/{format}/…`, `/v2/…`),
 //!   dispatched to its plugin by [`format::dispatch`].
 
@@ -15,6 +16,7 @@ mod reply;
 mod sessions;
 mod token;
 mod upload;
+mod users;
 
 use std::future::Future;
 use std::sync::Arc;
@@ -40,6 +42,15 @@ pub fn router(registry: Arc<Registry>) -> Router {
             "/api/v1/packages/{owner}/{format}/{name}/{version}",
             get(management::show_version).delete(management::delete_version),
         )
+        .route(
+            "/api/v1/users/{username}/tokens",
+            get(users::list_tokens).post(users::create_token),
+        )
+        .route(
+            "/api/v1/users/{username}/tokens/{token}",
+            axum::routing::delete(users::delete_token),
+        )
+        .route("/api/v1/admin/users", get(users::admin_list_users))
         .fallback(format::dispatch)
         .layer(middleware::from_fn(log_request))
         .with_state(registry)
@@ -112,6 +123,7 @@ pub async fn serve(
         collector.abort();
     }
     registry.downloads.flush(&registry.db).await;
+    registry.token_use.flush(&registry.db).await;
     result
 }
 
@@ -122,5 +134,6 @@ async fn flush_downloads(registry: Arc<Registry>) {
     loop {
         tick.tick().await;
         registry.downloads.flush(&registry.db).await;
+        registry.token_use.flush(&registry.db).await;
     }
 }

@@ -193,7 +193,7 @@ fn form_credentials(form: &[(String, String)]) -> Result<Credentials, Error> {
 }
 
 /// `secs` since the epoch as an RFC 3339 UTC time, e.g. `2026-11-26T19:28:44Z`.
-fn rfc3339(secs: i64) -> String {
+pub(super) fn rfc3339(secs: i64) -> String {
     let time = std::time::UNIX_EPOCH + std::time::Duration::from_secs(secs.max(0) as u64);
     humantime::format_rfc3339_seconds(time).to_string()
 }

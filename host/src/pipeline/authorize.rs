@@ -343,6 +343,7 @@ mod tests {
             is_admin: false,
             scope: crate::db::tokens::Scope::Write,
             grant: Some(grant(&["pull"])),
+            token_id: None,
         });
         let mount = Granted {
             owner: alice,

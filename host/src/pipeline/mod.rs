@@ -75,6 +75,7 @@ pub async fn prepare(
         hints.invalid_token = refused.token_refused;
         refused.error
     })?;
+    registry.token_use.record_caller(&caller.principal);
 
     let mut request = inbound.request;
     let mount_name = caller.mount.as_ref().map(|g| g.owner.name.as_str());

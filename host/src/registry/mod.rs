@@ -1,6 +1,8 @@
 //! The running registry: configuration, stores and loaded formats, and the
 //! format-agnostic operations the HTTP layer asks of them (publish, delete, render).
 
+pub mod accounts;
+pub mod backup;
 pub mod bootstrap;
 pub mod delete;
 pub mod digests;
@@ -45,6 +47,8 @@ pub struct Registry {
     pub formats: Vec<FormatEntry>,
     pub index_cache: index::IndexCache,
     pub downloads: downloads::DownloadCounter,
+    /// When tokens were last used, written in batches.
+    pub token_use: accounts::TokenUse,
     pub sessions: sessions::Sessions,
     /// Signs and checks short-lived registry tokens.
     pub token_key: TokenKey,
@@ -82,7 +86,7 @@ fn load_formats(config: &Config, db: &Db, blobs: &BlobStore) -> anyhow::Result<V
                     format!("formats.{name}.plugin: {}", path.display())
                 }
             })?;
-        tracing::info!(format = %name, mount = %format.mount, "format enabled");
+        tracing::info!(format = %name, mount = %format.mount, plugin = %format.plugin, "format enabled");
         formats.push(FormatEntry {
             name: name.clone(),
             mount: Mount::parse(&format.mount)?,
@@ -101,6 +105,25 @@ pub fn open_db(config: &Config) -> anyhow::Result<Db> {
         .with_context(|| format!("cannot create data dir {}", dir.display()))?;
     Db::open(&dir.join("wharf.db"))
         .with_context(|| format!("cannot open the database in {}", dir.display()))
+}
+
+/// Opens the database of an existing registry, for admin commands: they never create
+/// one, since a command run in the wrong directory would otherwise make an empty
+/// registry there and then report that the user does not exist.
+pub fn open_existing_db(config: &Config) -> anyhow::Result<Db> {
+    let dir = std::path::absolute(&config.storage.data_dir)
+        .unwrap_or_else(|_| config.storage.data_dir.clone());
+    let file = dir.join("wharf.db");
+    if !file.is_file() {
+        anyhow::bail!(
+            "no registry in {} (no wharf.db there; config: {}). Point at the data dir with \
+             --data-dir DIR, WHARF_DATA_DIR or storage.data_dir in registry.toml (or \
+             --config FILE); starting the server creates a new registry",
+            dir.display(),
+            config.source()
+        );
+    }
+    Db::open(&file).with_context(|| format!("cannot open the database in {}", dir.display()))
 }
 
 /// The registry-token key, generated on the first start and kept in the database so
@@ -142,7 +165,10 @@ impl Registry {
     }
 
     fn open_as(config: Config, role: Role) -> anyhow::Result<Arc<Self>> {
-        let db = open_db(&config)?;
+        let db = match role {
+            Role::Server => open_db(&config)?,
+            Role::Admin => open_existing_db(&config)?,
+        };
         let token_key = load_token_key(&db)?;
         let data_dir = &config.storage.data_dir;
         let blobs = match role {
@@ -166,6 +192,7 @@ impl Registry {
             formats,
             index_cache: index::IndexCache::default(),
             downloads: downloads::DownloadCounter::default(),
+            token_use: accounts::TokenUse::default(),
             sessions,
             token_key,
         };

@@ -11,6 +11,7 @@
 
 mod cached;
 pub mod digest;
+mod export;
 pub mod sessions;
 
 /// Page-cache-only reads of an opened blob (`None` when any byte would come from the
@@ -22,6 +23,7 @@ use std::io::{self, Write};
 use std::path::{Path, PathBuf};
 
 pub use digest::{Algorithm, MultiHasher};
+pub use export::{Exported, Transfer};
 
 #[derive(Debug, Clone)]
 pub struct BlobStore {

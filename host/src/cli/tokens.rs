@@ -1,0 +1,89 @@
+//! `wharf token …`.
+
+use clap::{Subcommand, ValueEnum};
+
+use super::{Io, time};
+use crate::db::Db;
+use crate::db::tokens::Scope;
+use crate::registry::accounts::{self, TokenNames, TokenRef};
+
+#[derive(Debug, Clone, Copy, ValueEnum, Default)]
+pub(super) enum ScopeArg {
+    Read,
+    #[default]
+    Write,
+}
+
+#[derive(Debug, Subcommand)]
+pub(super) enum TokenCommand {
+    /// Create a token and print it (only the token, so scripts can capture it).
+    Create {
+        #[arg(long)]
+        user: String,
+        #[arg(long, default_value = "cli")]
+        name: String,
+        #[arg(long, value_enum, default_value = "write")]
+        scope: ScopeArg,
+        /// Days until the token expires (default: never).
+        #[arg(long)]
+        expires_days: Option<u32>,
+    },
+    /// List tokens (never their secrets): id, user, name, scope, last eight characters,
+    /// created, last used (recorded at most once a minute), expires.
+    List {
+        /// Only this user's tokens.
+        #[arg(long)]
+        user: Option<String>,
+    },
+    /// Revoke a token by its id (from `wharf token list`); it stops working at once,
+    /// with the registry tokens issued for it.
+    Revoke { id: i64 },
+}
+
+pub(super) fn token_command(db: &Db, command: TokenCommand, io: &mut Io<'_>) -> anyhow::Result<()> {
+    match command {
+        TokenCommand::Create {
+            user,
+            name,
+            scope,
+            expires_days,
+        } => {
+            let scope = match scope {
+                ScopeArg::Read => Scope::Read,
+                ScopeArg::Write => Scope::Write,
+            };
+            let token =
+                accounts::create_token(db, &user, &name, scope, expires_days, TokenNames::Any)?;
+            writeln!(io.out, "{}", token.secret)?;
+        }
+        TokenCommand::List { user } => {
+            writeln!(
+                io.out,
+                "ID\tUSER\tNAME\tSCOPE\tLAST8\tCREATED\tLAST-USED\tEXPIRES"
+            )?;
+            for t in accounts::list_tokens(db, user.as_deref())? {
+                writeln!(
+                    io.out,
+                    "{}\t{}\t{}\t{}\t{}\t{}\t{}\t{}",
+                    t.id,
+                    t.user,
+                    t.name,
+                    t.scope.as_str(),
+                    if t.last_eight.is_empty() {
+                        "-"
+                    } else {
+                        &t.last_eight
+                    },
+                    time(Some(t.created)),
+                    time(t.last_used),
+                    time(t.expires)
+                )?;
+            }
+        }
+        TokenCommand::Revoke { id } => {
+            accounts::revoke_token(db, &TokenRef::Id(id), None)?;
+            eprintln!("revoked token {id}");
+        }
+    }
+    Ok(())
+}
