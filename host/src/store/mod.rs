@@ -5,9 +5,10 @@
 //! knows nothing of packages: which name maps to which digest lives only in the
 //! database. Paths are built from validated sha256 hex only, never from a URL.
 //!
-//! The interface is deliberately narrow (stage, publish, open, and trash for the
-//! garbage collector) so an object store can replace the local disk without touching
-//! callers.
+//! The interface is narrow (stage, publish, open, and trash for the garbage
+//! collector), but it is not yet storage-neutral: `open_blob` hands out a
+//! `std::fs::File`, which downloads read with page-cache-only reads. An object store
+//! (issue 22) needs a reader type behind a trait first.
 
 mod cached;
 pub mod digest;
