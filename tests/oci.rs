@@ -7,6 +7,7 @@
 //! skopeo and umoci come from Debian, oras-py from its venv (`.ci/run` installs all
 //! three); a missing one skips a test outside CI and fails it under `CI=true`.
 
+#[path = "oci_clients/mod.rs"]
 mod oci_clients;
 
 use oci_clients::{
