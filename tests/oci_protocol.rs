@@ -13,7 +13,6 @@ use wharf_tests::{StatusCode, TestServer, client};
 #[path = "oci_protocol/gc.rs"]
 mod gc;
 
-const OCI_WASM: &str = env!("WHARF_TEST_OCI_WASM");
 const IMAGE_MANIFEST: &str = "application/vnd.oci.image.manifest.v1+json";
 const IMAGE_INDEX: &str = "application/vnd.oci.image.index.v1+json";
 const DOCKER_MANIFEST: &str = "application/vnd.docker.distribution.manifest.v2+json";
@@ -30,8 +29,9 @@ impl Registry {
         Self::with(TestServer::builder())
     }
 
+    /// The bundled OCI format, at `/v2` as it ships.
     fn with(builder: wharf_tests::Builder) -> Self {
-        let server = builder.plugin("oci", "/v2", OCI_WASM).start();
+        let server = builder.start();
         let token = server.user("alice", Scope::Write);
         Self { server, token }
     }
