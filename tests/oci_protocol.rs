@@ -5,9 +5,10 @@
 use reqwest::Method;
 use reqwest::blocking::{RequestBuilder, Response};
 use serde_json::{Value, json};
-use sha2::{Digest, Sha256, Sha512};
+use sha2::{Digest, Sha512};
 use wharf::db::owners::Role;
 use wharf::db::tokens::Scope;
+use wharf_tests::sha256_digest as sha256;
 use wharf_tests::{StatusCode, TestServer, client};
 
 #[path = "oci_protocol/gc.rs"]
@@ -125,10 +126,6 @@ impl Registry {
         let body: Value = response.json().unwrap();
         serde_json::from_value(body["tags"].clone()).unwrap()
     }
-}
-
-fn sha256(bytes: &[u8]) -> String {
-    format!("sha256:{:x}", Sha256::digest(bytes))
 }
 
 fn header(response: &Response, name: &str) -> String {
