@@ -30,8 +30,6 @@ const GROUP: &str = "com/example/wharf";
 /// is mirrored to it.
 const DEBIAN_REPO: &str = "file:///usr/share/maven-repo";
 
-/// A token that was never issued.
-
 /// One Maven user's world: `settings.xml` (credentials, the wharf repository, the
 /// Debian mirror), a private local repository, and copies of the fixture projects.
 struct MavenEnv {

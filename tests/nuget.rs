@@ -14,8 +14,6 @@ use std::process::{Command, Output};
 use wharf::db::tokens::Scope;
 use wharf_tests::{BOGUS_TOKEN, StatusCode, TestServer, client, next_number, require_tool, run};
 
-/// A token that was never issued.
-
 /// NuGet.exe, or `None` (with the reason printed) when a test should skip.
 fn nuget_exe() -> Option<PathBuf> {
     if !require_tool("mono") {

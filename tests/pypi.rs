@@ -16,8 +16,6 @@ use wharf_tests::{
 
 const PYPI_WASM: &str = env!("WHARF_TEST_PYPI_WASM");
 
-/// A token that was never issued.
-
 fn server() -> TestServer {
     TestServer::builder()
         .plugin("pypi", "/api/packages/{owner}/pypi", PYPI_WASM)
