@@ -1,10 +1,9 @@
 //! The auth matrix on the generic format: anonymous, read and write tokens, wrong
 //! owner, organizations and their roles, private owners, every credential form.
 
-use base64::Engine;
 use wharf::db::owners::Role;
 use wharf::db::tokens::Scope;
-use wharf_tests::{ADMIN_PASSWORD, StatusCode, TestServer, client};
+use wharf_tests::{ADMIN_PASSWORD, StatusCode, TestServer, client, next_number};
 
 fn put(
     server: &TestServer,
@@ -12,7 +11,7 @@ fn put(
     auth: Option<(&str, String)>,
 ) -> reqwest::blocking::Response {
     let mut req = client()
-        .put(server.generic(owner, &format!("pkg/1/{}.bin", random())))
+        .put(server.generic(owner, &format!("pkg/1/{}.bin", next_number())))
         .body("data");
     if let Some((name, value)) = auth {
         req = req.header(name, value);
@@ -20,19 +19,12 @@ fn put(
     req.send().unwrap()
 }
 
-fn random() -> u64 {
-    use std::sync::atomic::{AtomicU64, Ordering};
-    static N: AtomicU64 = AtomicU64::new(0);
-    N.fetch_add(1, Ordering::Relaxed)
-}
-
 fn token(t: &str) -> Option<(&'static str, String)> {
     Some(("Authorization", format!("token {t}")))
 }
 
 fn basic(user: &str, secret: &str) -> Option<(&'static str, String)> {
-    let encoded = base64::engine::general_purpose::STANDARD.encode(format!("{user}:{secret}"));
-    Some(("Authorization", format!("Basic {encoded}")))
+    Some(("Authorization", wharf_tests::basic(user, secret)))
 }
 
 #[test]

@@ -1,6 +1,7 @@
-//! Builds the misbehaving plugin fixtures (`components/*`) and the plugins tested as
-//! third parties ship them (loaded from a `.wasm` path, never bundled into the host),
-//! and exposes their paths to the tests as `WHARF_TEST_<NAME>_WASM`.
+//! Builds the misbehaving plugin fixtures (`components/*`) and the plugins the host
+//! does not bundle (Cargo, PyPI, the template: loaded from a `.wasm` path as a third
+//! party's plugin is), and exposes their paths to the tests as `WHARF_TEST_<NAME>_WASM`.
+//! The bundled formats (OCI among them) are tested as they ship, from the host.
 
 use std::path::PathBuf;
 
@@ -15,8 +16,6 @@ const FIXTURES: &[(&str, &str)] = &[
     ("BEARER", "wharf-test-bearer"),
     ("CARGO", "wharf-format-cargo"),
     ("PYPI", "wharf-format-pypi"),
-    // Not bundled in the host yet: the OCI tests load it from its file.
-    ("OCI", "wharf-format-oci"),
     // Loaded from its file as a third party's plugin would be (tests/plugin_kit.rs).
     ("TEMPLATE", "wharf-format-template"),
 ];
@@ -31,7 +30,7 @@ fn main() {
         "cargo:rerun-if-changed={}",
         root.join("tests").join("components").display()
     );
-    for plugin in ["sdk", "cargo", "pypi", "oci", "template"] {
+    for plugin in ["sdk", "cargo", "pypi", "template"] {
         println!(
             "cargo:rerun-if-changed={}",
             root.join("plugins").join(plugin).display()

@@ -13,9 +13,8 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
 
 use serde_json::{Value, json};
-use sha2::{Digest, Sha256};
 use wharf::db::tokens::Scope;
-use wharf_tests::{StatusCode, TestServer, client, require_tool};
+use wharf_tests::{StatusCode, TestServer, client, require_tool, sha256_hex};
 
 const CARGO_WASM: &str = env!("WHARF_TEST_CARGO_WASM");
 
@@ -154,13 +153,6 @@ impl CargoEnv {
 /// A library crate whose one function names its version.
 fn lib_code(name: &str, version: &str) -> String {
     format!("pub fn which() -> &'static str {{ \"{name} {version}\" }}\n")
-}
-
-fn sha256_hex(bytes: &[u8]) -> String {
-    Sha256::digest(bytes)
-        .iter()
-        .map(|b| format!("{b:02x}"))
-        .collect()
 }
 
 /// The lines of a crate's index file.

@@ -16,13 +16,12 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 use std::time::Duration;
 
-use base64::Engine;
-use base64::engine::general_purpose::STANDARD;
 use md5::Md5;
 use sha1::Sha1;
 use sha2::{Digest, Sha256, Sha512};
 use wharf::db::tokens::Scope;
-use wharf_tests::{StatusCode, TestServer, client, require_tool};
+use wharf_tests::said as text;
+use wharf_tests::{BOGUS_TOKEN, StatusCode, TestServer, client, hex, require_tool, run};
 
 /// Where `com.example.wharf` artifacts live in a repository.
 const GROUP: &str = "com/example/wharf";
@@ -30,9 +29,6 @@ const GROUP: &str = "com/example/wharf";
 /// Debian's repository: Maven Central is out of reach, so every repository but ours
 /// is mirrored to it.
 const DEBIAN_REPO: &str = "file:///usr/share/maven-repo";
-
-/// A token that was never issued.
-const BOGUS_TOKEN: &str = "wharf_0000000000000000000000000000000000000000";
 
 /// One Maven user's world: `settings.xml` (credentials, the wharf repository, the
 /// Debian mirror), a private local repository, and copies of the fixture projects.
@@ -112,7 +108,8 @@ impl MavenEnv {
     /// Runs mvn with this env's settings and home; prints everything it said (shown
     /// when the test fails).
     fn run(&self, cwd: &Path, args: &[&str]) -> Output {
-        let out = Command::new("mvn")
+        let mut command = Command::new("mvn");
+        command
             .current_dir(cwd)
             .args(["-B", "-ntp", "-s"])
             .arg(self.settings())
@@ -120,17 +117,11 @@ impl MavenEnv {
             .env("HOME", self.home())
             .env("MAVEN_SKIP_RC", "true")
             // Short-lived JVMs: C1 only starts Maven about twice as fast.
-            .env("MAVEN_OPTS", "-XX:TieredStopAtLevel=1")
-            .output()
-            .unwrap_or_else(|e| panic!("mvn runs: {e}"));
-        eprintln!(
-            "$ (cd {}; mvn {})\n{}{}",
-            cwd.display(),
-            args.join(" "),
-            String::from_utf8_lossy(&out.stdout),
-            String::from_utf8_lossy(&out.stderr)
-        );
-        out
+            .env("MAVEN_OPTS", "-XX:TieredStopAtLevel=1");
+        run(
+            command,
+            &format!("(cd {}; mvn {})", cwd.display(), args.join(" ")),
+        )
     }
 
     /// Runs mvn and returns what it printed, failing the test on a non-zero exit.
@@ -264,21 +255,9 @@ fn copy_dir(from: &Path, to: &Path) {
     }
 }
 
-fn text(out: &Output) -> String {
-    format!(
-        "{}{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    )
-}
-
 fn read(path: impl AsRef<Path>) -> Vec<u8> {
     let path = path.as_ref();
     std::fs::read(path).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
-}
-
-fn hex(bytes: &[u8]) -> String {
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 
 /// The four checksums Maven clients ask for, as lower-case hex.
@@ -771,7 +750,7 @@ impl Repo {
     }
 
     fn basic(&self, secret: &str) -> String {
-        format!("Basic {}", STANDARD.encode(format!("alice:{secret}")))
+        wharf_tests::basic("alice", secret)
     }
 
     /// One request over its own connection, byte for byte: no URL normalization, so

@@ -6,7 +6,7 @@ use std::process::{Command, Output};
 
 use serde_json::{Value, json};
 use wharf::db::tokens::Scope;
-use wharf_tests::{StatusCode, TestServer, client, require_tool};
+use wharf_tests::{StatusCode, TestServer, client, require_tool, run};
 
 /// One npm user's world: a home dir with `.npmrc`, its own cache, and projects.
 struct NpmEnv {
@@ -49,18 +49,9 @@ impl NpmEnv {
     }
 
     fn run(&self, program: &str, cwd: &Path, args: &[&str]) -> Output {
-        let out = self
-            .command(program, cwd)
-            .args(args)
-            .output()
-            .unwrap_or_else(|e| panic!("{program} runs: {e}"));
-        eprintln!(
-            "$ {program} {}\n{}{}",
-            args.join(" "),
-            String::from_utf8_lossy(&out.stdout),
-            String::from_utf8_lossy(&out.stderr)
-        );
-        out
+        let mut command = self.command(program, cwd);
+        command.args(args);
+        run(command, &format!("{program} {}", args.join(" ")))
     }
 
     /// Runs npm and returns stdout, failing the test on a non-zero exit.

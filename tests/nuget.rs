@@ -12,10 +12,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
 use wharf::db::tokens::Scope;
-use wharf_tests::{StatusCode, TestServer, client, require_tool};
-
-/// A token that was never issued.
-const BOGUS_TOKEN: &str = "wharf_0000000000000000000000000000000000000000";
+use wharf_tests::{BOGUS_TOKEN, StatusCode, TestServer, client, next_number, require_tool, run};
 
 /// NuGet.exe, or `None` (with the reason printed) when a test should skip.
 fn nuget_exe() -> Option<PathBuf> {
@@ -65,23 +62,16 @@ impl NuGetEnv {
     /// Runs NuGet.exe in the env's dir; prints everything it said (shown on failure).
     fn run<S: AsRef<str>>(&self, args: &[S]) -> Output {
         let args: Vec<&str> = args.iter().map(AsRef::as_ref).collect();
-        let out = Command::new("mono")
+        let mut command = Command::new("mono");
+        command
             .arg(&self.exe)
             .args(&args)
             .arg("-NonInteractive")
             .current_dir(self.dir.path())
             .env("HOME", self.home())
             .env("XDG_CONFIG_HOME", self.home().join(".config"))
-            .env("NUGET_PACKAGES", self.home().join("packages"))
-            .output()
-            .unwrap_or_else(|e| panic!("mono runs: {e}"));
-        eprintln!(
-            "$ nuget {}\n{}{}",
-            args.join(" "),
-            String::from_utf8_lossy(&out.stdout),
-            String::from_utf8_lossy(&out.stderr)
-        );
-        out
+            .env("NUGET_PACKAGES", self.home().join("packages"));
+        run(command, &format!("nuget {}", args.join(" ")))
     }
 
     fn ok<S: AsRef<str>>(&self, args: &[S]) -> String {
@@ -155,12 +145,6 @@ impl NuGetEnv {
 }
 
 /// A number no other call in this process got (fresh output dirs).
-fn next_number() -> u64 {
-    use std::sync::atomic::{AtomicU64, Ordering};
-    static NEXT: AtomicU64 = AtomicU64::new(0);
-    NEXT.fetch_add(1, Ordering::Relaxed)
-}
-
 fn nuget_config(source: &str, credentials: Option<(&str, &str)>) -> String {
     let credentials = match credentials {
         Some((user, token)) => format!(

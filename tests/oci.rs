@@ -7,6 +7,7 @@
 //! skopeo and umoci come from Debian, oras-py from its venv (`.ci/run` installs all
 //! three); a missing one skips a test outside CI and fails it under `CI=true`.
 
+#[path = "oci_clients/mod.rs"]
 mod oci_clients;
 
 use oci_clients::{
@@ -18,27 +19,13 @@ use wharf::db::owners::Role;
 use wharf::db::tokens::Scope;
 use wharf_tests::{StatusCode, TestServer, client, require_tool};
 
-/// The plugin under test, built by tests/build.rs (`("OCI", "wharf-format-oci")`).
-/// Until that line is there the tests skip, and fail under `CI=true`.
-fn oci_wasm() -> Option<&'static str> {
-    let wasm = option_env!("WHARF_TEST_OCI_WASM");
-    if wasm.is_none() {
-        if std::env::var("CI").is_ok_and(|v| v == "true") {
-            panic!("WHARF_TEST_OCI_WASM is not set: tests/build.rs must build plugins/oci");
-        }
-        eprintln!("skipping: WHARF_TEST_OCI_WASM is not set (tests/build.rs builds no OCI plugin)");
-    }
-    wasm
-}
-
-/// A server with OCI at `/v2`, and skopeo talking to it; `None` (skip) when the plugin,
-/// skopeo or umoci is missing.
+/// A server with the bundled OCI format at `/v2`, and skopeo talking to it; `None`
+/// (skip) when skopeo or umoci is missing.
 fn setup() -> Option<(TestServer, Skopeo)> {
-    let wasm = oci_wasm()?;
     if !require_tool("skopeo") || !require_tool("umoci") {
         return None;
     }
-    let server = TestServer::builder().plugin("oci", "/v2", wasm).start();
+    let server = TestServer::start();
     let skopeo = Skopeo::new(&server.addr.to_string());
     Some((server, skopeo))
 }

@@ -5,15 +5,15 @@
 use reqwest::Method;
 use reqwest::blocking::{RequestBuilder, Response};
 use serde_json::{Value, json};
-use sha2::{Digest, Sha256, Sha512};
+use sha2::{Digest, Sha512};
 use wharf::db::owners::Role;
 use wharf::db::tokens::Scope;
+use wharf_tests::sha256_digest as sha256;
 use wharf_tests::{StatusCode, TestServer, client};
 
 #[path = "oci_protocol/gc.rs"]
 mod gc;
 
-const OCI_WASM: &str = env!("WHARF_TEST_OCI_WASM");
 const IMAGE_MANIFEST: &str = "application/vnd.oci.image.manifest.v1+json";
 const IMAGE_INDEX: &str = "application/vnd.oci.image.index.v1+json";
 const DOCKER_MANIFEST: &str = "application/vnd.docker.distribution.manifest.v2+json";
@@ -30,8 +30,9 @@ impl Registry {
         Self::with(TestServer::builder())
     }
 
+    /// The bundled OCI format, at `/v2` as it ships.
     fn with(builder: wharf_tests::Builder) -> Self {
-        let server = builder.plugin("oci", "/v2", OCI_WASM).start();
+        let server = builder.start();
         let token = server.user("alice", Scope::Write);
         Self { server, token }
     }
@@ -125,10 +126,6 @@ impl Registry {
         let body: Value = response.json().unwrap();
         serde_json::from_value(body["tags"].clone()).unwrap()
     }
-}
-
-fn sha256(bytes: &[u8]) -> String {
-    format!("sha256:{:x}", Sha256::digest(bytes))
 }
 
 fn header(response: &Response, name: &str) -> String {

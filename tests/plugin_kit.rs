@@ -9,7 +9,7 @@ use sha2::{Digest, Sha256};
 use wharf::Registry;
 use wharf::config::{Config, FormatConfig, PluginSource};
 use wharf::plugins::{Runtime, RuntimeLimits, check};
-use wharf_tests::{StatusCode, TestServer, client, plugin_cache_dir};
+use wharf_tests::{StatusCode, TestServer, client, hex, plugin_cache_dir};
 
 const TEMPLATE: &str = env!("WHARF_TEST_TEMPLATE_WASM");
 
@@ -231,8 +231,4 @@ fn component_of_contract(version: &str) -> Vec<u8> {
         None,
     );
     component.finish()
-}
-
-fn hex(bytes: &[u8]) -> String {
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
 }

@@ -10,12 +10,11 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
 use wharf::db::tokens::Scope;
-use wharf_tests::{StatusCode, TestServer, client, require_tool, run, said};
+use wharf_tests::{
+    BOGUS_TOKEN, StatusCode, TestServer, client, next_number, require_tool, run, said, sha256_hex,
+};
 
 const PYPI_WASM: &str = env!("WHARF_TEST_PYPI_WASM");
-
-/// A token that was never issued.
-const BOGUS_TOKEN: &str = "wharf_0000000000000000000000000000000000000000";
 
 fn server() -> TestServer {
     TestServer::builder()
@@ -144,12 +143,6 @@ impl PyEnv {
 }
 
 /// A number no other call in this process got (fresh target dirs).
-fn next_number() -> u64 {
-    use std::sync::atomic::{AtomicU64, Ordering};
-    static NEXT: AtomicU64 = AtomicU64::new(0);
-    NEXT.fetch_add(1, Ordering::Relaxed)
-}
-
 /// A project to build: name as its author spells it, version, module, dependencies.
 struct Project {
     name: &'static str,
@@ -199,14 +192,6 @@ fn installed_version(target: &Path, escaped_name: &str) -> Option<String> {
             .strip_suffix(".dist-info")?;
         Some(version.to_string())
     })
-}
-
-fn sha256_hex(bytes: &[u8]) -> String {
-    use sha2::Digest;
-    sha2::Sha256::digest(bytes)
-        .iter()
-        .map(|b| format!("{b:02x}"))
-        .collect()
 }
 
 #[test]

@@ -4,12 +4,12 @@
 //! tokens, grant enforcement, and refusals of expired, tampered and traded tokens.
 
 use base64::Engine;
-use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use serde_json::{Value, json};
 use wharf::auth::registry_token::{self, Claims, TokenKey};
 use wharf::db::owners::Role;
 use wharf::db::tokens::Scope;
-use wharf_tests::{StatusCode, TestServer, client};
+use wharf_tests::{StatusCode, TestServer, basic, client};
 
 const BEARER_WASM: &str = env!("WHARF_TEST_BEARER_WASM");
 
@@ -27,10 +27,6 @@ fn start() -> TestServer {
 
 fn url(server: &TestServer, path: &str) -> String {
     format!("{}/v2{path}", server.url)
-}
-
-fn basic(user: &str, secret: &str) -> String {
-    format!("Basic {}", STANDARD.encode(format!("{user}:{secret}")))
 }
 
 fn password(user: &str) -> String {

@@ -6,10 +6,11 @@
 use std::io::Read;
 use std::time::{Duration, SystemTime};
 
-use sha2::{Digest, Sha256, Sha512};
+use sha2::{Digest, Sha512};
 use wharf::db::tokens::Scope;
 use wharf::registry::sessions;
-use wharf_tests::{Client, StatusCode, TestServer, client};
+use wharf_tests::sha256_digest as sha256;
+use wharf_tests::{Client, StatusCode, TestServer, client, hex};
 
 const TRAP: &str = env!("WHARF_TEST_TRAP_WASM");
 
@@ -37,16 +38,8 @@ fn fixture() -> Fixture {
     fixture_with(None)
 }
 
-fn sha256(bytes: &[u8]) -> String {
-    format!("sha256:{}", hex(&Sha256::digest(bytes)))
-}
-
 fn sha512(bytes: &[u8]) -> String {
     format!("sha512:{}", hex(&Sha512::digest(bytes)))
-}
-
-fn hex(bytes: &[u8]) -> String {
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 
 type Reply = (StatusCode, reqwest::header::HeaderMap, String);

@@ -1,5 +1,10 @@
 //! The `wharf` binary as an operator uses it: first start prints the admin password and
 //! a token, admin commands work while the server runs, SIGTERM stops it cleanly.
+//!
+//! It lives in the host crate, not with the other integration tests in `tests/`: Cargo
+//! gives the path of the `wharf` executable (`CARGO_BIN_EXE_wharf`) only to the tests
+//! of the package that builds it. It uses no host library code, so this test binary
+//! stays small (it does not link wasmtime).
 
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::TcpStream;

@@ -4,7 +4,11 @@
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 
+use base64::Engine;
+use base64::engine::general_purpose::STANDARD;
+use sha2::{Digest, Sha256};
 use wharf::Registry;
 use wharf::config::{ByteSize, Config, FormatConfig, PluginSource};
 use wharf::db::owners::{self, OwnerKind, Role};
@@ -15,6 +19,9 @@ pub use reqwest::blocking::Client;
 
 /// The admin account every test server starts with.
 pub const ADMIN_PASSWORD: &str = "admin-password-for-tests";
+
+/// A well-formed token that no server issued.
+pub const BOGUS_TOKEN: &str = "wharf_0000000000000000000000000000000000000000";
 
 pub struct TestServer {
     pub url: String,
@@ -322,6 +329,33 @@ pub fn plugin_cache_dir() -> PathBuf {
     let shared = std::env::temp_dir().join("wharf-test-plugin-cache");
     std::fs::create_dir_all(&shared).unwrap();
     shared
+}
+
+/// A number no other call in this test process returns: tests run in parallel threads
+/// of one process and name their files and uploads with it.
+pub fn next_number() -> u64 {
+    static NEXT: AtomicU64 = AtomicU64::new(0);
+    NEXT.fetch_add(1, Ordering::Relaxed)
+}
+
+/// The value of an `Authorization: Basic` header.
+pub fn basic(user: &str, secret: &str) -> String {
+    format!("Basic {}", STANDARD.encode(format!("{user}:{secret}")))
+}
+
+/// Lower-case hex, as checksum files and digests spell bytes.
+pub fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// The SHA-256 of `bytes` in lower-case hex.
+pub fn sha256_hex(bytes: &[u8]) -> String {
+    hex(&Sha256::digest(bytes))
+}
+
+/// The SHA-256 of `bytes` as OCI names a blob: `sha256:<hex>`.
+pub fn sha256_digest(bytes: &[u8]) -> String {
+    format!("sha256:{}", sha256_hex(bytes))
 }
 
 /// A client that never follows redirects, so tests see what the server said.

@@ -1,0 +1,14 @@
+//! The real-client tests: curl, npm (with pnpm and yarn), mvn, NuGet.exe, cargo, twine
+//! and pip, skopeo, umoci and oras-py against a real server on 127.0.0.1.
+//!
+//! A missing client skips its test with the reason printed; under `CI=true` it fails
+//! the test instead (`wharf_tests::require_tool`, `wharf_tests::require_client`).
+//! `cargo test -p wharf-tests --test clients maven::` runs one client's tests.
+
+mod cargo;
+mod curl;
+mod maven;
+mod npm;
+mod nuget;
+mod oci;
+mod pypi;
