@@ -6,6 +6,7 @@
 //! runs one file's tests.
 
 mod auth;
+mod cli_ops;
 mod generic;
 mod management;
 mod npm_protocol;
