@@ -11,7 +11,7 @@ use std::path::{Path, PathBuf};
 use anyhow::{Context, bail};
 use serde::Deserialize;
 
-pub use size::ByteSize;
+pub use size::{ByteSize, MinFree};
 
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields, default)]
@@ -35,6 +35,9 @@ pub struct ServerConfig {
 #[serde(deny_unknown_fields, default)]
 pub struct StorageConfig {
     pub data_dir: PathBuf,
+    /// Below this much free space under the data dir, uploads are refused with 507 and
+    /// the space kept for deletes is released (see `store::space`).
+    pub min_free: MinFree,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -108,6 +111,7 @@ impl Default for StorageConfig {
     fn default() -> Self {
         Self {
             data_dir: PathBuf::from("./data"),
+            min_free: MinFree::Default,
         }
     }
 }
@@ -418,6 +422,7 @@ mod tests {
         let defaults = Config::default();
         assert_eq!(shipped.server.listen, defaults.server.listen);
         assert_eq!(shipped.storage.data_dir, defaults.storage.data_dir);
+        assert_eq!(shipped.storage.min_free, defaults.storage.min_free);
         assert_eq!(shipped.limits.plugin_memory, defaults.limits.plugin_memory);
         assert_eq!(shipped.limits.max_upload, defaults.limits.max_upload);
         assert_eq!(shipped.gc.interval_secs, defaults.gc.interval_secs);
