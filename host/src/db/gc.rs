@@ -66,6 +66,18 @@ pub fn forget(tx: &Transaction<'_>, sha256: &str) -> Result<(), Error> {
     Ok(())
 }
 
+/// Those of `sha256s` (files found in the store) that no blob row records: bytes a crash
+/// or a failed commit left between their rename into the store and their commit.
+pub fn unrecorded(tx: &Transaction<'_>, sha256s: &[String]) -> Result<Vec<String>, Error> {
+    let mut unknown = Vec::new();
+    for sha256 in sha256s {
+        if !super::blobs::exists(tx, sha256)? {
+            unknown.push(sha256.clone());
+        }
+    }
+    Ok(unknown)
+}
+
 /// Whether the database still knows the blob (the trash is emptied only of blobs it
 /// does not).
 pub fn known(tx: &Transaction<'_>, sha256: &str) -> Result<bool, Error> {
