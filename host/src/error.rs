@@ -100,8 +100,12 @@ mod tests {
     #[test]
     fn a_full_disk_is_told_apart_wherever_it_happens() {
         let full = |e: Error| matches!(e, Error::InsufficientStorage { .. });
-        assert!(full(std::io::Error::from(std::io::ErrorKind::StorageFull).into()));
-        assert!(full(std::io::Error::from(std::io::ErrorKind::QuotaExceeded).into()));
+        assert!(full(
+            std::io::Error::from(std::io::ErrorKind::StorageFull).into()
+        ));
+        assert!(full(
+            std::io::Error::from(std::io::ErrorKind::QuotaExceeded).into()
+        ));
         let sqlite_full = rusqlite::Error::SqliteFailure(
             rusqlite::ffi::Error::new(rusqlite::ffi::SQLITE_FULL),
             Some("database or disk is full".into()),

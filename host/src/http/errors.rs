@@ -221,7 +221,12 @@ mod tests {
         let (status, body) = rendered(ErrorStyle::JsonField("error".into()), full()).await;
         assert_eq!(status, StatusCode::INSUFFICIENT_STORAGE);
         let body: serde_json::Value = serde_json::from_str(&body).unwrap();
-        assert!(body["error"].as_str().unwrap().contains("out of disk space"));
+        assert!(
+            body["error"]
+                .as_str()
+                .unwrap()
+                .contains("out of disk space")
+        );
 
         let early = Error::InsufficientStorage { detail: None };
         let (status, body) = rendered(ErrorStyle::PlainText, early).await;

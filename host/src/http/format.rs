@@ -661,6 +661,8 @@ impl Context<'_> {
         &self,
         f: impl FnOnce(&rusqlite::Transaction<'_>) -> Result<(), Error> + Send + 'static,
     ) -> Result<Done, Error> {
+        // On a full disk the commit needs the reserve's blocks (store::space).
+        self.registry.blobs.space().make_room();
         self.registry.db.write(f).await?;
         Ok(Done::host(StatusCode::NO_CONTENT.into_response()))
     }

@@ -66,6 +66,8 @@ pub struct Report {
 pub fn collect(registry: &Registry, policy: Policy, now: SystemTime) -> Result<Report, Error> {
     let now_secs = seconds(now);
     let mut report = Report::default();
+    // On a full disk, the commits below need the reserve's blocks.
+    registry.blobs.space().make_room();
 
     let expired = sessions::expire(registry, policy.upload_grace, now)?;
     report.sessions = expired.sessions + expired.orphan_files;
@@ -101,6 +103,10 @@ pub fn collect(registry: &Registry, policy: Policy, now: SystemTime) -> Result<R
         report.unrecorded += swept.len();
         Ok::<_, Error>(())
     })?;
+    if report.blobs > 0 {
+        // Uploads refused for lack of space may be accepted again at once.
+        registry.blobs.space().measure_now();
+    }
     Ok(report)
 }
 

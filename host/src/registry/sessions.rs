@@ -92,12 +92,9 @@ pub struct Stored {
     pub digest: String,
 }
 
-
-
 fn unknown(id: &str) -> Error {
     Error::not_found(format!("upload session {id:?} not found"))
 }
-
 
 impl Sessions {
     pub fn open(data_dir: &std::path::Path) -> io::Result<Self> {
@@ -329,8 +326,6 @@ pub async fn store_whole(
     Ok(stored)
 }
 
-
-
 /// Records the blob, links it to the package, ends the session and puts the bytes into
 /// the store, all in one write transaction.
 async fn commit(
@@ -454,11 +449,9 @@ fn write_chunks(
     (live, Ok(len))
 }
 
-
 #[cfg(test)]
 mod tests {
     use super::*;
-
 
     #[test]
     fn idle_entries_are_dropped_at_the_cap_and_busy_ones_refuse_a_second_request() {

@@ -198,7 +198,8 @@ impl BlobWriter {
     pub fn write(&mut self, bytes: &[u8]) -> io::Result<()> {
         if let (Some(file), Some(hasher)) = (self.file.as_mut(), self.hasher.as_mut()) {
             hasher.update(bytes);
-            file.write_all(bytes).inspect_err(|e| self.store.space.note(e))?;
+            file.write_all(bytes)
+                .inspect_err(|e| self.store.space.note(e))?;
             self.size += bytes.len() as u64;
         }
         Ok(())
@@ -380,7 +381,10 @@ mod tests {
         again.publish().unwrap();
         drop(again);
         fs::remove_file(&source).unwrap();
-        assert_eq!(fs::read(store.path(&sha256).unwrap()).unwrap(), b"session bytes");
+        assert_eq!(
+            fs::read(store.path(&sha256).unwrap()).unwrap(),
+            b"session bytes"
+        );
     }
 
     #[test]

@@ -4,12 +4,14 @@
 //! one `statvfs` a second at most. Deleting is what frees space, and it must work on a
 //! full disk too: a delete commits through SQLite's WAL and the collector renames and
 //! commits, all of which need a few blocks. So a reserve file (`data_dir/reserve`, 32 MiB,
-//! less on a small filesystem) is kept while there is room, and deleted as soon as space
-//! runs low or a write fails for lack of it; its blocks are then free for deletes and
-//! the collector. Uploads count the reserve as used whether the file exists or not, so
-//! they never get those blocks; it is written again once space is back above the
-//! threshold. The state lives in the file, not in memory, so `wharf gc` (another
-//! process) releases it on a full disk as the server would.
+//! less on a small filesystem) is kept while there is room, and deleted by
+//! [`Space::make_room`], which deletes and the collector call first, when space is low;
+//! its blocks are then free for their commits. It is released only then, not as soon as
+//! space runs low, so that whatever else fills the disk (another process, an upload
+//! already under way) cannot take it first. Uploads count the reserve as used whether
+//! the file exists or not, so they never get its blocks; it is written again once space
+//! is back above the threshold. The state lives in the file, not in memory, so `wharf gc`
+//! (another process) releases it on a full disk as the server would.
 
 use std::fs::{self, File};
 use std::io;
@@ -99,8 +101,8 @@ impl Space {
     }
 
     /// Measures every second on a thread of its own until the last clone is dropped, so
-    /// the reserve is released (and the low state logged) even when no upload asks:
-    /// the disk may be filled by something else, and a delete must then find room.
+    /// the low state is logged when it begins and ends even when no upload asks (the
+    /// disk may be filled by something else), and the reserve comes back after it.
     pub fn watch(&self) {
         let weak: Weak<Inner> = Arc::downgrade(&self.inner);
         let spawned = std::thread::Builder::new()
@@ -122,6 +124,11 @@ impl Space {
         self.refresh(false)
     }
 
+    /// Measures now, not trusting the last measurement (after the collector freed space).
+    pub fn measure_now(&self) -> SpaceStatus {
+        self.refresh(true)
+    }
+
     /// `Err` (a [`LowSpace`] of kind `StorageFull`) while free space is below
     /// `storage.min_free`: callers refuse an upload before reading its body.
     pub fn check_room(&self) -> io::Result<()> {
@@ -131,11 +138,31 @@ impl Space {
         Ok(())
     }
 
-    /// Called with every failed write: a full disk is measured at once, which releases
-    /// the reserve for the deletes that will follow.
+    /// Called with every failed write: a full disk is measured at once, so the next
+    /// upload is refused early and the low state is logged.
     pub fn note(&self, e: &io::Error) {
         if is_full(e) && !is_low_space(e) {
             self.refresh(true);
+        }
+    }
+
+    /// Releases the reserve if space is low, so the delete or collection about to run
+    /// can commit. Blocking (a `statvfs`, maybe an unlink), but short.
+    pub fn make_room(&self) {
+        let status = self.refresh(true);
+        if !(status.low && status.reserve_held) {
+            return;
+        }
+        let mut state = self.inner.state.lock().unwrap_or_else(|p| p.into_inner());
+        match fs::remove_file(&self.inner.reserve) {
+            Ok(()) => {
+                state.status.reserve_held = false;
+                tracing::warn!(
+                    free_bytes = status.free_bytes,
+                    "released the disk-space reserve so that deletes and gc can commit"
+                );
+            }
+            Err(e) => tracing::error!(error = %e, "cannot release the disk-space reserve"),
         }
     }
 
@@ -151,6 +178,7 @@ impl Space {
         };
         let reserve = (total / 16).min(RESERVE_MAX);
         let mut held = fs::metadata(&inner.reserve).is_ok_and(|m| m.len() >= reserve);
+        // Counted as used whether it is there or not: uploads never get its blocks.
         let usable = if held {
             free
         } else {
@@ -158,12 +186,7 @@ impl Space {
         };
         let min_free = inner.min_free.bytes(total).max(reserve);
         let low = usable < min_free;
-        if low && held {
-            match fs::remove_file(&inner.reserve) {
-                Ok(()) => held = false,
-                Err(e) => tracing::error!(error = %e, "cannot release the disk-space reserve"),
-            }
-        } else if !low && !held {
+        if !low && !held {
             match create_reserve(&inner.reserve, reserve) {
                 Ok(()) => held = true,
                 Err(e) => tracing::warn!(error = %e, "cannot write the disk-space reserve"),
@@ -259,7 +282,7 @@ mod tests {
     use super::*;
 
     #[test]
-    fn the_reserve_is_held_with_room_and_released_when_space_is_low() {
+    fn the_reserve_is_held_with_room_and_released_for_deletes_when_space_is_low() {
         let dir = tempfile::tempdir().unwrap();
         let roomy = Space::open(dir.path(), MinFree::Bytes(0));
         let status = roomy.status();
@@ -271,14 +294,22 @@ mod tests {
         assert_eq!(reserve, (status.total_bytes / 16).min(RESERVE_MAX));
         roomy.check_room().unwrap();
 
-        // A threshold above the whole disk: low, the reserve goes, uploads are refused.
+        // A threshold above the whole disk: low, uploads are refused, and the reserve
+        // stays until a delete asks for room.
         let full = Space::open(dir.path(), MinFree::Percent(100.0));
         let status = full.status();
-        assert!(status.low && !status.reserve_held, "{status:?}");
-        assert!(!dir.path().join("reserve").exists());
+        assert!(status.low && status.reserve_held, "{status:?}");
         let refused = full.check_room().unwrap_err();
         assert!(is_full(&refused) && is_low_space(&refused));
         assert_eq!(refused.kind(), io::ErrorKind::StorageFull);
+        full.make_room();
+        assert!(!full.status().reserve_held);
+        assert!(!dir.path().join("reserve").exists());
+        full.refresh(true);
+        assert!(
+            !full.status().reserve_held,
+            "not written again while space is low"
+        );
 
         // Room again: the reserve comes back at the next measurement.
         roomy.refresh(true);

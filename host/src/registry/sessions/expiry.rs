@@ -3,9 +3,9 @@
 
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use crate::registry::Registry;
 use crate::db;
 use crate::error::Error;
+use crate::registry::Registry;
 
 /// What one expiry pass removed.
 #[derive(Debug, Default, PartialEq, Eq)]

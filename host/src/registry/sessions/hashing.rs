@@ -55,7 +55,10 @@ pub(super) fn digest_in(digests: &[(Algorithm, String)], algorithm: Algorithm) -
 }
 
 /// sha256 (and `algorithm` if another) of a session file, in one pass.
-pub(super) fn rehash(path: &std::path::Path, algorithm: Algorithm) -> io::Result<Vec<(Algorithm, String)>> {
+pub(super) fn rehash(
+    path: &std::path::Path,
+    algorithm: Algorithm,
+) -> io::Result<Vec<(Algorithm, String)>> {
     let mut hasher = MultiHasher::new(&extra_digests(algorithm));
     let mut file = File::open(path)?;
     let mut buf = vec![0u8; 256 << 10];
