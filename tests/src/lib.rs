@@ -35,8 +35,11 @@ pub struct Builder {
     plugin_memory: Option<u64>,
     max_upload: Option<u64>,
     format_max_upload: Vec<(String, u64)>,
-    configure: Option<Box<dyn FnOnce(&mut Config)>>,
+    configure: Option<Configure>,
 }
+
+/// A last change to a test server's configuration.
+type Configure = Box<dyn FnOnce(&mut Config)>;
 
 impl Builder {
     /// Enables a format from a `.wasm` file, as a third party would.

@@ -382,7 +382,7 @@ mod tests {
             length: body.len() as u64,
         };
         let upload = staged(&roomy, body);
-        let refused = materialize(&roomy, upload, &base64_plan(range.clone()), &[]);
+        let refused = materialize(&roomy, upload, &base64_plan(range), &[]);
         assert!(
             matches!(&refused, Err(Error::BadRequest(m)) if m.contains("invalid base64")),
             "{:?}",
