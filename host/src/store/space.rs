@@ -96,7 +96,7 @@ impl Space {
                 state: Mutex::new(State::default()),
             }),
         };
-        space.refresh(true);
+        space.refresh(Measure::Restore);
         space
     }
 
@@ -111,7 +111,7 @@ impl Space {
                 loop {
                     std::thread::sleep(FRESH);
                     let Some(inner) = weak.upgrade() else { return };
-                    Space { inner }.refresh(true);
+                    Space { inner }.refresh(Measure::Restore);
                 }
             });
         if let Err(e) = spawned {
@@ -121,18 +121,18 @@ impl Space {
 
     /// The current state, measured again if the last measurement is older than a second.
     pub fn status(&self) -> SpaceStatus {
-        self.refresh(false)
+        self.refresh(Measure::Cached)
     }
 
     /// Measures now, not trusting the last measurement (after the collector freed space).
     pub fn measure_now(&self) -> SpaceStatus {
-        self.refresh(true)
+        self.refresh(Measure::Restore)
     }
 
     /// `Err` (a [`LowSpace`] of kind `StorageFull`) while free space is below
     /// `storage.min_free`: callers refuse an upload before reading its body.
     pub fn check_room(&self) -> io::Result<()> {
-        if self.refresh(false).low {
+        if self.refresh(Measure::Cached).low {
             return Err(io::Error::new(io::ErrorKind::StorageFull, LowSpace));
         }
         Ok(())
@@ -142,14 +142,14 @@ impl Space {
     /// upload is refused early and the low state is logged.
     pub fn note(&self, e: &io::Error) {
         if is_full(e) && !is_low_space(e) {
-            self.refresh(true);
+            self.refresh(Measure::Now);
         }
     }
 
     /// Releases the reserve if space is low, so the delete or collection about to run
     /// can commit. Blocking (a `statvfs`, maybe an unlink), but short.
     pub fn make_room(&self) {
-        let status = self.refresh(true);
+        let status = self.refresh(Measure::Now);
         if !(status.low && status.reserve_held) {
             return;
         }
@@ -166,10 +166,10 @@ impl Space {
         }
     }
 
-    fn refresh(&self, force: bool) -> SpaceStatus {
+    fn refresh(&self, how: Measure) -> SpaceStatus {
         let inner = &self.inner;
         let mut state = inner.state.lock().unwrap_or_else(|p| p.into_inner());
-        if !force && state.checked.is_some_and(|t| t.elapsed() < FRESH) {
+        if how == Measure::Cached && state.checked.is_some_and(|t| t.elapsed() < FRESH) {
             return state.status;
         }
         state.checked = Some(Instant::now());
@@ -186,7 +186,7 @@ impl Space {
         };
         let min_free = inner.min_free.bytes(total).max(reserve);
         let low = usable < min_free;
-        if !low && !held {
+        if !low && !held && how == Measure::Restore {
             match create_reserve(&inner.reserve, reserve) {
                 Ok(()) => held = true,
                 Err(e) => tracing::warn!(error = %e, "cannot write the disk-space reserve"),
@@ -214,6 +214,17 @@ impl Space {
         };
         state.status
     }
+}
+
+/// How fresh a measurement must be, and whether it may write the reserve back (which
+/// takes a moment: not on a request's path).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Measure {
+    /// A measurement up to [`FRESH`] old will do.
+    Cached,
+    Now,
+    /// Now, and write the reserve back if there is room.
+    Restore,
 }
 
 /// Available and total bytes of the filesystem holding `dir`.
@@ -305,14 +316,14 @@ mod tests {
         full.make_room();
         assert!(!full.status().reserve_held);
         assert!(!dir.path().join("reserve").exists());
-        full.refresh(true);
+        full.refresh(Measure::Restore);
         assert!(
             !full.status().reserve_held,
             "not written again while space is low"
         );
 
         // Room again: the reserve comes back at the next measurement.
-        roomy.refresh(true);
+        roomy.refresh(Measure::Restore);
         assert!(roomy.status().reserve_held);
         assert!(dir.path().join("reserve").exists());
     }
