@@ -154,6 +154,22 @@ impl Disk {
         (response.status(), response.json().unwrap())
     }
 
+    /// An OCI request as admin to `path` (from `/v2/` on) or a `Location` the server gave.
+    fn oci(&self, method: reqwest::Method, path: &str, body: Vec<u8>) -> reqwest::blocking::Response {
+        let url = if path.starts_with("http") {
+            path.to_string()
+        } else {
+            format!("{}{path}", self.server.url)
+        };
+        client()
+            .request(method, url)
+            .basic_auth("admin", Some(&self.server.admin_token))
+            .header("content-type", "application/octet-stream")
+            .body(body)
+            .send()
+            .unwrap()
+    }
+
     /// Waits until the server sees free space above `storage.min_free` again (a failed
     /// write leaves it measured at the moment the disk was full).
     fn settled(&self) {
@@ -193,6 +209,10 @@ fn a_full_disk_is_507_and_deletes_and_gc_undo_it() {
     let (status, body) = disk.generic("fill/1/a.bin", vec![1u8; 20 * MIB]);
     assert_eq!(status, StatusCode::CREATED, "{body}");
     let stored = disk.server.stored_blobs();
+    // An OCI upload session begun while there is room.
+    let session = disk.oci(reqwest::Method::POST, "/v2/admin/img/blobs/uploads/", Vec::new());
+    assert_eq!(session.status(), StatusCode::ACCEPTED);
+    let session = session.headers()["location"].to_str().unwrap().to_string();
 
     // An npm publish whose body fits but whose decoded tarball does not: the write
     // fails, and npm hears that the disk is full (it used to hear "invalid base64").
@@ -234,14 +254,17 @@ fn a_full_disk_is_507_and_deletes_and_gc_undo_it() {
     refused_for_space(StatusCode::from_u16(status).unwrap(), &body);
     let (status, body) = disk.npm_publish("small", b"tarball");
     refused_for_space(status, body["error"].as_str().unwrap_or_default());
-    let session = client()
-        .post(format!("{}/v2/admin/img/blobs/uploads/", disk.server.url))
-        .basic_auth("admin", Some(&disk.server.admin_token))
-        .send()
-        .unwrap();
-    assert_eq!(session.status(), StatusCode::INSUFFICIENT_STORAGE);
-    let body: Value = session.json().unwrap();
+    let start = disk.oci(reqwest::Method::POST, "/v2/admin/img/blobs/uploads/", Vec::new());
+    assert_eq!(start.status(), StatusCode::INSUFFICIENT_STORAGE);
+    let body: Value = start.json().unwrap();
     assert_eq!(body["errors"][0]["code"], "UNAVAILABLE", "{body}");
+    // The session begun earlier: its chunk is refused, in OCI's shape, and not lost.
+    let patch = disk.oci(reqwest::Method::PATCH, &session, vec![6u8; MIB]);
+    assert_eq!(patch.status(), StatusCode::INSUFFICIENT_STORAGE);
+    let body: Value = patch.json().unwrap();
+    assert_eq!(body["errors"][0]["code"], "UNAVAILABLE", "{body}");
+    let message = body["errors"][0]["message"].as_str().unwrap();
+    assert!(message.contains("out of disk space"), "{message}");
 
     // Something else takes the last byte. A delete still commits (the reserve's blocks
     // are released for it), and gc frees the space.
@@ -255,8 +278,9 @@ fn a_full_disk_is_507_and_deletes_and_gc_undo_it() {
     assert_eq!(delete.status(), StatusCode::NO_CONTENT, "{}", delete.text().unwrap());
     assert!(!space.status().reserve_held);
     let now = SystemTime::now();
+    // Upload sessions and links stay (a day); unreferenced bytes go at once.
     let eager = Policy {
-        upload_grace: Duration::ZERO,
+        upload_grace: Duration::from_secs(86400),
         orphan_grace: Duration::ZERO,
     };
     let report = gc::collect(&disk.server.registry, eager, now).unwrap();
@@ -267,6 +291,9 @@ fn a_full_disk_is_507_and_deletes_and_gc_undo_it() {
     assert!(!space.measure_now().low, "{:?}", space.status());
     let (status, body) = disk.generic("after/1/c.bin", vec![5u8; MIB]);
     assert_eq!(status, StatusCode::CREATED, "{body}");
+    let patch = disk.oci(reqwest::Method::PATCH, &session, vec![6u8; MIB]);
+    assert_eq!(patch.status(), StatusCode::ACCEPTED, "the session resumes");
+    assert_eq!(patch.headers()["range"], format!("0-{}", MIB - 1).as_str());
     assert!(space.status().reserve_held, "{:?}", space.status());
     std::fs::remove_file(filler).unwrap();
 }
