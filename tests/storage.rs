@@ -206,7 +206,7 @@ fn a_full_disk_is_507_and_deletes_and_gc_undo_it() {
     let space = disk.server.registry.blobs.space();
     assert!(space.status().reserve_held, "{:?}", space.status());
 
-    let (status, body) = disk.generic("fill/1/a.bin", vec![1u8; 20 * MIB]);
+    let (status, body) = disk.generic("fill/1/a.bin", vec![1u8; 18 * MIB]);
     assert_eq!(status, StatusCode::CREATED, "{body}");
     let stored = disk.server.stored_blobs();
     // An OCI upload session begun while there is room.
@@ -242,7 +242,8 @@ fn a_full_disk_is_507_and_deletes_and_gc_undo_it() {
 
     // Below min_free: refused before the body is sent (no `100 Continue`), in every
     // format's shape.
-    let (status, body) = disk.generic("fill/2/b.bin", vec![4u8; 21 * MIB]);
+    let room = space.measure_now().free_bytes as usize;
+    let (status, body) = disk.generic("fill/2/b.bin", vec![4u8; room - 2 * MIB]);
     assert_eq!(status, StatusCode::CREATED, "{body}");
     assert!(space.measure_now().low, "{:?}", space.status());
     let head = format!(
@@ -285,7 +286,7 @@ fn a_full_disk_is_507_and_deletes_and_gc_undo_it() {
     };
     let report = gc::collect(&disk.server.registry, eager, now).unwrap();
     assert_eq!(report.blobs, 1, "{report:?}");
-    assert_eq!(report.bytes, 20 * MIB as u64);
+    assert_eq!(report.bytes, 18 * MIB as u64);
 
     // Room again: uploads are accepted, and the reserve is back.
     assert!(!space.measure_now().low, "{:?}", space.status());
@@ -296,4 +297,127 @@ fn a_full_disk_is_507_and_deletes_and_gc_undo_it() {
     assert_eq!(patch.headers()["range"], format!("0-{}", MIB - 1).as_str());
     assert!(space.status().reserve_held, "{:?}", space.status());
     std::fs::remove_file(filler).unwrap();
+}
+
+/// Set in the child process of [`kill_9_during_publishes_leaves_nothing_unaccounted`].
+const CHILD: &str = "WHARF_TEST_CRASH_CHILD";
+
+/// Not a test of its own: the server that the kill -9 test runs in a child process
+/// (this same binary), on the data dir `CHILD` names. Prints its URL and token, then
+/// serves until it is killed.
+#[test]
+#[ignore = "run by kill_9_during_publishes_leaves_nothing_unaccounted"]
+fn crash_child_server() {
+    let Ok(dir) = std::env::var(CHILD) else {
+        return;
+    };
+    let server = TestServer::builder()
+        .configure(move |config| config.storage.data_dir = PathBuf::from(dir))
+        .start();
+    println!("READY {} {}", server.url, server.admin_token);
+    loop {
+        std::thread::park();
+    }
+}
+
+/// kill -9 while publishes run, three times: after each restart and a collection
+/// past the grace, every stored file has its row and every row its complete file. A
+/// kill between a publish's rename into the store and its commit (the publish
+/// fsyncs the directory in between, so most rounds have a kill land there) leaves a
+/// file that only the collector's reconciliation removes. Where the kill lands is
+/// chance; what must hold afterwards is not.
+#[test]
+fn kill_9_during_publishes_leaves_nothing_unaccounted() {
+    use std::io::BufRead;
+    let dir = tempfile::tempdir().unwrap();
+    let mut unrecorded = 0;
+    for round in 0..3 {
+        // A data dir per round: the child server starts on a fresh one.
+        let data = dir.path().join(format!("data{round}"));
+        let mut child = Command::new(std::env::current_exe().unwrap())
+            // By name, not `--exact`: the path depends on the binary this file is in.
+            .args(["crash_child_server", "--ignored", "--nocapture"])
+            .env(CHILD, &data)
+            .stdout(std::process::Stdio::piped())
+            .spawn()
+            .unwrap();
+        let mut lines = std::io::BufReader::new(child.stdout.take().unwrap()).lines();
+        let ready = lines
+            .find_map(|line| line.ok()?.strip_prefix("READY ").map(str::to_string))
+            .expect("the child server starts");
+        let (url, token) = ready.split_once(' ').unwrap();
+        let stop = std::sync::atomic::AtomicBool::new(false);
+        std::thread::scope(|scope| {
+            for worker in 0..4 {
+                let stop = &stop;
+                scope.spawn(move || {
+                    let http = client();
+                    for n in 0.. {
+                        if stop.load(std::sync::atomic::Ordering::Relaxed) {
+                            return;
+                        }
+                        let size = 64 * 1024 * (1 + (n * 7 + worker) % 16);
+                        let byte = (round * 64 + worker * 16 + n) as u8;
+                        let _ = http
+                            .put(format!(
+                                "{url}/api/packages/admin/generic/p{round}w{worker}/{n}/f.bin"
+                            ))
+                            .header("Authorization", format!("token {token}"))
+                            .body(vec![byte; size])
+                            .send();
+                    }
+                });
+            }
+            std::thread::sleep(Duration::from_millis(1500));
+            child.kill().unwrap(); // SIGKILL
+            child.wait().unwrap();
+            stop.store(true, std::sync::atomic::Ordering::Relaxed);
+        });
+
+        // What a restart finds: open the store as the server would, then collect past
+        // the grace.
+        let mut config = wharf::Config::default();
+        config.storage.data_dir = data.clone();
+        let registry = wharf::Registry::open(config).unwrap();
+        let later = SystemTime::now() + Duration::from_secs(7200);
+        let policy = Policy {
+            upload_grace: Duration::from_secs(86400),
+            orphan_grace: Duration::from_secs(3600),
+        };
+        unrecorded += gc::collect(&registry, policy, later).unwrap().unrecorded;
+        assert_store_matches_rows(&registry, &data);
+    }
+    eprintln!("files left between a rename and its commit, removed by gc: {unrecorded}");
+}
+
+/// Every file under `blobs/` has a row, and every row a file whose bytes hash to it.
+fn assert_store_matches_rows(registry: &wharf::Registry, data: &Path) {
+    let rows: Vec<(String, i64)> = registry
+        .db
+        .read_sync(|conn| {
+            let mut stmt = conn.prepare("SELECT sha256, size FROM blobs")?;
+            let rows = stmt.query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?;
+            Ok(rows.collect::<Result<_, _>>()?)
+        })
+        .unwrap();
+    let mut files = Vec::new();
+    for prefix in std::fs::read_dir(data.join("blobs/sha256")).unwrap() {
+        for entry in std::fs::read_dir(prefix.unwrap().path()).unwrap() {
+            files.push(entry.unwrap().file_name().into_string().unwrap());
+        }
+    }
+    let recorded: std::collections::HashSet<&String> = rows.iter().map(|(s, _)| s).collect();
+    let unrecorded: Vec<&String> = files.iter().filter(|f| !recorded.contains(f)).collect();
+    assert!(unrecorded.is_empty(), "files no row records: {unrecorded:?}");
+    assert_eq!(files.len(), rows.len(), "rows whose file is missing");
+    for (sha256, size) in rows {
+        let bytes = std::fs::read(data.join("blobs/sha256").join(&sha256[..2]).join(&sha256))
+            .unwrap();
+        assert_eq!(bytes.len() as i64, size, "{sha256}");
+        let hex: String = sha2::Sha256::digest(&bytes)
+            .iter()
+            .map(|b| format!("{b:02x}"))
+            .collect();
+        assert_eq!(hex, sha256);
+    }
 }
