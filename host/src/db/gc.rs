@@ -6,7 +6,7 @@
 //! manifests), or linked to a package (`package_blobs`: layers pushed before their
 //! manifest, mounts). Each of the three has an index by blob, so every check is a lookup.
 
-use rusqlite::{Transaction, params};
+use rusqlite::{Connection, Transaction, params};
 
 use crate::error::Error;
 
@@ -68,10 +68,10 @@ pub fn forget(tx: &Transaction<'_>, sha256: &str) -> Result<(), Error> {
 
 /// Those of `sha256s` (files found in the store) that no blob row records: bytes a crash
 /// or a failed commit left between their rename into the store and their commit.
-pub fn unrecorded(tx: &Transaction<'_>, sha256s: &[String]) -> Result<Vec<String>, Error> {
+pub fn unrecorded(conn: &Connection, sha256s: &[String]) -> Result<Vec<String>, Error> {
     let mut unknown = Vec::new();
     for sha256 in sha256s {
-        if !super::blobs::exists(tx, sha256)? {
+        if !super::blobs::exists(conn, sha256)? {
             unknown.push(sha256.clone());
         }
     }

@@ -14,9 +14,10 @@
 //! The store is also reconciled with the database: a publish renames its bytes into the
 //! store before its transaction commits, so a crash (or a failed commit) in between
 //! leaves a complete file no row records. Files older than `orphan_grace` without a row
-//! go the same way as collected blobs; the check runs in a write transaction, which no
-//! publish can be inside of, so a file whose publish is still under way is never
-//! taken. The walk streams directory entries and checks them in batches.
+//! go the same way as collected blobs; the deciding check runs in a write transaction,
+//! which no publish can be inside of, so a file whose publish is still under way is
+//! never taken. The walk streams directory entries and checks them in batches, on a
+//! reader first so that a store of recorded files costs no write transaction.
 
 use std::collections::HashSet;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
@@ -91,9 +92,18 @@ pub fn collect(registry: &Registry, policy: Policy, now: SystemTime) -> Result<R
 
     let stray_before = now.checked_sub(policy.orphan_grace).unwrap_or(UNIX_EPOCH);
     registry.blobs.walk_older(stray_before, BATCH, |found| {
+        // Almost every file has its row: look on a reader, and take the write lock only
+        // for a batch with candidates, checked again under it.
+        let names: Vec<String> = found.iter().map(|(sha256, _)| sha256.clone()).collect();
+        let candidates = registry
+            .db
+            .read_sync(|conn| db::gc::unrecorded(conn, &names))?;
+        if candidates.is_empty() {
+            return Ok(());
+        }
         let swept = sweep(registry, |tx| {
-            let names: Vec<String> = found.iter().map(|(sha256, _)| sha256.clone()).collect();
-            let unknown: HashSet<String> = db::gc::unrecorded(tx, &names)?.into_iter().collect();
+            let unknown: HashSet<String> =
+                db::gc::unrecorded(tx, &candidates)?.into_iter().collect();
             Ok(found
                 .into_iter()
                 .filter(|(sha256, _)| unknown.contains(sha256))
