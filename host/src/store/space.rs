@@ -58,6 +58,8 @@ struct Inner {
 struct State {
     checked: Option<Instant>,
     status: SpaceStatus,
+    /// Writing the reserve failed and was logged (not again every second).
+    reserve_failed: bool,
 }
 
 /// The refusal of an upload while space is low (already logged when space ran low).
@@ -189,8 +191,12 @@ impl Space {
         if !low && !held && how == Measure::Restore {
             match create_reserve(&inner.reserve, reserve) {
                 Ok(()) => held = true,
-                Err(e) => tracing::warn!(error = %e, "cannot write the disk-space reserve"),
+                Err(e) if !state.reserve_failed => {
+                    tracing::warn!(error = %e, "cannot write the disk-space reserve");
+                }
+                Err(_) => {}
             }
+            state.reserve_failed = !held;
         }
         if low && !state.status.low {
             tracing::warn!(
