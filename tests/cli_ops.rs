@@ -22,7 +22,11 @@ fn wharf(dir: &Path, args: &[&str], stdin: &str) -> Result<String, Box<dyn std::
         input: &mut input,
         interactive: false,
     };
-    let mut argv = vec!["wharf".to_string(), "--data-dir".into(), dir.display().to_string()];
+    let mut argv = vec![
+        "wharf".to_string(),
+        "--data-dir".into(),
+        dir.display().to_string(),
+    ];
     argv.extend(args.iter().map(|a| a.to_string()));
     run_from(argv, &mut io).map_err(|e| format!("{e:#}"))?;
     Ok(String::from_utf8(out).unwrap())
@@ -37,7 +41,11 @@ fn admin_commands_never_create_a_registry() {
     assert!(err.contains(&missing.display().to_string()), "{err}");
     assert!(err.contains("--data-dir"), "{err}");
     assert!(!missing.exists(), "nothing was created");
-    for args in [&["user", "list"][..], &["gc"], &["backup", "/nonexistent/x"]] {
+    for args in [
+        &["user", "list"][..],
+        &["gc"],
+        &["backup", "/nonexistent/x"],
+    ] {
         assert!(wharf(&missing, args, "").is_err(), "{args:?}");
         assert!(!missing.exists(), "{args:?} created the data dir");
     }
@@ -58,11 +66,19 @@ fn tokens_users_orgs_and_visibility_from_the_command_line() {
             .status()
     };
 
-    let token = wharf(dir, &["token", "create", "--user", "alice", "--name", "ci"], "").unwrap();
+    let token = wharf(
+        dir,
+        &["token", "create", "--user", "alice", "--name", "ci"],
+        "",
+    )
+    .unwrap();
     let token = token.trim();
     assert_eq!(put("alice", token, "a/1/a.txt"), StatusCode::CREATED);
     let listed = wharf(dir, &["token", "list", "--user", "alice"], "").unwrap();
-    assert!(listed.starts_with("ID\tUSER\tNAME\tSCOPE\tLAST8"), "{listed}");
+    assert!(
+        listed.starts_with("ID\tUSER\tNAME\tSCOPE\tLAST8"),
+        "{listed}"
+    );
     let row = listed.lines().find(|l| l.contains("\tci\t")).unwrap();
     assert!(row.contains(&token[token.len() - 8..]), "{row}");
     assert!(!listed.contains(token), "never the secret");
@@ -71,7 +87,12 @@ fn tokens_users_orgs_and_visibility_from_the_command_line() {
     assert_eq!(put("alice", token, "a/1/b.txt"), StatusCode::UNAUTHORIZED);
 
     // Passwords: from stdin; the length rule holds.
-    wharf(dir, &["user", "passwd", "alice", "--password-stdin"], "a-new-secret\n").unwrap();
+    wharf(
+        dir,
+        &["user", "passwd", "alice", "--password-stdin"],
+        "a-new-secret\n",
+    )
+    .unwrap();
     let by_password = client()
         .put(server.generic("alice", "a/1/c.txt"))
         .basic_auth("alice", Some("a-new-secret"))
@@ -79,18 +100,51 @@ fn tokens_users_orgs_and_visibility_from_the_command_line() {
         .send()
         .unwrap();
     assert_eq!(by_password.status(), StatusCode::CREATED);
-    assert!(wharf(dir, &["user", "passwd", "alice", "--password-stdin"], "short\n").is_err());
-    assert!(wharf(dir, &["user", "passwd", "alice"], "").is_err(), "no terminal to ask on");
+    assert!(
+        wharf(
+            dir,
+            &["user", "passwd", "alice", "--password-stdin"],
+            "short\n"
+        )
+        .is_err()
+    );
+    assert!(
+        wharf(dir, &["user", "passwd", "alice"], "").is_err(),
+        "no terminal to ask on"
+    );
 
     // Organizations and visibility.
-    wharf(dir, &["user", "create", "bob", "--password", "bob-password"], "").unwrap();
+    wharf(
+        dir,
+        &["user", "create", "bob", "--password", "bob-password"],
+        "",
+    )
+    .unwrap();
     wharf(dir, &["org", "create", "crew", "--owner", "alice"], "").unwrap();
-    wharf(dir, &["org", "add-member", "crew", "bob", "--role", "write"], "").unwrap();
+    wharf(
+        dir,
+        &["org", "add-member", "crew", "bob", "--role", "write"],
+        "",
+    )
+    .unwrap();
     let orgs = wharf(dir, &["org", "list"], "").unwrap();
-    assert!(orgs.contains("crew\tpublic\t0\talice:admin,bob:write"), "{orgs}");
+    assert!(
+        orgs.contains("crew\tpublic\t0\talice:admin,bob:write"),
+        "{orgs}"
+    );
     wharf(dir, &["org", "remove-member", "crew", "bob"], "").unwrap();
-    assert!(wharf(dir, &["org", "list"], "").unwrap().contains("\talice:admin\n"));
-    let anonymous = || client().get(server.generic("alice", "a/1/a.txt")).send().unwrap().status();
+    assert!(
+        wharf(dir, &["org", "list"], "")
+            .unwrap()
+            .contains("\talice:admin\n")
+    );
+    let anonymous = || {
+        client()
+            .get(server.generic("alice", "a/1/a.txt"))
+            .send()
+            .unwrap()
+            .status()
+    };
     assert_eq!(anonymous(), StatusCode::OK);
     wharf(dir, &["owner", "visibility", "alice", "private"], "").unwrap();
     assert_eq!(anonymous(), StatusCode::UNAUTHORIZED);
@@ -101,12 +155,25 @@ fn tokens_users_orgs_and_visibility_from_the_command_line() {
     assert!(users.contains("alice\tno\tpublic\t1\t"), "{users}");
     let err = wharf(dir, &["user", "delete", "alice"], "").unwrap_err();
     assert!(err.to_string().contains("--transfer-to"), "{err}");
-    wharf(dir, &["user", "delete", "alice", "--transfer-to", "crew"], "").unwrap();
+    wharf(
+        dir,
+        &["user", "delete", "alice", "--transfer-to", "crew"],
+        "",
+    )
+    .unwrap();
     assert_eq!(
-        client().get(server.generic("crew", "a/1/a.txt")).send().unwrap().status(),
+        client()
+            .get(server.generic("crew", "a/1/a.txt"))
+            .send()
+            .unwrap()
+            .status(),
         StatusCode::OK
     );
-    assert!(!wharf(dir, &["token", "list"], "").unwrap().contains("\talice\t"));
+    assert!(
+        !wharf(dir, &["token", "list"], "")
+            .unwrap()
+            .contains("\talice\t")
+    );
 }
 
 fn npm_publish_body(name: &str, version: &str, tarball: &[u8]) -> serde_json::Value {
@@ -136,12 +203,26 @@ fn a_backup_taken_while_serving_restores_byte_identical() {
     let big: Vec<u8> = (0..3_000_000u32).map(|i| (i * 7 % 251) as u8).collect();
     let files: Vec<(String, Vec<u8>)> = vec![
         (format!("{base}/generic/tool/1.0/tool.bin"), big),
-        (format!("{base}/generic/tool/1.1/tool.bin"), b"small".to_vec()),
-        (format!("{base}/maven/org/acme/lib/1.0/lib-1.0.jar"), b"jar bytes".to_vec()),
-        (format!("{base}/maven/org/acme/lib/1.0/lib-1.0-sources.jar"), b"sources".to_vec()),
+        (
+            format!("{base}/generic/tool/1.1/tool.bin"),
+            b"small".to_vec(),
+        ),
+        (
+            format!("{base}/maven/org/acme/lib/1.0/lib-1.0.jar"),
+            b"jar bytes".to_vec(),
+        ),
+        (
+            format!("{base}/maven/org/acme/lib/1.0/lib-1.0-sources.jar"),
+            b"sources".to_vec(),
+        ),
     ];
     for (url, bytes) in &files {
-        let res = client().put(url).header("Authorization", &auth).body(bytes.clone()).send().unwrap();
+        let res = client()
+            .put(url)
+            .header("Authorization", &auth)
+            .body(bytes.clone())
+            .send()
+            .unwrap();
         assert_eq!(res.status(), StatusCode::CREATED, "{url}");
     }
     let tarball = b"not really gzip, but stored as sent".to_vec();
@@ -168,7 +249,10 @@ fn a_backup_taken_while_serving_restores_byte_identical() {
     };
     let said = wharf(server.data_dir(), &["backup", dest.to_str().unwrap()], "").unwrap();
     reader.join().unwrap();
-    assert!(said.contains("backed up the database and 5 blobs"), "{said}");
+    assert!(
+        said.contains("backed up the database and 5 blobs"),
+        "{said}"
+    );
 
     let source = dest.clone();
     let restored = TestServer::builder()
@@ -181,11 +265,17 @@ fn a_backup_taken_while_serving_restores_byte_identical() {
         let url = url.replace(&server.url, &restored.url);
         let res = client().get(&url).send().unwrap();
         assert_eq!(res.status(), StatusCode::OK, "{url}");
-        assert!(res.bytes().unwrap().as_ref() == bytes.as_slice(), "{url} differs");
+        assert!(
+            res.bytes().unwrap().as_ref() == bytes.as_slice(),
+            "{url} differs"
+        );
     }
     // The accounts came back too: the old admin token still works.
     let res = client()
-        .put(format!("{}/api/packages/admin/generic/after/1/x.txt", restored.url))
+        .put(format!(
+            "{}/api/packages/admin/generic/after/1/x.txt",
+            restored.url
+        ))
         .header("Authorization", &auth)
         .body("x")
         .send()

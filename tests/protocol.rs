@@ -14,4 +14,5 @@ mod nuget_protocol;
 mod oci_protocol;
 mod plugin_kit;
 mod registry_tokens;
+mod storage;
 mod upload_sessions;

@@ -494,3 +494,68 @@ fn expiry_removes_stale_sessions_and_orphan_files() {
     assert_eq!(expired.sessions, 1);
     assert_eq!(f.status("app", &fresh).0, StatusCode::NOT_FOUND);
 }
+
+/// A finish whose commit fails (as on a crash or a full disk between putting the bytes
+/// into the store and the commit) leaves the session as it was: its status, more
+/// chunks, and a retried finish all work; the bytes the failed commit left in the
+/// store never change and are collected later.
+#[test]
+fn a_finish_whose_commit_fails_leaves_the_session_resumable() {
+    let f = fixture();
+    let id = f.start("app");
+    let (status, _, body) = f.patch("app", &id, Some("0-4"), b"first");
+    assert_eq!(status, StatusCode::ACCEPTED, "{body}");
+    f.server.break_blob_commits(true);
+    let partial = sha256(b"first");
+    let (status, _, body) = f.finish("app", &id, &partial, b"");
+    assert_eq!(status, StatusCode::INTERNAL_SERVER_ERROR, "{body}");
+    f.server.break_blob_commits(false);
+    assert!(!f.linked("app", &partial));
+
+    let (status, headers, _) = f.status("app", &id);
+    assert_eq!(status, StatusCode::NO_CONTENT, "the session is still there");
+    assert_eq!(headers["range"], "0-4");
+    // The failed finish left these bytes in the store; appending must not change them.
+    assert_eq!(f.stored(&partial).as_deref(), Some(&b"first"[..]));
+    let (status, _, body) = f.patch("app", &id, Some("5-10"), b" again");
+    assert_eq!(status, StatusCode::ACCEPTED, "{body}");
+    assert_eq!(f.stored(&partial).as_deref(), Some(&b"first"[..]));
+
+    let whole = sha256(b"first again");
+    let (status, _, body) = f.finish("app", &id, &whole, b"");
+    assert_eq!(status, StatusCode::CREATED, "{body}");
+    assert!(f.linked("app", &whole));
+    assert_eq!(f.stored(&whole).as_deref(), Some(&b"first again"[..]));
+    assert_eq!(f.session_files(), 0);
+
+    let policy = wharf::registry::gc::Policy {
+        upload_grace: Duration::from_secs(86400),
+        orphan_grace: Duration::from_secs(3600),
+    };
+    let later = SystemTime::now() + Duration::from_secs(7200);
+    let report = wharf::registry::gc::collect(&f.server.registry, policy, later).unwrap();
+    assert_eq!(report.unrecorded, 1, "{report:?}");
+    assert_eq!(f.stored(&partial), None);
+    assert_eq!(f.stored(&whole).as_deref(), Some(&b"first again"[..]));
+}
+
+/// The same failure, then the client simply retries the finish.
+#[test]
+fn a_finish_retried_after_a_failed_commit_stores_the_blob() {
+    let f = fixture();
+    let id = f.start("app");
+    f.patch("app", &id, Some("0-5"), b"layer!");
+    let digest = sha256(b"layer!");
+    f.server.break_blob_commits(true);
+    assert_eq!(
+        f.finish("app", &id, &digest, b"").0,
+        StatusCode::INTERNAL_SERVER_ERROR
+    );
+    f.server.break_blob_commits(false);
+    let (status, _, body) = f.finish("app", &id, &digest, b"");
+    assert_eq!(status, StatusCode::CREATED, "{body}");
+    assert!(f.linked("app", &digest));
+    assert_eq!(f.stored(&digest).as_deref(), Some(&b"layer!"[..]));
+    assert_eq!(f.session_files(), 0);
+    assert_eq!(f.status("app", &id).0, StatusCode::NOT_FOUND);
+}

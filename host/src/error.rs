@@ -3,7 +3,8 @@
 //! Policy: store, db, auth and plugin code return `Error`; only `http` turns it into a
 //! response, in the requesting format's own error shape. Client mistakes carry a
 //! message meant for the client; `Internal`, `Db` and `Io` are logged and answered with
-//! a generic 500 body so that internals never leak.
+//! a generic 500 body so that internals never leak. Running out of disk space is told
+//! apart from other I/O and database failures wherever it happens (507).
 
 use crate::plugins::PluginFailure;
 
@@ -35,12 +36,43 @@ pub enum Error {
     /// A plugin's own error (with its status) or a plugin that failed (trap, limits).
     #[error(transparent)]
     Plugin(#[from] PluginFailure),
+    /// The disk is full (ENOSPC, EDQUOT, SQLite's `SQLITE_FULL`), or free space is below
+    /// `storage.min_free` so uploads are refused (HTTP 507). `detail` is for the log;
+    /// it is `None` for that early refusal, which the store logs once when space runs low.
+    #[error("insufficient storage: {}", detail.as_deref().unwrap_or("free space is below storage.min_free"))]
+    InsufficientStorage { detail: Option<String> },
     #[error("database error: {0}")]
-    Db(#[from] rusqlite::Error),
+    Db(rusqlite::Error),
     #[error("storage error: {0}")]
-    Io(#[from] std::io::Error),
+    Io(std::io::Error),
     #[error("{0}")]
     Internal(String),
+}
+
+impl From<std::io::Error> for Error {
+    fn from(e: std::io::Error) -> Self {
+        if crate::store::space::is_low_space(&e) {
+            Self::InsufficientStorage { detail: None }
+        } else if crate::store::space::is_full(&e) {
+            Self::InsufficientStorage {
+                detail: Some(format!("storage error: {e}")),
+            }
+        } else {
+            Self::Io(e)
+        }
+    }
+}
+
+impl From<rusqlite::Error> for Error {
+    fn from(e: rusqlite::Error) -> Self {
+        if e.sqlite_error_code() == Some(rusqlite::ErrorCode::DiskFull) {
+            Self::InsufficientStorage {
+                detail: Some(format!("database error: {e}")),
+            }
+        } else {
+            Self::Db(e)
+        }
+    }
 }
 
 impl Error {
@@ -58,5 +90,35 @@ impl Error {
 
     pub fn bad_request(what: impl Into<String>) -> Self {
         Self::BadRequest(what.into())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_full_disk_is_told_apart_wherever_it_happens() {
+        let full = |e: Error| matches!(e, Error::InsufficientStorage { .. });
+        assert!(full(
+            std::io::Error::from(std::io::ErrorKind::StorageFull).into()
+        ));
+        assert!(full(
+            std::io::Error::from(std::io::ErrorKind::QuotaExceeded).into()
+        ));
+        let sqlite_full = rusqlite::Error::SqliteFailure(
+            rusqlite::ffi::Error::new(rusqlite::ffi::SQLITE_FULL),
+            Some("database or disk is full".into()),
+        );
+        assert!(full(sqlite_full.into()));
+        assert!(matches!(
+            Error::from(std::io::Error::from(std::io::ErrorKind::NotFound)),
+            Error::Io(_)
+        ));
+        let busy = rusqlite::Error::SqliteFailure(
+            rusqlite::ffi::Error::new(rusqlite::ffi::SQLITE_BUSY),
+            None,
+        );
+        assert!(matches!(Error::from(busy), Error::Db(_)));
     }
 }

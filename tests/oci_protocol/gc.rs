@@ -203,3 +203,70 @@ fn a_blob_used_again_within_its_grace_stays() {
     assert_eq!((later.blobs, later.newly_orphaned), (0, 0), "{later:?}");
     assert_eq!(blob(&oci, "alice/b", &digest), Ok(bytes));
 }
+
+/// A publish puts its bytes into the store before its transaction commits: a commit
+/// that fails there (or a crash) leaves a complete file no row records. The collector
+/// removes such a file once it is older than the orphan grace, and nothing else.
+#[test]
+fn files_no_row_records_go_after_the_grace_and_nothing_else_does() {
+    let oci = Registry::start();
+    let (kept_manifest, kept) = oci.push_image("alice/app", "v1", b"kept layer");
+    oci.server.break_blob_commits(true);
+    let lost = b"a layer whose commit failed".to_vec();
+    let digest = sha256(&lost);
+    let push = oci
+        .request(
+            Method::POST,
+            &format!("alice/app/blobs/uploads/?digest={digest}"),
+        )
+        .header("content-type", "application/octet-stream")
+        .body(lost.clone())
+        .send()
+        .unwrap();
+    assert_eq!(push.status(), StatusCode::INTERNAL_SERVER_ERROR);
+    oci.server.break_blob_commits(false);
+    let hex = digest.trim_start_matches("sha256:");
+    let file = oci
+        .server
+        .data_dir()
+        .join("blobs/sha256")
+        .join(&hex[..2])
+        .join(hex);
+    assert!(file.exists(), "complete bytes that no row records");
+    assert_eq!(blob(&oci, "alice/app", &digest), Err(StatusCode::NOT_FOUND));
+    let stored = oci.server.stored_blobs();
+
+    // Younger than the grace: it stays (its publish could be one under way).
+    let now = SystemTime::now();
+    let first = collect(&oci, DEFAULTS, now);
+    assert_eq!((first.unrecorded, first.blobs), (0, 0), "{first:?}");
+    assert!(file.exists());
+
+    // Past the grace every stored file is old enough; only the unrecorded one goes.
+    let later = collect(&oci, DEFAULTS, now + 2 * HOUR);
+    assert_eq!(
+        (later.unrecorded, later.blobs, later.bytes),
+        (1, 1, lost.len() as u64),
+        "{later:?}"
+    );
+    assert!(!file.exists());
+    assert_eq!(oci.server.stored_blobs(), stored - 1);
+    assert_eq!(
+        std::fs::read_dir(oci.server.data_dir().join("trash/sha256"))
+            .unwrap()
+            .count(),
+        0
+    );
+    let manifest = oci.get(&format!("alice/app/manifests/{kept}"));
+    assert_eq!(manifest.bytes().unwrap().to_vec(), kept_manifest);
+    let image: Value = serde_json::from_slice(&kept_manifest).unwrap();
+    for descriptor in [&image["config"], &image["layers"][0]] {
+        let digest = descriptor["digest"].as_str().unwrap();
+        assert!(blob(&oci, "alice/app", digest).is_ok(), "{digest}");
+    }
+
+    // The same bytes pushed again are stored and served whole.
+    let again = oci.push_blob("alice/app", &lost);
+    assert_eq!(blob(&oci, "alice/app", &again), Ok(lost));
+    assert_eq!(collect(&oci, DEFAULTS, now + 4 * HOUR).unrecorded, 0);
+}

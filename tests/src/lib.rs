@@ -29,7 +29,8 @@ pub struct TestServer {
     pub registry: Arc<Registry>,
     pub admin_token: String,
     config: Config,
-    data_dir: tempfile::TempDir,
+    /// Removed when the server drops (the data dir, unless configured elsewhere).
+    _temp_dir: tempfile::TempDir,
     shutdown: Option<tokio::sync::oneshot::Sender<()>>,
     thread: Option<std::thread::JoinHandle<()>>,
 }
@@ -45,7 +46,11 @@ pub struct Builder {
     plugin_memory: Option<u64>,
     max_upload: Option<u64>,
     format_max_upload: Vec<(String, u64)>,
+    configure: Option<Configure>,
 }
+
+/// A last change to a test server's configuration.
+type Configure = Box<dyn FnOnce(&mut Config)>;
 
 impl Builder {
     /// Enables a format from a `.wasm` file, as a third party would.
@@ -80,6 +85,13 @@ impl Builder {
     /// The upload limit of one format.
     pub fn format_max_upload(mut self, format: &str, bytes: u64) -> Self {
         self.format_max_upload.push((format.into(), bytes));
+        self
+    }
+
+    /// Changes the configuration last, before the server opens it (a data dir on a
+    /// filesystem of the test's own, `storage.min_free`).
+    pub fn configure(mut self, f: impl FnOnce(&mut Config) + 'static) -> Self {
+        self.configure = Some(Box::new(f));
         self
     }
 
@@ -125,11 +137,15 @@ impl Builder {
                 .expect("format enabled")
                 .max_upload = Some(ByteSize(bytes));
         }
+        if let Some(configure) = self.configure {
+            configure(&mut config);
+            std::fs::create_dir_all(&config.storage.data_dir).unwrap();
+        }
         config.validate().expect("valid test config");
         if let Some(prepare) = self.prepare {
-            prepare(data_dir.path());
+            prepare(&config.storage.data_dir);
         }
-        share_plugin_cache(data_dir.path());
+        share_plugin_cache(&config.storage.data_dir);
 
         let (registry, shutdown, thread) = launch(config.clone(), listener);
         let admin_token =
@@ -144,7 +160,7 @@ impl Builder {
             registry,
             admin_token,
             config,
-            data_dir,
+            _temp_dir: data_dir,
             shutdown: Some(shutdown),
             thread: Some(thread),
         }
@@ -213,7 +229,7 @@ impl TestServer {
     }
 
     pub fn data_dir(&self) -> &Path {
-        self.data_dir.path()
+        &self.config.storage.data_dir
     }
 
     /// URL of a generic-format path for `owner`.
@@ -270,6 +286,25 @@ impl TestServer {
                 let user = owners::by_name(tx, &user)?.unwrap();
                 owners::set_member(tx, org.id, user.id, role)
             })
+            .unwrap();
+    }
+
+    /// While `broken`, every commit that links a blob to a package fails at `COMMIT`,
+    /// after its transaction has put the blob's bytes into the store: a trigger records
+    /// a deferred foreign key the commit finds broken. The product code runs unchanged;
+    /// only its commit fails, as on a crash or a full disk at that moment.
+    pub fn break_blob_commits(&self, broken: bool) {
+        let sql = if broken {
+            "CREATE TABLE IF NOT EXISTS test_crash_window
+                 (owner INTEGER REFERENCES owners(id) DEFERRABLE INITIALLY DEFERRED);
+             CREATE TRIGGER test_crash_window AFTER INSERT ON package_blobs
+             BEGIN INSERT INTO test_crash_window VALUES (-1); END;"
+        } else {
+            "DROP TRIGGER test_crash_window;"
+        };
+        self.registry
+            .db
+            .write_sync(move |tx| Ok(tx.execute_batch(sql)?))
             .unwrap();
     }
 

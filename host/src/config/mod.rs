@@ -15,7 +15,7 @@ use serde::Deserialize;
 
 pub use formats::{FormatConfig, PluginSource};
 pub use mount::Mount;
-pub use size::ByteSize;
+pub use size::{ByteSize, MinFree};
 
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields, default)]
@@ -44,6 +44,9 @@ pub struct ServerConfig {
 #[serde(deny_unknown_fields, default)]
 pub struct StorageConfig {
     pub data_dir: PathBuf,
+    /// Below this much free space under the data dir, uploads are refused with 507 and
+    /// the space kept for deletes is released (see `store::space`).
+    pub min_free: MinFree,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -81,6 +84,7 @@ impl Default for StorageConfig {
     fn default() -> Self {
         Self {
             data_dir: PathBuf::from("./data"),
+            min_free: MinFree::Default,
         }
     }
 }
@@ -322,6 +326,7 @@ mod tests {
         let defaults = Config::default();
         assert_eq!(shipped.server.listen, defaults.server.listen);
         assert_eq!(shipped.storage.data_dir, defaults.storage.data_dir);
+        assert_eq!(shipped.storage.min_free, defaults.storage.min_free);
         assert_eq!(shipped.limits.plugin_memory, defaults.limits.plugin_memory);
         assert_eq!(shipped.limits.max_upload, defaults.limits.max_upload);
         assert_eq!(shipped.gc.interval_secs, defaults.gc.interval_secs);

@@ -17,11 +17,8 @@ pub fn insert(conn: &Connection, sha256: &str, size: u64) -> Result<(), Error> {
 
 pub fn exists(conn: &Connection, sha256: &str) -> Result<bool, Error> {
     Ok(conn
-        .query_row(
-            "SELECT 1 FROM blobs WHERE sha256 = ?1",
-            [sha256],
-            |_| Ok(()),
-        )
+        .prepare_cached("SELECT 1 FROM blobs WHERE sha256 = ?1")?
+        .query_row([sha256], |_| Ok(()))
         .optional()?
         .is_some())
 }

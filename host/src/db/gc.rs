@@ -6,7 +6,7 @@
 //! manifests), or linked to a package (`package_blobs`: layers pushed before their
 //! manifest, mounts). Each of the three has an index by blob, so every check is a lookup.
 
-use rusqlite::{Transaction, params};
+use rusqlite::{Connection, Transaction, params};
 
 use crate::error::Error;
 
@@ -64,6 +64,18 @@ pub fn collectable(
 pub fn forget(tx: &Transaction<'_>, sha256: &str) -> Result<(), Error> {
     tx.execute("DELETE FROM blobs WHERE sha256 = ?1", [sha256])?;
     Ok(())
+}
+
+/// Those of `sha256s` (files found in the store) that no blob row records: bytes a crash
+/// or a failed commit left between their rename into the store and their commit.
+pub fn unrecorded(conn: &Connection, sha256s: &[String]) -> Result<Vec<String>, Error> {
+    let mut unknown = Vec::new();
+    for sha256 in sha256s {
+        if !super::blobs::exists(conn, sha256)? {
+            unknown.push(sha256.clone());
+        }
+    }
+    Ok(unknown)
 }
 
 /// Whether the database still knows the blob (the trash is emptied only of blobs it

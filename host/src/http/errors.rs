@@ -138,6 +138,20 @@ fn classify(error: &Error) -> (StatusCode, &str, String) {
                 format!("internal error: the {plugin} plugin failed on this request"),
             )
         }
+        Error::InsufficientStorage { detail } => {
+            // The early refusal was logged once, when space ran low; a failed write is
+            // logged here, each time, with what failed.
+            if let Some(detail) = detail {
+                tracing::error!(error = %detail, "out of disk space");
+            }
+            (
+                StatusCode::INSUFFICIENT_STORAGE,
+                "",
+                "insufficient storage: the registry is out of disk space, nothing was stored; \
+                 try again once an administrator has freed space"
+                    .to_string(),
+            )
+        }
         Error::Db(_) | Error::Io(_) | Error::Internal(_) => {
             tracing::error!(error = %error, "internal error");
             (
@@ -188,6 +202,56 @@ fn oci_code(status: StatusCode) -> &'static str {
         StatusCode::PAYLOAD_TOO_LARGE => "SIZE_INVALID",
         StatusCode::METHOD_NOT_ALLOWED => "UNSUPPORTED",
         StatusCode::TOO_MANY_REQUESTS => "TOOMANYREQUESTS",
+        // No code of the distribution spec's set (which it fixes for 4xx only) fits a
+        // full disk. `UNAVAILABLE` is the one Docker's and containerd's error registries
+        // know for a registry that cannot serve the request for now; they print its
+        // message and retry later, which is right for space an operator can free.
+        StatusCode::INSUFFICIENT_STORAGE => "UNAVAILABLE",
         _ => "UNSUPPORTED",
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    async fn rendered(style: ErrorStyle, error: Error) -> (StatusCode, String) {
+        let envelope = Envelope {
+            style,
+            ..Envelope::management("http://127.0.0.1")
+        };
+        let response = envelope.render(error);
+        let status = response.status();
+        let body = axum::body::to_bytes(response.into_body(), 1 << 16)
+            .await
+            .unwrap();
+        (status, String::from_utf8(body.to_vec()).unwrap())
+    }
+
+    #[tokio::test]
+    async fn a_full_disk_is_507_in_every_style() {
+        let full = || Error::from(std::io::Error::from(std::io::ErrorKind::StorageFull));
+        let (status, body) = rendered(ErrorStyle::Oci, full()).await;
+        assert_eq!(status, StatusCode::INSUFFICIENT_STORAGE);
+        let body: serde_json::Value = serde_json::from_str(&body).unwrap();
+        assert_eq!(body["errors"][0]["code"], "UNAVAILABLE");
+        let message = body["errors"][0]["message"].as_str().unwrap();
+        assert!(message.contains("out of disk space"), "{message}");
+
+        let (status, body) = rendered(ErrorStyle::JsonField("error".into()), full()).await;
+        assert_eq!(status, StatusCode::INSUFFICIENT_STORAGE);
+        let body: serde_json::Value = serde_json::from_str(&body).unwrap();
+        assert!(
+            body["error"]
+                .as_str()
+                .unwrap()
+                .contains("out of disk space")
+        );
+
+        let early = Error::InsufficientStorage { detail: None };
+        let (status, body) = rendered(ErrorStyle::PlainText, early).await;
+        assert_eq!(status, StatusCode::INSUFFICIENT_STORAGE);
+        assert!(body.starts_with("insufficient storage"), "{body}");
+        assert!(!body.contains("os error"), "no internals: {body}");
     }
 }

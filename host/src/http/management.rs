@@ -186,6 +186,8 @@ pub async fn delete_version(
             },
             version,
         };
+        // On a full disk the commit needs the reserve's blocks (store::space).
+        registry.blobs.space().make_room();
         registry
             .db
             .write(move |tx| delete::version(tx, owner.id, &format, &target))

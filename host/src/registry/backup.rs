@@ -36,7 +36,7 @@ pub struct Report {
 /// Backs up the registry of `config` into `dest`, which must not exist or be empty.
 pub fn backup(config: &Config, dest: &Path, how: Transfer) -> anyhow::Result<Report> {
     let db = open_existing_db(config)?;
-    let source = BlobStore::attach(&config.storage.data_dir)?;
+    let source = BlobStore::attach(&config.storage.data_dir, config.storage.min_free)?;
     take(&db, &source, dest, how, |_| {}).with_context(|| {
         format!(
             "backup of {} into {}",
@@ -117,7 +117,7 @@ pub fn restore(config: &Config, source: &Path, how: Transfer) -> anyhow::Result<
     let blobs = db::backup::blobs(&from)?;
     fs::create_dir_all(data_dir)
         .with_context(|| format!("cannot create data dir {}", data_dir.display()))?;
-    let target = BlobStore::attach(data_dir)?;
+    let target = BlobStore::attach(data_dir, config.storage.min_free)?;
     let mut report = Report::default();
     let missing = copy_blobs(
         &BlobStore::backup_at(source),
@@ -201,7 +201,7 @@ mod tests {
     fn a_blob_collected_during_the_backup_takes_another_snapshot() {
         let dir = tempfile::tempdir().unwrap();
         let data = dir.path().join("data");
-        let store = BlobStore::open(&data).unwrap();
+        let store = BlobStore::open(&data, Default::default()).unwrap();
         let db = Db::open(&data.join("wharf.db")).unwrap();
         let mut digests = Vec::new();
         for bytes in [&b"kept"[..], b"collected"] {
@@ -245,7 +245,7 @@ mod tests {
         config.storage.data_dir = restored.clone();
         let report = restore(&config, &dest, Transfer::LinkOrCopy).unwrap();
         assert_eq!(report.blobs, 1);
-        let copy = BlobStore::attach(&restored).unwrap();
+        let copy = BlobStore::attach(&restored, Default::default()).unwrap();
         assert_eq!(copy.stored_size(&digests[0]).unwrap(), Some(4));
         assert!(
             restore(&config, &dest, Transfer::Copy).is_err(),

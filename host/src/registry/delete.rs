@@ -26,6 +26,8 @@ pub async fn run(
     what: Removal,
 ) -> Result<(), Error> {
     let format = format.to_string();
+    // On a full disk SQLite needs room for its log to commit a delete.
+    registry.blobs.space().make_room();
     registry
         .db
         .write(move |tx| match &what {

@@ -10,8 +10,19 @@
 //! keep what a client may still be using: a layer pushed before its manifest stays
 //! linked to its repository for `upload_grace`, and a blob that lost its last
 //! reference keeps its bytes for `orphan_grace`.
+//!
+//! The store is also reconciled with the database: a publish renames its bytes into the
+//! store before its transaction commits, so a crash (or a failed commit) in between
+//! leaves a complete file no row records. Files older than `orphan_grace` without a row
+//! go the same way as collected blobs; the deciding check runs in a write transaction,
+//! which no publish can be inside of, so a file whose publish is still under way is
+//! never taken. The walk streams directory entries and checks them in batches, on a
+//! reader first so that a store of recorded files costs no write transaction.
 
+use std::collections::HashSet;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use rusqlite::Transaction;
 
 use super::{Registry, sessions};
 use crate::config::GcConfig;
@@ -46,6 +57,8 @@ pub struct Report {
     /// Blobs deleted, and their bytes.
     pub blobs: usize,
     pub bytes: u64,
+    /// Of those, files in the store that no row recorded (left by a crash).
+    pub unrecorded: usize,
     /// Expired upload sessions (and stray session files).
     pub sessions: usize,
 }
@@ -54,6 +67,8 @@ pub struct Report {
 pub fn collect(registry: &Registry, policy: Policy, now: SystemTime) -> Result<Report, Error> {
     let now_secs = seconds(now);
     let mut report = Report::default();
+    // On a full disk, the commits below need the reserve's blocks.
+    registry.blobs.space().make_room();
 
     let expired = sessions::expire(registry, policy.upload_grace, now)?;
     report.sessions = expired.sessions + expired.orphan_files;
@@ -66,36 +81,84 @@ pub fn collect(registry: &Registry, policy: Policy, now: SystemTime) -> Result<R
 
     let orphaned_before = now_secs.saturating_sub(policy.orphan_grace.as_secs() as i64);
     loop {
-        let mut trashed = Vec::new();
-        let swept = registry.db.write_sync(|tx| {
-            let batch = db::gc::collectable(tx, orphaned_before, BATCH)?;
-            for (sha256, _) in &batch {
-                if registry.blobs.trash(sha256)? {
-                    trashed.push(sha256.clone());
-                }
-                db::gc::forget(tx, sha256)?;
-            }
-            Ok(batch)
-        });
-        let batch = match swept {
-            Ok(batch) => batch,
-            Err(e) => {
-                for sha256 in &trashed {
-                    registry.blobs.restore(sha256)?;
-                }
-                return Err(e);
-            }
-        };
-        for sha256 in &trashed {
-            registry.blobs.purge(sha256)?;
-        }
-        report.blobs += batch.len();
-        report.bytes += batch.iter().map(|(_, size)| size).sum::<u64>();
+        let batch = sweep(registry, |tx| {
+            db::gc::collectable(tx, orphaned_before, BATCH)
+        })?;
+        report.count(&batch);
         if batch.len() < BATCH {
             break;
         }
     }
+
+    let stray_before = now.checked_sub(policy.orphan_grace).unwrap_or(UNIX_EPOCH);
+    registry.blobs.walk_older(stray_before, BATCH, |found| {
+        // Almost every file has its row: look on a reader, and take the write lock only
+        // for a batch with candidates, checked again under it.
+        let names: Vec<String> = found.iter().map(|(sha256, _)| sha256.clone()).collect();
+        let candidates = registry
+            .db
+            .read_sync(|conn| db::gc::unrecorded(conn, &names))?;
+        if candidates.is_empty() {
+            return Ok(());
+        }
+        let swept = sweep(registry, |tx| {
+            let unknown: HashSet<String> =
+                db::gc::unrecorded(tx, &candidates)?.into_iter().collect();
+            Ok(found
+                .into_iter()
+                .filter(|(sha256, _)| unknown.contains(sha256))
+                .collect())
+        })?;
+        report.count(&swept);
+        report.unrecorded += swept.len();
+        Ok::<_, Error>(())
+    })?;
+    if report.blobs > 0 {
+        // Uploads refused for lack of space may be accepted again at once.
+        registry.blobs.space().measure_now();
+    }
     Ok(report)
+}
+
+impl Report {
+    fn count(&mut self, swept: &[(String, u64)]) {
+        self.blobs += swept.len();
+        self.bytes += swept.iter().map(|(_, size)| size).sum::<u64>();
+    }
+}
+
+/// Takes the blobs `pick` chooses (inside the write transaction) out of the store into
+/// the trash and forgets their rows; purges them after the commit, or puts them back
+/// if the transaction fails. Returns what was picked.
+fn sweep(
+    registry: &Registry,
+    pick: impl FnOnce(&Transaction<'_>) -> Result<Vec<(String, u64)>, Error>,
+) -> Result<Vec<(String, u64)>, Error> {
+    let mut trashed = Vec::new();
+    let swept = registry.db.write_sync(|tx| {
+        let batch = pick(tx)?;
+        for (sha256, _) in &batch {
+            if registry.blobs.trash(sha256)? {
+                trashed.push(sha256.clone());
+            }
+            db::gc::forget(tx, sha256)?;
+        }
+        Ok(batch)
+    });
+    match swept {
+        Ok(batch) => {
+            for sha256 in &trashed {
+                registry.blobs.purge(sha256)?;
+            }
+            Ok(batch)
+        }
+        Err(e) => {
+            for sha256 in &trashed {
+                registry.blobs.restore(sha256)?;
+            }
+            Err(e)
+        }
+    }
 }
 
 /// Settles blobs a collection cut short left in the trash: back into the store if the

@@ -172,8 +172,8 @@ impl Registry {
         let token_key = load_token_key(&db)?;
         let data_dir = &config.storage.data_dir;
         let blobs = match role {
-            Role::Server => BlobStore::open(data_dir),
-            Role::Admin => BlobStore::attach(data_dir),
+            Role::Server => BlobStore::open(data_dir, config.storage.min_free),
+            Role::Admin => BlobStore::attach(data_dir, config.storage.min_free),
         }
         .with_context(|| format!("cannot open the blob store in {}", data_dir.display()))?;
         let sessions = sessions::Sessions::open(data_dir).with_context(|| {

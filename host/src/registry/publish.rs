@@ -101,7 +101,7 @@ fn materialize(
                 FileSource::Whole => 0,
                 FileSource::Slice(range) => {
                     let mut source = slice_of(&blobs[0], range)?;
-                    blobs.push(copy_into(store, &mut source, extra)?);
+                    blobs.push(copy_into(store, &mut source, extra, Error::from)?);
                     blobs.len() - 1
                 }
                 FileSource::Base64Slice(range) => {
@@ -110,14 +110,16 @@ fn materialize(
                         source,
                         &base64::engine::general_purpose::STANDARD,
                     );
-                    let staged = copy_into(store, &mut decoder, extra).map_err(|_| {
-                        Error::bad_request(format!("{}: invalid base64 data", file.name))
-                    })?;
-                    blobs.push(staged);
+                    // Only what fails to decode is the client's fault; a failed write
+                    // (a full disk) is the store's and says so.
+                    let invalid =
+                        |_| Error::bad_request(format!("{}: invalid base64 data", file.name));
+                    blobs.push(copy_into(store, &mut decoder, extra, invalid)?);
                     blobs.len() - 1
                 }
                 FileSource::Inline(bytes) => {
-                    blobs.push(copy_into(store, &mut bytes.as_slice(), extra)?);
+                    let mut bytes = bytes.as_slice();
+                    blobs.push(copy_into(store, &mut bytes, extra, Error::from)?);
                     blobs.len() - 1
                 }
             };
@@ -152,15 +154,18 @@ fn slice_of(upload: &StagedBlob, range: &api::ByteRange) -> Result<std::io::Take
     Ok(file.take(range.length))
 }
 
+/// Copies `source` into a new staged blob; `unreadable` says what a failed read means
+/// (failed writes are the store's own errors).
 fn copy_into(
     store: &crate::store::BlobStore,
     source: &mut dyn Read,
     extra: &[Algorithm],
+    unreadable: impl Fn(std::io::Error) -> Error,
 ) -> Result<StagedBlob, Error> {
     let mut writer = store.writer(extra)?;
     let mut buf = vec![0u8; 256 << 10];
     loop {
-        let n = source.read(&mut buf)?;
+        let n = source.read(&mut buf).map_err(&unreadable)?;
         if n == 0 {
             break;
         }
@@ -321,4 +326,85 @@ fn reference(
         }
     }
     db::blobs::set_references(tx, version_id, &sha256s)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::MinFree;
+    use crate::store::BlobStore;
+
+    /// A plan storing one file decoded from base64 `range` of the upload.
+    fn base64_plan(range: api::ByteRange) -> api::PublishPlan {
+        api::PublishPlan {
+            pkg: api::PackageRef {
+                owner: "alice".into(),
+                name: "pkg".into(),
+            },
+            versions: vec![api::PlanVersion {
+                version: "1.0.0".into(),
+                mode: VersionMode::Create,
+                metadata: String::new(),
+                files: vec![api::PlanFile {
+                    name: "pkg.tgz".into(),
+                    source: FileSource::Base64Slice(range),
+                    content_type: String::new(),
+                    lead: true,
+                    overwrite: false,
+                    expect: None,
+                }],
+                tags: Vec::new(),
+                properties: Vec::new(),
+                references: Vec::new(),
+            }],
+            reply: api::Response {
+                status: 0,
+                content_type: String::new(),
+                headers: Vec::new(),
+                body: Vec::new(),
+            },
+        }
+    }
+
+    fn staged(store: &BlobStore, bytes: &[u8]) -> StagedBlob {
+        let mut writer = store.writer(&[]).unwrap();
+        writer.write(bytes).unwrap();
+        writer.finish().unwrap()
+    }
+
+    #[test]
+    fn bad_base64_is_the_clients_fault_and_a_full_disk_is_not() {
+        let dir = tempfile::tempdir().unwrap();
+        let roomy = BlobStore::open(dir.path(), MinFree::Bytes(0)).unwrap();
+        let body = b"!!not base64!!";
+        let range = api::ByteRange {
+            offset: 0,
+            length: body.len() as u64,
+        };
+        let upload = staged(&roomy, body);
+        let refused = materialize(&roomy, upload, &base64_plan(range), &[]);
+        assert!(
+            matches!(&refused, Err(Error::BadRequest(m)) if m.contains("invalid base64")),
+            "{:?}",
+            refused.err()
+        );
+
+        // The same store with no room for another blob: the decoded copy cannot be
+        // written, which is a 507, not the client's base64.
+        let full = BlobStore::attach(dir.path(), MinFree::Percent(100.0)).unwrap();
+        if full.space().status().total_bytes == 0 {
+            return; // Free space cannot be measured here.
+        }
+        let upload = staged(&roomy, b"aGVsbG8=");
+        let range = api::ByteRange {
+            offset: 0,
+            length: 8,
+        };
+        let refused = materialize(&full, upload, &base64_plan(range), &[]);
+        assert!(
+            matches!(refused, Err(Error::InsufficientStorage { .. })),
+            "{:?}",
+            refused.err()
+        );
+    }
 }

@@ -4,8 +4,14 @@
 //! The session file is the truth for what was received; the database row only says
 //! who owns the session. A running sha256 per session is kept in memory so finishing
 //! a large blob costs no second read; when it is missing (restart, eviction, a failed
-//! write) finishing rehashes the file. A finished blob is renamed from the session file
-//! into the store inside the transaction that records it: nothing is half-stored.
+//! write) finishing rehashes the file. A finished blob is hard-linked from the session
+//! file into the store inside the transaction that records it (nothing is half-stored),
+//! and the session file is removed only after the commit: a crash or a failed commit
+//! leaves the session as it was, and the client can retry the finish or go on
+//! appending (to a copy, so the linked blob never changes).
+//!
+//! While free space is low, a request that would write bytes is refused (507) before
+//! its body is read; finishing a complete session writes none and still works.
 //!
 //! One request at a time per session: a second concurrent request on the same session
 //! gets 416 with the session's current range (the client asks for the status and
@@ -15,11 +21,17 @@ use std::collections::HashMap;
 use std::fs::File;
 use std::io::{self, Write};
 use std::sync::{Arc, Mutex};
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use axum::body::Body;
 use sha2::{Digest as _, Sha256};
 use tokio::sync::OwnedMutexGuard;
+
+mod expiry;
+mod hashing;
+
+pub use expiry::{Expired, expire};
+use hashing::{digest_in, digest_mismatch, rehash};
+pub use hashing::{extra_digests, wanted};
 
 use super::Registry;
 use super::incoming::{CHANNEL_DEPTH, forward, too_large};
@@ -27,7 +39,7 @@ use crate::db::{self, packages, sessions::SessionRow};
 use crate::error::Error;
 use crate::plugins::api;
 use crate::store::sessions::{self as files, SessionFiles};
-use crate::store::{Algorithm, MultiHasher, StagedBlob, digest};
+use crate::store::{Algorithm, StagedBlob, digest};
 
 /// Most sessions with an in-memory hasher; beyond that idle ones are dropped and
 /// rehash their file when they finish.
@@ -80,49 +92,8 @@ pub struct Stored {
     pub digest: String,
 }
 
-/// What one expiry pass removed.
-#[derive(Debug, Default, PartialEq, Eq)]
-pub struct Expired {
-    pub sessions: usize,
-    pub orphan_files: usize,
-}
-
-/// The digest a client asked for, checked: sha256 or sha512, lower-case hex.
-pub fn wanted(digest: &api::Digest) -> Result<(Algorithm, String), Error> {
-    let algorithm = match digest.algorithm {
-        api::HashAlgorithm::Sha256 => Algorithm::Sha256,
-        api::HashAlgorithm::Sha512 => Algorithm::Sha512,
-        _ => {
-            return Err(Error::bad_request(
-                "only sha256 and sha512 digests are supported",
-            ));
-        }
-    };
-    let well_formed = digest.hex.len() == algorithm.hex_len()
-        && digest
-            .hex
-            .bytes()
-            .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b));
-    if !well_formed {
-        return Err(Error::bad_request("malformed digest"));
-    }
-    Ok((algorithm, digest.hex.clone()))
-}
-
-/// Digests to compute besides sha256 while receiving a blob that must match `algorithm`.
-pub fn extra_digests(algorithm: Algorithm) -> Vec<Algorithm> {
-    match algorithm {
-        Algorithm::Sha256 => Vec::new(),
-        other => vec![other],
-    }
-}
-
 fn unknown(id: &str) -> Error {
     Error::not_found(format!("upload session {id:?} not found"))
-}
-
-fn system_time(seconds: i64) -> SystemTime {
-    UNIX_EPOCH + Duration::from_secs(seconds.max(0) as u64)
 }
 
 impl Sessions {
@@ -204,6 +175,7 @@ pub async fn start(
         package: target.package.clone(),
         created: db::now(),
     };
+    registry.blobs.space().check_room()?;
     // Row first: a crash in between leaves at worst a row without a file, which
     // expiry removes.
     registry
@@ -303,14 +275,21 @@ pub async fn finish(
         return Err(digest_mismatch(algorithm, &expected, &actual));
     }
     let sha256 = digest_in(&digests, Algorithm::Sha256);
-    let staged = registry.blobs.stage_existing(
+    let staged = registry.blobs.stage_linked(
         registry.sessions.files.path(id)?,
         sha256.clone(),
         size,
         digests,
     );
     let committed = commit(registry, target, staged, Some(id.to_string())).await;
-    // Either way the session is over: its file was renamed into the store or dropped.
+    if committed.is_ok()
+        && let Err(e) = registry.sessions.files.remove(id)
+    {
+        // Its row is gone, so expiry removes the file later.
+        tracing::warn!(error = %e, session = id, "cannot remove a finished session's file");
+    }
+    // Finished, or failed with the file as it was: either way the hasher is not needed
+    // (a retry rehashes the file).
     registry.sessions.forget(id);
     drop(live);
     committed?;
@@ -347,38 +326,8 @@ pub async fn store_whole(
     Ok(stored)
 }
 
-fn digest_mismatch(algorithm: Algorithm, expected: &str, actual: &str) -> Error {
-    Error::bad_request(format!(
-        "digest mismatch: the upload is {}:{actual}, not {}:{expected}",
-        algorithm.as_str(),
-        algorithm.as_str()
-    ))
-}
-
-fn digest_in(digests: &[(Algorithm, String)], algorithm: Algorithm) -> String {
-    digests
-        .iter()
-        .find(|(a, _)| *a == algorithm)
-        .map(|(_, h)| h.clone())
-        .unwrap_or_default()
-}
-
-/// sha256 (and `algorithm` if another) of a session file, in one pass.
-fn rehash(path: &std::path::Path, algorithm: Algorithm) -> io::Result<Vec<(Algorithm, String)>> {
-    let mut hasher = MultiHasher::new(&extra_digests(algorithm));
-    let mut file = File::open(path)?;
-    let mut buf = vec![0u8; 256 << 10];
-    loop {
-        let n = io::Read::read(&mut file, &mut buf)?;
-        if n == 0 {
-            return Ok(hasher.finish());
-        }
-        hasher.update(&buf[..n]);
-    }
-}
-
-/// Records the blob, links it to the package, ends the session and renames the bytes
-/// into the store, all in one write transaction.
+/// Records the blob, links it to the package, ends the session and puts the bytes into
+/// the store, all in one write transaction.
 async fn commit(
     registry: &Registry,
     target: &Target,
@@ -422,7 +371,12 @@ async fn append_body(
     offset: Option<u64>,
     incoming: Incoming,
 ) -> Result<(OwnedMutexGuard<LiveSession>, u64), Error> {
-    let (file, len) = match registry.sessions.files.open_append(id) {
+    // A body of declared length 0 (a closing request) writes nothing.
+    let writes = incoming.declared != Some(0);
+    if writes {
+        registry.blobs.space().check_room()?;
+    }
+    let (mut file, len) = match registry.sessions.files.open_append(id) {
         Ok(opened) => opened,
         Err(e) if e.kind() == io::ErrorKind::NotFound => return Err(unknown(id)),
         Err(e) => return Err(e.into()),
@@ -436,6 +390,14 @@ async fn append_body(
         return Err(too_large(limit));
     }
 
+    if writes && SessionFiles::is_shared(&file)? {
+        // A finish that did not commit linked this file into the store.
+        let (files, id) = (registry.sessions.files.clone(), id.to_string());
+        file = tokio::task::spawn_blocking(move || files.unshare(&id))
+            .await
+            .map_err(|e| Error::Internal(format!("session copy failed: {e}")))??;
+    }
+
     let (tx, rx) = tokio::sync::mpsc::channel::<bytes::Bytes>(CHANNEL_DEPTH);
     // The writer owns the session until the last chunk is on disk, even if this
     // request is dropped first, so no other request sees a length still growing.
@@ -445,7 +407,7 @@ async fn append_body(
     let (live, written) = writer
         .await
         .map_err(|e| Error::Internal(format!("session writer failed: {e}")))?;
-    let new_len = written?;
+    let new_len = written.inspect_err(|e| registry.blobs.space().note(e))?;
     match failure {
         Some(error) => Err(error),
         None => Ok((live, new_len)),
@@ -487,82 +449,9 @@ fn write_chunks(
     (live, Ok(len))
 }
 
-/// Removes sessions last written more than `ttl` before `now` (by file mtime, or the
-/// row's `created` when the file is missing) and session files without a row that old.
-/// Blocking: run it off the async executor. Busy sessions are left alone.
-pub fn expire(registry: &Registry, ttl: Duration, now: SystemTime) -> Result<Expired, Error> {
-    let cutoff = now.checked_sub(ttl).unwrap_or(UNIX_EPOCH);
-    let cutoff_secs = cutoff
-        .duration_since(UNIX_EPOCH)
-        .map(|d| d.as_secs() as i64)
-        .unwrap_or(0);
-    let sessions = &registry.sessions;
-    let mut expired = Expired::default();
-
-    let candidates = registry
-        .db
-        .read_sync(|conn| db::sessions::created_before(conn, cutoff_secs))?;
-    for (id, created) in candidates {
-        let Ok(_held) = sessions.entry(&id).try_lock_owned() else {
-            continue;
-        };
-        let last = sessions
-            .files
-            .mtime(&id)?
-            .unwrap_or_else(|| system_time(created));
-        if last >= cutoff {
-            continue;
-        }
-        let row_id = id.clone();
-        registry
-            .db
-            .write_sync(move |tx| db::sessions::delete(tx, &row_id))?;
-        sessions.files.remove(&id)?;
-        sessions.forget(&id);
-        expired.sessions += 1;
-    }
-
-    for id in sessions.files.ids()? {
-        let lookup = id.clone();
-        let has_row = registry
-            .db
-            .read_sync(move |conn| db::sessions::find(conn, &lookup))?
-            .is_some();
-        let old = sessions.files.mtime(&id)?.is_some_and(|t| t < cutoff);
-        if !has_row && old {
-            sessions.files.remove(&id)?;
-            sessions.forget(&id);
-            expired.orphan_files += 1;
-        }
-    }
-    Ok(expired)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn only_well_formed_sha256_and_sha512_digests_are_wanted() {
-        let digest = |algorithm, hex: &str| api::Digest {
-            algorithm,
-            hex: hex.to_string(),
-        };
-        let sha256 = "a".repeat(64);
-        assert_eq!(
-            wanted(&digest(api::HashAlgorithm::Sha256, &sha256)).unwrap(),
-            (Algorithm::Sha256, sha256.clone())
-        );
-        assert!(wanted(&digest(api::HashAlgorithm::Sha512, &"0".repeat(128))).is_ok());
-        for (algorithm, hex) in [
-            (api::HashAlgorithm::Sha256, "A".repeat(64)),
-            (api::HashAlgorithm::Sha256, "a".repeat(63)),
-            (api::HashAlgorithm::Sha512, sha256.clone()),
-            (api::HashAlgorithm::Md5, "a".repeat(32)),
-        ] {
-            assert!(wanted(&digest(algorithm, &hex)).is_err(), "{hex}");
-        }
-    }
 
     #[test]
     fn idle_entries_are_dropped_at_the_cap_and_busy_ones_refuse_a_second_request() {

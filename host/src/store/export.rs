@@ -8,7 +8,7 @@ use std::fs::{self, File};
 use std::io;
 use std::path::Path;
 
-use super::BlobStore;
+use super::{BlobStore, Space};
 
 /// How a blob reaches the other store.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -38,6 +38,8 @@ impl BlobStore {
             blobs: dir.join("blobs").join("sha256"),
             tmp: dir.join("blobs").join("tmp"),
             trash: dir.join("blobs").join("trash"),
+            // A backup is no data dir: nothing is uploaded into it, and it gets no reserve.
+            space: Space::detached(dir),
         }
     }
 
@@ -122,7 +124,7 @@ mod tests {
     #[test]
     fn exports_by_link_or_copy_and_finds_the_trash() {
         let dir = tempfile::tempdir().unwrap();
-        let store = BlobStore::open(&dir.path().join("data")).unwrap();
+        let store = BlobStore::open(&dir.path().join("data"), Default::default()).unwrap();
         let mut w = store.writer(&[Algorithm::Sha256]).unwrap();
         w.write(b"bytes").unwrap();
         let mut staged = w.finish().unwrap();

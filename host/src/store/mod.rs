@@ -5,15 +5,18 @@
 //! knows nothing of packages: which name maps to which digest lives only in the
 //! database. Paths are built from validated sha256 hex only, never from a URL.
 //!
-//! The interface is narrow (stage, publish, open, and trash for the garbage
+//! The interface is narrow (stage, publish, open, and walk and trash for the garbage
 //! collector), but it is not yet storage-neutral: `open_blob` hands out a
 //! `std::fs::File`, which downloads read with page-cache-only reads. An object store
-//! (issue 22) needs a reader type behind a trait first.
+//! (issue 22) needs a reader type behind a trait first. New blobs are refused while
+//! free space is low (`space`).
 
 mod cached;
 pub mod digest;
 mod export;
 pub mod sessions;
+pub mod space;
+mod walk;
 
 /// Page-cache-only reads of an opened blob (`None` when any byte would come from the
 /// disk): async callers serve hot small files without a trip to the blocking pool.
@@ -25,6 +28,9 @@ use std::path::{Path, PathBuf};
 
 pub use digest::{Algorithm, MultiHasher};
 pub use export::{Exported, Transfer};
+pub use space::{Space, SpaceStatus};
+
+use crate::config::MinFree;
 
 #[derive(Debug, Clone)]
 pub struct BlobStore {
@@ -33,25 +39,29 @@ pub struct BlobStore {
     /// Blobs the collector took out of the store, until their database rows are gone
     /// for good (then they are purged) or kept after all (then they are restored).
     trash: PathBuf,
+    space: Space,
 }
 
 impl BlobStore {
     /// Opens the store below `data_dir` for the server. Leftover temp files (an upload
-    /// cut by a crash or a hard stop) are removed: nothing refers to them.
-    pub fn open(data_dir: &Path) -> io::Result<Self> {
-        let store = Self::attach(data_dir)?;
+    /// cut by a crash or a hard stop) are removed: nothing refers to them. Free space
+    /// is watched from now on (see [`Space::watch`]).
+    pub fn open(data_dir: &Path, min_free: MinFree) -> io::Result<Self> {
+        let store = Self::attach(data_dir, min_free)?;
         fs::remove_dir_all(&store.tmp)?;
         fs::create_dir_all(&store.tmp)?;
+        store.space.watch();
         Ok(store)
     }
 
     /// Opens the store beside a server that may be running (`wharf gc`): its temp files
     /// are in-flight uploads, so they stay.
-    pub fn attach(data_dir: &Path) -> io::Result<Self> {
+    pub fn attach(data_dir: &Path, min_free: MinFree) -> io::Result<Self> {
         let store = Self {
             blobs: data_dir.join("blobs").join("sha256"),
             tmp: data_dir.join("tmp").join("blobs"),
             trash: data_dir.join("trash").join("sha256"),
+            space: Space::open(data_dir, min_free),
         };
         for dir in [&store.blobs, &store.tmp, &store.trash] {
             fs::create_dir_all(dir)?;
@@ -69,8 +79,16 @@ impl BlobStore {
         Ok(self.blobs.join(&sha256[..2]).join(sha256))
     }
 
-    /// Starts writing a new blob; `extra` digests are computed alongside sha256.
+    /// Free space under the data dir: whether uploads are refused, for health checks.
+    pub fn space(&self) -> &Space {
+        &self.space
+    }
+
+    /// Starts writing a new blob; `extra` digests are computed alongside sha256. Refused
+    /// (a [`space::LowSpace`] error) while free space is below `storage.min_free`, so an
+    /// upload is turned away before its body is read.
     pub fn writer(&self, extra: &[Algorithm]) -> io::Result<BlobWriter> {
+        self.space.check_room()?;
         let name = format!("{:016x}{:016x}", random_u64(), random_u64());
         let path = self.tmp.join(name);
         let file = File::options().write(true).create_new(true).open(&path)?;
@@ -83,11 +101,14 @@ impl BlobStore {
         })
     }
 
-    /// Stages a file already complete on disk (a finished upload session) so that
-    /// [`StagedBlob::publish`] renames it into the store. The caller has hashed and
-    /// fsynced it; `path` must be on the store's filesystem and is removed if the blob
-    /// is dropped unpublished (or was a duplicate).
-    pub fn stage_existing(
+    /// Stages a file already complete on disk that must stay where it is until the
+    /// blob's transaction has committed (a finished upload session: a crash or a failed
+    /// commit must leave it resumable). [`StagedBlob::publish`] hard-links it into the
+    /// store instead of moving it; the caller removes `path` after the commit and must
+    /// never write to it in place while it has another link (see
+    /// `sessions::SessionFiles::unshare`). The caller has hashed and fsynced it; `path`
+    /// must be on the store's filesystem.
+    pub fn stage_linked(
         &self,
         path: PathBuf,
         sha256: String,
@@ -95,7 +116,8 @@ impl BlobStore {
         digests: Vec<(Algorithm, String)>,
     ) -> StagedBlob {
         StagedBlob {
-            temp: TempFile(Some(path)),
+            temp: TempFile(None),
+            linked: Some(path),
             sha256,
             size,
             digests,
@@ -180,7 +202,8 @@ impl BlobWriter {
     pub fn write(&mut self, bytes: &[u8]) -> io::Result<()> {
         if let (Some(file), Some(hasher)) = (self.file.as_mut(), self.hasher.as_mut()) {
             hasher.update(bytes);
-            file.write_all(bytes)?;
+            file.write_all(bytes)
+                .inspect_err(|e| self.store.space.note(e))?;
             self.size += bytes.len() as u64;
         }
         Ok(())
@@ -193,7 +216,7 @@ impl BlobWriter {
     /// Flushes the bytes to disk and returns the staged blob with its digests.
     pub fn finish(mut self) -> io::Result<StagedBlob> {
         let file = self.file.take().expect("finish is called once");
-        file.sync_all()?;
+        file.sync_all().inspect_err(|e| self.store.space.note(e))?;
         drop(file);
         let digests = self.hasher.take().expect("finish is called once").finish();
         let sha256 = digests
@@ -203,6 +226,7 @@ impl BlobWriter {
             .expect("sha256 is always computed");
         Ok(StagedBlob {
             temp: TempFile(self.temp.0.take()),
+            linked: None,
             sha256,
             size: self.size,
             digests,
@@ -215,6 +239,8 @@ impl BlobWriter {
 #[derive(Debug)]
 pub struct StagedBlob {
     temp: TempFile,
+    /// A file to link into the store rather than move (see [`BlobStore::stage_linked`]).
+    linked: Option<PathBuf>,
     pub sha256: String,
     pub size: u64,
     /// sha256 and any extra digests computed while writing.
@@ -225,7 +251,7 @@ pub struct StagedBlob {
 impl StagedBlob {
     /// Opens the staged bytes for reading (plugins read uploads by range).
     pub fn open(&self) -> io::Result<File> {
-        match &self.temp.0 {
+        match self.temp.0.as_ref().or(self.linked.as_ref()) {
             Some(path) => File::open(path),
             None => self.store.open_blob(&self.sha256),
         }
@@ -242,19 +268,35 @@ impl StagedBlob {
     /// this copy dropped. Callers do this inside the database transaction that records
     /// the blob, so garbage collection (which deletes under the same lock) cannot
     /// remove a file between its arrival and its first reference.
+    ///
+    /// A crash (or a failed commit) after this leaves a complete file no row names;
+    /// the collector removes such files once they are older than its orphan grace.
     pub fn publish(&mut self) -> io::Result<()> {
-        let Some(temp) = self.temp.0.as_ref() else {
+        let published = self.place();
+        if let Err(e) = &published {
+            self.store.space.note(e);
+        }
+        published
+    }
+
+    fn place(&mut self) -> io::Result<()> {
+        let target = self.store.path(&self.sha256)?;
+        let Some(source) = self.temp.0.as_ref().or(self.linked.as_ref()) else {
             return Ok(());
         };
-        let target = self.store.path(&self.sha256)?;
         if !target.exists() {
             let dir = target.parent().expect("blob paths have a parent");
             fs::create_dir_all(dir)?;
-            fs::rename(temp, &target)?;
-            // Make the rename itself durable.
+            if self.linked.is_some() {
+                fs::hard_link(source, &target)?;
+            } else {
+                fs::rename(source, &target)?;
+                self.temp.0 = None;
+            }
+            // Make the new directory entry itself durable.
             File::open(dir)?.sync_all()?;
-            self.temp.0 = None;
         }
+        self.linked = None;
         Ok(())
     }
 }
@@ -281,7 +323,7 @@ mod tests {
     #[test]
     fn stage_publish_dedup_and_cleanup() {
         let dir = std::env::temp_dir().join(format!("wharf-store-{:x}", random_u64()));
-        let store = BlobStore::open(&dir).unwrap();
+        let store = BlobStore::open(&dir, MinFree::Bytes(0)).unwrap();
         let mut w = store.writer(&[Algorithm::Md5]).unwrap();
         w.write(b"hello ").unwrap();
         w.write(b"world").unwrap();
@@ -324,5 +366,40 @@ mod tests {
         assert!(store.trashed().unwrap().is_empty());
         assert!(store.trash("../x").is_err());
         fs::remove_dir_all(dir).unwrap();
+    }
+
+    #[test]
+    fn a_linked_blob_keeps_its_source_until_the_caller_removes_it() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = BlobStore::open(dir.path(), MinFree::Bytes(0)).unwrap();
+        let source = dir.path().join("session");
+        fs::write(&source, b"session bytes").unwrap();
+        let sha256 = digest::of_bytes(Algorithm::Sha256, b"session bytes");
+        let mut staged = store.stage_linked(source.clone(), sha256.clone(), 13, Vec::new());
+        staged.publish().unwrap();
+        drop(staged);
+        assert!(source.exists(), "the source stays for a retry");
+        assert!(store.contains(&sha256));
+        // Publishing again (a retried finish) finds the blob there and is harmless.
+        let mut again = store.stage_linked(source.clone(), sha256.clone(), 13, Vec::new());
+        again.publish().unwrap();
+        drop(again);
+        fs::remove_file(&source).unwrap();
+        assert_eq!(
+            fs::read(store.path(&sha256).unwrap()).unwrap(),
+            b"session bytes"
+        );
+    }
+
+    #[test]
+    fn no_new_blob_while_space_is_low() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = BlobStore::open(dir.path(), MinFree::Percent(100.0)).unwrap();
+        if store.space().status().total_bytes == 0 {
+            return; // Free space cannot be measured here.
+        }
+        let refused = store.writer(&[]).err().expect("refused");
+        assert!(space::is_low_space(&refused));
+        assert_eq!(store.temp_file_count(), 0);
     }
 }

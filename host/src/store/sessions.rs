@@ -4,9 +4,15 @@
 //! was last written (its mtime), so an append costs no database write. Session files
 //! survive restarts: `BlobStore::open` wipes only `tmp/blobs`. Ids come from URLs, so
 //! every id is checked against the UUID text shape before it names a file.
+//!
+//! Finishing a session hard-links its file into the blob store and removes it only
+//! after the commit, so a crash in between leaves the session whole. Such a file then
+//! shares its bytes with a stored blob, and must never be appended to in place:
+//! [`SessionFiles::unshare`] gives the session a copy of its own first.
 
 use std::fs::{self, File};
 use std::io;
+use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
 use std::time::SystemTime;
 
@@ -78,6 +84,27 @@ impl SessionFiles {
         let file = File::options().append(true).open(self.path(id)?)?;
         let len = file.metadata()?.len();
         Ok((file, len))
+    }
+
+    /// Whether the session's file also has a name in the blob store (a finish linked it
+    /// there and did not commit): appending must then go to a copy.
+    pub fn is_shared(file: &File) -> io::Result<bool> {
+        Ok(file.metadata()?.nlink() > 1)
+    }
+
+    /// Replaces the session's file with a copy of it, leaving the stored blob it shared
+    /// its bytes with untouched, and opens the copy for appending. The copy is made in
+    /// `tmp/blobs`, which the server empties at start, so a crash leaves no stray file.
+    pub fn unshare(&self, id: &str) -> io::Result<File> {
+        let path = self.path(id)?;
+        let tmp = self.dir.with_file_name("blobs");
+        fs::create_dir_all(&tmp)?;
+        let copy = tmp.join(format!("session-{id}"));
+        fs::copy(&path, &copy)?;
+        File::open(&copy)?.sync_all()?;
+        fs::rename(&copy, &path)?;
+        File::open(&self.dir)?.sync_all()?;
+        File::options().append(true).open(&path)
     }
 
     /// Bytes received so far; `None` when the file is gone.
@@ -171,12 +198,30 @@ mod tests {
     }
 
     #[test]
+    fn unsharing_leaves_the_other_link_untouched() {
+        let dir = tempfile::tempdir().unwrap();
+        let files = SessionFiles::open(dir.path()).unwrap();
+        let id = new_id();
+        files.create(&id).unwrap();
+        files.open_append(&id).unwrap().0.write_all(b"abc").unwrap();
+        let stored = dir.path().join("stored");
+        fs::hard_link(files.path(&id).unwrap(), &stored).unwrap();
+        let (file, _) = files.open_append(&id).unwrap();
+        assert!(SessionFiles::is_shared(&file).unwrap());
+        let mut own = files.unshare(&id).unwrap();
+        assert!(!SessionFiles::is_shared(&own).unwrap());
+        own.write_all(b"d").unwrap();
+        assert_eq!(fs::read(&stored).unwrap(), b"abc");
+        assert_eq!(fs::read(files.path(&id).unwrap()).unwrap(), b"abcd");
+    }
+
+    #[test]
     fn sessions_survive_reopening_the_blob_store() {
         let dir = tempfile::tempdir().unwrap();
         let files = SessionFiles::open(dir.path()).unwrap();
         let id = new_id();
         files.create(&id).unwrap();
-        crate::store::BlobStore::open(dir.path()).unwrap();
+        crate::store::BlobStore::open(dir.path(), crate::config::MinFree::Default).unwrap();
         let files = SessionFiles::open(dir.path()).unwrap();
         assert_eq!(files.len(&id).unwrap(), Some(0));
     }
