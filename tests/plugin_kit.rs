@@ -199,6 +199,7 @@ fn a_plugin_of_another_contract_version_stops_startup() {
             mount: "/api/packages/{owner}/future".to_string(),
             plugin: PluginSource::Path(PathBuf::from(&wasm)),
             max_upload: None,
+            max_concurrent: None,
         },
     );
     config.validate().unwrap();

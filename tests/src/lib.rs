@@ -34,6 +34,7 @@ pub struct Builder {
     plugin_memory: Option<u64>,
     max_upload: Option<u64>,
     format_max_upload: Vec<(String, u64)>,
+    format_max_concurrent: Vec<(String, u32)>,
 }
 
 impl Builder {
@@ -62,6 +63,12 @@ impl Builder {
     /// The upload limit of one format.
     pub fn format_max_upload(mut self, format: &str, bytes: u64) -> Self {
         self.format_max_upload.push((format.into(), bytes));
+        self
+    }
+
+    /// The share of plugin instances of one format.
+    pub fn format_max_concurrent(mut self, format: &str, calls: u32) -> Self {
+        self.format_max_concurrent.push((format.into(), calls));
         self
     }
 
@@ -96,6 +103,7 @@ impl Builder {
                     mount,
                     plugin: PluginSource::Path(path),
                     max_upload: None,
+                    max_concurrent: None,
                 },
             );
         }
@@ -106,6 +114,10 @@ impl Builder {
                 .get_mut(&format)
                 .expect("format enabled")
                 .max_upload = Some(ByteSize(bytes));
+        }
+        for (format, calls) in self.format_max_concurrent {
+            let format = config.formats.get_mut(&format).expect("format enabled");
+            format.max_concurrent = Some(calls);
         }
         config.validate().expect("valid test config");
         share_plugin_cache(data_dir.path());

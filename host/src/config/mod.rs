@@ -67,7 +67,18 @@ pub struct FormatConfig {
     #[serde(default)]
     pub plugin: PluginSource,
     pub max_upload: Option<ByteSize>,
+    /// Plugin calls of this format that may run at once; default: an equal share of
+    /// [`PLUGIN_POOL`] among the enabled formats.
+    pub max_concurrent: Option<u32>,
 }
+
+/// Plugin instances alive at once across all formats when their shares need no more
+/// (each format's `max_concurrent` is reserved in the pool; see `plugin_instances`).
+pub const PLUGIN_POOL: u32 = 256;
+
+/// The most `max_concurrent` may be: each instance reserves address space for its
+/// memories, and more calls than this at once would wait on the CPU anyway.
+const MAX_CONCURRENT: u32 = 4096;
 
 /// Where a format's component comes from.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -140,6 +151,7 @@ impl Default for Config {
             mount,
             plugin: PluginSource::Bundled,
             max_upload: None,
+            max_concurrent: None,
         };
         let mut formats: BTreeMap<String, FormatConfig> = ["generic", "npm", "maven", "nuget"]
             .into_iter()
@@ -249,6 +261,12 @@ impl Config {
             {
                 bail!("{key}.plugin: no component file at {}", p.display());
             }
+            if format
+                .max_concurrent
+                .is_some_and(|n| n == 0 || n > MAX_CONCURRENT)
+            {
+                bail!("{key}.max_concurrent: must be between 1 and {MAX_CONCURRENT}");
+            }
             if !format.enabled {
                 continue;
             }
@@ -289,6 +307,31 @@ impl Config {
             .and_then(|f| f.max_upload)
             .unwrap_or(self.limits.max_upload)
             .0
+    }
+}
+
+impl Config {
+    /// Plugin calls of `format` that may run at once: its own `max_concurrent`, else an
+    /// equal share of [`PLUGIN_POOL`] among the enabled formats, so that one format
+    /// busy with slow calls cannot take the instances the others need.
+    pub fn max_concurrent(&self, format: &str) -> u32 {
+        let enabled = self.formats.values().filter(|f| f.enabled).count().max(1);
+        self.formats
+            .get(format)
+            .and_then(|f| f.max_concurrent)
+            .unwrap_or_else(|| (PLUGIN_POOL / enabled as u32).max(1))
+    }
+
+    /// Slots of the instance pool: room for every enabled format's share at once, and
+    /// at least [`PLUGIN_POOL`].
+    pub fn plugin_instances(&self) -> u32 {
+        let shares: u32 = self
+            .formats
+            .iter()
+            .filter(|(_, f)| f.enabled)
+            .map(|(name, _)| self.max_concurrent(name))
+            .sum();
+        shares.max(PLUGIN_POOL)
     }
 }
 
@@ -428,6 +471,26 @@ mod tests {
             assert_eq!(shipped.formats[name].mount, format.mount, "{name}");
         }
         shipped.validate().unwrap();
+    }
+
+    #[test]
+    fn each_format_has_its_share_of_plugin_instances() {
+        let mut config = Config::default();
+        let enabled = config.formats.len() as u32;
+        assert_eq!(config.max_concurrent("npm"), PLUGIN_POOL / enabled);
+        assert_eq!(config.plugin_instances(), PLUGIN_POOL);
+        config.formats.get_mut("oci").unwrap().max_concurrent = Some(400);
+        assert_eq!(config.max_concurrent("oci"), 400);
+        assert_eq!(
+            config.plugin_instances(),
+            400 + (enabled - 1) * (PLUGIN_POOL / enabled),
+            "every share fits in the pool"
+        );
+        config.formats.get_mut("oci").unwrap().max_concurrent = Some(0);
+        let err = config.validate().unwrap_err().to_string();
+        assert!(err.contains("formats.oci.max_concurrent"), "{err}");
+        let parsed = Config::parse("[formats.x]\nmount = \"/x\"\nmax_concurrent = 8\n").unwrap();
+        assert_eq!(parsed.max_concurrent("x"), 8);
     }
 
     #[test]

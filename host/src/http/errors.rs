@@ -65,6 +65,11 @@ impl Envelope {
                 }
             }
         }
+        if let Error::Plugin(PluginFailure::Busy { retry_after, .. }) = &error {
+            response
+                .headers_mut()
+                .insert(header::RETRY_AFTER, retry_after.as_secs().into());
+        }
         let insufficient_scope = self.insufficient_scope && status == StatusCode::FORBIDDEN;
         if status == StatusCode::UNAUTHORIZED || insufficient_scope {
             let error = if insufficient_scope {
@@ -118,6 +123,12 @@ fn classify(error: &Error) -> (StatusCode, &str, String) {
                 format!("internal error: the {plugin} plugin failed on this request"),
             )
         }
+        // Distribution's code for a registry that cannot serve now.
+        Error::Plugin(PluginFailure::Busy { .. }) => (
+            StatusCode::SERVICE_UNAVAILABLE,
+            "UNAVAILABLE",
+            error.to_string(),
+        ),
         Error::Db(_) | Error::Io(_) | Error::Internal(_) => {
             tracing::error!(error = %error, "internal error");
             (
