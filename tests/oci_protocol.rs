@@ -10,6 +10,8 @@ use wharf::db::owners::Role;
 use wharf::db::tokens::Scope;
 use wharf_tests::{StatusCode, TestServer, client};
 
+#[path = "oci_protocol/conformance.rs"]
+mod conformance;
 #[path = "oci_protocol/gc.rs"]
 mod gc;
 
