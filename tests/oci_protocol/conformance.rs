@@ -41,6 +41,69 @@ fn manifests_are_pushed_and_pulled_by_sha512() {
     assert_eq!(elsewhere.status(), StatusCode::NOT_FOUND);
 }
 
+/// A last chunk sent with the closing `PUT` that does not start where the upload ends
+/// is a 416, as for `PATCH`, and the upload stays resumable.
+#[test]
+fn an_out_of_order_last_chunk_on_put_is_416_and_the_session_survives() {
+    let oci = Registry::start();
+    let (first, second) = (vec![1u8; 1000], vec![2u8; 500]);
+    let whole = [first.clone(), second.clone()].concat();
+    let id = oci.open_session("alice/app");
+    let session = format!("alice/app/blobs/uploads/{id}");
+    let patch = oci
+        .request(Method::PATCH, &session)
+        .header("content-range", "0-999")
+        .body(first)
+        .send()
+        .unwrap();
+    assert_eq!(patch.status(), StatusCode::ACCEPTED);
+
+    let put = |range: &str| {
+        oci.request(Method::PUT, &format!("{session}?digest={}", sha256(&whole)))
+            .header("content-range", range)
+            .header("content-type", "application/octet-stream")
+            .body(second.clone())
+            .send()
+            .unwrap()
+    };
+    let skipped = put("1200-1699");
+    assert_eq!(skipped.status(), StatusCode::RANGE_NOT_SATISFIABLE);
+    assert!(
+        skipped.headers().get("docker-content-digest").is_none(),
+        "a 416 stores no blob: {:?}",
+        skipped.headers()
+    );
+    assert_refused(
+        skipped,
+        StatusCode::RANGE_NOT_SATISFIABLE,
+        "BLOB_UPLOAD_INVALID",
+    );
+    let status = oci.get(&session);
+    assert_eq!(status.status(), StatusCode::NO_CONTENT);
+    assert_eq!(header(&status, "range"), "0-999");
+
+    let finished = put("1000-1499");
+    assert_eq!(finished.status(), StatusCode::CREATED, "{}", text(finished));
+    let blob = oci.get(&format!("alice/app/blobs/{}", sha256(&whole)));
+    assert_eq!(blob.bytes().unwrap().as_ref(), whole.as_slice());
+}
+
+#[test]
+fn pulling_a_reference_that_cannot_be_a_manifest_is_manifest_unknown() {
+    let oci = Registry::start();
+    oci.push_image("alice/app", "v1", b"a layer");
+    for reference in [".INVALID_MANIFEST_NAME", "-x", "sha256:nothex"] {
+        let path = format!("alice/app/manifests/{reference}");
+        assert_refused(oci.get(&path), StatusCode::NOT_FOUND, "MANIFEST_UNKNOWN");
+        let head = oci.request(Method::HEAD, &path).send().unwrap();
+        assert_eq!(head.status(), StatusCode::NOT_FOUND, "{reference}");
+    }
+    // Pushing under such a reference is still a bad request.
+    let manifest = oci.image("alice/app", b"a layer");
+    let push = oci.push_manifest("alice/app", ".INVALID", IMAGE_MANIFEST, &manifest);
+    assert_refused(push, StatusCode::BAD_REQUEST, "MANIFEST_INVALID");
+}
+
 /// The plugin's reference limit (`MAX_REFERENCES` in plugins/oci/src/manifest.rs).
 const MAX_REFERENCES: usize = 10_000;
 
