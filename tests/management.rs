@@ -41,6 +41,20 @@ fn lists_packages_versions_and_files() {
     assert_eq!(filtered[0]["name"], "beta");
     let page: serde_json::Value = api("?limit=1&page=2").json().unwrap();
     assert_eq!(page[0]["name"], "beta");
+    // Pages past the end are empty, however far past: the offset must not wrap round.
+    for far in ["3", "9223372036854775807", "4611686018427387905"] {
+        let res = api(&format!("?page={far}"));
+        assert_eq!(res.status(), StatusCode::OK, "page {far}");
+        assert_eq!(res.headers()["x-total-count"], "2");
+        assert_eq!(
+            res.json::<serde_json::Value>().unwrap(),
+            serde_json::json!([])
+        );
+    }
+    let versions_far: serde_json::Value = api("/generic/alpha?page=9223372036854775807")
+        .json()
+        .unwrap();
+    assert_eq!(versions_far["versions"], serde_json::json!([]));
 
     let versions: serde_json::Value = api("/generic/alpha").json().unwrap();
     assert_eq!(versions["versions"].as_array().unwrap().len(), 2);

@@ -175,8 +175,12 @@ fn npm_publishes_installs_and_manages_packages() {
     assert_eq!(view["os"], json!(["linux", "darwin"]));
     assert_eq!(view["funding"], "https://example.com/fund");
     assert_eq!(view["hasInstallScript"], true);
-    // npm view prints the publisher object as "name <email>".
-    assert_eq!(view["_npmUser"], "alice");
+    // The publisher has no email address: an empty one, not a made-up one, and npm's
+    // own view prints no "<undefined>" for it.
+    assert_eq!(view["_npmUser"], json!({ "name": "alice", "email": "" }));
+    let pretty = env.npm(&home, &["view", "@acme/app-core"]);
+    assert!(pretty.contains(" by alice"), "{pretty}");
+    assert!(!pretty.contains("undefined"), "{pretty}");
     let tarball = view["dist"]["tarball"].as_str().unwrap();
     assert_eq!(
         tarball,
@@ -244,6 +248,7 @@ fn npm_publishes_installs_and_manages_packages() {
     // search
     let found = env.npm_json(&home, &["search", "dep-lib"]);
     assert_eq!(found[0]["name"], "dep-lib");
+    assert_eq!(found[0]["version"], "1.1.0", "latest's, not the newer beta");
     assert_eq!(env.npm_json(&home, &["search", "no-such-thing"]), json!([]));
 
     // unpublish one version: npm re-points `latest` at the highest remaining version
@@ -301,21 +306,14 @@ fn npm_reads_anonymously_and_refuses_writes_without_a_token() {
     assert!(String::from_utf8_lossy(&denied.stderr).contains("403"));
 }
 
-#[test]
-fn npm_legacy_login_returns_a_working_token() {
-    if !require_tool("npm") || !require_tool("script") {
-        return;
-    }
-    let server = TestServer::start();
-    server.user("alice", Scope::Write);
-    let env = NpmEnv::new(&server, "alice", None);
-    // npm prompts on a terminal only; `script` gives it one and feeds the answers. Each
-    // answer waits for its prompt: npm turns echo off for the password and the terminal
-    // drops input typed before that, so a fixed delay fails on a slow machine.
-    let login = format!("npm login --auth-type=legacy --registry={}", env.registry);
+/// Runs `command_line` on a terminal (npm prompts on one only: `script` gives it one)
+/// and types each answer once its prompt is on screen. Each answer waits for its
+/// prompt: npm turns echo off for a password and the terminal drops input typed before
+/// that, so a fixed delay fails on a slow machine. Prints what the terminal showed.
+fn answer_prompts(env: &NpmEnv, command_line: &str, answers: &[(&str, &str)]) -> Output {
     let mut child = env
         .command("script", env.home())
-        .args(["-qec", &login, "/dev/null"])
+        .args(["-qec", command_line, "/dev/null"])
         .stdin(std::process::Stdio::piped())
         .stdout(std::process::Stdio::piped())
         .stderr(std::process::Stdio::piped())
@@ -336,7 +334,7 @@ fn npm_legacy_login_returns_a_working_token() {
         use std::io::Write;
         let mut stdin = child.stdin.take().unwrap();
         let mut seen = 0;
-        for (prompt, answer) in [("Username:", "alice\n"), ("Password:", "alice-password\n")] {
+        for (prompt, answer) in answers {
             let deadline = std::time::Instant::now() + std::time::Duration::from_secs(120);
             loop {
                 let text = String::from_utf8_lossy(&screen.lock().unwrap()).into_owned();
@@ -352,16 +350,34 @@ fn npm_legacy_login_returns_a_working_token() {
             }
             // The prompt is printed just before the terminal mode changes.
             std::thread::sleep(std::time::Duration::from_millis(500));
-            stdin.write_all(answer.as_bytes()).unwrap();
+            stdin.write_all(format!("{answer}\n").as_bytes()).unwrap();
             stdin.flush().unwrap();
         }
     }
-    let out = child.wait_with_output().unwrap();
+    let mut out = child.wait_with_output().unwrap();
     reader.join().unwrap();
+    out.stdout = std::mem::take(&mut *screen.lock().unwrap());
     eprintln!(
         "{}{}",
-        String::from_utf8_lossy(&screen.lock().unwrap()),
+        String::from_utf8_lossy(&out.stdout),
         String::from_utf8_lossy(&out.stderr)
+    );
+    out
+}
+
+#[test]
+fn npm_legacy_login_returns_a_working_token() {
+    if !require_tool("npm") || !require_tool("script") {
+        return;
+    }
+    let server = TestServer::start();
+    server.user("alice", Scope::Write);
+    let env = NpmEnv::new(&server, "alice", None);
+    let login = format!("npm login --auth-type=legacy --registry={}", env.registry);
+    let out = answer_prompts(
+        &env,
+        &login,
+        &[("Username:", "alice"), ("Password:", "alice-password")],
     );
     assert!(out.status.success(), "npm login failed");
     let npmrc = std::fs::read_to_string(env.home().join(".npmrc")).unwrap();
@@ -391,6 +407,36 @@ fn npm_legacy_login_returns_a_working_token() {
         .send()
         .unwrap();
     assert_eq!(other.status(), StatusCode::UNAUTHORIZED);
+}
+
+/// There is no self sign-up: `npm adduser` fails saying so and naming the admin
+/// command, for a name nobody has (it used to claim "user bob exists").
+#[test]
+fn npm_adduser_says_accounts_come_from_an_administrator() {
+    if !require_tool("npm") || !require_tool("script") {
+        return;
+    }
+    let server = TestServer::start();
+    let env = NpmEnv::new(&server, "admin", None);
+    let adduser = format!("npm adduser --auth-type=legacy --registry={}", env.registry);
+    let out = answer_prompts(
+        &env,
+        &adduser,
+        &[
+            ("Username:", "bob"),
+            ("Password:", "bob-password"),
+            ("Email", "bob@example.com"),
+        ],
+    );
+    assert!(!out.status.success(), "npm adduser succeeded");
+    let said = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(said.contains("no self sign-up"), "{said}");
+    assert!(said.contains("wharf user create bob"), "{said}");
+    assert!(!said.contains("exists"), "{said}");
 }
 
 #[test]

@@ -410,3 +410,71 @@ fn bodies_over_the_limit_get_413() {
     assert_eq!(status, StatusCode::PAYLOAD_TOO_LARGE);
     assert_eq!(r.server.temp_files(), 0);
 }
+
+/// `npm search` shows the version `latest` names (what `npm view` and an install
+/// without a range take), not the newest published, which is often a prerelease.
+#[test]
+fn search_shows_the_latest_dist_tag() {
+    let r = Registry::start(TestServer::builder());
+    assert_eq!(
+        r.publish("pkg", "1.0.0", b"one").status(),
+        StatusCode::CREATED
+    );
+    let next = r.publish_tagged("pkg", "2.0.0-rc.1", "next");
+    assert_eq!(next.status(), StatusCode::CREATED);
+    let shown = || {
+        let found: Value = r.get("-/v1/search?text=pkg").json().unwrap();
+        assert_eq!(found["total"], 1);
+        found["objects"][0]["package"]["version"].clone()
+    };
+    assert_eq!(shown(), "1.0.0");
+    // Moving `latest` moves the search result (the cached listing is renewed).
+    let moved = r.put("-/package/pkg/dist-tags/latest", "\"2.0.0-rc.1\"");
+    assert!(moved.status().is_success(), "{}", moved.status());
+    assert_eq!(shown(), "2.0.0-rc.1");
+}
+
+/// `npm view` prints `_npmUser` as `name <email>`, and a missing email as
+/// `<undefined>`. Accounts have no address, so it is empty rather than made up.
+#[test]
+fn the_publisher_is_shown_without_an_invented_email() {
+    let r = Registry::start(TestServer::builder());
+    assert_eq!(
+        r.publish("pkg", "1.0.0", b"one").status(),
+        StatusCode::CREATED
+    );
+    let packument: Value = r.get("pkg").json().unwrap();
+    let publisher = json!({ "name": "alice", "email": "" });
+    assert_eq!(packument["versions"]["1.0.0"]["_npmUser"], publisher);
+    let version: Value = r.get("pkg/1.0.0").json().unwrap();
+    assert_eq!(version["_npmUser"], publisher);
+}
+
+/// There is no self sign-up: `npm adduser` is told so and where accounts come from,
+/// whether or not the name exists; a login still gets the 409 that sends it on to
+/// sign in with the password.
+#[test]
+fn adduser_says_there_is_no_sign_up() {
+    let r = Registry::start(TestServer::builder());
+    let sign_up = |name: &str, command: &str| {
+        client()
+            .put(r.url(&format!("-/user/org.couchdb.user:{name}")))
+            .header("npm-command", command)
+            .json(&json!({ "name": name, "password": "secret", "email": "b@example.com" }))
+            .send()
+            .unwrap()
+    };
+    for name in ["bob", "alice"] {
+        let (status, message) = error_of(sign_up(name, "adduser"));
+        assert_eq!(status, StatusCode::FORBIDDEN, "{message}");
+        assert!(message.contains("no self sign-up"), "{message}");
+        assert!(
+            message.contains(&format!("wharf user create {name}")),
+            "{message}"
+        );
+        assert!(!message.contains("exists"), "{message}");
+    }
+    let (status, message) = error_of(sign_up("alice", "login"));
+    assert_eq!(status, StatusCode::CONFLICT, "{message}");
+    assert!(message.contains("no self sign-up"), "{message}");
+}

@@ -494,3 +494,41 @@ fn search_and_the_v2_feed() {
     let exact = feed.text("/Packages()?$filter=tolower(Id)%20eq%20'wharf.web'");
     assert_eq!(exact.matches("<entry").count(), 1);
 }
+
+/// `totalHits` counts the hits the client may see, the ones `skip`/`take` page
+/// through: a package whose only versions are hidden (prereleases, SemVer 2.0 for an
+/// older client) is neither listed nor counted, and pages never repeat or skip a hit.
+#[test]
+fn search_counts_only_what_the_client_sees() {
+    let feed = Feed::new();
+    for (id, version) in [
+        ("Lib.A", "1.0.0"),
+        ("Lib.B", "1.0.0-beta"),
+        ("Lib.C", "1.0.0"),
+        ("Lib.D", "2.0.0+build.1"),
+        ("Lib.E", "1.0.0"),
+        ("Solo", "0.1.0-alpha"),
+    ] {
+        assert_eq!(feed.push(&nupkg(id, version, "")).0, StatusCode::CREATED);
+    }
+    let only = feed.json("/query?q=solo&prerelease=false");
+    assert_eq!(only, serde_json::json!({"totalHits": 0, "data": []}));
+    let auto = feed.json("/autocomplete?q=solo&prerelease=false");
+    assert_eq!(auto, serde_json::json!({"totalHits": 0, "data": []}));
+
+    let ids = |query: &str| {
+        let hits = feed.json(&format!("/query?q=lib.&{query}"));
+        let ids: Vec<String> = hits["data"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|h| h["id"].as_str().unwrap().to_string())
+            .collect();
+        (hits["totalHits"].as_u64().unwrap(), ids)
+    };
+    // Stable versions for a SemVer 1 client: A, C and E, two a page.
+    assert_eq!(ids("take=2"), (3, vec!["Lib.A".into(), "Lib.C".into()]));
+    assert_eq!(ids("skip=2&take=2"), (3, vec!["Lib.E".into()]));
+    assert_eq!(ids("semVerLevel=2.0.0").0, 4, "with Lib.D");
+    assert_eq!(ids("prerelease=true&semVerLevel=2.0.0").0, 5);
+}

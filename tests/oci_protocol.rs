@@ -11,6 +11,8 @@ use wharf::db::tokens::Scope;
 use wharf_tests::sha256_digest as sha256;
 use wharf_tests::{StatusCode, TestServer, client};
 
+#[path = "oci_protocol/conformance.rs"]
+mod conformance;
 #[path = "oci_protocol/gc.rs"]
 mod gc;
 

@@ -145,7 +145,7 @@ fn plugin_check_reports_what_the_server_would_load() {
         "errors      plain text",
         "challenge   Basic realm=\"Wharf Package API\"",
         "digests     sha256 (always)",
-        "limits      64 MiB of memory and 2000 ms per call; uploads up to 2 GiB",
+        "limits      64 MiB of memory and 2000 ms per call; uploads up to 2 GiB; 51 calls at once",
         "[formats.template]",
     ] {
         assert!(
@@ -199,6 +199,7 @@ fn a_plugin_of_another_contract_version_stops_startup() {
             mount: "/api/packages/{owner}/future".to_string(),
             plugin: PluginSource::Path(PathBuf::from(&wasm)),
             max_upload: None,
+            max_concurrent: None,
         },
     );
     config.validate().unwrap();

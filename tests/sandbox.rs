@@ -135,6 +135,77 @@ fn a_spinning_router_does_not_hold_up_other_requests() {
     );
 }
 
+/// Each format has its own share of plugin instances (`formats.NAME.max_concurrent`):
+/// a flood of requests to a plugin that spins takes the spinning format's slots only.
+/// Its excess is refused at once, while the spinners still run, with 503 and
+/// `Retry-After` in the format's error shape; other formats keep answering meanwhile.
+#[test]
+fn a_flooded_format_refuses_its_excess_and_the_others_keep_serving() {
+    const SHARE: usize = 4;
+    const FLOOD: usize = 24;
+    let server = TestServer::builder()
+        .plugin("spin", "/api/packages/{owner}/spin", SPIN)
+        .plugin_time_ms(2000)
+        .format_max_concurrent("spin", SHARE as u32)
+        .start();
+    let answers = std::sync::Mutex::new(Vec::new());
+    std::thread::scope(|s| {
+        for _ in 0..FLOOD {
+            let (server, answers) = (&server, &answers);
+            s.spawn(move || {
+                let res = client()
+                    .get(format!("{}/api/packages/admin/spin/boom", server.url))
+                    .send()
+                    .unwrap();
+                let retry_after = res.headers().get("retry-after").cloned();
+                let status = res.status();
+                let body = res.text().unwrap();
+                answers
+                    .lock()
+                    .unwrap()
+                    .push((status, retry_after, body, Instant::now()));
+            });
+        }
+        std::thread::sleep(Duration::from_millis(500));
+        // Meanwhile another plugin's format answers, and at once.
+        let started = Instant::now();
+        let search = client()
+            .get(format!("{}/api/packages/admin/nuget/query?q=x", server.url))
+            .send()
+            .unwrap();
+        assert_eq!(search.status(), StatusCode::OK);
+        assert!(
+            started.elapsed() < Duration::from_millis(500),
+            "{:?}",
+            started.elapsed()
+        );
+    });
+    let answers = answers.into_inner().unwrap();
+    let spun: Vec<_> = answers
+        .iter()
+        .filter(|a| a.0 == StatusCode::INTERNAL_SERVER_ERROR)
+        .collect();
+    let refused: Vec<_> = answers
+        .iter()
+        .filter(|a| a.0 == StatusCode::SERVICE_UNAVAILABLE)
+        .collect();
+    assert_eq!((spun.len(), refused.len()), (SHARE, FLOOD - SHARE));
+    let first_spinner_done = spun.iter().map(|a| a.3).min().unwrap();
+    for (_, retry_after, body, at) in refused {
+        assert_eq!(retry_after.as_ref().unwrap(), "2");
+        assert!(body.contains("the spin format is busy"), "{body}");
+        assert!(
+            *at < first_spinner_done,
+            "refused only after a spinner ended"
+        );
+    }
+    // Once the spinners are done, the format serves again.
+    assert_eq!(
+        get(&server, "spin", "/ok"),
+        (StatusCode::OK, "ok".to_string())
+    );
+}
+
 #[test]
 fn a_memory_hog_is_stopped_at_its_cap() {
     let server = server();
@@ -188,6 +259,7 @@ fn a_plugin_under_the_wrong_name_is_refused_at_startup() {
             mount: "/x/{owner}/notspin".into(),
             plugin: wharf::config::PluginSource::Path(SPIN.into()),
             max_upload: None,
+            max_concurrent: None,
         },
     );
     let err = wharf::Registry::open(config).err().expect("refused");
@@ -211,6 +283,7 @@ fn a_file_that_is_not_a_component_is_refused_at_startup() {
             mount: "/x/{owner}/fake".into(),
             plugin: wharf::config::PluginSource::Path(fake),
             max_upload: None,
+            max_concurrent: None,
         },
     );
     let err = wharf::Registry::open(config).err().expect("refused");

@@ -270,3 +270,40 @@ fn files_no_row_records_go_after_the_grace_and_nothing_else_does() {
     assert_eq!(blob(&oci, "alice/app", &again), Ok(lost));
     assert_eq!(collect(&oci, DEFAULTS, now + 4 * HOUR).unrecorded, 0);
 }
+
+/// A repository whose only content was a layer nobody used holds nothing once the
+/// collector drops that link: it leaves the listings, and its tag list is unknown, as
+/// for a repository never pushed to. One with a manifest stays.
+#[test]
+fn a_repository_emptied_by_the_collector_is_gone() {
+    let oci = Registry::start();
+    oci.push_blob("alice/lonely", b"a layer whose manifest never came");
+    oci.push_image("alice/app", "v1", b"a used layer");
+    let listed = || {
+        let response = client()
+            .get(format!("{}/api/v1/packages/alice", oci.server.url))
+            .basic_auth("alice", Some(&oci.token))
+            .send()
+            .unwrap();
+        assert_eq!(response.status(), StatusCode::OK);
+        let body: Value = response.json().unwrap();
+        let names: Vec<String> = body
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|p| p["name"].as_str().unwrap().to_string())
+            .collect();
+        names
+    };
+    assert_eq!(listed(), ["app", "lonely"]);
+
+    let report = collect(&oci, DEFAULTS, SystemTime::now() + 2 * DAY);
+    assert_eq!(report.unused_links, 1, "{report:?}");
+    assert_eq!(listed(), ["app"]);
+    assert_refused(
+        oci.get("alice/lonely/tags/list"),
+        StatusCode::NOT_FOUND,
+        "NAME_UNKNOWN",
+    );
+    assert_eq!(oci.tags("alice/app"), ["v1"]);
+}

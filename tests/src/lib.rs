@@ -47,6 +47,7 @@ pub struct Builder {
     max_upload: Option<u64>,
     format_max_upload: Vec<(String, u64)>,
     configure: Option<Configure>,
+    format_max_concurrent: Vec<(String, u32)>,
 }
 
 /// A last change to a test server's configuration.
@@ -95,6 +96,12 @@ impl Builder {
         self
     }
 
+    /// The share of plugin instances of one format.
+    pub fn format_max_concurrent(mut self, format: &str, calls: u32) -> Self {
+        self.format_max_concurrent.push((format.into(), calls));
+        self
+    }
+
     pub fn start(self) -> TestServer {
         init_logging();
         let data_dir = tempfile::tempdir().expect("temp dir");
@@ -126,6 +133,7 @@ impl Builder {
                     mount,
                     plugin: PluginSource::Path(path),
                     max_upload: None,
+                    max_concurrent: None,
                 },
             );
         }
@@ -136,6 +144,10 @@ impl Builder {
                 .get_mut(&format)
                 .expect("format enabled")
                 .max_upload = Some(ByteSize(bytes));
+        }
+        for (format, calls) in self.format_max_concurrent {
+            let format = config.formats.get_mut(&format).expect("format enabled");
+            format.max_concurrent = Some(calls);
         }
         if let Some(configure) = self.configure {
             configure(&mut config);

@@ -18,7 +18,19 @@ pub struct FormatConfig {
     pub mount: String,
     pub plugin: PluginSource,
     pub max_upload: Option<ByteSize>,
+    /// Plugin calls of this format that may run at once; default: an equal share of
+    /// [`PLUGIN_POOL`] among the enabled formats.
+    pub max_concurrent: Option<u32>,
 }
+
+/// Plugin instances alive at once across all formats when their shares need no more
+/// (each format's `max_concurrent` is reserved in the pool; see
+/// `Config::plugin_instances`).
+pub const PLUGIN_POOL: u32 = 256;
+
+/// The most `max_concurrent` may be: each instance reserves address space for its
+/// memories, and more calls than this at once would wait on the CPU anyway.
+pub const MAX_CONCURRENT: u32 = 4096;
 
 /// Where a format's component comes from.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -59,6 +71,7 @@ struct FormatTable {
     mount: Option<String>,
     plugin: Option<PluginSource>,
     max_upload: Option<ByteSize>,
+    max_concurrent: Option<u32>,
 }
 
 /// The bundled formats as `registry.toml` ships them: Gitea's paths, and upload limits
@@ -69,6 +82,7 @@ pub fn bundled() -> BTreeMap<String, FormatConfig> {
         mount: mount.to_string(),
         plugin: PluginSource::Bundled,
         max_upload: max_upload.map(ByteSize),
+        max_concurrent: None,
     };
     [
         (
@@ -109,6 +123,7 @@ fn merge(
                 mount: table.mount.unwrap_or(base.mount),
                 plugin: table.plugin.unwrap_or(base.plugin),
                 max_upload: table.max_upload.or(base.max_upload),
+                max_concurrent: table.max_concurrent.or(base.max_concurrent),
             },
             None => {
                 let enabled = table.enabled.unwrap_or(true);
@@ -127,6 +142,7 @@ fn merge(
                     mount,
                     plugin: table.plugin.unwrap_or_default(),
                     max_upload: table.max_upload,
+                    max_concurrent: table.max_concurrent,
                 }
             }
         };

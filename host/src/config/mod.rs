@@ -13,7 +13,7 @@ use std::path::{Path, PathBuf};
 use anyhow::{Context, bail};
 use serde::Deserialize;
 
-pub use formats::{FormatConfig, PluginSource};
+pub use formats::{FormatConfig, PLUGIN_POOL, PluginSource};
 pub use mount::Mount;
 pub use size::{ByteSize, MinFree};
 
@@ -207,6 +207,15 @@ impl Config {
             if !valid_format_name(name) {
                 bail!("{key}: format names are lower-case letters, digits and '-'");
             }
+            if format
+                .max_concurrent
+                .is_some_and(|n| n == 0 || n > formats::MAX_CONCURRENT)
+            {
+                bail!(
+                    "{key}.max_concurrent: must be between 1 and {}",
+                    formats::MAX_CONCURRENT
+                );
+            }
             if !format.enabled {
                 // A switched-off table is checked only as far as it was written.
                 if !format.mount.is_empty() {
@@ -278,6 +287,29 @@ impl Config {
             .and_then(|f| f.max_upload)
             .unwrap_or(self.limits.max_upload)
             .0
+    }
+
+    /// Plugin calls of `format` that may run at once: its own `max_concurrent`, else an
+    /// equal share of [`PLUGIN_POOL`] among the enabled formats, so that one format
+    /// busy with slow calls cannot take the instances the others need.
+    pub fn max_concurrent(&self, format: &str) -> u32 {
+        let enabled = self.formats.values().filter(|f| f.enabled).count().max(1);
+        self.formats
+            .get(format)
+            .and_then(|f| f.max_concurrent)
+            .unwrap_or_else(|| (PLUGIN_POOL / enabled as u32).max(1))
+    }
+
+    /// Slots of the instance pool: room for every enabled format's share at once, and
+    /// at least [`PLUGIN_POOL`].
+    pub fn plugin_instances(&self) -> u32 {
+        let shares: u32 = self
+            .formats
+            .iter()
+            .filter(|(_, f)| f.enabled)
+            .map(|(name, _)| self.max_concurrent(name))
+            .sum();
+        shares.max(PLUGIN_POOL)
     }
 }
 
@@ -451,5 +483,25 @@ mod tests {
         assert!(config.warnings()[0].contains("server.public_url"));
         config.server.public_url = Some("https://pkgs.example.com".into());
         assert!(config.warnings().is_empty());
+    }
+
+    #[test]
+    fn each_format_has_its_share_of_plugin_instances() {
+        let mut config = Config::default();
+        let enabled = config.formats.len() as u32;
+        assert_eq!(config.max_concurrent("npm"), PLUGIN_POOL / enabled);
+        assert_eq!(config.plugin_instances(), PLUGIN_POOL);
+        config.formats.get_mut("oci").unwrap().max_concurrent = Some(400);
+        assert_eq!(config.max_concurrent("oci"), 400);
+        assert_eq!(
+            config.plugin_instances(),
+            400 + (enabled - 1) * (PLUGIN_POOL / enabled),
+            "every share fits in the pool"
+        );
+        config.formats.get_mut("oci").unwrap().max_concurrent = Some(0);
+        let err = config.validate().unwrap_err().to_string();
+        assert!(err.contains("formats.oci.max_concurrent"), "{err}");
+        let parsed = Config::parse("[formats.x]\nmount = \"/x\"\nmax_concurrent = 8\n").unwrap();
+        assert_eq!(parsed.max_concurrent("x"), 8);
     }
 }

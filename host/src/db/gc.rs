@@ -16,18 +16,29 @@ const REFERENCED: &str = "(EXISTS (SELECT 1 FROM files WHERE files.blob = blobs.
 
 /// Drops package links created before `before` whose blob no version of that package
 /// uses (neither as a file nor as a reference): uploads whose manifest never came, and
-/// mounts nothing used. Returns how many went.
+/// mounts nothing used. A package left with neither versions nor links goes too, as it
+/// does when a delete empties it: it holds nothing a client could fetch, so it must not
+/// be listed. Returns how many links went.
 pub fn drop_unused_links(tx: &Transaction<'_>, before: i64) -> Result<usize, Error> {
-    Ok(tx.execute(
+    let mut stmt = tx.prepare(
         "DELETE FROM package_blobs WHERE created < ?1
            AND NOT EXISTS (SELECT 1 FROM version_refs JOIN versions ON versions.id = version_refs.version_id
                            WHERE versions.package_id = package_blobs.package_id
                              AND version_refs.blob = package_blobs.blob)
            AND NOT EXISTS (SELECT 1 FROM files JOIN versions ON versions.id = files.version_id
                            WHERE versions.package_id = package_blobs.package_id
-                             AND files.blob = package_blobs.blob)",
-        [before],
-    )?)
+                             AND files.blob = package_blobs.blob)
+         RETURNING package_id",
+    )?;
+    let packages = stmt
+        .query_map([before], |r| r.get::<_, i64>(0))?
+        .collect::<Result<Vec<_>, _>>()?;
+    let dropped = packages.len();
+    let unlinked: std::collections::BTreeSet<i64> = packages.into_iter().collect();
+    for package_id in unlinked {
+        super::packages::delete_if_empty(tx, package_id)?;
+    }
+    Ok(dropped)
 }
 
 /// Clears the orphan mark of blobs referenced again, and marks blobs that lost their last

@@ -484,14 +484,7 @@ pub fn detail(conn: &Connection, package: PackageRow) -> Result<PackageDetail, E
         }
     }
 
-    let tags = {
-        let mut stmt = conn.prepare_cached(
-            "SELECT tags.tag, versions.version FROM tags JOIN versions ON versions.id = tags.version_id
-             WHERE tags.package_id = ?1 ORDER BY tags.tag",
-        )?;
-        let rows = stmt.query_map([package.id], |r| Ok((r.get(0)?, r.get(1)?)))?;
-        rows.collect::<Result<Vec<_>, _>>()?
-    };
+    let tags = tags(conn, package.id)?;
 
     let versions = versions
         .into_iter()
@@ -590,6 +583,16 @@ pub fn list_format(conn: &Connection, format: &str) -> Result<Vec<PackageRow>, E
     let mut stmt = conn.prepare_cached(&sql)?;
     let rows = stmt.query_map([format], package_from_row)?;
     Ok(rows.collect::<Result<_, _>>()?)
+}
+
+/// A package's tags and the versions they point at, by tag name.
+pub fn tags(conn: &Connection, package_id: i64) -> Result<Vec<(String, String)>, Error> {
+    let mut stmt = conn.prepare_cached(
+        "SELECT tags.tag, versions.version FROM tags JOIN versions ON versions.id = tags.version_id
+         WHERE tags.package_id = ?1 ORDER BY tags.tag",
+    )?;
+    let rows = stmt.query_map([package_id], |r| Ok((r.get(0)?, r.get(1)?)))?;
+    Ok(rows.collect::<Result<Vec<_>, _>>()?)
 }
 
 pub fn newest_version(conn: &Connection, package_id: i64) -> Result<Option<VersionRow>, Error> {

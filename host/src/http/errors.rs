@@ -85,6 +85,11 @@ impl Envelope {
                 }
             }
         }
+        if let Error::Plugin(PluginFailure::Busy { retry_after, .. }) = &error {
+            response
+                .headers_mut()
+                .insert(header::RETRY_AFTER, retry_after.as_secs().into());
+        }
         let insufficient_scope = self.insufficient_scope && status == StatusCode::FORBIDDEN;
         if status == StatusCode::UNAUTHORIZED || insufficient_scope {
             let error = if insufficient_scope {
@@ -152,6 +157,12 @@ fn classify(error: &Error) -> (StatusCode, &str, String) {
                     .to_string(),
             )
         }
+        // Distribution's code for a registry that cannot serve now.
+        Error::Plugin(PluginFailure::Busy { .. }) => (
+            StatusCode::SERVICE_UNAVAILABLE,
+            "UNAVAILABLE",
+            error.to_string(),
+        ),
         Error::Db(_) | Error::Io(_) | Error::Internal(_) => {
             tracing::error!(error = %error, "internal error");
             (

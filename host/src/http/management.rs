@@ -32,8 +32,10 @@ impl Paging {
         self.limit.unwrap_or(50).clamp(1, 100)
     }
 
+    /// Rows before the page. A page past the end is empty, as in Gitea, however far
+    /// past: the product saturates instead of wrapping round to the first page.
     fn offset(&self) -> i64 {
-        (self.page.unwrap_or(1).max(1) - 1) * self.limit()
+        (self.page.unwrap_or(1).max(1) - 1).saturating_mul(self.limit())
     }
 }
 
@@ -196,4 +198,28 @@ pub async fn delete_version(
     }
     .await;
     respond(&registry, result)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::Paging;
+
+    fn paging(page: Option<i64>, limit: Option<i64>) -> Paging {
+        Paging {
+            format: None,
+            q: None,
+            page,
+            limit,
+        }
+    }
+
+    #[test]
+    fn pages_count_from_one_and_never_wrap() {
+        assert_eq!(paging(None, None).offset(), 0);
+        assert_eq!(paging(Some(0), Some(10)).offset(), 0);
+        assert_eq!(paging(Some(3), Some(10)).offset(), 20);
+        assert_eq!(paging(Some(2), Some(1000)).offset(), 100, "limit is capped");
+        assert_eq!(paging(Some(i64::MAX), None).offset(), i64::MAX);
+        assert_eq!(paging(Some(i64::MIN), None).offset(), 0);
+    }
 }

@@ -61,8 +61,10 @@ impl Outcome {
     }
 }
 
-/// Gives a 416 on an upload session the template's headers (`Location`, `Range`), so
-/// the client learns where to resume; other errors pass through unchanged.
+/// Gives a 416 on an upload session the template's headers that describe the session
+/// (those naming `{id}` or `{end}`: `Location`, `Range`), so the client learns where to
+/// resume; a finishing request's template names the blob it would have stored, which a
+/// 416 must not claim. Other errors pass through unchanged.
 pub fn error_headers(error: Error, template: Option<&ReplyTemplate>) -> Error {
     match (error, template) {
         (
@@ -77,6 +79,7 @@ pub fn error_headers(error: Error, template: Option<&ReplyTemplate>) -> Error {
             let headers = template
                 .headers
                 .iter()
+                .filter(|(_, value)| value.contains("{id}") || value.contains("{end}"))
                 .map(|(name, value)| (name.clone(), outcome.expand(value)))
                 .collect();
             Error::RangeMismatch {
@@ -218,6 +221,17 @@ mod tests {
         };
         assert!(headers.contains(&("range".to_string(), "0-3".to_string())));
         assert!(headers.contains(&("location".to_string(), "/up/abc".to_string())));
+        let mut finish = template(201, "");
+        finish.headers = vec![
+            ("location".into(), "/blobs/sha256:ab".into()),
+            ("docker-content-digest".into(), "sha256:ab".into()),
+        ];
+        let Error::RangeMismatch { headers, .. } =
+            error_headers(Error::range_mismatch("abc", 4), Some(&finish))
+        else {
+            panic!("stays a range mismatch");
+        };
+        assert!(headers.is_empty(), "{headers:?}");
         assert!(matches!(
             error_headers(Error::not_found("x"), Some(&t)),
             Error::NotFound(_)

@@ -61,7 +61,8 @@ pub async fn execute(
             stored(sessions::store_whole(registry, &target, &digest, staged).await?)
         }
         SessionOp::Finish(digest) => {
-            stored(sessions::finish(registry, &target, id, &digest, incoming).await?)
+            let offset = content_range_start(headers);
+            stored(sessions::finish(registry, &target, id, &digest, offset, incoming).await?)
         }
         SessionOp::Cancel => {
             sessions::cancel(registry, &target, id).await?;
@@ -91,9 +92,42 @@ fn stored(s: Stored) -> Result<(Response, reply::Outcome), Error> {
     Ok((StatusCode::CREATED.into_response(), outcome))
 }
 
+/// Where the body of a finishing request goes: the start of its `Content-Range`
+/// (`a-b`, `bytes a-b/n` or `bytes=a-b`), else the end of the session. The contract's
+/// `finish` has no offset, unlike `append`, so the host reads the header itself: a last
+/// chunk out of order must be a 416 that leaves the session resumable, not a digest
+/// mismatch that discards it. The plugin has checked the header's form.
+fn content_range_start(headers: &HeaderMap) -> Option<u64> {
+    let range = headers.get(header::CONTENT_RANGE)?.to_str().ok()?.trim();
+    let range = range
+        .strip_prefix("bytes=")
+        .or_else(|| range.strip_prefix("bytes "))
+        .unwrap_or(range);
+    range.split_once('-')?.0.trim().parse().ok()
+}
+
 fn content_length(headers: &HeaderMap) -> Option<u64> {
     headers
         .get(header::CONTENT_LENGTH)
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.parse().ok())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_closing_chunk_is_placed_by_its_content_range() {
+        let start = |value: &str| {
+            let mut headers = HeaderMap::new();
+            headers.insert(header::CONTENT_RANGE, value.parse().unwrap());
+            content_range_start(&headers)
+        };
+        assert_eq!(start("10-19"), Some(10));
+        assert_eq!(start("bytes 0-9/20"), Some(0));
+        assert_eq!(start("bytes=5-5"), Some(5));
+        assert_eq!(start("garbage"), None);
+        assert_eq!(content_range_start(&HeaderMap::new()), None);
+    }
 }

@@ -25,6 +25,8 @@ pub struct Report {
     pub limits: RuntimeLimits,
     /// The upload limit the format would get (its own, else `limits.max_upload`).
     pub max_upload: u64,
+    /// Calls of the format that may run at once (its share of the instance pool).
+    pub max_concurrent: u32,
     /// The config's `[formats.NAME]` table for the name the plugin declares, if any.
     pub configured: Option<FormatConfig>,
     public_url: String,
@@ -58,6 +60,7 @@ pub fn check_with(runtime: &Runtime, path: &Path, config: &Config) -> anyhow::Re
         size: wasm.len() as u64,
         sha256: hex::encode(Sha256::digest(&wasm)),
         max_upload: config.max_upload(&descriptor.name),
+        max_concurrent: config.max_concurrent(&descriptor.name),
         configured: config.formats.get(&descriptor.name).cloned(),
         descriptor,
         interfaces: prepared.interfaces,
@@ -123,10 +126,11 @@ impl fmt::Display for Report {
             f,
             "limits",
             &format!(
-                "{} of memory and {} ms per call; uploads up to {}",
+                "{} of memory and {} ms per call; uploads up to {}; {} calls at once",
                 human(self.limits.memory),
                 self.limits.time.as_millis(),
-                human(self.max_upload)
+                human(self.max_upload),
+                self.max_concurrent
             ),
         )?;
         row(

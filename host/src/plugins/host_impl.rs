@@ -3,6 +3,7 @@
 //! Imports are read-only and scoped: during a call about one owner's package, a plugin
 //! sees that owner's packages of its own format and nothing else.
 
+use std::collections::HashMap;
 use std::fs::File;
 use std::os::unix::fs::FileExt;
 
@@ -69,6 +70,9 @@ pub struct State {
     output: MemoryOutputPipe,
     pub(super) table: ResourceTable,
     pub(super) limiter: MemoryCap,
+    /// Package ids this call looked up, by (owner, name) as the plugin named them: a
+    /// manifest check asks about thousands of blobs of one package.
+    package_ids: HashMap<(String, String), Option<i64>>,
 }
 
 impl State {
@@ -97,6 +101,7 @@ impl State {
                 cap: memory,
                 exceeded: false,
             },
+            package_ids: HashMap::new(),
         }
     }
 
@@ -113,22 +118,31 @@ impl State {
 
     /// The package's id and the services to read it with, if the call's scope allows
     /// seeing it and it exists: the owner of the call, and this plugin's format only.
-    fn package_id(&self, pkg: &PackageRef) -> Result<Option<(i64, Services)>, Error> {
+    fn package_id(&mut self, pkg: &PackageRef) -> Result<Option<(i64, Services)>, Error> {
         let (CallScope::Owner(owner), Some(services)) = (&self.scope, &self.services) else {
             return Ok(None);
         };
         if !owner.eq_ignore_ascii_case(&pkg.owner) {
             return Ok(None);
         }
-        let format = self.format.clone();
-        let (owner, name) = (pkg.owner.clone(), pkg.name.clone());
-        let id = services.db.read_sync(move |conn| {
-            let Some(owner) = db::owners::by_name(conn, &owner)? else {
-                return Ok(None);
-            };
-            Ok(packages::find(conn, owner.id, &format, &name)?.map(|p| p.id))
-        })?;
-        Ok(id.map(|id| (id, services.clone())))
+        let services = services.clone();
+        let key = (pkg.owner.clone(), pkg.name.clone());
+        let id = match self.package_ids.get(&key) {
+            Some(id) => *id,
+            None => {
+                let format = self.format.clone();
+                let (owner, name) = key.clone();
+                let id = services.db.read_sync(move |conn| {
+                    let Some(owner) = db::owners::by_name(conn, &owner)? else {
+                        return Ok(None);
+                    };
+                    Ok(packages::find(conn, owner.id, &format, &name)?.map(|p| p.id))
+                })?;
+                self.package_ids.insert(key, id);
+                id
+            }
+        };
+        Ok(id.map(|id| (id, services)))
     }
 }
 

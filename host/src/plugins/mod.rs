@@ -12,6 +12,7 @@ pub mod check;
 pub mod contract;
 mod host_impl;
 mod runtime;
+mod slots;
 
 use std::sync::Arc;
 
@@ -86,6 +87,12 @@ pub enum PluginFailure {
     /// The plugin trapped, ran out of time or memory, or broke the contract.
     #[error("plugin {plugin} failed: {reason}")]
     Crashed { plugin: String, reason: String },
+    /// Every slot of the format's share is taken: the call did not run.
+    #[error("the {plugin} format is busy; retry in {} s", retry_after.as_secs())]
+    Busy {
+        plugin: String,
+        retry_after: std::time::Duration,
+    },
 }
 
 impl From<api::PluginError> for PluginFailure {
@@ -107,6 +114,8 @@ pub struct Plugin {
     route_pre: bindings::FormatPre<State>,
     runtime: Arc<Runtime>,
     services: Services,
+    /// The format's share of the instance pool; every call holds one slot.
+    slots: slots::Slots,
 }
 
 /// What host imports need to answer a plugin.
@@ -128,6 +137,7 @@ impl Plugin {
     /// clock subscription it blocks on) never reaches them. The whole call is therefore
     /// also bounded by a timer, and dropping it frees its instance.
     pub async fn match_route(&self, request: api::Request) -> Result<api::Route, PluginFailure> {
+        let _slot = self.slot().await?;
         let call = async {
             let state = self.state(CallScope::None);
             let mut store = self.runtime.new_async_store(state);
@@ -197,10 +207,15 @@ impl Plugin {
         scope: CallScope,
         f: impl FnOnce(&bindings::Format, &mut Store<State>) -> wasmtime::Result<R> + Send + 'static,
     ) -> Result<R, PluginFailure> {
+        let slot = self.slot().await?;
         let this = self.clone();
-        tokio::task::spawn_blocking(move || this.call_sync(scope, f))
-            .await
-            .map_err(|e| self.crashed(format!("call did not complete: {e}")))?
+        tokio::task::spawn_blocking(move || {
+            let result = this.call_sync(scope, f);
+            drop(slot);
+            result
+        })
+        .await
+        .map_err(|e| self.crashed(format!("call did not complete: {e}")))?
     }
 
     fn call_sync<R>(
@@ -214,6 +229,17 @@ impl Plugin {
             .instantiate(&mut store)
             .and_then(|format| f(&format, &mut store));
         self.finish(result, &store)
+    }
+
+    /// A slot of the format's share for one call, or `Busy` when none frees up soon.
+    async fn slot(&self) -> Result<slots::Slot, PluginFailure> {
+        self.slots.acquire().await.ok_or_else(|| {
+            tracing::warn!(plugin = %self.format, "every slot of the format's share is busy");
+            PluginFailure::Busy {
+                plugin: self.format.clone(),
+                retry_after: self.slots.retry_after(),
+            }
+        })
     }
 
     fn state(&self, scope: CallScope) -> State {

@@ -45,7 +45,8 @@ pub struct RuntimeLimits {
     pub memory: u64,
     /// Wall-clock budget of one call.
     pub time: Duration,
-    /// Instances alive at once (the pooling allocator's slots).
+    /// Instances alive at once (the pooling allocator's slots): room for every
+    /// format's share (`Config::plugin_instances`).
     pub instances: u32,
 }
 
@@ -55,7 +56,7 @@ impl RuntimeLimits {
         Self {
             memory: config.limits.plugin_memory.0,
             time: Duration::from_millis(config.limits.plugin_time_ms),
-            instances: 256,
+            instances: config.plugin_instances(),
         }
     }
 }
@@ -205,11 +206,13 @@ impl Runtime {
     /// Loads a component, checks it implements the contract and describes itself as
     /// `format`, and returns it ready to call. Errors name the config key the component
     /// came from.
+    /// `share` is how many calls of the format may run at once (its slots of the pool).
     pub fn load(
         self: &Arc<Self>,
         format: &str,
         wasm: &[u8],
         services: Services,
+        share: u32,
     ) -> anyhow::Result<Plugin> {
         let prepared = self.prepare(format, wasm)?;
         let descriptor = prepared.descriptor;
@@ -227,6 +230,7 @@ impl Runtime {
             route_pre: prepared.route_pre,
             runtime: self.clone(),
             services,
+            slots: super::slots::Slots::new(share as usize, self.limits.time),
         })
     }
 

@@ -459,7 +459,8 @@ async fn listing(
 }
 
 /// A package with its newest version and that version's files (digests and
-/// properties left out: listings show names and summaries).
+/// properties left out: listings show names and summaries), and its tags, so a format
+/// can show the version a tag names instead (npm search shows `latest`'s).
 fn newest_only(
     conn: &rusqlite::Connection,
     row: packages::PackageRow,
@@ -479,9 +480,9 @@ fn newest_only(
         .transpose()?
         .unwrap_or_default();
     Ok(PackageDetail {
+        tags: packages::tags(conn, row.id)?,
         package: row,
         versions,
-        tags: Vec::new(),
     })
 }
 

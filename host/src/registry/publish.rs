@@ -124,14 +124,20 @@ fn materialize(
                 }
             };
             if let Some(expect) = &file.expect {
-                let actual = digest_of(&blobs[index], algorithm(expect.algorithm))?;
+                let algorithm = algorithm(expect.algorithm);
+                let actual = digest_of(&blobs[index], algorithm)?;
                 if !actual.eq_ignore_ascii_case(&expect.hex) {
                     return Err(Error::bad_request(format!(
                         "{}: {} digest mismatch (expected {}, got {actual})",
                         file.name,
-                        algorithm(expect.algorithm).as_str(),
+                        algorithm.as_str(),
                         expect.hex
                     )));
+                }
+                // Recorded with the blob, so clients can name the file by the digest it
+                // was pushed as (an OCI manifest put by `sha512:`, then pulled by it).
+                if blobs[index].digest(algorithm).is_none() {
+                    blobs[index].digests.push((algorithm, actual));
                 }
             }
             indexes.push(index);

@@ -240,19 +240,21 @@ async fn discard(registry: &Registry, id: &str) -> Result<(), Error> {
     Ok(())
 }
 
-/// Appends the body (if any), checks `digest`, and stores the blob linked to the
-/// target package. A mismatch discards the session (400): nothing is stored.
+/// Appends the body (if any) at `offset` as [`append`] does (416 when it is not the
+/// session's length, the session kept), checks `digest`, and stores the blob linked to
+/// the target package. A mismatch discards the session (400): nothing is stored.
 pub async fn finish(
     registry: &Registry,
     target: &Target,
     id: &str,
     digest: &api::Digest,
+    offset: Option<u64>,
     incoming: Incoming,
 ) -> Result<Stored, Error> {
     let (algorithm, expected) = wanted(digest)?;
     owned(registry, target, id)?;
     let live = registry.sessions.lock(id)?;
-    let (live, size) = append_body(registry, live, id, None, incoming).await?;
+    let (live, size) = append_body(registry, live, id, offset, incoming).await?;
 
     let path = registry.sessions.files.path(id)?;
     let covered = (live.hashed == size).then(|| live.hasher.clone()).flatten();

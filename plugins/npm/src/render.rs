@@ -194,8 +194,25 @@ fn full_version<'a>(name: &str, v: &'a VersionDetail, base: &str) -> Doc<'a> {
         .map(|(key, value)| (key.clone(), Cow::Borrowed(*value)))
         .collect();
     doc.insert("dist".into(), dist(name, v, &fields, base));
+    if let Some(user) = fields.get("_npmUser").and_then(|u| npm_user(u)) {
+        doc.insert("_npmUser".into(), user);
+    }
     mark_install_script(&mut doc, &fields);
     doc
+}
+
+/// `_npmUser` (who published, recorded by the publish) with an `email`. Wharf accounts
+/// have no email address, and npm prints a missing one as `by admin <undefined>`; an
+/// empty one it leaves out, so the publisher is shown by name, and no address is made
+/// up. (Gitea sends no `_npmUser` at all, which loses who published.) `None` when the
+/// stored value already has an email or is not an object.
+fn npm_user<'a>(stored: &RawValue) -> Option<Cow<'a, RawValue>> {
+    let mut user: Map<String, Value> = serde_json::from_str(stored.get()).ok()?;
+    if user.contains_key("email") {
+        return None;
+    }
+    user.insert("email".into(), "".into());
+    Some(raw(&user))
 }
 
 fn packument(detail: &PackageDetail, base: &str) -> String {
@@ -344,6 +361,20 @@ mod tests {
         assert_eq!(doc["dist-tags"]["latest"], "1.0.0");
         assert_eq!(doc["time"]["1.0.0"], "1970-01-01T00:00:00.000Z");
         assert_eq!(doc["_id"], "app");
+    }
+
+    #[test]
+    fn the_publisher_has_an_empty_email_rather_than_none() {
+        let published = r#"{"name":"app","version":"1.0.0","_npmUser":{"name":"admin"}}"#;
+        let doc = rendered("version", "1.0.0", vec![stored("1.0.0", published)]);
+        assert_eq!(
+            doc["_npmUser"],
+            serde_json::json!({"name": "admin", "email": ""})
+        );
+        let with_email =
+            r#"{"name":"app","version":"1.0.0","_npmUser":{"name":"a","email":"a@x"}}"#;
+        let doc = rendered("packument", "", vec![stored("1.0.0", with_email)]);
+        assert_eq!(doc["versions"]["1.0.0"]["_npmUser"]["email"], "a@x");
     }
 
     #[test]

@@ -166,9 +166,22 @@ fn user_route(request: &Request, user: &str, tail: &[&str]) -> Result<Route, Plu
         return Ok(Route::not_found());
     };
     let route = match (&request.method, tail) {
+        // CouchDB's sign-up. Wharf has none, and routing cannot know whether `name`
+        // exists. `npm adduser` (which says so in `npm-command`) is told so; a login
+        // (npm, pnpm, yarn) needs the 409 to go on to `-rev` with the password.
         (Method::Put, []) => {
+            let no_sign_up = format!(
+                "Wharf has no self sign-up: an administrator creates accounts \
+                 (`wharf user create {name}`)"
+            );
+            if request.header("npm-command") == Some("adduser") {
+                return Err(PluginError::new(
+                    403,
+                    format!("{no_sign_up}; an existing user signs in with `npm login`"),
+                ));
+            }
             return Err(PluginError::conflict(format!(
-                "user {name:?} exists here; sign in with its password or a token"
+                "{no_sign_up}; an existing user signs in with its password or a token"
             )));
         }
         (Method::Get, []) => Route::public(respond(json!({

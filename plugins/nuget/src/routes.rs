@@ -7,7 +7,7 @@ use wharf_plugin_sdk::{
 };
 
 use crate::version::Version;
-use crate::{service, upload};
+use crate::{search, service, upload};
 
 /// Index views, as `render-index` receives them. Arguments join their fields with NUL.
 pub mod view {
@@ -22,7 +22,7 @@ pub mod view {
     /// `query`; no package, listing of every version of matching ids; argument
     /// `q\0skip\0take\0prerelease\0semver2` (the last two `true`/`false`).
     pub const SEARCH: &str = "search";
-    /// `autocomplete?q=`: matching ids; argument `prerelease\0semver2`.
+    /// `autocomplete?q=`: matching ids; argument `skip\0take\0prerelease\0semver2`.
     pub const AUTOCOMPLETE: &str = "autocomplete";
     /// `autocomplete?id=`: one package's versions; argument `prerelease\0semver2`.
     pub const AUTOCOMPLETE_VERSIONS: &str = "autocomplete-versions";
@@ -176,13 +176,16 @@ fn owner_index(view: &str, argument: String, listing: Option<ListingSpec>) -> Ro
     }))
 }
 
-/// v3 search: ids containing `q`, paged by the host in the database.
+/// v3 search: ids containing `q`, paged by the host in the database unless versions
+/// are hidden from the client (`search::listing_window`).
 fn search(request: &Request) -> Route {
     let (q, skip, take) = search_page(request);
+    let visibility = visibility(request);
+    let (offset, limit) = search::listing_window(&visibility, skip, take);
     owner_index(
         view::SEARCH,
-        format!("{q}\0{skip}\0{take}\0{}", visibility(request)),
-        listing(q, skip, take),
+        format!("{q}\0{skip}\0{take}\0{visibility}"),
+        listing(q, offset, limit),
     )
 }
 
@@ -205,10 +208,12 @@ fn autocomplete(request: &Request, owner: &str) -> Route {
         }));
     }
     let (q, skip, take) = search_page(request);
+    let visibility = visibility(request);
+    let (offset, limit) = search::listing_window(&visibility, skip, take);
     owner_index(
         view::AUTOCOMPLETE,
-        visibility(request),
-        listing(q, skip, take),
+        format!("{skip}\0{take}\0{visibility}"),
+        listing(q, offset, limit),
     )
 }
 
@@ -448,16 +453,21 @@ mod tests {
         assert_eq!(spec(&r).pkg.as_ref().map(|p| p.name.as_str()), Some("Foo"));
         let r = route(Method::Get, "/autocomplete", &[("q", "fo"), ("take", "5")]);
         assert_eq!(spec(&r).view, view::AUTOCOMPLETE);
-        assert_eq!(spec(&r).listing.as_ref().map(|l| l.limit), Some(5));
+        assert_eq!(spec(&r).argument, "0\u{0}5\u{0}false\u{0}false");
+        // Hidden versions: every match is listed, the page is cut after filtering.
+        assert_eq!(spec(&r).listing.as_ref().map(|l| l.limit), Some(0));
     }
 
     #[test]
     fn search_pages_in_the_database() {
-        let r = route(
-            Method::Get,
-            "/query",
-            &[("q", "Foo"), ("skip", "5"), ("take", "99999")],
-        );
+        let query = [
+            ("q", "Foo"),
+            ("skip", "5"),
+            ("take", "99999"),
+            ("prerelease", "true"),
+            ("semVerLevel", "2.0.0"),
+        ];
+        let r = route(Method::Get, "/query", &query);
         let s = spec(&r);
         assert!(s.pkg.is_none());
         let listing = s.listing.as_ref().expect("listing");
@@ -466,6 +476,10 @@ mod tests {
             ("Foo", 5, MAX_TAKE)
         );
         assert!(listing.all_versions);
+        // A client that hides prereleases gets every match listed, paged after filtering.
+        let r = route(Method::Get, "/query", &query[..3]);
+        let listing = spec(&r).listing.clone().expect("listing");
+        assert_eq!((listing.offset, listing.limit), (0, 0));
     }
 
     #[test]

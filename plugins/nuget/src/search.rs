@@ -1,5 +1,11 @@
-//! v3 search (`SearchQueryService`) and autocomplete. The host has already matched
-//! ids and paged in the database; this shapes each hit the way nuget.org answers.
+//! v3 search (`SearchQueryService`) and autocomplete. The host matches ids in the
+//! database; this decides which packages are hits and shapes each the way nuget.org
+//! answers.
+//!
+//! When the client sees every version, every matching package is a hit and the host
+//! pages. When it hides prereleases or SemVer 2.0 versions, whether a package is a hit
+//! depends on its versions, so the host lists every match and the page is cut here,
+//! after filtering: `totalHits` then counts exactly what `skip`/`take` page through.
 
 use serde_json::{Value, json};
 use wharf_plugin_sdk::{IndexInput, PackageDetail, Response};
@@ -25,6 +31,11 @@ impl Visibility {
         }
     }
 
+    /// Whether some versions are hidden from this client.
+    fn hides_some(&self) -> bool {
+        !(self.prerelease && self.semver2)
+    }
+
     /// The package's versions this client may see, in precedence order.
     fn versions<'a>(&self, package: &'a PackageDetail) -> Vec<Entry<'a>> {
         entries(package)
@@ -35,31 +46,64 @@ impl Visibility {
     }
 }
 
-pub fn render(input: &IndexInput) -> Response {
+/// What a search or id autocomplete asks the host to list for `skip`/`take` under
+/// `visibility` (`prerelease\0semver2`): `(offset, limit)`, limit 0 being all.
+pub fn listing_window(visibility: &str, skip: u32, take: u32) -> (u32, u32) {
+    if Visibility::of(visibility).hides_some() {
+        (0, 0)
+    } else {
+        (skip, take)
+    }
+}
+
+/// The hits of a listing the client may see, with their total: the page the host cut,
+/// or the page cut here after filtering (see the module docs). The argument ends in
+/// `skip\0take\0prerelease\0semver2`.
+fn hits(input: &IndexInput) -> (Visibility, u64, Vec<&PackageDetail>) {
     let visibility = Visibility::of(&input.spec.argument);
+    let mut fields = input.spec.argument.rsplit('\0').skip(2);
+    let take: usize = fields.next().and_then(|t| t.parse().ok()).unwrap_or(0);
+    let skip: usize = fields.next().and_then(|s| s.parse().ok()).unwrap_or(0);
+    if !visibility.hides_some() {
+        let page = input.listing.iter().take(take).collect();
+        return (visibility, input.listing_total, page);
+    }
+    let visible: Vec<&PackageDetail> = input
+        .listing
+        .iter()
+        .filter(|package| !visibility.versions(package).is_empty())
+        .collect();
+    let total = visible.len() as u64;
+    (
+        visibility,
+        total,
+        visible.into_iter().skip(skip).take(take).collect(),
+    )
+}
+
+pub fn render(input: &IndexInput) -> Response {
+    let (visibility, total, page) = hits(input);
     let urls = Urls {
         base: &input.request.base_url,
     };
-    let data: Vec<Value> = input
-        .listing
-        .iter()
+    let data: Vec<Value> = page
+        .into_iter()
         .filter_map(|package| hit(&urls, package, visibility))
         .collect();
-    json_response(&json!({ "totalHits": input.listing_total, "data": data }))
+    json_response(&json!({ "totalHits": total, "data": data }))
 }
 
 /// Autocomplete by id: the ids with a version the client may see.
 pub fn autocomplete_ids(input: &IndexInput) -> Response {
-    let visibility = Visibility::of(&input.spec.argument);
-    let data: Vec<String> = input
-        .listing
-        .iter()
+    let (visibility, total, page) = hits(input);
+    let data: Vec<String> = page
+        .into_iter()
         .filter_map(|package| {
             let visible = visibility.versions(package);
             Some(visible.last()?.id(package).to_string())
         })
         .collect();
-    json_response(&json!({ "totalHits": input.listing_total, "data": data }))
+    json_response(&json!({ "totalHits": total, "data": data }))
 }
 
 /// Autocomplete of one package's versions (full versions, ascending).
@@ -167,7 +211,7 @@ mod tests {
                 version("foo.bar", "1.0.0", json!({ "description": "old" })),
             ],
         );
-        let result = search(false, vec![package], 7);
+        let result = search(true, vec![package], 7);
         assert_eq!(result["totalHits"], 7);
         let hit = &result["data"][0];
         let registration = "http://x/api/packages/alice/nuget/registration/foo.bar/index.json";
@@ -206,6 +250,10 @@ mod tests {
         };
         let released = search(false, packages(), 2);
         assert_eq!(ids(&released), ["Alpha"]);
+        assert_eq!(
+            released["totalHits"], 1,
+            "counts the hits, not the ids matched"
+        );
         assert_eq!(released["data"][0]["version"], "1.0.0");
         assert_eq!(released["data"][0]["versions"].as_array().unwrap().len(), 1);
         assert_eq!(
@@ -228,6 +276,40 @@ mod tests {
             search(true, Vec::new(), 0),
             json!({ "totalHits": 0, "data": [] })
         );
+    }
+
+    #[test]
+    fn hidden_versions_are_filtered_before_the_page_is_cut() {
+        let packages = || {
+            vec![
+                package("A", &["1.0.0"]),
+                package("B", &["1.0.0-beta"]),
+                package("C", &["1.0.0", "2.0.0-rc"]),
+                package("D", &["1.0.0"]),
+            ]
+        };
+        // The host listed every match (4); the client sees three, one a page.
+        let page = |skip: u32| {
+            let argument = format!("\u{0}{skip}\u{0}1\u{0}false\u{0}true");
+            let mut input = listing(view::SEARCH, &argument, packages());
+            input.listing_total = 4;
+            json(&input)
+        };
+        let pages: Vec<Value> = (0..4).map(page).collect();
+        for (skip, expected) in [(0, vec!["A"]), (1, vec!["C"]), (2, vec!["D"]), (3, vec![])] {
+            assert_eq!(ids(&pages[skip]), expected, "skip {skip}");
+            assert_eq!(pages[skip]["totalHits"], 3);
+        }
+        // A query whose only match is hidden has no hits at all.
+        let only_beta = listing(
+            view::SEARCH,
+            "b\u{0}0\u{0}20\u{0}false\u{0}true",
+            vec![package("B", &["1.0.0-beta"])],
+        );
+        assert_eq!(json(&only_beta), json!({ "totalHits": 0, "data": [] }));
+        assert_eq!(listing_window("false\u{0}true", 5, 20), (0, 0));
+        assert_eq!(listing_window("true\u{0}false", 5, 20), (0, 0));
+        assert_eq!(listing_window("true\u{0}true", 5, 20), (5, 20));
     }
 
     #[test]
@@ -261,8 +343,8 @@ mod tests {
             package("Alpha", &["1.0.0"]),
             package("Beta", &["1.0.0-beta"]),
         ];
-        let ids = listing(view::AUTOCOMPLETE, "false\u{0}true", packages);
-        assert_eq!(json(&ids), json!({ "totalHits": 2, "data": ["Alpha"] }));
+        let ids = listing(view::AUTOCOMPLETE, "0\u{0}20\u{0}false\u{0}true", packages);
+        assert_eq!(json(&ids), json!({ "totalHits": 1, "data": ["Alpha"] }));
 
         let mut versions = listing(view::AUTOCOMPLETE_VERSIONS, "true\u{0}true", Vec::new());
         versions.detail = Some(package("Alpha", &["2.0.0-rc", "1.0.0"]));

@@ -5,6 +5,7 @@
 //! the version's references, checked here first (for the spec's error codes) and again
 //! by the host inside the publish transaction, so a manifest is never half-stored.
 
+use std::collections::HashSet;
 use std::io::Read;
 
 use serde_json::{Map, Value, json};
@@ -41,6 +42,13 @@ impl BlobSizes for HostBlobs {
     }
 }
 
+/// The most distinct blobs one manifest may reference (its config, layers or child
+/// manifests). Real images have a few hundred layers at most; the host checks each
+/// reference in the publish transaction, so a bound keeps a push well inside the
+/// plugin time limit. A constant until contract 0.3 passes per-format settings from
+/// `registry.toml` to plugins.
+pub const MAX_REFERENCES: usize = 10_000;
+
 fn invalid(message: impl Into<String>) -> PluginError {
     PluginError::with_code(400, "MANIFEST_INVALID", message)
 }
@@ -65,11 +73,17 @@ pub fn parse_upload(
     let manifest = validate(&bytes, request.header("content-type"))?;
     let sha256 = hex(&Sha256::digest(&bytes));
     let canonical = format!("sha256:{sha256}");
-    let pushed_as = match &reference {
-        Reference::Tag(_) => canonical.clone(),
+    let sha256_digest = Digest {
+        algorithm: HashAlgorithm::Sha256,
+        hex: sha256.clone(),
+    };
+    // The host checks the stored file against `expect` and records that digest with it,
+    // so a manifest pushed by `sha512:` can be pulled by it.
+    let (pushed_as, expect) = match &reference {
+        Reference::Tag(_) => (canonical.clone(), sha256_digest),
         Reference::Digest(digest) => {
             check_digest(digest, &bytes, &sha256)?;
-            names::digest_text(digest)
+            (names::digest_text(digest), digest.clone())
         }
     };
     check_blobs(&spec.pkg, &manifest.references, blobs)?;
@@ -126,10 +140,7 @@ pub fn parse_upload(
                 content_type: manifest.media_type,
                 lead: true,
                 overwrite: true,
-                expect: Some(Digest {
-                    algorithm: HashAlgorithm::Sha256,
-                    hex: sha256,
-                }),
+                expect: Some(expect),
             }],
             tags,
             properties,
@@ -223,28 +234,34 @@ fn validate(bytes: &[u8], content_type: Option<&str>) -> Result<Manifest, Plugin
     }
     let media_type = media_type(object, content_type)?;
     let mut references = Vec::new();
+    // Hex digits of the references so far: a set, so a manifest of n references costs
+    // O(n), not O(n²) (8,000 layers used to spend the whole time limit here).
+    let mut seen = HashSet::new();
     let mut add = |descriptor: &Descriptor| {
-        if !references
-            .iter()
-            .any(|r: &BlobReference| r.digest.hex == descriptor.digest.hex)
-        {
+        if seen.insert(descriptor.digest.hex.clone()) {
+            if references.len() == MAX_REFERENCES {
+                return Err(invalid(format!(
+                    "a manifest may reference at most {MAX_REFERENCES} blobs"
+                )));
+            }
             references.push(BlobReference {
                 digest: descriptor.digest.clone(),
                 size: descriptor.size,
             });
         }
+        Ok(())
     };
     let mut artifact_type = string_field(object, "artifactType")?;
     if matches!(media_type.as_str(), OCI_INDEX | DOCKER_LIST) {
         for child in array_field(object, "manifests")? {
-            add(&descriptor(child, "manifests[]")?);
+            add(&descriptor(child, "manifests[]")?)?;
         }
     } else {
         let config = object
             .get("config")
             .ok_or_else(|| invalid("an image manifest needs a config"))?;
         let config = descriptor(config, "config")?;
-        add(&config);
+        add(&config)?;
         for layer in array_field(object, "layers")? {
             let layer_descriptor = descriptor(layer, "layers[]")?;
             // Foreign layers (Windows base images) live elsewhere; nothing to keep here.
@@ -253,7 +270,7 @@ fn validate(bytes: &[u8], content_type: Option<&str>) -> Result<Manifest, Plugin
                 .and_then(Value::as_array)
                 .is_some_and(|urls| !urls.is_empty());
             if !foreign {
-                add(&layer_descriptor);
+                add(&layer_descriptor)?;
             }
         }
         // The referrers API's rule: without artifactType, the config's media type says.
@@ -666,11 +683,46 @@ mod tests {
             header(&plan.reply, "docker-content-digest"),
             Some(sha512.as_str())
         );
+        // The host checks, then records, the digest the manifest was pushed as.
+        let expect = plan.versions[0].files[0].expect.as_ref().unwrap();
+        assert_eq!(names::digest_text(expect), sha512);
         let wrong512 = format!("sha512:{}", "0".repeat(128));
         assert_eq!(
             push(&wrong512, OCI_MANIFEST, &bytes).unwrap_err().code,
             "DIGEST_INVALID"
         );
+    }
+
+    /// An image of `n` distinct layers besides its config, and the blobs it needs.
+    fn image_of(n: usize) -> (Value, FakeBlobs) {
+        let mut blobs = blobs();
+        let layers: Vec<Value> = (0..n)
+            .map(|i| {
+                let digest = sha(format!("layer {i}").as_bytes());
+                blobs.0.insert(digest.clone(), 5);
+                json!({"mediaType": "application/vnd.oci.image.layer.v1.tar", "digest": digest, "size": 5})
+            })
+            .collect();
+        let mut manifest = image();
+        manifest["layers"] = Value::Array(layers);
+        (manifest, blobs)
+    }
+
+    #[test]
+    fn references_are_counted_once_up_to_the_limit() {
+        let (manifest, blobs) = image_of(MAX_REFERENCES - 1);
+        let mut doubled = manifest.clone();
+        let layers = doubled["layers"].as_array().unwrap().clone();
+        doubled["layers"].as_array_mut().unwrap().extend(layers);
+        for accepted in [manifest, doubled] {
+            let plan =
+                push_to("v1", OCI_MANIFEST, accepted.to_string().as_bytes(), &blobs).unwrap();
+            assert_eq!(plan.versions[0].references.len(), MAX_REFERENCES);
+        }
+        let (over, blobs) = image_of(MAX_REFERENCES);
+        let e = push_to("v1", OCI_MANIFEST, over.to_string().as_bytes(), &blobs).unwrap_err();
+        assert_eq!((e.status, e.code.as_str()), (400, "MANIFEST_INVALID"));
+        assert!(e.message.contains("at most 10000 blobs"), "{}", e.message);
     }
 
     #[test]

@@ -198,7 +198,18 @@ fn manifest(
     repository: Repository,
     reference: &str,
 ) -> Result<Route, PluginError> {
-    let parsed = names::reference(reference)?;
+    let parsed = match (&request.method, names::reference(reference)) {
+        // What no push could have stored cannot be pulled: the conformance suite
+        // expects the pull of an invalid tag to be an unknown manifest, not a bad request.
+        (Method::Get | Method::Head, Err(_)) => {
+            return Err(PluginError::with_code(
+                404,
+                "MANIFEST_UNKNOWN",
+                format!("no manifest {reference:?}: it is neither a valid tag nor a digest"),
+            ));
+        }
+        (_, parsed) => parsed?,
+    };
     let pkg = repository.pkg;
     let route = match (&request.method, parsed) {
         (Method::Put, _) => {
@@ -329,6 +340,10 @@ fn session(request: &Request, repository: Repository, id: &str) -> Result<Route,
             let digest = request.query_param("digest").ok_or_else(|| {
                 PluginError::with_code(400, "DIGEST_INVALID", "finishing an upload needs ?digest=")
             })?;
+            // A last chunk may come with the PUT. The contract's `finish` carries no
+            // offset, so the host reads the `Content-Range` itself (416 when it does not
+            // start where the session ends); only its form is checked here.
+            content_range_start(request)?;
             let digest = names::digest(digest)?;
             let reply = blob_created(&repository, &names::digest_text(&digest));
             (SessionOp::Finish(digest), reply)
@@ -649,6 +664,24 @@ mod tests {
     }
 
     #[test]
+    fn pulling_what_cannot_be_a_manifest_is_manifest_unknown() {
+        for reference in [".INVALID_MANIFEST_NAME", "-x", "sha256:x", "md5:abc"] {
+            for method in [Method::Get, Method::Head] {
+                let path = format!("/alice/app/manifests/{reference}");
+                assert_eq!(
+                    error(request(method, &path)),
+                    (404, "MANIFEST_UNKNOWN".into()),
+                    "{reference}"
+                );
+            }
+        }
+        assert_eq!(
+            error(request(Method::Delete, "/alice/app/manifests/-x")),
+            (400, "MANIFEST_INVALID".into())
+        );
+    }
+
+    #[test]
     fn manifest_deletes_untag_or_delete_the_version() {
         let untag = route(request(Method::Delete, "/alice/app/manifests/v1"));
         assert_eq!(
@@ -827,6 +860,18 @@ mod tests {
         let finish = route(request(Method::Put, path).with_query("digest", D));
         assert!(matches!(&session_of(&finish).op, SessionOp::Finish(d) if text(d) == D));
         assert_eq!(finish.reply.as_ref().unwrap().status, 201);
+        let last_chunk = request(Method::Put, path)
+            .with_query("digest", D)
+            .with_header("content-range", "10-19")
+            .with_header("content-length", "10");
+        assert!(matches!(
+            session_of(&route(last_chunk)).op,
+            SessionOp::Finish(_)
+        ));
+        let malformed = request(Method::Put, path)
+            .with_query("digest", D)
+            .with_header("content-range", "19-10");
+        assert_eq!(error(malformed), (400, "BLOB_UPLOAD_INVALID".into()));
         assert_eq!(
             error(request(Method::Put, path)),
             (400, "DIGEST_INVALID".into())
