@@ -13,14 +13,12 @@ use super::render::{plugin_response, rendered};
 use super::{reply, sessions, token, upload};
 use crate::auth::Principal;
 use crate::auth::registry_token::Action;
-use crate::db::owners::Owner;
-use crate::db::packages::FileRow;
 use crate::error::Error;
 use crate::pipeline::authorize::{self, repository};
-use crate::pipeline::identify::owner_named;
+use crate::pipeline::identify::{Owner, owner_named};
 use crate::plugins::api::{self, Operation};
 use crate::registry::delete::{self, Removal};
-use crate::registry::lookup::{self, Selector};
+use crate::registry::lookup::{self, FileRow, Selector};
 use crate::registry::{FormatEntry, Registry, index, mount, publish, tokens};
 use crate::store::Algorithm;
 

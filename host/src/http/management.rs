@@ -12,11 +12,13 @@ use serde::Deserialize;
 use serde_json::{Value, json};
 
 use super::errors::Envelope;
-use crate::auth::{self, Access, Credentials, Principal};
-use crate::db::owners::{self, Owner};
-use crate::db::packages;
+use crate::auth::{Access, Credentials};
 use crate::error::Error;
-use crate::registry::{Registry, delete};
+use crate::pipeline::identify::{self, Owner};
+use crate::plugins::api::{PackageRef, VersionRef};
+use crate::registry::Registry;
+use crate::registry::catalog::{self, Page};
+use crate::registry::delete::{self, Removal};
 
 #[derive(Debug, Deserialize)]
 pub struct Paging {
@@ -37,6 +39,13 @@ impl Paging {
     fn offset(&self) -> i64 {
         (self.page.unwrap_or(1).max(1) - 1).saturating_mul(self.limit())
     }
+
+    fn page(&self) -> Page {
+        Page {
+            limit: self.limit(),
+            offset: self.offset(),
+        }
+    }
 }
 
 /// Authenticates and authorizes a management call on `owner`.
@@ -45,19 +54,10 @@ async fn access(
     headers: &HeaderMap,
     owner: &str,
     needed: Access,
-) -> Result<(Principal, Owner), Error> {
+) -> Result<Owner, Error> {
     let credentials = Credentials::from_headers(headers).map_err(Error::Unauthorized)?;
-    let owner = owner.to_string();
-    registry
-        .db
-        .read(move |conn| {
-            let principal = auth::authenticate(conn, &credentials)?;
-            let owner = owners::by_name(conn, &owner)?
-                .ok_or_else(|| Error::not_found(format!("owner {owner:?} not found")))?;
-            auth::authorize(conn, &principal, &owner, needed)?;
-            Ok((principal, owner))
-        })
-        .await
+    let (_, owner) = identify::for_owner(&registry.db, credentials, owner, needed).await?;
+    Ok(owner)
 }
 
 fn respond(registry: &Registry, result: Result<Response, Error>) -> Response {
@@ -77,34 +77,20 @@ pub async fn list_packages(
     headers: HeaderMap,
 ) -> Response {
     let result = async {
-        let (_, owner) = access(&registry, &headers, &owner, Access::Read).await?;
-        let (limit, offset) = (paging.limit(), paging.offset());
-        let (total, items) = registry
-            .db
-            .read(move |conn| {
-                let (total, rows) = packages::list(
-                    conn,
-                    owner.id,
-                    paging.format.as_deref(),
-                    paging.q.as_deref(),
-                    limit,
-                    offset,
-                )?;
-                let items = rows
-                    .into_iter()
-                    .map(|p| {
-                        let latest = packages::newest_version(conn, p.id)?.map(|v| v.version);
-                        let versions = packages::version_count(conn, p.id)?;
-                        Ok(json!({
-                            "owner": owner.name, "type": p.format, "name": p.name,
-                            "latest_version": latest, "version_count": versions,
-                            "created": p.created, "modified": p.modified,
-                        }))
-                    })
-                    .collect::<Result<Vec<_>, Error>>()?;
-                Ok((total, items))
+        let owner = access(&registry, &headers, &owner, Access::Read).await?;
+        let page = paging.page();
+        let (total, summaries) =
+            catalog::packages(&registry, &owner, paging.format, paging.q, page).await?;
+        let items = summaries
+            .into_iter()
+            .map(|s| {
+                json!({
+                    "owner": owner.name, "type": s.package.format, "name": s.package.name,
+                    "latest_version": s.latest_version, "version_count": s.version_count,
+                    "created": s.package.created, "modified": s.package.modified,
+                })
             })
-            .await?;
+            .collect();
         Ok(with_total(total, Value::Array(items)))
     }
     .await;
@@ -118,23 +104,15 @@ pub async fn list_versions(
     headers: HeaderMap,
 ) -> Response {
     let result = async {
-        let (_, owner) = access(&registry, &headers, &owner, Access::Read).await?;
-        // Show every download served so far, not only the flushed ones.
-        registry.downloads.flush(&registry.db).await;
-        let (limit, offset) = (paging.limit(), paging.offset());
-        let (total, body) = registry
-            .db
-            .read(move |conn| {
-                let p = packages::find(conn, owner.id, &format, &name)?
-                    .ok_or_else(|| Error::not_found(format!("package {name:?} not found")))?;
-                let total = packages::version_count(conn, p.id)?;
-                let versions = packages::versions(conn, p.id, limit, offset)?
-                    .into_iter()
-                    .map(|v| json!({"version": v.version, "created": v.created, "downloads": v.downloads}))
-                    .collect::<Vec<_>>();
-                Ok((total, json!({"owner": owner.name, "type": p.format, "name": p.name, "versions": versions})))
-            })
-            .await?;
+        let owner = access(&registry, &headers, &owner, Access::Read).await?;
+        let (total, p, versions) =
+            catalog::versions(&registry, &owner, format, name, paging.page()).await?;
+        let versions = versions
+            .into_iter()
+            .map(|v| json!({"version": v.version, "created": v.created, "downloads": v.downloads}))
+            .collect::<Vec<_>>();
+        let body =
+            json!({"owner": owner.name, "type": p.format, "name": p.name, "versions": versions});
         Ok(with_total(total, body))
     }
     .await;
@@ -147,28 +125,20 @@ pub async fn show_version(
     headers: HeaderMap,
 ) -> Response {
     let result = async {
-        let (_, owner) = access(&registry, &headers, &owner, Access::Read).await?;
-        // Show every download served so far, not only the flushed ones.
-        registry.downloads.flush(&registry.db).await;
-        let body = registry
-            .db
-            .read(move |conn| {
-                let p = packages::find(conn, owner.id, &format, &name)?
-                    .ok_or_else(|| Error::not_found(format!("package {name:?} not found")))?;
-                let v = packages::version(conn, p.id, &version)?
-                    .ok_or_else(|| Error::not_found(format!("version {version:?} not found")))?;
-                let files = packages::files_of(conn, v.id)?
-                    .into_iter()
-                    .map(|f| json!({"name": f.name, "size": f.size, "sha256": f.blob, "content_type": f.content_type, "lead": f.lead, "created": f.created}))
-                    .collect::<Vec<_>>();
-                let metadata: Value = serde_json::from_str(&v.metadata).unwrap_or(Value::Null);
-                Ok(json!({
-                    "owner": owner.name, "type": p.format, "name": p.name, "version": v.version,
-                    "created": v.created, "downloads": v.downloads, "metadata": metadata, "files": files,
-                }))
-            })
-            .await?;
-        Ok(Json(body).into_response())
+        let owner = access(&registry, &headers, &owner, Access::Read).await?;
+        let detail = catalog::version(&registry, &owner, format, name, version).await?;
+        let (p, v) = (detail.package, detail.version);
+        let files = detail
+            .files
+            .into_iter()
+            .map(|f| json!({"name": f.name, "size": f.size, "sha256": f.blob, "content_type": f.content_type, "lead": f.lead, "created": f.created}))
+            .collect::<Vec<_>>();
+        let metadata: Value = serde_json::from_str(&v.metadata).unwrap_or(Value::Null);
+        Ok(Json(json!({
+            "owner": owner.name, "type": p.format, "name": p.name, "version": v.version,
+            "created": v.created, "downloads": v.downloads, "metadata": metadata, "files": files,
+        }))
+        .into_response())
     }
     .await;
     respond(&registry, result)
@@ -180,20 +150,13 @@ pub async fn delete_version(
     headers: HeaderMap,
 ) -> Response {
     let result = async {
-        let (_, owner) = access(&registry, &headers, &owner, Access::Write).await?;
-        let target = crate::plugins::api::VersionRef {
-            pkg: crate::plugins::api::PackageRef {
-                owner: owner.name.clone(),
-                name,
-            },
-            version,
+        let owner = access(&registry, &headers, &owner, Access::Write).await?;
+        let pkg = PackageRef {
+            owner: owner.name.clone(),
+            name,
         };
-        // On a full disk the commit needs the reserve's blocks (store::space).
-        registry.blobs.space().make_room();
-        registry
-            .db
-            .write(move |tx| delete::version(tx, owner.id, &format, &target))
-            .await?;
+        let target = Removal::Version(VersionRef { pkg, version });
+        delete::run(&registry, owner.id, &format, target).await?;
         Ok(StatusCode::NO_CONTENT.into_response())
     }
     .await;

@@ -16,10 +16,10 @@ use serde_json::{Value, json};
 use super::errors::Envelope;
 use super::token::rfc3339;
 use crate::auth::Credentials;
-use crate::db::tokens::{Scope, TokenInfo};
 use crate::error::Error;
 use crate::registry::Registry;
 use crate::registry::accounts::{self, TokenNames, TokenRef};
+use crate::registry::accounts::{Scope, TokenInfo};
 
 fn respond(registry: &Registry, result: Result<Response, Error>) -> Response {
     result.unwrap_or_else(|e| Envelope::management(&registry.public_url).render(e))

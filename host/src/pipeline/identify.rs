@@ -5,7 +5,8 @@
 use crate::auth::registry_token::TokenKey;
 use crate::auth::{self, Access, Credentials, Principal};
 use crate::db::Db;
-use crate::db::owners::{self, Owner};
+use crate::db::owners;
+pub use crate::db::owners::Owner;
 use crate::error::Error;
 
 /// An owner and what the caller may do with its packages.
@@ -72,6 +73,25 @@ pub async fn identify(
         token_refused: token_presented && matches!(error, Error::Unauthorized(_)),
         error,
     })
+}
+
+/// Authenticates `credentials` and checks they may act on the owner named `owner`
+/// with `needed` (the management API's calls, which name their owner in the path).
+pub async fn for_owner(
+    db: &Db,
+    credentials: Credentials,
+    owner: &str,
+    needed: Access,
+) -> Result<(Principal, Owner), Error> {
+    let owner = owner.to_string();
+    db.read(move |conn| {
+        let principal = auth::authenticate(conn, &credentials)?;
+        let owner = owners::by_name(conn, &owner)?
+            .ok_or_else(|| Error::not_found(format!("owner {owner:?} not found")))?;
+        auth::authorize(conn, &principal, &owner, needed)?;
+        Ok((principal, owner))
+    })
+    .await
 }
 
 /// The owner named `name`, or 404.

@@ -7,7 +7,8 @@ use std::sync::Mutex;
 
 use crate::auth::{self, Credentials, secrets};
 use crate::db::owners::{self, Owner, OwnerKind, Role};
-use crate::db::tokens::{self, Scope, TokenInfo};
+use crate::db::tokens;
+pub use crate::db::tokens::{Scope, TokenInfo};
 use crate::db::{self, Db, accounts};
 use crate::error::Error;
 

@@ -4,7 +4,8 @@
 use rusqlite::Connection;
 
 use super::{FormatEntry, Registry, digests, publish};
-use crate::db::packages::{self, FileRow};
+use crate::db::packages;
+pub use crate::db::packages::FileRow;
 use crate::error::Error;
 use crate::plugins::api;
 
