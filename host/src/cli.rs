@@ -8,6 +8,7 @@ use std::process::ExitCode;
 use anyhow::{Context, bail};
 use clap::{Args, Parser, Subcommand, ValueEnum};
 
+use crate::audit::{self, Via};
 use crate::auth::secrets;
 use crate::config::{Config, Overrides};
 use crate::db::owners::{self, OwnerKind, Role};
@@ -155,7 +156,7 @@ enum TokenCommand {
 
 pub fn main() -> ExitCode {
     let cli = Cli::parse();
-    init_tracing();
+    crate::logging::init();
     match run(cli) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
@@ -163,16 +164,6 @@ pub fn main() -> ExitCode {
             ExitCode::FAILURE
         }
     }
-}
-
-fn init_tracing() {
-    let filter = tracing_subscriber::EnvFilter::try_from_env("WHARF_LOG").unwrap_or_else(|_| {
-        tracing_subscriber::EnvFilter::new("info,wasmtime=warn,cranelift=warn")
-    });
-    let _ = tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_writer(std::io::stderr)
-        .try_init();
 }
 
 fn run(cli: Cli) -> anyhow::Result<()> {
@@ -240,6 +231,7 @@ fn print_bootstrap(registry: &Registry) -> anyhow::Result<()> {
         .ok()
         .filter(|p| !p.is_empty());
     if let Some(created) = bootstrap::ensure_admin(&registry.db, password)? {
+        audit::user_created("admin", true, Via::Bootstrap);
         println!("Created the administrator account (shown once):");
         println!("  user:     admin");
         match created.password {
@@ -281,6 +273,7 @@ fn user_command(db: &crate::db::Db, command: UserCommand) -> anyhow::Result<()> 
     }
     let hash = secrets::hash_password(&password);
     db.write_sync(|tx| owners::create(tx, &name, OwnerKind::User, Some(&hash), admin, private))?;
+    audit::user_created(&name, admin, Via::Cli);
     eprintln!("created user {name}");
     Ok(())
 }
@@ -297,6 +290,7 @@ fn org_command(db: &crate::db::Db, command: OrgCommand) -> anyhow::Result<()> {
                 let org = owners::create(tx, &name, OwnerKind::Org, None, false, private)?;
                 owners::set_member(tx, org, user.id, Role::Admin)
             })?;
+            audit::org_created(&name, &owner, Via::Cli);
             eprintln!("created organization {name} with {owner} as admin");
         }
         OrgCommand::AddMember { org, user, role } => {
@@ -314,6 +308,7 @@ fn org_command(db: &crate::db::Db, command: OrgCommand) -> anyhow::Result<()> {
                 let member = user_named(tx, &user)?;
                 owners::set_member(tx, org_row.id, member.id, role)
             })?;
+            audit::member_set(&org, &user, role.as_str(), Via::Cli);
             eprintln!("{user} is now a {} member of {org}", role.as_str());
         }
     }
@@ -344,6 +339,7 @@ fn token_command(db: &crate::db::Db, command: TokenCommand) -> anyhow::Result<()
             expires,
         )
     })?;
+    audit::token_created(&user, &name, scope.as_str(), Via::Cli);
     println!("{token}");
     Ok(())
 }

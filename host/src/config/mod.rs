@@ -2,6 +2,7 @@
 //! command-line flags. Everything is validated here, at startup, so the rest of the host
 //! can trust a `Config` without re-checking it.
 
+mod metrics;
 mod size;
 
 use std::collections::BTreeMap;
@@ -11,6 +12,7 @@ use std::path::{Path, PathBuf};
 use anyhow::{Context, bail};
 use serde::Deserialize;
 
+pub use metrics::{MetricsConfig, RESERVED_PATHS};
 pub use size::ByteSize;
 
 #[derive(Debug, Clone, Deserialize)]
@@ -20,6 +22,7 @@ pub struct Config {
     pub storage: StorageConfig,
     pub limits: LimitsConfig,
     pub gc: GcConfig,
+    pub metrics: MetricsConfig,
     pub formats: BTreeMap<String, FormatConfig>,
 }
 
@@ -155,6 +158,7 @@ impl Default for Config {
             storage: StorageConfig::default(),
             limits: LimitsConfig::default(),
             gc: GcConfig::default(),
+            metrics: MetricsConfig::default(),
             formats,
         }
     }
@@ -208,6 +212,7 @@ impl Config {
         if let Ok(v) = std::env::var("WHARF_PUBLIC_URL") {
             self.server.public_url = Some(v);
         }
+        self.metrics.apply_env();
         Ok(())
     }
 
@@ -271,7 +276,8 @@ impl Config {
             }
             mounts.push((name.as_str(), mount));
         }
-        Ok(())
+        metrics::check_reserved_paths(&self.formats)?;
+        self.metrics.validate()
     }
 
     /// The URL clients reach the server at, without a trailing slash.

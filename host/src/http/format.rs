@@ -27,6 +27,7 @@ pub async fn dispatch(State(registry): State<Arc<Registry>>, request: Request) -
     let Some((entry, owner, rest)) = registry.route(&path) else {
         return (StatusCode::NOT_FOUND, "not found\n").into_response();
     };
+    super::log::note_format(&entry.name);
     let mut envelope = Envelope {
         style: entry.plugin.descriptor.error_style.clone(),
         challenge: entry.plugin.descriptor.challenge.clone(),
@@ -146,6 +147,9 @@ async fn handle(
         envelope.invalid_token = true;
     }
     let (principal, mount_owner) = authenticated?;
+    if let Some(user) = principal.user() {
+        super::log::note_user(&user.name);
+    }
     let mount_grant = mount_owner.as_ref().map(|g| g.access);
     let mount_owner = mount_owner.map(|g| g.owner);
 
@@ -528,6 +532,8 @@ impl Context<'_> {
             .db
             .write(move |tx| tokens::insert(tx, user.id, &name, &hash, user.scope, None))
             .await?;
+        let via = crate::audit::Via::Http;
+        crate::audit::token_created(&user.name, &request.name, user.scope.as_str(), via);
         let body = serde_json::json!({ "token": token }).to_string();
         let response = (
             StatusCode::CREATED,

@@ -46,7 +46,7 @@ async fn access(
 ) -> Result<(Principal, Owner), Error> {
     let credentials = Credentials::from_headers(headers).map_err(Error::Unauthorized)?;
     let owner = owner.to_string();
-    registry
+    let (principal, owner) = registry
         .db
         .read(move |conn| {
             let principal = auth::authenticate(conn, &credentials)?;
@@ -55,7 +55,11 @@ async fn access(
             auth::authorize(conn, &principal, &owner, needed)?;
             Ok((principal, owner))
         })
-        .await
+        .await?;
+    if let Some(user) = principal.user() {
+        super::log::note_user(&user.name);
+    }
+    Ok((principal, owner))
 }
 
 fn respond(registry: &Registry, result: Result<Response, Error>) -> Response {

@@ -95,6 +95,7 @@ pub fn collect(registry: &Registry, policy: Policy, now: SystemTime) -> Result<R
             break;
         }
     }
+    crate::metrics::gc_run(report.blobs, report.bytes);
     Ok(report)
 }
 
