@@ -208,7 +208,10 @@ fn json_lines_name_the_user_and_format_and_audit_events_carry_the_request() {
         .send()
         .unwrap();
     assert_eq!(deleted.status(), StatusCode::NO_CONTENT);
-    let id = deleted.headers()["x-request-id"].to_str().unwrap().to_string();
+    let id = deleted.headers()["x-request-id"]
+        .to_str()
+        .unwrap()
+        .to_string();
     // A wrong password is a failed login, and audited with the name it gave.
     let refused = client()
         .get(format!("{}/api/v1/packages/admin", server.url))
@@ -242,7 +245,11 @@ fn json_lines_name_the_user_and_format_and_audit_events_carry_the_request() {
     assert_eq!(delete["kind"], "version", "{delete}");
     assert_eq!(delete["package"], "tool", "{delete}");
     assert_eq!(delete["version"], "1.0.0", "{delete}");
-    assert_eq!(delete["span"]["id"], id.as_str(), "the request's span: {delete}");
+    assert_eq!(
+        delete["span"]["id"],
+        id.as_str(),
+        "the request's span: {delete}"
+    );
     assert_eq!(delete["span"]["user"], "admin", "{delete}");
     let failed = audit("login_failed");
     assert_eq!(failed["user"], "admin", "{failed}");
@@ -260,9 +267,15 @@ fn scrape(server: &Server, token: Option<&str>) -> prometheus_parse::Scrape {
     let res = request.send().unwrap();
     assert_eq!(res.status(), StatusCode::OK);
     let content_type = res.headers()["content-type"].to_str().unwrap().to_string();
-    assert!(content_type.starts_with("text/plain; version=0.0.4"), "{content_type}");
+    assert!(
+        content_type.starts_with("text/plain; version=0.0.4"),
+        "{content_type}"
+    );
     let text = res.text().unwrap();
-    for line in text.lines().filter(|l| !l.is_empty() && !l.starts_with('#')) {
+    for line in text
+        .lines()
+        .filter(|l| !l.is_empty() && !l.starts_with('#'))
+    {
         let (series, value) = line.rsplit_once(' ').expect("series and value");
         let name_end = series.find('{').unwrap_or(series.len());
         assert!(
@@ -295,11 +308,7 @@ fn value(scrape: &prometheus_parse::Scrape, metric: &str, labels: &[(&str, &str)
 #[test]
 fn metrics_parse_and_move_as_requests_are_made() {
     let server = start(LogFormat::Text, |_| {});
-    let gets = [
-        ("format", "generic"),
-        ("method", "GET"),
-        ("status", "2xx"),
-    ];
+    let gets = [("format", "generic"), ("method", "GET"), ("status", "2xx")];
     let before = scrape(&server, None);
     assert_eq!(
         server.put_generic("lib/1.0.0/lib.bin", vec![7; 3000]),
@@ -346,7 +355,11 @@ fn metrics_parse_and_move_as_requests_are_made() {
         matches!(&histogram.value, prometheus_parse::Value::Histogram(b) if b.len() > 5),
         "{histogram:?}"
     );
-    assert!(after.docs.contains_key("wharf_plugin_call_duration_seconds"));
+    assert!(
+        after
+            .docs
+            .contains_key("wharf_plugin_call_duration_seconds")
+    );
 }
 
 #[test]
@@ -400,4 +413,41 @@ fn healthz_and_readyz_say_what_failed() {
     // The process is alive all the same.
     assert_eq!(server.get("/healthz").status(), StatusCode::OK);
     server.lines_with(&["path=\"/readyz\"", "status=503"]);
+}
+
+#[test]
+fn plugin_failures_are_counted_by_outcome_and_logged_with_their_cause() {
+    let hostile = [
+        ("trap", env!("WHARF_TEST_TRAP_WASM"), "trap"),
+        ("spin", env!("WHARF_TEST_SPIN_WASM"), "timeout"),
+        ("hog", env!("WHARF_TEST_HOG_WASM"), "memory"),
+    ];
+    let server = start(LogFormat::Text, |c| {
+        c.limits.plugin_time_ms = 300;
+        c.limits.plugin_memory = wharf::config::ByteSize(32 << 20);
+        for (name, wasm, _) in hostile {
+            let format = wharf::config::FormatConfig {
+                enabled: true,
+                mount: format!("/api/packages/{{owner}}/{name}"),
+                plugin: wharf::config::PluginSource::Path(wasm.into()),
+                max_upload: None,
+            };
+            c.formats.insert(name.to_string(), format);
+        }
+    });
+    let before = scrape(&server, None);
+    for (name, _, _) in hostile {
+        let res = server.get(&format!("/api/packages/admin/{name}/boom"));
+        assert_eq!(res.status(), StatusCode::INTERNAL_SERVER_ERROR, "{name}");
+        let line = &server.lines_with(&["status=500", &format!("format=\"{name}\"")])[0];
+        assert!(line.contains(&format!("plugin {name} failed")), "{line}");
+        assert!(line.contains("WARN"), "{line}");
+    }
+    let after = scrape(&server, None);
+    for (name, _, outcome) in hostile {
+        let labels = [("plugin", name), ("outcome", outcome)];
+        let metric = "wharf_plugin_call_duration_seconds_count";
+        let moved = value(&after, metric, &labels) - value(&before, metric, &labels);
+        assert!(moved >= 1.0, "{name}: {outcome} moved {moved}");
+    }
 }

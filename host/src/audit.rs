@@ -79,7 +79,10 @@ pub fn visibility_changed(owner: &str, private: bool, via: Via) {
 /// What a delete removed.
 #[derive(Debug, Clone, Copy)]
 pub enum Deleted<'a> {
-    File { version: &'a str, file: &'a str },
+    File {
+        version: &'a str,
+        file: &'a str,
+    },
     Version(&'a str),
     /// A package with all its versions.
     Package,
@@ -142,7 +145,10 @@ mod tests {
         assert_eq!(lines[0]["via"], "cli");
         assert_eq!(lines[1]["kind"], "version");
         assert_eq!(lines[1]["version"], "1.0.0");
-        assert!(lines[1].get("item").is_none(), "absent fields stay out: {text}");
+        assert!(
+            lines[1].get("item").is_none(),
+            "absent fields stay out: {text}"
+        );
         assert_eq!(lines[2]["level"], "WARN");
         assert_eq!(lines[2]["user"], "bob");
     }

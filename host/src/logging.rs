@@ -136,6 +136,10 @@ mod tests {
     fn formats_are_named() {
         assert_eq!(LogFormat::parse("JSON"), Ok(LogFormat::Json));
         assert_eq!(LogFormat::parse(""), Ok(LogFormat::Text));
-        assert!(LogFormat::parse("xml").unwrap_err().contains("WHARF_LOG_FORMAT"));
+        assert!(
+            LogFormat::parse("xml")
+                .unwrap_err()
+                .contains("WHARF_LOG_FORMAT")
+        );
     }
 }

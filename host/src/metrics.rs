@@ -107,11 +107,7 @@ fn describe() {
     describe_gauge!(UPLOADS_IN_FLIGHT, "Upload bodies being received now");
     describe_counter!(GC_RUNS, "Completed garbage collections");
     describe_counter!(GC_BLOBS, "Blobs deleted by garbage collection");
-    describe_counter!(
-        GC_BYTES,
-        Unit::Bytes,
-        "Bytes freed by garbage collection"
-    );
+    describe_counter!(GC_BYTES, Unit::Bytes, "Bytes freed by garbage collection");
     describe_gauge!(
         DATA_DIR_FREE,
         Unit::Bytes,
@@ -270,7 +266,12 @@ mod tests {
         let text = rendered(|| {
             request("npm", &http::Method::GET, 200, Duration::from_millis(3));
             request("npm", &http::Method::GET, 204, Duration::from_millis(3));
-            request("", &http::Method::from_bytes(b"BREW").unwrap(), 418, Duration::ZERO);
+            request(
+                "",
+                &http::Method::from_bytes(b"BREW").unwrap(),
+                418,
+                Duration::ZERO,
+            );
         });
         assert!(
             text.contains(
