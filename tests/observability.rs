@@ -219,7 +219,18 @@ fn json_lines_name_the_user_and_format_and_audit_events_carry_the_request() {
         .send()
         .unwrap();
     assert_eq!(refused.status(), StatusCode::UNAUTHORIZED);
-    server.lines_with(&["login_failed"]);
+    // So is one in a token endpoint's form, where the credentials are in the body.
+    let form = client()
+        .post(format!("{}/v2/token", server.url))
+        .form(&[
+            ("grant_type", "password"),
+            ("username", "admin"),
+            ("password", "also-not-it"),
+        ])
+        .send()
+        .unwrap();
+    assert_eq!(form.status(), StatusCode::UNAUTHORIZED);
+    server.lines_with(&["\"path\":\"/v2/token\"", "\"status\":401"]);
 
     let lines: Vec<Value> = server
         .log()
@@ -251,10 +262,17 @@ fn json_lines_name_the_user_and_format_and_audit_events_carry_the_request() {
         "the request's span: {delete}"
     );
     assert_eq!(delete["span"]["user"], "admin", "{delete}");
-    let failed = audit("login_failed");
-    assert_eq!(failed["user"], "admin", "{failed}");
-    assert_eq!(failed["client"], "127.0.0.1", "{failed}");
+    let failed: Vec<&Value> = lines
+        .iter()
+        .filter(|l| l["target"] == "wharf::audit" && l["event"] == "login_failed")
+        .collect();
+    assert_eq!(failed.len(), 2, "once per refused request: {failed:#?}");
+    for line in failed {
+        assert_eq!(line["user"], "admin", "{line}");
+        assert_eq!(line["client"], "127.0.0.1", "{line}");
+    }
     assert!(!server.log().contains("not-the-password"));
+    assert!(!server.log().contains("also-not-it"));
 }
 
 /// `/metrics` parsed by a Prometheus text parser, after a strict look at every line

@@ -36,7 +36,23 @@ pub struct ErrorReason(pub String);
 struct RequestInfo {
     format: OnceLock<String>,
     user: OnceLock<String>,
+    /// The peer's IP address, when the server knows it.
+    client: Option<String>,
+    /// Set once the request's failed login is audited, so it is audited once.
+    login_audited: OnceLock<()>,
     span: Span,
+}
+
+impl RequestInfo {
+    /// Audits refused credentials (with the Basic user name only if it cannot be a
+    /// secret), once per request.
+    fn login_failed(&self, credentials: Option<&Credentials>, reason: &str) {
+        if self.login_audited.set(()).is_err() {
+            return;
+        }
+        let user = credentials.and_then(login_name);
+        crate::audit::login_failed(user, self.client.as_deref(), reason);
+    }
 }
 
 tokio::task_local! {
@@ -54,6 +70,12 @@ pub fn note_user(name: &str) {
         info.span.record("user", name);
         info.user.set(name.to_string())
     });
+}
+
+/// Credentials that did not come in headers (a token endpoint's form) were refused.
+/// Refused credentials from the headers are audited by the middleware itself.
+pub fn login_failed(credentials: &Credentials, reason: &str) {
+    let _ = CURRENT.try_with(|info| info.login_failed(Some(credentials), reason));
 }
 
 /// Paths whose successful requests are logged at `debug`: probes and scrapes come
@@ -75,7 +97,7 @@ pub async fn log_request(
         .map(|c| c.0);
     let method = request.method().clone();
     let path = request.uri().path().to_string();
-    let credentials = presented_credentials(request.headers());
+    let presented = presented_credentials(request.headers());
     // At `error` so that it is on whenever any line is: every line a request causes
     // then carries its id, whatever the filter.
     let span = tracing::error_span!(
@@ -87,6 +109,8 @@ pub async fn log_request(
     let info = Arc::new(RequestInfo {
         format: OnceLock::new(),
         user: OnceLock::new(),
+        client: client.map(|c| c.ip().to_string()),
+        login_audited: OnceLock::new(),
         span: span.clone(),
     });
     let mut response = CURRENT
@@ -105,19 +129,16 @@ pub async fn log_request(
         .extensions()
         .get::<ErrorReason>()
         .map(|r| r.0.as_str());
-    let client = client.map(|c| c.ip().to_string());
     if status == StatusCode::UNAUTHORIZED
-        && let Some(credentials) = credentials
+        && let Some(presented) = presented
     {
-        span.in_scope(|| {
-            let user = basic_user(&credentials);
-            let reason = reason.unwrap_or("refused");
-            crate::audit::login_failed(user.as_deref(), client.as_deref(), reason);
-        });
+        let credentials = Credentials::from_headers(&presented).ok();
+        let reason = reason.unwrap_or("refused");
+        span.in_scope(|| info.login_failed(credentials.as_ref(), reason));
     }
     let line = Line {
         id: id.to_str().unwrap_or_default(),
-        client: client.as_deref(),
+        client: info.client.as_deref(),
         user: info.user.get().map(String::as_str),
         format,
         method: method.as_str(),
@@ -226,14 +247,14 @@ fn presented_credentials(headers: &HeaderMap) -> Option<HeaderMap> {
 
 /// The user name of Basic credentials, unless it is a token (clients put tokens in
 /// either half) or not a possible user name: an audit line must not leak a secret.
-fn basic_user(headers: &HeaderMap) -> Option<String> {
-    let Ok(Credentials::Basic { user, .. }) = Credentials::from_headers(headers) else {
+fn login_name(credentials: &Credentials) -> Option<&str> {
+    let Credentials::Basic { user, .. } = credentials else {
         return None;
     };
-    let plausible = crate::db::owners::valid_name(&user)
+    let plausible = crate::db::owners::valid_name(user)
         && !user.starts_with(crate::auth::secrets::TOKEN_PREFIX)
-        && !crate::auth::registry_token::looks_like(&user);
-    plausible.then_some(user)
+        && !crate::auth::registry_token::looks_like(user);
+    plausible.then_some(user.as_str())
 }
 
 #[cfg(test)]
@@ -259,19 +280,17 @@ mod tests {
     #[test]
     fn only_plausible_user_names_reach_the_audit() {
         let basic = |user: &str| {
-            let encoded = base64::Engine::encode(
-                &base64::engine::general_purpose::STANDARD,
-                format!("{user}:secret"),
-            );
-            let mut headers = HeaderMap::new();
-            let value = HeaderValue::from_str(&format!("Basic {encoded}")).unwrap();
-            headers.insert(http::header::AUTHORIZATION, value);
-            basic_user(&headers)
+            let credentials = Credentials::Basic {
+                user: user.to_string(),
+                secret: "secret".to_string(),
+            };
+            login_name(&credentials).map(str::to_string)
         };
         assert_eq!(basic("alice").as_deref(), Some("alice"));
         assert_eq!(basic("wharf_0123456789abcdef"), None);
         assert_eq!(basic("eyJh.eyJz.c2ln"), None);
         assert_eq!(basic("two words"), None);
+        assert_eq!(login_name(&Credentials::Token("t".to_string())), None);
     }
 
     #[test]
