@@ -217,8 +217,9 @@ if command -v wrk >/dev/null; then
             printf '  round %s, metrics %-5s %6s req/s\n' "$round" "$metrics" "$rps"
         done
     done
-    read -r _ METRICS_OFF_RPS < <(stats <"$TMP/metrics-false")
-    read -r _ METRICS_ON_RPS < <(stats <"$TMP/metrics-true")
+    median() { stats <"$1" | awk '{ printf "%.0f", $2 }'; }
+    METRICS_OFF_RPS=$(median "$TMP/metrics-false")
+    METRICS_ON_RPS=$(median "$TMP/metrics-true")
     METRICS_RATIO=$(calc "$METRICS_ON_RPS / $METRICS_OFF_RPS" 3)
     printf '  median: off %s req/s, on %s req/s, on/off %s (budget: at least 0.95)\n' \
         "$METRICS_OFF_RPS" "$METRICS_ON_RPS" "$METRICS_RATIO"
