@@ -12,6 +12,8 @@
 #   WHARF_BENCH_CACHE     where the large file is kept between runs
 #                         (default $HOME/.cache/wharf-bench)
 #   WHARF_LOG             server log filter (default: the server's own, `info`)
+#   WHARF_BENCH_METRICS_ROUNDS  rounds of the metrics-cost comparison (default 3)
+#   WHARF_BENCH_METRICS_SECS    seconds of wrk per server and round (default 8)
 #
 # All figures are warm page cache: the large file is read once before anything is
 # timed, so the numbers compare CPU and syscall cost, not the disk's read speed.
@@ -23,6 +25,8 @@ source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
 SIZE_MB=${WHARF_BENCH_SIZE_MB:-1024}
 GETS=${WHARF_BENCH_GETS:-2000}
+METRICS_ROUNDS=${WHARF_BENCH_METRICS_ROUNDS:-3}
+METRICS_SECS=${WHARF_BENCH_METRICS_SECS:-8}
 CACHE=${WHARF_BENCH_CACHE:-$HOME/.cache/wharf-bench}
 MiB=1048576
 
@@ -88,16 +92,23 @@ printf '  dd conv=fsync copy   %8s MiB/s  (%ss)\n' "$DD_MBS" "$DD_S"
 # ---------------------------------------------------------------------------- server
 
 PORT=${WHARF_BENCH_PORT:-$(free_port)}
-# max_upload must admit the large file.
-start_wharf "$PORT" <<TOML
+# serve_generic METRICS: starts the server with `[metrics] enabled = METRICS` (true or
+# false) and waits for it; sets BASE and AUTH. max_upload must admit the large file.
+serve_generic() {
+    start_wharf "$PORT" <<TOML
 [formats.generic]
 mount = "/api/packages/{owner}/generic"
 max_upload = "$((SIZE_MB + 64)) MiB"
+
+[metrics]
+enabled = $1
 TOML
-BASE=$WHARF_URL/api/packages/admin/generic
-# Any HTTP answer will do (the path does not exist): it shows the socket is up.
-wait_wharf "$BASE/none/1/none"
-AUTH=(-H "Authorization: token $TOKEN")
+    BASE=$WHARF_URL/api/packages/admin/generic
+    # Any HTTP answer will do (the path does not exist): it shows the socket is up.
+    wait_wharf "$BASE/none/1/none"
+    AUTH=(-H "Authorization: token $TOKEN")
+}
+serve_generic true
 IDLE_KIB=$(status_kib VmRSS)
 printf '  ready; idle RSS %s MiB\n' "$(mib "$IDLE_KIB")"
 
@@ -181,6 +192,39 @@ if command -v wrk >/dev/null; then
     printf '  wrk -t2 -c20:   %6s req/s\n' "$WRK_RPS"
 fi
 
+# ---------------------------------------------------------------------------- metrics cost
+
+# The small GET again, against the server with `[metrics] enabled = false` and with
+# metrics on (the default), alternating round by round so that load from elsewhere on
+# the machine falls on both alike. Each start is a fresh registry (the bootstrap token
+# is printed only once) that keeps the compiled plugin.
+restart_generic() { # METRICS
+    stop_pid "$WHARF_PID"
+    find "$TMP/wharf-data" -mindepth 1 -maxdepth 1 ! -name plugin-cache -exec rm -rf {} +
+    serve_generic "$1" >/dev/null
+    code=$(curl -s -o /dev/null -w '%{http_code}' "${AUTH[@]}" --upload-file "$TMP/small.bin" "$SMALL")
+    [[ $code == 201 ]] || die "small upload answered $code"
+    wrk -t2 -c20 -d2s "$SMALL" >/dev/null # warm-up
+}
+METRICS_OFF_RPS=
+if command -v wrk >/dev/null; then
+    say "metrics cost: small GETs with metrics off and on ($METRICS_ROUNDS rounds, wrk -t2 -c20 -d${METRICS_SECS}s each)"
+    for round in $(seq "$METRICS_ROUNDS"); do
+        for metrics in false true; do
+            restart_generic "$metrics"
+            rps=$(wrk -t2 -c20 -d"$METRICS_SECS"s "$SMALL" | awk '/^Requests\/sec:/ {printf "%.0f", $2}')
+            echo "$rps" >>"$TMP/metrics-$metrics"
+            printf '  round %s, metrics %-5s %6s req/s\n' "$round" "$metrics" "$rps"
+        done
+    done
+    median() { stats <"$1" | awk '{ printf "%.0f", $2 }'; }
+    METRICS_OFF_RPS=$(median "$TMP/metrics-false")
+    METRICS_ON_RPS=$(median "$TMP/metrics-true")
+    METRICS_RATIO=$(calc "$METRICS_ON_RPS / $METRICS_OFF_RPS" 3)
+    printf '  median: off %s req/s, on %s req/s, on/off %s (budget: at least 0.95)\n' \
+        "$METRICS_OFF_RPS" "$METRICS_ON_RPS" "$METRICS_RATIO"
+fi
+
 # ---------------------------------------------------------------------------- summary
 
 say "summary ($(nproc) CPUs, ${SIZE_MB} MiB random file, loopback, warm cache)"
@@ -196,6 +240,10 @@ row "RSS peak during download" "$(mib "$DOWN_PEAK") MiB" "VmHWM after: $(mib "$D
 row "small GETs, 1 connection" "$SEQ_RPS req/s" "$GETS requests"
 row "small GETs, 20 connections" "$PAR_RPS req/s" "$GETS requests"
 if [[ -n $WRK_RPS ]]; then row "small GETs, wrk -t2 -c20 -d10s" "$WRK_RPS req/s" ""; fi
+if [[ -n $METRICS_OFF_RPS ]]; then
+    row "small GETs, metrics off (median)" "$METRICS_OFF_RPS req/s" "wrk -t2 -c20 -d${METRICS_SECS}s x $METRICS_ROUNDS"
+    row "small GETs, metrics on (median)" "$METRICS_ON_RPS req/s" "on/off $METRICS_RATIO"
+fi
 row "baseline cat" "$CAT_MBS MiB/s" ""
 row "baseline sha256sum" "$SHA_MBS MiB/s" ""
 row "baseline dd conv=fsync" "$DD_MBS MiB/s" ""

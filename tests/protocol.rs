@@ -11,6 +11,7 @@ mod generic;
 mod management;
 mod npm_protocol;
 mod nuget_protocol;
+mod observability;
 mod oci_protocol;
 mod plugin_kit;
 mod registry_tokens;

@@ -2,12 +2,15 @@
 //! components. See `ARCHITECTURE.md` for the request flow and the invariants.
 #![deny(unsafe_code)]
 
+pub mod audit;
 pub mod auth;
 pub mod cli;
 pub mod config;
 pub mod db;
 pub mod error;
 pub mod http;
+pub mod logging;
+pub mod metrics;
 pub mod pipeline;
 pub mod plugins;
 pub mod registry;

@@ -86,7 +86,7 @@ pub struct Io<'a> {
 
 pub fn main() -> ExitCode {
     let cli = Cli::parse();
-    serve::init_tracing();
+    crate::logging::init();
     let (mut stdout, stdin) = (std::io::stdout().lock(), std::io::stdin());
     let interactive = std::io::IsTerminal::is_terminal(&stdin);
     let mut io = Io {

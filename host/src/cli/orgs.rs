@@ -1,5 +1,6 @@
 //! `wharf org …`.
 
+use crate::audit::{self, Via};
 use clap::{Subcommand, ValueEnum};
 
 use super::Io;
@@ -46,6 +47,7 @@ pub(super) fn org_command(db: &Db, command: OrgCommand, io: &mut Io<'_>) -> anyh
             private,
         } => {
             accounts::create_org(db, &name, &owner, private)?;
+            audit::org_created(&name, &owner, Via::Cli);
             eprintln!("created organization {name} with {owner} as admin");
         }
         OrgCommand::AddMember { org, user, role } => {
@@ -55,10 +57,12 @@ pub(super) fn org_command(db: &Db, command: OrgCommand, io: &mut Io<'_>) -> anyh
                 RoleArg::Admin => Role::Admin,
             };
             accounts::set_member(db, &org, &user, role)?;
+            audit::member_set(&org, &user, role.as_str(), Via::Cli);
             eprintln!("{user} is now a {} member of {org}", role.as_str());
         }
         OrgCommand::RemoveMember { org, user } => {
             accounts::remove_member(db, &org, &user)?;
+            audit::member_removed(&org, &user, Via::Cli);
             eprintln!("{user} is no longer a member of {org}");
         }
         OrgCommand::List => {

@@ -1,5 +1,6 @@
 //! `wharf serve` (the default): startup report, first-start admin, signals.
 
+use crate::audit::{self, Via};
 use std::net::SocketAddr;
 
 use anyhow::Context;
@@ -17,16 +18,6 @@ pub(super) struct ServeArgs {
     /// URL clients reach the server at (for absolute URLs and auth challenges).
     #[arg(long)]
     pub public_url: Option<String>,
-}
-
-pub(super) fn init_tracing() {
-    let filter = tracing_subscriber::EnvFilter::try_from_env("WHARF_LOG").unwrap_or_else(|_| {
-        tracing_subscriber::EnvFilter::new("info,wasmtime=warn,cranelift=warn")
-    });
-    let _ = tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_writer(std::io::stderr)
-        .try_init();
 }
 
 pub(super) fn serve(global: &GlobalArgs, args: ServeArgs) -> anyhow::Result<()> {
@@ -92,6 +83,7 @@ fn print_bootstrap(registry: &Registry, password: Option<String>) -> anyhow::Res
     let from_env = password.is_some();
     match bootstrap::ensure_admin(&registry.db, password)? {
         Some(created) => {
+            audit::user_created("admin", true, Via::Bootstrap);
             println!("Created the administrator account (shown once):");
             println!("  user:     admin");
             match created.password {

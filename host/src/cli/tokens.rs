@@ -1,5 +1,6 @@
 //! `wharf token …`.
 
+use crate::audit::{self, Via};
 use clap::{Subcommand, ValueEnum};
 
 use super::{Io, time};
@@ -54,6 +55,7 @@ pub(super) fn token_command(db: &Db, command: TokenCommand, io: &mut Io<'_>) -> 
             };
             let token =
                 accounts::create_token(db, &user, &name, scope, expires_days, TokenNames::Any)?;
+            audit::token_created(&user, &name, scope.as_str(), Via::Cli);
             writeln!(io.out, "{}", token.secret)?;
         }
         TokenCommand::List { user } => {
@@ -82,6 +84,7 @@ pub(super) fn token_command(db: &Db, command: TokenCommand, io: &mut Io<'_>) -> 
         }
         TokenCommand::Revoke { id } => {
             accounts::revoke_token(db, &TokenRef::Id(id), None)?;
+            audit::token_revoked("", &id.to_string(), Via::Cli);
             eprintln!("revoked token {id}");
         }
     }

@@ -1,5 +1,6 @@
 //! `wharf user …` and `wharf owner …`.
 
+use crate::audit::{self, Via};
 use anyhow::{Context, bail};
 use clap::{Args, Subcommand, ValueEnum};
 
@@ -99,6 +100,7 @@ pub(super) fn user_command(db: &Db, command: UserCommand, io: &mut Io<'_>) -> an
         } => {
             let password = password.read(io)?;
             accounts::create_user(db, &name, &password, admin, private)?;
+            audit::user_created(&name, admin, Via::Cli);
             eprintln!("created user {name}");
         }
         UserCommand::List => {
@@ -118,6 +120,7 @@ pub(super) fn user_command(db: &Db, command: UserCommand, io: &mut Io<'_>) -> an
         }
         UserCommand::Delete { name, transfer_to } => {
             let deleted = accounts::delete_user(db, &name, transfer_to.as_deref())?;
+            audit::user_deleted(&name, Via::Cli);
             eprintln!(
                 "deleted user {name} and {} token(s){}",
                 deleted.tokens,
@@ -133,6 +136,7 @@ pub(super) fn user_command(db: &Db, command: UserCommand, io: &mut Io<'_>) -> an
         UserCommand::Passwd { name, password } => {
             let password = password.read(io)?;
             accounts::set_password(db, &name, &password)?;
+            audit::password_changed(&name, Via::Cli);
             eprintln!("changed the password of {name}");
         }
     }
@@ -141,7 +145,9 @@ pub(super) fn user_command(db: &Db, command: UserCommand, io: &mut Io<'_>) -> an
 
 pub(super) fn owner_command(db: &Db, command: OwnerCommand) -> anyhow::Result<()> {
     let OwnerCommand::Visibility { name, visibility } = command;
-    accounts::set_private(db, &name, matches!(visibility, Visibility::Private))?;
+    let private = matches!(visibility, Visibility::Private);
+    accounts::set_private(db, &name, private)?;
+    audit::visibility_changed(&name, private, Via::Cli);
     eprintln!(
         "the packages of {name} are now {}",
         match visibility {

@@ -3,6 +3,7 @@
 //! can trust a `Config` without re-checking it.
 
 mod formats;
+mod metrics;
 mod mount;
 mod size;
 
@@ -14,6 +15,7 @@ use anyhow::{Context, bail};
 use serde::Deserialize;
 
 pub use formats::{FormatConfig, PLUGIN_POOL, PluginSource};
+pub use metrics::{MetricsConfig, RESERVED_PATHS};
 pub use mount::Mount;
 pub use size::{ByteSize, MinFree};
 
@@ -24,6 +26,7 @@ pub struct Config {
     pub storage: StorageConfig,
     pub limits: LimitsConfig,
     pub gc: GcConfig,
+    pub metrics: MetricsConfig,
     /// The bundled formats, changed by the file's `[formats.NAME]` tables.
     #[serde(deserialize_with = "formats::merge_with_bundled")]
     pub formats: BTreeMap<String, FormatConfig>,
@@ -116,6 +119,7 @@ impl Default for Config {
             storage: StorageConfig::default(),
             limits: LimitsConfig::default(),
             gc: GcConfig::default(),
+            metrics: MetricsConfig::default(),
             formats: formats::bundled(),
             file: None,
         }
@@ -173,6 +177,7 @@ impl Config {
         if let Ok(v) = std::env::var("WHARF_PUBLIC_URL") {
             self.server.public_url = Some(v);
         }
+        self.metrics.apply_env();
         Ok(())
     }
 
@@ -269,7 +274,8 @@ impl Config {
             }
             mounts.push((name.as_str(), mount));
         }
-        Ok(())
+        metrics::check_reserved_paths(&self.formats)?;
+        self.metrics.validate()
     }
 
     /// The URL clients reach the server at, without a trailing slash.

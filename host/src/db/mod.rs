@@ -72,7 +72,9 @@ impl Db {
         F: FnOnce(&Transaction<'_>) -> Result<R, Error> + Send + 'static,
     {
         let db = self.clone();
-        tokio::task::spawn_blocking(move || db.write_sync(f))
+        // What the write logs (audit events) stays in the caller's span: a request's.
+        let span = tracing::Span::current();
+        tokio::task::spawn_blocking(move || span.in_scope(|| db.write_sync(f)))
             .await
             .map_err(|e| Error::Internal(format!("database task failed: {e}")))?
     }
@@ -103,8 +105,10 @@ impl Db {
         &self,
         f: impl FnOnce(&Transaction<'_>) -> Result<R, Error>,
     ) -> Result<R, Error> {
+        let waiting = std::time::Instant::now();
         let mut conn = self.inner.writer.lock().unwrap_or_else(|p| p.into_inner());
         let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
+        crate::metrics::db_write_wait(waiting.elapsed());
         let result = f(&tx)?;
         tx.commit()?;
         Ok(result)

@@ -91,6 +91,7 @@ pub async fn serve(
     }
 
     let body = body(blobs, d.sha256, start, len).await?;
+    crate::metrics::downloaded(len);
     let served = if status == StatusCode::OK {
         Served::Full
     } else {

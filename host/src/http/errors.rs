@@ -1,11 +1,14 @@
 //! Turning host errors into responses in each format's own error shape.
 //!
 //! The status mapping is one exhaustive `match`; 5xx details are logged, and the client
-//! gets a generic message (plugin failures name the plugin, nothing more).
+//! gets a generic message (plugin failures name the plugin, nothing more). Every error
+//! response carries its reason as an [`ErrorReason`] extension for the request log:
+//! the client's message, or for a 5xx the internal cause.
 
 use axum::response::{IntoResponse, Response};
 use http::{HeaderValue, StatusCode, header};
 
+use super::log::ErrorReason;
 use crate::error::Error;
 use crate::pipeline::Hints;
 use crate::plugins::PluginFailure;
@@ -75,6 +78,12 @@ impl Envelope {
             code = named;
         }
         let mut response = body(&self.style, status, code, &message);
+        let reason = if status.is_server_error() {
+            error.to_string()
+        } else {
+            message
+        };
+        response.extensions_mut().insert(ErrorReason(reason));
         if let Error::RangeMismatch { headers, .. } = &error {
             for (name, value) in headers {
                 let name = http::HeaderName::from_bytes(name.as_bytes());
@@ -264,5 +273,20 @@ mod tests {
         assert_eq!(status, StatusCode::INSUFFICIENT_STORAGE);
         assert!(body.starts_with("insufficient storage"), "{body}");
         assert!(!body.contains("os error"), "no internals: {body}");
+    }
+
+    fn reason(response: &Response) -> &str {
+        &response.extensions().get::<ErrorReason>().unwrap().0
+    }
+
+    #[test]
+    fn the_log_learns_what_the_client_was_told_or_the_hidden_cause() {
+        let envelope = Envelope::management("http://localhost");
+        let refused = envelope.render(Error::bad_request("version must be semver"));
+        assert_eq!(refused.status(), StatusCode::BAD_REQUEST);
+        assert_eq!(reason(&refused), "version must be semver");
+        let failed = envelope.render(Error::Internal("the disk is on fire".to_string()));
+        assert_eq!(failed.status(), StatusCode::INTERNAL_SERVER_ERROR);
+        assert_eq!(reason(&failed), "the disk is on fire");
     }
 }

@@ -356,6 +356,8 @@ impl Context<'_> {
             )));
         }
         let token = tokens::create(self.registry, user.id, &request.name, user.scope).await?;
+        let via = crate::audit::Via::Http;
+        crate::audit::token_created(&user.name, &request.name, user.scope.as_str(), via);
         let body = serde_json::json!({ "token": token }).to_string();
         let response = (
             StatusCode::CREATED,

@@ -30,6 +30,7 @@ pub async fn dispatch(State(registry): State<Arc<Registry>>, request: Request) -
     let Some((entry, owner, rest)) = registry.route(&path) else {
         return (StatusCode::NOT_FOUND, "not found\n").into_response();
     };
+    super::log::note_format(&entry.name);
     let mut envelope = Envelope::of(&entry.plugin.descriptor, &registry.public_url);
     let owner = owner.map(|o| percent_decode_str(o).decode_utf8_lossy().into_owned());
     let (parts, body) = request.into_parts();
@@ -64,6 +65,9 @@ async fn handle(
     };
     let mut hints = Hints::default();
     let prepared = pipeline::prepare(registry, entry, inbound, &mut hints).await;
+    if let Some(user) = &hints.user {
+        super::log::note_user(user);
+    }
     envelope.learn(hints);
     let prepared = match prepared {
         Ok(prepared) => prepared,

@@ -56,7 +56,10 @@ async fn access(
     needed: Access,
 ) -> Result<Owner, Error> {
     let credentials = Credentials::from_headers(headers).map_err(Error::Unauthorized)?;
-    let (_, owner) = identify::for_owner(&registry.db, credentials, owner, needed).await?;
+    let (principal, owner) = identify::for_owner(&registry.db, credentials, owner, needed).await?;
+    if let Some(user) = principal.user() {
+        super::log::note_user(&user.name);
+    }
     Ok(owner)
 }
 

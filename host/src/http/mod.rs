@@ -2,6 +2,8 @@
 //!
 //! - `/api/v1/packages/…`: the management API (JSON, any format).
 //! - `/api/v1/users/{username}/tokens…`, `/api/v1/admin/users`: accounts, Gitea's shapes.
+//! - `/healthz`, `/readyz`, `/metrics`: for operators' probes and scrapers (no format
+//!   may mount over them; `config::RESERVED_PATHS`).
 //! - everything else: a format's mount (`/api/packages/{owner}/{format}/…`, `/v2/…`),
 //!   dispatched to its plugin by [`format::dispatch`].
 
@@ -9,7 +11,10 @@ mod download;
 mod errors;
 mod execute;
 mod format;
+mod health;
+mod log;
 mod management;
+mod metrics;
 mod query;
 mod render;
 mod reply;
@@ -19,20 +24,26 @@ mod upload;
 mod users;
 
 use std::future::Future;
+use std::net::SocketAddr;
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use axum::Router;
-use axum::extract::Request;
-use axum::middleware::{self, Next};
-use axum::response::Response;
+use axum::middleware;
 use axum::routing::get;
 use tokio::net::TcpListener;
 
 use crate::registry::Registry;
 
 pub fn router(registry: Arc<Registry>) -> Router {
-    Router::new()
+    let mut router = Router::new()
+        .route("/healthz", get(health::healthz))
+        .route("/readyz", get(health::readyz));
+    if registry.config.metrics.enabled {
+        crate::metrics::install();
+        router = router.route("/metrics", get(metrics::scrape));
+    }
+    router
         .route("/api/v1/packages/{owner}", get(management::list_packages))
         .route(
             "/api/v1/packages/{owner}/{format}/{name}",
@@ -52,24 +63,11 @@ pub fn router(registry: Arc<Registry>) -> Router {
         )
         .route("/api/v1/admin/users", get(users::admin_list_users))
         .fallback(format::dispatch)
-        .layer(middleware::from_fn(log_request))
+        .layer(middleware::from_fn_with_state(
+            registry.clone(),
+            log::log_request,
+        ))
         .with_state(registry)
-}
-
-/// One log line per request: method, path, status, duration.
-async fn log_request(request: Request, next: Next) -> Response {
-    let method = request.method().clone();
-    let path = request.uri().path().to_string();
-    let started = Instant::now();
-    let response = next.run(request).await;
-    tracing::info!(
-        %method,
-        %path,
-        status = response.status().as_u16(),
-        ms = format!("{:.2}", started.elapsed().as_secs_f64() * 1000.0),
-        "request"
-    );
-    response
 }
 
 /// Serves until `shutdown` resolves, then lets in-flight requests finish for up to
@@ -97,6 +95,8 @@ pub async fn serve(
             tracing::warn!(error = %e, "could not set TCP_NODELAY");
         }
     });
+    // The client address reaches the request log through `ConnectInfo`.
+    let app = app.into_make_service_with_connect_info::<SocketAddr>();
     let server = axum::serve(listener, app).with_graceful_shutdown(async move {
         shutdown.await;
         tracing::info!("shutting down; waiting for in-flight requests");

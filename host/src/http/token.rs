@@ -55,10 +55,16 @@ pub async fn issue(
         scopes.extend(values(&form, "scope"));
         let credentials = form_credentials(&form)?;
         // Checking a password hashes it on purpose slowly: the blocking pool.
-        call.registry
+        let checked = credentials.clone();
+        let authenticated = call
+            .registry
             .db
-            .read(move |conn| auth::authenticate(conn, &credentials))
-            .await?
+            .read(move |conn| auth::authenticate(conn, &checked))
+            .await;
+        if let Err(Error::Unauthorized(reason)) = &authenticated {
+            super::log::login_failed(&credentials, reason);
+        }
+        authenticated?
     } else {
         call.principal.clone()
     };

@@ -3,6 +3,7 @@
 //! the user's password) and the admin's user list. The work is done by
 //! `registry::accounts`; this file only translates HTTP.
 
+use crate::audit::{self, Via};
 use std::sync::Arc;
 
 use axum::Json;
@@ -118,7 +119,9 @@ pub async fn create_token(
             )
         })
         .await?;
-        let body = token_json(&created.info, Some(&created.secret));
+        let info = &created.info;
+        audit::token_created(&info.user, &info.name, info.scope.as_str(), Via::Http);
+        let body = token_json(info, Some(&created.secret));
         Ok((StatusCode::CREATED, Json(body)).into_response())
     }
     .await;
@@ -132,11 +135,14 @@ pub async fn delete_token(
 ) -> Response {
     let result = async {
         let credentials = credentials(&headers)?;
-        accounts::blocking(&registry.db, move |db| {
+        let named = token.clone();
+        let user = accounts::blocking(&registry.db, move |db| {
             let user = accounts::token_manager(db, &credentials, &username)?;
-            accounts::revoke_token(db, &TokenRef::parse(&token), Some(&user.name))
+            accounts::revoke_token(db, &TokenRef::parse(&token), Some(&user.name))?;
+            Ok(user.name)
         })
         .await?;
+        audit::token_revoked(&user, &named, Via::Http);
         Ok(StatusCode::NO_CONTENT.into_response())
     }
     .await;

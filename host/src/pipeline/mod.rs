@@ -40,6 +40,8 @@ pub struct Hints {
     /// The request's token was refused (unknown, expired, badly signed).
     pub invalid_token: bool,
     pub scope: ScopeHint,
+    /// The signed-in user, once authenticated (also when a later stage refuses).
+    pub user: Option<String>,
 }
 
 /// A request that passed authentication, routing and authorization.
@@ -76,6 +78,7 @@ pub async fn prepare(
         refused.error
     })?;
     registry.token_use.record_caller(&caller.principal);
+    hints.user = caller.principal.user().map(|u| u.name.clone());
 
     let mut request = inbound.request;
     let mount_name = caller.mount.as_ref().map(|g| g.owner.name.as_str());

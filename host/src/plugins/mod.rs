@@ -15,6 +15,7 @@ mod runtime;
 mod slots;
 
 use std::sync::Arc;
+use std::time::Instant;
 
 use wasmtime::Store;
 
@@ -138,6 +139,7 @@ impl Plugin {
     /// also bounded by a timer, and dropping it frees its instance.
     pub async fn match_route(&self, request: api::Request) -> Result<api::Route, PluginFailure> {
         let _slot = self.slot().await?;
+        let started = Instant::now();
         let call = async {
             let state = self.state(CallScope::None);
             let mut store = self.runtime.new_async_store(state);
@@ -150,12 +152,14 @@ impl Plugin {
                 }
                 Err(e) => Err(e),
             };
-            self.finish(result, &store)
+            self.finish(started, result, &store)
         };
         match tokio::time::timeout(self.runtime.wall_clock_limit(), call).await {
             Ok(result) => result?.map_err(Into::into),
             Err(_) => {
                 let reason = "exceeded its time limit (waiting, not running)".to_string();
+                let timeout = crate::metrics::PluginOutcome::Timeout;
+                crate::metrics::plugin_call(&self.format, timeout, started.elapsed());
                 tracing::error!(plugin = %self.format, %reason, "plugin call failed");
                 Err(self.crashed(reason))
             }
@@ -223,12 +227,13 @@ impl Plugin {
         scope: CallScope,
         f: impl FnOnce(&bindings::Format, &mut Store<State>) -> wasmtime::Result<R>,
     ) -> Result<R, PluginFailure> {
+        let started = Instant::now();
         let mut store = self.runtime.new_store(self.state(scope));
         let result = self
             .pre
             .instantiate(&mut store)
             .and_then(|format| f(&format, &mut store));
-        self.finish(result, &store)
+        self.finish(started, result, &store)
     }
 
     /// A slot of the format's share for one call, or `Busy` when none frees up soon.
@@ -251,13 +256,17 @@ impl Plugin {
         )
     }
 
-    /// Passes on what the plugin printed, and names the reason a call failed.
+    /// Passes on what the plugin printed, counts the call (`started` when), and names
+    /// the reason a call failed.
     fn finish<R>(
         &self,
+        started: Instant,
         result: wasmtime::Result<R>,
         store: &Store<State>,
     ) -> Result<R, PluginFailure> {
         store.data().flush_output();
+        let outcome = runtime::outcome(result.as_ref().err(), store.data());
+        crate::metrics::plugin_call(&self.format, outcome, started.elapsed());
         result.map_err(|e| {
             let reason = runtime::classify(&e, store.data());
             tracing::error!(plugin = %self.format, %reason, "plugin call failed");

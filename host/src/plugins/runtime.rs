@@ -17,6 +17,7 @@ use super::bindings::{Format, FormatPre};
 use super::contract::{self, CONTRACT, Interfaces};
 use super::host_impl::{CallScope, State};
 use super::{Plugin, Services, api};
+use crate::metrics::PluginOutcome;
 
 /// How often the epoch advances; a call's time limit is counted in these ticks.
 const EPOCH_TICK: Duration = Duration::from_millis(10);
@@ -365,6 +366,18 @@ trait WasmContext<T> {
 impl<T> WasmContext<T> for wasmtime::Result<T> {
     fn wasm_context(self, context: impl FnOnce() -> String) -> anyhow::Result<T> {
         self.map_err(|e| anyhow::anyhow!("{}: {e:#}", context()))
+    }
+}
+
+/// How a call ended, for the metrics: by the limiter's record and the trap code.
+pub(super) fn outcome(error: Option<&wasmtime::Error>, state: &State) -> PluginOutcome {
+    match error {
+        None => PluginOutcome::Ok,
+        Some(_) if state.limiter.exceeded => PluginOutcome::Memory,
+        Some(e) if matches!(e.downcast_ref::<Trap>(), Some(Trap::Interrupt)) => {
+            PluginOutcome::Timeout
+        }
+        Some(_) => PluginOutcome::Trap,
     }
 }
 

@@ -4,6 +4,7 @@
 use rusqlite::Transaction;
 
 use super::{Registry, digests};
+use crate::audit::{self, Deleted, Via};
 use crate::db::blobs;
 use crate::db::packages::{self, PackageRow};
 use crate::error::Error;
@@ -66,7 +67,15 @@ pub fn file(tx: &Transaction<'_>, owner_id: i64, format: &str, f: &FileRef) -> R
     if packages::file_count(tx, version_id)? == 0 {
         packages::delete_version(tx, version_id)?;
     }
-    finish(tx, pkg.id)
+    finish(tx, pkg.id)?;
+    let (version, file) = (f.version.version.as_str(), f.name.as_str());
+    audited(format, &f.version.pkg, Deleted::File { version, file });
+    Ok(())
+}
+
+/// Every delete here comes from an HTTP request (a format's or the management API's).
+fn audited(format: &str, pkg: &PackageRef, what: Deleted<'_>) {
+    audit::deleted(&pkg.owner, format, &pkg.name, what, Via::Http);
 }
 
 pub fn version(
@@ -78,7 +87,9 @@ pub fn version(
     let pkg = package(tx, owner_id, format, &v.pkg)?;
     let version_id = version_id(tx, pkg.id, v)?;
     packages::delete_version(tx, version_id)?;
-    finish(tx, pkg.id)
+    finish(tx, pkg.id)?;
+    audited(format, &v.pkg, Deleted::Version(&v.version));
+    Ok(())
 }
 
 pub fn package_all(
@@ -88,7 +99,9 @@ pub fn package_all(
     p: &PackageRef,
 ) -> Result<(), Error> {
     let pkg = package(tx, owner_id, format, p)?;
-    packages::delete_package(tx, pkg.id)
+    packages::delete_package(tx, pkg.id)?;
+    audited(format, p, Deleted::Package);
+    Ok(())
 }
 
 pub fn tag(tx: &Transaction<'_>, owner_id: i64, format: &str, t: &TagRef) -> Result<(), Error> {
@@ -96,7 +109,9 @@ pub fn tag(tx: &Transaction<'_>, owner_id: i64, format: &str, t: &TagRef) -> Res
     if !packages::remove_tag(tx, pkg.id, &t.tag)? {
         return Err(Error::not_found(format!("tag {:?} not found", t.tag)));
     }
-    packages::touch(tx, pkg.id)
+    packages::touch(tx, pkg.id)?;
+    audited(format, &t.pkg, Deleted::Tag(&t.tag));
+    Ok(())
 }
 
 /// Removes a package's own link to a blob; versions referencing it keep the bytes.
@@ -114,7 +129,9 @@ pub fn blob_link(
     if !unlinked {
         return Err(Error::not_found("blob not found"));
     }
-    finish(tx, pkg.id)
+    finish(tx, pkg.id)?;
+    audited(format, &b.pkg, Deleted::BlobLink);
+    Ok(())
 }
 
 /// Drops the package if it is now empty, else marks it changed.

@@ -117,6 +117,7 @@ pub fn collect(registry: &Registry, policy: Policy, now: SystemTime) -> Result<R
         // Uploads refused for lack of space may be accepted again at once.
         registry.blobs.space().measure_now();
     }
+    crate::metrics::gc_run(report.blobs, report.bytes);
     Ok(report)
 }
 

@@ -22,10 +22,12 @@ pub fn too_large(limit: u64) -> Error {
 pub async fn forward(body: Body, room: u64, limit: u64, tx: Sender<Bytes>) -> Option<Error> {
     let mut stream = body.into_data_stream();
     let mut received: u64 = 0;
+    let mut metered = crate::metrics::Upload::start();
     while let Some(chunk) = stream.next().await {
         match chunk {
             Ok(chunk) => {
                 received += chunk.len() as u64;
+                metered.received(chunk.len());
                 if received > room {
                     return Some(too_large(limit));
                 }

@@ -189,7 +189,9 @@ impl IndexCache {
         revision: i64,
         render: impl Future<Output = Result<Arc<Rendered>, Error>>,
     ) -> Result<Arc<Rendered>, Error> {
-        if let Some(hit) = self.lookup(&key, revision) {
+        let hit = self.lookup(&key, revision);
+        crate::metrics::index_lookup(hit.is_some());
+        if let Some(hit) = hit {
             return Ok(hit);
         }
         let waiting = Waiting::join(self, key, revision);
@@ -201,6 +203,7 @@ impl IndexCache {
                     return Ok(hit);
                 }
                 self.made.fetch_add(1, Ordering::Relaxed);
+                crate::metrics::index_render();
                 let rendered = render.await.map_err(Arc::new)?;
                 self.store(waiting.key.0.clone(), revision, &rendered);
                 Ok(rendered)

@@ -1,0 +1,145 @@
+//! The log: which lines are written, and how.
+//!
+//! `WHARF_LOG` filters (EnvFilter syntax; default `info` with wasmtime's and cranelift's
+//! chatter at `warn`), `WHARF_LOG_FORMAT` picks human-readable text (the default) or
+//! one JSON object per line for log shippers. Colour only when the log goes to a
+//! terminal, so files and journald get plain text. Request lines have the target
+//! `wharf::request` (`http::log`), security events `wharf::audit` (`audit`).
+
+use std::io::IsTerminal;
+
+use tracing::Dispatch;
+use tracing_subscriber::EnvFilter;
+use tracing_subscriber::fmt::MakeWriter;
+
+/// The filter when `WHARF_LOG` is unset: wasmtime logs every compiled function at
+/// `debug`, which would drown everything else.
+const DEFAULT_FILTER: &str = "info,wasmtime=warn,cranelift=warn";
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum LogFormat {
+    #[default]
+    Text,
+    Json,
+}
+
+impl LogFormat {
+    /// `WHARF_LOG_FORMAT`: `text` (or unset) or `json`.
+    pub fn from_env() -> Result<Self, String> {
+        match std::env::var("WHARF_LOG_FORMAT") {
+            Err(_) => Ok(Self::Text),
+            Ok(v) => Self::parse(&v),
+        }
+    }
+
+    pub fn parse(value: &str) -> Result<Self, String> {
+        match value.trim().to_ascii_lowercase().as_str() {
+            "" | "text" => Ok(Self::Text),
+            "json" => Ok(Self::Json),
+            other => Err(format!(
+                "WHARF_LOG_FORMAT: expected text or json, got {other:?}"
+            )),
+        }
+    }
+}
+
+/// `WHARF_LOG`, else the default filter.
+pub fn filter_from_env() -> EnvFilter {
+    EnvFilter::try_from_env("WHARF_LOG").unwrap_or_else(|_| EnvFilter::new(DEFAULT_FILTER))
+}
+
+/// A subscriber writing `format` lines that pass `filter` to `writer`, colouring text
+/// only if `ansi`.
+pub fn subscriber<W>(format: LogFormat, filter: EnvFilter, ansi: bool, writer: W) -> Dispatch
+where
+    W: for<'w> MakeWriter<'w> + Send + Sync + 'static,
+{
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(writer);
+    match format {
+        LogFormat::Text => Dispatch::new(builder.with_ansi(ansi).finish()),
+        // Event fields at the top level (`"status":404`), the request's span beside them.
+        LogFormat::Json => Dispatch::new(
+            builder
+                .json()
+                .flatten_event(true)
+                .with_current_span(true)
+                .with_span_list(false)
+                .finish(),
+        ),
+    }
+}
+
+/// Installs the process's log: stderr, filtered and formatted as the environment says.
+pub fn init() {
+    let format = LogFormat::from_env().unwrap_or_else(|e| {
+        eprintln!("warning: {e}; logging as text");
+        LogFormat::Text
+    });
+    let ansi = std::io::stderr().is_terminal();
+    let dispatch = subscriber(format, filter_from_env(), ansi, std::io::stderr);
+    let _ = tracing::dispatcher::set_global_default(dispatch);
+}
+
+/// What `f` logs through a subscriber of `format` with `filter`, as text.
+#[cfg(test)]
+pub(crate) fn captured(format: LogFormat, filter: &str, ansi: bool, f: impl FnOnce()) -> String {
+    use std::sync::{Arc, Mutex};
+
+    #[derive(Clone, Default)]
+    struct Buffer(Arc<Mutex<Vec<u8>>>);
+
+    impl std::io::Write for Buffer {
+        fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
+            self.0.lock().unwrap().extend_from_slice(bytes);
+            Ok(bytes.len())
+        }
+        fn flush(&mut self) -> std::io::Result<()> {
+            Ok(())
+        }
+    }
+
+    let buffer = Buffer::default();
+    let writer = buffer.clone();
+    let dispatch = subscriber(format, EnvFilter::new(filter), ansi, move || writer.clone());
+    tracing::dispatcher::with_default(&dispatch, f);
+    String::from_utf8(buffer.0.lock().unwrap().clone()).unwrap()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn logged(format: LogFormat, ansi: bool) -> String {
+        captured(format, "info", ansi, || {
+            tracing::info!(target: "wharf::request", status = 404u16, reason = "no such file", "request");
+        })
+    }
+
+    #[test]
+    fn json_lines_are_objects_with_the_fields_at_the_top() {
+        let line = logged(LogFormat::Json, false);
+        let value: serde_json::Value = serde_json::from_str(line.trim()).unwrap();
+        assert_eq!(value["status"], 404, "{line}");
+        assert_eq!(value["reason"], "no such file", "{line}");
+        assert_eq!(value["target"], "wharf::request", "{line}");
+    }
+
+    #[test]
+    fn text_has_no_colour_codes_unless_asked() {
+        assert!(!logged(LogFormat::Text, false).contains('\x1b'));
+        assert!(logged(LogFormat::Text, true).contains('\x1b'));
+    }
+
+    #[test]
+    fn formats_are_named() {
+        assert_eq!(LogFormat::parse("JSON"), Ok(LogFormat::Json));
+        assert_eq!(LogFormat::parse(""), Ok(LogFormat::Text));
+        assert!(
+            LogFormat::parse("xml")
+                .unwrap_err()
+                .contains("WHARF_LOG_FORMAT")
+        );
+    }
+}
