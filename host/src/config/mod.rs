@@ -2,6 +2,7 @@
 //! command-line flags. Everything is validated here, at startup, so the rest of the host
 //! can trust a `Config` without re-checking it.
 
+mod server;
 mod size;
 
 use std::collections::BTreeMap;
@@ -11,6 +12,7 @@ use std::path::{Path, PathBuf};
 use anyhow::{Context, bail};
 use serde::Deserialize;
 
+pub use server::ServerConfig;
 pub use size::ByteSize;
 
 #[derive(Debug, Clone, Deserialize)]
@@ -21,14 +23,6 @@ pub struct Config {
     pub limits: LimitsConfig,
     pub gc: GcConfig,
     pub formats: BTreeMap<String, FormatConfig>,
-}
-
-#[derive(Debug, Clone, Deserialize)]
-#[serde(deny_unknown_fields, default)]
-pub struct ServerConfig {
-    pub listen: SocketAddr,
-    pub public_url: Option<String>,
-    pub shutdown_grace_secs: u64,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -92,16 +86,6 @@ impl<'de> Deserialize<'de> for PluginSource {
 
 fn enabled_by_default() -> bool {
     true
-}
-
-impl Default for ServerConfig {
-    fn default() -> Self {
-        Self {
-            listen: SocketAddr::from(([127, 0, 0, 1], 8080)),
-            public_url: None,
-            shutdown_grace_secs: 30,
-        }
-    }
 }
 
 impl Default for StorageConfig {
@@ -224,11 +208,7 @@ impl Config {
     }
 
     pub fn validate(&self) -> anyhow::Result<()> {
-        if let Some(url) = &self.server.public_url
-            && !(url.starts_with("http://") || url.starts_with("https://"))
-        {
-            bail!("server.public_url: must start with http:// or https://, got {url:?}");
-        }
+        self.server.validate()?;
         if self.limits.plugin_memory.0 < (1 << 20) {
             bail!("limits.plugin_memory: must be at least 1 MiB");
         }

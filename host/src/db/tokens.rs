@@ -23,6 +23,7 @@ impl Scope {
 
 #[derive(Debug, Clone)]
 pub struct TokenRow {
+    pub id: i64,
     pub user_id: i64,
     pub scope: Scope,
 }
@@ -45,12 +46,13 @@ pub fn insert(
 /// The live (unexpired) token with this hash.
 pub fn find(conn: &Connection, hash: &str) -> Result<Option<TokenRow>, Error> {
     let row = conn
-        .prepare_cached("SELECT user_id, scope FROM tokens WHERE hash = ?1 AND (expires IS NULL OR expires > ?2)")?
+        .prepare_cached("SELECT id, user_id, scope FROM tokens WHERE hash = ?1 AND (expires IS NULL OR expires > ?2)")?
         .query_row(params![hash, now()],
-            |r| Ok((r.get::<_, i64>(0)?, r.get::<_, String>(1)?)),
+            |r| Ok((r.get::<_, i64>(0)?, r.get::<_, i64>(1)?, r.get::<_, String>(2)?)),
         )
         .optional()?;
-    Ok(row.map(|(user_id, scope)| TokenRow {
+    Ok(row.map(|(id, user_id, scope)| TokenRow {
+        id,
         user_id,
         scope: if scope == "write" {
             Scope::Write
@@ -58,4 +60,13 @@ pub fn find(conn: &Connection, hash: &str) -> Result<Option<TokenRow>, Error> {
             Scope::Read
         },
     }))
+}
+
+/// Whether the token with this id still exists, unexpired, for this user.
+pub fn is_live(conn: &Connection, id: i64, user_id: i64) -> Result<bool, Error> {
+    Ok(conn
+        .prepare_cached("SELECT 1 FROM tokens WHERE id = ?1 AND user_id = ?2 AND (expires IS NULL OR expires > ?3)")?
+        .query_row(params![id, user_id, now()], |_| Ok(()))
+        .optional()?
+        .is_some())
 }

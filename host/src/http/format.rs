@@ -106,8 +106,10 @@ async fn handle(
 ) -> Result<Response, Refusal> {
     let (parts, body) = request.into_parts();
     let credentials = Credentials::from_headers(&parts.headers).map_err(Error::Unauthorized)?;
-    let password_check = matches!(credentials, Credentials::Basic { .. });
     let token_presented = matches!(credentials, Credentials::Token(_));
+    let credentials = (registry.passwords)
+        .check(&registry.db, credentials, super::peer(&parts.extensions))
+        .await?;
     // Registry tokens are good only where their grants are enforced: here, below a
     // format that sends clients to the token endpoint.
     let registry_tokens = matches!(entry.plugin.descriptor.challenge, api::Challenge::Bearer(_))
@@ -136,12 +138,7 @@ async fn handle(
             }),
         ))
     };
-    // Checking a password hashes it on purpose slowly: that goes to the blocking pool.
-    let authenticated = if password_check {
-        registry.db.read(caller).await
-    } else {
-        registry.db.read_now(caller)
-    };
+    let authenticated = registry.db.read_now(caller);
     if token_presented && matches!(authenticated, Err(Error::Unauthorized(_))) {
         envelope.invalid_token = true;
     }
@@ -209,6 +206,7 @@ async fn handle(
         principal: &principal,
         method: &parts.method,
         headers: &parts.headers,
+        peer: super::peer(&parts.extensions),
     };
     let refused = |error| Refusal {
         error,
@@ -299,6 +297,7 @@ struct Context<'a> {
     principal: &'a Principal,
     method: &'a Method,
     headers: &'a HeaderMap,
+    peer: Option<std::net::IpAddr>,
 }
 
 impl Context<'_> {
@@ -496,6 +495,7 @@ impl Context<'_> {
                     principal: self.principal,
                     method: self.method,
                     headers: self.headers,
+                    peer: self.peer,
                     expected_user: request.user.as_deref(),
                 },
                 query,

@@ -41,10 +41,14 @@ impl Paging {
 async fn access(
     registry: &Registry,
     headers: &HeaderMap,
+    extensions: &http::Extensions,
     owner: &str,
     needed: Access,
 ) -> Result<(Principal, Owner), Error> {
     let credentials = Credentials::from_headers(headers).map_err(Error::Unauthorized)?;
+    let credentials = (registry.passwords)
+        .check(&registry.db, credentials, super::peer(extensions))
+        .await?;
     let owner = owner.to_string();
     registry
         .db
@@ -73,9 +77,10 @@ pub async fn list_packages(
     Path(owner): Path<String>,
     Query(paging): Query<Paging>,
     headers: HeaderMap,
+    extensions: http::Extensions,
 ) -> Response {
     let result = async {
-        let (_, owner) = access(&registry, &headers, &owner, Access::Read).await?;
+        let (_, owner) = access(&registry, &headers, &extensions, &owner, Access::Read).await?;
         let (limit, offset) = (paging.limit(), paging.offset());
         let (total, items) = registry
             .db
@@ -114,9 +119,10 @@ pub async fn list_versions(
     Path((owner, format, name)): Path<(String, String, String)>,
     Query(paging): Query<Paging>,
     headers: HeaderMap,
+    extensions: http::Extensions,
 ) -> Response {
     let result = async {
-        let (_, owner) = access(&registry, &headers, &owner, Access::Read).await?;
+        let (_, owner) = access(&registry, &headers, &extensions, &owner, Access::Read).await?;
         // Show every download served so far, not only the flushed ones.
         registry.downloads.flush(&registry.db).await;
         let (limit, offset) = (paging.limit(), paging.offset());
@@ -143,9 +149,10 @@ pub async fn show_version(
     State(registry): State<Arc<Registry>>,
     Path((owner, format, name, version)): Path<(String, String, String, String)>,
     headers: HeaderMap,
+    extensions: http::Extensions,
 ) -> Response {
     let result = async {
-        let (_, owner) = access(&registry, &headers, &owner, Access::Read).await?;
+        let (_, owner) = access(&registry, &headers, &extensions, &owner, Access::Read).await?;
         // Show every download served so far, not only the flushed ones.
         registry.downloads.flush(&registry.db).await;
         let body = registry
@@ -176,9 +183,10 @@ pub async fn delete_version(
     State(registry): State<Arc<Registry>>,
     Path((owner, format, name, version)): Path<(String, String, String, String)>,
     headers: HeaderMap,
+    extensions: http::Extensions,
 ) -> Response {
     let result = async {
-        let (_, owner) = access(&registry, &headers, &owner, Access::Write).await?;
+        let (_, owner) = access(&registry, &headers, &extensions, &owner, Access::Write).await?;
         let target = crate::plugins::api::VersionRef {
             pkg: crate::plugins::api::PackageRef {
                 owner: owner.name.clone(),

@@ -43,6 +43,13 @@ pub fn router(registry: Arc<Registry>) -> Router {
         .with_state(registry)
 }
 
+/// The client's address, where the server recorded it (see [`serve`]).
+fn peer(extensions: &http::Extensions) -> Option<std::net::IpAddr> {
+    extensions
+        .get::<axum::extract::ConnectInfo<std::net::SocketAddr>>()
+        .map(|info| info.0.ip())
+}
+
 /// One log line per request: method, path, status, duration.
 async fn log_request(request: Request, next: Next) -> Response {
     let method = request.method().clone();

@@ -34,6 +34,8 @@ pub struct TokenCall<'a> {
     pub principal: &'a Principal,
     pub method: &'a Method,
     pub headers: &'a HeaderMap,
+    /// The client's address, which failed sign-ins count against.
+    pub peer: Option<std::net::IpAddr>,
     /// When set, the caller must be this user.
     pub expected_user: Option<&'a str>,
 }
@@ -54,11 +56,13 @@ pub async fn issue(
         let form = read_form(call.headers, body).await?;
         scopes.extend(values(&form, "scope"));
         let credentials = form_credentials(&form)?;
-        // Checking a password hashes it on purpose slowly: the blocking pool.
-        call.registry
+        let registry = call.registry;
+        let credentials = (registry.passwords)
+            .check(&registry.db, credentials, call.peer)
+            .await?;
+        registry
             .db
-            .read(move |conn| auth::authenticate(conn, &credentials))
-            .await?
+            .read_now(|conn| auth::authenticate(conn, &credentials))?
     } else {
         call.principal.clone()
     };

@@ -45,6 +45,8 @@ pub struct Registry {
     pub sessions: sessions::Sessions,
     /// Signs and checks short-lived registry tokens.
     pub token_key: TokenKey,
+    /// Verifies Basic passwords within bounds (issue 19).
+    pub passwords: crate::auth::Passwords,
 }
 
 /// Loads the enabled formats' plugins, longest mount first so nested mounts match
@@ -155,6 +157,7 @@ impl Registry {
             Role::Admin => Vec::new(),
         };
 
+        let passwords = crate::auth::Passwords::new(&config.server);
         let registry = Self {
             public_url: config.public_url(),
             config,
@@ -165,6 +168,7 @@ impl Registry {
             downloads: downloads::DownloadCounter::default(),
             sessions,
             token_key,
+            passwords,
         };
         let recovered = gc::recover_trash(&registry).context("cannot settle the blob trash")?;
         if recovered > 0 {
