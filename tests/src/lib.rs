@@ -34,6 +34,7 @@ pub struct Builder {
     plugin_memory: Option<u64>,
     max_upload: Option<u64>,
     format_max_upload: Vec<(String, u64)>,
+    server: Option<Box<dyn FnOnce(&mut wharf::config::ServerConfig)>>,
 }
 
 impl Builder {
@@ -62,6 +63,15 @@ impl Builder {
     /// The upload limit of one format.
     pub fn format_max_upload(mut self, format: &str, bytes: u64) -> Self {
         self.format_max_upload.push((format.into(), bytes));
+        self
+    }
+
+    /// Changes `[server]` settings (limits and timeouts) before the server starts.
+    pub fn server(
+        mut self,
+        change: impl FnOnce(&mut wharf::config::ServerConfig) + 'static,
+    ) -> Self {
+        self.server = Some(Box::new(change));
         self
     }
 
@@ -106,6 +116,9 @@ impl Builder {
                 .get_mut(&format)
                 .expect("format enabled")
                 .max_upload = Some(ByteSize(bytes));
+        }
+        if let Some(change) = self.server {
+            change(&mut config.server);
         }
         config.validate().expect("valid test config");
         share_plugin_cache(data_dir.path());

@@ -4,9 +4,11 @@
 //! - everything else: a format's mount (`/api/packages/{owner}/{format}/…`, `/v2/…`),
 //!   dispatched to its plugin by [`format::dispatch`].
 
+mod conn;
 mod download;
 mod errors;
 mod format;
+mod length;
 mod management;
 mod query;
 mod reply;
@@ -24,6 +26,7 @@ use axum::middleware::{self, Next};
 use axum::response::Response;
 use axum::routing::get;
 use tokio::net::TcpListener;
+use tower_http::timeout::RequestBodyTimeoutLayer;
 
 use crate::registry::Registry;
 
@@ -40,6 +43,11 @@ pub fn router(registry: Arc<Registry>) -> Router {
         )
         .fallback(format::dispatch)
         .layer(middleware::from_fn(log_request))
+        // A body that stops coming fails its reader (uploads answer 408), so a stalled
+        // upload frees what it holds.
+        .layer(RequestBodyTimeoutLayer::new(Duration::from_secs(
+            registry.config.server.body_timeout_secs,
+        )))
         .with_state(registry)
 }
 
@@ -84,24 +92,21 @@ pub async fn serve(
             Duration::from_secs(secs),
         ))),
     };
-    // Without TCP_NODELAY, a small response on a keep-alive connection can wait for the
-    // client's delayed ACK (Nagle), ~40 ms per request.
-    let listener = axum::serve::ListenerExt::tap_io(listener, |tcp| {
-        if let Err(e) = tcp.set_nodelay(true) {
-            tracing::warn!(error = %e, "could not set TCP_NODELAY");
-        }
-    });
-    let server = axum::serve(listener, app).with_graceful_shutdown(async move {
+    let server = &registry.config.server;
+    let timeouts = conn::Timeouts {
+        header: Duration::from_secs(server.header_timeout_secs),
+        idle: Duration::from_secs(server.idle_timeout_secs),
+    };
+    let server = tokio::spawn(conn::run(listener, app, timeouts, async move {
         shutdown.await;
         tracing::info!("shutting down; waiting for in-flight requests");
         let _ = stopping_tx.send(());
-    });
-    let server = tokio::spawn(async move { server.await });
+    }));
     tokio::pin!(server);
     let result = tokio::select! {
-        result = &mut server => result.map_err(std::io::Error::other).and_then(|r| r),
+        result = &mut server => result.map_err(std::io::Error::other),
         _ = stopping_rx => match tokio::time::timeout(grace, &mut server).await {
-            Ok(result) => result.map_err(std::io::Error::other).and_then(|r| r),
+            Ok(result) => result.map_err(std::io::Error::other),
             Err(_) => {
                 tracing::warn!(
                     secs = grace.as_secs(),
