@@ -12,7 +12,7 @@ pub struct ServerConfig {
     pub listen: SocketAddr,
     pub public_url: Option<String>,
     pub shutdown_grace_secs: u64,
-    /// Password verifications (argon2, 19 MiB each) run at once; 0: one per core.
+    /// Password verifications (argon2, 19 MiB each) run at once; 0: one per two cores.
     pub password_checks: usize,
     /// How long a sign-in waits for a verification slot before a 503.
     pub password_wait_secs: u64,
@@ -54,10 +54,11 @@ impl Default for ServerConfig {
 }
 
 impl ServerConfig {
-    /// Verification slots: as configured, else one per core.
+    /// Verification slots: as configured, else one per two cores (at least one), so
+    /// that a flood of sign-ins leaves cores for everything else.
     pub fn password_checks(&self) -> usize {
         match self.password_checks {
-            0 => std::thread::available_parallelism().map_or(2, |n| n.get()),
+            0 => std::thread::available_parallelism().map_or(1, |n| n.get().div_ceil(2)),
             n => n,
         }
     }
@@ -85,6 +86,15 @@ impl ServerConfig {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_shipped_registry_toml_has_the_defaults() {
+        let shipped = crate::config::Config::parse(include_str!("../../../registry.toml"))
+            .unwrap()
+            .server;
+        let defaults = ServerConfig::default();
+        assert_eq!(format!("{shipped:?}"), format!("{defaults:?}"));
+    }
 
     #[test]
     fn zero_timeouts_are_refused_and_slots_default_to_the_cores() {
