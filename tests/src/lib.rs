@@ -34,8 +34,11 @@ pub struct Builder {
     plugin_memory: Option<u64>,
     max_upload: Option<u64>,
     format_max_upload: Vec<(String, u64)>,
-    server: Option<Box<dyn FnOnce(&mut wharf::config::ServerConfig)>>,
+    server: Option<ServerChange>,
 }
+
+/// A change to `[server]` settings, applied before the server starts.
+type ServerChange = Box<dyn FnOnce(&mut wharf::config::ServerConfig)>;
 
 impl Builder {
     /// Enables a format from a `.wasm` file, as a third party would.
