@@ -208,3 +208,155 @@ fn organizations_and_private_owners() {
         "promoted to write"
     );
 }
+
+/// The value of a Basic Authorization header.
+fn basic_value(user: &str, secret: &str) -> String {
+    basic(user, secret).unwrap().1
+}
+
+fn get_with(url: &str, authorization: &str) -> reqwest::blocking::Response {
+    client()
+        .get(url)
+        .header("authorization", authorization)
+        .send()
+        .unwrap()
+}
+
+#[test]
+fn failed_sign_ins_are_limited_with_retry_after_in_each_formats_error_shape() {
+    let server = TestServer::builder()
+        .server(|s| {
+            s.login_failures_per_user = 3;
+            s.login_failures_per_address = 0;
+            s.login_window_secs = 2;
+        })
+        .start();
+    for _ in 0..3 {
+        let res = put(&server, "admin", basic("admin", "wrong"));
+        assert_eq!(res.status(), StatusCode::UNAUTHORIZED);
+    }
+    let wrong = basic_value("admin", "wrong");
+    // Generic: plain text.
+    let res = put(&server, "admin", basic("admin", "wrong"));
+    assert_eq!(res.status(), StatusCode::TOO_MANY_REQUESTS);
+    let retry: u64 = res.headers()["retry-after"]
+        .to_str()
+        .unwrap()
+        .parse()
+        .unwrap();
+    assert!((1..=2).contains(&retry), "{retry}");
+    assert!(
+        res.headers()["content-type"]
+            .to_str()
+            .unwrap()
+            .starts_with("text/plain")
+    );
+    assert!(res.text().unwrap().contains("too many failed sign-ins"));
+    // npm: its JSON `error` field.
+    let res = get_with(
+        &format!("{}/api/packages/admin/npm/pkg", server.url),
+        &wrong,
+    );
+    assert_eq!(res.status(), StatusCode::TOO_MANY_REQUESTS);
+    assert!(res.headers().contains_key("retry-after"));
+    let body: serde_json::Value = res.json().unwrap();
+    assert!(
+        body["error"].as_str().unwrap().contains("too many"),
+        "{body}"
+    );
+    // OCI: `errors[]` with the distribution spec's code.
+    let res = get_with(&format!("{}/v2/", server.url), &wrong);
+    assert_eq!(res.status(), StatusCode::TOO_MANY_REQUESTS);
+    let body: serde_json::Value = res.json().unwrap();
+    assert_eq!(body["errors"][0]["code"], "TOOMANYREQUESTS", "{body}");
+    // The management API: JSON `message`.
+    let res = get_with(&format!("{}/api/v1/packages/admin", server.url), &wrong);
+    assert_eq!(res.status(), StatusCode::TOO_MANY_REQUESTS);
+    let body: serde_json::Value = res.json().unwrap();
+    assert!(
+        body["message"].as_str().unwrap().contains("too many"),
+        "{body}"
+    );
+    // While the window lasts even the right password waits: guessing must not go on.
+    assert_eq!(
+        put(&server, "admin", basic("admin", ADMIN_PASSWORD)).status(),
+        StatusCode::TOO_MANY_REQUESTS
+    );
+    // Another user is not affected.
+    server.user("erin", Scope::Write);
+    assert_eq!(
+        put(&server, "erin", basic("erin", "erin-password")).status(),
+        StatusCode::CREATED
+    );
+    std::thread::sleep(std::time::Duration::from_millis(2200));
+    assert_eq!(
+        put(&server, "admin", basic("admin", ADMIN_PASSWORD)).status(),
+        StatusCode::CREATED
+    );
+}
+
+#[test]
+fn a_changed_password_counts_on_the_next_request() {
+    let server = TestServer::start();
+    server.user("dave", Scope::Write);
+    for _ in 0..2 {
+        // The second one is answered from the cache of verified passwords.
+        let res = put(&server, "dave", basic("dave", "dave-password"));
+        assert_eq!(res.status(), StatusCode::CREATED);
+    }
+    // What `wharf` run in another process does: only the row changes.
+    let hash = wharf::auth::secrets::hash_password("new-password");
+    server
+        .registry
+        .db
+        .write_sync(move |tx| {
+            Ok(tx.execute(
+                "UPDATE owners SET password_hash = ?1 WHERE name = 'dave'",
+                [&hash],
+            )?)
+        })
+        .unwrap();
+    assert_eq!(
+        put(&server, "dave", basic("dave", "dave-password")).status(),
+        StatusCode::UNAUTHORIZED
+    );
+    assert_eq!(
+        put(&server, "dave", basic("dave", "new-password")).status(),
+        StatusCode::CREATED
+    );
+}
+
+#[test]
+fn unknown_users_take_about_as_long_as_known_ones() {
+    let server = TestServer::builder()
+        .server(|s| {
+            s.login_failures_per_user = 0;
+            s.login_failures_per_address = 0;
+        })
+        .start();
+    let time = |user: &str| {
+        let started = std::time::Instant::now();
+        let res = put(&server, "admin", basic(user, "wrong"));
+        assert_eq!(res.status(), StatusCode::UNAUTHORIZED);
+        started.elapsed().as_secs_f64()
+    };
+    // Warm up (the dummy hash is made on first use), then alternate, and compare
+    // medians so that load on the machine hits both alike.
+    time("nobody-at-all");
+    time("admin");
+    let (mut known, mut unknown) = (Vec::new(), Vec::new());
+    for _ in 0..7 {
+        known.push(time("admin"));
+        unknown.push(time("nobody-at-all"));
+    }
+    let median = |v: &mut Vec<f64>| {
+        v.sort_by(f64::total_cmp);
+        v[v.len() / 2]
+    };
+    let (known, unknown) = (median(&mut known), median(&mut unknown));
+    let ratio = unknown / known;
+    assert!(
+        (0.4..2.5).contains(&ratio),
+        "known user {known:.4}s, unknown user {unknown:.4}s"
+    );
+}

@@ -7,6 +7,7 @@
 
 mod auth;
 mod cli_ops;
+mod connections;
 mod generic;
 mod management;
 mod npm_protocol;

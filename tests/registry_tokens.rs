@@ -462,7 +462,6 @@ fn minted(server: &TestServer, key: &TokenKey, iat: i64) -> String {
         aud: "wharf".into(),
         sub: "alice".into(),
         uid: Some(alice.id),
-        tid: None,
         cs: "write".into(),
         iat,
         nbf: iat,
@@ -472,6 +471,9 @@ fn minted(server: &TestServer, key: &TokenKey, iat: i64) -> String {
             name: "alice/img".into(),
             actions: vec!["pull".into(), "push".into()],
         }],
+        src: Some(registry_token::Minted::Password {
+            hash: registry_token::password_tag(alice.password_hash.as_deref().unwrap()),
+        }),
     };
     registry_token::sign(key, &claims)
 }
@@ -587,4 +589,59 @@ fn a_deleted_users_tokens_die_with_it() {
         get(&server, "/", Some(&bearer(&issued))).status(),
         StatusCode::UNAUTHORIZED
     );
+}
+
+#[test]
+fn a_registry_token_dies_with_the_credential_it_came_from() {
+    let server = start();
+    let run = |sql: String| {
+        server
+            .registry
+            .db
+            .write_sync(move |tx| Ok(tx.execute(&sql, [])?))
+            .unwrap()
+    };
+    let works = |issued: &str| {
+        assert_eq!(
+            put(&server, "/alice/img/files/x", Some(&bearer(issued))).status(),
+            StatusCode::CREATED
+        );
+    };
+    let refused = |issued: &str| {
+        let (status, _, header) = refusal(get(&server, "/", Some(&bearer(issued))));
+        assert_eq!(status, StatusCode::UNAUTHORIZED);
+        // Clients fetch a new token on `invalid_token`, with their credentials.
+        assert!(header.contains("error=\"invalid_token\""), "{header}");
+    };
+    let scope = ["repository:alice/img:pull,push"];
+    let hash_of = |t: &str| wharf::auth::secrets::token_hash(t);
+
+    // An API token revoked.
+    let stored = server.token("alice", Scope::Write, None);
+    let issued = token(&server, Some(&basic("alice", &stored)), &scope);
+    works(&issued);
+    run(format!(
+        "DELETE FROM tokens WHERE hash = '{}'",
+        hash_of(&stored)
+    ));
+    refused(&issued);
+
+    // An API token expired (by refresh_token too).
+    let stored = server.token("alice", Scope::Write, None);
+    let issued = token(&server, Some(&bearer(&stored)), &scope);
+    works(&issued);
+    run(format!(
+        "UPDATE tokens SET expires = 1 WHERE hash = '{}'",
+        hash_of(&stored)
+    ));
+    refused(&issued);
+
+    // A password changed.
+    let issued = token(&server, Some(&password("alice")), &scope);
+    works(&issued);
+    let hash = wharf::auth::secrets::hash_password("another");
+    run(format!(
+        "UPDATE owners SET password_hash = '{hash}' WHERE name = 'alice'"
+    ));
+    refused(&issued);
 }

@@ -33,6 +33,15 @@ pub enum Error {
         received: u64,
         headers: Vec<(String, String)>,
     },
+    /// Too many attempts from this caller (failed sign-ins): HTTP 429 with `Retry-After`.
+    #[error("{message}")]
+    TooManyRequests { message: String, retry_after: u64 },
+    /// The server is too busy for this request now: HTTP 503 with `Retry-After`.
+    #[error("{message}")]
+    Unavailable { message: String, retry_after: u64 },
+    /// The client stopped sending a request body it announced (HTTP 408).
+    #[error("{0}")]
+    Timeout(String),
     /// A plugin's own error (with its status) or a plugin that failed (trap, limits).
     #[error(transparent)]
     Plugin(#[from] PluginFailure),

@@ -48,10 +48,14 @@ pub struct Builder {
     format_max_upload: Vec<(String, u64)>,
     configure: Option<Configure>,
     format_max_concurrent: Vec<(String, u32)>,
+    server: Option<ServerChange>,
 }
 
 /// A last change to a test server's configuration.
 type Configure = Box<dyn FnOnce(&mut Config)>;
+
+/// A change to `[server]` settings, applied before the server starts.
+type ServerChange = Box<dyn FnOnce(&mut wharf::config::ServerConfig)>;
 
 impl Builder {
     /// Enables a format from a `.wasm` file, as a third party would.
@@ -99,6 +103,15 @@ impl Builder {
     /// The share of plugin instances of one format.
     pub fn format_max_concurrent(mut self, format: &str, calls: u32) -> Self {
         self.format_max_concurrent.push((format.into(), calls));
+        self
+    }
+
+    /// Changes `[server]` settings (limits and timeouts) before the server starts.
+    pub fn server(
+        mut self,
+        change: impl FnOnce(&mut wharf::config::ServerConfig) + 'static,
+    ) -> Self {
+        self.server = Some(Box::new(change));
         self
     }
 
@@ -152,6 +165,9 @@ impl Builder {
         if let Some(configure) = self.configure {
             configure(&mut config);
             std::fs::create_dir_all(&config.storage.data_dir).unwrap();
+        }
+        if let Some(change) = self.server {
+            change(&mut config.server);
         }
         config.validate().expect("valid test config");
         if let Some(prepare) = self.prepare {

@@ -6,6 +6,7 @@
 //! owner, an org member with write, or an admin, and a credential with write scope.
 
 pub mod credentials;
+pub mod passwords;
 pub mod registry_token;
 pub mod secrets;
 
@@ -17,7 +18,8 @@ use crate::db::owners::{self, Owner, OwnerKind, Role};
 use crate::db::tokens::{self, Scope};
 use crate::error::Error;
 pub use credentials::Credentials;
-use registry_token::{Grant, TokenKey};
+pub use passwords::{Checked, Passwords};
+use registry_token::{Grant, Minted, TokenKey};
 
 /// An authenticated caller, or nobody.
 #[derive(Debug, Clone)]
@@ -37,9 +39,20 @@ pub struct User {
     pub scope: Scope,
     /// For a registry token: the repository actions it was granted.
     pub grant: Option<Arc<Grant>>,
+    /// The credential presented, which a registry token minted from it names, so that
+    /// the token dies with it.
+    pub source: Minted,
+}
+
+impl User {
     /// The stored token that authenticated this call (directly, or the one a registry
-    /// token was issued for), for revocation and last-use tracking.
-    pub token_id: Option<i64>,
+    /// token was issued for), for last-use tracking.
+    pub fn token_id(&self) -> Option<i64> {
+        match self.source {
+            Minted::Token { id } => Some(id),
+            Minted::Password { .. } => None,
+        }
+    }
 }
 
 impl Principal {
@@ -72,25 +85,22 @@ fn invalid() -> Error {
     Error::Unauthorized("invalid credentials".to_string())
 }
 
-/// The user with this id as a principal; a user deleted since is invalid credentials.
-fn user_of(
-    conn: &Connection,
-    id: i64,
-    scope: Scope,
-    grant: Option<Arc<Grant>>,
-    token_id: Option<i64>,
-) -> Result<Principal, Error> {
-    let owner = owners::by_id(conn, id)?
+/// The user with this id; a user deleted since is invalid credentials.
+fn user_row(conn: &Connection, id: i64) -> Result<Owner, Error> {
+    owners::by_id(conn, id)?
         .filter(|o| o.kind == OwnerKind::User)
-        .ok_or_else(invalid)?;
-    Ok(Principal::User(User {
+        .ok_or_else(invalid)
+}
+
+fn principal(owner: Owner, scope: Scope, grant: Option<Arc<Grant>>, source: Minted) -> Principal {
+    Principal::User(User {
         id: owner.id,
         name: owner.name,
         is_admin: owner.is_admin,
         scope,
         grant,
-        token_id,
-    }))
+        source,
+    })
 }
 
 /// Like [`authenticate`], and also accepts the registry tokens `registry_tokens`
@@ -98,11 +108,11 @@ fn user_of(
 /// format whose challenge points at the token endpoint.
 pub fn authenticate_at_mount(
     conn: &Connection,
-    credentials: &Credentials,
+    credentials: &Checked,
     registry_tokens: Option<&TokenKey>,
     now: i64,
 ) -> Result<Principal, Error> {
-    let (Some(key), Credentials::Token(token)) = (registry_tokens, credentials) else {
+    let (Some(key), Checked::Token(token)) = (registry_tokens, credentials) else {
         return authenticate(conn, credentials);
     };
     if !registry_token::looks_like(token) {
@@ -118,57 +128,62 @@ pub fn authenticate_at_mount(
         )
     })?;
     let grant = Arc::new(Grant::from_access(&claims.access));
-    // Checked live, like the user: revoking a token revokes what was issued for it.
-    if let Some(tid) = claims.tid
-        && !tokens::is_live(conn, tid)?
-    {
-        return Err(Error::Unauthorized(
-            "the token this registry token was issued for has been revoked".to_string(),
-        ));
+    let Some(uid) = claims.uid else {
+        return Ok(Principal::Guest(grant));
+    };
+    // Loaded live: a deleted user's tokens die at once, an admin flag change counts,
+    // and so does the revocation or expiry of the credential the token came from.
+    let owner = user_row(conn, uid)?;
+    let revoked = || {
+        Error::Unauthorized(
+            "the credential this registry token came from is no longer valid".to_string(),
+        )
+    };
+    // Tokens from before sources were recorded name none: they count as revoked.
+    let source = claims.src.clone().ok_or_else(revoked)?;
+    let source_lives = match &source {
+        Minted::Token { id } => tokens::is_live(conn, *id, uid)?,
+        Minted::Password { hash } => owner
+            .password_hash
+            .as_deref()
+            .is_some_and(|phc| registry_token::password_tag(phc) == *hash),
+    };
+    if !source_lives {
+        return Err(revoked());
     }
-    match claims.uid {
-        // Loaded live: a deleted user's tokens die at once, an admin flag change counts.
-        Some(uid) => user_of(
-            conn,
-            uid,
-            claims.credential_scope(),
-            Some(grant),
-            claims.tid,
-        ),
-        None => Ok(Principal::Guest(grant)),
-    }
+    Ok(principal(
+        owner,
+        claims.credential_scope(),
+        Some(grant),
+        source,
+    ))
 }
 
-/// Resolves credentials to a principal. Credentials that do not check out are an
-/// error, never a silent downgrade to anonymous. Registry tokens are not accepted
-/// here (see [`authenticate_at_mount`]).
-pub fn authenticate(conn: &Connection, credentials: &Credentials) -> Result<Principal, Error> {
-    let principal_of =
-        |id: i64, scope: Scope, token: Option<i64>| user_of(conn, id, scope, None, token);
+/// Resolves checked credentials (see [`Passwords::check`]) to a principal.
+/// Credentials that do not check out are an error, never a silent downgrade to
+/// anonymous. Registry tokens are not accepted here (see [`authenticate_at_mount`]).
+pub fn authenticate(conn: &Connection, credentials: &Checked) -> Result<Principal, Error> {
     match credentials {
-        Credentials::None => Ok(Principal::Anonymous),
-        Credentials::Token(token) => {
+        Checked::None => Ok(Principal::Anonymous),
+        Checked::Token(token) => {
             let row = tokens::find(conn, &secrets::token_hash(token))?.ok_or_else(invalid)?;
-            principal_of(row.user_id, row.scope, Some(row.id))
+            let owner = user_row(conn, row.user_id)?;
+            Ok(principal(
+                owner,
+                row.scope,
+                None,
+                Minted::Token { id: row.id },
+            ))
         }
-        Credentials::Basic { user, secret } => {
-            // Clients put tokens in either half of Basic auth (Maven: user + token;
-            // some CI tools: token + empty or `x-oauth-basic`).
-            for candidate in [secret.as_str(), user.as_str()] {
-                if candidate.starts_with(secrets::TOKEN_PREFIX)
-                    && let Some(row) = tokens::find(conn, &secrets::token_hash(candidate))?
-                {
-                    return principal_of(row.user_id, row.scope, Some(row.id));
-                }
-            }
-            let owner = owners::by_name(conn, user)?
-                .filter(|o| o.kind == OwnerKind::User)
-                .ok_or_else(invalid)?;
-            let hash = owner.password_hash.as_deref().ok_or_else(invalid)?;
-            if !secrets::verify_password(secret, hash) {
-                return Err(invalid());
-            }
-            principal_of(owner.id, Scope::Write, None)
+        Checked::Password { user_id, phc } => {
+            let hash = registry_token::password_tag(phc);
+            let owner = user_row(conn, *user_id)?;
+            Ok(principal(
+                owner,
+                Scope::Write,
+                None,
+                Minted::Password { hash },
+            ))
         }
     }
 }

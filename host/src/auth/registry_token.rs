@@ -5,7 +5,10 @@
 //! the database and no other algorithm is accepted. It names the user (or nobody, for a
 //! guest) and the repository actions granted when it was issued. The host enforces the
 //! grant on top of the live permission checks, so a token never outlives a revoked
-//! membership, and it never carries more than its credential could do.
+//! membership, and it never carries more than its credential could do. It also names
+//! the credential it was minted from (an API token's id, or a tag of the password
+//! hash), which must still be valid whenever the token is presented: revoking the API
+//! token, its expiry or a password change ends the registry token too.
 
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -14,7 +17,7 @@ use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use hmac::{Hmac, Mac};
 use rusqlite::Connection;
 use serde::{Deserialize, Serialize};
-use sha2::Sha256;
+use sha2::{Digest, Sha256};
 
 use super::{Access, Principal, secrets};
 use crate::db::owners;
@@ -73,15 +76,31 @@ pub struct Claims {
     pub sub: String,
     /// The user id; none for a guest.
     pub uid: Option<i64>,
-    /// The stored token the caller signed in with, if any: revoking it revokes this too.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub tid: Option<i64>,
     /// The scope of the credential the token was issued for: `read` or `write`.
     pub cs: String,
     pub iat: i64,
     pub nbf: i64,
     pub exp: i64,
     pub access: Vec<AccessEntry>,
+    /// What the user presented to get the token; none for a guest.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub src: Option<Minted>,
+}
+
+/// The credential a registry token was minted from.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Minted {
+    /// A stored API token, by id.
+    Token { id: i64 },
+    /// A password: a tag of its stored hash (see [`password_tag`]).
+    Password { hash: String },
+}
+
+/// A short tag of a stored password hash: it changes with every new password (the
+/// salt is new), and tells nothing about the password.
+pub fn password_tag(phc: &str) -> String {
+    hex::encode(&Sha256::digest(phc.as_bytes())[..12])
 }
 
 /// One granted resource, in the Docker token format.
@@ -108,12 +127,12 @@ impl Claims {
             aud: service.to_string(),
             sub: user.map(|u| u.name.clone()).unwrap_or_default(),
             uid: user.map(|u| u.id),
-            tid: user.and_then(|u| u.token_id),
             cs: user.map_or(Scope::Read, |u| u.scope).as_str().to_string(),
             iat: now,
             nbf: now,
             exp: now + LIFETIME_SECS,
             access: grant.to_access(),
+            src: user.map(|u| u.source.clone()),
         }
     }
 
@@ -394,7 +413,6 @@ mod tests {
             aud: "wharf".into(),
             sub: "alice".into(),
             uid: Some(2),
-            tid: None,
             cs: "write".into(),
             iat: now,
             nbf: now,
@@ -404,6 +422,7 @@ mod tests {
                 name: "alice/img".into(),
                 actions: vec!["pull".into(), "push".into()],
             }],
+            src: Some(Minted::Token { id: 7 }),
         }
     }
 
@@ -561,7 +580,7 @@ mod tests {
                 is_admin: false,
                 scope,
                 grant: None,
-                token_id: None,
+                source: Minted::Token { id: 1 },
             })
         };
         let asked = parse_scopes([

@@ -25,8 +25,8 @@ pub(super) enum TokenCommand {
         name: String,
         #[arg(long, value_enum, default_value = "write")]
         scope: ScopeArg,
-        /// Days until the token expires (default: never).
-        #[arg(long)]
+        /// Days until the token expires, at least 1 (default: never).
+        #[arg(long, value_parser = expiry_days)]
         expires_days: Option<u32>,
     },
     /// List tokens (never their secrets): id, user, name, scope, last eight characters,
@@ -89,4 +89,42 @@ pub(super) fn token_command(db: &Db, command: TokenCommand, io: &mut Io<'_>) -> 
         }
     }
     Ok(())
+}
+
+/// `--expires-days`: 0 would print a token that is already expired.
+fn expiry_days(value: &str) -> Result<u32, String> {
+    match value.parse::<u32>() {
+        Ok(0) => Err(
+            "0 days would make a token that is already expired; give 1 or more, \
+             or leave --expires-days out for a token that does not expire"
+                .to_string(),
+        ),
+        Ok(days) => Ok(days),
+        Err(e) => Err(e.to_string()),
+    }
+}
+
+#[cfg(test)]
+mod expiry_tests {
+    use super::super::Cli;
+    use clap::Parser;
+
+    #[test]
+    fn a_token_cannot_be_made_already_expired() {
+        let args = |days: &str| {
+            Cli::try_parse_from([
+                "wharf",
+                "token",
+                "create",
+                "--user",
+                "u",
+                "--expires-days",
+                days,
+            ])
+        };
+        let refused = args("0").unwrap_err().to_string();
+        assert!(refused.contains("already expired"), "{refused}");
+        assert!(args("1").is_ok());
+        assert!(args("-1").is_err());
+    }
 }

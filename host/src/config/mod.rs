@@ -5,6 +5,7 @@
 mod formats;
 mod metrics;
 mod mount;
+mod server;
 mod size;
 
 use std::collections::BTreeMap;
@@ -17,6 +18,7 @@ use serde::Deserialize;
 pub use formats::{FormatConfig, PLUGIN_POOL, PluginSource};
 pub use metrics::{MetricsConfig, RESERVED_PATHS};
 pub use mount::Mount;
+pub use server::ServerConfig;
 pub use size::{ByteSize, MinFree};
 
 #[derive(Debug, Clone, Deserialize)]
@@ -33,14 +35,6 @@ pub struct Config {
     /// The config file read, if any (for the startup log and error messages).
     #[serde(skip)]
     pub file: Option<PathBuf>,
-}
-
-#[derive(Debug, Clone, Deserialize)]
-#[serde(deny_unknown_fields, default)]
-pub struct ServerConfig {
-    pub listen: SocketAddr,
-    pub public_url: Option<String>,
-    pub shutdown_grace_secs: u64,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -71,16 +65,6 @@ pub struct GcConfig {
     pub upload_grace_secs: u64,
     /// How long a blob stays after the last reference to it went, before its bytes go.
     pub orphan_grace_secs: u64,
-}
-
-impl Default for ServerConfig {
-    fn default() -> Self {
-        Self {
-            listen: SocketAddr::from(([127, 0, 0, 1], 8080)),
-            public_url: None,
-            shutdown_grace_secs: 30,
-        }
-    }
 }
 
 impl Default for StorageConfig {
@@ -194,11 +178,7 @@ impl Config {
     }
 
     pub fn validate(&self) -> anyhow::Result<()> {
-        if let Some(url) = &self.server.public_url
-            && !(url.starts_with("http://") || url.starts_with("https://"))
-        {
-            bail!("server.public_url: must start with http:// or https://, got {url:?}");
-        }
+        self.server.validate()?;
         if self.limits.plugin_memory.0 < (1 << 20) {
             bail!("limits.plugin_memory: must be at least 1 MiB");
         }

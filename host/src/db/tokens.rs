@@ -106,11 +106,13 @@ pub fn find(conn: &Connection, hash: &str) -> Result<Option<TokenRow>, Error> {
     Ok(row)
 }
 
-/// Whether the token with this id exists and has not expired.
-pub fn is_live(conn: &Connection, id: i64) -> Result<bool, Error> {
+/// Whether the token with this id exists, is `user_id`'s and has not expired.
+pub fn is_live(conn: &Connection, id: i64, user_id: i64) -> Result<bool, Error> {
     Ok(conn
-        .prepare_cached("SELECT 1 FROM tokens WHERE id = ?1 AND (expires IS NULL OR expires > ?2)")?
-        .query_row(params![id, now()], |_| Ok(()))
+        .prepare_cached(
+            "SELECT 1 FROM tokens WHERE id = ?1 AND user_id = ?2 AND (expires IS NULL OR expires > ?3)",
+        )?
+        .query_row(params![id, user_id, now()], |_| Ok(()))
         .optional()?
         .is_some())
 }

@@ -99,6 +99,13 @@ impl Envelope {
                 .headers_mut()
                 .insert(header::RETRY_AFTER, retry_after.as_secs().into());
         }
+        if let Error::TooManyRequests { retry_after, .. } | Error::Unavailable { retry_after, .. } =
+            &error
+        {
+            response
+                .headers_mut()
+                .insert(header::RETRY_AFTER, HeaderValue::from(*retry_after));
+        }
         let insufficient_scope = self.insufficient_scope && status == StatusCode::FORBIDDEN;
         if status == StatusCode::UNAUTHORIZED || insufficient_scope {
             let error = if insufficient_scope {
@@ -128,6 +135,17 @@ fn classify(error: &Error) -> (StatusCode, &str, String) {
         Error::NotFound(m) => (StatusCode::NOT_FOUND, "", m.clone()),
         Error::Conflict(m) => (StatusCode::CONFLICT, "", m.clone()),
         Error::TooLarge(m) => (StatusCode::PAYLOAD_TOO_LARGE, "SIZE_INVALID", m.clone()),
+        Error::TooManyRequests { message, .. } => (
+            StatusCode::TOO_MANY_REQUESTS,
+            "TOOMANYREQUESTS",
+            message.clone(),
+        ),
+        Error::Unavailable { message, .. } => (
+            StatusCode::SERVICE_UNAVAILABLE,
+            "UNAVAILABLE",
+            message.clone(),
+        ),
+        Error::Timeout(m) => (StatusCode::REQUEST_TIMEOUT, "", m.clone()),
         Error::RangeMismatch { .. } => (
             StatusCode::RANGE_NOT_SATISFIABLE,
             "BLOB_UPLOAD_INVALID",

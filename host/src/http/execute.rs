@@ -61,6 +61,8 @@ pub struct Context<'a> {
     pub principal: &'a Principal,
     pub method: &'a Method,
     pub headers: &'a HeaderMap,
+    /// The client's address, which failed sign-ins are counted by.
+    pub peer: Option<std::net::IpAddr>,
 }
 
 impl Context<'_> {
@@ -339,6 +341,7 @@ impl Context<'_> {
                 principal: self.principal,
                 method: self.method,
                 headers: self.headers,
+                peer: self.peer,
                 expected_user: request.user.as_deref(),
             };
             let issued = token::issue(call, query, body).await?;

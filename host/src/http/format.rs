@@ -60,6 +60,7 @@ async fn handle(
     };
     let inbound = Inbound {
         credentials,
+        peer: super::peer(&parts.extensions),
         mount_owner,
         request: plugin_request(&parts, rest),
     };
@@ -79,6 +80,7 @@ async fn handle(
         principal: &prepared.principal,
         method: &parts.method,
         headers: &parts.headers,
+        peer: super::peer(&parts.extensions),
     };
     let route = &prepared.route;
     match ctx.run(route, prepared.owner, prepared.request, body).await {

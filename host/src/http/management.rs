@@ -52,10 +52,14 @@ impl Paging {
 async fn access(
     registry: &Registry,
     headers: &HeaderMap,
+    extensions: &http::Extensions,
     owner: &str,
     needed: Access,
 ) -> Result<Owner, Error> {
     let credentials = Credentials::from_headers(headers).map_err(Error::Unauthorized)?;
+    let credentials = (registry.passwords)
+        .check(&registry.db, credentials, super::peer(extensions))
+        .await?;
     let (principal, owner) = identify::for_owner(&registry.db, credentials, owner, needed).await?;
     if let Some(user) = principal.user() {
         super::log::note_user(&user.name);
@@ -78,9 +82,10 @@ pub async fn list_packages(
     Path(owner): Path<String>,
     Query(paging): Query<Paging>,
     headers: HeaderMap,
+    extensions: http::Extensions,
 ) -> Response {
     let result = async {
-        let owner = access(&registry, &headers, &owner, Access::Read).await?;
+        let owner = access(&registry, &headers, &extensions, &owner, Access::Read).await?;
         let page = paging.page();
         let (total, summaries) =
             catalog::packages(&registry, &owner, paging.format, paging.q, page).await?;
@@ -105,9 +110,10 @@ pub async fn list_versions(
     Path((owner, format, name)): Path<(String, String, String)>,
     Query(paging): Query<Paging>,
     headers: HeaderMap,
+    extensions: http::Extensions,
 ) -> Response {
     let result = async {
-        let owner = access(&registry, &headers, &owner, Access::Read).await?;
+        let owner = access(&registry, &headers, &extensions, &owner, Access::Read).await?;
         let (total, p, versions) =
             catalog::versions(&registry, &owner, format, name, paging.page()).await?;
         let versions = versions
@@ -126,9 +132,10 @@ pub async fn show_version(
     State(registry): State<Arc<Registry>>,
     Path((owner, format, name, version)): Path<(String, String, String, String)>,
     headers: HeaderMap,
+    extensions: http::Extensions,
 ) -> Response {
     let result = async {
-        let owner = access(&registry, &headers, &owner, Access::Read).await?;
+        let owner = access(&registry, &headers, &extensions, &owner, Access::Read).await?;
         let detail = catalog::version(&registry, &owner, format, name, version).await?;
         let (p, v) = (detail.package, detail.version);
         let files = detail
@@ -151,9 +158,10 @@ pub async fn delete_version(
     State(registry): State<Arc<Registry>>,
     Path((owner, format, name, version)): Path<(String, String, String, String)>,
     headers: HeaderMap,
+    extensions: http::Extensions,
 ) -> Response {
     let result = async {
-        let owner = access(&registry, &headers, &owner, Access::Write).await?;
+        let owner = access(&registry, &headers, &extensions, &owner, Access::Write).await?;
         let pkg = PackageRef {
             owner: owner.name.clone(),
             name,

@@ -7,11 +7,13 @@
 //! - everything else: a format's mount (`/api/packages/{owner}/{format}/…`, `/v2/…`),
 //!   dispatched to its plugin by [`format::dispatch`].
 
+mod conn;
 mod download;
 mod errors;
 mod execute;
 mod format;
 mod health;
+mod length;
 mod log;
 mod management;
 mod metrics;
@@ -24,7 +26,6 @@ mod upload;
 mod users;
 
 use std::future::Future;
-use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -32,6 +33,7 @@ use axum::Router;
 use axum::middleware;
 use axum::routing::get;
 use tokio::net::TcpListener;
+use tower_http::timeout::RequestBodyTimeoutLayer;
 
 use crate::registry::Registry;
 
@@ -67,7 +69,19 @@ pub fn router(registry: Arc<Registry>) -> Router {
             registry.clone(),
             log::log_request,
         ))
+        // A body that stops coming fails its reader (uploads answer 408), so a stalled
+        // upload frees what it holds.
+        .layer(RequestBodyTimeoutLayer::new(Duration::from_secs(
+            registry.config.server.body_timeout_secs,
+        )))
         .with_state(registry)
+}
+
+/// The client's address, where the server recorded it (see [`serve`]).
+fn peer(extensions: &http::Extensions) -> Option<std::net::IpAddr> {
+    extensions
+        .get::<axum::extract::ConnectInfo<std::net::SocketAddr>>()
+        .map(|info| info.0.ip())
 }
 
 /// Serves until `shutdown` resolves, then lets in-flight requests finish for up to
@@ -88,26 +102,21 @@ pub async fn serve(
             Duration::from_secs(secs),
         ))),
     };
-    // Without TCP_NODELAY, a small response on a keep-alive connection can wait for the
-    // client's delayed ACK (Nagle), ~40 ms per request.
-    let listener = axum::serve::ListenerExt::tap_io(listener, |tcp| {
-        if let Err(e) = tcp.set_nodelay(true) {
-            tracing::warn!(error = %e, "could not set TCP_NODELAY");
-        }
-    });
-    // The client address reaches the request log through `ConnectInfo`.
-    let app = app.into_make_service_with_connect_info::<SocketAddr>();
-    let server = axum::serve(listener, app).with_graceful_shutdown(async move {
+    let server = &registry.config.server;
+    let timeouts = conn::Timeouts {
+        header: Duration::from_secs(server.header_timeout_secs),
+        idle: Duration::from_secs(server.idle_timeout_secs),
+    };
+    let server = tokio::spawn(conn::run(listener, app, timeouts, async move {
         shutdown.await;
         tracing::info!("shutting down; waiting for in-flight requests");
         let _ = stopping_tx.send(());
-    });
-    let server = tokio::spawn(async move { server.await });
+    }));
     tokio::pin!(server);
     let result = tokio::select! {
-        result = &mut server => result.map_err(std::io::Error::other).and_then(|r| r),
+        result = &mut server => result.map_err(std::io::Error::other),
         _ = stopping_rx => match tokio::time::timeout(grace, &mut server).await {
-            Ok(result) => result.map_err(std::io::Error::other).and_then(|r| r),
+            Ok(result) => result.map_err(std::io::Error::other),
             Err(_) => {
                 tracing::warn!(
                     secs = grace.as_secs(),

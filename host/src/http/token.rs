@@ -34,6 +34,8 @@ pub struct TokenCall<'a> {
     pub principal: &'a Principal,
     pub method: &'a Method,
     pub headers: &'a HeaderMap,
+    /// The client's address, which failed sign-ins count against.
+    pub peer: Option<std::net::IpAddr>,
     /// When set, the caller must be this user.
     pub expected_user: Option<&'a str>,
 }
@@ -53,16 +55,18 @@ pub async fn issue(
     let principal = if post {
         let form = read_form(call.headers, body).await?;
         scopes.extend(values(&form, "scope"));
-        let credentials = form_credentials(&form)?;
-        // Checking a password hashes it on purpose slowly: the blocking pool.
-        let checked = credentials.clone();
-        let authenticated = call
-            .registry
-            .db
-            .read(move |conn| auth::authenticate(conn, &checked))
+        let presented = form_credentials(&form)?;
+        let registry = call.registry;
+        let checked = (registry.passwords)
+            .check(&registry.db, presented.clone(), call.peer)
             .await;
+        let authenticated = checked.and_then(|checked| {
+            registry
+                .db
+                .read_now(|conn| auth::authenticate(conn, &checked))
+        });
         if let Err(Error::Unauthorized(reason)) = &authenticated {
-            super::log::login_failed(&credentials, reason);
+            super::log::login_failed(&presented, reason);
         }
         authenticated?
     } else {

@@ -4,6 +4,7 @@
 //! `registry::accounts`; this file only translates HTTP.
 
 use crate::audit::{self, Via};
+use crate::auth::passwords::Checked;
 use std::sync::Arc;
 
 use axum::Json;
@@ -26,8 +27,17 @@ fn respond(registry: &Registry, result: Result<Response, Error>) -> Response {
     result.unwrap_or_else(|e| Envelope::management(&registry.public_url).render(e))
 }
 
-fn credentials(headers: &HeaderMap) -> Result<Credentials, Error> {
-    Credentials::from_headers(headers).map_err(Error::Unauthorized)
+/// The caller's credentials, a password verified through `auth::Passwords` (bounded
+/// argon2 slots, failed-login limits), like every other sign-in.
+async fn credentials(
+    registry: &Registry,
+    headers: &HeaderMap,
+    extensions: &http::Extensions,
+) -> Result<Checked, Error> {
+    let presented = Credentials::from_headers(headers).map_err(Error::Unauthorized)?;
+    (registry.passwords)
+        .check(&registry.db, presented, super::peer(extensions))
+        .await
 }
 
 /// Gitea's `AccessToken`; `sha1` (the token) only in the answer that created it.
@@ -54,9 +64,10 @@ pub async fn list_tokens(
     State(registry): State<Arc<Registry>>,
     Path(username): Path<String>,
     headers: HeaderMap,
+    extensions: http::Extensions,
 ) -> Response {
     let result = async {
-        let credentials = credentials(&headers)?;
+        let credentials = credentials(&registry, &headers, &extensions).await?;
         registry.token_use.flush(&registry.db).await;
         let tokens = accounts::blocking(&registry.db, move |db| {
             let user = accounts::token_manager(db, &credentials, &username)?;
@@ -100,10 +111,11 @@ pub async fn create_token(
     State(registry): State<Arc<Registry>>,
     Path(username): Path<String>,
     headers: HeaderMap,
+    extensions: http::Extensions,
     body: Bytes,
 ) -> Response {
     let result = async {
-        let credentials = credentials(&headers)?;
+        let credentials = credentials(&registry, &headers, &extensions).await?;
         let request: CreateToken = serde_json::from_slice(&body)
             .map_err(|e| Error::bad_request(format!("invalid token request: {e}")))?;
         let scope = package_scope(&request.scopes)?;
@@ -132,9 +144,10 @@ pub async fn delete_token(
     State(registry): State<Arc<Registry>>,
     Path((username, token)): Path<(String, String)>,
     headers: HeaderMap,
+    extensions: http::Extensions,
 ) -> Response {
     let result = async {
-        let credentials = credentials(&headers)?;
+        let credentials = credentials(&registry, &headers, &extensions).await?;
         let named = token.clone();
         let user = accounts::blocking(&registry.db, move |db| {
             let user = accounts::token_manager(db, &credentials, &username)?;
@@ -160,9 +173,10 @@ pub async fn admin_list_users(
     State(registry): State<Arc<Registry>>,
     Query(paging): Query<Paging>,
     headers: HeaderMap,
+    extensions: http::Extensions,
 ) -> Response {
     let result = async {
-        let credentials = credentials(&headers)?;
+        let credentials = credentials(&registry, &headers, &extensions).await?;
         let users = accounts::blocking(&registry.db, move |db| {
             accounts::admin(db, &credentials)?;
             accounts::list_users(db)

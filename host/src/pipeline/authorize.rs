@@ -343,7 +343,7 @@ mod tests {
             is_admin: false,
             scope: crate::db::tokens::Scope::Write,
             grant: Some(grant(&["pull"])),
-            token_id: None,
+            source: crate::auth::registry_token::Minted::Token { id: 1 },
         });
         let mount = Granted {
             owner: alice,

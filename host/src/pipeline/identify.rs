@@ -2,8 +2,9 @@
 //! access to it, in one trip to the database. Most requests need nothing else from the
 //! database before the plugin routes them.
 
+use crate::auth::passwords::Checked;
 use crate::auth::registry_token::TokenKey;
-use crate::auth::{self, Access, Credentials, Principal};
+use crate::auth::{self, Access, Principal};
 use crate::db::Db;
 use crate::db::owners;
 pub use crate::db::owners::Owner;
@@ -31,17 +32,17 @@ pub struct Refused {
     pub token_refused: bool,
 }
 
-/// Authenticates `credentials` and loads the mount's owner, which must exist before
-/// anything else happens (404, as in Gitea). `registry_tokens` is the key of the short-
-/// lived registry tokens, given only below formats that enforce their grants.
-pub async fn identify(
+/// Authenticates `credentials` (a password was checked already, see
+/// `auth::Passwords`) and loads the mount's owner, which must exist before anything
+/// else happens (404, as in Gitea). `registry_tokens` is the key of the short-lived
+/// registry tokens, given only below formats that enforce their grants.
+pub fn identify(
     db: &Db,
-    credentials: Credentials,
+    credentials: Checked,
     registry_tokens: Option<TokenKey>,
     mount_owner: Option<String>,
 ) -> Result<Caller, Refused> {
-    let password_check = matches!(credentials, Credentials::Basic { .. });
-    let token_presented = matches!(credentials, Credentials::Token(_));
+    let token_presented = matches!(credentials, Checked::Token(_));
     let lookup = move |conn: &rusqlite::Connection| {
         let principal = auth::authenticate_at_mount(
             conn,
@@ -63,13 +64,7 @@ pub async fn identify(
             mount: Some(Granted { owner, access }),
         })
     };
-    // Checking a password hashes it, on purpose slowly: that goes to the blocking pool.
-    let identified = if password_check {
-        db.read(lookup).await
-    } else {
-        db.read_now(lookup)
-    };
-    identified.map_err(|error| Refused {
+    db.read_now(lookup).map_err(|error| Refused {
         token_refused: token_presented && matches!(error, Error::Unauthorized(_)),
         error,
     })
@@ -79,7 +74,7 @@ pub async fn identify(
 /// with `needed` (the management API's calls, which name their owner in the path).
 pub async fn for_owner(
     db: &Db,
-    credentials: Credentials,
+    credentials: Checked,
     owner: &str,
     needed: Access,
 ) -> Result<(Principal, Owner), Error> {
@@ -119,46 +114,31 @@ mod tests {
         (dir, db)
     }
 
-    #[tokio::test]
-    async fn anonymous_callers_read_public_owners_only() {
+    #[test]
+    fn anonymous_callers_read_public_owners_only() {
         let (_dir, db) = db();
-        let public = identify(&db, Credentials::None, None, Some("alice".into()))
-            .await
-            .unwrap();
+        let public = identify(&db, Checked::None, None, Some("alice".into())).unwrap();
         assert!(matches!(public.principal, Principal::Anonymous));
         assert_eq!(public.mount.unwrap().access, Access::Read);
-        let private = identify(&db, Credentials::None, None, Some("secret".into()))
-            .await
-            .unwrap();
+        let private = identify(&db, Checked::None, None, Some("secret".into())).unwrap();
         assert_eq!(private.mount.unwrap().access, Access::None);
     }
 
-    #[tokio::test]
-    async fn an_unknown_mount_owner_is_404() {
+    #[test]
+    fn an_unknown_mount_owner_is_404() {
         let (_dir, db) = db();
-        let refused = identify(&db, Credentials::None, None, Some("nobody".into()))
-            .await
-            .unwrap_err();
+        let refused = identify(&db, Checked::None, None, Some("nobody".into())).unwrap_err();
         assert!(matches!(refused.error, Error::NotFound(_)));
         assert!(!refused.token_refused);
     }
 
-    #[tokio::test]
-    async fn a_refused_token_says_so_and_is_never_anonymous() {
+    #[test]
+    fn a_refused_token_says_so_and_is_never_anonymous() {
         let (_dir, db) = db();
-        let token = Credentials::Token("wharf_not_a_real_token".into());
-        let refused = identify(&db, token, None, Some("alice".into()))
-            .await
-            .unwrap_err();
+        let token = Checked::Token("wharf_not_a_real_token".into());
+        let refused = identify(&db, token, None, Some("alice".into())).unwrap_err();
         assert!(matches!(refused.error, Error::Unauthorized(_)));
         assert!(refused.token_refused);
-        let basic = Credentials::Basic {
-            user: "alice".into(),
-            secret: "wrong".into(),
-        };
-        let refused = identify(&db, basic, None, None).await.unwrap_err();
-        assert!(matches!(refused.error, Error::Unauthorized(_)));
-        assert!(!refused.token_refused, "a password is not a token");
     }
 
     #[tokio::test]

@@ -16,6 +16,8 @@
 pub mod authorize;
 pub mod identify;
 
+use std::net::IpAddr;
+
 use crate::auth::{Credentials, Principal};
 use crate::db::owners::Owner;
 use crate::error::Error;
@@ -27,6 +29,8 @@ pub use authorize::ScopeHint;
 /// A request as the HTTP adapter hands it over.
 pub struct Inbound {
     pub credentials: Credentials,
+    /// The client's address, which failed sign-ins are counted by.
+    pub peer: Option<IpAddr>,
     /// The mount's `{owner}` segment, decoded; none on mounts without one.
     pub mount_owner: Option<String>,
     /// Method, path below the mount, query and headers (credentials removed); the
@@ -66,13 +70,15 @@ pub async fn prepare(
     // that sends clients to the token endpoint.
     let registry_tokens = matches!(entry.plugin.descriptor.challenge, Challenge::Bearer(_))
         .then(|| registry.token_key.clone());
+    let credentials = (registry.passwords)
+        .check(&registry.db, inbound.credentials, inbound.peer)
+        .await?;
     let caller = identify::identify(
         &registry.db,
-        inbound.credentials,
+        credentials,
         registry_tokens,
         inbound.mount_owner,
     )
-    .await
     .map_err(|refused| {
         hints.invalid_token = refused.token_refused;
         refused.error

@@ -5,7 +5,8 @@
 use std::collections::HashMap;
 use std::sync::Mutex;
 
-use crate::auth::{self, Credentials, secrets};
+use crate::auth::passwords::Checked;
+use crate::auth::{self, secrets};
 use crate::db::owners::{self, Owner, OwnerKind, Role};
 use crate::db::tokens;
 pub use crate::db::tokens::{Scope, TokenInfo};
@@ -193,18 +194,18 @@ pub fn sign_in(db: &Db, name: &str, password: &str) -> Result<Owner, Error> {
 /// Who may manage `username`'s tokens: that user or an admin, signed in with a password
 /// (HTTP Basic), never with a token, as Gitea requires: a leaked token must not mint
 /// more tokens or hide itself by revoking others.
-pub fn token_manager(db: &Db, credentials: &Credentials, username: &str) -> Result<Owner, Error> {
-    let Credentials::Basic { user, secret } = credentials else {
+/// The password was verified by `auth::Passwords` (bounded, rate-limited), so this
+/// never hashes one itself.
+pub fn token_manager(db: &Db, credentials: &Checked, username: &str) -> Result<Owner, Error> {
+    let Checked::Password { user_id, .. } = credentials else {
         return Err(Error::Unauthorized(
-            "token management needs the user's password (HTTP Basic authentication)".into(),
+            "token management needs the user's password (HTTP Basic authentication), not a token"
+                .into(),
         ));
     };
-    if secret.starts_with(secrets::TOKEN_PREFIX) {
-        return Err(Error::Unauthorized(
-            "token management needs the user's password, not a token".into(),
-        ));
-    }
-    let caller = sign_in(db, user, secret)?;
+    let caller = db
+        .read_sync(|conn| owners::by_id(conn, *user_id))?
+        .ok_or_else(|| Error::Unauthorized("invalid user name or password".to_string()))?;
     if !caller.is_admin && !caller.name.eq_ignore_ascii_case(username) {
         return Err(Error::Forbidden(format!(
             "only {username:?} and administrators may manage these tokens"
@@ -215,7 +216,7 @@ pub fn token_manager(db: &Db, credentials: &Credentials, username: &str) -> Resu
 }
 
 /// The caller of an admin-only request, who must be a site administrator.
-pub fn admin(db: &Db, credentials: &Credentials) -> Result<(), Error> {
+pub fn admin(db: &Db, credentials: &Checked) -> Result<(), Error> {
     let principal = db.read_sync(|conn| auth::authenticate(conn, credentials))?;
     match principal.user() {
         Some(user) if user.is_admin => Ok(()),
@@ -393,7 +394,7 @@ pub const TOKEN_USE_RESOLUTION: i64 = 60;
 impl TokenUse {
     /// Records a use of the stored token a caller signed in with, if any.
     pub fn record_caller(&self, principal: &crate::auth::Principal) {
-        if let Some(id) = principal.user().and_then(|u| u.token_id) {
+        if let Some(id) = principal.user().and_then(|u| u.token_id()) {
             self.record(id, db::now());
         }
     }

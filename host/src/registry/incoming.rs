@@ -35,8 +35,20 @@ pub async fn forward(body: Body, room: u64, limit: u64, tx: Sender<Bytes>) -> Op
                     return None;
                 }
             }
-            Err(e) => return Some(Error::bad_request(format!("the upload was cut short: {e}"))),
+            Err(e) => return Some(body_error(e)),
         }
     }
     None
+}
+
+/// Why reading a request body failed: the client stopped sending it (the stall
+/// timeout of `http::router`: 408), or the connection broke.
+pub fn body_error(error: axum::Error) -> Error {
+    let stalled = std::error::Error::source(&error)
+        .is_some_and(|e| e.is::<tower_http::timeout::TimeoutError>());
+    if stalled {
+        Error::Timeout("the upload stopped sending; send it again".to_string())
+    } else {
+        Error::bad_request(format!("the upload was cut short: {error}"))
+    }
 }

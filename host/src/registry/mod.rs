@@ -53,6 +53,8 @@ pub struct Registry {
     pub sessions: sessions::Sessions,
     /// Signs and checks short-lived registry tokens.
     pub token_key: TokenKey,
+    /// Verifies Basic passwords within bounds (issue 19).
+    pub passwords: crate::auth::Passwords,
 }
 
 /// Loads the enabled formats' plugins, longest mount first so nested mounts match
@@ -185,6 +187,7 @@ impl Registry {
             Role::Admin => Vec::new(),
         };
 
+        let passwords = crate::auth::Passwords::new(&config.server);
         let registry = Self {
             public_url: config.public_url(),
             config,
@@ -196,6 +199,7 @@ impl Registry {
             token_use: accounts::TokenUse::default(),
             sessions,
             token_key,
+            passwords,
         };
         let recovered = gc::recover_trash(&registry).context("cannot settle the blob trash")?;
         if recovered > 0 {
