@@ -1,0 +1,320 @@
+//! Rendering indexes through the plugin, with a cache keyed by revisions.
+//!
+//! Every change to a package bumps its revision in the same transaction, and every
+//! change to any package of an owner and format bumps that pair's listing revision
+//! (database triggers). A cached body is valid exactly while the revision it was
+//! rendered at is current: no timers, no explicit invalidation. Render output may
+//! depend only on the cache key's parts. Access is decided per owner before rendering,
+//! so every caller who gets this far sees the same listing.
+
+mod cache;
+
+pub use cache::{IndexCache, Rendered};
+
+use std::sync::{Arc, OnceLock};
+
+use bytes::Bytes;
+
+use self::cache::{Key, Subject};
+
+use super::Registry;
+use crate::auth::{self, Principal};
+use crate::db::owners::{self, Owner};
+use crate::db::packages::{self, PackageDetail};
+use crate::error::Error;
+use crate::plugins::api::{self, HashAlgorithm};
+use crate::store::digest;
+
+/// Renders `spec` for the caller, from the cache when its revision is current.
+pub async fn render(
+    registry: &Registry,
+    format: &str,
+    plugin: &Arc<crate::plugins::Plugin>,
+    request: api::Request,
+    owner: &Owner,
+    spec: api::IndexSpec,
+) -> Result<Arc<Rendered>, Error> {
+    let key = |subject| Key {
+        subject,
+        view: spec.view.clone(),
+        argument: spec.argument.clone(),
+        base_url: request.base_url.clone(),
+        digest_of: spec.digest_of.map(|d| d as u8),
+    };
+    let (owner_id, format_name) = (owner.id, format.to_string());
+
+    let Some(pkg) = spec.pkg.clone() else {
+        let listing_spec = spec.listing.clone().unwrap_or_else(every_package);
+        let key = key(Subject::Listing {
+            owner_id,
+            format: format_name.clone(),
+            filter: listing_spec.filter.clone(),
+            offset: listing_spec.offset,
+            limit: listing_spec.limit,
+            all_versions: listing_spec.all_versions,
+        });
+        // Read before the listing: a change in between makes the entry look older than
+        // it is (re-rendered once more), never newer.
+        let revision = registry
+            .db
+            .read_now(|conn| packages::listing_revision(conn, owner_id, &format_name))?;
+        let render = async {
+            let (listing_total, listing) =
+                listing(registry, format, owner_id, listing_spec).await?;
+            let input = api::IndexInput {
+                request,
+                spec: spec.clone(),
+                detail: None,
+                listing,
+                listing_total,
+            };
+            let response = plugin.render_index(Some(owner.name.clone()), input).await?;
+            Ok(Arc::new(finish(response, spec.digest_of)))
+        };
+        return registry
+            .index_cache
+            .get_or_render(key, revision, render)
+            .await;
+    };
+
+    let name = pkg.name.clone();
+    // A point lookup: cheaper here than a trip through the blocking pool, and on a
+    // cache hit the only database work of the request.
+    let row = registry
+        .db
+        .read_now(|conn| packages::find(conn, owner_id, &format_name, &name))?;
+    let cached = row
+        .as_ref()
+        .map(|row| (key(Subject::Package(row.id)), row.revision));
+    let render = async {
+        let detail = match row {
+            Some(row) => Some(
+                registry
+                    .db
+                    .read(move |conn| packages::detail(conn, row))
+                    .await?,
+            ),
+            None => None,
+        };
+        let input = api::IndexInput {
+            request,
+            spec: spec.clone(),
+            detail: detail.map(|d| to_api(&owner.name, d)),
+            listing: Vec::new(),
+            listing_total: 0,
+        };
+        let response = plugin.render_index(Some(owner.name.clone()), input).await?;
+        Ok(Arc::new(finish(response, spec.digest_of)))
+    };
+    match cached {
+        Some((key, revision)) => {
+            registry
+                .index_cache
+                .get_or_render(key, revision, render)
+                .await
+        }
+        // No package: the plugin's answer (a 404 in its own words) is not cached.
+        None => render.await,
+    }
+}
+
+/// Renders a listing across owners (`pkg: none` on a mount without an owner, OCI's
+/// `_catalog`): packages of every owner the caller may read, after `listing.after`.
+/// Not cached: what it holds depends on who asks.
+pub async fn render_across_owners(
+    registry: &Registry,
+    format: &str,
+    plugin: &Arc<crate::plugins::Plugin>,
+    request: api::Request,
+    principal: &Principal,
+    spec: api::IndexSpec,
+) -> Result<Arc<Rendered>, Error> {
+    let listing_spec = spec.listing.clone().unwrap_or_else(every_package);
+    let (format, principal) = (format.to_string(), principal.clone());
+    let listing = registry
+        .db
+        .read(move |conn| {
+            let mut readable = Vec::new();
+            for owner in owners::with_packages_of(conn, &format)? {
+                if auth::granted_access(conn, &principal, &owner)? >= auth::Access::Read {
+                    readable.push(owner.id);
+                }
+            }
+            let limit = match listing_spec.limit {
+                0 => i64::MAX,
+                n => i64::from(n),
+            };
+            let rows =
+                packages::list_across_owners(conn, &format, &readable, &listing_spec.after, limit)?;
+            rows.into_iter()
+                .map(|(owner, row)| Ok(to_api(&owner, newest_only(conn, row)?)))
+                .collect::<Result<Vec<_>, Error>>()
+        })
+        .await?;
+    let input = api::IndexInput {
+        request,
+        spec: spec.clone(),
+        detail: None,
+        listing_total: listing.len() as u64,
+        listing,
+    };
+    let response = plugin.render_index(None, input).await?;
+    Ok(Arc::new(finish(response, spec.digest_of)))
+}
+
+/// The listing of a spec that names none: every readable package, newest version only.
+fn every_package() -> api::ListingSpec {
+    api::ListingSpec {
+        filter: String::new(),
+        offset: 0,
+        limit: 0,
+        all_versions: false,
+        after: String::new(),
+    }
+}
+
+/// Applies `digest-of` and computes the ETag.
+fn finish(mut response: api::Response, digest_of: Option<HashAlgorithm>) -> Rendered {
+    if let Some(algorithm) = digest_of {
+        let hex = digest::of_bytes(super::publish::algorithm(algorithm), &response.body);
+        response.body = hex.into_bytes();
+        response.content_type = "text/plain".to_string();
+    }
+    if response.status == 0 {
+        response.status = 200;
+    }
+    let etag = format!(
+        "\"{}\"",
+        &digest::of_bytes(digest::Algorithm::Sha256, &response.body)[..32]
+    );
+    Rendered {
+        status: response.status,
+        content_type: response.content_type,
+        headers: response.headers,
+        body: Bytes::from(response.body),
+        etag,
+        gzip: OnceLock::new(),
+    }
+}
+
+async fn listing(
+    registry: &Registry,
+    format: &str,
+    owner_id: i64,
+    spec: api::ListingSpec,
+) -> Result<(u64, Vec<api::PackageDetail>), Error> {
+    let format = format.to_string();
+    let (owner_name, total, details) = registry
+        .db
+        .read(move |conn| {
+            let owner_name = crate::db::owners::by_id(conn, owner_id)?
+                .map(|o| o.name)
+                .unwrap_or_default();
+            let filter = (!spec.filter.is_empty()).then_some(spec.filter.as_str());
+            let limit = match spec.limit {
+                0 => i64::MAX,
+                n => i64::from(n),
+            };
+            let (total, rows) = packages::list(
+                conn,
+                owner_id,
+                Some(&format),
+                filter,
+                limit,
+                i64::from(spec.offset),
+            )?;
+            let details = rows
+                .into_iter()
+                .map(|row| {
+                    if spec.all_versions {
+                        packages::detail(conn, row)
+                    } else {
+                        newest_only(conn, row)
+                    }
+                })
+                .collect::<Result<Vec<_>, Error>>()?;
+            Ok((owner_name, total, details))
+        })
+        .await?;
+    let details = details
+        .into_iter()
+        .map(|d| to_api(&owner_name, d))
+        .collect();
+    Ok((u64::try_from(total).unwrap_or(0), details))
+}
+
+/// A package with its newest version and that version's files (digests and
+/// properties left out: listings show names and summaries), and its tags, so a format
+/// can show the version a tag names instead (npm search shows `latest`'s).
+fn newest_only(
+    conn: &rusqlite::Connection,
+    row: packages::PackageRow,
+) -> Result<PackageDetail, Error> {
+    let versions = packages::newest_version(conn, row.id)?
+        .map(|v| -> Result<_, Error> {
+            let files = packages::files_of(conn, v.id)?
+                .into_iter()
+                .map(|f| (f, Vec::new()))
+                .collect();
+            Ok(vec![packages::VersionDetail {
+                row: v,
+                files,
+                properties: Vec::new(),
+            }])
+        })
+        .transpose()?
+        .unwrap_or_default();
+    Ok(PackageDetail {
+        tags: packages::tags(conn, row.id)?,
+        package: row,
+        versions,
+    })
+}
+
+fn to_api(owner: &str, d: PackageDetail) -> api::PackageDetail {
+    api::PackageDetail {
+        pkg: api::PackageRef {
+            owner: owner.to_string(),
+            name: d.package.name,
+        },
+        created: d.package.created,
+        modified: d.package.modified,
+        versions: d
+            .versions
+            .into_iter()
+            .map(|v| api::VersionDetail {
+                version: v.row.version,
+                metadata: v.row.metadata,
+                created: v.row.created,
+                downloads: v.row.downloads as u64,
+                files: v
+                    .files
+                    .into_iter()
+                    .map(|(f, digests)| api::FileInfo {
+                        digests: std::iter::once(api::Digest {
+                            algorithm: HashAlgorithm::Sha256,
+                            hex: f.blob.clone(),
+                        })
+                        .chain(digests.into_iter().filter_map(|(a, hex)| {
+                            let algorithm = match a.as_str() {
+                                "md5" => HashAlgorithm::Md5,
+                                "sha1" => HashAlgorithm::Sha1,
+                                "sha512" => HashAlgorithm::Sha512,
+                                _ => return None,
+                            };
+                            Some(api::Digest { algorithm, hex })
+                        }))
+                        .collect(),
+                        name: f.name,
+                        size: f.size,
+                        lead: f.lead,
+                        content_type: f.content_type,
+                        created: f.created,
+                    })
+                    .collect(),
+                properties: v.properties,
+            })
+            .collect(),
+        tags: d.tags,
+    }
+}
