@@ -5,6 +5,7 @@
 mod formats;
 mod metrics;
 mod mount;
+mod sections;
 mod server;
 mod size;
 
@@ -18,6 +19,7 @@ use serde::Deserialize;
 pub use formats::{FormatConfig, PLUGIN_POOL, PluginSource};
 pub use metrics::{MetricsConfig, RESERVED_PATHS};
 pub use mount::Mount;
+pub use sections::{GcConfig, LimitsConfig, StorageConfig};
 pub use server::ServerConfig;
 pub use size::{ByteSize, MinFree};
 
@@ -35,65 +37,6 @@ pub struct Config {
     /// The config file read, if any (for the startup log and error messages).
     #[serde(skip)]
     pub file: Option<PathBuf>,
-}
-
-#[derive(Debug, Clone, Deserialize)]
-#[serde(deny_unknown_fields, default)]
-pub struct StorageConfig {
-    pub data_dir: PathBuf,
-    /// Below this much free space under the data dir, uploads are refused with 507 and
-    /// the space kept for deletes is released (see `store::space`).
-    pub min_free: MinFree,
-}
-
-#[derive(Debug, Clone, Deserialize)]
-#[serde(deny_unknown_fields, default)]
-pub struct LimitsConfig {
-    pub max_upload: ByteSize,
-    pub plugin_memory: ByteSize,
-    pub plugin_time_ms: u64,
-}
-
-/// Garbage collection of blobs nothing references any more (see `registry::gc`).
-#[derive(Debug, Clone, Deserialize)]
-#[serde(deny_unknown_fields, default)]
-pub struct GcConfig {
-    /// Seconds between collections in the server; 0 leaves it to `wharf gc`.
-    pub interval_secs: u64,
-    /// How long a blob pushed to a repository but used by none of its versions (a layer
-    /// whose manifest never came), and an untouched upload session, are kept.
-    pub upload_grace_secs: u64,
-    /// How long a blob stays after the last reference to it went, before its bytes go.
-    pub orphan_grace_secs: u64,
-}
-
-impl Default for StorageConfig {
-    fn default() -> Self {
-        Self {
-            data_dir: PathBuf::from("./data"),
-            min_free: MinFree::Default,
-        }
-    }
-}
-
-impl Default for LimitsConfig {
-    fn default() -> Self {
-        Self {
-            max_upload: ByteSize(2 << 30),
-            plugin_memory: ByteSize(64 << 20),
-            plugin_time_ms: 2000,
-        }
-    }
-}
-
-impl Default for GcConfig {
-    fn default() -> Self {
-        Self {
-            interval_secs: 3600,
-            upload_grace_secs: 86400,
-            orphan_grace_secs: 3600,
-        }
-    }
 }
 
 impl Default for Config {

@@ -1,0 +1,240 @@
+//! Packages, versions, files, tags and properties: the row types and the package rows
+//! themselves; versions, files, tags and listings live in the submodules.
+//!
+//! Names and versions are matched case-insensitively through their `lower_*` columns,
+//! as Gitea does; what the client sent is kept for display.
+
+mod files;
+mod listing;
+mod tags;
+mod versions;
+
+pub use files::{
+    NewFile, delete_file, delete_files_of, file, file_count, file_with_blob, files_of, insert_file,
+    newest_file_named, tagged_file,
+};
+pub use listing::{detail, list, list_across_owners, list_format, listing_revision};
+pub use tags::{remove_tag, set_tag, tags};
+pub use versions::{
+    add_downloads, delete_version, insert_version, newest_version, set_metadata, set_property,
+    version, version_count, versions, versions_with_property,
+};
+
+use rusqlite::{Connection, OptionalExtension, params};
+
+use super::now;
+use crate::error::Error;
+
+#[derive(Debug, Clone)]
+pub struct PackageRow {
+    pub id: i64,
+    pub owner_id: i64,
+    pub format: String,
+    pub name: String,
+    pub created: i64,
+    pub modified: i64,
+    pub revision: i64,
+}
+
+#[derive(Debug, Clone)]
+pub struct VersionRow {
+    pub id: i64,
+    pub version: String,
+    pub metadata: String,
+    pub created: i64,
+    pub downloads: i64,
+}
+
+#[derive(Debug, Clone)]
+pub struct FileRow {
+    pub id: i64,
+    pub version_id: i64,
+    pub name: String,
+    pub blob: String,
+    pub size: u64,
+    pub content_type: String,
+    pub lead: bool,
+    pub created: i64,
+}
+
+impl FileRow {
+    /// A blob linked to a package outside any version, served like a nameless file.
+    pub fn linked_blob(sha256: String, size: u64, created: i64) -> Self {
+        Self {
+            id: 0,
+            version_id: 0,
+            name: String::new(),
+            blob: sha256,
+            size,
+            content_type: "application/octet-stream".to_string(),
+            lead: false,
+            created,
+        }
+    }
+}
+
+/// A version with everything an index shows about it.
+#[derive(Debug, Clone)]
+pub struct VersionDetail {
+    pub row: VersionRow,
+    pub files: Vec<(FileRow, Vec<(String, String)>)>,
+    pub properties: Vec<(String, String)>,
+}
+
+#[derive(Debug, Clone)]
+pub struct PackageDetail {
+    pub package: PackageRow,
+    pub versions: Vec<VersionDetail>,
+    pub tags: Vec<(String, String)>,
+}
+
+const PACKAGE_COLUMNS: &str = "id, owner_id, format, name, created, modified, revision";
+
+fn package_from_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<PackageRow> {
+    Ok(PackageRow {
+        id: r.get(0)?,
+        owner_id: r.get(1)?,
+        format: r.get(2)?,
+        name: r.get(3)?,
+        created: r.get(4)?,
+        modified: r.get(5)?,
+        revision: r.get(6)?,
+    })
+}
+
+const VERSION_COLUMNS: &str = "id, version, metadata, created, downloads";
+
+fn version_from_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<VersionRow> {
+    Ok(VersionRow {
+        id: r.get(0)?,
+        version: r.get(1)?,
+        metadata: r.get(2)?,
+        created: r.get(3)?,
+        downloads: r.get(4)?,
+    })
+}
+
+const FILE_COLUMNS: &str = "files.id, files.version_id, files.name, files.blob, files.size, files.content_type, files.lead, files.created";
+
+fn file_from_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<FileRow> {
+    Ok(FileRow {
+        id: r.get(0)?,
+        version_id: r.get(1)?,
+        name: r.get(2)?,
+        blob: r.get(3)?,
+        size: r.get::<_, i64>(4)? as u64,
+        content_type: r.get(5)?,
+        lead: r.get(6)?,
+        created: r.get(7)?,
+    })
+}
+
+pub fn find(
+    conn: &Connection,
+    owner_id: i64,
+    format: &str,
+    name: &str,
+) -> Result<Option<PackageRow>, Error> {
+    let sql = format!(
+        "SELECT {PACKAGE_COLUMNS} FROM packages WHERE owner_id = ?1 AND format = ?2 AND lower_name = ?3"
+    );
+    Ok(conn
+        .prepare_cached(&sql)?
+        .query_row(
+            params![owner_id, format, name.to_lowercase()],
+            package_from_row,
+        )
+        .optional()?)
+}
+
+/// The package's id, creating it if needed.
+pub fn ensure(conn: &Connection, owner_id: i64, format: &str, name: &str) -> Result<i64, Error> {
+    if let Some(p) = find(conn, owner_id, format, name)? {
+        return Ok(p.id);
+    }
+    let t = now();
+    conn.execute(
+        "INSERT INTO packages (owner_id, format, name, lower_name, created, modified) VALUES (?1, ?2, ?3, ?4, ?5, ?5)",
+        params![owner_id, format, name, name.to_lowercase(), t],
+    )?;
+    Ok(conn.last_insert_rowid())
+}
+
+/// Marks the package changed: gives it a new revision (invalidating cached indexes),
+/// drawn from the global counter so that no two package states share one.
+pub fn touch(conn: &Connection, package_id: i64) -> Result<(), Error> {
+    conn.execute("UPDATE revision_counter SET n = n + 1", [])?;
+    conn.execute(
+        "UPDATE packages SET revision = (SELECT n FROM revision_counter), modified = ?2 WHERE id = ?1",
+        params![package_id, now()],
+    )?;
+    Ok(())
+}
+
+/// Deletes the package if nothing is left in it (no versions, no linked blobs).
+pub fn delete_if_empty(conn: &Connection, package_id: i64) -> Result<bool, Error> {
+    Ok(conn.execute(
+        "DELETE FROM packages WHERE id = ?1
+         AND NOT EXISTS (SELECT 1 FROM versions WHERE package_id = ?1)
+         AND NOT EXISTS (SELECT 1 FROM package_blobs WHERE package_id = ?1)",
+        [package_id],
+    )? > 0)
+}
+
+pub fn delete_package(conn: &Connection, package_id: i64) -> Result<(), Error> {
+    conn.execute("DELETE FROM packages WHERE id = ?1", [package_id])?;
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::db::Db;
+    use crate::db::owners::{self, OwnerKind};
+
+    fn revision_of(conn: &Connection, owner_id: i64, name: &str) -> i64 {
+        find(conn, owner_id, "npm", name).unwrap().unwrap().revision
+    }
+
+    #[test]
+    fn revisions_never_repeat_and_listings_follow_every_change() {
+        let dir = tempfile::tempdir().unwrap();
+        let db = Db::open(&dir.path().join("wharf.db")).unwrap();
+        db.write_sync(|tx| {
+            let alice = owners::create(tx, "alice", OwnerKind::User, None, false, false)?;
+            let listing = |tx: &Connection| listing_revision(tx, alice, "npm").unwrap();
+            assert_eq!(listing(tx), 0, "nothing published yet");
+
+            let a = ensure(tx, alice, "npm", "a")?;
+            touch(tx, a)?;
+            let (rev_a, list_1) = (revision_of(tx, alice, "a"), listing(tx));
+            assert!(list_1 > 0);
+
+            let b = ensure(tx, alice, "npm", "b")?;
+            touch(tx, b)?;
+            assert!(listing(tx) > list_1, "a new package moves the listing");
+            assert_eq!(
+                revision_of(tx, alice, "a"),
+                rev_a,
+                "other packages keep theirs"
+            );
+            assert_eq!(
+                listing_revision(tx, alice, "maven")?,
+                0,
+                "other formats too"
+            );
+
+            // A deleted package's id is reused by the next insert; its revision is not.
+            let before_delete = listing(tx);
+            let rev_b = revision_of(tx, alice, "b");
+            delete_package(tx, b)?;
+            assert!(listing(tx) > before_delete, "a delete moves the listing");
+            let c = ensure(tx, alice, "npm", "c")?;
+            touch(tx, c)?;
+            assert_eq!(c, b, "SQLite reuses the freed id");
+            assert!(revision_of(tx, alice, "c") > rev_b);
+            Ok(())
+        })
+        .unwrap();
+    }
+}
