@@ -7,12 +7,12 @@
 //! tests' servers in the same process never mix in. (Part of the `protocol` binary.)
 
 use std::path::Path;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 
 use serde_json::Value;
 use wharf::Registry;
 use wharf::config::Config;
-use wharf::logging::LogFormat;
+use wharf::logging::{LogFormat, MemoryLog};
 use wharf_tests::{ADMIN_PASSWORD, StatusCode, client, plugin_cache_dir};
 
 /// A running server whose log is captured.
@@ -20,23 +20,10 @@ struct Server {
     url: String,
     registry: Arc<Registry>,
     admin_token: String,
-    log: Buffer,
+    log: MemoryLog,
     data_dir: tempfile::TempDir,
     shutdown: Option<tokio::sync::oneshot::Sender<()>>,
     thread: Option<std::thread::JoinHandle<()>>,
-}
-
-#[derive(Clone, Default)]
-struct Buffer(Arc<Mutex<Vec<u8>>>);
-
-impl std::io::Write for Buffer {
-    fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
-        self.0.lock().unwrap().extend_from_slice(bytes);
-        Ok(bytes.len())
-    }
-    fn flush(&mut self) -> std::io::Result<()> {
-        Ok(())
-    }
 }
 
 fn start(format: LogFormat, configure: impl FnOnce(&mut Config)) -> Server {
@@ -53,7 +40,7 @@ fn start(format: LogFormat, configure: impl FnOnce(&mut Config)) -> Server {
     configure(&mut config);
     config.validate().unwrap();
 
-    let log = Buffer::default();
+    let log = MemoryLog::default();
     let writer = log.clone();
     let filter = tracing_subscriber::EnvFilter::new("info,wasmtime=warn,cranelift=warn");
     let dispatch = wharf::logging::subscriber(format, filter, false, move || writer.clone());
@@ -98,7 +85,7 @@ fn start(format: LogFormat, configure: impl FnOnce(&mut Config)) -> Server {
 impl Server {
     /// What the server logged so far.
     fn log(&self) -> String {
-        String::from_utf8_lossy(&self.log.0.lock().unwrap()).into_owned()
+        self.log.text()
     }
 
     /// The logged lines containing every one of `needles`; the request line is written

@@ -82,29 +82,38 @@ pub fn init() {
     let _ = tracing::dispatcher::set_global_default(dispatch);
 }
 
+/// A log destination that keeps every line in memory: for tests that read what a
+/// server logged, through [`subscriber`].
+#[derive(Clone, Default)]
+pub struct MemoryLog(std::sync::Arc<std::sync::Mutex<Vec<u8>>>);
+
+impl MemoryLog {
+    /// Everything logged so far.
+    pub fn text(&self) -> String {
+        let bytes = self.0.lock().unwrap_or_else(|p| p.into_inner());
+        String::from_utf8_lossy(&bytes).into_owned()
+    }
+}
+
+impl std::io::Write for MemoryLog {
+    fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
+        let mut kept = self.0.lock().unwrap_or_else(|p| p.into_inner());
+        kept.extend_from_slice(bytes);
+        Ok(bytes.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
 /// What `f` logs through a subscriber of `format` with `filter`, as text.
 #[cfg(test)]
 pub(crate) fn captured(format: LogFormat, filter: &str, ansi: bool, f: impl FnOnce()) -> String {
-    use std::sync::{Arc, Mutex};
-
-    #[derive(Clone, Default)]
-    struct Buffer(Arc<Mutex<Vec<u8>>>);
-
-    impl std::io::Write for Buffer {
-        fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
-            self.0.lock().unwrap().extend_from_slice(bytes);
-            Ok(bytes.len())
-        }
-        fn flush(&mut self) -> std::io::Result<()> {
-            Ok(())
-        }
-    }
-
-    let buffer = Buffer::default();
-    let writer = buffer.clone();
+    let log = MemoryLog::default();
+    let writer = log.clone();
     let dispatch = subscriber(format, EnvFilter::new(filter), ansi, move || writer.clone());
     tracing::dispatcher::with_default(&dispatch, f);
-    String::from_utf8(buffer.0.lock().unwrap().clone()).unwrap()
+    log.text()
 }
 
 #[cfg(test)]
