@@ -286,3 +286,97 @@ fn admins_list_users_and_manage_anyones_tokens() {
         .unwrap();
     assert_eq!(refused.status(), StatusCode::UNAUTHORIZED);
 }
+
+/// Gitea's shapes on Gitea's paths, beside Wharf's own fields: entries are `api.Package`
+/// (the version's id, owner and publisher as `api.User`, RFC 3339 times, no web page
+/// yet) and `…/{version}/files` lists `api.PackageFile`s with the digests already known.
+#[test]
+fn answers_carry_gitea_shapes() {
+    let server = TestServer::start();
+    server.org("team", "admin", false);
+    let maven = format!(
+        "{}/api/packages/team/maven/g/tool/1.0/tool-1.0.jar",
+        server.url
+    );
+    let res = client()
+        .put(&maven)
+        .header("Authorization", format!("token {}", server.admin_token))
+        .body("jar")
+        .send()
+        .unwrap();
+    assert_eq!(res.status(), StatusCode::CREATED);
+    let api = |path: &str| {
+        let res = client()
+            .get(format!("{}/api/v1/packages/team{path}", server.url))
+            .send()
+            .unwrap();
+        assert_eq!(res.status(), StatusCode::OK, "{path}");
+        res.json::<serde_json::Value>().unwrap()
+    };
+    let is_rfc3339 = |v: &serde_json::Value| {
+        let s = v.as_str().unwrap_or_default();
+        s.len() == 20 && &s[10..11] == "T" && s.ends_with('Z')
+    };
+
+    let detail = api("/maven/g:tool/1.0");
+    let id = detail["id"].as_i64().expect("the version's id");
+    assert_eq!(detail["type"], "maven");
+    assert_eq!(detail["name"], "g:tool");
+    assert_eq!(detail["version"], "1.0");
+    assert!(
+        is_rfc3339(&detail["created_at"]),
+        "{}",
+        detail["created_at"]
+    );
+    assert!(detail["html_url"].is_null() && detail["repository"].is_null());
+    assert!(detail["created"].is_i64() && detail["downloads"].is_i64());
+    let (owner, creator) = (&detail["owner"], &detail["creator"]);
+    assert_eq!(owner["login"], "team");
+    assert_eq!(owner["username"], "team");
+    assert_eq!(owner["email"], "");
+    assert_eq!(owner["visibility"], "public");
+    assert_eq!(owner["is_organization"], true);
+    assert!(owner["id"].is_i64() && is_rfc3339(&owner["created"]));
+    assert_eq!(creator["login"], "admin", "the publisher, not the owner");
+    assert_ne!(creator["id"], owner["id"]);
+
+    let files = api("/maven/g:tool/1.0/files");
+    let file = &files[0];
+    assert_eq!(files.as_array().unwrap().len(), 1);
+    assert_eq!(file["name"], "tool-1.0.jar");
+    assert_eq!(
+        (file["Size"].as_i64(), file["size"].as_i64()),
+        (Some(3), Some(3))
+    );
+    assert!(file["id"].is_i64());
+    assert_eq!(file["sha256"], detail["files"][0]["sha256"]);
+    assert_eq!(file["sha1"], "f92e777f4341930bad9b2422283c4680d00dbc06");
+    assert_eq!(file["md5"], "68995fcbf432492d15484d04a9d2ac40");
+    assert_eq!(detail["files"][0]["id"], file["id"]);
+
+    let versions = api("/maven/g:tool");
+    assert!(versions["id"].is_i64() && versions["html_url"].is_null());
+    assert_eq!(versions["owner"]["login"], "team");
+    assert_eq!(versions["versions"][0]["id"], id);
+    assert_eq!(versions["versions"][0]["creator"]["login"], "admin");
+    assert_eq!(versions["versions"][0]["created_at"], detail["created_at"]);
+
+    let list = api("");
+    assert_eq!(
+        list[0]["id"], id,
+        "a listed package is shown as its latest version"
+    );
+    assert_eq!(list[0]["version"], "1.0");
+    assert_eq!(list[0]["latest_version"], "1.0");
+    assert_eq!(list[0]["owner"]["login"], "team");
+    assert_eq!(list[0]["creator"]["login"], "admin");
+
+    let missing = client()
+        .get(format!(
+            "{}/api/v1/packages/team/maven/g:tool/9.9/files",
+            server.url
+        ))
+        .send()
+        .unwrap();
+    assert_eq!(missing.status(), StatusCode::NOT_FOUND);
+}

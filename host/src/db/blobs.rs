@@ -33,6 +33,15 @@ pub fn digest(conn: &Connection, sha256: &str, algorithm: &str) -> Result<Option
         .optional()?)
 }
 
+/// Every secondary digest known for a blob, as (algorithm, hex) pairs.
+pub fn digests(conn: &Connection, sha256: &str) -> Result<Vec<(String, String)>, Error> {
+    let mut stmt = conn.prepare_cached(
+        "SELECT algorithm, hex FROM blob_digests WHERE sha256 = ?1 ORDER BY algorithm",
+    )?;
+    let rows = stmt.query_map([sha256], |r| Ok((r.get(0)?, r.get(1)?)))?;
+    Ok(rows.collect::<Result<_, _>>()?)
+}
+
 pub fn set_digest(
     conn: &Connection,
     sha256: &str,
@@ -123,4 +132,30 @@ pub fn set_references(conn: &Connection, version_id: i64, sha256s: &[String]) ->
         insert.execute(params![version_id, sha256])?;
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::db::Db;
+
+    #[test]
+    fn digests_are_the_known_ones_only() {
+        let dir = tempfile::tempdir().unwrap();
+        let db = Db::open(&dir.path().join("wharf.db")).unwrap();
+        db.write_sync(|tx| {
+            let sha256 = "ab".repeat(32);
+            insert(tx, &sha256, 3)?;
+            assert!(digests(tx, &sha256)?.is_empty(), "none computed yet");
+            set_digest(tx, &sha256, "sha1", "cd")?;
+            set_digest(tx, &sha256, "md5", "ef")?;
+            let known = digests(tx, &sha256)?;
+            assert_eq!(
+                known,
+                [("md5".into(), "ef".into()), ("sha1".into(), "cd".into())]
+            );
+            Ok(())
+        })
+        .unwrap();
+    }
 }

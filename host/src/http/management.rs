@@ -1,6 +1,7 @@
 //! The management API across formats: list an owner's packages, a package's versions,
 //! one version's files and metadata, and delete a version. JSON, paginated with
-//! `page` (from 1) and `limit` (1–100), total in `X-Total-Count`.
+//! `page` (from 1) and `limit` (1–100), total in `X-Total-Count`. Every answer also
+//! carries Gitea's fields for the same path (see `gitea_shapes`).
 
 use std::sync::Arc;
 
@@ -9,15 +10,16 @@ use axum::extract::{Path, Query, State};
 use axum::response::{IntoResponse, Response};
 use http::{HeaderMap, StatusCode};
 use serde::Deserialize;
-use serde_json::{Value, json};
+use serde_json::{Map, Value, json};
 
 use super::errors::Envelope;
+use super::gitea_shapes;
 use crate::auth::{Access, Credentials};
 use crate::error::Error;
 use crate::pipeline::identify::{self, Owner};
 use crate::plugins::api::{PackageRef, VersionRef};
 use crate::registry::Registry;
-use crate::registry::catalog::{self, Page};
+use crate::registry::catalog::{self, Page, VersionDetail};
 use crate::registry::delete::{self, Removal};
 
 #[derive(Debug, Deserialize)]
@@ -67,8 +69,18 @@ async fn access(
     Ok(owner)
 }
 
+/// `{owner}/{type}/{name}/{version}` in a path.
+type VersionPath = (String, String, String, String);
+
 fn respond(registry: &Registry, result: Result<Response, Error>) -> Response {
     result.unwrap_or_else(|e| Envelope::management(&registry.public_url).render(e))
+}
+
+/// Adds Wharf's own fields to a Gitea-shaped object.
+fn extend(entry: &mut Map<String, Value>, fields: Value) {
+    if let Value::Object(fields) = fields {
+        entry.extend(fields);
+    }
 }
 
 fn with_total(total: i64, body: Value) -> Response {
@@ -87,19 +99,29 @@ pub async fn list_packages(
     let result = async {
         let owner = access(&registry, &headers, &extensions, &owner, Access::Read).await?;
         let page = paging.page();
-        let (total, summaries) =
-            catalog::packages(&registry, &owner, paging.format, paging.q, page).await?;
-        let items = summaries
-            .into_iter()
+        let listing = catalog::packages(&registry, &owner, paging.format, paging.q, page).await?;
+        let items = listing
+            .packages
+            .iter()
             .map(|s| {
-                json!({
-                    "owner": owner.name, "type": s.package.format, "name": s.package.name,
-                    "latest_version": s.latest_version, "version_count": s.version_count,
-                    "created": s.package.created, "modified": s.package.modified,
-                })
+                // Gitea lists versions; a Wharf entry is a package, shown as its latest.
+                let mut entry = match &s.latest {
+                    Some(latest) => gitea_shapes::package(&listing.owner, &s.package, latest),
+                    None => Map::new(),
+                };
+                extend(
+                    &mut entry,
+                    json!({
+                        "owner": gitea_shapes::user(&listing.owner), "type": s.package.format,
+                        "name": s.package.name, "version_count": s.version_count,
+                        "latest_version": s.latest.as_ref().map(|v| &v.row.version),
+                        "created": s.package.created, "modified": s.package.modified,
+                    }),
+                );
+                Value::Object(entry)
             })
             .collect();
-        Ok(with_total(total, Value::Array(items)))
+        Ok(with_total(listing.total, Value::Array(items)))
     }
     .await;
     respond(&registry, result)
@@ -114,15 +136,25 @@ pub async fn list_versions(
 ) -> Response {
     let result = async {
         let owner = access(&registry, &headers, &extensions, &owner, Access::Read).await?;
-        let (total, p, versions) =
-            catalog::versions(&registry, &owner, format, name, paging.page()).await?;
-        let versions = versions
-            .into_iter()
-            .map(|v| json!({"version": v.version, "created": v.created, "downloads": v.downloads}))
+        let page = catalog::versions(&registry, &owner, format, name, paging.page()).await?;
+        let p = &page.package;
+        let versions = page
+            .versions
+            .iter()
+            .map(|v| {
+                let mut entry = gitea_shapes::package(&page.owner, p, v);
+                extend(
+                    &mut entry,
+                    json!({"created": v.row.created, "downloads": v.row.downloads}),
+                );
+                Value::Object(entry)
+            })
             .collect::<Vec<_>>();
-        let body =
-            json!({"owner": owner.name, "type": p.format, "name": p.name, "versions": versions});
-        Ok(with_total(total, body))
+        let body = json!({
+            "id": p.id, "owner": gitea_shapes::user(&page.owner), "type": p.format,
+            "name": p.name, "html_url": null, "versions": versions,
+        });
+        Ok(with_total(page.total, body))
     }
     .await;
     respond(&registry, result)
@@ -130,28 +162,70 @@ pub async fn list_versions(
 
 pub async fn show_version(
     State(registry): State<Arc<Registry>>,
-    Path((owner, format, name, version)): Path<(String, String, String, String)>,
+    Path(path): Path<VersionPath>,
     headers: HeaderMap,
     extensions: http::Extensions,
 ) -> Response {
+    answer_version(&registry, &headers, &extensions, path, version_body).await
+}
+
+/// Gitea's `GET …/{version}/files`: the version's files, nothing else.
+pub async fn list_files(
+    State(registry): State<Arc<Registry>>,
+    Path(path): Path<VersionPath>,
+    headers: HeaderMap,
+    extensions: http::Extensions,
+) -> Response {
+    answer_version(&registry, &headers, &extensions, path, |detail| {
+        let files = detail.files.iter();
+        Value::Array(
+            files
+                .map(|f| Value::Object(gitea_shapes::file(f)))
+                .collect(),
+        )
+    })
+    .await
+}
+
+/// Answers a read of one version with what `render` makes of it.
+async fn answer_version(
+    registry: &Registry,
+    headers: &HeaderMap,
+    extensions: &http::Extensions,
+    (owner, format, name, version): VersionPath,
+    render: fn(VersionDetail) -> Value,
+) -> Response {
     let result = async {
-        let owner = access(&registry, &headers, &extensions, &owner, Access::Read).await?;
-        let detail = catalog::version(&registry, &owner, format, name, version).await?;
-        let (p, v) = (detail.package, detail.version);
-        let files = detail
-            .files
-            .into_iter()
-            .map(|f| json!({"name": f.name, "size": f.size, "sha256": f.blob, "content_type": f.content_type, "lead": f.lead, "created": f.created}))
-            .collect::<Vec<_>>();
-        let metadata: Value = serde_json::from_str(&v.metadata).unwrap_or(Value::Null);
-        Ok(Json(json!({
-            "owner": owner.name, "type": p.format, "name": p.name, "version": v.version,
-            "created": v.created, "downloads": v.downloads, "metadata": metadata, "files": files,
-        }))
-        .into_response())
+        let owner = access(registry, headers, extensions, &owner, Access::Read).await?;
+        let detail = catalog::version(registry, &owner, format, name, version).await?;
+        Ok(Json(render(detail)).into_response())
     }
     .await;
-    respond(&registry, result)
+    respond(registry, result)
+}
+
+fn version_body(detail: VersionDetail) -> Value {
+    let v = &detail.version.row;
+    let files = detail
+        .files
+        .iter()
+        .map(|f| {
+            let mut entry = gitea_shapes::file(f);
+            let r = &f.row;
+            extend(
+                &mut entry,
+                json!({"content_type": r.content_type, "lead": r.lead, "created": r.created}),
+            );
+            Value::Object(entry)
+        })
+        .collect::<Vec<_>>();
+    let metadata: Value = serde_json::from_str(&v.metadata).unwrap_or(Value::Null);
+    let mut body = gitea_shapes::package(&detail.owner, &detail.package, &detail.version);
+    extend(
+        &mut body,
+        json!({"created": v.created, "downloads": v.downloads, "metadata": metadata, "files": files}),
+    );
+    Value::Object(body)
 }
 
 pub async fn delete_version(

@@ -12,6 +12,7 @@ mod download;
 mod errors;
 mod execute;
 mod format;
+mod gitea_shapes;
 mod health;
 mod length;
 mod log;
@@ -54,6 +55,10 @@ pub fn router(registry: Arc<Registry>) -> Router {
         .route(
             "/api/v1/packages/{owner}/{format}/{name}/{version}",
             get(management::show_version).delete(management::delete_version),
+        )
+        .route(
+            "/api/v1/packages/{owner}/{format}/{name}/{version}/files",
+            get(management::list_files),
         )
         .route(
             "/api/v1/users/{username}/tokens",

@@ -43,6 +43,8 @@ pub struct VersionRow {
     pub metadata: String,
     pub created: i64,
     pub downloads: i64,
+    /// The account that published the version; gone when that account was deleted.
+    pub creator_id: Option<i64>,
 }
 
 #[derive(Debug, Clone)]
@@ -102,7 +104,7 @@ fn package_from_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<PackageRow> {
     })
 }
 
-const VERSION_COLUMNS: &str = "id, version, metadata, created, downloads";
+const VERSION_COLUMNS: &str = "id, version, metadata, created, downloads, creator_id";
 
 fn version_from_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<VersionRow> {
     Ok(VersionRow {
@@ -111,6 +113,7 @@ fn version_from_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<VersionRow> {
         metadata: r.get(2)?,
         created: r.get(3)?,
         downloads: r.get(4)?,
+        creator_id: r.get(5)?,
     })
 }
 
