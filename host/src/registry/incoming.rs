@@ -1,44 +1,152 @@
-//! Request bodies on their way to disk. The network side runs here, on the async
-//! runtime; the disk side is a blocking thread fed through a small channel, so a slow
-//! disk slows the client down instead of filling memory.
+//! Request bodies on their way to disk: chunks are gathered on the async side and
+//! written in batches, each on the blocking pool while the next batch arrives. A thread
+//! is held only while bytes go to disk, never while a slow client trickles them in
+//! (issue 19); at most two batches of a body are in memory, and a slow disk slows the
+//! client down.
+
+use std::io;
 
 use axum::body::Body;
 use bytes::Bytes;
-use futures_util::StreamExt;
-use tokio::sync::mpsc::Sender;
+use futures_util::{FutureExt, StreamExt};
+use tokio::task::JoinHandle;
 
 use crate::error::Error;
 
-/// Chunks in flight between the network and the disk writer.
-pub const CHANNEL_DEPTH: usize = 8;
+/// Bytes gathered before they are written in one blocking call.
+pub const BATCH: usize = 256 << 10;
 
 pub fn too_large(limit: u64) -> Error {
     Error::TooLarge(format!("the upload exceeds the limit of {limit} bytes"))
 }
 
-/// Sends `body` to the writer behind `tx` until it ends, `room` bytes are exceeded, or
-/// the writer stops. Returns why the body was not forwarded whole, if it was not; a
-/// writer that stopped reports its own error.
-pub async fn forward(body: Body, room: u64, limit: u64, tx: Sender<Bytes>) -> Option<Error> {
-    let mut stream = body.into_data_stream();
-    let mut received: u64 = 0;
+/// Where a body's bytes go: moved to the blocking pool for each batch, and back.
+pub trait Sink: Send + 'static {
+    fn write_batch(&mut self, chunks: &[Bytes]) -> io::Result<()>;
+}
+
+/// What became of a body: the sink, unless a batch's thread died with it, and why the
+/// body was not stored whole, if it was not (a failed write wins over a body error).
+pub struct Received<S> {
+    pub sink: Option<S>,
+    pub failure: Option<Error>,
+}
+
+type Writing<S> = JoinHandle<(S, io::Result<()>)>;
+
+/// Streams `body` into `sink` until it ends or exceeds `room` bytes (`limit` is the
+/// limit the refusal names). What arrived before a failure of the body is written
+/// too: a correct prefix, from which a resumable upload goes on.
+pub async fn write_batched<S: Sink>(body: Body, sink: S, room: u64, limit: u64) -> Received<S> {
     let mut metered = crate::metrics::Upload::start();
-    while let Some(chunk) = stream.next().await {
-        match chunk {
-            Ok(chunk) => {
-                received += chunk.len() as u64;
-                metered.received(chunk.len());
-                if received > room {
-                    return Some(too_large(limit));
+    let mut stream = body.into_data_stream();
+    let mut batches = Batches {
+        idle: Some(sink),
+        writing: None,
+        batch: Vec::new(),
+        batched: 0,
+    };
+    let mut received = 0u64;
+    // After a failed write nothing more goes to the sink.
+    let mut broken = false;
+    let mut failure = loop {
+        let next = match stream.next().now_or_never() {
+            Some(next) => next,
+            None => {
+                // The client is slower than the disk: write what came meanwhile, so a
+                // slow upload's bytes are stored as they arrive.
+                if batches.writing.is_none()
+                    && !batches.batch.is_empty()
+                    && let Err(e) = batches.flush().await
+                {
+                    broken = true;
+                    break Some(e);
                 }
-                if tx.send(chunk).await.is_err() {
-                    return None;
+                stream.next().await
+            }
+        };
+        match next {
+            Some(Ok(chunk)) => {
+                metered.received(chunk.len());
+                received += chunk.len() as u64;
+                if received > room {
+                    break Some(too_large(limit));
+                }
+                batches.batched += chunk.len();
+                batches.batch.push(chunk);
+                if batches.batched >= BATCH
+                    && let Err(e) = batches.flush().await
+                {
+                    broken = true;
+                    break Some(e);
                 }
             }
-            Err(e) => return Some(body_error(e)),
+            Some(Err(e)) => break Some(body_error(e)),
+            None => break None,
+        }
+    };
+    if !broken && let Err(e) = batches.flush().await {
+        failure = Some(e);
+    }
+    let (sink, error) = batches.finish().await;
+    Received {
+        sink,
+        failure: error.or(failure),
+    }
+}
+
+/// The batch being gathered, and the sink: idle, or writing the previous batch.
+struct Batches<S> {
+    idle: Option<S>,
+    writing: Option<Writing<S>>,
+    batch: Vec<Bytes>,
+    batched: usize,
+}
+
+impl<S: Sink> Batches<S> {
+    /// Waits for the batch in flight, then sends the gathered one to the blocking pool.
+    async fn flush(&mut self) -> Result<(), Error> {
+        if let Some(previous) = self.writing.take() {
+            let (sink, error) = written(previous).await;
+            self.idle = sink;
+            if let Some(error) = error {
+                return Err(error);
+            }
+        }
+        if self.batch.is_empty() {
+            return Ok(());
+        }
+        let Some(mut sink) = self.idle.take() else {
+            return Err(Error::Internal("upload writer failed".to_string()));
+        };
+        let chunks = std::mem::take(&mut self.batch);
+        self.batched = 0;
+        self.writing = Some(tokio::task::spawn_blocking(move || {
+            let result = sink.write_batch(&chunks);
+            (sink, result)
+        }));
+        Ok(())
+    }
+
+    /// The sink once every write is done, and the last write's failure.
+    async fn finish(mut self) -> (Option<S>, Option<Error>) {
+        match self.writing.take() {
+            Some(last) => written(last).await,
+            None => (self.idle, None),
         }
     }
-    None
+}
+
+/// The sink back from a batch, and the batch's failure if it failed.
+async fn written<S>(batch: Writing<S>) -> (Option<S>, Option<Error>) {
+    match batch.await {
+        Ok((sink, Ok(()))) => (Some(sink), None),
+        Ok((sink, Err(e))) => (Some(sink), Some(e.into())),
+        Err(e) => (
+            None,
+            Some(Error::Internal(format!("upload writer failed: {e}"))),
+        ),
+    }
 }
 
 /// Why reading a request body failed: the client stopped sending it (the stall
@@ -50,5 +158,94 @@ pub fn body_error(error: axum::Error) -> Error {
         Error::Timeout("the upload stopped sending; send it again".to_string())
     } else {
         Error::bad_request(format!("the upload was cut short: {error}"))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::time::Duration;
+
+    use super::*;
+
+    /// Keeps what it is given; fails once it holds more than `fail_after` bytes.
+    struct Kept {
+        bytes: Vec<u8>,
+        batches: usize,
+        fail_after: usize,
+    }
+
+    impl Sink for Kept {
+        fn write_batch(&mut self, chunks: &[Bytes]) -> io::Result<()> {
+            self.batches += 1;
+            chunks.iter().for_each(|c| self.bytes.extend_from_slice(c));
+            if self.bytes.len() > self.fail_after {
+                return Err(io::Error::other("disk broke"));
+            }
+            Ok(())
+        }
+    }
+
+    fn kept(fail_after: usize) -> Kept {
+        Kept {
+            bytes: Vec::new(),
+            batches: 0,
+            fail_after,
+        }
+    }
+
+    fn body(chunks: usize, size: usize) -> Body {
+        let chunks = (0..chunks).map(move |i| Ok::<_, io::Error>(vec![i as u8; size]));
+        Body::from_stream(futures_util::stream::iter(chunks))
+    }
+
+    #[tokio::test]
+    async fn bodies_arrive_whole_in_batches() {
+        let received = write_batched(body(10, 100 << 10), kept(usize::MAX), u64::MAX, 0).await;
+        assert!(received.failure.is_none());
+        let sink = received.sink.unwrap();
+        assert_eq!(sink.bytes.len(), 10 * (100 << 10));
+        assert_eq!(sink.batches, 4, "256 KiB batches of 100 KiB chunks");
+        assert_eq!(&sink.bytes[..1], &[0]);
+    }
+
+    #[tokio::test]
+    async fn a_body_over_its_room_or_a_failed_write_is_refused() {
+        let received = write_batched(body(10, 1000), kept(usize::MAX), 5000, 5000).await;
+        assert!(matches!(received.failure, Some(Error::TooLarge(_))));
+        let received = write_batched(body(10, 100 << 10), kept(300 << 10), u64::MAX, 0).await;
+        assert!(
+            matches!(received.failure, Some(Error::Io(_))),
+            "the write's failure"
+        );
+        assert!(received.sink.is_some(), "the sink comes back");
+    }
+
+    #[test]
+    fn a_silent_client_holds_no_blocking_thread() {
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .max_blocking_threads(1)
+            .build()
+            .unwrap();
+        runtime.block_on(async {
+            let (tx, rx) = tokio::sync::mpsc::channel::<io::Result<Bytes>>(1);
+            let chunks = futures_util::stream::unfold(rx, |mut rx| async move {
+                rx.recv().await.map(|chunk| (chunk, rx))
+            });
+            let upload = tokio::spawn(write_batched(
+                Body::from_stream(chunks),
+                kept(usize::MAX),
+                u64::MAX,
+                0,
+            ));
+            tx.send(Ok(Bytes::from(vec![1u8; BATCH]))).await.unwrap();
+            tokio::time::sleep(Duration::from_millis(200)).await;
+            let other =
+                tokio::time::timeout(Duration::from_secs(5), tokio::task::spawn_blocking(|| 42));
+            assert_eq!(other.await.expect("the blocking pool is free").unwrap(), 42);
+            drop(tx);
+            let received = upload.await.unwrap();
+            assert_eq!(received.sink.unwrap().bytes.len(), BATCH);
+        });
     }
 }

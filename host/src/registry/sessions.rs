@@ -34,7 +34,7 @@ use hashing::{digest_in, digest_mismatch, rehash};
 pub use hashing::{extra_digests, wanted};
 
 use super::Registry;
-use super::incoming::{CHANNEL_DEPTH, forward, too_large};
+use super::incoming::{Sink, too_large, write_batched};
 use crate::db::{self, packages, sessions::SessionRow};
 use crate::error::Error;
 use crate::plugins::api;
@@ -400,55 +400,71 @@ async fn append_body(
             .map_err(|e| Error::Internal(format!("session copy failed: {e}")))??;
     }
 
-    let (tx, rx) = tokio::sync::mpsc::channel::<bytes::Bytes>(CHANNEL_DEPTH);
-    // The writer owns the session until the last chunk is on disk, even if this
-    // request is dropped first, so no other request sees a length still growing.
-    let writer = tokio::task::spawn_blocking(move || write_chunks(live, file, len, rx));
-
-    let failure = forward(incoming.body, room, limit, tx).await;
-    let (live, written) = writer
-        .await
-        .map_err(|e| Error::Internal(format!("session writer failed: {e}")))?;
-    let new_len = written.inspect_err(|e| registry.blobs.space().note(e))?;
-    match failure {
+    // The sink owns the session while a batch is on its way to disk, even if this
+    // request is dropped meanwhile, so no other request sees a length still growing.
+    let sink = SessionSink::new(live, file, len, registry.blobs.space().clone());
+    let received = write_batched(incoming.body, sink, room, limit).await;
+    let sink = received
+        .sink
+        .ok_or_else(|| Error::Internal("session writer failed".to_string()))?;
+    match received.failure {
         Some(error) => Err(error),
-        None => Ok((live, new_len)),
+        None => Ok((sink.live, sink.len)),
     }
 }
 
-/// The blocking half of [`append_body`]: appends chunks, keeps the hasher in step with
-/// the file, and syncs every [`SYNC_EVERY`] bytes.
-fn write_chunks(
-    mut live: OwnedMutexGuard<LiveSession>,
-    mut file: File,
-    start: u64,
-    mut rx: tokio::sync::mpsc::Receiver<bytes::Bytes>,
-) -> (OwnedMutexGuard<LiveSession>, io::Result<u64>) {
-    if live.hashed != start {
-        live.hasher = None;
-    }
-    let mut len = start;
-    let mut unsynced = 0u64;
-    while let Some(chunk) = rx.blocking_recv() {
-        if let Err(e) = file.write_all(&chunk) {
-            // A partial write leaves bytes the hasher cannot know: rehash at finish.
+/// The blocking half of [`append_body`]: appends batches to the session file, keeps
+/// the hasher in step with it, and syncs every [`SYNC_EVERY`] bytes.
+struct SessionSink {
+    live: OwnedMutexGuard<LiveSession>,
+    file: File,
+    len: u64,
+    unsynced: u64,
+    space: crate::store::Space,
+}
+
+impl SessionSink {
+    fn new(
+        mut live: OwnedMutexGuard<LiveSession>,
+        file: File,
+        start: u64,
+        space: crate::store::Space,
+    ) -> Self {
+        if live.hashed != start {
             live.hasher = None;
-            return (live, Err(e));
         }
-        len += chunk.len() as u64;
-        if let Some(hasher) = live.hasher.as_mut() {
-            hasher.update(&chunk);
-            live.hashed = len;
-        }
-        unsynced += chunk.len() as u64;
-        if unsynced >= SYNC_EVERY {
-            if let Err(e) = file.sync_data() {
-                return (live, Err(e));
-            }
-            unsynced = 0;
+        Self {
+            live,
+            file,
+            len: start,
+            unsynced: 0,
+            space,
         }
     }
-    (live, Ok(len))
+}
+
+impl Sink for SessionSink {
+    fn write_batch(&mut self, chunks: &[bytes::Bytes]) -> io::Result<()> {
+        for chunk in chunks {
+            if let Err(e) = self.file.write_all(chunk) {
+                // A partial write leaves bytes the hasher cannot know: rehash at finish.
+                self.live.hasher = None;
+                self.space.note(&e);
+                return Err(e);
+            }
+            self.len += chunk.len() as u64;
+            if let Some(hasher) = self.live.hasher.as_mut() {
+                hasher.update(chunk);
+                self.live.hashed = self.len;
+            }
+            self.unsynced += chunk.len() as u64;
+            if self.unsynced >= SYNC_EVERY {
+                self.file.sync_data().inspect_err(|e| self.space.note(e))?;
+                self.unsynced = 0;
+            }
+        }
+        Ok(())
+    }
 }
 
 #[cfg(test)]
@@ -487,16 +503,17 @@ mod tests {
         let write = |chunks: &[&'static [u8]]| {
             let live = sessions.lock(&id).unwrap();
             let (file, len) = sessions.files.open_append(&id).unwrap();
-            let (tx, rx) = tokio::sync::mpsc::channel(CHANNEL_DEPTH);
-            for chunk in chunks {
-                tx.try_send(bytes::Bytes::from_static(chunk)).unwrap();
-            }
-            drop(tx);
-            let (live, written) = write_chunks(live, file, len, rx);
-            (live.hasher.clone(), live.hashed, written.unwrap())
+            let space = crate::store::Space::detached(dir.path());
+            let mut sink = SessionSink::new(live, file, len, space);
+            let chunks: Vec<bytes::Bytes> = chunks
+                .iter()
+                .map(|c| bytes::Bytes::from_static(c))
+                .collect();
+            sink.write_batch(&chunks).unwrap();
+            (sink.live.hasher.clone(), sink.live.hashed, sink.len)
         };
         sessions.lock(&id).unwrap().hasher = Some(Sha256::new());
-        let (hasher, hashed, len) = write(&[b"ab", b"c"]);
+        let (hasher, hashed, len) = write(&[b"ab".as_slice(), b"c".as_slice()]);
         assert_eq!((hashed, len), (3, 3));
         assert_eq!(
             hex::encode(hasher.unwrap().finalize()),
@@ -509,7 +526,7 @@ mod tests {
             .unwrap()
             .write_all(b"d")
             .unwrap();
-        let (hasher, _, len) = write(&[b"e"]);
+        let (hasher, _, len) = write(&[b"e".as_slice()]);
         assert!(hasher.is_none());
         assert_eq!(len, 5);
         assert_eq!(
