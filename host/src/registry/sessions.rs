@@ -19,7 +19,7 @@
 
 use std::collections::HashMap;
 use std::fs::File;
-use std::io::{self, Write};
+use std::io;
 use std::sync::{Arc, Mutex};
 
 use axum::body::Body;
@@ -28,13 +28,15 @@ use tokio::sync::OwnedMutexGuard;
 
 mod expiry;
 mod hashing;
+mod sink;
 
 pub use expiry::{Expired, expire};
 use hashing::{digest_in, digest_mismatch, rehash};
 pub use hashing::{extra_digests, wanted};
+use sink::SessionSink;
 
 use super::Registry;
-use super::incoming::{Sink, too_large, write_batched};
+use super::incoming::{too_large, write_batched};
 use crate::db::{self, packages, sessions::SessionRow};
 use crate::error::Error;
 use crate::plugins::api;
@@ -413,63 +415,11 @@ async fn append_body(
     }
 }
 
-/// The blocking half of [`append_body`]: appends batches to the session file, keeps
-/// the hasher in step with it, and syncs every [`SYNC_EVERY`] bytes.
-struct SessionSink {
-    live: OwnedMutexGuard<LiveSession>,
-    file: File,
-    len: u64,
-    unsynced: u64,
-    space: crate::store::Space,
-}
-
-impl SessionSink {
-    fn new(
-        mut live: OwnedMutexGuard<LiveSession>,
-        file: File,
-        start: u64,
-        space: crate::store::Space,
-    ) -> Self {
-        if live.hashed != start {
-            live.hasher = None;
-        }
-        Self {
-            live,
-            file,
-            len: start,
-            unsynced: 0,
-            space,
-        }
-    }
-}
-
-impl Sink for SessionSink {
-    fn write_batch(&mut self, chunks: &[bytes::Bytes]) -> io::Result<()> {
-        for chunk in chunks {
-            if let Err(e) = self.file.write_all(chunk) {
-                // A partial write leaves bytes the hasher cannot know: rehash at finish.
-                self.live.hasher = None;
-                self.space.note(&e);
-                return Err(e);
-            }
-            self.len += chunk.len() as u64;
-            if let Some(hasher) = self.live.hasher.as_mut() {
-                hasher.update(chunk);
-                self.live.hashed = self.len;
-            }
-            self.unsynced += chunk.len() as u64;
-            if self.unsynced >= SYNC_EVERY {
-                self.file.sync_data().inspect_err(|e| self.space.note(e))?;
-                self.unsynced = 0;
-            }
-        }
-        Ok(())
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::registry::incoming::Sink;
+    use std::io::Write;
 
     #[test]
     fn idle_entries_are_dropped_at_the_cap_and_busy_ones_refuse_a_second_request() {
