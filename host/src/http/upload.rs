@@ -48,36 +48,21 @@ pub async fn receive(
 
 #[cfg(test)]
 mod tests {
-    use std::time::Duration;
-
     use super::*;
+    use crate::registry::incoming::trickle;
 
     #[test]
     fn a_slow_upload_holds_no_blocking_thread_while_it_waits() {
-        // One blocking thread: an upload that kept it while the client is silent
-        // would stall every other blocking call.
-        let runtime = tokio::runtime::Builder::new_current_thread()
-            .enable_all()
-            .max_blocking_threads(1)
-            .build()
-            .unwrap();
-        runtime.block_on(async {
+        trickle::runtime().block_on(async {
             let dir = tempfile::tempdir().unwrap();
             let blobs = BlobStore::open(dir.path(), Default::default()).unwrap();
-            let (tx, rx) = tokio::sync::mpsc::channel::<std::io::Result<Bytes>>(1);
-            let chunks = futures_util::stream::unfold(rx, |mut rx| async move {
-                rx.recv().await.map(|chunk| (chunk, rx))
-            });
-            let body = Body::from_stream(chunks);
+            let (tx, body) = trickle::body();
             let upload = tokio::spawn(async move {
                 receive(&blobs, &HeaderMap::new(), body, 1 << 20, &[]).await
             });
             tx.send(Ok(Bytes::from_static(b"first"))).await.unwrap();
             // The upload takes its first chunk, then waits for the client.
-            tokio::time::sleep(Duration::from_millis(200)).await;
-            let other =
-                tokio::time::timeout(Duration::from_secs(5), tokio::task::spawn_blocking(|| 42));
-            assert_eq!(other.await.expect("the blocking pool is free").unwrap(), 42);
+            trickle::assert_blocking_pool_free().await;
             tx.send(Ok(Bytes::from_static(b", second"))).await.unwrap();
             drop(tx);
             assert_eq!(upload.await.unwrap().unwrap().size, 13);

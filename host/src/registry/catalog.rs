@@ -117,12 +117,12 @@ pub async fn versions(
     name: String,
     page: Page,
 ) -> Result<VersionPage, Error> {
-    registry.downloads.flush(&registry.db).await;
-    let owner = owner.clone();
-    registry
-        .db
-        .read(move |conn| {
-            let package = find(conn, owner.id, &format, &name)?;
+    read_package(
+        registry,
+        owner,
+        format,
+        name,
+        move |conn, owner, package| {
             let total = packages::version_count(conn, package.id)?;
             let versions = packages::versions(conn, package.id, page.limit, page.offset)?
                 .into_iter()
@@ -134,6 +134,27 @@ pub async fn versions(
                 total,
                 versions,
             })
+        },
+    )
+    .await
+}
+
+/// Runs `f` on a reader with the owner and its package `name` of `format` (404
+/// without it), after counting in the downloads served so far.
+async fn read_package<R: Send + 'static>(
+    registry: &Registry,
+    owner: &Owner,
+    format: String,
+    name: String,
+    f: impl FnOnce(&rusqlite::Connection, Owner, PackageRow) -> Result<R, Error> + Send + 'static,
+) -> Result<R, Error> {
+    registry.downloads.flush(&registry.db).await;
+    let owner = owner.clone();
+    registry
+        .db
+        .read(move |conn| {
+            let package = find(conn, owner.id, &format, &name)?;
+            f(conn, owner, package)
         })
         .await
 }
@@ -146,12 +167,12 @@ pub async fn version(
     name: String,
     version: String,
 ) -> Result<VersionDetail, Error> {
-    registry.downloads.flush(&registry.db).await;
-    let owner = owner.clone();
-    registry
-        .db
-        .read(move |conn| {
-            let package = find(conn, owner.id, &format, &name)?;
+    read_package(
+        registry,
+        owner,
+        format,
+        name,
+        move |conn, owner, package| {
             let version = packages::version(conn, package.id, &version)?
                 .ok_or_else(|| Error::not_found(format!("version {version:?} not found")))?;
             let files = packages::files_of(conn, version.id)?
@@ -169,8 +190,9 @@ pub async fn version(
                 version: entry(conn, version)?,
                 files,
             })
-        })
-        .await
+        },
+    )
+    .await
 }
 
 fn account_of(conn: &Connection, owner: Owner) -> Result<Account, Error> {

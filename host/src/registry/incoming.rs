@@ -161,10 +161,44 @@ pub fn body_error(error: axum::Error) -> Error {
     }
 }
 
+/// A body a test feeds chunk by chunk, like a slow client, and a check that the
+/// blocking pool of a one-thread runtime is free meanwhile.
 #[cfg(test)]
-mod tests {
+pub(crate) mod trickle {
     use std::time::Duration;
 
+    use super::*;
+
+    /// The sender that feeds the body, and the body.
+    pub fn body() -> (tokio::sync::mpsc::Sender<io::Result<Bytes>>, Body) {
+        let (tx, rx) = tokio::sync::mpsc::channel::<io::Result<Bytes>>(1);
+        let chunks = futures_util::stream::unfold(rx, |mut rx| async move {
+            rx.recv().await.map(|chunk| (chunk, rx))
+        });
+        (tx, Body::from_stream(chunks))
+    }
+
+    /// A runtime with one blocking thread: a body that kept it while the client is
+    /// silent would stall every other blocking call.
+    pub fn runtime() -> tokio::runtime::Runtime {
+        tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .max_blocking_threads(1)
+            .build()
+            .unwrap()
+    }
+
+    /// After the client went quiet, another blocking call still runs.
+    pub async fn assert_blocking_pool_free() {
+        tokio::time::sleep(Duration::from_millis(200)).await;
+        let other =
+            tokio::time::timeout(Duration::from_secs(5), tokio::task::spawn_blocking(|| 42));
+        assert_eq!(other.await.expect("the blocking pool is free").unwrap(), 42);
+    }
+}
+
+#[cfg(test)]
+mod tests {
     use super::*;
 
     /// Keeps what it is given; fails once it holds more than `fail_after` bytes.
@@ -222,27 +256,11 @@ mod tests {
 
     #[test]
     fn a_silent_client_holds_no_blocking_thread() {
-        let runtime = tokio::runtime::Builder::new_current_thread()
-            .enable_all()
-            .max_blocking_threads(1)
-            .build()
-            .unwrap();
-        runtime.block_on(async {
-            let (tx, rx) = tokio::sync::mpsc::channel::<io::Result<Bytes>>(1);
-            let chunks = futures_util::stream::unfold(rx, |mut rx| async move {
-                rx.recv().await.map(|chunk| (chunk, rx))
-            });
-            let upload = tokio::spawn(write_batched(
-                Body::from_stream(chunks),
-                kept(usize::MAX),
-                u64::MAX,
-                0,
-            ));
+        trickle::runtime().block_on(async {
+            let (tx, body) = trickle::body();
+            let upload = tokio::spawn(write_batched(body, kept(usize::MAX), u64::MAX, 0));
             tx.send(Ok(Bytes::from(vec![1u8; BATCH]))).await.unwrap();
-            tokio::time::sleep(Duration::from_millis(200)).await;
-            let other =
-                tokio::time::timeout(Duration::from_secs(5), tokio::task::spawn_blocking(|| 42));
-            assert_eq!(other.await.expect("the blocking pool is free").unwrap(), 42);
+            trickle::assert_blocking_pool_free().await;
             drop(tx);
             let received = upload.await.unwrap();
             assert_eq!(received.sink.unwrap().bytes.len(), BATCH);
