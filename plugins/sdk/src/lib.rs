@@ -11,6 +11,9 @@ pub mod archive;
 #[cfg(feature = "json")]
 pub mod json;
 pub mod multipart;
+pub mod params;
+pub mod reply;
+pub mod settings;
 pub mod testing;
 pub mod time;
 mod upload;
@@ -30,20 +33,21 @@ pub mod bindings {
 }
 
 pub use bindings::exports::wharf::format::plugin::{
-    BearerChallenge, BlobRef, BlobReference, ByteRange, Challenge, Descriptor, ErrorStyle,
-    FileByName, FileDigestRef, FileInfo, FileSource, Guest as Plugin, IndexInput, IndexSpec,
-    ListingSpec, MountRequest, Operation, PackageDetail, PlanFile, PlanVersion, PublishPlan,
-    ReplyTemplate, Route, SessionOp, SessionRequest, TagChange, TagRef, TaggedFile, TokenRequest,
+    BearerChallenge, BlobRef, BlobReference, ByteRange, Challenge, DeleteTarget, Descriptor,
+    ErrorStyle, FileInfo, FileSource, Guest as Plugin, IndexInput, IndexSpec, IntegerRange,
+    ListingSpec, MountRequest, Operation, OwnerFile, PackageDetail, PackageFile, PlanFile,
+    PlanVersion, PublishPlan, ReplyPart, ReplyTemplate, Route, Selector, ServeSpec, SessionOp,
+    SessionRequest, SettingDecl, SettingKind, TagChange, TagRef, TaggedFile, TokenRequest,
     UploadSpec, VersionDetail, VersionMode,
 };
 pub use bindings::wharf::format::host::{self, LogLevel, Upload, VersionInfo};
 pub use bindings::wharf::format::types::{
     Access, Digest, FileRef, HashAlgorithm, Method, PackageRef, PluginError, Request, Response,
-    VersionRef,
+    SettingValue, VersionRef,
 };
 
 /// The contract version this SDK was generated from; report it in [`Descriptor::contract`].
-pub const CONTRACT_VERSION: &str = "0.2.0";
+pub const CONTRACT_VERSION: &str = "0.3.0";
 
 /// Exports a type implementing [`Plugin`] as the component's `wharf:format/plugin`.
 ///
@@ -85,6 +89,9 @@ impl Descriptor {
             digests: Vec::new(),
             case_insensitive_names: true,
             response_headers: Vec::new(),
+            credential_headers: Vec::new(),
+            error_codes: Vec::new(),
+            settings: Vec::new(),
         }
     }
 }
@@ -166,13 +173,29 @@ impl Response {
 }
 
 impl Operation {
-    /// Store the request body, then call `parse-upload` with `context` (the plugin's own
-    /// word for what the upload is); `max_size` 0 means the format's configured limit.
-    pub fn accept_upload(pkg: PackageRef, context: &str, max_size: u64) -> Self {
+    /// Store the request body, then call `parse-upload` with `params` (the plugin's own
+    /// words for what the upload is); `max_size` 0 means the format's configured limit.
+    pub fn accept_upload(pkg: PackageRef, params: &[(&str, &str)], max_size: u64) -> Self {
         Self::AcceptUpload(UploadSpec {
             pkg,
-            context: context.to_string(),
+            params: params::owned(params),
             max_size,
+        })
+    }
+
+    /// Stream what `selector` names.
+    pub fn serve(selector: Selector) -> Self {
+        Self::Serve(ServeSpec {
+            selector,
+            digest_of: None,
+        })
+    }
+
+    /// Serve the `algorithm` digest of what `selector` names, as hex text.
+    pub fn serve_digest(selector: Selector, algorithm: HashAlgorithm) -> Self {
+        Self::Serve(ServeSpec {
+            selector,
+            digest_of: Some(algorithm),
         })
     }
 }
@@ -227,24 +250,25 @@ impl Route {
 }
 
 impl ReplyTemplate {
-    /// A reply with this status and body (placeholders allowed, see the contract).
-    pub fn new(status: u16, content_type: &str, body: impl Into<String>) -> Self {
+    /// A reply with this status and body, written with [`reply::parts`]'s placeholders
+    /// (`{token}`, `{size}`, `{sha256}`, `{id}`, `{end}`, `{digest}`).
+    pub fn new(status: u16, content_type: &str, body: &str) -> Self {
         Self {
             status,
             content_type: content_type.to_string(),
             headers: Vec::new(),
-            body: body.into(),
+            body: reply::parts(body),
         }
     }
 
-    /// `200 OK` with a JSON body.
-    pub fn json(body: impl Into<String>) -> Self {
+    /// `200 OK` with a JSON body (placeholders as for [`ReplyTemplate::new`]).
+    pub fn json(body: &str) -> Self {
         Self::new(200, "application/json", body)
     }
 
-    /// Adds a header (placeholders allowed).
-    pub fn header(mut self, name: &str, value: impl Into<String>) -> Self {
-        self.headers.push((name.to_string(), value.into()));
+    /// Adds a header (placeholders as for [`ReplyTemplate::new`]).
+    pub fn header(mut self, name: &str, value: &str) -> Self {
+        self.headers.push((name.to_string(), reply::parts(value)));
         self
     }
 }

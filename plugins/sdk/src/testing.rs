@@ -7,11 +7,42 @@
 //! stderr outside WebAssembly. The generated host imports (`host::get_version`, …) panic
 //! natively; code that calls them is for integration tests against a running host.
 
+use std::cell::RefCell;
+
 use crate::upload::UploadBody;
 use crate::{
     Digest, FileInfo, FileSource, HashAlgorithm, IndexInput, IndexSpec, Method, PackageDetail,
-    PackageRef, Request, VersionDetail,
+    PackageRef, Request, SettingValue, VersionDetail,
 };
+
+thread_local! {
+    /// Settings [`with_settings`] gives the code under test on this thread.
+    static SETTINGS: RefCell<Vec<(String, SettingValue)>> = const { RefCell::new(Vec::new()) };
+}
+
+/// Runs `f` with these settings, as an operator's `[formats.NAME.settings]` would give
+/// them; settings not named read as undeclared (the plugin's fallback applies).
+pub fn with_settings<R>(settings: &[(&str, SettingValue)], f: impl FnOnce() -> R) -> R {
+    let owned = settings
+        .iter()
+        .map(|(n, v)| (n.to_string(), v.clone()))
+        .collect();
+    let old = SETTINGS.with(|s| std::mem::replace(&mut *s.borrow_mut(), owned));
+    let result = f();
+    SETTINGS.with(|s| *s.borrow_mut() = old);
+    result
+}
+
+/// The native stand-in for `host.setting` (see [`crate::settings`]).
+#[cfg_attr(target_arch = "wasm32", allow(dead_code))]
+pub(crate) fn setting(name: &str) -> Option<SettingValue> {
+    SETTINGS.with(|s| {
+        s.borrow()
+            .iter()
+            .find(|(n, _)| n == name)
+            .map(|(_, v)| v.clone())
+    })
+}
 
 /// The owner [`request`] names.
 pub const OWNER: &str = "alice";
@@ -164,16 +195,22 @@ impl Request {
 }
 
 /// What the host hands `render-index` for a spec naming one package (`detail`, `None`
-/// when the package does not exist).
+/// when the package does not exist), for the mount `request` came in on. Only its base
+/// URL and owner reach the plugin: the rest is not part of the cache key.
 pub fn index_input(request: Request, spec: IndexSpec, detail: Option<PackageDetail>) -> IndexInput {
     IndexInput {
-        request,
+        base_url: request.base_url,
+        owner: request.owner,
         spec,
         detail,
         listing: Vec::new(),
         listing_total: 0,
+        rendered_at: RENDERED_AT,
     }
 }
+
+/// The render time [`index_input`] passes: 2024-01-02T03:04:05Z.
+pub const RENDERED_AT: i64 = 1_704_164_645;
 
 /// A stored package of [`OWNER`] with these versions (oldest first), no tags, all
 /// times 0.
