@@ -21,6 +21,8 @@ pub struct FormatConfig {
     /// Plugin calls of this format that may run at once; default: an equal share of
     /// [`PLUGIN_POOL`] among the enabled formats.
     pub max_concurrent: Option<u32>,
+    /// `[formats.NAME.settings]`: checked against what the plugin declares when it loads.
+    pub settings: toml::Table,
 }
 
 /// Plugin instances alive at once across all formats when their shares need no more
@@ -72,6 +74,7 @@ struct FormatTable {
     plugin: Option<PluginSource>,
     max_upload: Option<ByteSize>,
     max_concurrent: Option<u32>,
+    settings: Option<toml::Table>,
 }
 
 /// The bundled formats as `registry.toml` ships them: Gitea's paths, and upload limits
@@ -83,6 +86,7 @@ pub fn bundled() -> BTreeMap<String, FormatConfig> {
         plugin: PluginSource::Bundled,
         max_upload: max_upload.map(ByteSize),
         max_concurrent: None,
+        settings: toml::Table::new(),
     };
     [
         (
@@ -124,6 +128,7 @@ fn merge(
                 plugin: table.plugin.unwrap_or(base.plugin),
                 max_upload: table.max_upload.or(base.max_upload),
                 max_concurrent: table.max_concurrent.or(base.max_concurrent),
+                settings: table.settings.unwrap_or(base.settings),
             },
             None => {
                 let enabled = table.enabled.unwrap_or(true);
@@ -143,6 +148,7 @@ fn merge(
                     plugin: table.plugin.unwrap_or_default(),
                     max_upload: table.max_upload,
                     max_concurrent: table.max_concurrent,
+                    settings: table.settings.unwrap_or_default(),
                 }
             }
         };

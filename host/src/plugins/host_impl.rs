@@ -6,6 +6,7 @@
 use std::collections::HashMap;
 use std::fs::File;
 use std::os::unix::fs::FileExt;
+use std::sync::Arc;
 
 use std::time::Duration;
 
@@ -18,7 +19,10 @@ use wasmtime_wasi::{HostMonotonicClock, HostWallClock, WasiCtx, WasiCtxView, Was
 
 use super::Services;
 use super::bindings::wharf::format::host::{self, LogLevel, VersionInfo};
-use super::bindings::wharf::format::types::{self, Digest, HashAlgorithm, PackageRef, VersionRef};
+use super::bindings::wharf::format::types::{
+    self, Digest, HashAlgorithm, PackageRef, SettingValue, VersionRef,
+};
+use super::settings::Settings;
 use crate::db::{self, packages};
 use crate::error::Error;
 use crate::registry::digests;
@@ -65,6 +69,8 @@ pub struct State {
     scope: CallScope,
     /// `None` when the plugin is only described (`wharf plugin check`): no data at all.
     services: Option<Services>,
+    /// The format's settings (empty while it is only described).
+    settings: Arc<Settings>,
     wasi: WasiCtx,
     /// stdout and stderr of the guest, logged after the call.
     output: MemoryOutputPipe,
@@ -76,7 +82,13 @@ pub struct State {
 }
 
 impl State {
-    pub fn new(format: &str, scope: CallScope, services: Option<Services>, memory: u64) -> Self {
+    pub fn new(
+        format: &str,
+        scope: CallScope,
+        services: Option<Services>,
+        settings: Arc<Settings>,
+        memory: u64,
+    ) -> Self {
         let output = MemoryOutputPipe::new(OUTPUT_CAPACITY);
         // No preopens, environment, arguments or network: only captured output. Clocks
         // stand still and randomness is a fixed sequence, so a call's result depends on
@@ -94,6 +106,7 @@ impl State {
             format: format.to_string(),
             scope,
             services,
+            settings,
             wasi,
             output,
             table: ResourceTable::new(),
@@ -300,6 +313,10 @@ impl host::HostUpload for State {
 }
 
 impl host::Host for State {
+    fn setting(&mut self, name: String) -> Result<Option<SettingValue>> {
+        Ok(self.settings.get(&name).cloned())
+    }
+
     fn log(&mut self, level: LogLevel, message: String) -> Result<()> {
         let plugin = self.format.as_str();
         match level {

@@ -12,6 +12,7 @@ pub mod check;
 pub mod contract;
 mod host_impl;
 mod runtime;
+pub mod settings;
 mod slots;
 
 use std::sync::Arc;
@@ -28,15 +29,16 @@ pub use runtime::{Prepared, Runtime, RuntimeLimits};
 /// The contract's types, as the host uses them.
 pub mod api {
     pub use super::bindings::exports::wharf::format::plugin::{
-        BlobRef, BlobReference, ByteRange, Challenge, Descriptor, ErrorStyle, FileByName,
-        FileDigestRef, FileInfo, FileSource, IndexInput, IndexSpec, ListingSpec, MountRequest,
-        Operation, PackageDetail, PlanFile, PlanVersion, PublishPlan, ReplyTemplate, Route,
-        SessionOp, SessionRequest, TagChange, TagRef, TaggedFile, TokenRequest, UploadSpec,
-        VersionDetail, VersionMode,
+        BearerChallenge, BlobRef, BlobReference, ByteRange, Challenge, DeleteTarget, Descriptor,
+        ErrorStyle, FileInfo, FileSource, IndexInput, IndexSpec, IntegerRange, ListingSpec,
+        MountRequest, Operation, OwnerFile, PackageDetail, PackageFile, PlanFile, PlanVersion,
+        PublishPlan, ReplyPart, ReplyTemplate, Route, Selector, ServeSpec, SessionOp,
+        SessionRequest, SettingDecl, SettingKind, TagChange, TagRef, TaggedFile, TokenRequest,
+        UploadSpec, VersionDetail, VersionMode,
     };
     pub use super::bindings::wharf::format::types::{
         Access, Digest, FileRef, HashAlgorithm, Method, PackageRef, PluginError, Request, Response,
-        VersionRef,
+        SettingValue, VersionRef,
     };
 }
 
@@ -115,6 +117,8 @@ pub struct Plugin {
     route_pre: bindings::FormatPre<State>,
     runtime: Arc<Runtime>,
     services: Services,
+    /// The format's settings, checked against the descriptor at load.
+    settings: Arc<settings::Settings>,
     /// The format's share of the instance pool; every call holds one slot.
     slots: slots::Slots,
 }
@@ -252,6 +256,7 @@ impl Plugin {
             &self.format,
             scope,
             Some(self.services.clone()),
+            self.settings.clone(),
             self.runtime.limits.memory,
         )
     }

@@ -207,13 +207,15 @@ impl Runtime {
     /// Loads a component, checks it implements the contract and describes itself as
     /// `format`, and returns it ready to call. Errors name the config key the component
     /// came from.
-    /// `share` is how many calls of the format may run at once (its slots of the pool).
+    /// `share` is how many calls of the format may run at once (its slots of the pool);
+    /// `settings` is the format's `[formats.NAME.settings]` table.
     pub fn load(
         self: &Arc<Self>,
         format: &str,
         wasm: &[u8],
         services: Services,
         share: u32,
+        settings: &toml::Table,
     ) -> anyhow::Result<Plugin> {
         let prepared = self.prepare(format, wasm)?;
         let descriptor = prepared.descriptor;
@@ -224,6 +226,7 @@ impl Runtime {
                 descriptor.name
             );
         }
+        let settings = super::settings::resolve(&descriptor.settings, settings)?;
         Ok(Plugin {
             format: format.to_string(),
             descriptor,
@@ -231,6 +234,7 @@ impl Runtime {
             route_pre: prepared.route_pre,
             runtime: self.clone(),
             services,
+            settings: Arc::new(settings),
             slots: super::slots::Slots::new(share as usize, self.limits.time),
         })
     }
@@ -260,7 +264,7 @@ impl Runtime {
         .wasm_context(|| "it does not export wharf:format/plugin for routing".into())?;
 
         // No data during `describe`: the plugin is not serving anyone yet.
-        let state = State::new(label, CallScope::None, None, self.limits.memory);
+        let state = State::new(label, CallScope::None, None, Arc::default(), self.limits.memory);
         let mut store = self.new_store(state);
         let descriptor = pre
             .instantiate(&mut store)

@@ -82,7 +82,13 @@ fn load_formats(config: &Config, db: &Db, blobs: &BlobStore) -> anyhow::Result<V
                 .with_context(|| format!("formats.{name}.plugin: cannot read {}", path.display()))?,
         };
         let plugin = runtime
-            .load(name, &wasm, services.clone(), config.max_concurrent(name))
+            .load(
+                name,
+                &wasm,
+                services.clone(),
+                config.max_concurrent(name),
+                &format.settings,
+            )
             .with_context(|| match &format.plugin {
                 PluginSource::Bundled => format!("formats.{name}: the bundled plugin"),
                 PluginSource::Path(path) => {
