@@ -10,7 +10,7 @@ use anyhow::{Context, bail};
 use sha2::{Digest, Sha256};
 
 use super::api::{Descriptor, ErrorStyle, HashAlgorithm};
-use super::contract::{self, CONTRACT, Interfaces};
+use super::contract::{self, CONTRACT, Interfaces, Track};
 use super::{Runtime, RuntimeLimits, host_impl};
 use crate::config::{self, Config, FormatConfig, PluginSource};
 
@@ -22,6 +22,8 @@ pub struct Report {
     pub sha256: String,
     pub descriptor: Descriptor,
     pub interfaces: Interfaces,
+    /// The contract track the component implements.
+    pub track: Track,
     pub limits: RuntimeLimits,
     /// The upload limit the format would get (its own, else `limits.max_upload`).
     pub max_upload: u64,
@@ -64,6 +66,7 @@ pub fn check_with(runtime: &Runtime, path: &Path, config: &Config) -> anyhow::Re
         configured: config.formats.get(&descriptor.name).cloned(),
         descriptor,
         interfaces: prepared.interfaces,
+        track: prepared.track,
         limits,
         public_url: config.public_url(),
     })
@@ -90,8 +93,12 @@ impl fmt::Display for Report {
             f,
             "contract",
             &format!(
-                "{} (this host implements wharf:format@{CONTRACT} and loads {})",
+                "{} ({}this host implements wharf:format@{CONTRACT} and loads {})",
                 d.contract,
+                match self.track {
+                    Track::Current => String::new(),
+                    track => format!("{track}, converted to and from the host's at every call; "),
+                },
                 contract::accepted()
             ),
         )?;
@@ -193,7 +200,7 @@ fn error_style(style: &ErrorStyle) -> String {
     match style {
         ErrorStyle::PlainText => "plain text".to_string(),
         ErrorStyle::JsonField(field) => format!("JSON, the message under {field:?}"),
-        ErrorStyle::Oci => "the OCI errors[] envelope".to_string(),
+        ErrorStyle::ErrorEnvelope => "the errors[] envelope of the distribution spec".to_string(),
     }
 }
 

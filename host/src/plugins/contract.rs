@@ -2,29 +2,72 @@
 //! rule, and reading a component's contract interfaces before linking it.
 //!
 //! A component names the contract twice: in the interfaces it imports and exports
-//! (`wharf:format/host@0.2.0`, `wharf:format/plugin@0.2.0`), which is what wasmtime links
+//! (`wharf:format/host@0.3.0`, `wharf:format/plugin@0.3.0`), which is what wasmtime links
 //! and type-checks, and in `descriptor.contract`, which it reports about itself. Both
-//! must be on this host's *track*. Tracks follow semver as wasmtime's linker applies it
-//! when it matches versioned names: `1.2.3` is on `1`, `0.2.3` on `0.2`, and `0.0.z` or a
-//! pre-release only on itself. Within a track the host only ever adds imports
-//! (`wit/format.wit`), so a plugin built against the host's version or an older one
-//! links; one built against a newer one links unless it imports something this host
-//! lacks, which the linker then names.
+//! must be on one *track* this host loads: its own, or contract 0.2's, whose plugins
+//! load through a conversion layer (`plugins::compat`). Tracks follow semver as
+//! wasmtime's linker applies it when it matches versioned names: `1.2.3` is on `1`,
+//! `0.2.3` on `0.2`, and `0.0.z` or a pre-release only on itself. Within a track the
+//! host only ever adds imports (`wit/format.wit`), so a plugin built against the host's
+//! version or an older one links; one built against a newer one links unless it imports
+//! something this host lacks, which the linker then names.
 
 use std::collections::BTreeSet;
+use std::fmt;
 
 use anyhow::bail;
 use wasmtime::Engine;
 use wasmtime::component::Component;
 
 /// The contract this host implements.
-pub const CONTRACT: &str = "0.2.0";
+pub const CONTRACT: &str = "0.3.0";
 
 /// The WIT package of the contract, as interface names spell it.
 const PACKAGE: &str = "wharf:format/";
 
 /// The interface every plugin exports.
 const PLUGIN_INTERFACE: &str = "plugin";
+
+/// A contract track this host loads plugins of.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Track {
+    /// [`CONTRACT`]'s: the host's own types.
+    Current,
+    /// `0.2.x`, converted to and from the current types.
+    V02,
+}
+
+impl Track {
+    /// Every track this host loads, its own first.
+    pub const ALL: [Track; 2] = [Track::Current, Track::V02];
+
+    /// The version of the contract this host implements for the track.
+    pub fn version(self) -> &'static str {
+        match self {
+            Track::Current => CONTRACT,
+            Track::V02 => "0.2.0",
+        }
+    }
+
+    /// The track a plugin built against `version` is on, if this host loads it.
+    pub fn of(version: &str) -> Option<Track> {
+        let wanted = track(version)?;
+        Self::ALL
+            .into_iter()
+            .find(|t| track(t.version()).as_ref() == Some(&wanted))
+    }
+}
+
+/// `0.3.x`: the versions of the track.
+impl fmt::Display for Track {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let version = self.version();
+        match track(version) {
+            Some(t) if t != version => write!(f, "{t}.x"),
+            _ => f.write_str(version),
+        }
+    }
+}
 
 /// The part of a version two versions must share to be compatible (see the module docs).
 fn track(version: &str) -> Option<String> {
@@ -38,17 +81,9 @@ fn track(version: &str) -> Option<String> {
     })
 }
 
-/// Whether a plugin built against `version` is on this host's track.
-pub fn compatible(version: &str) -> bool {
-    track(version).is_some_and(|t| Some(t) == track(CONTRACT))
-}
-
-/// The versions this host loads, for messages: `0.2.x`.
+/// The versions this host loads, for messages: `0.3.x and 0.2.x`.
 pub fn accepted() -> String {
-    match track(CONTRACT) {
-        Some(t) if t != CONTRACT => format!("{t}.x"),
-        _ => CONTRACT.to_string(),
-    }
+    Track::ALL.map(|t| t.to_string()).join(" and ")
 }
 
 /// The interfaces a component imports and exports, by full name, contract ones apart.
@@ -97,14 +132,15 @@ impl Interfaces {
             .collect()
     }
 
-    /// Fails unless every contract interface the component names is on this host's
-    /// track and it exports `wharf:format/plugin`. Versions come first: a plugin of
-    /// another contract is best told so, whatever else differs.
-    pub fn check(&self) -> anyhow::Result<()> {
-        let wrong: Vec<&str> = self
-            .versions()
-            .into_iter()
-            .filter(|v| !compatible(v))
+    /// The track the component's contract interfaces are on; fails unless they all
+    /// are on one track this host loads and it exports `wharf:format/plugin`. Versions
+    /// come first: a plugin of another contract is best told so, whatever else differs.
+    pub fn check(&self) -> anyhow::Result<Track> {
+        let versions = self.versions();
+        let wrong: Vec<&str> = versions
+            .iter()
+            .copied()
+            .filter(|v| Track::of(v).is_none())
             .collect();
         if !wrong.is_empty() {
             let built = wrong
@@ -120,7 +156,19 @@ impl Interfaces {
                  (it loads {}); rebuild the plugin against a {} contract, or run a host that \
                  implements its version",
                 accepted(),
-                accepted()
+                Track::Current
+            );
+        }
+        let tracks: BTreeSet<String> = versions
+            .iter()
+            .filter_map(|v| Track::of(v))
+            .map(|t| t.to_string())
+            .collect();
+        if tracks.len() > 1 {
+            bail!(
+                "it mixes contract tracks ({}): its imports and exports must all be built \
+                 against one wharf:format version",
+                tracks.into_iter().collect::<Vec<_>>().join(" and ")
             );
         }
         let plugin = format!("{PACKAGE}{PLUGIN_INTERFACE}");
@@ -145,7 +193,9 @@ impl Interfaces {
                 }
             );
         }
-        Ok(())
+        // Exporting the plugin interface, the component names at least one version.
+        let track = versions.iter().find_map(|v| Track::of(v));
+        Ok(track.unwrap_or(Track::Current))
     }
 }
 
@@ -170,17 +220,20 @@ mod tests {
     use super::*;
 
     #[test]
-    fn versions_on_the_hosts_track_are_compatible() {
-        assert!(compatible("0.2.0"));
-        assert!(compatible("0.2.7"));
-        // 0.2.0 changed records and variants: 0.1 plugins no longer type-check.
-        assert!(!compatible("0.1.0"));
-        assert!(!compatible("0.3.0"));
-        assert!(!compatible("1.2.0"));
-        assert!(!compatible("0.2"));
-        assert!(!compatible("0.2.0-rc.1"));
-        assert!(!compatible(""));
-        assert_eq!(accepted(), "0.2.x");
+    fn versions_on_a_track_the_host_loads_are_accepted() {
+        assert_eq!(Track::of("0.3.0"), Some(Track::Current));
+        assert_eq!(Track::of("0.3.7"), Some(Track::Current));
+        assert_eq!(Track::of("0.2.0"), Some(Track::V02));
+        assert_eq!(Track::of("0.2.9"), Some(Track::V02));
+        // Each minor changed records and variants: 0.1 plugins no longer type-check.
+        assert_eq!(Track::of("0.1.0"), None);
+        assert_eq!(Track::of("0.4.0"), None);
+        assert_eq!(Track::of("1.2.0"), None);
+        assert_eq!(Track::of("0.3"), None);
+        assert_eq!(Track::of("0.3.0-rc.1"), None);
+        assert_eq!(Track::of(""), None);
+        assert_eq!(accepted(), "0.3.x and 0.2.x");
+        assert_eq!(Track::V02.to_string(), "0.2.x");
         assert_eq!(track("2.3.4").as_deref(), Some("2"));
         assert_eq!(track("0.0.3").as_deref(), Some("0.0.3"));
     }
@@ -196,21 +249,34 @@ mod tests {
 
     #[test]
     fn interface_versions_are_checked_by_name() {
-        let ok = interfaces(
-            &["wharf:format/types@0.2.0", "wharf:format/host@0.2.2"],
-            &["wharf:format/plugin@0.2.0"],
+        let current = interfaces(
+            &["wharf:format/types@0.3.0", "wharf:format/host@0.3.2"],
+            &["wharf:format/plugin@0.3.0"],
         );
-        ok.check().unwrap();
+        assert_eq!(current.check().unwrap(), Track::Current);
         assert_eq!(
-            ok.versions().into_iter().collect::<Vec<_>>(),
-            ["0.2.0", "0.2.2"]
+            current.versions().into_iter().collect::<Vec<_>>(),
+            ["0.3.0", "0.3.2"]
         );
+        let previous = interfaces(
+            &["wharf:format/types@0.2.0", "wharf:format/host@0.2.0"],
+            &["wharf:format/plugin@0.2.1"],
+        );
+        assert_eq!(previous.check().unwrap(), Track::V02);
 
         let older = interfaces(&["wharf:format/host@0.1.0"], &["wharf:format/plugin@0.1.0"]);
         let err = older.check().unwrap_err().to_string();
         assert!(err.contains("wharf:format@0.1.0"), "{err}");
-        assert!(err.contains("implements wharf:format@0.2.0"), "{err}");
-        assert!(err.contains("loads 0.2.x"), "{err}");
+        assert!(err.contains("implements wharf:format@0.3.0"), "{err}");
+        assert!(err.contains("loads 0.3.x and 0.2.x"), "{err}");
+        assert!(err.contains("against a 0.3.x contract"), "{err}");
+
+        let mixed = interfaces(&["wharf:format/host@0.2.0"], &["wharf:format/plugin@0.3.0"]);
+        let err = mixed.check().unwrap_err().to_string();
+        assert!(
+            err.contains("mixes contract tracks (0.2.x and 0.3.x)"),
+            "{err}"
+        );
 
         let unversioned = interfaces(&[], &["wharf:format/plugin"]);
         let err = unversioned.check().unwrap_err().to_string();
@@ -219,7 +285,7 @@ mod tests {
 
     #[test]
     fn a_component_without_the_plugin_export_is_not_a_plugin() {
-        let err = interfaces(&["wharf:format/host@0.2.0"], &[])
+        let err = interfaces(&["wharf:format/host@0.3.0"], &[])
             .check()
             .unwrap_err()
             .to_string();

@@ -9,6 +9,8 @@
 
 mod bindings;
 pub mod check;
+// Contract 0.2 plugins beside current ones: `Plugin` calls either through `compat`.
+mod compat;
 pub mod contract;
 mod host_impl;
 mod runtime;
@@ -112,9 +114,11 @@ impl From<api::PluginError> for PluginFailure {
 pub struct Plugin {
     pub format: String,
     pub descriptor: api::Descriptor,
-    pre: bindings::FormatPre<State>,
+    /// The contract the component implements (see `compat`).
+    pub track: contract::Track,
+    pre: compat::Linked,
     /// The same component linked for `match-route` on the async executor.
-    route_pre: bindings::FormatPre<State>,
+    route_pre: compat::Linked,
     runtime: Arc<Runtime>,
     services: Services,
     /// The format's settings, checked against the descriptor at load.
@@ -148,12 +152,7 @@ impl Plugin {
             let state = self.state(CallScope::None);
             let mut store = self.runtime.new_async_store(state);
             let result = match self.route_pre.instantiate_async(&mut store).await {
-                Ok(format) => {
-                    format
-                        .wharf_format_plugin()
-                        .call_match_route(&mut store, &request)
-                        .await
-                }
+                Ok(instance) => instance.match_route(&mut store, &request).await,
                 Err(e) => Err(e),
             };
             self.finish(started, result, &store)
@@ -178,15 +177,10 @@ impl Plugin {
         upload: UploadReader,
     ) -> Result<api::PublishPlan, PluginFailure> {
         let scope = CallScope::Owner(spec.pkg.owner.clone());
-        self.call(scope, move |format, store| {
+        self.call(scope, move |instance, store| {
             let handle = store.data_mut().table.push(upload)?;
             let borrowed = wasmtime::component::Resource::new_borrow(handle.rep());
-            let result = format.wharf_format_plugin().call_parse_upload(
-                &mut *store,
-                &request,
-                &spec,
-                borrowed,
-            );
+            let result = instance.parse_upload(&mut *store, &request, &spec, borrowed);
             store.data_mut().table.delete(handle)?;
             result
         })
@@ -200,10 +194,8 @@ impl Plugin {
         input: api::IndexInput,
     ) -> Result<api::Response, PluginFailure> {
         let scope = owner.map(CallScope::Owner).unwrap_or(CallScope::None);
-        self.call(scope, move |format, store| {
-            format
-                .wharf_format_plugin()
-                .call_render_index(store, &input)
+        self.call(scope, move |instance, store| {
+            instance.render_index(store, &input)
         })
         .await?
         .map_err(Into::into)
@@ -213,7 +205,7 @@ impl Plugin {
     async fn call<R: Send + 'static>(
         self: &Arc<Self>,
         scope: CallScope,
-        f: impl FnOnce(&bindings::Format, &mut Store<State>) -> wasmtime::Result<R> + Send + 'static,
+        f: impl FnOnce(&compat::Instance, &mut Store<State>) -> wasmtime::Result<R> + Send + 'static,
     ) -> Result<R, PluginFailure> {
         let slot = self.slot().await?;
         let this = self.clone();
@@ -229,14 +221,14 @@ impl Plugin {
     fn call_sync<R>(
         &self,
         scope: CallScope,
-        f: impl FnOnce(&bindings::Format, &mut Store<State>) -> wasmtime::Result<R>,
+        f: impl FnOnce(&compat::Instance, &mut Store<State>) -> wasmtime::Result<R>,
     ) -> Result<R, PluginFailure> {
         let started = Instant::now();
         let mut store = self.runtime.new_store(self.state(scope));
         let result = self
             .pre
             .instantiate(&mut store)
-            .and_then(|format| f(&format, &mut store));
+            .and_then(|instance| f(&instance, &mut store));
         self.finish(started, result, &store)
     }
 

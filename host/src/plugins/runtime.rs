@@ -13,8 +13,8 @@ use wasmtime::{
     UpdateDeadline,
 };
 
-use super::bindings::{Format, FormatPre};
-use super::contract::{self, CONTRACT, Interfaces};
+use super::compat::{self, Linked};
+use super::contract::{self, CONTRACT, Interfaces, Track};
 use super::host_impl::{CallScope, State};
 use super::{Plugin, Services, api};
 use crate::metrics::PluginOutcome;
@@ -64,10 +64,12 @@ impl RuntimeLimits {
 
 /// A component that passed every load check, and what it said about itself.
 pub struct Prepared {
-    pre: FormatPre<State>,
-    route_pre: FormatPre<State>,
+    pre: Linked,
+    route_pre: Linked,
     pub descriptor: api::Descriptor,
     pub interfaces: Interfaces,
+    /// The contract the component implements; a 0.2 one is converted at every call.
+    pub track: Track,
 }
 
 /// One engine for the process, shared by every plugin.
@@ -127,8 +129,8 @@ impl Runtime {
             .wasm_context(|| "cannot link WASI".into())?;
         for linker in [&mut linker, &mut async_linker] {
             refuse_waiting(linker).wasm_context(|| "cannot link WASI clocks".into())?;
-            Format::add_to_linker::<_, wasmtime::component::HasSelf<_>>(linker, |s| s)
-                .wasm_context(|| "cannot link the host imports".into())?;
+            // Both contracts' imports: a plugin of either links.
+            compat::add_to_linker(linker).wasm_context(|| "cannot link the host imports".into())?;
         }
 
         // The ticker holds only a weak engine handle so dropping the runtime stops it.
@@ -230,6 +232,7 @@ impl Runtime {
         Ok(Plugin {
             format: format.to_string(),
             descriptor,
+            track: prepared.track,
             pre: prepared.pre,
             route_pre: prepared.route_pre,
             runtime: self.clone(),
@@ -240,23 +243,25 @@ impl Runtime {
     }
 
     /// Every check a component must pass before it serves, in the order that gives the
-    /// clearest message: it is a component, its contract interfaces are on this host's
-    /// track, it links against the host's imports, it exports the plugin interface, and
-    /// `describe` succeeds with a compatible `contract`. `label` names the component in
-    /// logs (the format, or the file being checked).
+    /// clearest message: it is a component, its contract interfaces are on a track this
+    /// host loads, it links against the host's imports, it exports the plugin interface,
+    /// and `describe` succeeds with a `contract` on the same track. `label` names the
+    /// component in logs (the format, or the file being checked).
     pub fn prepare(&self, label: &str, wasm: &[u8]) -> anyhow::Result<Prepared> {
         contract::check_binary(wasm)?;
         let component = self.compile_cached(label, wasm)?;
         let interfaces = Interfaces::of(&component, &self.engine);
-        interfaces.check()?;
+        let track = interfaces.check()?;
+        let version = track.version();
         let instance_pre = self.linker.instantiate_pre(&component).wasm_context(|| {
-            format!("it does not fit this host's imports (wharf:format@{CONTRACT} and WASI 0.2)")
+            format!("it does not fit this host's imports (wharf:format@{version} and WASI 0.2)")
         })?;
-        let pre = FormatPre::new(instance_pre).wasm_context(|| {
-            format!("it does not export wharf:format/plugin as this host expects (wharf:format@{CONTRACT})")
+        let pre = Linked::new(track, instance_pre).wasm_context(|| {
+            format!("it does not export wharf:format/plugin as this host expects (wharf:format@{version})")
         })?;
         // Links whatever the synchronous linker did: same imports, other bindings.
-        let route_pre = FormatPre::new(
+        let route_pre = Linked::new(
+            track,
             self.async_linker
                 .instantiate_pre(&component)
                 .wasm_context(|| "it does not link for routing".into())?,
@@ -264,18 +269,25 @@ impl Runtime {
         .wasm_context(|| "it does not export wharf:format/plugin for routing".into())?;
 
         // No data during `describe`: the plugin is not serving anyone yet.
-        let state = State::new(label, CallScope::None, None, Arc::default(), self.limits.memory);
+        let state = State::new(
+            label,
+            CallScope::None,
+            None,
+            Arc::default(),
+            self.limits.memory,
+        );
         let mut store = self.new_store(state);
         let descriptor = pre
             .instantiate(&mut store)
-            .and_then(|f| f.wharf_format_plugin().call_describe(&mut store));
+            .and_then(|instance| instance.describe(&mut store));
         store.data().flush_output();
         let descriptor = descriptor
             .map_err(|e| anyhow::anyhow!("describe failed: {}", classify(&e, store.data())))?;
-        if !contract::compatible(&descriptor.contract) {
+        if Track::of(&descriptor.contract) != Some(track) {
             bail!(
-                "it describes itself as built for wharf:format@{}, but this host implements \
-                 wharf:format@{CONTRACT} (it loads {})",
+                "it describes itself as built for wharf:format@{}, but its interfaces are \
+                 wharf:format@{track} (this host implements wharf:format@{CONTRACT} and \
+                 loads {})",
                 descriptor.contract,
                 contract::accepted()
             );
@@ -285,6 +297,7 @@ impl Runtime {
             route_pre,
             descriptor,
             interfaces,
+            track,
         })
     }
 
