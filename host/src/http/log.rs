@@ -132,7 +132,7 @@ pub async fn log_request(
     if status == StatusCode::UNAUTHORIZED
         && let Some(presented) = presented
     {
-        let credentials = Credentials::from_headers(&presented).ok();
+        let credentials = Credentials::from_headers(&presented, &[]).ok();
         let reason = reason.unwrap_or("refused");
         span.in_scope(|| info.login_failed(credentials.as_ref(), reason));
     }

@@ -30,16 +30,27 @@ pub async fn render(
     registry: &Registry,
     format: &str,
     plugin: &Arc<crate::plugins::Plugin>,
-    request: api::Request,
+    base_url: String,
     owner: &Owner,
     spec: api::IndexSpec,
 ) -> Result<Arc<Rendered>, Error> {
+    // Everything `render-index` sees besides stored data, so a cached rendering is
+    // right for every caller who may read the owner.
     let key = |subject| Key {
         subject,
         view: spec.view.clone(),
-        argument: spec.argument.clone(),
-        base_url: request.base_url.clone(),
+        params: spec.params.clone(),
+        base_url: base_url.clone(),
         digest_of: spec.digest_of.map(|d| d as u8),
+    };
+    let input = |detail, listing, listing_total| api::IndexInput {
+        base_url: base_url.clone(),
+        owner: Some(owner.name.clone()),
+        spec: spec.clone(),
+        detail,
+        listing,
+        listing_total,
+        rendered_at: crate::db::now(),
     };
     let (owner_id, format_name) = (owner.id, format.to_string());
 
@@ -52,6 +63,7 @@ pub async fn render(
             offset: listing_spec.offset,
             limit: listing_spec.limit,
             all_versions: listing_spec.all_versions,
+            after: listing_spec.after.clone(),
         });
         // Read before the listing: a change in between makes the entry look older than
         // it is (re-rendered once more), never newer.
@@ -61,13 +73,7 @@ pub async fn render(
         let render = async {
             let (listing_total, listing) =
                 listing(registry, format, owner_id, listing_spec).await?;
-            let input = api::IndexInput {
-                request,
-                spec: spec.clone(),
-                detail: None,
-                listing,
-                listing_total,
-            };
+            let input = input(None, listing, listing_total);
             let response = plugin.render_index(Some(owner.name.clone()), input).await?;
             Ok(Arc::new(finish(response, spec.digest_of)))
         };
@@ -96,13 +102,7 @@ pub async fn render(
             ),
             None => None,
         };
-        let input = api::IndexInput {
-            request,
-            spec: spec.clone(),
-            detail: detail.map(|d| to_api(&owner.name, d)),
-            listing: Vec::new(),
-            listing_total: 0,
-        };
+        let input = input(detail.map(|d| to_api(&owner.name, d)), Vec::new(), 0);
         let response = plugin.render_index(Some(owner.name.clone()), input).await?;
         Ok(Arc::new(finish(response, spec.digest_of)))
     };
@@ -125,7 +125,7 @@ pub async fn render_across_owners(
     registry: &Registry,
     format: &str,
     plugin: &Arc<crate::plugins::Plugin>,
-    request: api::Request,
+    base_url: String,
     principal: &Principal,
     spec: api::IndexSpec,
 ) -> Result<Arc<Rendered>, Error> {
@@ -152,11 +152,13 @@ pub async fn render_across_owners(
         })
         .await?;
     let input = api::IndexInput {
-        request,
+        base_url,
+        owner: None,
         spec: spec.clone(),
         detail: None,
         listing_total: listing.len() as u64,
         listing,
+        rendered_at: crate::db::now(),
     };
     let response = plugin.render_index(None, input).await?;
     Ok(Arc::new(finish(response, spec.digest_of)))
