@@ -251,7 +251,7 @@ fn login_name(credentials: &Credentials) -> Option<&str> {
     let Credentials::Basic { user, .. } = credentials else {
         return None;
     };
-    let plausible = crate::db::owners::valid_name(user)
+    let plausible = crate::registry::accounts::valid_name(user)
         && !user.starts_with(crate::auth::secrets::TOKEN_PREFIX)
         && !crate::auth::registry_token::looks_like(user);
     plausible.then_some(user.as_str())

@@ -40,7 +40,6 @@ pub(super) struct Key {
     pub(super) view: String,
     pub(super) params: Vec<(String, String)>,
     pub(super) base_url: String,
-    pub(super) digest_of: Option<u8>,
 }
 
 /// Bodies smaller than this are sent as they are: gzip would save too little.
