@@ -106,7 +106,7 @@ fn pulling_a_reference_that_cannot_be_a_manifest_is_manifest_unknown() {
     assert_refused(push, StatusCode::BAD_REQUEST, "MANIFEST_INVALID");
 }
 
-/// The plugin's reference limit (`MAX_REFERENCES` in plugins/oci/src/manifest.rs).
+/// The plugin's default reference limit (its setting `max-references`).
 const MAX_REFERENCES: usize = 10_000;
 
 /// `count` distinct blobs of one byte each, recorded as pushed to `alice/{repo}`, and
@@ -160,4 +160,20 @@ fn a_manifest_with_many_references_is_checked_quickly_and_too_many_are_refused()
         oci.get("alice/wider/manifests/v1").status(),
         StatusCode::NOT_FOUND
     );
+}
+
+/// `[formats.oci.settings]` reaches the plugin: a lower `max-references` refuses a
+/// manifest the default accepts.
+#[test]
+fn an_operator_setting_changes_the_reference_limit() {
+    let oci = Registry::with(TestServer::builder().configure(|config| {
+        let settings = &mut config.formats.get_mut("oci").unwrap().settings;
+        settings.insert("max-references".into(), toml::Value::Integer(3));
+    }));
+    let narrow = wide_manifest(&oci, "narrow", 3);
+    let push = oci.push_manifest("alice/narrow", "v1", IMAGE_MANIFEST, &narrow);
+    assert_eq!(push.status(), StatusCode::CREATED, "{}", text(push));
+    let wider = wide_manifest(&oci, "wider", 4);
+    let push = oci.push_manifest("alice/wider", "v1", IMAGE_MANIFEST, &wider);
+    assert_refused(push, StatusCode::BAD_REQUEST, "MANIFEST_INVALID");
 }

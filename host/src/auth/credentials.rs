@@ -11,14 +11,17 @@ pub enum Credentials {
     Basic { user: String, secret: String },
 }
 
-/// Headers that carry credentials; they are stripped before a plugin sees a request.
-pub const CREDENTIAL_HEADERS: &[&str] = &["authorization", "cookie", "x-nuget-apikey"];
+/// Headers that carry credentials in every format; they are stripped before a plugin
+/// sees a request, together with the headers its descriptor declares
+/// (`credential-headers`).
+pub const CREDENTIAL_HEADERS: &[&str] = &["authorization", "cookie"];
 
 impl Credentials {
-    /// `Authorization: token T | Bearer T | Basic … | T`, else `X-NuGet-ApiKey: T`.
+    /// `Authorization: token T | Bearer T | Basic … | T`, else the first of `extra` (the
+    /// format's declared credential headers, lower-case) that is present, as a token.
     /// A bare value is what cargo sends (the token exactly as `cargo login` stored it).
     /// A malformed Authorization header is an error, not anonymity.
-    pub fn from_headers(headers: &HeaderMap) -> Result<Self, String> {
+    pub fn from_headers(headers: &HeaderMap, extra: &[String]) -> Result<Self, String> {
         if let Some(value) = headers.get(http::header::AUTHORIZATION) {
             let value = value
                 .to_str()
@@ -48,12 +51,12 @@ impl Credentials {
                 _ => Err("unsupported Authorization scheme".to_string()),
             };
         }
-        if let Some(key) = headers.get("x-nuget-apikey") {
-            let key = key
-                .to_str()
-                .map_err(|_| "malformed X-NuGet-ApiKey header")?;
-            if !key.is_empty() {
-                return Ok(Self::Token(key.to_string()));
+        for name in extra {
+            if let Some(key) = headers.get(name.as_str()) {
+                let key = key.to_str().map_err(|_| format!("malformed {name} header"))?;
+                if !key.is_empty() {
+                    return Ok(Self::Token(key.to_string()));
+                }
             }
         }
         Ok(Self::None)
@@ -70,7 +73,7 @@ mod tests {
             http::HeaderName::from_bytes(name.as_bytes()).unwrap(),
             value.parse().unwrap(),
         );
-        Credentials::from_headers(&h)
+        Credentials::from_headers(&h, &["x-api-key".to_string()])
     }
 
     #[test]
@@ -83,10 +86,12 @@ mod tests {
             parse("authorization", "Bearer abc"),
             Ok(Credentials::Token("abc".into()))
         );
+        // A header the format declares carries a token; an undeclared one is nothing.
         assert_eq!(
-            parse("x-nuget-apikey", "abc"),
+            parse("x-api-key", "abc"),
             Ok(Credentials::Token("abc".into()))
         );
+        assert_eq!(parse("x-other-key", "abc"), Ok(Credentials::None));
         assert_eq!(
             parse(
                 "authorization",
@@ -105,7 +110,7 @@ mod tests {
         assert!(parse("authorization", "Basic !!!").is_err());
         assert!(parse("authorization", "Digest x").is_err());
         assert_eq!(
-            Credentials::from_headers(&HeaderMap::new()),
+            Credentials::from_headers(&HeaderMap::new(), &[]),
             Ok(Credentials::None)
         );
     }

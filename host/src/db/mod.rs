@@ -43,13 +43,7 @@ struct Inner {
     readers: Mutex<Vec<Connection>>,
 }
 
-/// Seconds since the Unix epoch.
-pub fn now() -> i64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_secs() as i64)
-        .unwrap_or(0)
-}
+pub use crate::clock::now;
 
 impl Db {
     /// Opens (creating if needed) and migrates the database at `path`.

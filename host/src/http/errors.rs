@@ -19,6 +19,9 @@ use crate::plugins::api::{Challenge, Descriptor, ErrorStyle};
 pub struct Envelope {
     pub style: ErrorStyle,
     pub challenge: Challenge,
+    /// The format's protocol codes by status, for failures the host detects (the
+    /// descriptor's `error-codes`); a route's own codes come first.
+    pub codes: Vec<(u16, String)>,
     pub public_url: String,
     /// The token scope the request needs (`repository:alice/img:pull`), once the route
     /// is known; Bearer challenges name it.
@@ -38,6 +41,7 @@ impl Envelope {
         Self {
             style: descriptor.error_style.clone(),
             challenge: descriptor.challenge.clone(),
+            codes: descriptor.error_codes.clone(),
             public_url: public_url.to_string(),
             scope: None,
             insufficient_scope: false,
@@ -57,6 +61,7 @@ impl Envelope {
         Self {
             style: ErrorStyle::JsonField("message".to_string()),
             challenge: Challenge::Basic("Wharf".to_string()),
+            codes: Vec::new(),
             public_url: public_url.to_string(),
             scope: None,
             insufficient_scope: false,
@@ -69,14 +74,27 @@ impl Envelope {
     }
 
     /// Renders an error with the protocol codes a route names for the statuses of
-    /// failures the host detects (OCI `BLOB_UNKNOWN` rather than the generic 404 code).
+    /// failures the host detects (OCI `BLOB_UNKNOWN` rather than the format-wide 404
+    /// code). A plugin's own error keeps its code; without one, the format-wide code for
+    /// its status applies.
     pub fn render_coded(&self, error: Error, codes: &[(u16, String)]) -> Response {
-        let (status, mut code, message) = classify(&error);
-        if !matches!(error, Error::Plugin(_))
-            && let Some((_, named)) = codes.iter().find(|(s, _)| *s == status.as_u16())
-        {
-            code = named;
+        let (status, code, message) = classify(&error);
+        fn by_status(codes: &[(u16, String)], status: StatusCode) -> Option<&str> {
+            codes
+                .iter()
+                .find(|(s, _)| *s == status.as_u16())
+                .map(|(_, c)| c.as_str())
         }
+        let route_codes = if matches!(error, Error::Plugin(_)) {
+            None
+        } else {
+            by_status(codes, status)
+        };
+        let code = Some(code)
+            .filter(|c| !c.is_empty())
+            .or(route_codes)
+            .or_else(|| by_status(&self.codes, status))
+            .unwrap_or_default();
         let mut response = body(&self.style, status, code, &message);
         let reason = if status.is_server_error() {
             error.to_string()
@@ -130,27 +148,21 @@ impl Envelope {
 fn classify(error: &Error) -> (StatusCode, &str, String) {
     match error {
         Error::BadRequest(m) => (StatusCode::BAD_REQUEST, "", m.clone()),
-        Error::Unauthorized(m) => (StatusCode::UNAUTHORIZED, "UNAUTHORIZED", m.clone()),
-        Error::Forbidden(m) => (StatusCode::FORBIDDEN, "DENIED", m.clone()),
+        Error::Unauthorized(m) => (StatusCode::UNAUTHORIZED, "", m.clone()),
+        Error::Forbidden(m) => (StatusCode::FORBIDDEN, "", m.clone()),
         Error::NotFound(m) => (StatusCode::NOT_FOUND, "", m.clone()),
         Error::Conflict(m) => (StatusCode::CONFLICT, "", m.clone()),
-        Error::TooLarge(m) => (StatusCode::PAYLOAD_TOO_LARGE, "SIZE_INVALID", m.clone()),
-        Error::TooManyRequests { message, .. } => (
-            StatusCode::TOO_MANY_REQUESTS,
-            "TOOMANYREQUESTS",
-            message.clone(),
-        ),
-        Error::Unavailable { message, .. } => (
-            StatusCode::SERVICE_UNAVAILABLE,
-            "UNAVAILABLE",
-            message.clone(),
-        ),
+        Error::TooLarge(m) => (StatusCode::PAYLOAD_TOO_LARGE, "", m.clone()),
+        Error::TooManyRequests { message, .. } => {
+            (StatusCode::TOO_MANY_REQUESTS, "", message.clone())
+        }
+        Error::Unavailable { message, .. } => {
+            (StatusCode::SERVICE_UNAVAILABLE, "", message.clone())
+        }
         Error::Timeout(m) => (StatusCode::REQUEST_TIMEOUT, "", m.clone()),
-        Error::RangeMismatch { .. } => (
-            StatusCode::RANGE_NOT_SATISFIABLE,
-            "BLOB_UPLOAD_INVALID",
-            error.to_string(),
-        ),
+        Error::RangeMismatch { .. } => {
+            (StatusCode::RANGE_NOT_SATISFIABLE, "", error.to_string())
+        }
         Error::Plugin(PluginFailure::Rejected {
             status,
             code,
@@ -184,12 +196,9 @@ fn classify(error: &Error) -> (StatusCode, &str, String) {
                     .to_string(),
             )
         }
-        // Distribution's code for a registry that cannot serve now.
-        Error::Plugin(PluginFailure::Busy { .. }) => (
-            StatusCode::SERVICE_UNAVAILABLE,
-            "UNAVAILABLE",
-            error.to_string(),
-        ),
+        Error::Plugin(PluginFailure::Busy { .. }) => {
+            (StatusCode::SERVICE_UNAVAILABLE, "", error.to_string())
+        }
         Error::Db(_) | Error::Io(_) | Error::Internal(_) => {
             tracing::error!(error = %error, "internal error");
             (
@@ -217,35 +226,15 @@ fn body(style: &ErrorStyle, status: StatusCode, code: &str, message: &str) -> Re
             );
             (status, axum::Json(serde_json::Value::Object(object))).into_response()
         }
-        ErrorStyle::Oci => {
-            let code = if code.is_empty() {
-                oci_code(status)
-            } else {
-                code
-            };
+        ErrorStyle::ErrorEnvelope => {
+            // The envelope's `code` is required; this one is in the distribution spec's
+            // set and says no more than the status does.
+            let code = if code.is_empty() { "UNSUPPORTED" } else { code };
             // `detail` repeats the message: the distribution spec allows any JSON there,
             // and crates.io's API (hence cargo) reads the message from `errors[].detail`.
             let body = serde_json::json!({"errors": [{"code": code, "message": message, "detail": message}]});
             (status, axum::Json(body)).into_response()
         }
-    }
-}
-
-/// A distribution-spec code for host errors that carry none.
-fn oci_code(status: StatusCode) -> &'static str {
-    match status {
-        StatusCode::UNAUTHORIZED => "UNAUTHORIZED",
-        StatusCode::FORBIDDEN => "DENIED",
-        StatusCode::NOT_FOUND => "NAME_UNKNOWN",
-        StatusCode::PAYLOAD_TOO_LARGE => "SIZE_INVALID",
-        StatusCode::METHOD_NOT_ALLOWED => "UNSUPPORTED",
-        StatusCode::TOO_MANY_REQUESTS => "TOOMANYREQUESTS",
-        // No code of the distribution spec's set (which it fixes for 4xx only) fits a
-        // full disk. `UNAVAILABLE` is the one Docker's and containerd's error registries
-        // know for a registry that cannot serve the request for now; they print its
-        // message and retry later, which is right for space an operator can free.
-        StatusCode::INSUFFICIENT_STORAGE => "UNAVAILABLE",
-        _ => "UNSUPPORTED",
     }
 }
 
@@ -256,6 +245,7 @@ mod tests {
     async fn rendered(style: ErrorStyle, error: Error) -> (StatusCode, String) {
         let envelope = Envelope {
             style,
+            codes: vec![(507, "UNAVAILABLE".to_string()), (404, "NAME_UNKNOWN".to_string())],
             ..Envelope::management("http://127.0.0.1")
         };
         let response = envelope.render(error);
@@ -266,10 +256,50 @@ mod tests {
         (status, String::from_utf8(body.to_vec()).unwrap())
     }
 
+    async fn code_of(envelope: &Envelope, error: Error, route: &[(u16, String)]) -> String {
+        let response = envelope.render_coded(error, route);
+        let body = axum::body::to_bytes(response.into_body(), 1 << 16)
+            .await
+            .unwrap();
+        let body: serde_json::Value = serde_json::from_slice(&body).unwrap();
+        body["errors"][0]["code"].as_str().unwrap().to_string()
+    }
+
+    #[tokio::test]
+    async fn codes_come_from_the_plugin_then_the_route_then_the_descriptor() {
+        let envelope = Envelope {
+            style: ErrorStyle::ErrorEnvelope,
+            codes: vec![(404, "NAME_UNKNOWN".into()), (401, "UNAUTHORIZED".into())],
+            ..Envelope::management("http://127.0.0.1")
+        };
+        let route = [(404, "BLOB_UNKNOWN".to_string())];
+        let missing = || Error::not_found("no such blob");
+        assert_eq!(code_of(&envelope, missing(), &route).await, "BLOB_UNKNOWN");
+        assert_eq!(code_of(&envelope, missing(), &[]).await, "NAME_UNKNOWN");
+        let refused = Error::Unauthorized("sign in".into());
+        assert_eq!(code_of(&envelope, refused, &route).await, "UNAUTHORIZED");
+        // A plugin's own code wins; without one the route's codes do not apply to it.
+        let rejected = |code: &str| {
+            Error::Plugin(PluginFailure::Rejected {
+                status: 404,
+                code: code.into(),
+                message: "m".into(),
+            })
+        };
+        assert_eq!(code_of(&envelope, rejected("MANIFEST_UNKNOWN"), &route).await, "MANIFEST_UNKNOWN");
+        assert_eq!(code_of(&envelope, rejected(""), &route).await, "NAME_UNKNOWN");
+        // Nothing declared: the envelope still carries a code.
+        let bare = Envelope {
+            codes: Vec::new(),
+            ..envelope
+        };
+        assert_eq!(code_of(&bare, Error::Conflict("x".into()), &[]).await, "UNSUPPORTED");
+    }
+
     #[tokio::test]
     async fn a_full_disk_is_507_in_every_style() {
         let full = || Error::from(std::io::Error::from(std::io::ErrorKind::StorageFull));
-        let (status, body) = rendered(ErrorStyle::Oci, full()).await;
+        let (status, body) = rendered(ErrorStyle::ErrorEnvelope, full()).await;
         assert_eq!(status, StatusCode::INSUFFICIENT_STORAGE);
         let body: serde_json::Value = serde_json::from_str(&body).unwrap();
         assert_eq!(body["errors"][0]["code"], "UNAVAILABLE");

@@ -17,8 +17,8 @@ use crate::error::Error;
 use crate::pipeline::authorize::{self, repository};
 use crate::pipeline::identify::{Owner, owner_named};
 use crate::plugins::api::{self, Operation};
-use crate::registry::delete::{self, Removal};
-use crate::registry::lookup::{self, FileRow, Selector};
+use crate::registry::delete;
+use crate::registry::lookup::{self, FileRow};
 use crate::registry::{FormatEntry, Registry, index, mount, publish, tokens};
 use crate::store::Algorithm;
 
@@ -84,7 +84,7 @@ impl Context<'_> {
                     self.registry,
                     &self.entry.name,
                     &self.entry.plugin,
-                    request,
+                    request.base_url,
                     self.principal,
                     spec,
                 )
@@ -118,38 +118,35 @@ impl Context<'_> {
         body: Body,
     ) -> Result<Done, Error> {
         let (registry, format, owner_id) = (self.registry, self.entry.name.as_str(), owner.id);
-        let find = |selector| lookup::file(registry, format, owner_id, selector);
-        let removed = |what| async move {
-            delete::run(registry, owner_id, format, what).await?;
-            Ok(Done::host(
-                StatusCode::NO_CONTENT.into_response(),
-                reply::Outcome::default(),
-            ))
-        };
         match op {
-            Operation::ServeFile(f) => self.serve(find(Selector::File(f))?).await,
-            Operation::ServeFileByName(f) => self.serve(find(Selector::Named(f))?).await,
-            Operation::ServeBlob(b) => self.serve(find(Selector::Blob(b))?).await,
-            Operation::ServeTag(t) => self.serve(find(Selector::Tagged(t))?).await,
-            Operation::ServeFileDigest(d) => {
-                let hex = lookup::file_digest(registry, self.entry, owner_id, d).await?;
-                let response = ([(header::CONTENT_TYPE, "text/plain")], hex).into_response();
-                Ok(Done::host(response, reply::Outcome::default()))
+            Operation::Serve(spec) => {
+                let file = lookup::file(registry, format, owner_id, &spec.selector)?;
+                match spec.digest_of {
+                    None => self.serve(file).await,
+                    Some(algorithm) => {
+                        let hex = lookup::file_digest(registry, file, algorithm).await?;
+                        let response =
+                            ([(header::CONTENT_TYPE, "text/plain")], hex).into_response();
+                        Ok(Done::host(response, reply::Outcome::default()))
+                    }
+                }
             }
             Operation::AcceptUpload(spec) => Ok(Done::own(
                 self.accept_upload(owner, request, spec, body).await?,
             )),
             Operation::RenderIndex(spec) => {
                 let index =
-                    index::render(registry, format, &self.entry.plugin, request, &owner, spec)
+                    index::render(registry, format, &self.entry.plugin, request.base_url, &owner, spec)
                         .await?;
                 Ok(Done::own(rendered(&index, self.headers)))
             }
-            Operation::DeleteFile(f) => removed(Removal::File(f)).await,
-            Operation::DeleteVersion(v) => removed(Removal::Version(v)).await,
-            Operation::DeletePackage(p) => removed(Removal::Package(p)).await,
-            Operation::RemoveTag(t) => removed(Removal::Tag(t)).await,
-            Operation::UnlinkBlob(b) => removed(Removal::BlobLink(b)).await,
+            Operation::Delete(target) => {
+                delete::run(registry, owner_id, format, target).await?;
+                Ok(Done::host(
+                    StatusCode::NO_CONTENT.into_response(),
+                    reply::Outcome::default(),
+                ))
+            }
             Operation::MountBlob(m) => self.mount_blob(owner, m, body).await,
             Operation::UploadSession(s) => {
                 let (response, outcome) =

@@ -52,7 +52,8 @@ async fn handle(
     parts: Parts,
     body: Body,
 ) -> Response {
-    let credentials = match Credentials::from_headers(&parts.headers) {
+    let declared = &entry.plugin.descriptor.credential_headers;
+    let credentials = match Credentials::from_headers(&parts.headers, declared) {
         Ok(credentials) => credentials,
         Err(why) => {
             return refuse_unread(envelope.render(Error::Unauthorized(why)), &parts, body).await;
@@ -62,7 +63,7 @@ async fn handle(
         credentials,
         peer: super::peer(&parts.extensions),
         mount_owner,
-        request: plugin_request(&parts, rest),
+        request: plugin_request(&parts, rest, declared),
     };
     let mut hints = Hints::default();
     let prepared = pipeline::prepare(registry, entry, inbound, &mut hints).await;
@@ -101,7 +102,7 @@ async fn handle(
 
 /// The request as the plugin sees it: lower-case headers without credentials; owner,
 /// base URL and user are filled in by the pipeline.
-fn plugin_request(parts: &Parts, rest: &str) -> api::Request {
+fn plugin_request(parts: &Parts, rest: &str, declared: &[String]) -> api::Request {
     api::Request {
         method: method(&parts.method),
         path: if rest.is_empty() {
@@ -110,7 +111,7 @@ fn plugin_request(parts: &Parts, rest: &str) -> api::Request {
             rest.to_string()
         },
         query: query::parse(parts.uri.query()),
-        headers: plugin_headers(&parts.headers),
+        headers: plugin_headers(&parts.headers, declared),
         owner: None,
         base_url: String::new(),
         user: None,
@@ -192,11 +193,13 @@ fn method(m: &Method) -> api::Method {
     }
 }
 
-/// Request headers for the plugin: lower-case names, credentials removed.
-fn plugin_headers(headers: &HeaderMap) -> Vec<(String, String)> {
+/// Request headers for the plugin: lower-case names, credentials removed (the host's
+/// and those the format declares).
+fn plugin_headers(headers: &HeaderMap, declared: &[String]) -> Vec<(String, String)> {
     headers
         .iter()
         .filter(|(name, _)| !CREDENTIAL_HEADERS.contains(&name.as_str()))
+        .filter(|(name, _)| !declared.iter().any(|d| d == name.as_str()))
         .filter_map(|(name, v)| Some((name.as_str().to_string(), v.to_str().ok()?.to_string())))
         .collect()
 }
@@ -215,11 +218,13 @@ mod tests {
             http::Request::put("/api/packages/alice/generic/a/1/f?x=1&y")
                 .header("Authorization", "token secret")
                 .header("Cookie", "s=1")
+                .header("X-Api-Key", "secret")
                 .header("X-Thing", "kept")
                 .body(())
                 .unwrap(),
         );
-        let request = plugin_request(&parts, "/a/1/f");
+        let declared = ["x-api-key".to_string()];
+        let request = plugin_request(&parts, "/a/1/f", &declared);
         assert_eq!(request.path, "/a/1/f");
         assert!(matches!(request.method, api::Method::Put));
         assert_eq!(
@@ -227,7 +232,7 @@ mod tests {
             vec![("x-thing".to_string(), "kept".to_string())]
         );
         assert_eq!(request.query.len(), 2);
-        assert_eq!(plugin_request(&parts, "").path, "/");
+        assert_eq!(plugin_request(&parts, "", &declared).path, "/");
     }
 
     #[test]

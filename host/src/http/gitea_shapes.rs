@@ -7,7 +7,7 @@ use std::time::{Duration, UNIX_EPOCH};
 
 use serde_json::{Map, Value, json};
 
-use crate::db::owners::OwnerKind;
+use crate::registry::accounts::OwnerKind;
 use crate::registry::catalog::{Account, FileEntry, PackageRow, VersionEntry};
 
 /// Seconds since the epoch as RFC 3339 (`2026-12-03T00:04:07Z`), as Gitea writes times.
@@ -71,7 +71,7 @@ fn object(value: Value) -> Map<String, Value> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::db::owners::Owner;
+    use crate::registry::accounts::Owner;
     use crate::registry::catalog::FileRow;
 
     fn account(private: bool) -> Account {

@@ -132,7 +132,7 @@ pub async fn log_request(
     if status == StatusCode::UNAUTHORIZED
         && let Some(presented) = presented
     {
-        let credentials = Credentials::from_headers(&presented).ok();
+        let credentials = Credentials::from_headers(&presented, &[]).ok();
         let reason = reason.unwrap_or("refused");
         span.in_scope(|| info.login_failed(credentials.as_ref(), reason));
     }
@@ -251,7 +251,7 @@ fn login_name(credentials: &Credentials) -> Option<&str> {
     let Credentials::Basic { user, .. } = credentials else {
         return None;
     };
-    let plausible = crate::db::owners::valid_name(user)
+    let plausible = crate::registry::accounts::valid_name(user)
         && !user.starts_with(crate::auth::secrets::TOKEN_PREFIX)
         && !crate::auth::registry_token::looks_like(user);
     plausible.then_some(user.as_str())

@@ -58,7 +58,7 @@ async fn access(
     owner: &str,
     needed: Access,
 ) -> Result<Owner, Error> {
-    let credentials = Credentials::from_headers(headers).map_err(Error::Unauthorized)?;
+    let credentials = Credentials::from_headers(headers, &[]).map_err(Error::Unauthorized)?;
     let credentials = (registry.passwords)
         .check(&registry.db, credentials, super::peer(extensions))
         .await?;

@@ -7,7 +7,7 @@ use axum::response::Response;
 use http::{HeaderName, HeaderValue, StatusCode, header};
 
 use crate::error::Error;
-use crate::plugins::api::ReplyTemplate;
+use crate::plugins::api::{ReplyPart, ReplyTemplate};
 
 /// What an operation produced, for the template's placeholders.
 #[derive(Debug, Default)]
@@ -24,30 +24,36 @@ pub struct Outcome {
 }
 
 impl Outcome {
-    fn expand(&self, text: &str) -> String {
-        if !text.contains('{') {
-            return text.to_string();
-        }
-        let mut out = text.to_string();
-        let digest = self
-            .digest
-            .clone()
-            .or_else(|| self.sha256.as_ref().map(|s| format!("sha256:{s}")));
-        let values = [
-            ("{token}", self.token.clone()),
-            ("{size}", self.size.map(|s| s.to_string())),
-            ("{sha256}", self.sha256.clone()),
-            ("{id}", self.id.clone()),
-            ("{end}", self.end.map(|e| e.to_string())),
-            ("{digest}", digest),
-        ];
-        for (placeholder, value) in values {
-            if let Some(value) = value {
-                out = out.replace(placeholder, &value);
+    /// The text of a header value or body: each part as the operation's outcome fills
+    /// it in; a value the operation did not produce is empty.
+    fn expand(&self, parts: &[ReplyPart]) -> String {
+        let mut out = String::new();
+        for part in parts {
+            match part {
+                ReplyPart::Text(text) => out.push_str(text),
+                ReplyPart::Token => out.push_str(self.token.as_deref().unwrap_or_default()),
+                ReplyPart::Size => out.push_str(&self.size.map(|s| s.to_string()).unwrap_or_default()),
+                ReplyPart::Sha256 => out.push_str(self.sha256.as_deref().unwrap_or_default()),
+                ReplyPart::SessionId => out.push_str(self.id.as_deref().unwrap_or_default()),
+                ReplyPart::ReceivedEnd => {
+                    out.push_str(&self.end.map(|e| e.to_string()).unwrap_or_default())
+                }
+                ReplyPart::Digest => match (&self.digest, &self.sha256) {
+                    (Some(digest), _) => out.push_str(digest),
+                    (None, Some(sha256)) => out.push_str(&format!("sha256:{sha256}")),
+                    (None, None) => {}
+                },
             }
         }
         out
     }
+}
+
+/// Whether a template value describes an upload session (names its id or its end).
+fn names_session(parts: &[ReplyPart]) -> bool {
+    parts
+        .iter()
+        .any(|p| matches!(p, ReplyPart::SessionId | ReplyPart::ReceivedEnd))
 }
 
 impl Outcome {
@@ -62,7 +68,7 @@ impl Outcome {
 }
 
 /// Gives a 416 on an upload session the template's headers that describe the session
-/// (those naming `{id}` or `{end}`: `Location`, `Range`), so the client learns where to
+/// (those naming the session id or end: `Location`, `Range`), so the client learns where to
 /// resume; a finishing request's template names the blob it would have stored, which a
 /// 416 must not claim. Other errors pass through unchanged.
 pub fn error_headers(error: Error, template: Option<&ReplyTemplate>) -> Error {
@@ -79,7 +85,7 @@ pub fn error_headers(error: Error, template: Option<&ReplyTemplate>) -> Error {
             let headers = template
                 .headers
                 .iter()
-                .filter(|(_, value)| value.contains("{id}") || value.contains("{end}"))
+                .filter(|(_, value)| names_session(value))
                 .map(|(name, value)| (name.clone(), outcome.expand(value)))
                 .collect();
             Error::RangeMismatch {
@@ -153,16 +159,21 @@ mod tests {
     use axum::response::IntoResponse;
 
     use super::*;
+    use ReplyPart::{Digest, ReceivedEnd, SessionId, Sha256, Token};
 
-    fn template(status: u16, body: &str) -> ReplyTemplate {
+    fn text(t: &str) -> ReplyPart {
+        ReplyPart::Text(t.into())
+    }
+
+    fn template(status: u16, body: Vec<ReplyPart>) -> ReplyTemplate {
         ReplyTemplate {
             status,
             content_type: "application/json".into(),
             headers: vec![
-                ("location".into(), "/blobs/sha256:{sha256}".into()),
-                ("content-length".into(), "1".into()),
+                ("location".into(), vec![text("/blobs/sha256:"), Sha256]),
+                ("content-length".into(), vec![text("1")]),
             ],
-            body: body.into(),
+            body,
         }
     }
 
@@ -175,7 +186,10 @@ mod tests {
         };
         let r = apply(
             StatusCode::NO_CONTENT.into_response(),
-            Some(&template(200, r#"{"token":"{token}"}"#)),
+            Some(&template(
+                200,
+                vec![text(r#"{"token":""#), Token, text(r#""}"#)],
+            )),
             &outcome,
             false,
         );
@@ -187,11 +201,11 @@ mod tests {
 
     #[test]
     fn session_placeholders_and_416_headers() {
-        let mut t = template(202, "");
+        let mut t = template(202, vec![]);
         t.headers = vec![
-            ("location".into(), "/up/{id}".into()),
-            ("range".into(), "0-{end}".into()),
-            ("docker-content-digest".into(), "{digest}".into()),
+            ("location".into(), vec![text("/up/"), SessionId]),
+            ("range".into(), vec![text("0-"), ReceivedEnd]),
+            ("docker-content-digest".into(), vec![Digest]),
         ];
         let r = apply(
             StatusCode::OK.into_response(),
@@ -202,17 +216,19 @@ mod tests {
         assert_eq!(r.headers()["location"], "/up/abc");
         assert_eq!(r.headers()["range"], "0-9");
         let empty = Outcome::session("abc", 0);
-        assert_eq!(empty.expand("0-{end}"), "0-0");
+        assert_eq!(empty.expand(&[text("0-"), ReceivedEnd]), "0-0");
         let stored = Outcome {
             sha256: Some("ab".into()),
             ..Outcome::default()
         };
-        assert_eq!(stored.expand("{digest}"), "sha256:ab");
+        assert_eq!(stored.expand(&[Digest]), "sha256:ab");
         let named = Outcome {
             digest: Some("sha512:cd".into()),
             ..stored
         };
-        assert_eq!(named.expand("{digest}"), "sha512:cd");
+        assert_eq!(named.expand(&[Digest]), "sha512:cd");
+        // A value the operation did not produce is left out, not spelled as a placeholder.
+        assert_eq!(Outcome::default().expand(&[text("t="), Token]), "t=");
 
         let Error::RangeMismatch { headers, .. } =
             error_headers(Error::range_mismatch("abc", 4), Some(&t))
@@ -221,10 +237,10 @@ mod tests {
         };
         assert!(headers.contains(&("range".to_string(), "0-3".to_string())));
         assert!(headers.contains(&("location".to_string(), "/up/abc".to_string())));
-        let mut finish = template(201, "");
+        let mut finish = template(201, vec![]);
         finish.headers = vec![
-            ("location".into(), "/blobs/sha256:ab".into()),
-            ("docker-content-digest".into(), "sha256:ab".into()),
+            ("location".into(), vec![text("/blobs/"), Digest]),
+            ("docker-content-digest".into(), vec![Digest]),
         ];
         let Error::RangeMismatch { headers, .. } =
             error_headers(Error::range_mismatch("abc", 4), Some(&finish))
@@ -242,7 +258,7 @@ mod tests {
     fn streamed_files_keep_their_status_and_body() {
         let r = apply(
             (StatusCode::PARTIAL_CONTENT, "abc").into_response(),
-            Some(&template(200, "x")),
+            Some(&template(200, vec![text("x")])),
             &Outcome::default(),
             true,
         );

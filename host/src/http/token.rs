@@ -89,7 +89,7 @@ pub async fn issue(
         .db
         .read(move |conn| registry_token::grant(conn, &granted_to, &requested))
         .await?;
-    let now = crate::db::now();
+    let now = crate::clock::now();
     let claims = Claims::new(
         &principal,
         &grant,

@@ -34,7 +34,7 @@ async fn credentials(
     headers: &HeaderMap,
     extensions: &http::Extensions,
 ) -> Result<Checked, Error> {
-    let presented = Credentials::from_headers(headers).map_err(Error::Unauthorized)?;
+    let presented = Credentials::from_headers(headers, &[]).map_err(Error::Unauthorized)?;
     (registry.passwords)
         .check(&registry.db, presented, super::peer(extensions))
         .await

@@ -6,7 +6,7 @@ use crate::auth::{self, Access, Principal};
 use crate::db::Db;
 use crate::db::owners::Owner;
 use crate::error::Error;
-use crate::plugins::api::{self, Operation};
+use crate::plugins::api::{self, DeleteTarget, Operation, Selector};
 
 use super::identify::{Granted, owner_named};
 
@@ -108,22 +108,34 @@ pub async fn check(
 
 /// The owner an operation names, if any.
 fn target_owner(op: &Operation) -> Option<&str> {
-    target_pkg(op).map(|pkg| pkg.owner.as_str())
+    match op {
+        Operation::Serve(api::ServeSpec {
+            selector: Selector::OwnerFile(f),
+            ..
+        }) => Some(&f.owner),
+        op => target_pkg(op).map(|pkg| pkg.owner.as_str()),
+    }
 }
 
 /// The package an operation names, if any.
 fn target_pkg(op: &Operation) -> Option<&api::PackageRef> {
     let pkg = match op {
-        Operation::ServeFile(f) | Operation::DeleteFile(f) => &f.version.pkg,
-        Operation::ServeFileByName(f) => &f.pkg,
-        Operation::ServeBlob(b) | Operation::UnlinkBlob(b) => &b.pkg,
-        Operation::ServeTag(t) => &t.tag.pkg,
-        Operation::ServeFileDigest(d) => &d.file.version.pkg,
+        Operation::Serve(spec) => match &spec.selector {
+            Selector::File(f) => &f.version.pkg,
+            Selector::PackageFile(f) => &f.pkg,
+            Selector::Blob(b) => &b.pkg,
+            Selector::Tagged(t) => &t.tag.pkg,
+            Selector::OwnerFile(_) => return None,
+        },
+        Operation::Delete(target) => match target {
+            DeleteTarget::File(f) => &f.version.pkg,
+            DeleteTarget::Version(v) => &v.pkg,
+            DeleteTarget::Package(p) => p,
+            DeleteTarget::Tag(t) => &t.pkg,
+            DeleteTarget::BlobLink(b) => &b.pkg,
+        },
         Operation::AcceptUpload(u) => &u.pkg,
         Operation::RenderIndex(i) => return i.pkg.as_ref(),
-        Operation::DeleteVersion(v) => &v.pkg,
-        Operation::DeletePackage(p) => p,
-        Operation::RemoveTag(t) => &t.pkg,
         Operation::MountBlob(m) => &m.pkg,
         Operation::UploadSession(s) => &s.pkg,
         Operation::IssueToken(_) | Operation::Respond(_) | Operation::NotFound => return None,
@@ -154,10 +166,12 @@ impl NeededScope {
             access,
             deletes: matches!(
                 op,
-                Operation::DeleteFile(_)
-                    | Operation::DeleteVersion(_)
-                    | Operation::DeletePackage(_)
-                    | Operation::RemoveTag(_)
+                Operation::Delete(
+                    DeleteTarget::File(_)
+                        | DeleteTarget::Version(_)
+                        | DeleteTarget::Package(_)
+                        | DeleteTarget::Tag(_)
+                )
             ),
         })
     }
@@ -207,13 +221,13 @@ mod tests {
     #[test]
     fn scopes_name_the_repository_and_the_actions() {
         let read = NeededScope::of(
-            &Operation::DeletePackage(pkg("Alice", "Img")),
+            &Operation::Delete(DeleteTarget::Package(pkg("Alice", "Img"))),
             api::Access::Read,
         )
         .unwrap();
         assert_eq!(read.challenge(), "repository:alice/img:pull");
         let write = NeededScope::of(
-            &Operation::DeletePackage(pkg("alice", "img")),
+            &Operation::Delete(DeleteTarget::Package(pkg("alice", "img"))),
             api::Access::Write,
         )
         .unwrap();
@@ -224,7 +238,7 @@ mod tests {
         );
         assert!(
             NeededScope::of(
-                &Operation::DeletePackage(pkg("a", "b")),
+                &Operation::Delete(DeleteTarget::Package(pkg("a", "b"))),
                 api::Access::Authenticated
             )
             .is_none()
@@ -234,7 +248,7 @@ mod tests {
     #[test]
     fn deletes_are_granted_by_push_or_delete_other_writes_by_push_only() {
         let delete = NeededScope::of(
-            &Operation::DeletePackage(pkg("alice", "img")),
+            &Operation::Delete(DeleteTarget::Package(pkg("alice", "img"))),
             api::Access::Write,
         )
         .unwrap();
@@ -289,7 +303,7 @@ mod tests {
             access: Access::Read,
         };
         let mut hint = ScopeHint::default();
-        let op = Operation::DeletePackage(pkg("bob", "x"));
+        let op = Operation::Delete(DeleteTarget::Package(pkg("bob", "x")));
         let routed = authorize(
             &db,
             &Principal::Anonymous,
@@ -314,7 +328,7 @@ mod tests {
             "bob is private"
         );
         assert_eq!(hint.scope.as_deref(), Some("repository:bob/x:pull"));
-        let own = Operation::DeletePackage(pkg("alice", "x"));
+        let own = Operation::Delete(DeleteTarget::Package(pkg("alice", "x")));
         let routed = authorize(
             &db,
             &Principal::Anonymous,
@@ -350,7 +364,7 @@ mod tests {
             access: Access::Write,
         };
         let mut hint = ScopeHint::default();
-        let op = Operation::DeletePackage(pkg("alice", "img"));
+        let op = Operation::Delete(DeleteTarget::Package(pkg("alice", "img")));
         let refused = authorize(&db, &user, Some(&mount), &op, api::Access::Write, &mut hint).await;
         assert!(matches!(refused, Err(Error::Forbidden(_))));
         assert!(hint.insufficient);

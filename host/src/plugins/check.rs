@@ -200,7 +200,7 @@ fn error_style(style: &ErrorStyle) -> String {
     match style {
         ErrorStyle::PlainText => "plain text".to_string(),
         ErrorStyle::JsonField(field) => format!("JSON, the message under {field:?}"),
-        ErrorStyle::ErrorEnvelope => "the errors[] envelope of the distribution spec".to_string(),
+        ErrorStyle::ErrorEnvelope => "the errors[] envelope (OCI distribution spec)".to_string(),
     }
 }
 

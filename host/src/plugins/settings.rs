@@ -123,8 +123,8 @@ mod tests {
     #[test]
     fn defaults_fill_in_and_given_values_win() {
         let s = resolve(&decls(), &table("max-references = 5")).unwrap();
-        assert_eq!(s["max-references"], SettingValue::Integer(5));
-        assert_eq!(s["flavour"], SettingValue::Text("a".into()));
+        assert!(matches!(s["max-references"], SettingValue::Integer(5)));
+        assert!(matches!(&s["flavour"], SettingValue::Text(t) if t == "a"));
     }
 
     #[test]

@@ -8,16 +8,8 @@ use crate::audit::{self, Deleted, Via};
 use crate::db::blobs;
 use crate::db::packages::{self, PackageRow};
 use crate::error::Error;
+pub use crate::plugins::api::DeleteTarget as Removal;
 use crate::plugins::api::{BlobRef, FileRef, PackageRef, TagRef, VersionRef};
-
-/// What a delete operation removes.
-pub enum Removal {
-    File(FileRef),
-    Version(VersionRef),
-    Package(PackageRef),
-    Tag(TagRef),
-    BlobLink(BlobRef),
-}
 
 /// Removes `what` from this format's packages of `owner_id`, in one transaction.
 pub async fn run(

@@ -1,54 +1,48 @@
-//! Finding what a serve operation names: a stored file of a version, the newest file of
-//! a name, a file by tag, a blob of a package by digest; and digests of stored files.
+//! Finding what a serve operation's selector names: a stored file of a version, the
+//! newest file of a name in a package or across the owner's packages, a file by tag, a
+//! blob of a package by digest; and digests of what was found.
 
 use rusqlite::Connection;
 
-use super::{FormatEntry, Registry, digests, publish};
+use super::{Registry, digests, publish};
 use crate::db::packages;
 pub use crate::db::packages::FileRow;
 use crate::error::Error;
-use crate::plugins::api;
+use crate::plugins::api::{self, Selector};
 
-/// What a serve operation selects.
-pub enum Selector {
-    /// A file of a version, by name.
-    File(api::FileRef),
-    /// The newest file of that name in any version of the package.
-    Named(api::FileByName),
-    /// A blob of the package by digest: a version's file or a linked blob.
-    Blob(api::BlobRef),
-    /// The file of that name in the version a tag points at.
-    Tagged(api::TaggedFile),
+/// The package a selector names, if it names one (an owner-wide file name does not).
+fn package(selector: &Selector) -> Option<&str> {
+    match selector {
+        Selector::File(f) => Some(&f.version.pkg.name),
+        Selector::PackageFile(f) => Some(&f.pkg.name),
+        Selector::Blob(b) => Some(&b.pkg.name),
+        Selector::Tagged(t) => Some(&t.tag.pkg.name),
+        Selector::OwnerFile(_) => None,
+    }
 }
 
-impl Selector {
-    fn package(&self) -> &str {
-        match self {
-            Self::File(f) => &f.version.pkg.name,
-            Self::Named(f) => &f.pkg.name,
-            Self::Blob(b) => &b.pkg.name,
-            Self::Tagged(t) => &t.tag.pkg.name,
-        }
+fn missing(selector: &Selector) -> &'static str {
+    match selector {
+        Selector::File(_) | Selector::PackageFile(_) | Selector::OwnerFile(_) => "file not found",
+        Selector::Blob(_) => "blob not found",
+        Selector::Tagged(_) => "tag not found",
     }
+}
 
-    fn missing(&self) -> &'static str {
-        match self {
-            Self::File(_) | Self::Named(_) => "file not found",
-            Self::Blob(_) => "blob not found",
-            Self::Tagged(_) => "tag not found",
-        }
-    }
-
-    fn find(&self, conn: &Connection, package_id: i64) -> Result<Option<FileRow>, Error> {
-        match self {
-            Self::File(f) => match packages::version(conn, package_id, &f.version.version)? {
-                Some(v) => packages::file(conn, v.id, &f.name),
-                None => Ok(None),
-            },
-            Self::Named(f) => packages::newest_file_named(conn, package_id, &f.name),
-            Self::Blob(b) => package_blob(conn, package_id, &b.digest),
-            Self::Tagged(t) => packages::tagged_file(conn, package_id, &t.tag.tag, &t.name),
-        }
+fn find_in(
+    conn: &Connection,
+    selector: &Selector,
+    package_id: i64,
+) -> Result<Option<FileRow>, Error> {
+    match selector {
+        Selector::File(f) => match packages::version(conn, package_id, &f.version.version)? {
+            Some(v) => packages::file(conn, v.id, &f.name),
+            None => Ok(None),
+        },
+        Selector::PackageFile(f) => packages::newest_file_named(conn, package_id, &f.name),
+        Selector::Blob(b) => package_blob(conn, package_id, &b.digest),
+        Selector::Tagged(t) => packages::tagged_file(conn, package_id, &t.tag.tag, &t.name),
+        Selector::OwnerFile(_) => Ok(None),
     }
 }
 
@@ -58,31 +52,31 @@ pub fn file(
     registry: &Registry,
     format: &str,
     owner_id: i64,
-    selector: Selector,
+    selector: &Selector,
 ) -> Result<FileRow, Error> {
-    let found = registry.db.read_now(|conn| {
-        match packages::find(conn, owner_id, format, selector.package())? {
-            Some(p) => selector.find(conn, p.id),
+    let found = registry.db.read_now(|conn| match (selector, package(selector)) {
+        (Selector::OwnerFile(f), _) => packages::newest_owner_file(conn, owner_id, format, &f.name),
+        (_, Some(name)) => match packages::find(conn, owner_id, format, name)? {
+            Some(p) => find_in(conn, selector, p.id),
             None => Ok(None),
-        }
+        },
+        (_, None) => Ok(None),
     })?;
-    found.ok_or_else(|| Error::not_found(selector.missing()))
+    found.ok_or_else(|| Error::not_found(missing(selector)))
 }
 
-/// The hex digest of a stored file in `algorithm`: remembered, or computed once by
+/// The hex digest of a found file in `algorithm`: remembered, or computed once by
 /// reading the blob (on the blocking pool) and remembered.
 pub async fn file_digest(
     registry: &Registry,
-    entry: &FormatEntry,
-    owner_id: i64,
-    digest: api::FileDigestRef,
+    file: FileRow,
+    algorithm: api::HashAlgorithm,
 ) -> Result<String, Error> {
-    let file = file(registry, &entry.name, owner_id, Selector::File(digest.file))?;
     let services = crate::plugins::Services {
         db: registry.db.clone(),
         blobs: registry.blobs.clone(),
     };
-    let algorithm = publish::algorithm(digest.algorithm);
+    let algorithm = publish::algorithm(algorithm);
     tokio::task::spawn_blocking(move || {
         crate::plugins::blob_digest(&services, &file.blob, algorithm)
     })

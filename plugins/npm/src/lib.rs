@@ -12,6 +12,7 @@ mod routes;
 mod scan;
 mod search;
 
+use wharf_plugin_sdk::params;
 use wharf_plugin_sdk::{
     Descriptor, ErrorStyle, HashAlgorithm, IndexInput, PluginError, PublishPlan, Request, Response,
     Route, Upload, UploadSpec,
@@ -41,8 +42,10 @@ impl wharf_plugin_sdk::Plugin for Npm {
         spec: UploadSpec,
         body: &Upload,
     ) -> Result<PublishPlan, PluginError> {
-        match spec.context.split_once(':') {
-            Some(("dist-tag", tag)) => publish::dist_tag(spec.pkg, tag, body),
+        match params::text(&spec.params, routes::KIND) {
+            routes::DIST_TAG => {
+                publish::dist_tag(spec.pkg, params::text(&spec.params, routes::TAG), body)
+            }
             _ => publish::package_document(&request, spec.pkg, body),
         }
     }

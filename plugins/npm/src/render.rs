@@ -14,7 +14,10 @@ use wharf_plugin_sdk::{
     HashAlgorithm, IndexInput, PackageDetail, PluginError, Response, VersionDetail,
 };
 
+use wharf_plugin_sdk::params;
 use wharf_plugin_sdk::time::iso8601;
+
+use crate::routes::VERSION;
 
 /// Content type of the abbreviated packument.
 pub const ABBREVIATED: &str = "application/vnd.npm.install-v1+json";
@@ -65,14 +68,14 @@ pub fn render(input: IndexInput) -> Result<Response, PluginError> {
     let Some(detail) = &input.detail else {
         return Err(PluginError::not_found("package not found"));
     };
-    let base = input.request.base_url.as_str();
+    let base = input.base_url.as_str();
     let body = match view {
         "packument" => packument(detail, base),
         "abbreviated" => {
             let body = abbreviated(detail, base);
             return Ok(Response::new(200, ABBREVIATED, body).header("vary", "Accept"));
         }
-        "version" => one_version(detail, base, &input.spec.argument)?,
+        "version" => one_version(detail, base, params::text(&input.spec.params, VERSION))?,
         "dist-tags" => to_json(&dist_tags(detail)),
         other => return Err(PluginError::new(500, format!("unknown npm view {other:?}"))),
     };
@@ -317,13 +320,17 @@ mod tests {
         version(v, metadata, vec![tgz])
     }
 
-    fn rendered(view: &str, argument: &str, versions: Vec<VersionDetail>) -> Value {
+    /// The document `view` renders; `wanted` is the version or tag of the `version` view.
+    fn rendered(view: &str, wanted: &str, versions: Vec<VersionDetail>) -> Value {
         let mut detail = package("app", versions);
         detail.tags = vec![("latest".into(), "1.0.0".into())];
         let spec = IndexSpec {
             pkg: Some(detail.pkg.clone()),
             view: view.into(),
-            argument: argument.into(),
+            params: match view {
+                "version" => params::owned(&[(VERSION, wanted)]),
+                _ => Vec::new(),
+            },
             digest_of: None,
             listing: None,
         };

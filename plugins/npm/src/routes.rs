@@ -3,8 +3,8 @@
 
 use serde_json::json;
 use wharf_plugin_sdk::{
-    FileByName, FileRef, IndexSpec, Method, Operation, PackageRef, PluginError, ReplyTemplate,
-    Request, Response, Route, TagRef, TokenRequest, VersionRef,
+    DeleteTarget, FileRef, IndexSpec, Method, Operation, PackageFile, PackageRef, PluginError,
+    ReplyTemplate, Request, Response, Route, Selector, TagRef, TokenRequest, VersionRef,
 };
 
 use crate::names;
@@ -12,6 +12,17 @@ use crate::render::ABBREVIATED;
 
 /// A dist-tag body is one JSON string; anything longer is not one.
 const MAX_TAG_BODY: u64 = 4096;
+
+/// Upload parameter: which upload this is, [`PUBLISH`], [`UPDATE`] or [`DIST_TAG`].
+pub const KIND: &str = "kind";
+pub const PUBLISH: &str = "publish";
+pub const UPDATE: &str = "update";
+pub const DIST_TAG: &str = "dist-tag";
+/// Upload parameter of a [`DIST_TAG`] upload: the tag the path names.
+pub const TAG: &str = "tag";
+
+/// Index parameter of the `version` view: the version or tag the path names.
+pub const VERSION: &str = "version";
 
 /// What npm reads after a write the host executes: any JSON object.
 fn ok() -> ReplyTemplate {
@@ -49,51 +60,63 @@ fn package_route(request: &Request, pkg: PackageRef, rest: &[&str]) -> Result<Ro
             Route::read(index(
                 &pkg,
                 if install { "abbreviated" } else { "packument" },
-                "",
+                &[],
             ))
         }
-        (Method::Put, []) => Route::write(Operation::accept_upload(pkg, "publish", 0)),
-        (Method::Put, ["-rev", _]) => Route::write(Operation::accept_upload(pkg, "update", 0)),
-        (Method::Delete, ["-rev", _]) => Route::write(Operation::DeletePackage(pkg)).reply(ok()),
+        (Method::Put, []) => Route::write(Operation::accept_upload(pkg, &[(KIND, PUBLISH)], 0)),
+        (Method::Put, ["-rev", _]) => {
+            Route::write(Operation::accept_upload(pkg, &[(KIND, UPDATE)], 0))
+        }
+        (Method::Delete, ["-rev", _]) => {
+            Route::write(Operation::Delete(DeleteTarget::Package(pkg))).reply(ok())
+        }
         // Wharf names tarballs `{name}-{version}.tgz`, so the version is in the URL and
         // the host can look the file up directly; other names are searched across versions.
         (Method::Get | Method::Head, ["-", file]) => {
             match names::version_of_tarball(&pkg.name, file) {
-                Some(version) => Route::read(Operation::ServeFile(FileRef {
+                Some(version) => Route::read(Operation::serve(Selector::File(FileRef {
                     version: VersionRef {
                         pkg: pkg.clone(),
                         version: version.to_string(),
                     },
                     name: file.to_ascii_lowercase(),
-                })),
-                None => Route::read(Operation::ServeFileByName(FileByName {
+                }))),
+                None => Route::read(Operation::serve(Selector::PackageFile(PackageFile {
                     pkg,
                     name: file.to_ascii_lowercase(),
-                })),
+                }))),
             }
         }
         (Method::Get | Method::Head, ["-", version, file]) => {
-            Route::read(Operation::ServeFile(FileRef {
+            Route::read(Operation::serve(Selector::File(FileRef {
                 version: VersionRef {
                     pkg,
                     version: (*version).to_string(),
                 },
                 name: file.to_ascii_lowercase(),
-            }))
+            })))
         }
         (Method::Delete, ["-", file] | ["-", file, "-rev", _]) => {
             let Some(version) = names::version_of_tarball(&pkg.name, file) else {
                 return Ok(Route::not_found());
             };
             let version = version.to_string();
-            Route::write(Operation::DeleteVersion(VersionRef { pkg, version })).reply(ok())
+            Route::write(Operation::Delete(DeleteTarget::Version(VersionRef {
+                pkg,
+                version,
+            })))
+            .reply(ok())
         }
         (Method::Delete, ["-", version, _] | ["-", version, _, "-rev", _]) => {
             let version = (*version).to_string();
-            Route::write(Operation::DeleteVersion(VersionRef { pkg, version })).reply(ok())
+            Route::write(Operation::Delete(DeleteTarget::Version(VersionRef {
+                pkg,
+                version,
+            })))
+            .reply(ok())
         }
         (Method::Get | Method::Head, [version_or_tag]) => {
-            Route::read(index(&pkg, "version", version_or_tag))
+            Route::read(index(&pkg, "version", &[(VERSION, version_or_tag)]))
         }
         _ => Route::not_found(),
     };
@@ -108,17 +131,13 @@ fn registry_route(request: &Request, owner: &str, rest: &[&str]) -> Result<Route
         (Method::Get, ["whoami"]) => {
             Route::authenticated(respond(json!({ "username": request.user })))
         }
-        (Method::Get, ["v1", "search"]) => {
-            let param = |n| request.query_param(n).unwrap_or_default();
-            let argument = crate::search::argument(param("text"), param("from"), param("size"));
-            Route::read(Operation::RenderIndex(IndexSpec {
-                pkg: None,
-                view: "search".into(),
-                argument,
-                digest_of: None,
-                listing: None,
-            }))
-        }
+        (Method::Get, ["v1", "search"]) => Route::read(Operation::RenderIndex(IndexSpec {
+            pkg: None,
+            view: "search".into(),
+            params: crate::search::params(request),
+            digest_of: None,
+            listing: None,
+        })),
         (_, ["package", tail @ ..]) => return dist_tag_route(request, owner, tail),
         (_, ["user", user, tail @ ..]) => return user_route(request, user, tail),
         _ => Route::not_found(),
@@ -137,20 +156,22 @@ fn dist_tag_route(request: &Request, owner: &str, tail: &[&str]) -> Result<Route
     };
     let rest: Vec<&str> = rest.iter().map(String::as_str).collect();
     let route = match (&request.method, rest.as_slice()) {
-        (Method::Get, ["dist-tags"]) => Route::read(index(&pkg, "dist-tags", "")),
+        (Method::Get, ["dist-tags"]) => Route::read(index(&pkg, "dist-tags", &[])),
         (Method::Put | Method::Post, ["dist-tags", tag]) => {
             names::validate_tag(tag)?;
             Route::write(Operation::accept_upload(
                 pkg,
-                &format!("dist-tag:{tag}"),
+                &[(KIND, DIST_TAG), (TAG, tag)],
                 MAX_TAG_BODY,
             ))
         }
-        (Method::Delete, ["dist-tags", tag]) => Route::write(Operation::RemoveTag(TagRef {
-            pkg,
-            tag: (*tag).to_string(),
-        }))
-        .reply(ok()),
+        (Method::Delete, ["dist-tags", tag]) => {
+            Route::write(Operation::Delete(DeleteTarget::Tag(TagRef {
+                pkg,
+                tag: (*tag).to_string(),
+            })))
+            .reply(ok())
+        }
         _ => Route::not_found(),
     };
     Ok(route)
@@ -195,7 +216,7 @@ fn user_route(request: &Request, user: &str, tail: &[&str]) -> Result<Route, Plu
             let reply = ReplyTemplate::new(
                 201,
                 "application/json",
-                json!({
+                &json!({
                     "ok": true,
                     "id": format!("org.couchdb.user:{name}"),
                     "rev": "1-wharf",
@@ -215,11 +236,11 @@ fn user_route(request: &Request, user: &str, tail: &[&str]) -> Result<Route, Plu
     Ok(route)
 }
 
-fn index(pkg: &PackageRef, view: &str, argument: &str) -> Operation {
+fn index(pkg: &PackageRef, view: &str, params: &[(&str, &str)]) -> Operation {
     Operation::RenderIndex(IndexSpec {
         pkg: Some(pkg.clone()),
         view: view.into(),
-        argument: argument.into(),
+        params: wharf_plugin_sdk::params::owned(params),
         digest_of: None,
         listing: None,
     })
@@ -227,4 +248,69 @@ fn index(pkg: &PackageRef, view: &str, argument: &str) -> Operation {
 
 fn respond(body: serde_json::Value) -> Operation {
     Operation::Respond(Response::json(body.to_string()))
+}
+
+#[cfg(test)]
+mod tests {
+    use wharf_plugin_sdk::testing::request;
+    use wharf_plugin_sdk::{Access, UploadSpec, params};
+
+    use super::*;
+
+    fn route(method: Method, path: &str) -> Route {
+        match_route(&request(method, path)).expect("route")
+    }
+
+    fn spec(route: Route) -> IndexSpec {
+        match route.operation {
+            Operation::RenderIndex(spec) => spec,
+            other => panic!("expected an index, got {other:?}"),
+        }
+    }
+
+    fn upload(route: Route) -> UploadSpec {
+        assert_eq!(route.access, Access::Write);
+        match route.operation {
+            Operation::AcceptUpload(spec) => spec,
+            other => panic!("expected an upload, got {other:?}"),
+        }
+    }
+
+    #[test]
+    fn the_version_view_names_its_version_or_tag_as_a_param() {
+        let one = spec(route(Method::Get, "/@s%2fapp/1.0.0"));
+        assert_eq!(one.view, "version");
+        assert_eq!(one.pkg.map(|p| p.name).as_deref(), Some("@s/app"));
+        assert_eq!(one.params, params::owned(&[(VERSION, "1.0.0")]));
+        let tagged = spec(route(Method::Get, "/app/latest"));
+        assert_eq!(tagged.params, params::owned(&[(VERSION, "latest")]));
+        // The whole document needs no parameter.
+        assert!(spec(route(Method::Get, "/app")).params.is_empty());
+    }
+
+    #[test]
+    fn uploads_say_what_they_are_in_params() {
+        let publish = upload(route(Method::Put, "/app"));
+        assert_eq!(publish.params, params::owned(&[(KIND, PUBLISH)]));
+        let update = upload(route(Method::Put, "/app/-rev/3-abc"));
+        assert_eq!(update.params, params::owned(&[(KIND, UPDATE)]));
+        let tag = upload(route(Method::Put, "/-/package/app/dist-tags/beta"));
+        assert_eq!(
+            tag.params,
+            params::owned(&[(KIND, DIST_TAG), (TAG, "beta")])
+        );
+        assert_eq!(tag.max_size, MAX_TAG_BODY);
+    }
+
+    #[test]
+    fn tarballs_are_served_by_version_or_by_name() {
+        let served = |path| match route(Method::Get, path).operation {
+            Operation::Serve(spec) => spec.selector,
+            other => panic!("expected a serve, got {other:?}"),
+        };
+        assert!(matches!(served("/app/-/app-1.0.0.tgz"),
+            Selector::File(f) if f.version.version == "1.0.0" && f.name == "app-1.0.0.tgz"));
+        assert!(matches!(served("/app/-/Other.tgz"),
+            Selector::PackageFile(f) if f.pkg.name == "app" && f.name == "other.tgz"));
+    }
 }

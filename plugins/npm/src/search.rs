@@ -1,7 +1,8 @@
 //! `npm search`: `GET /-/v1/search?text=&from=&size=` over the owner's packages.
 
 use serde_json::{Map, Value, json};
-use wharf_plugin_sdk::{IndexInput, PackageDetail, Response, VersionRef, host};
+use wharf_plugin_sdk::params;
+use wharf_plugin_sdk::{IndexInput, PackageDetail, Request, Response, VersionRef, host};
 
 use wharf_plugin_sdk::time::iso8601;
 
@@ -9,9 +10,26 @@ use wharf_plugin_sdk::time::iso8601;
 const DEFAULT_SIZE: usize = 20;
 const MAX_SIZE: usize = 250;
 
-/// The search argument as the route encodes it: text, from and size.
-pub fn argument(text: &str, from: &str, size: &str) -> String {
-    format!("{text}\u{0}{from}\u{0}{size}")
+/// Index parameters of a search: the text (lower case), the offset and the page size,
+/// with npm's defaults and cap applied, so spellings of one search share a rendering.
+const TEXT: &str = "text";
+const FROM: &str = "from";
+const SIZE: &str = "size";
+
+/// The search's parameters, from the request's query.
+pub fn params(request: &Request) -> Vec<(String, String)> {
+    let query = |name| request.query_param(name).unwrap_or_default();
+    let text = query(TEXT).to_lowercase();
+    let from: usize = query(FROM).parse().unwrap_or(0);
+    let size = query(SIZE)
+        .parse()
+        .unwrap_or(DEFAULT_SIZE)
+        .clamp(1, MAX_SIZE);
+    params::owned(&[
+        (TEXT, &text),
+        (FROM, &from.to_string()),
+        (SIZE, &size.to_string()),
+    ])
 }
 
 /// The version a hit shows: its manifest (the stored metadata) and when it was published.
@@ -71,20 +89,16 @@ pub fn render(input: &IndexInput) -> Response {
 }
 
 fn render_with(input: &IndexInput, versions: &impl Versions) -> Response {
-    let mut parts = input.spec.argument.split('\u{0}');
-    let text = parts.next().unwrap_or_default().to_lowercase();
-    let from: usize = parts.next().and_then(|s| s.parse().ok()).unwrap_or(0);
-    let size: usize = parts
-        .next()
-        .and_then(|s| s.parse().ok())
-        .unwrap_or(DEFAULT_SIZE)
-        .clamp(1, MAX_SIZE);
+    let spec = &input.spec.params;
+    let text = params::text(spec, TEXT);
+    let from: usize = params::number(spec, FROM, 0);
+    let size: usize = params::number(spec, SIZE, DEFAULT_SIZE);
     let terms: Vec<&str> = text.split_whitespace().collect();
 
     let mut hits: Vec<(usize, Value)> = input
         .listing
         .iter()
-        .filter_map(|p| hit(p, &shown(p, versions)?, &terms, &input.request.base_url))
+        .filter_map(|p| hit(p, &shown(p, versions)?, &terms, &input.base_url))
         .collect();
     // Exact name matches first, then by name.
     hits.sort_by(|a, b| {
@@ -167,8 +181,8 @@ fn hit(pkg: &PackageDetail, version: &Shown, terms: &[&str], base: &str) -> Opti
 mod tests {
     use std::collections::HashMap;
 
-    use wharf_plugin_sdk::testing::{package, request, version};
-    use wharf_plugin_sdk::{IndexSpec, Method};
+    use wharf_plugin_sdk::testing::{index_input, package, request, version};
+    use wharf_plugin_sdk::{IndexSpec, Method, Operation};
 
     use super::*;
 
@@ -185,21 +199,66 @@ mod tests {
         }
     }
 
-    fn search(text: &str, listing: Vec<PackageDetail>, stored: &Stored) -> Value {
-        let input = IndexInput {
-            request: request(Method::Get, "/-/v1/search"),
-            spec: IndexSpec {
-                pkg: None,
-                view: "search".into(),
-                argument: argument(text, "", ""),
-                digest_of: None,
-                listing: None,
-            },
-            detail: None,
-            listing_total: listing.len() as u64,
-            listing,
-        };
+    /// What `GET /-/v1/search` with this query asks to render.
+    fn spec(query: &[(&str, &str)]) -> IndexSpec {
+        let request = query
+            .iter()
+            .fold(request(Method::Get, "/-/v1/search"), |r, (name, value)| {
+                r.with_query(name, value)
+            });
+        match crate::routes::match_route(&request).unwrap().operation {
+            Operation::RenderIndex(spec) => spec,
+            other => panic!("expected an index, got {other:?}"),
+        }
+    }
+
+    fn search_page(query: &[(&str, &str)], listing: Vec<PackageDetail>, stored: &Stored) -> Value {
+        let request = request(Method::Get, "/-/v1/search");
+        let mut input = index_input(request, spec(query), None);
+        input.listing_total = listing.len() as u64;
+        input.listing = listing;
         serde_json::from_slice(&render_with(&input, stored).body).unwrap()
+    }
+
+    fn search(text: &str, listing: Vec<PackageDetail>, stored: &Stored) -> Value {
+        search_page(&[("text", text)], listing, stored)
+    }
+
+    #[test]
+    fn the_query_arrives_as_normalized_params() {
+        let params = |query: &[(&str, &str)]| spec(query).params;
+        assert_eq!(
+            params(&[("text", "Left Pad"), ("from", "5"), ("size", "9999")]),
+            params::owned(&[("text", "left pad"), ("from", "5"), ("size", "250")])
+        );
+        // Spellings of one search share a rendering; another page is another spec.
+        assert_eq!(
+            params(&[]),
+            params(&[("text", ""), ("from", "x"), ("size", "20")])
+        );
+        assert_ne!(params(&[("from", "1")]), params(&[("from", "2")]));
+        assert_ne!(params(&[("text", "a")]), params(&[("text", "b")]));
+    }
+
+    #[test]
+    fn pages_follow_from_and_size() {
+        let listing: Vec<PackageDetail> = ["app-a", "app-b", "app-c"]
+            .iter()
+            .map(|name| package(name, vec![version("1.0.0", "{}", Vec::new())]))
+            .collect();
+        let none = Stored(HashMap::new());
+        let page = search_page(
+            &[("text", "APP"), ("from", "1"), ("size", "1")],
+            listing,
+            &none,
+        );
+        assert_eq!(page["total"], 3);
+        assert_eq!(page["objects"].as_array().unwrap().len(), 1);
+        assert_eq!(page["objects"][0]["package"]["name"], "app-b");
+        assert_eq!(
+            page["objects"][0]["package"]["links"]["npm"],
+            "http://wharf.test/api/packages/alice/test/app-b"
+        );
     }
 
     #[test]

@@ -34,6 +34,8 @@ impl wharf_plugin_sdk::Plugin for NuGet {
             error_style: ErrorStyle::JsonField("Message".into()),
             // Registrations and search carry `packageHash`, the nupkg's sha512.
             digests: vec![HashAlgorithm::Sha512],
+            // The API key NuGet clients send for pushes and deletes.
+            credential_headers: vec!["x-nuget-apikey".into()],
             ..Descriptor::basic("nuget")
         }
     }
@@ -56,3 +58,17 @@ impl wharf_plugin_sdk::Plugin for NuGet {
 }
 
 wharf_plugin_sdk::export!(NuGet);
+
+#[cfg(test)]
+mod tests {
+    use wharf_plugin_sdk::Plugin;
+
+    #[test]
+    fn the_api_key_header_is_declared_a_credential() {
+        // The host authenticates with it and keeps it from the plugin.
+        assert_eq!(
+            super::NuGet::describe().credential_headers,
+            ["x-nuget-apikey"]
+        );
+    }
+}

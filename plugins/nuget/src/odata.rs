@@ -3,12 +3,14 @@
 //! that `$metadata` declares (see [`PROPERTIES`]).
 
 use quick_xml::escape::escape;
+use wharf_plugin_sdk::params::{flag, number, text};
 use wharf_plugin_sdk::time::iso8601;
-use wharf_plugin_sdk::{IndexInput, PackageDetail, PluginError, Request, Response};
+use wharf_plugin_sdk::{IndexInput, PackageDetail, PluginError, Response};
 
 use crate::metadata::Metadata;
 use crate::registration::normalize_range;
 use crate::render::{ATOM, Entry, TEXT, Urls, entries, package_hash, position};
+use crate::routes::param;
 
 const ATOM_NS: &str = "http://www.w3.org/2005/Atom";
 const DATA_NS: &str = "http://schemas.microsoft.com/ado/2007/08/dataservices";
@@ -80,15 +82,15 @@ pub const PROPERTIES: &[(&str, Edm)] = &[
     ("VersionDownloadCount", Edm::Int32),
 ];
 
-/// `Packages(Id='…',Version='…')`: one entry; `argument` is the lower-case version.
+/// `Packages(Id='…',Version='…')`: one entry of the lower-case `version`.
 pub fn entry(
     input: &IndexInput,
     detail: &PackageDetail,
-    argument: &str,
+    version: &str,
 ) -> Result<Response, PluginError> {
     let package = Package::new(detail);
-    let index = position(&package.entries, argument)?;
-    let feed = Feed::new(&input.request);
+    let index = position(&package.entries, version)?;
+    let feed = Feed::new(input);
     let mut xml = Xml::document();
     feed.entry(&mut xml, &package, index, true);
     Ok(atom(xml))
@@ -97,10 +99,9 @@ pub fn entry(
 /// `Packages()` and `Search()`: every version of every matching id, id by id, each
 /// id's versions by precedence, paged over versions.
 pub fn search(input: &IndexInput, count: bool) -> Response {
-    let mut args = input.spec.argument.split('\0');
-    let term = args.next().unwrap_or_default();
-    let paging = Paging::parse(&mut args);
-    let exact = args.next() == Some("true");
+    let params = &input.spec.params;
+    let term = text(params, param::TERM);
+    let exact = flag(params, param::EXACT);
     // For exact searches the host lists every package; the id comparison is ours.
     let packages: Vec<Package> = input
         .listing
@@ -111,38 +112,27 @@ pub fn search(input: &IndexInput, count: bool) -> Response {
     let versions = packages
         .iter()
         .flat_map(|p| (0..p.entries.len()).map(move |i| (p, i)));
-    let feed = Feed::new(&input.request);
-    feed.render("Packages", versions, paging, count)
+    let feed = Feed::new(input);
+    feed.render("Packages", versions, count)
 }
 
 /// `FindPackagesById()`: the versions of one package by precedence, paged.
 pub fn versions(input: &IndexInput, detail: &PackageDetail, count: bool) -> Response {
-    let paging = Paging::parse(&mut input.spec.argument.split('\0'));
     let package = Package::new(detail);
     let versions = (0..package.entries.len()).map(|i| (&package, i));
-    let feed = Feed::new(&input.request);
-    feed.render("FindPackagesById", versions, paging, count)
+    let feed = Feed::new(input);
+    feed.render("FindPackagesById", versions, count)
 }
 
 fn atom(xml: Xml) -> Response {
     Response::new(200, ATOM, xml.into_string())
 }
 
-/// `$skip` and `$top` as the route put them into the argument.
+/// `$skip` and `$top` as the route put them into the params.
 #[derive(Clone, Copy)]
 struct Paging {
     skip: usize,
     top: usize,
-}
-
-impl Paging {
-    fn parse<'a>(args: &mut impl Iterator<Item = &'a str>) -> Self {
-        let mut number = || args.next().and_then(|n| n.parse().ok()).unwrap_or(0);
-        Self {
-            skip: number(),
-            top: number(),
-        }
-    }
 }
 
 /// A package's versions with what entries say about the package as a whole.
@@ -167,18 +157,35 @@ impl<'a> Package<'a> {
     }
 }
 
-/// What a feed response is about: the request it answers.
+/// What a feed response is about: the request it answers, as the route's params
+/// describe it.
 struct Feed<'a> {
-    request: &'a Request,
+    base: &'a str,
+    /// The request path below the mount, as the client sent it.
+    path: &'a str,
+    /// The request's query parameters but `$skip` and `$top`, in order.
+    query: Vec<(&'a str, &'a str)>,
+    paging: Paging,
     urls: Urls<'a>,
 }
 
 impl<'a> Feed<'a> {
-    fn new(request: &'a Request) -> Self {
+    fn new(input: &'a IndexInput) -> Self {
+        let params = &input.spec.params;
+        let query = params
+            .iter()
+            .filter_map(|(name, value)| Some((name.strip_prefix(param::QUERY)?, value.as_str())))
+            .collect();
         Self {
-            request,
+            base: &input.base_url,
+            path: text(params, param::PATH),
+            query,
+            paging: Paging {
+                skip: number(params, param::SKIP, 0),
+                top: number(params, param::TOP, 0),
+            },
             urls: Urls {
-                base: &request.base_url,
+                base: &input.base_url,
             },
         }
     }
@@ -187,9 +194,9 @@ impl<'a> Feed<'a> {
         &self,
         title: &str,
         versions: impl Iterator<Item = (&'p Package<'p>, usize)> + Clone,
-        paging: Paging,
         count: bool,
     ) -> Response {
+        let paging = self.paging;
         let total = versions.clone().count();
         if count {
             return Response::new(200, TEXT, total.to_string());
@@ -199,12 +206,12 @@ impl<'a> Feed<'a> {
             .map(|(p, _)| p.detail.modified)
             .max()
             .unwrap_or_default();
-        let base = self.request.base_url.as_str();
+        let base = self.base;
         let mut xml = Xml::document();
         let xml_base = format!("{base}/");
         xml.open("feed", &namespaces(&xml_base));
         xml.element("m:count", &[], &total.to_string());
-        xml.element("id", &[], &format!("{base}{}", self.request.path));
+        xml.element("id", &[], &format!("{base}{}", self.path));
         xml.element("title", &[("type", "text")], title);
         xml.element("updated", &[], &iso8601(updated));
         xml.empty(
@@ -216,32 +223,23 @@ impl<'a> Feed<'a> {
         }
         // Only a full page with more behind it links on; `$top=0` never does.
         if paging.top > 0 && paging.skip + paging.top < total {
-            xml.empty(
-                "link",
-                &[("rel", "next"), ("href", &self.next_link(paging))],
-            );
+            xml.empty("link", &[("rel", "next"), ("href", &self.next_link())]);
         }
         xml.close("feed");
         atom(xml)
     }
 
     /// This request's URL with the following page's `$skip`, other parameters kept.
-    fn next_link(&self, paging: Paging) -> String {
+    fn next_link(&self) -> String {
+        let paging = self.paging;
         let mut query: Vec<String> = self
-            .request
             .query
             .iter()
-            .filter(|(k, _)| k != "$skip" && k != "$top")
             .map(|(k, v)| format!("{}={}", query_escape(k), query_escape(v)))
             .collect();
         query.push(format!("$skip={}", paging.skip + paging.top));
         query.push(format!("$top={}", paging.top));
-        format!(
-            "{}{}?{}",
-            self.request.base_url,
-            self.request.path,
-            query.join("&")
-        )
+        format!("{}{}?{}", self.base, self.path, query.join("&"))
     }
 
     /// One `<entry>`; a standalone one (`namespaces_on_entry`) declares the namespaces
@@ -250,7 +248,7 @@ impl<'a> Feed<'a> {
         let entry = &package.entries[index];
         let meta = entry.meta();
         let id = entry.id(package.detail);
-        let base = self.request.base_url.as_str();
+        let base = self.base;
         let url = format!(
             "{base}/Packages(Id='{id}',Version='{}')",
             entry.version.normalized()
@@ -526,7 +524,7 @@ mod tests {
     use super::*;
     use crate::render::fixture::*;
     use crate::render::render;
-    use crate::routes::view;
+    use crate::routes::{param, view};
     use base64::Engine;
     use quick_xml::events::Event;
     use serde_json::json;
@@ -618,6 +616,38 @@ mod tests {
         out
     }
 
+    /// What the host hands `render-index` for a GET of `path` with `query`, over a
+    /// listing of `packages`.
+    fn routed_listing(
+        path: &str,
+        query: &[(&str, &str)],
+        packages: Vec<PackageDetail>,
+    ) -> IndexInput {
+        with_listing(routed_input(routed(path, query), None), packages)
+    }
+
+    /// A v2 search of `term` (an exact id through `$filter`) at `path`.
+    fn v2_search(
+        path: &str,
+        term: &str,
+        (skip, top): (usize, usize),
+        exact: bool,
+        packages: Vec<PackageDetail>,
+    ) -> IndexInput {
+        let (skip, top) = (skip.to_string(), top.to_string());
+        let term = match exact {
+            true => ("$filter", format!("tolower(Id) eq '{term}'")),
+            false => ("searchTerm", format!("'{term}'")),
+        };
+        let query = [
+            (term.0, term.1.as_str()),
+            ("targetFramework", "''"),
+            ("$skip", &skip),
+            ("$top", &top),
+        ];
+        routed_listing(path, &query, packages)
+    }
+
     fn search_input(
         term: &str,
         skip: usize,
@@ -625,16 +655,7 @@ mod tests {
         exact: bool,
         packages: Vec<PackageDetail>,
     ) -> IndexInput {
-        let argument = format!("{term}\u{0}{skip}\u{0}{top}\u{0}{exact}");
-        let mut input = listing(view::V2_SEARCH, &argument, packages);
-        input.request.path = "/Search()".into();
-        input.request.query = vec![
-            ("searchTerm".into(), format!("'{term}'")),
-            ("targetFramework".into(), "''".into()),
-            ("$skip".into(), skip.to_string()),
-            ("$top".into(), top.to_string()),
-        ];
-        input
+        v2_search("/Search()", term, (skip, top), exact, packages)
     }
 
     #[test]
@@ -655,7 +676,9 @@ mod tests {
                 version("Foo", "2.0.0-beta", json!({})),
             ],
         );
-        let xml = atom_text(&input(view::V2_ENTRY, "1.0.0", Some(detail)));
+        let spec = routed("/Packages(Id='Foo',Version='1.0')", &[]);
+        assert_eq!(spec.view, view::V2_ENTRY);
+        let xml = atom_text(&routed_input(spec, Some(detail)));
         assert!(xml.contains(&format!(
             "<entry xml:base=\"{BASE}/\" xmlns=\"{ATOM_NS}\" xmlns:d=\"{DATA_NS}\" xmlns:m=\"{METADATA_NS}\">"
         )));
@@ -704,7 +727,8 @@ mod tests {
     #[test]
     fn a_missing_version_is_not_found() {
         let detail = package("Foo", &["1.0.0"]);
-        let err = render(&input(view::V2_ENTRY, "2.0.0", Some(detail))).unwrap_err();
+        let missing = [(param::VERSION, "2.0.0")];
+        let err = render(&input(view::V2_ENTRY, &missing, Some(detail))).unwrap_err();
         assert_eq!(err.status, 404);
     }
 
@@ -754,40 +778,30 @@ mod tests {
             package("Foo", &["1.0.0", "2.0.0"]),
             package("Foo.Bar", &["1.0.0"]),
         ];
-        let mut input = search_input("foo", 0, 1, false, packages.clone());
-        input.spec.view = view::V2_SEARCH_COUNT.into();
+        let count = |exact| v2_search("/Search()/$count", "foo", (0, 1), exact, packages.clone());
+        let input = count(false);
+        assert_eq!(input.spec.view, view::V2_SEARCH_COUNT);
         let response = render(&input).unwrap();
         assert_eq!(response.content_type, TEXT);
         assert_eq!(text(&input), "3");
-        let mut exact = search_input("foo", 0, 1, true, packages);
-        exact.spec.view = view::V2_SEARCH_COUNT.into();
-        assert_eq!(text(&exact), "2");
+        assert_eq!(text(&count(true)), "2");
         let detail = package("Foo", &["1.0.0", "2.0.0"]);
-        assert_eq!(
-            text(&input_for_versions(
-                view::V2_VERSIONS_COUNT,
-                "0\u{0}1",
-                detail
-            )),
-            "2"
-        );
+        let query = [("id", "'Foo'"), ("$top", "1")];
+        let spec = routed("/FindPackagesById()/$count", &query);
+        assert_eq!(spec.view, view::V2_VERSIONS_COUNT);
+        assert_eq!(text(&routed_input(spec, Some(detail))), "2");
     }
 
-    fn input_for_versions(view: &str, argument: &str, detail: PackageDetail) -> IndexInput {
-        let mut input = input(view, argument, Some(detail));
-        input.request.path = "/FindPackagesById()".into();
-        input.request.query = vec![("id".into(), "'Foo'".into()), ("$top".into(), "2".into())];
-        input
+    /// `FindPackagesById()` of `Foo`, two versions a page from `skip`.
+    fn input_for_versions(skip: &str, detail: PackageDetail) -> IndexInput {
+        let query = [("id", "'Foo'"), ("$skip", skip), ("$top", "2")];
+        routed_input(routed("/FindPackagesById()", &query), Some(detail))
     }
 
     #[test]
     fn find_packages_by_id_pages_versions() {
         let detail = package("Foo", &["10.0.0", "1.0.0.1", "1.0.0", "1.0.0-rc"]);
-        let xml = atom_text(&input_for_versions(
-            view::V2_VERSIONS,
-            "0\u{0}2",
-            detail.clone(),
-        ));
+        let xml = atom_text(&input_for_versions("0", detail.clone()));
         let found = texts(&xml);
         assert_eq!(value(&found, "d:NormalizedVersion"), ["1.0.0-rc", "1.0.0"]);
         assert_eq!(value(&found, "title"), ["FindPackagesById", "Foo", "Foo"]);
@@ -795,7 +809,7 @@ mod tests {
             hrefs(&xml, "next"),
             [format!("{BASE}/FindPackagesById()?id='Foo'&$skip=2&$top=2")]
         );
-        let rest = atom_text(&input_for_versions(view::V2_VERSIONS, "2\u{0}2", detail));
+        let rest = atom_text(&input_for_versions("2", detail));
         let found = texts(&rest);
         assert_eq!(value(&found, "d:NormalizedVersion"), ["1.0.0.1", "10.0.0"]);
         assert_eq!(
@@ -803,6 +817,90 @@ mod tests {
             ["false", "true"]
         );
         assert!(hrefs(&rest, "next").is_empty());
+    }
+
+    /// OP-11: a rendering is cached under its spec, so two requests whose feeds differ
+    /// must differ in their specs, and requests whose feeds are the same may share one.
+    #[test]
+    fn feeds_that_differ_have_different_specs() {
+        let packages = || {
+            vec![
+                package("Foo", &["1.0.0", "2.0.0"]),
+                package("Foo.Bar", &["1.0.0"]),
+            ]
+        };
+        let feed = |path: &str, query: &[(&str, &str)]| {
+            let input = routed_listing(path, query, packages());
+            let body = String::from_utf8(render(&input).expect("render").body).unwrap();
+            // The whole spec, as the host's cache key covers it (the type has no `Eq`).
+            (format!("{:?}", input.spec), body)
+        };
+        let page = [("searchTerm", "'foo'"), ("$top", "1")];
+        let (spec, body) = feed("/Search()", &page);
+        for (path, query) in [
+            // A parameter the next link echoes, and one of the search.
+            (
+                "/Search()",
+                &[
+                    ("searchTerm", "'foo'"),
+                    ("$top", "1"),
+                    ("targetFramework", "'net8.0'"),
+                ][..],
+            ),
+            (
+                "/Search()",
+                &[
+                    ("searchTerm", "'foo'"),
+                    ("$top", "1"),
+                    ("includePrerelease", "true"),
+                ],
+            ),
+            (
+                "/Search()",
+                &[("searchTerm", "'foo'"), ("$top", "1"), ("$skip", "1")],
+            ),
+            ("/Search()", &[("searchTerm", "'foo'"), ("$top", "2")]),
+            ("/Search()", &[("$filter", "Id eq 'foo'"), ("$top", "1")]),
+            // The feed's id and next link name the path it was asked at.
+            ("/Packages()", &page),
+        ] {
+            let (other_spec, other_body) = feed(path, query);
+            assert_ne!(other_body, body, "{path} {query:?} renders differently");
+            assert_ne!(
+                other_spec, spec,
+                "{path} {query:?} needs its own cache entry"
+            );
+        }
+        let (one, _) = feed("/Search()", &page);
+        assert_eq!(one, spec, "the same request, the same spec");
+
+        // The paging of the next link is the route's; the rest of the query stays as sent.
+        let next = |query: &[(&str, &str)]| hrefs(&feed("/Search()", query).1, "next");
+        assert_eq!(
+            next(&[
+                ("$skip", "0"),
+                ("x", "a b&c"),
+                ("$top", "1"),
+                ("searchTerm", "'foo'")
+            ]),
+            [format!(
+                "{BASE}/Search()?x=a%20b%26c&searchTerm='foo'&$skip=1&$top=1"
+            )]
+        );
+
+        // A count prints a number only: the echoed query does not split its cache.
+        let count = |query: &[(&str, &str)]| feed("/Search()/$count", query);
+        let plain = count(&[("searchTerm", "'foo'")]);
+        let framework = count(&[
+            ("searchTerm", "'foo'"),
+            ("targetFramework", "'x'"),
+            ("$top", "1"),
+        ]);
+        assert_eq!((plain.0, plain.1.as_str()), (framework.0, "3"));
+        assert_ne!(
+            count(&[("searchTerm", "'bar'")]).0,
+            count(&[("searchTerm", "'foo'")]).0
+        );
     }
 
     #[test]

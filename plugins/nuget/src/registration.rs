@@ -34,14 +34,19 @@ pub fn index(input: &IndexInput, detail: &PackageDetail) -> Response {
     }))
 }
 
-/// One page with its leaves; `argument` is `lower\0upper` as the page URL names them.
+/// One page with its leaves; `lower` and `upper` as the page URL names them.
 pub fn page(
     input: &IndexInput,
     detail: &PackageDetail,
-    argument: &str,
+    lower: &str,
+    upper: &str,
 ) -> Result<Response, PluginError> {
-    let not_found = || PluginError::not_found(format!("no registration page {argument:?}"));
-    let (lower, upper) = argument.split_once('\0').ok_or_else(not_found)?;
+    // The message 0.2 sent, which quoted both bounds as one NUL-joined string: clients
+    // see the same body.
+    let not_found = || {
+        let bounds = format!("{lower}\0{upper}");
+        PluginError::not_found(format!("no registration page {bounds:?}"))
+    };
     let entries = entries(detail);
     let registration = Registration::new(input, detail, &entries);
     let page = pages(&entries)
@@ -51,14 +56,14 @@ pub fn page(
     Ok(json_response(&registration.page(page, true)))
 }
 
-/// A standalone leaf; `argument` is the lower-case normalized version.
+/// A standalone leaf of the lower-case normalized `version`.
 pub fn leaf(
     input: &IndexInput,
     detail: &PackageDetail,
-    argument: &str,
+    version: &str,
 ) -> Result<Response, PluginError> {
     let entries = entries(detail);
-    let entry = &entries[position(&entries, argument)?];
+    let entry = &entries[position(&entries, version)?];
     let registration = Registration::new(input, detail, &entries);
     let leaf = registration.leaf_url(entry);
     Ok(json_response(&json!({
@@ -106,7 +111,7 @@ struct Registration<'a> {
 impl<'a> Registration<'a> {
     fn new(input: &'a IndexInput, detail: &'a PackageDetail, entries: &[Entry]) -> Self {
         let urls = Urls {
-            base: &input.request.base_url,
+            base: &input.base_url,
         };
         Self {
             index_url: urls.registration_index(&detail.pkg.name),
@@ -301,7 +306,7 @@ mod tests {
     use super::*;
     use crate::render::fixture::*;
     use crate::render::render;
-    use crate::routes::view;
+    use crate::routes::{param, view};
 
     fn numbered(count: usize) -> Vec<String> {
         (1..=count).map(|i| format!("1.0.{i}")).collect()
@@ -313,7 +318,7 @@ mod tests {
     }
 
     fn registration_index(versions: &[String]) -> Value {
-        json(&input(view::REGISTRATION, "", Some(package_of(versions))))
+        json(&input(view::REGISTRATION, &[], Some(package_of(versions))))
     }
 
     const INDEX: &str = "http://x/api/packages/alice/nuget/registration/foo.bar/index.json";
@@ -377,19 +382,29 @@ mod tests {
     #[test]
     fn a_page_renders_its_leaves_when_its_bounds_match() {
         let detail = package_of(&numbered(129));
-        let page = json(&input(
-            view::REGISTRATION_PAGE,
-            "1.0.65\u{0}1.0.128",
-            Some(detail.clone()),
-        ));
+        let spec = routed("/registration/Foo.Bar/page/1.0.65/1.0.128.json", &[]);
+        let page = json(&routed_input(spec, Some(detail.clone())));
         let items = page["items"].as_array().unwrap();
         assert_eq!(items.len(), 64);
         assert_eq!(items[0]["catalogEntry"]["version"], "1.0.65");
         assert_eq!(page["count"], 64);
-        for bad in ["1.0.65\u{0}1.0.127", "1.0.1\u{0}1.0.128", "1.0.65", ""] {
-            let err = render(&input(view::REGISTRATION_PAGE, bad, Some(detail.clone())));
-            assert_eq!(err.unwrap_err().status, 404, "{bad:?}");
+        for (lower, upper) in [
+            ("1.0.65", "1.0.127"),
+            ("1.0.1", "1.0.128"),
+            ("1.0.65", ""),
+            ("", ""),
+        ] {
+            let bounds = [(param::LOWER, lower), (param::UPPER, upper)];
+            let err = render(&input(
+                view::REGISTRATION_PAGE,
+                &bounds,
+                Some(detail.clone()),
+            ));
+            assert_eq!(err.unwrap_err().status, 404, "{lower} {upper}");
         }
+        let bounds = [(param::LOWER, "1.0.65"), (param::UPPER, "1.0.127")];
+        let err = render(&input(view::REGISTRATION_PAGE, &bounds, Some(detail))).unwrap_err();
+        assert_eq!(err.message, "no registration page \"1.0.65\\01.0.127\"");
     }
 
     #[test]
@@ -429,7 +444,7 @@ mod tests {
             ],
         });
         let detail = with_versions("foo.bar", vec![version("Foo.Bar", "1.0-Beta+sha.1", meta)]);
-        let index = json(&input(view::REGISTRATION, "", Some(detail)));
+        let index = json(&input(view::REGISTRATION, &[], Some(detail)));
         let item = &index["items"][0]["items"][0];
         let leaf = "http://x/api/packages/alice/nuget/registration/foo.bar/1.0.0-beta.json";
         let content =
@@ -477,11 +492,8 @@ mod tests {
     #[test]
     fn standalone_leaves() {
         let detail = package("Foo.Bar", &["1.0.0-RC", "2.0.0"]);
-        let leaf = json(&input(
-            view::REGISTRATION_LEAF,
-            "1.0.0-rc",
-            Some(detail.clone()),
-        ));
+        let spec = routed("/registration/Foo.Bar/1.0.0-RC.json", &[]);
+        let leaf = json(&routed_input(spec, Some(detail.clone())));
         let url = "http://x/api/packages/alice/nuget/registration/foo.bar/1.0.0-rc.json";
         assert_eq!(leaf["@id"], url);
         assert_eq!(
@@ -496,7 +508,8 @@ mod tests {
             leaf["packageContent"],
             "http://x/api/packages/alice/nuget/package/foo.bar/1.0.0-rc/foo.bar.1.0.0-rc.nupkg"
         );
-        let missing = render(&input(view::REGISTRATION_LEAF, "3.0.0", Some(detail)));
+        let missing = [(param::VERSION, "3.0.0")];
+        let missing = render(&input(view::REGISTRATION_LEAF, &missing, Some(detail)));
         assert_eq!(missing.unwrap_err().status, 404);
     }
 
@@ -524,15 +537,14 @@ mod tests {
     fn thousands_of_versions_are_paged() {
         let versions: Vec<String> = (0..3000).map(|i| format!("{}.{}.0", i % 7, i)).collect();
         let detail = package_of(&versions);
-        let index = json(&input(view::REGISTRATION, "", Some(detail.clone())));
+        let index = json(&input(view::REGISTRATION, &[], Some(detail.clone())));
         assert_eq!(index["count"], 47);
         let last = &index["items"][46];
-        let argument = format!(
-            "{}\u{0}{}",
-            last["lower"].as_str().unwrap(),
-            last["upper"].as_str().unwrap()
-        );
-        let page = json(&input(view::REGISTRATION_PAGE, &argument, Some(detail)));
+        let bounds = [
+            (param::LOWER, last["lower"].as_str().unwrap()),
+            (param::UPPER, last["upper"].as_str().unwrap()),
+        ];
+        let page = json(&input(view::REGISTRATION_PAGE, &bounds, Some(detail)));
         // Speed is measured by benches/nuget.sh, not asserted here.
         assert_eq!(page["items"].as_array().unwrap().len(), 3000 - 46 * 64);
     }

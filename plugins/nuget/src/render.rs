@@ -6,12 +6,13 @@ use std::cell::OnceCell;
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
 use serde_json::{Value, json};
+use wharf_plugin_sdk::params::text;
 use wharf_plugin_sdk::{
     FileInfo, HashAlgorithm, IndexInput, PackageDetail, PluginError, Response, VersionDetail,
 };
 
 use crate::metadata::Metadata;
-use crate::routes::view;
+use crate::routes::{param, view};
 use crate::version::Version;
 use crate::{odata, registration, search};
 
@@ -21,7 +22,8 @@ pub const XML: &str = "application/xml; charset=utf-8";
 pub const TEXT: &str = "text/plain; charset=utf-8";
 
 pub fn render(input: &IndexInput) -> Result<Response, PluginError> {
-    let argument = input.spec.argument.as_str();
+    let params = &input.spec.params;
+    let version = text(params, param::VERSION);
     match input.spec.view.as_str() {
         view::SEARCH => Ok(search::render(input)),
         view::AUTOCOMPLETE => Ok(search::autocomplete_ids(input)),
@@ -29,10 +31,15 @@ pub fn render(input: &IndexInput) -> Result<Response, PluginError> {
         view::V2_SEARCH => Ok(odata::search(input, false)),
         view::V2_SEARCH_COUNT => Ok(odata::search(input, true)),
         view::REGISTRATION => Ok(registration::index(input, requested(input)?)),
-        view::REGISTRATION_PAGE => registration::page(input, requested(input)?, argument),
-        view::REGISTRATION_LEAF => registration::leaf(input, requested(input)?, argument),
+        view::REGISTRATION_PAGE => registration::page(
+            input,
+            requested(input)?,
+            text(params, param::LOWER),
+            text(params, param::UPPER),
+        ),
+        view::REGISTRATION_LEAF => registration::leaf(input, requested(input)?, version),
         view::VERSIONS => Ok(flat_versions(requested(input)?)),
-        view::V2_ENTRY => odata::entry(input, requested(input)?, argument),
+        view::V2_ENTRY => odata::entry(input, requested(input)?, version),
         view::V2_VERSIONS => Ok(odata::versions(input, requested(input)?, false)),
         view::V2_VERSIONS_COUNT => Ok(odata::versions(input, requested(input)?, true)),
         other => Err(PluginError::not_found(format!(
@@ -227,9 +234,10 @@ impl Urls<'_> {
 /// Builders of render inputs for the unit tests of every view.
 #[cfg(test)]
 pub mod fixture {
+    use wharf_plugin_sdk::testing;
     use wharf_plugin_sdk::{
-        Digest, FileInfo, HashAlgorithm, IndexInput, IndexSpec, Method, PackageDetail, PackageRef,
-        Request, VersionDetail,
+        Digest, FileInfo, HashAlgorithm, IndexInput, IndexSpec, Method, Operation, PackageDetail,
+        PackageRef, VersionDetail,
     };
 
     pub const BASE: &str = "http://x/api/packages/alice/nuget";
@@ -288,33 +296,41 @@ pub mod fixture {
         }
     }
 
-    pub fn input(view: &str, argument: &str, detail: Option<PackageDetail>) -> IndexInput {
-        IndexInput {
-            request: Request {
-                method: Method::Get,
-                path: "/".into(),
-                query: Vec::new(),
-                headers: Vec::new(),
-                owner: Some("alice".into()),
-                base_url: BASE.into(),
-                user: None,
-            },
-            spec: IndexSpec {
-                pkg: detail.as_ref().map(|d| d.pkg.clone()),
-                view: view.into(),
-                argument: argument.into(),
-                digest_of: None,
-                listing: None,
-            },
-            detail,
-            listing: Vec::new(),
-            listing_total: 0,
+    /// A render input for `view` with these params, as a route would set them.
+    pub fn input(view: &str, params: &[(&str, &str)], detail: Option<PackageDetail>) -> IndexInput {
+        let spec = IndexSpec {
+            pkg: detail.as_ref().map(|d| d.pkg.clone()),
+            view: view.into(),
+            params: wharf_plugin_sdk::params::owned(params),
+            digest_of: None,
+            listing: None,
+        };
+        routed_input(spec, detail)
+    }
+
+    /// The index spec `match-route` decides for a GET of `path` with `query`.
+    pub fn routed(path: &str, query: &[(&str, &str)]) -> IndexSpec {
+        let request = query.iter().fold(
+            testing::request(Method::Get, path).with_base_url(BASE),
+            |r, (name, value)| r.with_query(name, value),
+        );
+        match crate::routes::match_route(&request)
+            .expect("route")
+            .operation
+        {
+            Operation::RenderIndex(spec) => spec,
+            other => panic!("expected an index, got {other:?}"),
         }
     }
 
-    /// An owner-wide listing input, as the host hands search views.
-    pub fn listing(view: &str, argument: &str, packages: Vec<PackageDetail>) -> IndexInput {
-        let mut input = input(view, argument, None);
+    /// What the host hands `render-index` for `spec` on the fixture's mount.
+    pub fn routed_input(spec: IndexSpec, detail: Option<PackageDetail>) -> IndexInput {
+        let mount = testing::request(Method::Get, "/").with_base_url(BASE);
+        testing::index_input(mount, spec, detail)
+    }
+
+    /// `input` with an owner-wide listing of `packages`.
+    pub fn with_listing(mut input: IndexInput, packages: Vec<PackageDetail>) -> IndexInput {
         input.listing_total = packages.len() as u64;
         input.listing = packages;
         input
@@ -339,7 +355,7 @@ mod tests {
     #[test]
     fn flat_container_lists_lower_case_versions_by_precedence() {
         let detail = package("Foo", &["10.0.0", "1.0.0.1", "1.0.0", "1.0.0-RC"]);
-        let input = input(view::VERSIONS, "", Some(detail));
+        let input = input(view::VERSIONS, &[], Some(detail));
         let response = render(&input).unwrap();
         assert_eq!(response.content_type, JSON);
         assert_eq!(
@@ -350,6 +366,7 @@ mod tests {
 
     #[test]
     fn missing_packages_and_unknown_views_are_not_found() {
+        const VERSION_1: &[(&str, &str)] = &[(param::VERSION, "1.0.0")];
         for view in [
             view::REGISTRATION,
             view::REGISTRATION_PAGE,
@@ -359,14 +376,14 @@ mod tests {
             view::V2_VERSIONS,
             view::V2_VERSIONS_COUNT,
         ] {
-            let err = render(&input(view, "1.0.0", None)).unwrap_err();
+            let err = render(&input(view, VERSION_1, None)).unwrap_err();
             assert_eq!(
                 (err.status, err.message.as_str()),
                 (404, "package not found")
             );
             let empty = package("Foo", &[]);
             assert_eq!(
-                render(&input(view, "1.0.0", Some(empty)))
+                render(&input(view, VERSION_1, Some(empty)))
                     .unwrap_err()
                     .status,
                 404
@@ -374,7 +391,7 @@ mod tests {
         }
         let detail = package("Foo", &["1.0.0"]);
         assert_eq!(
-            render(&input("packument", "", Some(detail)))
+            render(&input("packument", &[], Some(detail)))
                 .unwrap_err()
                 .status,
             404

@@ -2,40 +2,73 @@
 //! resources NuGet.exe and dotnet use, and the v2 OData subset Gitea serves.
 
 use wharf_plugin_sdk::{
-    FileRef, IndexSpec, ListingSpec, Method, Operation, PackageRef, PluginError, Request, Route,
-    UploadSpec, VersionRef,
+    DeleteTarget, FileRef, IndexSpec, ListingSpec, Method, Operation, PackageRef, PluginError,
+    Request, Route, Selector, VersionRef,
 };
 
+use crate::search::Visibility;
 use crate::version::Version;
-use crate::{search, service, upload};
+use crate::{service, upload};
 
-/// Index views, as `render-index` receives them. Arguments join their fields with NUL.
+/// Index views, as `render-index` receives them, with the [`param`]s each takes.
+/// The params are the host's cache key: a view reads nothing of the request but them.
 pub mod view {
-    /// `registration/{id}/index.json`; argument empty.
+    /// `registration/{id}/index.json`; no params.
     pub const REGISTRATION: &str = "registration";
-    /// `registration/{id}/page/{lower}/{upper}.json`; argument `lower\0upper`.
+    /// `registration/{id}/page/{lower}/{upper}.json`; `lower`, `upper` (normalized,
+    /// lower case).
     pub const REGISTRATION_PAGE: &str = "registration-page";
-    /// `registration/{id}/{version}.json`; argument the lower-case normalized version.
+    /// `registration/{id}/{version}.json`; `version`, lower-case normalized.
     pub const REGISTRATION_LEAF: &str = "registration-leaf";
-    /// `package/{id}/index.json`; argument empty.
+    /// `package/{id}/index.json`; no params.
     pub const VERSIONS: &str = "versions";
-    /// `query`; no package, listing of every version of matching ids; argument
-    /// `q\0skip\0take\0prerelease\0semver2` (the last two `true`/`false`).
+    /// `query`; no package, listing of every version of matching ids; `skip`, `take`,
+    /// `prerelease`, `semver2`.
     pub const SEARCH: &str = "search";
-    /// `autocomplete?q=`: matching ids; argument `skip\0take\0prerelease\0semver2`.
+    /// `autocomplete?q=`: matching ids; params as [`SEARCH`].
     pub const AUTOCOMPLETE: &str = "autocomplete";
-    /// `autocomplete?id=`: one package's versions; argument `prerelease\0semver2`.
+    /// `autocomplete?id=`: one package's versions; `prerelease`, `semver2`.
     pub const AUTOCOMPLETE_VERSIONS: &str = "autocomplete-versions";
-    /// v2 `Packages(Id='…',Version='…')`; argument the lower-case normalized version.
+    /// v2 `Packages(Id='…',Version='…')`; `version`, lower-case normalized.
     pub const V2_ENTRY: &str = "v2-entry";
-    /// v2 `Packages()`/`Search()`: listing of every version of matching ids; argument
-    /// `term\0skip\0top\0exact` (exact `true`/`false`).
+    /// v2 `Packages()`/`Search()`: listing of every version of matching ids; `term`,
+    /// `exact`, and what the feed's links echo: `skip`, `top`, `path` and each other
+    /// query parameter as `query:NAME`.
     pub const V2_SEARCH: &str = "v2-search";
-    /// The same as a plain-text count (`/$count`).
+    /// The same as a plain-text count (`/$count`); `term`, `exact` only.
     pub const V2_SEARCH_COUNT: &str = "v2-search-count";
-    /// v2 `FindPackagesById()`; argument `skip\0top`.
+    /// v2 `FindPackagesById()`; `skip`, `top`, `path`, `query:NAME`.
     pub const V2_VERSIONS: &str = "v2-versions";
+    /// The same as a plain-text count; no params.
     pub const V2_VERSIONS_COUNT: &str = "v2-versions-count";
+}
+
+/// Names of the index and upload params, one value each.
+pub mod param {
+    pub const LOWER: &str = "lower";
+    pub const UPPER: &str = "upper";
+    pub const VERSION: &str = "version";
+    pub const SKIP: &str = "skip";
+    pub const TAKE: &str = "take";
+    pub const TOP: &str = "top";
+    /// `true` or `false`.
+    pub const PRERELEASE: &str = "prerelease";
+    /// `true` or `false`.
+    pub const SEMVER2: &str = "semver2";
+    pub const TERM: &str = "term";
+    /// `true` or `false`: whether `term` is an exact id.
+    pub const EXACT: &str = "exact";
+    /// The request path below the mount, as the client sent it (`/Search()`).
+    pub const PATH: &str = "path";
+    /// Prefix of a query parameter a v2 feed's next link repeats (`query:$filter`).
+    pub const QUERY: &str = "query:";
+    /// The upload's kind: [`crate::upload::PACKAGE`] or [`crate::upload::SYMBOLS`].
+    pub const KIND: &str = "kind";
+}
+
+/// One param.
+pub fn pair(name: &str, value: impl ToString) -> (String, String) {
+    (name.to_string(), value.to_string())
 }
 
 /// Most results a search page returns, whatever the client asks.
@@ -60,11 +93,11 @@ pub fn match_route(request: &Request) -> Result<Route, PluginError> {
         owner: owner.clone(),
         name: id.to_string(),
     };
-    let index = |id: &str, view: &str, argument: String| {
+    let index = |id: &str, view: &str, params: Vec<(String, String)>| {
         Route::read(Operation::RenderIndex(IndexSpec {
             pkg: Some(package(id)),
             view: view.into(),
-            argument,
+            params,
             digest_of: None,
             listing: None,
         }))
@@ -84,45 +117,47 @@ pub fn match_route(request: &Request) -> Result<Route, PluginError> {
         (_, ["autocomplete"]) if get => autocomplete(request, &owner),
 
         (_, ["registration", id, "index.json"]) if get && is_valid_id(id) => {
-            index(id, view::REGISTRATION, String::new())
+            index(id, view::REGISTRATION, Vec::new())
         }
         (_, ["registration", id, "page", lower, upper]) if get && is_valid_id(id) => {
             match (
                 normalized(lower),
                 upper.strip_suffix(".json").and_then(normalized),
             ) {
-                (Some(lower), Some(upper)) => {
-                    index(id, view::REGISTRATION_PAGE, format!("{lower}\0{upper}"))
-                }
+                (Some(lower), Some(upper)) => index(
+                    id,
+                    view::REGISTRATION_PAGE,
+                    vec![pair(param::LOWER, lower), pair(param::UPPER, upper)],
+                ),
                 _ => Route::not_found(),
             }
         }
         (_, ["registration", id, leaf]) if get && is_valid_id(id) => {
             match leaf.strip_suffix(".json").and_then(normalized) {
-                Some(v) => index(id, view::REGISTRATION_LEAF, v),
+                Some(v) => index(id, view::REGISTRATION_LEAF, vec![pair(param::VERSION, v)]),
                 None => Route::not_found(),
             }
         }
         (_, ["package", id, "index.json"]) if get && is_valid_id(id) => {
-            index(id, view::VERSIONS, String::new())
+            index(id, view::VERSIONS, Vec::new())
         }
         (_, ["package", id, version, file]) if get && is_valid_id(id) => {
             match normalized(version) {
-                Some(version) => Route::read(Operation::ServeFile(FileRef {
+                Some(version) => Route::read(Operation::serve(Selector::File(FileRef {
                     version: VersionRef {
                         pkg: package(id),
                         version,
                     },
                     name: file.to_lowercase(),
-                })),
+                }))),
                 None => Route::not_found(),
             }
         }
         (Method::Delete, [id, version]) if is_valid_id(id) => match normalized(version) {
-            Some(version) => Route::write(Operation::DeleteVersion(VersionRef {
+            Some(version) => Route::write(Operation::Delete(DeleteTarget::Version(VersionRef {
                 pkg: package(id),
                 version,
-            })),
+            }))),
             None => Route::not_found(),
         },
         (_, [function, rest @ ..]) if get && function.contains('(') => {
@@ -144,16 +179,13 @@ fn normalized(text: &str) -> Option<String> {
     Version::parse(text).map(|v| v.normalized().to_lowercase())
 }
 
-fn accept(owner: &str, context: &str) -> Operation {
-    Operation::AcceptUpload(UploadSpec {
-        // The id is only known from the nuspec inside the body.
-        pkg: PackageRef {
-            owner: owner.to_string(),
-            name: String::new(),
-        },
-        context: context.into(),
-        max_size: 0,
-    })
+fn accept(owner: &str, kind: &str) -> Operation {
+    // The id is only known from the nuspec inside the body.
+    let pkg = PackageRef {
+        owner: owner.to_string(),
+        name: String::new(),
+    };
+    Operation::accept_upload(pkg, &[(param::KIND, kind)], 0)
 }
 
 fn listing(filter: &str, offset: u32, limit: u32) -> Option<ListingSpec> {
@@ -166,27 +198,31 @@ fn listing(filter: &str, offset: u32, limit: u32) -> Option<ListingSpec> {
     })
 }
 
-fn owner_index(view: &str, argument: String, listing: Option<ListingSpec>) -> Route {
+fn owner_index(view: &str, params: Vec<(String, String)>, listing: Option<ListingSpec>) -> Route {
     Route::read(Operation::RenderIndex(IndexSpec {
         pkg: None,
         view: view.into(),
-        argument,
+        params,
         digest_of: None,
         listing,
     }))
 }
 
 /// v3 search: ids containing `q`, paged by the host in the database unless versions
-/// are hidden from the client (`search::listing_window`).
+/// are hidden from the client ([`Visibility::listing_window`]).
 fn search(request: &Request) -> Route {
+    search_index(request, view::SEARCH)
+}
+
+/// A v3 search or id autocomplete: `q` is the listing's filter, the page and what the
+/// client may see are params.
+fn search_index(request: &Request, view: &str) -> Route {
     let (q, skip, take) = search_page(request);
     let visibility = visibility(request);
-    let (offset, limit) = search::listing_window(&visibility, skip, take);
-    owner_index(
-        view::SEARCH,
-        format!("{q}\0{skip}\0{take}\0{visibility}"),
-        listing(q, offset, limit),
-    )
+    let (offset, limit) = visibility.listing_window(skip, take);
+    let mut params = vec![pair(param::SKIP, skip), pair(param::TAKE, take)];
+    params.extend(visibility.params());
+    owner_index(view, params, listing(q, offset, limit))
 }
 
 /// Autocomplete: ids containing `q` (paged like search), or with `id`, the versions of
@@ -202,19 +238,12 @@ fn autocomplete(request: &Request, owner: &str) -> Route {
                 name: id.to_string(),
             }),
             view: view::AUTOCOMPLETE_VERSIONS.into(),
-            argument: visibility(request),
+            params: visibility(request).params(),
             digest_of: None,
             listing: None,
         }));
     }
-    let (q, skip, take) = search_page(request);
-    let visibility = visibility(request);
-    let (offset, limit) = search::listing_window(&visibility, skip, take);
-    owner_index(
-        view::AUTOCOMPLETE,
-        format!("{skip}\0{take}\0{visibility}"),
-        listing(q, offset, limit),
-    )
+    search_index(request, view::AUTOCOMPLETE)
 }
 
 /// `q`, `skip` and `take` of a search, with nuget.org's defaults and cap.
@@ -227,9 +256,9 @@ fn search_page(request: &Request) -> (&str, u32, u32) {
     (q, skip, take)
 }
 
-/// Which versions a search client may see: `prerelease\0semver2`. Clients that send no
-/// `semVerLevel=2.0.0` cannot parse SemVer 2.0 versions, so they do not get them.
-fn visibility(request: &Request) -> String {
+/// Which versions a search client may see. Clients that send no `semVerLevel=2.0.0`
+/// cannot parse SemVer 2.0 versions, so they do not get them.
+fn visibility(request: &Request) -> Visibility {
     let prerelease = request
         .query_param("prerelease")
         .is_some_and(|p| p.eq_ignore_ascii_case("true"));
@@ -237,7 +266,10 @@ fn visibility(request: &Request) -> String {
         .query_param("semVerLevel")
         .and_then(|level| level.split('.').next()?.trim().parse::<u32>().ok())
         .is_some_and(|major| major >= 2);
-    format!("{prerelease}\0{semver2}")
+    Visibility {
+        prerelease,
+        semver2,
+    }
 }
 
 fn number(value: Option<&str>) -> Option<u32> {
@@ -271,7 +303,7 @@ fn v2_route(request: &Request, owner: &str, function: &str, rest: &[&str]) -> Ro
                             name: id,
                         }),
                         view: view::V2_ENTRY.into(),
-                        argument: version,
+                        params: vec![pair(param::VERSION, version)],
                         digest_of: None,
                         listing: None,
                     }))
@@ -281,27 +313,25 @@ fn v2_route(request: &Request, owner: &str, function: &str, rest: &[&str]) -> Ro
         }
         ("Packages" | "Search", true) => {
             let (term, exact) = v2_term(request);
-            let view = if count {
-                view::V2_SEARCH_COUNT
-            } else {
-                view::V2_SEARCH
-            };
+            let filter = listing(if exact { "" } else { &term }, 0, 0);
+            let mut params = vec![pair(param::TERM, &term), pair(param::EXACT, exact)];
             // v2 pages over versions, not ids: the plugin pages what the host lists.
-            owner_index(
-                view,
-                format!("{term}\0{skip}\0{top}\0{exact}"),
-                listing(if exact { "" } else { &term }, 0, 0),
-            )
+            if count {
+                owner_index(view::V2_SEARCH_COUNT, params, filter)
+            } else {
+                params.extend(v2_feed_params(request, skip, top));
+                owner_index(view::V2_SEARCH, params, filter)
+            }
         }
         ("FindPackagesById", true) => {
             let id = request.query_param("id").map(unquote).unwrap_or_default();
             if !is_valid_id(&id) {
                 return Route::not_found();
             }
-            let view = if count {
-                view::V2_VERSIONS_COUNT
+            let (view, params) = if count {
+                (view::V2_VERSIONS_COUNT, Vec::new())
             } else {
-                view::V2_VERSIONS
+                (view::V2_VERSIONS, v2_feed_params(request, skip, top))
             };
             Route::read(Operation::RenderIndex(IndexSpec {
                 pkg: Some(PackageRef {
@@ -309,13 +339,31 @@ fn v2_route(request: &Request, owner: &str, function: &str, rest: &[&str]) -> Ro
                     name: id,
                 }),
                 view: view.into(),
-                argument: format!("{skip}\0{top}"),
+                params,
                 digest_of: None,
                 listing: None,
             }))
         }
         _ => Route::not_found(),
     }
+}
+
+/// What a v2 feed page prints besides its entries: its page, and the path and query it
+/// answers (its `id` and `next` link), the query without the paging the link replaces.
+fn v2_feed_params(request: &Request, skip: u32, top: u32) -> Vec<(String, String)> {
+    let mut params = vec![
+        pair(param::SKIP, skip),
+        pair(param::TOP, top),
+        pair(param::PATH, &request.path),
+    ];
+    params.extend(
+        request
+            .query
+            .iter()
+            .filter(|(name, _)| name != "$skip" && name != "$top")
+            .map(|(name, value)| (format!("{}{name}", param::QUERY), value.clone())),
+    );
+    params
 }
 
 /// The search term of a v2 query: `searchTerm='x'`, else the first quoted string of
@@ -354,8 +402,8 @@ fn unquote(value: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use wharf_plugin_sdk::Access;
     use wharf_plugin_sdk::testing;
+    use wharf_plugin_sdk::{Access, ServeSpec};
 
     fn request(method: Method, path: &str, query: &[(&str, &str)]) -> Request {
         let request =
@@ -383,16 +431,21 @@ mod tests {
         }
     }
 
+    /// Params as a test writes them.
+    fn params(pairs: &[(&str, &str)]) -> Vec<(String, String)> {
+        wharf_plugin_sdk::params::owned(pairs)
+    }
+
     #[test]
     fn pushes_are_uploads_named_by_their_body() {
-        for (path, context) in [("/", upload::PACKAGE), ("/symbolpackage", upload::SYMBOLS)] {
+        for (path, kind) in [("/", upload::PACKAGE), ("/symbolpackage", upload::SYMBOLS)] {
             let r = route(Method::Put, path, &[]);
             assert_eq!(r.access, Access::Write);
             match r.operation {
                 Operation::AcceptUpload(u) => {
                     assert_eq!(u.pkg.owner, "alice");
                     assert_eq!(u.pkg.name, "");
-                    assert_eq!(u.context, context);
+                    assert_eq!(u.params, params(&[(param::KIND, kind)]));
                 }
                 other => panic!("{other:?}"),
             }
@@ -407,7 +460,10 @@ mod tests {
             &[],
         );
         match r.operation {
-            Operation::ServeFile(f) => {
+            Operation::Serve(ServeSpec {
+                selector: Selector::File(f),
+                digest_of: None,
+            }) => {
                 assert_eq!(f.version.pkg.name, "Foo.Bar");
                 assert_eq!(f.version.version, "1.0.0-beta");
                 assert_eq!(f.name, "foo.bar.1.0.0-beta.nupkg");
@@ -422,14 +478,17 @@ mod tests {
         assert_eq!(spec(&r).view, view::REGISTRATION);
         let r = route(Method::Get, "/registration/foo/1.0.json", &[]);
         assert_eq!(spec(&r).view, view::REGISTRATION_LEAF);
-        assert_eq!(spec(&r).argument, "1.0.0");
+        assert_eq!(spec(&r).params, params(&[(param::VERSION, "1.0.0")]));
         let r = route(
             Method::Get,
             "/registration/foo/page/1.0.0/2.0.0-rc.json",
             &[],
         );
         assert_eq!(spec(&r).view, view::REGISTRATION_PAGE);
-        assert_eq!(spec(&r).argument, "1.0.0\u{0}2.0.0-rc");
+        assert_eq!(
+            spec(&r).params,
+            params(&[(param::LOWER, "1.0.0"), (param::UPPER, "2.0.0-rc")])
+        );
         let r = route(Method::Get, "/registration/foo/nope.json", &[]);
         assert!(matches!(r.operation, Operation::NotFound));
     }
@@ -441,9 +500,17 @@ mod tests {
             "/query",
             &[("q", "x"), ("semVerLevel", "2.0.0")],
         );
-        assert_eq!(spec(&r).argument, "x\u{0}0\u{0}20\u{0}false\u{0}true");
+        let page = |skip, take, prerelease, semver2| {
+            params(&[
+                (param::SKIP, skip),
+                (param::TAKE, take),
+                (param::PRERELEASE, prerelease),
+                (param::SEMVER2, semver2),
+            ])
+        };
+        assert_eq!(spec(&r).params, page("0", "20", "false", "true"));
         let r = route(Method::Get, "/query", &[("prerelease", "True")]);
-        assert_eq!(spec(&r).argument, "\u{0}0\u{0}20\u{0}true\u{0}false");
+        assert_eq!(spec(&r).params, page("0", "20", "true", "false"));
         let r = route(
             Method::Get,
             "/autocomplete",
@@ -451,9 +518,13 @@ mod tests {
         );
         assert_eq!(spec(&r).view, view::AUTOCOMPLETE_VERSIONS);
         assert_eq!(spec(&r).pkg.as_ref().map(|p| p.name.as_str()), Some("Foo"));
+        assert_eq!(
+            spec(&r).params,
+            params(&[(param::PRERELEASE, "false"), (param::SEMVER2, "true")])
+        );
         let r = route(Method::Get, "/autocomplete", &[("q", "fo"), ("take", "5")]);
         assert_eq!(spec(&r).view, view::AUTOCOMPLETE);
-        assert_eq!(spec(&r).argument, "0\u{0}5\u{0}false\u{0}false");
+        assert_eq!(spec(&r).params, page("0", "5", "false", "false"));
         // Hidden versions: every match is listed, the page is cut after filtering.
         assert_eq!(spec(&r).listing.as_ref().map(|l| l.limit), Some(0));
     }
@@ -487,7 +558,7 @@ mod tests {
         let r = route(Method::Delete, "/Foo/1.0", &[]);
         assert_eq!(r.access, Access::Write);
         match r.operation {
-            Operation::DeleteVersion(v) => {
+            Operation::Delete(DeleteTarget::Version(v)) => {
                 assert_eq!((v.pkg.name.as_str(), v.version.as_str()), ("Foo", "1.0.0"))
             }
             other => panic!("{other:?}"),
@@ -505,15 +576,49 @@ mod tests {
             &[("$filter", "tolower(Id) eq 'foo'"), ("$top", "30")],
         );
         assert_eq!(spec(&r).view, view::V2_SEARCH);
-        assert_eq!(spec(&r).argument, "foo\u{0}0\u{0}30\u{0}true");
+        assert_eq!(
+            spec(&r).params,
+            params(&[
+                (param::TERM, "foo"),
+                (param::EXACT, "true"),
+                (param::SKIP, "0"),
+                (param::TOP, "30"),
+                (param::PATH, "/Packages()"),
+                ("query:$filter", "tolower(Id) eq 'foo'"),
+            ])
+        );
         let r = route(Method::Get, "/Search()/$count", &[("searchTerm", "'ba'")]);
         assert_eq!(spec(&r).view, view::V2_SEARCH_COUNT);
+        assert_eq!(
+            spec(&r).params,
+            params(&[(param::TERM, "ba"), (param::EXACT, "false")])
+        );
         assert_eq!(
             spec(&r).listing.as_ref().map(|l| l.filter.as_str()),
             Some("ba")
         );
-        let r = route(Method::Get, "/FindPackagesById()", &[("id", "'Foo'")]);
+        let r = route(
+            Method::Get,
+            "/FindPackagesById()",
+            &[("$top", "5"), ("id", "'Foo'"), ("semVerLevel", "2.0.0")],
+        );
         assert_eq!(spec(&r).view, view::V2_VERSIONS);
+        assert_eq!(
+            spec(&r).params,
+            params(&[
+                (param::SKIP, "0"),
+                (param::TOP, "5"),
+                (param::PATH, "/FindPackagesById()"),
+                ("query:id", "'Foo'"),
+                ("query:semVerLevel", "2.0.0"),
+            ])
+        );
+        let r = route(
+            Method::Get,
+            "/FindPackagesById()/$count",
+            &[("id", "'Foo'")],
+        );
+        assert!(spec(&r).params.is_empty());
         let r = route(Method::Get, "/FindPackagesById()", &[("id", "'../x'")]);
         assert!(matches!(r.operation, Operation::NotFound));
     }

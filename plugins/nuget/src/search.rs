@@ -8,26 +8,43 @@
 //! after filtering: `totalHits` then counts exactly what `skip`/`take` page through.
 
 use serde_json::{Value, json};
+use wharf_plugin_sdk::params::{flag, number};
 use wharf_plugin_sdk::{IndexInput, PackageDetail, Response};
 
 use crate::render::{Entry, Urls, entries, json_response, names, tags};
+use crate::routes::{pair, param};
 
-/// Which versions the client asked to see, from the view's trailing
-/// `prerelease\0semver2` argument fields.
-#[derive(Clone, Copy)]
-struct Visibility {
-    prerelease: bool,
-    semver2: bool,
+/// Which versions the client asked to see.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Visibility {
+    pub prerelease: bool,
+    pub semver2: bool,
 }
 
 impl Visibility {
-    fn of(argument: &str) -> Self {
-        let mut fields = argument.rsplit('\0');
-        let semver2 = fields.next() == Some("true");
-        let prerelease = fields.next() == Some("true");
+    /// As the route put it into the view's params.
+    fn of(params: &[(String, String)]) -> Self {
         Self {
-            prerelease,
-            semver2,
+            prerelease: flag(params, param::PRERELEASE),
+            semver2: flag(params, param::SEMVER2),
+        }
+    }
+
+    /// The params that carry it.
+    pub fn params(&self) -> Vec<(String, String)> {
+        vec![
+            pair(param::PRERELEASE, self.prerelease),
+            pair(param::SEMVER2, self.semver2),
+        ]
+    }
+
+    /// What a search or id autocomplete asks the host to list for `skip`/`take`:
+    /// `(offset, limit)`, limit 0 being all.
+    pub fn listing_window(&self, skip: u32, take: u32) -> (u32, u32) {
+        if self.hides_some() {
+            (0, 0)
+        } else {
+            (skip, take)
         }
     }
 
@@ -46,24 +63,13 @@ impl Visibility {
     }
 }
 
-/// What a search or id autocomplete asks the host to list for `skip`/`take` under
-/// `visibility` (`prerelease\0semver2`): `(offset, limit)`, limit 0 being all.
-pub fn listing_window(visibility: &str, skip: u32, take: u32) -> (u32, u32) {
-    if Visibility::of(visibility).hides_some() {
-        (0, 0)
-    } else {
-        (skip, take)
-    }
-}
-
 /// The hits of a listing the client may see, with their total: the page the host cut,
-/// or the page cut here after filtering (see the module docs). The argument ends in
-/// `skip\0take\0prerelease\0semver2`.
+/// or the page cut here after filtering (see the module docs).
 fn hits(input: &IndexInput) -> (Visibility, u64, Vec<&PackageDetail>) {
-    let visibility = Visibility::of(&input.spec.argument);
-    let mut fields = input.spec.argument.rsplit('\0').skip(2);
-    let take: usize = fields.next().and_then(|t| t.parse().ok()).unwrap_or(0);
-    let skip: usize = fields.next().and_then(|s| s.parse().ok()).unwrap_or(0);
+    let params = &input.spec.params;
+    let visibility = Visibility::of(params);
+    let take: usize = number(params, param::TAKE, 0);
+    let skip: usize = number(params, param::SKIP, 0);
     if !visibility.hides_some() {
         let page = input.listing.iter().take(take).collect();
         return (visibility, input.listing_total, page);
@@ -84,7 +90,7 @@ fn hits(input: &IndexInput) -> (Visibility, u64, Vec<&PackageDetail>) {
 pub fn render(input: &IndexInput) -> Response {
     let (visibility, total, page) = hits(input);
     let urls = Urls {
-        base: &input.request.base_url,
+        base: &input.base_url,
     };
     let data: Vec<Value> = page
         .into_iter()
@@ -108,7 +114,7 @@ pub fn autocomplete_ids(input: &IndexInput) -> Response {
 
 /// Autocomplete of one package's versions (full versions, ascending).
 pub fn autocomplete_versions(input: &IndexInput, package: &PackageDetail) -> Response {
-    let visibility = Visibility::of(&input.spec.argument);
+    let visibility = Visibility::of(&input.spec.params);
     let data: Vec<String> = visibility
         .versions(package)
         .iter()
@@ -176,9 +182,19 @@ mod tests {
     use crate::render::fixture::*;
     use crate::routes::view;
 
+    /// The render input of a GET of `path` with `query`, over a listing of `packages`.
+    fn searched(path: &str, query: &[(&str, &str)], packages: Vec<PackageDetail>) -> IndexInput {
+        with_listing(routed_input(routed(path, query), None), packages)
+    }
+
     fn search(prerelease: bool, packages: Vec<PackageDetail>, total: u64) -> Value {
-        let argument = format!("foo\u{0}0\u{0}20\u{0}{prerelease}\u{0}true");
-        let mut input = listing(view::SEARCH, &argument, packages);
+        let prerelease = prerelease.to_string();
+        let query = [
+            ("q", "foo"),
+            ("prerelease", prerelease.as_str()),
+            ("semVerLevel", "2.0.0"),
+        ];
+        let mut input = searched("/query", &query, packages);
         input.listing_total = total;
         json(&input)
     }
@@ -290,8 +306,9 @@ mod tests {
         };
         // The host listed every match (4); the client sees three, one a page.
         let page = |skip: u32| {
-            let argument = format!("\u{0}{skip}\u{0}1\u{0}false\u{0}true");
-            let mut input = listing(view::SEARCH, &argument, packages());
+            let skip = skip.to_string();
+            let query = [("skip", skip.as_str()), ("take", "1"), ("semVerLevel", "2")];
+            let mut input = searched("/query", &query, packages());
             input.listing_total = 4;
             json(&input)
         };
@@ -301,15 +318,22 @@ mod tests {
             assert_eq!(pages[skip]["totalHits"], 3);
         }
         // A query whose only match is hidden has no hits at all.
-        let only_beta = listing(
-            view::SEARCH,
-            "b\u{0}0\u{0}20\u{0}false\u{0}true",
+        let only_beta = searched(
+            "/query",
+            &[("q", "b"), ("semVerLevel", "2.0.0")],
             vec![package("B", &["1.0.0-beta"])],
         );
         assert_eq!(json(&only_beta), json!({ "totalHits": 0, "data": [] }));
-        assert_eq!(listing_window("false\u{0}true", 5, 20), (0, 0));
-        assert_eq!(listing_window("true\u{0}false", 5, 20), (0, 0));
-        assert_eq!(listing_window("true\u{0}true", 5, 20), (5, 20));
+        let window = |prerelease, semver2| {
+            let visibility = Visibility {
+                prerelease,
+                semver2,
+            };
+            visibility.listing_window(5, 20)
+        };
+        assert_eq!(window(false, true), (0, 0));
+        assert_eq!(window(true, false), (0, 0));
+        assert_eq!(window(true, true), (5, 20));
     }
 
     #[test]
@@ -323,17 +347,10 @@ mod tests {
                 ],
             )]
         };
-        let old = listing(
-            view::SEARCH,
-            "gamma\u{0}0\u{0}20\u{0}false\u{0}false",
-            packages(),
-        );
+        let old = searched("/query", &[("q", "gamma")], packages());
         assert_eq!(json(&old)["data"][0]["version"], "1.0.0");
-        let new = listing(
-            view::SEARCH,
-            "gamma\u{0}0\u{0}20\u{0}false\u{0}true",
-            packages(),
-        );
+        let query = [("q", "gamma"), ("semVerLevel", "2.0.0")];
+        let new = searched("/query", &query, packages());
         assert_eq!(json(&new)["data"][0]["version"], "2.0.0+build.7");
     }
 
@@ -343,11 +360,19 @@ mod tests {
             package("Alpha", &["1.0.0"]),
             package("Beta", &["1.0.0-beta"]),
         ];
-        let ids = listing(view::AUTOCOMPLETE, "0\u{0}20\u{0}false\u{0}true", packages);
+        let ids = searched("/autocomplete", &[("semVerLevel", "2.0.0")], packages);
+        assert_eq!(ids.spec.view, view::AUTOCOMPLETE);
         assert_eq!(json(&ids), json!({ "totalHits": 1, "data": ["Alpha"] }));
 
-        let mut versions = listing(view::AUTOCOMPLETE_VERSIONS, "true\u{0}true", Vec::new());
-        versions.detail = Some(package("Alpha", &["2.0.0-rc", "1.0.0"]));
+        let query = [
+            ("id", "Alpha"),
+            ("prerelease", "true"),
+            ("semVerLevel", "2.0.0"),
+        ];
+        let spec = routed("/autocomplete", &query);
+        assert_eq!(spec.view, view::AUTOCOMPLETE_VERSIONS);
+        let detail = package("Alpha", &["2.0.0-rc", "1.0.0"]);
+        let versions = routed_input(spec, Some(detail));
         assert_eq!(
             json(&versions),
             json!({ "totalHits": 2, "data": ["1.0.0", "2.0.0-rc"] })

@@ -5,17 +5,18 @@
 //! guest: the nupkg is a range of the stored body, and only its zip directory and
 //! nuspec are read.
 
-use wharf_plugin_sdk::multipart;
 use wharf_plugin_sdk::{
     ByteRange, FileSource, PackageRef, PlanFile, PlanVersion, PluginError, PublishPlan, Request,
     Response, Upload, UploadBody, UploadReader, UploadSpec, VersionMode, VersionRef, host,
 };
+use wharf_plugin_sdk::{multipart, params};
 
 use crate::nupkg;
 use crate::nuspec::{self, Nuspec};
 use crate::render::BUILD_METADATA;
+use crate::routes::param;
 
-/// Upload contexts: a package push (`PUT /`) and a symbol package push.
+/// Upload kinds (the `kind` param): a package push (`PUT /`) and a symbol package push.
 pub const PACKAGE: &str = "package";
 pub const SYMBOLS: &str = "symbols";
 
@@ -32,14 +33,14 @@ pub fn parse(
     let content_type = request.header("content-type").unwrap_or_default();
     let (nuspec, nuspec_bytes, source) = read_push(body, content_type)?;
     let owner = &spec.pkg.owner;
-    match spec.context.as_str() {
+    match params::text(&spec.params, param::KIND) {
         PACKAGE => package_plan(owner, &nuspec, nuspec_bytes, source),
         SYMBOLS => {
             let plan = symbols_plan(owner, &nuspec, source)?;
             require_version(&plan)?;
             Ok(plan)
         }
-        _ => Err(PluginError::new(500, "unknown NuGet upload context")),
+        _ => Err(PluginError::new(500, "unknown NuGet upload kind")),
     }
 }
 

@@ -18,12 +18,35 @@ use wharf_plugin_sdk::{
     Request, Response, Route, Upload, UploadSpec,
 };
 
+/// Distribution-spec codes for failures the host detects on any route (refused
+/// credentials, rate limits, a full disk); a route's own codes take precedence, and
+/// statuses not listed get the envelope's default `UNSUPPORTED`.
+const ERROR_CODES: &[(u16, &str)] = &[
+    (401, "UNAUTHORIZED"),
+    (403, "DENIED"),
+    (404, "NAME_UNKNOWN"),
+    (405, "UNSUPPORTED"),
+    (413, "SIZE_INVALID"),
+    (416, "BLOB_UPLOAD_INVALID"),
+    (429, "TOOMANYREQUESTS"),
+    (503, "UNAVAILABLE"),
+    // The spec fixes codes for 4xx only; `UNAVAILABLE` is the one Docker's and
+    // containerd's error registries know for a registry that cannot serve for now:
+    // they print the message and retry, which is right for space an operator can free.
+    (507, "UNAVAILABLE"),
+];
+
 struct Oci;
 
 impl wharf_plugin_sdk::Plugin for Oci {
     fn describe() -> Descriptor {
         Descriptor {
-            error_style: ErrorStyle::Oci,
+            error_style: ErrorStyle::ErrorEnvelope,
+            error_codes: ERROR_CODES
+                .iter()
+                .map(|(status, code)| (*status, code.to_string()))
+                .collect(),
+            settings: vec![manifest::max_references_setting()],
             challenge: Challenge::Bearer(BearerChallenge {
                 token_path: "/v2/token".into(),
                 service: "wharf".into(),
@@ -70,7 +93,7 @@ mod tests {
     fn the_descriptor_speaks_oci() {
         let d = Oci::describe();
         assert_eq!(d.name, "oci");
-        assert!(matches!(d.error_style, ErrorStyle::Oci));
+        assert!(matches!(d.error_style, ErrorStyle::ErrorEnvelope));
         let Challenge::Bearer(bearer) = d.challenge else {
             panic!("OCI clients need a bearer challenge");
         };
@@ -88,5 +111,25 @@ mod tests {
         assert!(!d.case_insensitive_names);
         assert!(d.digests.is_empty());
         assert_eq!(d.contract, wharf_plugin_sdk::CONTRACT_VERSION);
+        assert!(d.credential_headers.is_empty(), "tokens come as Bearer");
+        let settings: Vec<&str> = d.settings.iter().map(|s| s.name.as_str()).collect();
+        assert_eq!(settings, ["max-references"]);
+    }
+
+    /// The codes the host used to give OCI clients for its own failures, now declared.
+    #[test]
+    fn host_failures_keep_their_distribution_codes() {
+        let codes: Vec<String> = Oci::describe()
+            .error_codes
+            .iter()
+            .map(|(status, code)| format!("{status} {code}"))
+            .collect();
+        assert_eq!(
+            codes.join(", "),
+            "401 UNAUTHORIZED, 403 DENIED, 404 NAME_UNKNOWN, 405 UNSUPPORTED, \
+             413 SIZE_INVALID, 416 BLOB_UPLOAD_INVALID, 429 TOOMANYREQUESTS, \
+             503 UNAVAILABLE, 507 UNAVAILABLE",
+            "any other status takes the envelope's UNSUPPORTED"
+        );
     }
 }

@@ -11,13 +11,13 @@ use std::io::Read;
 use serde_json::{Map, Value, json};
 use sha2::{Digest as _, Sha256, Sha512};
 use wharf_plugin_sdk::{
-    BlobReference, Digest, FileSource, HashAlgorithm, PackageRef, PlanFile, PlanVersion,
-    PluginError, PublishPlan, Request, Response, TagChange, UploadBody, UploadReader, UploadSpec,
-    VersionMode,
+    BlobReference, Digest, FileSource, HashAlgorithm, IntegerRange, PackageRef, PlanFile,
+    PlanVersion, PluginError, PublishPlan, Request, Response, SettingDecl, SettingKind,
+    SettingValue, TagChange, UploadBody, UploadReader, UploadSpec, VersionMode, params, settings,
 };
 
 use crate::names::{self, Reference};
-use crate::routes::{MANIFEST_FILE, MAX_MANIFEST};
+use crate::routes::{MANIFEST_FILE, MAX_MANIFEST, REFERENCE};
 
 pub const OCI_MANIFEST: &str = "application/vnd.oci.image.manifest.v1+json";
 pub const OCI_INDEX: &str = "application/vnd.oci.image.index.v1+json";
@@ -42,12 +42,38 @@ impl BlobSizes for HostBlobs {
     }
 }
 
-/// The most distinct blobs one manifest may reference (its config, layers or child
-/// manifests). Real images have a few hundred layers at most; the host checks each
-/// reference in the publish transaction, so a bound keeps a push well inside the
-/// plugin time limit. A constant until contract 0.3 passes per-format settings from
-/// `registry.toml` to plugins.
-pub const MAX_REFERENCES: usize = 10_000;
+/// The setting bounding the distinct blobs one manifest may reference (its config,
+/// layers or child manifests). Real images have a few hundred layers at most; the host
+/// checks each reference in the publish transaction, so a bound keeps a push well inside
+/// the plugin time limit.
+const MAX_REFERENCES_SETTING: &str = "max-references";
+/// Its default: checked within the default time limit even in a debug build.
+const DEFAULT_MAX_REFERENCES: i64 = 10_000;
+/// Its largest value: a 4 MiB manifest cannot name many more descriptors (each takes
+/// some 110 bytes at the least), so a higher bound would mean nothing.
+const MOST_MAX_REFERENCES: i64 = 50_000;
+
+/// The declaration of [`MAX_REFERENCES_SETTING`] for the descriptor.
+pub fn max_references_setting() -> SettingDecl {
+    SettingDecl {
+        name: MAX_REFERENCES_SETTING.into(),
+        description: "The most distinct blobs (config, layers, child manifests) one manifest \
+                      may reference; a push naming more is refused with MANIFEST_INVALID."
+            .into(),
+        kind: SettingKind::Integer(IntegerRange {
+            min: 1,
+            max: MOST_MAX_REFERENCES,
+        }),
+        default: SettingValue::Integer(DEFAULT_MAX_REFERENCES),
+    }
+}
+
+/// The operator's [`MAX_REFERENCES_SETTING`], else the default. The host refuses to
+/// start on a value outside the declared range, so the clamp only makes the cast total.
+fn max_references() -> usize {
+    settings::integer(MAX_REFERENCES_SETTING, DEFAULT_MAX_REFERENCES).clamp(1, MOST_MAX_REFERENCES)
+        as usize
+}
 
 fn invalid(message: impl Into<String>) -> PluginError {
     PluginError::with_code(400, "MANIFEST_INVALID", message)
@@ -68,9 +94,9 @@ pub fn parse_upload(
     body: &(impl UploadBody + ?Sized),
     blobs: &impl BlobSizes,
 ) -> Result<PublishPlan, PluginError> {
-    let reference = names::reference(&spec.context)?;
+    let reference = names::reference(params::text(&spec.params, REFERENCE))?;
     let bytes = read_all(body)?;
-    let manifest = validate(&bytes, request.header("content-type"))?;
+    let manifest = validate(&bytes, request.header("content-type"), max_references())?;
     let sha256 = hex(&Sha256::digest(&bytes));
     let canonical = format!("sha256:{sha256}");
     let sha256_digest = Digest {
@@ -222,8 +248,13 @@ fn check_blobs(
     Ok(())
 }
 
-/// Parses and validates the manifest JSON against the pushed `Content-Type`.
-fn validate(bytes: &[u8], content_type: Option<&str>) -> Result<Manifest, PluginError> {
+/// Parses and validates the manifest JSON against the pushed `Content-Type`; it may
+/// reference at most `max_references` distinct blobs.
+fn validate(
+    bytes: &[u8],
+    content_type: Option<&str>,
+    max_references: usize,
+) -> Result<Manifest, PluginError> {
     let document: Value = serde_json::from_slice(bytes)
         .map_err(|e| invalid(format!("invalid manifest JSON: {e}")))?;
     let Value::Object(object) = &document else {
@@ -239,9 +270,9 @@ fn validate(bytes: &[u8], content_type: Option<&str>) -> Result<Manifest, Plugin
     let mut seen = HashSet::new();
     let mut add = |descriptor: &Descriptor| {
         if seen.insert(descriptor.digest.hex.clone()) {
-            if references.len() == MAX_REFERENCES {
+            if references.len() == max_references {
                 return Err(invalid(format!(
-                    "a manifest may reference at most {MAX_REFERENCES} blobs"
+                    "a manifest may reference at most {max_references} blobs"
                 )));
             }
             references.push(BlobReference {
@@ -370,8 +401,8 @@ fn descriptor(value: &Value, what: &str) -> Result<Descriptor, PluginError> {
 mod tests {
     use std::collections::HashMap;
 
-    use wharf_plugin_sdk::Method;
-    use wharf_plugin_sdk::testing::{FakeUpload, request};
+    use wharf_plugin_sdk::testing::{FakeUpload, request, with_settings};
+    use wharf_plugin_sdk::{Method, Operation};
 
     use super::*;
 
@@ -424,13 +455,10 @@ mod tests {
             .with_owner(None)
             .with_base_url(BASE)
             .with_header("content-type", content_type);
-        let spec = UploadSpec {
-            pkg: PackageRef {
-                owner: "alice".into(),
-                name: "app".into(),
-            },
-            context: reference.into(),
-            max_size: MAX_MANIFEST,
+        // The spec the route hands the host, as the host hands it back.
+        let route = crate::routes::match_route(&request).unwrap();
+        let Operation::AcceptUpload(spec) = route.operation else {
+            panic!("a manifest push is an upload: {:?}", route.operation)
         };
         parse_upload(&request, spec, &FakeUpload::new(body.to_vec()), blobs)
     }
@@ -709,20 +737,59 @@ mod tests {
     }
 
     #[test]
-    fn references_are_counted_once_up_to_the_limit() {
-        let (manifest, blobs) = image_of(MAX_REFERENCES - 1);
+    fn references_are_counted_once_up_to_the_default_limit() {
+        let limit = DEFAULT_MAX_REFERENCES as usize;
+        let (manifest, blobs) = image_of(limit - 1);
         let mut doubled = manifest.clone();
         let layers = doubled["layers"].as_array().unwrap().clone();
         doubled["layers"].as_array_mut().unwrap().extend(layers);
         for accepted in [manifest, doubled] {
             let plan =
                 push_to("v1", OCI_MANIFEST, accepted.to_string().as_bytes(), &blobs).unwrap();
-            assert_eq!(plan.versions[0].references.len(), MAX_REFERENCES);
+            assert_eq!(plan.versions[0].references.len(), limit);
         }
-        let (over, blobs) = image_of(MAX_REFERENCES);
+        let (over, blobs) = image_of(limit);
         let e = push_to("v1", OCI_MANIFEST, over.to_string().as_bytes(), &blobs).unwrap_err();
         assert_eq!((e.status, e.code.as_str()), (400, "MANIFEST_INVALID"));
         assert!(e.message.contains("at most 10000 blobs"), "{}", e.message);
+    }
+
+    #[test]
+    fn an_operator_may_lower_the_reference_limit() {
+        // The config and three layers.
+        let (manifest, blobs) = image_of(3);
+        let body = manifest.to_string();
+        let push_with = |limit: i64| {
+            let settings = [(MAX_REFERENCES_SETTING, SettingValue::Integer(limit))];
+            with_settings(&settings, || {
+                push_to("v1", OCI_MANIFEST, body.as_bytes(), &blobs)
+            })
+        };
+        assert!(push_to("v1", OCI_MANIFEST, body.as_bytes(), &blobs).is_ok());
+        assert_eq!(push_with(4).unwrap().versions[0].references.len(), 4);
+        let e = push_with(3).unwrap_err();
+        assert_eq!((e.status, e.code.as_str()), (400, "MANIFEST_INVALID"));
+        assert!(e.message.contains("at most 3 blobs"), "{}", e.message);
+    }
+
+    #[test]
+    fn the_reference_limit_is_declared_with_the_default_it_falls_back_to() {
+        let declared = max_references_setting();
+        assert_eq!(declared.name, "max-references");
+        assert!(matches!(
+            declared.default,
+            SettingValue::Integer(DEFAULT_MAX_REFERENCES)
+        ));
+        let SettingKind::Integer(range) = declared.kind else {
+            panic!("an integer setting")
+        };
+        assert!((range.min..=range.max).contains(&DEFAULT_MAX_REFERENCES));
+        assert_eq!(range.min, 1, "every image manifest references its config");
+        assert!(
+            range.max as u64 * 110 > MAX_MANIFEST,
+            "the most a 4 MiB manifest can name is allowed"
+        );
+        assert_eq!(max_references(), 10_000, "no setting given");
     }
 
     #[test]

@@ -6,10 +6,10 @@
 //! order), as distribution does; repository names are lower case by grammar.
 
 use serde_json::{Map, Value, json};
-use wharf_plugin_sdk::{IndexInput, PackageDetail, PluginError, Response, VersionDetail};
+use wharf_plugin_sdk::{IndexInput, PackageDetail, PluginError, Response, VersionDetail, params};
 
 use crate::manifest::OCI_INDEX;
-use crate::routes::MANIFEST_FILE;
+use crate::routes::{ARTIFACT_TYPE, LAST, MANIFEST_FILE, PAGE_SIZE, SUBJECT};
 
 pub fn render(input: IndexInput) -> Result<Response, PluginError> {
     match input.spec.view.as_str() {
@@ -46,6 +46,11 @@ fn page<'a>(names: &[&'a str], n: Option<usize>, last: &str) -> (Vec<&'a str>, O
     }
 }
 
+/// The page size `match-route` passed; none: no limit.
+fn page_size(input: &IndexInput) -> Option<usize> {
+    params::get(&input.spec.params, PAGE_SIZE).and_then(|n| n.parse().ok())
+}
+
 fn with_link(response: Response, next: Option<String>) -> Response {
     match next {
         Some(url) => response.header("Link", format!("<{url}>; rel=\"next\"")),
@@ -62,12 +67,8 @@ fn tags(input: &IndexInput) -> Result<Response, PluginError> {
             "repository not known to the registry",
         ));
     };
-    let (n, last) = input
-        .spec
-        .argument
-        .split_once('\0')
-        .unwrap_or((input.spec.argument.as_str(), ""));
-    let n: Option<usize> = n.parse().ok();
+    let n = page_size(input);
+    let last = params::text(&input.spec.params, LAST);
     let mut names: Vec<&str> = detail.tags.iter().map(|(tag, _)| tag.as_str()).collect();
     names.sort_unstable();
     names.dedup();
@@ -76,7 +77,7 @@ fn tags(input: &IndexInput) -> Result<Response, PluginError> {
     let next = next.map(|last| {
         format!(
             "{}/{repository}/tags/list?n={}&last={last}",
-            mount_path(&input.request.base_url),
+            mount_path(&input.base_url),
             shown.len()
         )
     });
@@ -87,11 +88,8 @@ fn tags(input: &IndexInput) -> Result<Response, PluginError> {
 /// An image index of the manifests whose subject is the digest asked for, filtered by
 /// `artifactType` when one is given. An unknown repository has no referrers.
 fn referrers(input: &IndexInput) -> Response {
-    let (subject, artifact_type) = input
-        .spec
-        .argument
-        .split_once('\0')
-        .unwrap_or((input.spec.argument.as_str(), ""));
+    let subject = params::text(&input.spec.params, SUBJECT);
+    let artifact_type = params::text(&input.spec.params, ARTIFACT_TYPE);
     let manifests: Vec<Value> = input
         .detail
         .iter()
@@ -153,7 +151,7 @@ fn descriptor(version: &VersionDetail) -> Value {
 /// `{"repositories":[…]}`: the readable repositories holding at least one manifest (a
 /// repository with only blobs pushed is not an image yet).
 fn catalog(input: &IndexInput) -> Response {
-    let n: Option<usize> = input.spec.argument.parse().ok();
+    let n = page_size(input);
     let last = input
         .spec
         .listing
@@ -171,7 +169,7 @@ fn catalog(input: &IndexInput) -> Response {
     let next = next.map(|last| {
         format!(
             "{}/_catalog?n={}&last={last}",
-            mount_path(&input.request.base_url),
+            mount_path(&input.base_url),
             shown.len()
         )
     });
@@ -186,28 +184,44 @@ fn has_manifests(package: &PackageDetail) -> bool {
 #[cfg(test)]
 mod tests {
     use wharf_plugin_sdk::testing::{file, index_input, package, request, version};
-    use wharf_plugin_sdk::{IndexSpec, ListingSpec, Method, PackageRef};
+    use wharf_plugin_sdk::{Method, Operation, PackageRef, Request};
 
     use super::*;
 
     const BASE: &str = "http://wharf.test/v2";
-    const SUBJECT: &str = "sha256:5555555555555555555555555555555555555555555555555555555555555555";
+    const SUBJECT_DIGEST: &str =
+        "sha256:5555555555555555555555555555555555555555555555555555555555555555";
 
-    fn spec(view: &str, argument: &str, listing: Option<ListingSpec>) -> IndexSpec {
-        IndexSpec {
-            pkg: None,
-            view: view.into(),
-            argument: argument.into(),
-            digest_of: None,
-            listing,
-        }
-    }
-
-    fn input(view: &str, argument: &str, detail: Option<PackageDetail>) -> IndexInput {
-        let request = request(Method::Get, "/")
+    /// A GET of `path` with `query`, as the host hands it to `match-route`.
+    fn get(path: &str, query: &[(&str, &str)]) -> Request {
+        let mut request = request(Method::Get, path)
             .with_owner(None)
             .with_base_url(BASE);
-        index_input(request, spec(view, argument, None), detail)
+        for (name, value) in query {
+            request = request.with_query(name, value);
+        }
+        request
+    }
+
+    /// What `render-index` gets for `request`: the spec its route asks for, `detail`,
+    /// and of the request only the base URL and owner.
+    fn routed(request: Request, detail: Option<PackageDetail>) -> IndexInput {
+        let route = crate::routes::match_route(&request).unwrap();
+        let Operation::RenderIndex(spec) = route.operation else {
+            panic!("{} renders an index: {:?}", request.path, route.operation)
+        };
+        index_input(request, spec, detail)
+    }
+
+    /// A tags page: `n` absent means no limit.
+    fn tags_page(
+        n: Option<&str>,
+        last: &str,
+        detail: Option<PackageDetail>,
+    ) -> Result<Response, PluginError> {
+        let mut query = vec![("last", last)];
+        query.extend(n.map(|n| ("n", n)));
+        tags(&routed(get("/alice/app/tags/list", &query), detail))
     }
 
     fn body(response: &Response) -> Value {
@@ -241,7 +255,7 @@ mod tests {
     #[test]
     fn tags_page_lexically_with_a_link_while_more_remain() {
         let detail = tagged(&["d", "b", "a", "c", "B"]);
-        let first = tags(&input("tags", "2\0", Some(detail.clone()))).unwrap();
+        let first = tags_page(Some("2"), "", Some(detail.clone())).unwrap();
         assert_eq!(
             body(&first),
             json!({"name": "alice/app", "tags": ["B", "a"]})
@@ -250,16 +264,16 @@ mod tests {
             link(&first),
             Some("</v2/alice/app/tags/list?n=2&last=a>; rel=\"next\"")
         );
-        let middle = tags(&input("tags", "2\0a", Some(detail.clone()))).unwrap();
+        let middle = tags_page(Some("2"), "a", Some(detail.clone())).unwrap();
         assert_eq!(body(&middle)["tags"], json!(["b", "c"]));
-        let last = tags(&input("tags", "2\0c", Some(detail.clone()))).unwrap();
+        let last = tags_page(Some("2"), "c", Some(detail.clone())).unwrap();
         assert_eq!(body(&last)["tags"], json!(["d"]));
         assert_eq!(link(&last), None);
-        let exact = tags(&input("tags", "5\0", Some(detail.clone()))).unwrap();
+        let exact = tags_page(Some("5"), "", Some(detail.clone())).unwrap();
         assert_eq!(link(&exact), None, "no link to an empty page");
-        let all = tags(&input("tags", "\0", Some(detail.clone()))).unwrap();
+        let all = tags_page(None, "", Some(detail.clone())).unwrap();
         assert_eq!(body(&all)["tags"], json!(["B", "a", "b", "c", "d"]));
-        let none = tags(&input("tags", "0\0", Some(detail))).unwrap();
+        let none = tags_page(Some("0"), "", Some(detail)).unwrap();
         assert_eq!(
             (body(&none)["tags"].clone(), link(&none)),
             (json!([]), None)
@@ -268,9 +282,9 @@ mod tests {
 
     #[test]
     fn tags_of_an_unknown_repository_are_name_unknown() {
-        let e = tags(&input("tags", "\0", None)).unwrap_err();
+        let e = tags_page(None, "", None).unwrap_err();
         assert_eq!((e.status, e.code.as_str()), (404, "NAME_UNKNOWN"));
-        let untagged = tags(&input("tags", "\0", Some(tagged(&[])))).unwrap();
+        let untagged = tags_page(None, "", Some(tagged(&[]))).unwrap();
         assert_eq!(body(&untagged)["tags"], json!([]));
     }
 
@@ -287,33 +301,43 @@ mod tests {
         v
     }
 
-    fn referrers_of(argument: &str) -> Response {
+    /// Referrers of [`SUBJECT_DIGEST`] and other versions.
+    fn referrers_detail() -> PackageDetail {
         let signature = referrer(
             "sha256:a1",
             json!({"mediaType": "application/vnd.oci.image.manifest.v1+json", "size": 123,
                    "artifactType": "application/vnd.example.sig",
                    "annotations": {"org.example.by": "alice"}}),
-            &[("subject", SUBJECT)],
+            &[("subject", SUBJECT_DIGEST)],
         );
         // Stored without artifactType in its metadata: the property still says it.
         let sbom = referrer(
             "sha256:a2",
             json!({}),
             &[
-                ("subject", SUBJECT),
+                ("subject", SUBJECT_DIGEST),
                 ("media-type", "application/vnd.oci.image.manifest.v1+json"),
                 ("artifact-type", "application/spdx+json"),
             ],
         );
         let unrelated = referrer("sha256:a3", json!({}), &[("subject", "sha256:other")]);
         let plain = referrer("sha256:a4", json!({}), &[]);
-        let detail = package("app", vec![signature, sbom, unrelated, plain]);
-        render(input("referrers", argument, Some(detail))).unwrap()
+        package("app", vec![signature, sbom, unrelated, plain])
+    }
+
+    /// The referrers of [`SUBJECT_DIGEST`] in `detail`, of `artifact_type` (none: of any).
+    fn referrers_of(artifact_type: Option<&str>, detail: Option<PackageDetail>) -> Response {
+        let query: Vec<_> = artifact_type
+            .map(|t| ("artifactType", t))
+            .into_iter()
+            .collect();
+        let path = format!("/alice/app/referrers/{SUBJECT_DIGEST}");
+        render(routed(get(&path, &query), detail)).unwrap()
     }
 
     #[test]
     fn referrers_are_an_index_of_the_subjects_manifests() {
-        let response = referrers_of(&format!("{SUBJECT}\0"));
+        let response = referrers_of(None, Some(referrers_detail()));
         assert_eq!(
             (response.status, response.content_type.as_str()),
             (200, OCI_INDEX)
@@ -338,7 +362,7 @@ mod tests {
 
     #[test]
     fn referrers_filter_by_artifact_type_and_say_so() {
-        let response = referrers_of(&format!("{SUBJECT}\0application/spdx+json"));
+        let response = referrers_of(Some("application/spdx+json"), Some(referrers_detail()));
         assert_eq!(
             response.headers,
             [(
@@ -349,13 +373,13 @@ mod tests {
         let manifests = body(&response)["manifests"].clone();
         assert_eq!(manifests.as_array().unwrap().len(), 1);
         assert_eq!(manifests[0]["digest"], "sha256:a2");
-        let none = referrers_of(&format!("{SUBJECT}\0application/other"));
+        let none = referrers_of(Some("application/other"), Some(referrers_detail()));
         assert_eq!(body(&none)["manifests"], json!([]));
     }
 
     #[test]
     fn an_unknown_repository_has_no_referrers() {
-        let response = render(input("referrers", &format!("{SUBJECT}\0"), None)).unwrap();
+        let response = referrers_of(None, None);
         assert_eq!(response.status, 200);
         assert_eq!(body(&response)["manifests"], json!([]));
     }
@@ -373,17 +397,7 @@ mod tests {
     }
 
     fn catalog_page(n: &str, last: &str) -> Response {
-        let listing = ListingSpec {
-            filter: String::new(),
-            offset: 0,
-            limit: 0,
-            all_versions: false,
-            after: last.into(),
-        };
-        let request = request(Method::Get, "/_catalog")
-            .with_owner(None)
-            .with_base_url(BASE);
-        let mut input = index_input(request, spec("catalog", n, Some(listing)), None);
+        let mut input = routed(get("/_catalog", &[("n", n), ("last", last)]), None);
         // What the host selects: readable packages after `last`, in name order.
         input.listing = [
             repository("alice", "app", 1),

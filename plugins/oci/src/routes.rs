@@ -2,15 +2,19 @@
 //!
 //! Every path is validated here (repository name, tag, digest, session id) before it
 //! names anything to the host. Replies the host produces are templates: the session
-//! placeholders `{id}` and `{end}` are filled in after the host ran the operation.
+//! placeholders `{id}` and `{end}` are filled in after the host ran the operation, and
+//! URLs and digests go in as text, never through the placeholder parser.
 
 use wharf_plugin_sdk::{
-    BlobRef, FileRef, HashAlgorithm, IndexSpec, ListingSpec, Method, MountRequest, Operation,
-    PackageRef, PluginError, ReplyTemplate, Request, Response, Route, SessionOp, SessionRequest,
-    TagRef, TaggedFile, TokenRequest, VersionRef,
+    BlobRef, DeleteTarget, FileRef, HashAlgorithm, IndexSpec, ListingSpec, Method, MountRequest,
+    Operation, PackageRef, PluginError, ReplyPart, ReplyTemplate, Request, Response, Route,
+    Selector, SessionOp, SessionRequest, TagRef, TaggedFile, TokenRequest, VersionRef, params,
 };
 
 use crate::names::{self, Endpoint, Reference};
+use ReplyPart::{SessionId, Text};
+
+const DOCKER_CONTENT_DIGEST: &str = "Docker-Content-Digest";
 
 /// Failures of blob reads and unlinks.
 const BLOB_CODES: &[(u16, &str)] = &[(404, "BLOB_UNKNOWN")];
@@ -35,6 +39,14 @@ const TAGS_CODES: &[(u16, &str)] = &[(404, "NAME_UNKNOWN")];
 pub const MAX_MANIFEST: u64 = 4 << 20;
 /// The name of the one file of a manifest's version.
 pub const MANIFEST_FILE: &str = "manifest";
+/// The upload parameter naming the tag or digest a manifest is pushed by.
+pub const REFERENCE: &str = "reference";
+/// Index parameters: the page size (absent: no limit) and the name a page starts after.
+pub const PAGE_SIZE: &str = "n";
+pub const LAST: &str = "last";
+/// Index parameters of the referrers view: the subject digest and the optional filter.
+pub const SUBJECT: &str = "subject";
+pub const ARTIFACT_TYPE: &str = "artifact-type";
 /// Advertised to chunking clients (spec 1.1): smaller chunks cost a request each.
 const CHUNK_MIN_LENGTH: &str = "1048576";
 /// `_catalog` page size when the client names none, and the most it may ask for.
@@ -143,7 +155,7 @@ fn catalog(request: &Request) -> Result<Route, PluginError> {
     Ok(Route::authenticated(Operation::RenderIndex(IndexSpec {
         pkg: None,
         view: "catalog".into(),
-        argument: n.to_string(),
+        params: params::owned(&[(PAGE_SIZE, &n.to_string())]),
         digest_of: None,
         listing: Some(ListingSpec {
             filter: String::new(),
@@ -155,18 +167,20 @@ fn catalog(request: &Request) -> Result<Route, PluginError> {
     })))
 }
 
-/// `GET /{name}/tags/list?n&last`; the argument is `n␀last` (`n` empty: no limit).
+/// `GET /{name}/tags/list?n&last`: the parameters `n` (absent: no limit) and `last`.
 fn tags(request: &Request, repository: Repository) -> Result<Route, PluginError> {
     if !matches!(request.method, Method::Get) {
         return Err(unsupported(request));
     }
     let n = page_size(request, None)?.map(|n| n.to_string());
     let last = request.query_param("last").unwrap_or_default();
-    let argument = format!("{}\0{last}", n.unwrap_or_default());
-    Ok(Route::read(index(repository.pkg, "tags", argument)).error_codes(TAGS_CODES))
+    let mut params = params::owned(&[(LAST, last)]);
+    params.extend(n.map(|n| (PAGE_SIZE.to_string(), n)));
+    Ok(Route::read(index(repository.pkg, "tags", params)).error_codes(TAGS_CODES))
 }
 
-/// `GET /{name}/referrers/{digest}?artifactType=`; the argument is `digest␀type`.
+/// `GET /{name}/referrers/{digest}?artifactType=`: the parameters `subject` and
+/// `artifact-type` (empty: no filter).
 fn referrers(
     request: &Request,
     repository: Repository,
@@ -177,15 +191,15 @@ fn referrers(
     }
     let digest = names::digest_text(&names::digest(digest)?);
     let artifact_type = request.query_param("artifactType").unwrap_or_default();
-    let argument = format!("{digest}\0{artifact_type}");
-    Ok(Route::read(index(repository.pkg, "referrers", argument)))
+    let params = params::owned(&[(SUBJECT, &digest), (ARTIFACT_TYPE, artifact_type)]);
+    Ok(Route::read(index(repository.pkg, "referrers", params)))
 }
 
-fn index(pkg: PackageRef, view: &str, argument: String) -> Operation {
+fn index(pkg: PackageRef, view: &str, params: Vec<(String, String)>) -> Operation {
     Operation::RenderIndex(IndexSpec {
         pkg: Some(pkg),
         view: view.into(),
-        argument,
+        params,
         digest_of: None,
         listing: None,
     })
@@ -213,35 +227,39 @@ fn manifest(
     let pkg = repository.pkg;
     let route = match (&request.method, parsed) {
         (Method::Put, _) => {
-            return Ok(
-                Route::write(Operation::accept_upload(pkg, reference, MAX_MANIFEST))
-                    .error_codes(MANIFEST_PUT_CODES),
-            );
+            return Ok(Route::write(Operation::accept_upload(
+                pkg,
+                &[(REFERENCE, reference)],
+                MAX_MANIFEST,
+            ))
+            .error_codes(MANIFEST_PUT_CODES));
         }
         (Method::Get | Method::Head, Reference::Tag(tag)) => {
-            Route::read(Operation::ServeTag(TaggedFile {
+            Route::read(Operation::serve(Selector::Tagged(TaggedFile {
                 tag: TagRef { pkg, tag },
                 name: MANIFEST_FILE.into(),
-            }))
-            .reply(digest_reply("sha256:{sha256}"))
+            })))
+            // Known once the host found the tagged manifest.
+            .reply(ReplyTemplate::new(0, "", "").header(DOCKER_CONTENT_DIGEST, "sha256:{sha256}"))
         }
         (Method::Get | Method::Head, Reference::Digest(digest)) => {
             let text = names::digest_text(&digest);
             let operation = match digest.algorithm {
                 // Versions are named by their sha256; a sha512 names the same bytes as a blob.
-                HashAlgorithm::Sha256 => Operation::ServeFile(FileRef {
+                HashAlgorithm::Sha256 => Operation::serve(Selector::File(FileRef {
                     version: VersionRef {
                         pkg,
                         version: text.clone(),
                     },
                     name: MANIFEST_FILE.into(),
-                }),
-                _ => Operation::ServeBlob(BlobRef { pkg, digest }),
+                })),
+                _ => Operation::serve(Selector::Blob(BlobRef { pkg, digest })),
             };
             Route::read(operation).reply(digest_reply(&text))
         }
         (Method::Delete, Reference::Tag(tag)) => {
-            Route::write(Operation::RemoveTag(TagRef { pkg, tag })).reply(accepted())
+            Route::write(Operation::Delete(DeleteTarget::Tag(TagRef { pkg, tag })))
+                .reply(accepted())
         }
         (Method::Delete, Reference::Digest(digest)) => {
             if digest.algorithm != HashAlgorithm::Sha256 {
@@ -252,7 +270,11 @@ fn manifest(
                 ));
             }
             let version = names::digest_text(&digest);
-            Route::write(Operation::DeleteVersion(VersionRef { pkg, version })).reply(accepted())
+            Route::write(Operation::Delete(DeleteTarget::Version(VersionRef {
+                pkg,
+                version,
+            })))
+            .reply(accepted())
         }
         _ => return Err(unsupported(request)),
     };
@@ -261,7 +283,8 @@ fn manifest(
 
 /// Serves keep the host's status and framing; this adds the digest clients verify.
 fn digest_reply(digest: &str) -> ReplyTemplate {
-    ReplyTemplate::new(0, "", "").header("Docker-Content-Digest", digest)
+    let reply = ReplyTemplate::new(0, "", "");
+    with_parts(reply, DOCKER_CONTENT_DIGEST, vec![Text(digest.into())])
 }
 
 /// Deletes answer 202 in OCI (the host's default is 204).
@@ -279,9 +302,11 @@ fn blob(request: &Request, repository: Repository, digest: &str) -> Result<Route
     };
     let route = match request.method {
         Method::Get | Method::Head => {
-            Route::read(Operation::ServeBlob(blob)).reply(digest_reply(&text))
+            Route::read(Operation::serve(Selector::Blob(blob))).reply(digest_reply(&text))
         }
-        Method::Delete => Route::write(Operation::UnlinkBlob(blob)).reply(accepted()),
+        Method::Delete => {
+            Route::write(Operation::Delete(DeleteTarget::BlobLink(blob))).reply(accepted())
+        }
         _ => return Err(unsupported(request)),
     };
     Ok(route.error_codes(BLOB_CODES))
@@ -366,20 +391,27 @@ fn upload_session(pkg: PackageRef, id: &str, op: SessionOp) -> Route {
 
 /// Where a session is and how much it holds; `{id}` and `{end}` are the host's.
 fn session_reply(repository: &Repository, status: u16) -> ReplyTemplate {
-    ReplyTemplate::new(status, "", "")
-        .header(
-            "Location",
-            format!("{}/blobs/uploads/{{id}}", repository.url),
-        )
+    let location = format!("{}/blobs/uploads/", repository.url);
+    let reply = ReplyTemplate::new(status, "", "");
+    with_parts(reply, "Location", vec![Text(location), SessionId])
         .header("Range", "0-{end}")
         .header("Docker-Upload-UUID", "{id}")
 }
 
 /// 201 for a stored blob: where it is and its digest.
 fn blob_created(repository: &Repository, digest: &str) -> ReplyTemplate {
-    ReplyTemplate::new(201, "", "")
-        .header("Location", format!("{}/blobs/{digest}", repository.url))
-        .header("Docker-Content-Digest", digest)
+    let location = format!("{}/blobs/{digest}", repository.url);
+    let reply = ReplyTemplate::new(201, "", "");
+    let reply = with_parts(reply, "Location", vec![Text(location)]);
+    with_parts(reply, DOCKER_CONTENT_DIGEST, vec![Text(digest.into())])
+}
+
+/// Adds a header of typed parts. For values holding the operator's public URL or names
+/// from the request: they are no template, so they skip the placeholder parser of
+/// [`ReplyTemplate::header`] (a `{id}` in them stays text).
+fn with_parts(mut reply: ReplyTemplate, name: &str, parts: Vec<ReplyPart>) -> ReplyTemplate {
+    reply.headers.push((name.to_string(), parts));
+    reply
 }
 
 /// The start of a PATCH's `Content-Range` (`a-b`, as the spec writes it, or the HTTP
@@ -446,12 +478,43 @@ mod tests {
         (e.status, e.code)
     }
 
-    fn header<'a>(reply: &'a ReplyTemplate, name: &str) -> &'a str {
-        reply
+    /// A header of `reply` with its placeholders shown as `<id>`, `<end>`, …, so that
+    /// a placeholder and text in braces differ.
+    fn header(reply: &ReplyTemplate, name: &str) -> String {
+        let Some((_, parts)) = reply
             .headers
             .iter()
             .find(|(n, _)| n.eq_ignore_ascii_case(name))
-            .map_or("", |(_, v)| v.as_str())
+        else {
+            return String::new();
+        };
+        parts
+            .iter()
+            .map(|part| match part {
+                Text(text) => text.as_str(),
+                ReplyPart::Token => "<token>",
+                ReplyPart::Size => "<size>",
+                ReplyPart::Sha256 => "<sha256>",
+                SessionId => "<id>",
+                ReplyPart::ReceivedEnd => "<end>",
+                ReplyPart::Digest => "<digest>",
+            })
+            .collect()
+    }
+
+    /// What `operation` serves; panics on anything else.
+    fn served(operation: Operation) -> Selector {
+        match operation {
+            Operation::Serve(spec) if spec.digest_of.is_none() => spec.selector,
+            other => panic!("not a serve: {other:?}"),
+        }
+    }
+
+    fn params_of(spec: &IndexSpec) -> Vec<(&str, &str)> {
+        spec.params
+            .iter()
+            .map(|(n, v)| (n.as_str(), v.as_str()))
+            .collect()
     }
 
     fn codes(route: &Route) -> Vec<(u16, &str)> {
@@ -516,20 +579,20 @@ mod tests {
         };
         assert!(spec.pkg.is_none());
         assert_eq!(
-            (spec.view.as_str(), spec.argument.as_str()),
-            ("catalog", "2")
+            (spec.view.as_str(), params_of(&spec)),
+            ("catalog", vec![("n", "2")])
         );
         assert_eq!(spec.listing.unwrap().after, "alice/app");
         let default = route(request(Method::Get, "/_catalog"));
         let Operation::RenderIndex(spec) = default.operation else {
             panic!()
         };
-        assert_eq!(spec.argument, "100");
+        assert_eq!(params_of(&spec), [("n", "100")]);
         let capped = route(request(Method::Get, "/_catalog").with_query("n", "5000"));
         let Operation::RenderIndex(spec) = capped.operation else {
             panic!()
         };
-        assert_eq!(spec.argument, "1000");
+        assert_eq!(params_of(&spec), [("n", "1000")]);
         let bad = error(request(Method::Get, "/_catalog").with_query("n", "x"));
         assert_eq!(bad.0, 400);
     }
@@ -548,15 +611,15 @@ mod tests {
         };
         assert_eq!(repo(spec.pkg.as_ref().unwrap()), "alice/app");
         assert_eq!(
-            (spec.view.as_str(), spec.argument.as_str()),
-            ("tags", "2\0b")
+            (spec.view.as_str(), params_of(&spec)),
+            ("tags", vec![("last", "b"), ("n", "2")])
         );
         let all = route(request(Method::Get, "/alice/team/tool/tags/list"));
         let Operation::RenderIndex(spec) = all.operation else {
             panic!()
         };
-        assert_eq!(spec.pkg.unwrap().name, "team/tool");
-        assert_eq!(spec.argument, "\0");
+        assert_eq!(spec.pkg.as_ref().unwrap().name, "team/tool");
+        assert_eq!(params_of(&spec), [("last", "")], "no n: no limit");
     }
 
     #[test]
@@ -592,7 +655,7 @@ mod tests {
             header(get.reply.as_ref().unwrap(), "docker-content-digest"),
             D
         );
-        let Operation::ServeBlob(blob) = get.operation else {
+        let Selector::Blob(blob) = served(get.operation) else {
             panic!()
         };
         assert_eq!(
@@ -603,7 +666,10 @@ mod tests {
         let delete = route(request(Method::Delete, &format!("/alice/app/blobs/{D}")));
         assert_eq!(delete.access, Access::Write);
         assert_eq!(delete.reply.unwrap().status, 202);
-        assert!(matches!(delete.operation, Operation::UnlinkBlob(_)));
+        assert!(matches!(
+            delete.operation,
+            Operation::Delete(DeleteTarget::BlobLink(ref b)) if text(&b.digest) == D
+        ));
         assert_eq!(
             error(request(Method::Get, "/alice/app/blobs/sha256:totallywrong")),
             (400, "DIGEST_INVALID".into())
@@ -623,9 +689,9 @@ mod tests {
         );
         assert_eq!(
             header(by_tag.reply.as_ref().unwrap(), "docker-content-digest"),
-            "sha256:{sha256}"
+            "sha256:<sha256>"
         );
-        let Operation::ServeTag(tagged) = by_tag.operation else {
+        let Selector::Tagged(tagged) = served(by_tag.operation) else {
             panic!()
         };
         assert_eq!(
@@ -638,7 +704,7 @@ mod tests {
             header(by_digest.reply.as_ref().unwrap(), "docker-content-digest"),
             D
         );
-        let Operation::ServeFile(file) = by_digest.operation else {
+        let Selector::File(file) = served(by_digest.operation) else {
             panic!()
         };
         assert_eq!(
@@ -651,7 +717,7 @@ mod tests {
             Method::Get,
             &format!("/alice/app/manifests/{sha512}"),
         ));
-        let Operation::ServeBlob(blob) = by_sha512.operation else {
+        let Selector::Blob(blob) = served(by_sha512.operation) else {
             panic!()
         };
         assert_eq!(blob.digest.algorithm, HashAlgorithm::Sha512);
@@ -660,7 +726,7 @@ mod tests {
             Method::Get,
             "/alice/app/manifests/sha256%3A0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef",
         ));
-        assert!(matches!(escaped.operation, Operation::ServeFile(_)));
+        assert!(matches!(served(escaped.operation), Selector::File(_)));
     }
 
     #[test]
@@ -688,13 +754,19 @@ mod tests {
             (untag.access, untag.reply.as_ref().unwrap().status),
             (Access::Write, 202)
         );
-        assert!(matches!(untag.operation, Operation::RemoveTag(ref t) if t.tag == "v1"));
+        assert!(matches!(
+            untag.operation,
+            Operation::Delete(DeleteTarget::Tag(ref t)) if t.tag == "v1"
+        ));
         let delete = route(request(
             Method::Delete,
             &format!("/alice/app/manifests/{D}"),
         ));
         assert_eq!(codes(&delete), [(404, "MANIFEST_UNKNOWN")]);
-        assert!(matches!(delete.operation, Operation::DeleteVersion(ref v) if v.version == D));
+        assert!(matches!(
+            delete.operation,
+            Operation::Delete(DeleteTarget::Version(ref v)) if v.version == D
+        ));
     }
 
     #[test]
@@ -713,13 +785,10 @@ mod tests {
             panic!()
         };
         assert_eq!(
-            (
-                spec.context.as_str(),
-                spec.max_size,
-                repo(&spec.pkg).as_str()
-            ),
-            ("v1", 4 << 20, "alice/app")
+            (spec.max_size, repo(&spec.pkg).as_str()),
+            (4 << 20, "alice/app")
         );
+        assert_eq!(spec.params, params::owned(&[("reference", "v1")]));
         assert_eq!(
             error(request(Method::Put, "/alice/app/manifests/-x")),
             (400, "MANIFEST_INVALID".into())
@@ -745,9 +814,14 @@ mod tests {
             panic!()
         };
         assert_eq!(
-            (spec.view.as_str(), spec.argument),
-            ("referrers", format!("{D}\0a/b"))
+            (spec.view.as_str(), params_of(&spec)),
+            ("referrers", vec![("subject", D), ("artifact-type", "a/b")])
         );
+        let unfiltered = route(request(Method::Get, &format!("/alice/app/referrers/{D}")));
+        let Operation::RenderIndex(spec) = unfiltered.operation else {
+            panic!()
+        };
+        assert_eq!(params_of(&spec), [("subject", D), ("artifact-type", "")]);
         assert_eq!(
             error(request(Method::Get, "/alice/app/referrers/nope")),
             (400, "DIGEST_INVALID".into())
@@ -777,12 +851,48 @@ mod tests {
             assert_eq!(reply.status, 202);
             assert_eq!(
                 header(reply, "location"),
-                format!("{BASE}/alice/app/blobs/uploads/{{id}}")
+                format!("{BASE}/alice/app/blobs/uploads/<id>")
             );
-            assert_eq!(header(reply, "range"), "0-{end}");
-            assert_eq!(header(reply, "docker-upload-uuid"), "{id}");
+            assert_eq!(header(reply, "range"), "0-<end>");
+            assert_eq!(header(reply, "docker-upload-uuid"), "<id>");
             assert_eq!(header(reply, "oci-chunk-min-length"), "1048576");
         }
+    }
+
+    /// Only the placeholders the plugin writes are the host's to fill: the public URL
+    /// and the names a reply repeats stay text, whatever braces they hold.
+    #[test]
+    fn reply_urls_are_text_and_only_placeholders_are_parts() {
+        let base = "http://wharf.test/{id}/{end}/v2";
+        let reply = |request: Request| route(request.with_base_url(base)).reply.unwrap();
+        let started = reply(request(Method::Post, "/alice/app/blobs/uploads/"));
+        let names: Vec<&str> = started.headers.iter().map(|(n, _)| n.as_str()).collect();
+        assert_eq!(
+            names,
+            [
+                "Location",
+                "Range",
+                "Docker-Upload-UUID",
+                "OCI-Chunk-Min-Length"
+            ],
+            "the order clients saw"
+        );
+        assert_eq!(
+            header(&started, "location"),
+            format!("{base}/alice/app/blobs/uploads/<id>")
+        );
+        let finished =
+            reply(request(Method::Put, "/alice/app/blobs/uploads/abc").with_query("digest", D));
+        assert_eq!(
+            header(&finished, "location"),
+            format!("{base}/alice/app/blobs/{D}")
+        );
+        let pulled = reply(request(Method::Get, "/alice/app/manifests/v1"));
+        assert_eq!(header(&pulled, "docker-content-digest"), "sha256:<sha256>");
+        let [(_, parts)] = pulled.headers.as_slice() else {
+            panic!("one header")
+        };
+        assert!(matches!(&parts[..], [Text(t), ReplyPart::Sha256] if t == "sha256:"));
     }
 
     #[test]
@@ -814,7 +924,7 @@ mod tests {
         let reply = r.reply.as_ref().unwrap();
         assert_eq!(
             (reply.status, header(reply, "docker-content-digest")),
-            (201, D)
+            (201, D.to_string())
         );
         assert_eq!(
             header(reply, "location"),
@@ -832,7 +942,7 @@ mod tests {
         assert_eq!(fallback.status, 202);
         assert_eq!(
             header(&fallback, "location"),
-            format!("{BASE}/alice/target/blobs/uploads/{{id}}")
+            format!("{BASE}/alice/target/blobs/uploads/<id>")
         );
 
         let anywhere =
@@ -851,7 +961,7 @@ mod tests {
         assert!(matches!(session_of(&status).op, SessionOp::Status));
         assert_eq!(session_of(&status).id, "0b6e-4c1d_x");
         assert_eq!(status.reply.as_ref().unwrap().status, 204);
-        assert_eq!(header(status.reply.as_ref().unwrap(), "range"), "0-{end}");
+        assert_eq!(header(status.reply.as_ref().unwrap(), "range"), "0-<end>");
 
         let cancel = route(request(Method::Delete, path));
         assert!(matches!(session_of(&cancel).op, SessionOp::Cancel));

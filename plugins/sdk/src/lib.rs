@@ -267,8 +267,14 @@ impl ReplyTemplate {
     }
 
     /// Adds a header (placeholders as for [`ReplyTemplate::new`]).
-    pub fn header(mut self, name: &str, value: &str) -> Self {
-        self.headers.push((name.to_string(), reply::parts(value)));
+    pub fn header(self, name: &str, value: &str) -> Self {
+        self.header_parts(name, reply::parts(value))
+    }
+
+    /// Adds a header made of these parts (e.g. [`reply::text`] for a value built from
+    /// data, followed by a placeholder part).
+    pub fn header_parts(mut self, name: &str, parts: Vec<ReplyPart>) -> Self {
+        self.headers.push((name.to_string(), parts));
         self
     }
 }

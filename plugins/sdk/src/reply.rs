@@ -7,23 +7,16 @@ use crate::ReplyPart;
 /// `{id}` (session id), `{end}` (last byte received) and `{digest}`. Any other
 /// braces are text, so JSON bodies need no escaping.
 pub fn parts(template: &str) -> Vec<ReplyPart> {
-    const NAMES: &[(&str, fn() -> ReplyPart)] = &[
-        ("{token}", || ReplyPart::Token),
-        ("{size}", || ReplyPart::Size),
-        ("{sha256}", || ReplyPart::Sha256),
-        ("{id}", || ReplyPart::SessionId),
-        ("{end}", || ReplyPart::ReceivedEnd),
-        ("{digest}", || ReplyPart::Digest),
-    ];
+    const NAMES: &[&str] = &["{token}", "{size}", "{sha256}", "{id}", "{end}", "{digest}"];
     let mut out = Vec::new();
     let mut text = String::new();
     let mut rest = template;
     while !rest.is_empty() {
-        if let Some((name, part)) = NAMES.iter().find(|(n, _)| rest.starts_with(n)) {
+        if let Some(name) = NAMES.iter().find(|n| rest.starts_with(**n)) {
             if !text.is_empty() {
                 out.push(ReplyPart::Text(std::mem::take(&mut text)));
             }
-            out.push(part());
+            out.push(placeholder(name));
             rest = &rest[name.len()..];
         } else {
             let c = rest.chars().next().expect("rest is not empty");
@@ -37,6 +30,23 @@ pub fn parts(template: &str) -> Vec<ReplyPart> {
     out
 }
 
+fn placeholder(name: &str) -> ReplyPart {
+    match name {
+        "{token}" => ReplyPart::Token,
+        "{size}" => ReplyPart::Size,
+        "{sha256}" => ReplyPart::Sha256,
+        "{id}" => ReplyPart::SessionId,
+        "{end}" => ReplyPart::ReceivedEnd,
+        _ => ReplyPart::Digest,
+    }
+}
+
+/// Literal text as a reply value: for values built from data (URLs, names) that must
+/// never be read as placeholders.
+pub fn text(value: impl Into<String>) -> Vec<ReplyPart> {
+    vec![ReplyPart::Text(value.into())]
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -44,11 +54,18 @@ mod tests {
     #[test]
     fn placeholders_become_parts_and_other_braces_stay_text() {
         let p = parts("/v2/a/blobs/uploads/{id}");
-        assert!(matches!(&p[..], [ReplyPart::Text(t), ReplyPart::SessionId] if t == "/v2/a/blobs/uploads/"));
+        assert!(
+            matches!(&p[..], [ReplyPart::Text(t), ReplyPart::SessionId] if t == "/v2/a/blobs/uploads/")
+        );
         let p = parts(r#"{"token":"{token}"}"#);
-        assert!(matches!(&p[..], [ReplyPart::Text(a), ReplyPart::Token, ReplyPart::Text(b)]
-            if a == r#"{"token":""# && b == r#""}"#));
+        assert!(
+            matches!(&p[..], [ReplyPart::Text(a), ReplyPart::Token, ReplyPart::Text(b)]
+            if a == r#"{"token":""# && b == r#""}"#)
+        );
         assert!(parts("").is_empty());
-        assert!(matches!(&parts("0-{end}")[..], [ReplyPart::Text(_), ReplyPart::ReceivedEnd]));
+        assert!(matches!(
+            &parts("0-{end}")[..],
+            [ReplyPart::Text(_), ReplyPart::ReceivedEnd]
+        ));
     }
 }

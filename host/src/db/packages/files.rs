@@ -76,6 +76,27 @@ pub fn newest_file_named(
         .optional()?)
 }
 
+/// The newest file of this name among all the owner's packages of `format` (a chart
+/// repository's `/charts/{file}`: the file name alone says which package).
+pub fn newest_owner_file(
+    conn: &Connection,
+    owner_id: i64,
+    format: &str,
+    name: &str,
+) -> Result<Option<FileRow>, Error> {
+    let sql = format!(
+        "SELECT {FILE_COLUMNS} FROM files INDEXED BY files_by_name
+         JOIN versions ON versions.id = files.version_id
+         JOIN packages ON packages.id = versions.package_id
+         WHERE packages.owner_id = ?1 AND packages.format = ?2 AND files.lower_name = ?3
+         ORDER BY versions.created DESC, versions.id DESC LIMIT 1"
+    );
+    Ok(conn
+        .prepare_cached(&sql)?
+        .query_row(params![owner_id, format, name.to_lowercase()], file_from_row)
+        .optional()?)
+}
+
 /// A file of the package whose blob has this sha256 (OCI manifests by digest).
 pub fn file_with_blob(
     conn: &Connection,

@@ -11,7 +11,7 @@ mod versions;
 
 pub use files::{
     NewFile, delete_file, delete_files_of, file, file_count, file_with_blob, files_of, insert_file,
-    newest_file_named, tagged_file,
+    newest_file_named, newest_owner_file, tagged_file,
 };
 pub use listing::{detail, list, list_across_owners, list_format, listing_revision};
 pub use tags::{remove_tag, set_tag, tags};

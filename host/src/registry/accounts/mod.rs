@@ -16,7 +16,9 @@ pub use users::{Deleted, UserInfo, create_user, delete_user, list_users, set_pas
 use crate::auth;
 use crate::auth::passwords::Checked;
 use crate::db::Db;
-use crate::db::owners::{self, Owner, OwnerKind};
+use crate::db::owners;
+/// Owners as the layers above the database see them.
+pub use crate::db::owners::{Owner, OwnerKind, valid_name};
 pub use crate::db::tokens::{Scope, TokenInfo};
 use crate::error::Error;
 

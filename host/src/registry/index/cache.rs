@@ -30,6 +30,7 @@ pub(super) enum Subject {
         offset: u32,
         limit: u32,
         all_versions: bool,
+        after: String,
     },
 }
 
@@ -37,9 +38,8 @@ pub(super) enum Subject {
 pub(super) struct Key {
     pub(super) subject: Subject,
     pub(super) view: String,
-    pub(super) argument: String,
+    pub(super) params: Vec<(String, String)>,
     pub(super) base_url: String,
-    pub(super) digest_of: Option<u8>,
 }
 
 /// Bodies smaller than this are sent as they are: gzip would save too little.

@@ -25,21 +25,46 @@ use crate::error::Error;
 use crate::plugins::api::{self, HashAlgorithm};
 use crate::store::digest;
 
-/// Renders `spec` for the caller, from the cache when its revision is current.
+/// Renders `spec` for the caller, from the cache when its revision is current. A
+/// digest (`maven-metadata.xml.sha1`) is taken of the cached document itself, so it
+/// always matches the document served beside it, whatever the rendering printed.
 pub async fn render(
     registry: &Registry,
     format: &str,
     plugin: &Arc<crate::plugins::Plugin>,
-    request: api::Request,
+    base_url: String,
+    owner: &Owner,
+    mut spec: api::IndexSpec,
+) -> Result<Arc<Rendered>, Error> {
+    let digest_of = spec.digest_of.take();
+    let document = render_document(registry, format, plugin, base_url, owner, spec).await?;
+    Ok(digested(document, digest_of))
+}
+
+async fn render_document(
+    registry: &Registry,
+    format: &str,
+    plugin: &Arc<crate::plugins::Plugin>,
+    base_url: String,
     owner: &Owner,
     spec: api::IndexSpec,
 ) -> Result<Arc<Rendered>, Error> {
+    // Everything `render-index` sees besides stored data, so a cached rendering is
+    // right for every caller who may read the owner.
     let key = |subject| Key {
         subject,
         view: spec.view.clone(),
-        argument: spec.argument.clone(),
-        base_url: request.base_url.clone(),
-        digest_of: spec.digest_of.map(|d| d as u8),
+        params: spec.params.clone(),
+        base_url: base_url.clone(),
+    };
+    let input = |detail, listing, listing_total| api::IndexInput {
+        base_url: base_url.clone(),
+        owner: Some(owner.name.clone()),
+        spec: spec.clone(),
+        detail,
+        listing,
+        listing_total,
+        rendered_at: crate::clock::now(),
     };
     let (owner_id, format_name) = (owner.id, format.to_string());
 
@@ -52,6 +77,7 @@ pub async fn render(
             offset: listing_spec.offset,
             limit: listing_spec.limit,
             all_versions: listing_spec.all_versions,
+            after: listing_spec.after.clone(),
         });
         // Read before the listing: a change in between makes the entry look older than
         // it is (re-rendered once more), never newer.
@@ -61,15 +87,9 @@ pub async fn render(
         let render = async {
             let (listing_total, listing) =
                 listing(registry, format, owner_id, listing_spec).await?;
-            let input = api::IndexInput {
-                request,
-                spec: spec.clone(),
-                detail: None,
-                listing,
-                listing_total,
-            };
+            let input = input(None, listing, listing_total);
             let response = plugin.render_index(Some(owner.name.clone()), input).await?;
-            Ok(Arc::new(finish(response, spec.digest_of)))
+            Ok(Arc::new(finish(response)))
         };
         return registry
             .index_cache
@@ -96,15 +116,9 @@ pub async fn render(
             ),
             None => None,
         };
-        let input = api::IndexInput {
-            request,
-            spec: spec.clone(),
-            detail: detail.map(|d| to_api(&owner.name, d)),
-            listing: Vec::new(),
-            listing_total: 0,
-        };
+        let input = input(detail.map(|d| to_api(&owner.name, d)), Vec::new(), 0);
         let response = plugin.render_index(Some(owner.name.clone()), input).await?;
-        Ok(Arc::new(finish(response, spec.digest_of)))
+        Ok(Arc::new(finish(response)))
     };
     match cached {
         Some((key, revision)) => {
@@ -125,10 +139,11 @@ pub async fn render_across_owners(
     registry: &Registry,
     format: &str,
     plugin: &Arc<crate::plugins::Plugin>,
-    request: api::Request,
+    base_url: String,
     principal: &Principal,
-    spec: api::IndexSpec,
+    mut spec: api::IndexSpec,
 ) -> Result<Arc<Rendered>, Error> {
+    let digest_of = spec.digest_of.take();
     let listing_spec = spec.listing.clone().unwrap_or_else(every_package);
     let (format, principal) = (format.to_string(), principal.clone());
     let listing = registry
@@ -152,14 +167,16 @@ pub async fn render_across_owners(
         })
         .await?;
     let input = api::IndexInput {
-        request,
+        base_url,
+        owner: None,
         spec: spec.clone(),
         detail: None,
         listing_total: listing.len() as u64,
         listing,
+        rendered_at: crate::clock::now(),
     };
     let response = plugin.render_index(None, input).await?;
-    Ok(Arc::new(finish(response, spec.digest_of)))
+    Ok(digested(Arc::new(finish(response)), digest_of))
 }
 
 /// The listing of a spec that names none: every readable package, newest version only.
@@ -174,12 +191,25 @@ fn every_package() -> api::ListingSpec {
 }
 
 /// Applies `digest-of` and computes the ETag.
-fn finish(mut response: api::Response, digest_of: Option<HashAlgorithm>) -> Rendered {
-    if let Some(algorithm) = digest_of {
-        let hex = digest::of_bytes(super::publish::algorithm(algorithm), &response.body);
-        response.body = hex.into_bytes();
-        response.content_type = "text/plain".to_string();
+/// The hex digest of a rendered document as a document of its own; a failure (the
+/// plugin's 404 for a missing package) is served as it is.
+fn digested(document: Arc<Rendered>, algorithm: Option<HashAlgorithm>) -> Arc<Rendered> {
+    let Some(algorithm) = algorithm else {
+        return document;
+    };
+    if !(200..300).contains(&document.status) {
+        return document;
     }
+    let hex = digest::of_bytes(super::publish::algorithm(algorithm), &document.body);
+    Arc::new(finish(api::Response {
+        status: document.status,
+        content_type: "text/plain".to_string(),
+        headers: document.headers.clone(),
+        body: hex.into_bytes(),
+    }))
+}
+
+fn finish(mut response: api::Response) -> Rendered {
     if response.status == 0 {
         response.status = 200;
     }
