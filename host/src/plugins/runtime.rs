@@ -229,6 +229,13 @@ impl Runtime {
             );
         }
         let settings = super::settings::resolve(&descriptor.settings, settings)?;
+        if prepared.track != Track::Current {
+            tracing::info!(
+                plugin = format,
+                contract = %descriptor.contract,
+                "plugin built for an older contract; its calls are converted to this host's"
+            );
+        }
         Ok(Plugin {
             format: format.to_string(),
             descriptor,
@@ -312,10 +319,15 @@ impl Runtime {
         self.engine
             .precompile_compatibility_hash()
             .hash(&mut engine_hash);
-        // The label (a format name) only helps humans reading the directory; the
-        // hashes are the key.
+        // The label only helps humans reading the directory; the hashes are the key. It
+        // is a format name, or the file being checked, whose directories must not be
+        // joined onto the cache's (an absolute path would replace it).
+        let name = Path::new(label)
+            .file_name()
+            .and_then(|n| n.to_str())
+            .unwrap_or("plugin");
         let key = format!(
-            "{label}-{}-{:016x}.cwasm",
+            "{name}-{}-{:016x}.cwasm",
             &hex::encode(Sha256::digest(wasm))[..32],
             engine_hash.finish()
         );

@@ -6,9 +6,11 @@
 //! Records and variants of the same shape on both sides convert field by field
 //! ([`Convert`]); what 0.3 changed has a function of its own here and in [`route`].
 
+mod index;
 mod route;
 
-pub use route::{index_input, route, upload_spec};
+pub use index::index_input;
+pub use route::{route, upload_spec};
 
 use super::bindings::api as old;
 use crate::plugins::api;
@@ -175,6 +177,21 @@ pub fn result<A: Convert<B>, B>(
     result: Result<A, old::PluginError>,
 ) -> Result<B, api::PluginError> {
     result.map(Convert::convert).map_err(Convert::convert)
+}
+
+/// A routed request with a query, as the route tests route it: `GET
+/// /app/tags/list?n=2&last=v1` below an owner-less mount, with a header and a user.
+#[cfg(test)]
+fn tags_request() -> api::Request {
+    api::Request {
+        method: api::Method::Get,
+        path: "/app/tags/list".into(),
+        query: vec![("n".into(), "2".into()), ("last".into(), "v1".into())],
+        headers: vec![("accept".into(), "application/json".into())],
+        owner: None,
+        base_url: "http://h/v2".into(),
+        user: Some("bob".into()),
+    }
 }
 
 #[cfg(test)]
