@@ -3,7 +3,7 @@
 
 use wharf_tests::{StatusCode, TestServer, client};
 
-fn put(
+pub(crate) fn put(
     server: &TestServer,
     token: &str,
     path: &str,
@@ -19,14 +19,19 @@ fn put(
 
 #[test]
 fn upload_download_and_delete() {
-    let server = TestServer::start();
+    upload_download_and_delete_on(&TestServer::start());
+}
+
+/// The scenario of `upload_download_and_delete` on a server with any generic plugin
+/// (`contract_compat` runs it on the 0.2 one).
+pub(crate) fn upload_download_and_delete_on(server: &TestServer) {
     let t = &server.admin_token;
     assert_eq!(
-        put(&server, t, "tool/1.0.0/tool.tar.gz", "payload-bytes").status(),
+        put(server, t, "tool/1.0.0/tool.tar.gz", "payload-bytes").status(),
         StatusCode::CREATED
     );
     assert_eq!(
-        put(&server, t, "tool/1.0.0/README.txt", "read me").status(),
+        put(server, t, "tool/1.0.0/README.txt", "read me").status(),
         StatusCode::CREATED
     );
 
@@ -105,11 +110,11 @@ fn upload_download_and_delete() {
     );
 
     assert_eq!(
-        put(&server, t, "tool/2.0.0/a.bin", "a").status(),
+        put(server, t, "tool/2.0.0/a.bin", "a").status(),
         StatusCode::CREATED
     );
     assert_eq!(
-        put(&server, t, "tool/2.0.0/b.bin", "b").status(),
+        put(server, t, "tool/2.0.0/b.bin", "b").status(),
         StatusCode::CREATED
     );
     assert_eq!(del("tool/2.0.0"), StatusCode::NO_CONTENT);

@@ -140,8 +140,8 @@ fn plugin_check_reports_what_the_server_would_load() {
     let text = report.to_string();
     for expected in [
         "format      template",
-        "contract    0.2.0 (this host implements wharf:format@0.2.0 and loads 0.2.x)",
-        "exports     wharf:format/plugin@0.2.0",
+        "contract    0.3.0 (this host implements wharf:format@0.3.0 and loads 0.3.x and 0.2.x)",
+        "exports     wharf:format/plugin@0.3.0",
         "errors      plain text",
         "challenge   Basic realm=\"Wharf Package API\"",
         "digests     sha256 (always)",
@@ -168,7 +168,7 @@ fn plugin_check_refuses_what_the_server_would_refuse() {
         (
             "older.wasm",
             component_of_contract("0.1.0"),
-            "built against wharf:format@0.1.0, but this host implements wharf:format@0.2.0",
+            "built against wharf:format@0.1.0, but this host implements wharf:format@0.3.0",
         ),
     ] {
         let path = dir.path().join(file);
@@ -211,7 +211,7 @@ fn a_plugin_of_another_contract_version_stops_startup() {
     let prefix = format!("formats.future.plugin: {}: ", wasm.display());
     assert!(err.starts_with(&prefix), "{err}");
     assert!(err.contains("wharf:format@0.1.0"), "{err}");
-    assert!(err.contains("implements wharf:format@0.2.0"), "{err}");
+    assert!(err.contains("implements wharf:format@0.3.0"), "{err}");
 }
 
 /// A component as a plugin built against another contract version looks from the

@@ -8,6 +8,7 @@
 mod auth;
 mod cli_ops;
 mod connections;
+mod contract_compat;
 mod generic;
 mod management;
 mod npm_protocol;

@@ -1,0 +1,121 @@
+//! Contract 0.2 plugins beside 0.3 ones: components built from the last 0.2 commit
+//! (9256ea9, kept in `fixtures/contract-0.2`) load through the host's conversion layer
+//! (`plugins::compat`) and pass the scenarios the bundled 0.3 plugins pass, on a server
+//! whose other formats are the bundled 0.3 ones.
+
+use std::path::PathBuf;
+
+use wharf::config::Config;
+use wharf::plugins::api::ErrorStyle;
+use wharf::plugins::contract::Track;
+use wharf::plugins::{Runtime, RuntimeLimits, check};
+use wharf_tests::{StatusCode, TestServer, client, plugin_cache_dir};
+
+use crate::generic::{put, upload_download_and_delete_on};
+use crate::oci_protocol::{self, Registry};
+
+fn fixture(format: &str) -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join(format!("fixtures/contract-0.2/{format}.wasm"))
+}
+
+/// A server whose generic and OCI formats are the 0.2 components, at their usual mounts.
+fn server() -> wharf_tests::Builder {
+    TestServer::builder()
+        .plugin(
+            "generic",
+            "/api/packages/{owner}/generic",
+            fixture("generic"),
+        )
+        .plugin("oci", "/v2", fixture("oci"))
+}
+
+#[test]
+fn plugin_check_reports_the_0_2_track() {
+    let config = Config::default();
+    let runtime = Runtime::new(RuntimeLimits::from_config(&config), &plugin_cache_dir()).unwrap();
+    for format in ["generic", "oci"] {
+        let report = check::check_with(&runtime, &fixture(format), &config).unwrap();
+        assert_eq!(report.track, Track::V02, "{format}");
+        // What the 0.2 host assumed for every format is declared for it.
+        assert_eq!(report.descriptor.credential_headers, ["x-nuget-apikey"]);
+        let text = report.to_string();
+        for expected in [
+            "contract    0.2.0 (0.2.x, converted to and from the host's at every call; \
+             this host implements wharf:format@0.3.0 and loads 0.3.x and 0.2.x)",
+            "exports     wharf:format/plugin@0.2.0",
+        ] {
+            assert!(
+                text.contains(expected),
+                "{expected:?} missing from:\n{text}"
+            );
+        }
+    }
+    // The compiled artifacts went to the cache, not next to the components.
+    let beside: Vec<_> = std::fs::read_dir(fixture("oci").parent().unwrap())
+        .unwrap()
+        .map(|entry| entry.unwrap().file_name().into_string().unwrap())
+        .filter(|name| !name.ends_with(".wasm"))
+        .collect();
+    assert!(beside.is_empty(), "{beside:?}");
+    let oci = check::check_with(&runtime, &fixture("oci"), &config).unwrap();
+    assert!(matches!(
+        oci.descriptor.error_style,
+        ErrorStyle::ErrorEnvelope
+    ));
+    assert!(
+        oci.descriptor
+            .error_codes
+            .contains(&(404, "NAME_UNKNOWN".to_string()))
+    );
+}
+
+#[test]
+fn generic_0_2_uploads_downloads_and_deletes() {
+    upload_download_and_delete_on(&server().start());
+}
+
+#[test]
+fn generic_0_2_packages_are_listed_beside_a_0_3_format() {
+    let server = server().start();
+    let t = &server.admin_token;
+    for path in ["alpha/1.0/a.bin", "alpha/2.0/a.bin", "beta/0.1/b.bin"] {
+        assert_eq!(put(&server, t, path, "bytes").status(), StatusCode::CREATED);
+    }
+    let list = client()
+        .get(format!("{}/api/v1/packages/admin?type=generic", server.url))
+        .send()
+        .unwrap();
+    assert_eq!(list.status(), StatusCode::OK);
+    assert_eq!(list.headers()["x-total-count"], "2");
+    let list: serde_json::Value = list.json().unwrap();
+    assert_eq!(list[0]["name"], "alpha");
+    assert_eq!(list[0]["latest_version"], "2.0");
+    assert_eq!(list[1]["name"], "beta");
+    // The bundled npm plugin, on 0.3, answers in the same server.
+    let npm = client()
+        .get(format!("{}/api/packages/admin/npm/alpha", server.url))
+        .send()
+        .unwrap();
+    assert_eq!(npm.status(), StatusCode::NOT_FOUND);
+    assert!(
+        npm.headers()["content-type"]
+            .to_str()
+            .unwrap()
+            .contains("json")
+    );
+}
+
+#[test]
+fn oci_0_2_upload_sessions_check_ranges_and_resume() {
+    oci_protocol::chunked_uploads_check_ranges_and_resume_on(&Registry::with(server()));
+}
+
+#[test]
+fn oci_0_2_manifests_push_by_tag_and_read_by_tag_and_digest() {
+    oci_protocol::manifests_push_by_tag_and_read_by_tag_and_digest_on(&Registry::with(server()));
+}
+
+#[test]
+fn oci_0_2_tag_lists_page_by_the_query() {
+    oci_protocol::tags_list_pages_with_link_on(&Registry::with(server()));
+}
