@@ -1,7 +1,9 @@
 //! Contract 0.2 plugins beside 0.3 ones: components built from the last 0.2 commit
-//! (9256ea9, kept in `fixtures/contract-0.2`) load through the host's conversion layer
-//! (`plugins::compat`) and pass the scenarios the bundled 0.3 plugins pass, on a server
-//! whose other formats are the bundled 0.3 ones.
+//! (9256ea9, kept in `fixtures/contract-0.2`; `cargo rustc --lib --crate-type cdylib
+//! --profile wasm --target wasm32-wasip2 -p wharf-format-NAME` there, as `host/build.rs`
+//! builds bundled plugins) load through the host's conversion layer (`plugins::compat`)
+//! and pass the scenarios the bundled 0.3 plugins pass, on a server whose other formats
+//! are the bundled 0.3 ones.
 
 use std::path::PathBuf;
 
@@ -12,20 +14,20 @@ use wharf::plugins::{Runtime, RuntimeLimits, check};
 use wharf_tests::{StatusCode, TestServer, client, plugin_cache_dir};
 
 use crate::generic::{put, upload_download_and_delete_on};
+use crate::nuget_protocol::{self, Feed, nupkg};
 use crate::oci_protocol::{self, Registry};
 
 fn fixture(format: &str) -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join(format!("fixtures/contract-0.2/{format}.wasm"))
 }
 
-/// A server whose generic and OCI formats are the 0.2 components, at their usual mounts.
+/// A server whose generic, NuGet and OCI formats are the 0.2 components, at their
+/// usual mounts.
 fn server() -> wharf_tests::Builder {
+    let at = |format: &str| format!("/api/packages/{{owner}}/{format}");
     TestServer::builder()
-        .plugin(
-            "generic",
-            "/api/packages/{owner}/generic",
-            fixture("generic"),
-        )
+        .plugin("generic", &at("generic"), fixture("generic"))
+        .plugin("nuget", &at("nuget"), fixture("nuget"))
         .plugin("oci", "/v2", fixture("oci"))
 }
 
@@ -33,7 +35,7 @@ fn server() -> wharf_tests::Builder {
 fn plugin_check_reports_the_0_2_track() {
     let config = Config::default();
     let runtime = Runtime::new(RuntimeLimits::from_config(&config), &plugin_cache_dir()).unwrap();
-    for format in ["generic", "oci"] {
+    for format in ["generic", "nuget", "oci"] {
         let report = check::check_with(&runtime, &fixture(format), &config).unwrap();
         assert_eq!(report.track, Track::V02, "{format}");
         // What the 0.2 host assumed for every format is declared for it.
@@ -116,6 +118,32 @@ fn oci_0_2_manifests_push_by_tag_and_read_by_tag_and_digest() {
 }
 
 #[test]
-fn oci_0_2_tag_lists_page_by_the_query() {
+fn oci_0_2_tag_lists_page() {
     oci_protocol::tags_list_pages_with_link_on(&Registry::with(server()));
+}
+
+/// Pushes authenticate with `X-NuGet-ApiKey`, which the 0.2 host knew and the
+/// conversion declares as the plugin's credential header.
+#[test]
+fn nuget_0_2_pushes_and_serves_searches_and_the_v2_feed() {
+    nuget_protocol::search_and_the_v2_feed_on(&Feed::with(server()));
+}
+
+/// A 0.2 feed prints the request's query in its next link, which 0.3 renders never see:
+/// the route carries the query as params, so feeds differing only in a parameter the
+/// route ignores are rendered and cached apart.
+#[test]
+fn a_0_2_rendering_that_reads_the_query_is_cached_per_query() {
+    let feed = Feed::with(server());
+    for version in ["1.0.0", "1.1.0", "1.2.0"] {
+        let (status, message) = feed.push(&nupkg("Wharf.Core", version, ""));
+        assert_eq!(status, StatusCode::CREATED, "{message}");
+    }
+    for flavour in ["sweet", "sour"] {
+        let page = feed.text(&format!(
+            "/FindPackagesById()?id='Wharf.Core'&$top=2&flavour={flavour}"
+        ));
+        assert_eq!(page.matches("<entry").count(), 2);
+        assert!(page.contains(&format!("flavour={flavour}")), "{page}");
+    }
 }

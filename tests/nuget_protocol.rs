@@ -38,7 +38,7 @@ fn nuspec(id: &str, version: &str, extra: &str) -> Vec<u8> {
 }
 
 /// A well-formed package with one content file.
-fn nupkg(id: &str, version: &str, extra: &str) -> Vec<u8> {
+pub(crate) fn nupkg(id: &str, version: &str, extra: &str) -> Vec<u8> {
     zip_of(&[
         (&format!("{id}.nuspec"), nuspec(id, version, extra)),
         ("content/readme.txt", format!("{id} {version}").into_bytes()),
@@ -60,7 +60,7 @@ fn multipart(package: &[u8]) -> (String, Vec<u8>) {
     )
 }
 
-struct Feed {
+pub(crate) struct Feed {
     server: TestServer,
     token: String,
     base: String,
@@ -69,7 +69,13 @@ struct Feed {
 
 impl Feed {
     fn new() -> Self {
-        let server = TestServer::start();
+        Self::with(TestServer::builder())
+    }
+
+    /// Alice's feed on the NuGet format `builder` enables (the bundled one unless it
+    /// names another).
+    pub(crate) fn with(builder: wharf_tests::Builder) -> Self {
+        let server = builder.start();
         let token = server.user("alice", Scope::Write);
         let base = format!("{}/api/packages/alice/nuget", server.url);
         Self {
@@ -100,7 +106,7 @@ impl Feed {
         (status, message)
     }
 
-    fn push(&self, package: &[u8]) -> (StatusCode, String) {
+    pub(crate) fn push(&self, package: &[u8]) -> (StatusCode, String) {
         self.push_to("/", package)
     }
 
@@ -118,7 +124,7 @@ impl Feed {
         response.json().unwrap()
     }
 
-    fn text(&self, path: &str) -> String {
+    pub(crate) fn text(&self, path: &str) -> String {
         let response = self.get(path);
         assert_eq!(response.status(), StatusCode::OK, "GET {path}");
         response.text().unwrap()
@@ -398,7 +404,12 @@ fn registrations_page_large_packages_and_order_by_precedence() {
 
 #[test]
 fn search_and_the_v2_feed() {
-    let feed = Feed::new();
+    search_and_the_v2_feed_on(&Feed::new());
+}
+
+/// The scenario of `search_and_the_v2_feed` on any NuGet plugin (`contract_compat` runs
+/// it on the 0.2 one, which reads the request in its v2 feeds).
+pub(crate) fn search_and_the_v2_feed_on(feed: &Feed) {
     let dependency = "<dependencies><group targetFramework=\"net8.0\"><dependency id=\"Wharf.Core\" version=\"1.0\" /></group></dependencies>";
     for (id, version, extra) in [
         ("Wharf.Core", "1.0.0", ""),
@@ -443,17 +454,17 @@ fn search_and_the_v2_feed() {
             core["versions"].as_array().unwrap().len(),
         )
     };
-    assert_eq!(latest(&feed), (2.into(), "3.0.0+build.5".into(), 4));
+    assert_eq!(latest(feed), (2.into(), "3.0.0+build.5".into(), 4));
     assert_eq!(
         feed.push(&nupkg("Wharf.Core", "4.0.0", "")).0,
         StatusCode::CREATED
     );
-    assert_eq!(latest(&feed), (2.into(), "4.0.0".into(), 5));
+    assert_eq!(latest(feed), (2.into(), "4.0.0".into(), 5));
     assert_eq!(
         feed.push(&nupkg("Wharf.Cli", "1.0.0", "")).0,
         StatusCode::CREATED
     );
-    assert_eq!(latest(&feed).0, 3);
+    assert_eq!(latest(feed).0, 3);
     for path in ["/Wharf.Core/4.0.0", "/Wharf.Cli/1.0.0"] {
         let status = feed
             .http
@@ -464,7 +475,7 @@ fn search_and_the_v2_feed() {
             .status();
         assert_eq!(status, StatusCode::NO_CONTENT, "DELETE {path}");
     }
-    assert_eq!(latest(&feed), (2.into(), "3.0.0+build.5".into(), 4));
+    assert_eq!(latest(feed), (2.into(), "3.0.0+build.5".into(), 4));
 
     // The dependency is listed with a range and a link to its registration.
     let web = feed.json("/registration/wharf.web/index.json");

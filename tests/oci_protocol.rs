@@ -574,7 +574,7 @@ fn tags_list_pages_with_link() {
 }
 
 /// The scenario of `tags_list_pages_with_link` on any OCI plugin (`contract_compat`
-/// runs it on the 0.2 one, whose tag list reads the request's query).
+/// runs it on the 0.2 one).
 pub(crate) fn tags_list_pages_with_link_on(oci: &Registry) {
     let (_, _) = oci.push_image("alice/app", "b", b"one");
     for tag in ["a", "c", "d"] {
