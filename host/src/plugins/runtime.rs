@@ -264,7 +264,13 @@ impl Runtime {
         .wasm_context(|| "it does not export wharf:format/plugin for routing".into())?;
 
         // No data during `describe`: the plugin is not serving anyone yet.
-        let state = State::new(label, CallScope::None, None, Arc::default(), self.limits.memory);
+        let state = State::new(
+            label,
+            CallScope::None,
+            None,
+            Arc::default(),
+            self.limits.memory,
+        );
         let mut store = self.new_store(state);
         let descriptor = pre
             .instantiate(&mut store)
