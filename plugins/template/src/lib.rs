@@ -56,7 +56,7 @@ impl Plugin for Template {
         Descriptor {
             settings: vec![SettingDecl {
                 name: SUMMARY_BYTES.to_string(),
-                description: "Bytes of a file's first line kept as its version's summary."
+                description: "bytes of a file's first line kept as its version's summary"
                     .to_string(),
                 kind: SettingKind::Integer(IntegerRange { min: 1, max: 4096 }),
                 default: SettingValue::Integer(DEFAULT_SUMMARY_BYTES),
