@@ -38,7 +38,7 @@ macro_rules! misbehaving_plugin {
                         owner: request.mount_owner()?,
                         name: "upload".to_string(),
                     };
-                    return Ok(Route::write(Operation::accept_upload(pkg, "", 0)));
+                    return Ok(Route::write(Operation::accept_upload(pkg, &[], 0)));
                 }
                 if request.path.starts_with("/sessions/") {
                     return session_route(&request);
@@ -92,19 +92,14 @@ macro_rules! misbehaving_plugin {
                 .map(parse_digest)
                 .transpose()?;
             let progress = |status: u16| {
-                let mut reply = ReplyTemplate::new(status, "", "");
-                reply.headers = vec![
-                    ("location".into(), format!("/sessions/{pkg_name}/{{id}}")),
-                    ("range".into(), "0-{end}".into()),
-                    ("upload-uuid".into(), "{id}".into()),
-                ];
-                reply
+                ReplyTemplate::new(status, "", "")
+                    .header("location", &format!("/sessions/{pkg_name}/{{id}}"))
+                    .header("range", "0-{end}")
+                    .header("upload-uuid", "{id}")
             };
-            let mut finished = ReplyTemplate::new(201, "", "");
-            finished.headers = vec![
-                ("location".into(), format!("/blobs/{pkg_name}/{{digest}}")),
-                ("content-digest".into(), "{digest}".into()),
-            ];
+            let finished = ReplyTemplate::new(201, "", "")
+                .header("location", &format!("/blobs/{pkg_name}/{{digest}}"))
+                .header("content-digest", "{digest}");
             let (op, reply) = match (&request.method, id.is_empty(), digest) {
                 (Method::Post, true, None) => (SessionOp::Start, progress(202)),
                 (Method::Post, true, Some(d)) => (SessionOp::Finish(d), finished),

@@ -53,7 +53,9 @@ impl Credentials {
         }
         for name in extra {
             if let Some(key) = headers.get(name.as_str()) {
-                let key = key.to_str().map_err(|_| format!("malformed {name} header"))?;
+                let key = key
+                    .to_str()
+                    .map_err(|_| format!("malformed {name} header"))?;
                 if !key.is_empty() {
                     return Ok(Self::Token(key.to_string()));
                 }

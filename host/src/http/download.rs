@@ -7,11 +7,9 @@ use std::time::{Duration, UNIX_EPOCH};
 use axum::body::Body;
 use axum::response::{IntoResponse, Response};
 use http::{HeaderMap, HeaderValue, Method, StatusCode, header};
-use tokio::io::{AsyncReadExt, AsyncSeekExt};
-use tokio_util::io::ReaderStream;
 
 use crate::error::Error;
-use crate::store::{self, BlobStore};
+use crate::store::{BlobRange, BlobStore};
 
 /// What to serve.
 pub struct Download<'a> {
@@ -100,53 +98,15 @@ pub async fn serve(
     Ok(((status, common, body).into_response(), served))
 }
 
-/// Files up to this size are read in one go: right here when the page cache holds
-/// them, else in one blocking-pool trip. Every read of a `tokio::fs::File` is a round
-/// trip to the blocking pool, and on small files (tarballs, poms) those hops, not the
-/// disk, set the request rate.
-const READ_WHOLE: u64 = 512 << 10;
-/// Chunk size for larger files: big enough that blocking-pool hops cost little next to
-/// the copy, small enough that many concurrent downloads stay cheap.
-const CHUNK: usize = 512 << 10;
-
 /// The bytes `start..start + len` of a stored blob as a response body.
 async fn body(blobs: &BlobStore, sha256: &str, start: u64, len: u64) -> Result<Body, Error> {
-    let missing = |e: std::io::Error| {
-        Error::Internal(format!(
-            "blob {sha256} is recorded but cannot be opened: {e}"
-        ))
-    };
-    let file = blobs.open_blob(sha256).map_err(missing)?;
-    if len <= READ_WHOLE {
-        if let Some(bytes) = store::read_cached(&file, start, len as usize) {
-            return Ok(Body::from(bytes));
-        }
-        let bytes = tokio::task::spawn_blocking(move || {
-            use std::io::{Read, Seek};
-            let mut file = file;
-            file.seek(std::io::SeekFrom::Start(start))?;
-            let mut bytes = Vec::with_capacity(len as usize);
-            file.take(len).read_to_end(&mut bytes)?;
-            Ok::<_, std::io::Error>(bytes)
-        })
-        .await
-        .map_err(|e| Error::Internal(format!("blob read did not complete: {e}")))?
-        .map_err(missing)?;
-        if bytes.len() as u64 != len {
-            return Err(Error::Internal(format!(
-                "blob {sha256} is shorter than recorded"
-            )));
-        }
-        return Ok(Body::from(bytes));
-    }
-    let mut file = tokio::fs::File::from_std(file);
-    if start > 0 {
-        file.seek(std::io::SeekFrom::Start(start)).await?;
-    }
-    Ok(Body::from_stream(ReaderStream::with_capacity(
-        file.take(len),
-        CHUNK,
-    )))
+    let range = blobs.read_range(sha256, start, len).await.map_err(|e| {
+        Error::Internal(format!("blob {sha256} is recorded but cannot be read: {e}"))
+    })?;
+    Ok(match range {
+        BlobRange::Bytes(bytes) => Body::from(bytes),
+        BlobRange::Stream(stream) => Body::from_stream(stream),
+    })
 }
 
 fn header_value(s: &str) -> HeaderValue {

@@ -160,9 +160,7 @@ fn classify(error: &Error) -> (StatusCode, &str, String) {
             (StatusCode::SERVICE_UNAVAILABLE, "", message.clone())
         }
         Error::Timeout(m) => (StatusCode::REQUEST_TIMEOUT, "", m.clone()),
-        Error::RangeMismatch { .. } => {
-            (StatusCode::RANGE_NOT_SATISFIABLE, "", error.to_string())
-        }
+        Error::RangeMismatch { .. } => (StatusCode::RANGE_NOT_SATISFIABLE, "", error.to_string()),
         Error::Plugin(PluginFailure::Rejected {
             status,
             code,
@@ -245,7 +243,10 @@ mod tests {
     async fn rendered(style: ErrorStyle, error: Error) -> (StatusCode, String) {
         let envelope = Envelope {
             style,
-            codes: vec![(507, "UNAVAILABLE".to_string()), (404, "NAME_UNKNOWN".to_string())],
+            codes: vec![
+                (507, "UNAVAILABLE".to_string()),
+                (404, "NAME_UNKNOWN".to_string()),
+            ],
             ..Envelope::management("http://127.0.0.1")
         };
         let response = envelope.render(error);
@@ -286,14 +287,23 @@ mod tests {
                 message: "m".into(),
             })
         };
-        assert_eq!(code_of(&envelope, rejected("MANIFEST_UNKNOWN"), &route).await, "MANIFEST_UNKNOWN");
-        assert_eq!(code_of(&envelope, rejected(""), &route).await, "NAME_UNKNOWN");
+        assert_eq!(
+            code_of(&envelope, rejected("MANIFEST_UNKNOWN"), &route).await,
+            "MANIFEST_UNKNOWN"
+        );
+        assert_eq!(
+            code_of(&envelope, rejected(""), &route).await,
+            "NAME_UNKNOWN"
+        );
         // Nothing declared: the envelope still carries a code.
         let bare = Envelope {
             codes: Vec::new(),
             ..envelope
         };
-        assert_eq!(code_of(&bare, Error::Conflict("x".into()), &[]).await, "UNSUPPORTED");
+        assert_eq!(
+            code_of(&bare, Error::Conflict("x".into()), &[]).await,
+            "UNSUPPORTED"
+        );
     }
 
     #[tokio::test]

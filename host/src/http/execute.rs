@@ -135,9 +135,15 @@ impl Context<'_> {
                 self.accept_upload(owner, request, spec, body).await?,
             )),
             Operation::RenderIndex(spec) => {
-                let index =
-                    index::render(registry, format, &self.entry.plugin, request.base_url, &owner, spec)
-                        .await?;
+                let index = index::render(
+                    registry,
+                    format,
+                    &self.entry.plugin,
+                    request.base_url,
+                    &owner,
+                    spec,
+                )
+                .await?;
                 Ok(Done::own(rendered(&index, self.headers)))
             }
             Operation::Delete(target) => {
@@ -203,8 +209,14 @@ impl Context<'_> {
             .iter()
             .map(|a| publish::algorithm(*a))
             .collect();
-        let staged =
-            upload::receive(&self.registry.blobs, self.headers, body, limit, &digests).await?;
+        let staged = upload::receive(
+            &self.registry.blobs,
+            self.headers,
+            upload::byte_stream(body),
+            limit,
+            &digests,
+        )
+        .await?;
         let reader =
             crate::plugins::UploadReader::new(staged.open()?, staged.size, staged.sha256.clone());
         let plan = self

@@ -32,7 +32,9 @@ impl Outcome {
             match part {
                 ReplyPart::Text(text) => out.push_str(text),
                 ReplyPart::Token => out.push_str(self.token.as_deref().unwrap_or_default()),
-                ReplyPart::Size => out.push_str(&self.size.map(|s| s.to_string()).unwrap_or_default()),
+                ReplyPart::Size => {
+                    out.push_str(&self.size.map(|s| s.to_string()).unwrap_or_default())
+                }
                 ReplyPart::Sha256 => out.push_str(self.sha256.as_deref().unwrap_or_default()),
                 ReplyPart::SessionId => out.push_str(self.id.as_deref().unwrap_or_default()),
                 ReplyPart::ReceivedEnd => {

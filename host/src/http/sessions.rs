@@ -29,7 +29,7 @@ pub async fn execute(
         package: request.pkg.name.clone(),
     };
     let incoming = Incoming {
-        body,
+        body: super::upload::byte_stream(body),
         declared: content_length(headers),
         limit: entry.max_upload,
     };

@@ -4,10 +4,11 @@
 
 use axum::body::Body;
 use bytes::Bytes;
+use futures_util::TryStreamExt;
 use http::HeaderMap;
 
 use crate::error::Error;
-use crate::registry::incoming::{self, Sink};
+use crate::registry::incoming::{self, ByteStream, Sink};
 use crate::store::{Algorithm, BlobStore, BlobWriter, StagedBlob};
 
 impl Sink for BlobWriter {
@@ -19,7 +20,7 @@ impl Sink for BlobWriter {
 pub async fn receive(
     blobs: &BlobStore,
     headers: &HeaderMap,
-    body: Body,
+    body: ByteStream,
     limit: u64,
     digests: &[Algorithm],
 ) -> Result<StagedBlob, Error> {
@@ -44,6 +45,23 @@ pub async fn receive(
         .await
         .map_err(|e| Error::Internal(format!("upload writer failed: {e}")))?
         .map_err(Error::from)
+}
+
+/// The body as the registry layer reads it, each read failure told in its terms.
+pub fn byte_stream(body: Body) -> ByteStream {
+    Box::pin(body.into_data_stream().map_err(body_error))
+}
+
+/// Why reading a request body failed: the client stopped sending it (the stall
+/// timeout of `http::router`: 408), or the connection broke.
+fn body_error(error: axum::Error) -> Error {
+    let stalled = std::error::Error::source(&error)
+        .is_some_and(|e| e.is::<tower_http::timeout::TimeoutError>());
+    if stalled {
+        Error::Timeout("the upload stopped sending; send it again".to_string())
+    } else {
+        Error::bad_request(format!("the upload was cut short: {error}"))
+    }
 }
 
 #[cfg(test)]

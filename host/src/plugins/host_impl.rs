@@ -422,7 +422,7 @@ pub fn blob_digest(
     {
         return Ok(hex);
     }
-    let hex = crate::store::digest::of_reader(algorithm, &mut services.blobs.open_blob(sha256)?)?;
+    let hex = crate::store::digest::of_reader(algorithm, &mut services.blobs.reader(sha256)?)?;
     let (key, value) = (sha256.to_string(), hex.clone());
     services
         .db

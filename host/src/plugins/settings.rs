@@ -64,9 +64,8 @@ fn convert(value: &toml::Value, kind: &SettingKind) -> Result<SettingValue, Stri
 
 fn check(decl: &SettingDecl, value: &SettingValue) -> Result<(), String> {
     match (&decl.kind, value) {
-        (SettingKind::Text, SettingValue::Text(_)) | (SettingKind::Boolean, SettingValue::Boolean(_)) => {
-            Ok(())
-        }
+        (SettingKind::Text, SettingValue::Text(_))
+        | (SettingKind::Boolean, SettingValue::Boolean(_)) => Ok(()),
         (SettingKind::Choice(choices), SettingValue::Text(s)) => {
             if choices.contains(s) {
                 Ok(())
@@ -131,13 +130,22 @@ mod tests {
     fn bad_settings_stop_startup_naming_the_key() {
         let err = |t: &str| resolve(&decls(), &table(t)).unwrap_err().to_string();
         let e = err("max-refs = 5");
-        assert!(e.contains("settings.max-refs") && e.contains("max-references, flavour"), "{e}");
+        assert!(
+            e.contains("settings.max-refs") && e.contains("max-references, flavour"),
+            "{e}"
+        );
         let e = err("max-references = \"5\"");
-        assert!(e.contains("settings.max-references: expected an integer, found string"), "{e}");
+        assert!(
+            e.contains("settings.max-references: expected an integer, found string"),
+            "{e}"
+        );
         let e = err("max-references = 500");
         assert!(e.contains("500 is outside 1..=100"), "{e}");
         let e = err("flavour = \"c\"");
-        assert!(e.contains("settings.flavour") && e.contains("not one of a, b"), "{e}");
+        assert!(
+            e.contains("settings.flavour") && e.contains("not one of a, b"),
+            "{e}"
+        );
     }
 
     #[test]
@@ -145,6 +153,9 @@ mod tests {
         let mut d = decls();
         d[0].default = SettingValue::Integer(0);
         let e = resolve(&d, &toml::Table::new()).unwrap_err().to_string();
-        assert!(e.contains("the plugin's default for setting max-references"), "{e}");
+        assert!(
+            e.contains("the plugin's default for setting max-references"),
+            "{e}"
+        );
     }
 }

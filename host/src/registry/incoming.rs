@@ -5,10 +5,10 @@
 //! client down.
 
 use std::io;
+use std::pin::Pin;
 
-use axum::body::Body;
 use bytes::Bytes;
-use futures_util::{FutureExt, StreamExt};
+use futures_util::{FutureExt, Stream, StreamExt};
 use tokio::task::JoinHandle;
 
 use crate::error::Error;
@@ -34,12 +34,20 @@ pub struct Received<S> {
 
 type Writing<S> = JoinHandle<(S, io::Result<()>)>;
 
+/// A request body as this layer sees it: chunks, or why the next one could not be
+/// read (the HTTP layer says what a stalled or broken body means).
+pub type ByteStream = Pin<Box<dyn Stream<Item = Result<Bytes, Error>> + Send>>;
+
 /// Streams `body` into `sink` until it ends or exceeds `room` bytes (`limit` is the
 /// limit the refusal names). What arrived before a failure of the body is written
 /// too: a correct prefix, from which a resumable upload goes on.
-pub async fn write_batched<S: Sink>(body: Body, sink: S, room: u64, limit: u64) -> Received<S> {
+pub async fn write_batched<S: Sink>(
+    mut stream: ByteStream,
+    sink: S,
+    room: u64,
+    limit: u64,
+) -> Received<S> {
     let mut metered = crate::metrics::Upload::start();
-    let mut stream = body.into_data_stream();
     let mut batches = Batches {
         idle: Some(sink),
         writing: None,
@@ -81,7 +89,7 @@ pub async fn write_batched<S: Sink>(body: Body, sink: S, room: u64, limit: u64) 
                     break Some(e);
                 }
             }
-            Some(Err(e)) => break Some(body_error(e)),
+            Some(Err(e)) => break Some(e),
             None => break None,
         }
     };
@@ -149,18 +157,6 @@ async fn written<S>(batch: Writing<S>) -> (Option<S>, Option<Error>) {
     }
 }
 
-/// Why reading a request body failed: the client stopped sending it (the stall
-/// timeout of `http::router`: 408), or the connection broke.
-pub fn body_error(error: axum::Error) -> Error {
-    let stalled = std::error::Error::source(&error)
-        .is_some_and(|e| e.is::<tower_http::timeout::TimeoutError>());
-    if stalled {
-        Error::Timeout("the upload stopped sending; send it again".to_string())
-    } else {
-        Error::bad_request(format!("the upload was cut short: {error}"))
-    }
-}
-
 /// A body a test feeds chunk by chunk, like a slow client, and a check that the
 /// blocking pool of a one-thread runtime is free meanwhile.
 #[cfg(test)]
@@ -170,12 +166,12 @@ pub(crate) mod trickle {
     use super::*;
 
     /// The sender that feeds the body, and the body.
-    pub fn body() -> (tokio::sync::mpsc::Sender<io::Result<Bytes>>, Body) {
-        let (tx, rx) = tokio::sync::mpsc::channel::<io::Result<Bytes>>(1);
+    pub fn body() -> (tokio::sync::mpsc::Sender<Result<Bytes, Error>>, ByteStream) {
+        let (tx, rx) = tokio::sync::mpsc::channel::<Result<Bytes, Error>>(1);
         let chunks = futures_util::stream::unfold(rx, |mut rx| async move {
             rx.recv().await.map(|chunk| (chunk, rx))
         });
-        (tx, Body::from_stream(chunks))
+        (tx, Box::pin(chunks))
     }
 
     /// A runtime with one blocking thread: a body that kept it while the client is
@@ -227,9 +223,9 @@ mod tests {
         }
     }
 
-    fn body(chunks: usize, size: usize) -> Body {
-        let chunks = (0..chunks).map(move |i| Ok::<_, io::Error>(vec![i as u8; size]));
-        Body::from_stream(futures_util::stream::iter(chunks))
+    fn body(chunks: usize, size: usize) -> ByteStream {
+        let chunks = (0..chunks).map(move |i| Ok(Bytes::from(vec![i as u8; size])));
+        Box::pin(futures_util::stream::iter(chunks))
     }
 
     #[tokio::test]

@@ -54,14 +54,18 @@ pub fn file(
     owner_id: i64,
     selector: &Selector,
 ) -> Result<FileRow, Error> {
-    let found = registry.db.read_now(|conn| match (selector, package(selector)) {
-        (Selector::OwnerFile(f), _) => packages::newest_owner_file(conn, owner_id, format, &f.name),
-        (_, Some(name)) => match packages::find(conn, owner_id, format, name)? {
-            Some(p) => find_in(conn, selector, p.id),
-            None => Ok(None),
-        },
-        (_, None) => Ok(None),
-    })?;
+    let found = registry
+        .db
+        .read_now(|conn| match (selector, package(selector)) {
+            (Selector::OwnerFile(f), _) => {
+                packages::newest_owner_file(conn, owner_id, format, &f.name)
+            }
+            (_, Some(name)) => match packages::find(conn, owner_id, format, name)? {
+                Some(p) => find_in(conn, selector, p.id),
+                None => Ok(None),
+            },
+            (_, None) => Ok(None),
+        })?;
     found.ok_or_else(|| Error::not_found(missing(selector)))
 }
 

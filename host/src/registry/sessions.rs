@@ -22,7 +22,6 @@ use std::fs::File;
 use std::io;
 use std::sync::{Arc, Mutex};
 
-use axum::body::Body;
 use sha2::{Digest as _, Sha256};
 use tokio::sync::OwnedMutexGuard;
 
@@ -36,7 +35,7 @@ pub use hashing::{extra_digests, wanted};
 use sink::SessionSink;
 
 use super::Registry;
-use super::incoming::{too_large, write_batched};
+use super::incoming::{ByteStream, too_large, write_batched};
 use crate::db::{self, packages, sessions::SessionRow};
 use crate::error::Error;
 use crate::plugins::api;
@@ -73,7 +72,7 @@ pub struct Target {
 
 /// A request body to append, with its declared length and the format's upload limit.
 pub struct Incoming {
-    pub body: Body,
+    pub body: ByteStream,
     pub declared: Option<u64>,
     pub limit: u64,
 }

@@ -5,22 +5,24 @@
 //! knows nothing of packages: which name maps to which digest lives only in the
 //! database. Paths are built from validated sha256 hex only, never from a URL.
 //!
-//! The interface is narrow (stage, publish, open, and walk and trash for the garbage
-//! collector), but it is not yet storage-neutral: `open_blob` hands out a
-//! `std::fs::File`, which downloads read with page-cache-only reads. An object store
-//! (issue 22) needs a reader type behind a trait first. New blobs are refused while
-//! free space is low (`space`).
+//! The interface is narrow: stage and publish; read a range as bytes or a stream, or a
+//! whole blob as a reader (`read`); walk and trash for the garbage collector. No caller
+//! gets a file: the page-cache fast path for small downloads is this module's detail,
+//! so an object store (issue 22) can stand behind the same calls. Uploads are staged
+//! on local disk either way (plugins read them by range before they are published).
+//! New blobs are refused while free space is low (`space`).
 
 mod cached;
 pub mod digest;
 mod export;
+mod read;
 pub mod sessions;
 pub mod space;
 mod walk;
 
 /// Page-cache-only reads of an opened blob (`None` when any byte would come from the
-/// disk): async callers serve hot small files without a trip to the blocking pool.
-pub use cached::read_exact_at as read_cached;
+/// disk): hot small files are served without a trip to the blocking pool.
+use cached::read_exact_at as read_cached;
 
 use std::fs::{self, File};
 use std::io::{self, Write};
@@ -28,6 +30,7 @@ use std::path::{Path, PathBuf};
 
 pub use digest::{Algorithm, MultiHasher};
 pub use export::{Exported, Transfer};
+pub use read::{BlobRange, BlobStream};
 pub use space::{Space, SpaceStatus};
 
 use crate::config::MinFree;
@@ -123,11 +126,6 @@ impl BlobStore {
             digests,
             store: self.clone(),
         }
-    }
-
-    /// Opens a stored blob for reading.
-    pub fn open_blob(&self, sha256: &str) -> io::Result<File> {
-        File::open(self.path(sha256)?)
     }
 
     pub fn contains(&self, sha256: &str) -> bool {
@@ -253,7 +251,7 @@ impl StagedBlob {
     pub fn open(&self) -> io::Result<File> {
         match self.temp.0.as_ref().or(self.linked.as_ref()) {
             Some(path) => File::open(path),
-            None => self.store.open_blob(&self.sha256),
+            None => File::open(self.store.path(&self.sha256)?),
         }
     }
 
@@ -350,7 +348,7 @@ mod tests {
         let abandoned = store.writer(&[]).unwrap();
         drop(abandoned);
         assert_eq!(store.temp_file_count(), 0);
-        assert!(store.open_blob("../../../etc/passwd").is_err());
+        assert!(store.reader("../../../etc/passwd").is_err());
 
         assert!(store.trash(&staged.sha256).unwrap());
         assert!(!store.contains(&staged.sha256));

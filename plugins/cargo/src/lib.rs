@@ -16,10 +16,24 @@ mod routes;
 
 use wharf_plugin_sdk::{
     Descriptor, ErrorStyle, IndexInput, PluginError, PublishPlan, Request, Response, Route, Upload,
-    UploadSpec,
+    UploadSpec, params,
 };
 
 struct Cargo;
+
+/// The envelope's `code` for failures the host detects. cargo prints only `detail`; these
+/// are the codes the 0.2 host wrote for this style, kept so that answers stay the same
+/// byte for byte (other statuses get `UNSUPPORTED`, as they did).
+const ERROR_CODES: &[(u16, &str)] = &[
+    (401, "UNAUTHORIZED"),
+    (403, "DENIED"),
+    (404, "NAME_UNKNOWN"),
+    (405, "UNSUPPORTED"),
+    (413, "SIZE_INVALID"),
+    (429, "TOOMANYREQUESTS"),
+    (503, "UNAVAILABLE"),
+    (507, "UNAVAILABLE"),
+];
 
 impl wharf_plugin_sdk::Plugin for Cargo {
     fn describe() -> Descriptor {
@@ -27,7 +41,11 @@ impl wharf_plugin_sdk::Plugin for Cargo {
             response_headers: Vec::new(),
             // cargo reads `{"errors":[{"detail": …}]}`, the envelope the host writes for
             // this style.
-            error_style: ErrorStyle::Oci,
+            error_style: ErrorStyle::ErrorEnvelope,
+            error_codes: ERROR_CODES
+                .iter()
+                .map(|(status, code)| (*status, code.to_string()))
+                .collect(),
             ..Descriptor::basic("cargo")
         }
     }
@@ -41,16 +59,14 @@ impl wharf_plugin_sdk::Plugin for Cargo {
         spec: UploadSpec,
         body: &Upload,
     ) -> Result<PublishPlan, PluginError> {
-        match spec.context.split_once(':') {
-            None if spec.context == routes::PUBLISH => {
-                publish::publish(&request, spec.pkg.owner, body)
-            }
-            Some((routes::YANK, version)) => publish::set_yanked(spec.pkg, version, true),
-            Some((routes::UNYANK, version)) => publish::set_yanked(spec.pkg, version, false),
-            _ => Err(PluginError::new(
-                500,
-                format!("unknown upload context {:?}", spec.context),
-            )),
+        let version = params::text(&spec.params, routes::VERSION);
+        match params::text(&spec.params, routes::ACTION) {
+            routes::PUBLISH => publish::publish(&request, spec.pkg.owner, body),
+            routes::YANK => publish::set_yanked(spec.pkg, version, true),
+            routes::UNYANK => publish::set_yanked(spec.pkg, version, false),
+            other => Err(PluginError::internal(format!(
+                "unknown upload action {other:?}"
+            ))),
         }
     }
 
@@ -60,3 +76,25 @@ impl wharf_plugin_sdk::Plugin for Cargo {
 }
 
 wharf_plugin_sdk::export!(Cargo);
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use wharf_plugin_sdk::Plugin;
+
+    #[test]
+    fn the_descriptor_names_the_envelope_codes_the_host_used_to_imply() {
+        let d = Cargo::describe();
+        assert!(matches!(d.error_style, ErrorStyle::ErrorEnvelope));
+        let code = |status| {
+            d.error_codes
+                .iter()
+                .find(|(s, _)| *s == status)
+                .map(|(_, c)| c.as_str())
+        };
+        assert_eq!(code(401), Some("UNAUTHORIZED"));
+        assert_eq!(code(404), Some("NAME_UNKNOWN"));
+        assert_eq!(code(507), Some("UNAVAILABLE"));
+        assert_eq!(code(409), None, "the host's UNSUPPORTED fallback");
+    }
+}

@@ -216,11 +216,12 @@ mod tests {
 
     fn input(view: &str, detail: Option<PackageDetail>, listing: Vec<PackageDetail>) -> IndexInput {
         IndexInput {
-            request: request(None),
+            base_url: "http://h/api/packages/acme/cargo".into(),
+            owner: Some("acme".into()),
             spec: IndexSpec {
                 pkg: None,
                 view: view.into(),
-                argument: String::new(),
+                params: Vec::new(),
                 digest_of: None,
                 listing: Some(ListingSpec {
                     after: String::new(),
@@ -233,6 +234,7 @@ mod tests {
             detail,
             listing_total: 7,
             listing,
+            rendered_at: testing::RENDERED_AT,
         }
     }
 

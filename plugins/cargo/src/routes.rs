@@ -4,13 +4,16 @@
 
 use wharf_plugin_sdk::{
     FileRef, IndexSpec, ListingSpec, Method, Operation, PackageRef, PluginError, Request, Route,
-    VersionRef,
+    Selector, VersionRef,
 };
 
 use crate::names;
 use crate::render;
 
-/// The upload contexts `parse-upload` receives.
+/// The upload params `parse-upload` receives: `action` is one of the three below, and
+/// yank and unyank name their `version`.
+pub const ACTION: &str = "action";
+pub const VERSION: &str = "version";
 pub const PUBLISH: &str = "publish";
 pub const YANK: &str = "yank";
 pub const UNYANK: &str = "unyank";
@@ -44,19 +47,22 @@ pub fn match_route(request: &Request) -> Result<Route, PluginError> {
 fn api_route(request: &Request, owner: String, rest: &[&str]) -> Result<Route, PluginError> {
     let route = match (&request.method, rest) {
         (Method::Get, []) => Route::read(search(request)),
-        (Method::Put, ["new"]) => {
-            Route::write(Operation::accept_upload(package(&owner, ""), PUBLISH, 0))
-        }
+        // The crate's name is in the body only: the plan names the package.
+        (Method::Put, ["new"]) => Route::write(Operation::accept_upload(
+            package(&owner, ""),
+            &[(ACTION, PUBLISH)],
+            0,
+        )),
         (Method::Get | Method::Head, [name, version, "download"]) => {
             let pkg = crate_ref(&owner, name)?;
             let file = names::crate_file(name, version);
-            Route::read(Operation::ServeFile(FileRef {
+            Route::read(Operation::serve(Selector::File(FileRef {
                 version: VersionRef {
                     pkg,
                     version: (*version).to_string(),
                 },
                 name: file,
-            }))
+            })))
         }
         (Method::Delete, [name, version, "yank"]) => {
             Route::write(yank(crate_ref(&owner, name)?, YANK, version))
@@ -92,7 +98,7 @@ fn search(request: &Request) -> Operation {
     Operation::RenderIndex(IndexSpec {
         pkg: None,
         view: render::SEARCH.into(),
-        argument: String::new(),
+        params: Vec::new(),
         digest_of: None,
         listing: Some(ListingSpec {
             after: String::new(),
@@ -126,7 +132,7 @@ fn index(pkg: PackageRef, view: &str) -> Operation {
     Operation::RenderIndex(IndexSpec {
         pkg: Some(pkg),
         view: view.into(),
-        argument: String::new(),
+        params: Vec::new(),
         digest_of: None,
         listing: None,
     })
@@ -135,14 +141,14 @@ fn index(pkg: PackageRef, view: &str) -> Operation {
 /// Yank and unyank go through `accept-upload` (with an empty body) because the host
 /// changes version properties only as part of a publish plan.
 fn yank(pkg: PackageRef, action: &str, version: &str) -> Operation {
-    Operation::accept_upload(pkg, &format!("{action}:{version}"), MAX_YANK_BODY)
+    Operation::accept_upload(pkg, &[(ACTION, action), (VERSION, version)], MAX_YANK_BODY)
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use wharf_plugin_sdk::Access;
     use wharf_plugin_sdk::testing;
+    use wharf_plugin_sdk::{Access, ServeSpec, params};
 
     fn request(method: Method, path: &str, query: &[(&str, &str)]) -> Request {
         let request =
@@ -198,12 +204,19 @@ mod tests {
     fn api_routes() {
         let r = route(Method::Put, "/api/v1/crates/new");
         assert_eq!(r.access, Access::Write);
-        assert!(matches!(r.operation, Operation::AcceptUpload(ref u) if u.context == PUBLISH));
+        let Operation::AcceptUpload(u) = r.operation else {
+            panic!("{:?}", r.operation);
+        };
+        assert_eq!(u.pkg.name, "", "the body names the crate");
+        assert_eq!(u.params, params::owned(&[("action", "publish")]));
 
         let r = route(Method::Get, "/api/v1/crates/foo/1.0.0/download");
         assert_eq!(r.access, Access::Read);
         match r.operation {
-            Operation::ServeFile(f) => {
+            Operation::Serve(ServeSpec {
+                selector: Selector::File(f),
+                digest_of: None,
+            }) => {
                 assert_eq!(f.name, "foo-1.0.0.crate");
                 assert_eq!(f.version.version, "1.0.0");
             }
@@ -212,12 +225,13 @@ mod tests {
 
         let r = route(Method::Delete, "/api/v1/crates/foo/1.0.0/yank");
         assert_eq!(r.access, Access::Write);
+        let yank_params = |action| params::owned(&[("action", action), ("version", "1.0.0")]);
         assert!(
-            matches!(r.operation, Operation::AcceptUpload(ref u) if u.context == "yank:1.0.0" && u.pkg.name == "foo")
+            matches!(r.operation, Operation::AcceptUpload(ref u) if u.params == yank_params("yank") && u.pkg.name == "foo")
         );
         let r = route(Method::Put, "/api/v1/crates/foo/1.0.0/unyank");
         assert!(
-            matches!(r.operation, Operation::AcceptUpload(ref u) if u.context == "unyank:1.0.0")
+            matches!(r.operation, Operation::AcceptUpload(ref u) if u.params == yank_params("unyank"))
         );
 
         let r = route(Method::Get, "/api/v1/crates/foo/owners");

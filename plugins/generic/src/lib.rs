@@ -5,9 +5,9 @@
 //! `PUT|GET|HEAD|DELETE /{name}/{version}/{file}` and `DELETE /{name}/{version}`.
 
 use wharf_plugin_sdk::{
-    Descriptor, FileRef, FileSource, IndexInput, Method, Operation, PackageRef, PlanFile,
-    PlanVersion, Plugin, PluginError, PublishPlan, Request, Response, Route, Upload, UploadSpec,
-    VersionMode, VersionRef,
+    DeleteTarget, Descriptor, FileRef, FileSource, IndexInput, Method, Operation, PackageRef,
+    PlanFile, PlanVersion, Plugin, PluginError, PublishPlan, Request, Response, Route, Selector,
+    Upload, UploadSpec, VersionMode, VersionRef, params,
 };
 
 struct Generic;
@@ -26,20 +26,24 @@ impl Plugin for Generic {
             [name, version, file] => {
                 let file = file_ref(&owner, name, version, file)?;
                 match request.method {
-                    Method::Get | Method::Head => Ok(Route::read(Operation::ServeFile(file))),
-                    Method::Put => Ok(Route::write(Operation::AcceptUpload(UploadSpec {
-                        pkg: file.version.pkg,
-                        context: serialize_context(&file.version.version, &file.name),
-                        max_size: 0,
-                    }))),
-                    Method::Delete => Ok(Route::write(Operation::DeleteFile(file))),
+                    Method::Get | Method::Head => {
+                        Ok(Route::read(Operation::serve(Selector::File(file))))
+                    }
+                    Method::Put => Ok(Route::write(Operation::accept_upload(
+                        file.version.pkg,
+                        &[("version", &file.version.version), ("file", &file.name)],
+                        0,
+                    ))),
+                    Method::Delete => Ok(Route::write(Operation::Delete(DeleteTarget::File(file)))),
                     _ => Err(method_not_allowed()),
                 }
             }
             [name, version] => {
                 let version = version_ref(&owner, name, version)?;
                 match request.method {
-                    Method::Delete => Ok(Route::write(Operation::DeleteVersion(version))),
+                    Method::Delete => Ok(Route::write(Operation::Delete(DeleteTarget::Version(
+                        version,
+                    )))),
                     _ => Err(method_not_allowed()),
                 }
             }
@@ -52,7 +56,7 @@ impl Plugin for Generic {
         spec: UploadSpec,
         _body: &Upload,
     ) -> Result<PublishPlan, PluginError> {
-        let (version, file) = deserialize_context(&spec.context)?;
+        let (version, file) = upload_target(&spec)?;
         Ok(PublishPlan {
             pkg: spec.pkg,
             versions: vec![PlanVersion {
@@ -114,17 +118,16 @@ fn file_ref(owner: &str, name: &str, version: &str, file: &str) -> Result<FileRe
     })
 }
 
-/// The upload context carries version and file name to `parse-upload`; a NUL cannot
-/// occur in either (both are validated path segments), so it is a safe separator.
-fn serialize_context(version: &str, file: &str) -> String {
-    format!("{version}\0{file}")
-}
-
-fn deserialize_context(context: &str) -> Result<(String, String), PluginError> {
-    context
-        .split_once('\0')
-        .map(|(v, f)| (v.to_string(), f.to_string()))
-        .ok_or_else(|| PluginError::new(500, "malformed upload context"))
+/// Version and file name of an upload, as `match-route` put them into the params: the
+/// path names them, the body is only the file's bytes.
+fn upload_target(spec: &UploadSpec) -> Result<(String, String), PluginError> {
+    let value = |name| {
+        params::get(&spec.params, name)
+            .map(str::to_string)
+            // `match-route` always sets both: missing ones are this plugin's bug.
+            .ok_or_else(|| PluginError::internal(format!("upload without the {name} parameter")))
+    };
+    Ok((value("version")?, value("file")?))
 }
 
 /// Go's `\w`: ASCII letters, digits and underscore (Gitea's rules use Go regexps).
@@ -199,12 +202,28 @@ mod tests {
         }
     }
 
+    fn put(path: &str) -> UploadSpec {
+        let request = wharf_plugin_sdk::testing::request(Method::Put, path);
+        match Generic::match_route(request).unwrap().operation {
+            Operation::AcceptUpload(spec) => spec,
+            other => panic!("not an upload: {other:?}"),
+        }
+    }
+
     #[test]
-    fn context_round_trips() {
-        let ctx = serialize_context("1.0 beta", "f (1).bin");
+    fn upload_params_carry_version_and_file_from_the_path() {
+        let spec = put("/lib/1.0%20beta/f%20(1).bin");
+        assert_eq!(spec.pkg.name, "lib");
         assert_eq!(
-            deserialize_context(&ctx).unwrap(),
+            upload_target(&spec).unwrap(),
             ("1.0 beta".into(), "f (1).bin".into())
         );
+    }
+
+    #[test]
+    fn upload_without_params_is_an_internal_error() {
+        let mut spec = put("/lib/1.0/f.bin");
+        spec.params.retain(|(n, _)| n != "file");
+        assert_eq!(upload_target(&spec).unwrap_err().status, 500);
     }
 }

@@ -77,7 +77,7 @@ fn element(xml: &mut String, depth: usize, name: &str, value: &str) {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use wharf_plugin_sdk::{HashAlgorithm, IndexSpec, PackageRef, Request, VersionDetail};
+    use wharf_plugin_sdk::{HashAlgorithm, IndexSpec, PackageRef, VersionDetail};
 
     fn version(v: &str, created: i64) -> VersionDetail {
         VersionDetail {
@@ -101,19 +101,12 @@ mod tests {
             name: name.into(),
         };
         IndexInput {
-            request: Request {
-                method: wharf_plugin_sdk::Method::Get,
-                path: "/com/example/lib/maven-metadata.xml".into(),
-                query: Vec::new(),
-                headers: Vec::new(),
-                owner: Some("alice".into()),
-                base_url: "http://x/api/packages/alice/maven".into(),
-                user: None,
-            },
+            base_url: "http://x/api/packages/alice/maven".into(),
+            owner: Some("alice".into()),
             spec: IndexSpec {
                 pkg: Some(pkg.clone()),
                 view: METADATA_VIEW.into(),
-                argument: String::new(),
+                params: Vec::new(),
                 digest_of,
                 listing: None,
             },
@@ -126,6 +119,7 @@ mod tests {
             }),
             listing: Vec::new(),
             listing_total: 0,
+            rendered_at: wharf_plugin_sdk::testing::RENDERED_AT,
         }
     }
 

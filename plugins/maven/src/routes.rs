@@ -2,8 +2,8 @@
 //! the contract's rule 1); what a path names is `path`'s business.
 
 use wharf_plugin_sdk::{
-    FileDigestRef, FileRef, IndexSpec, Method, Operation, PackageRef, PluginError, Request, Route,
-    UploadSpec, VersionRef,
+    FileRef, IndexSpec, Method, Operation, PackageRef, PluginError, Request, Route, Selector,
+    VersionRef,
 };
 
 use crate::path::{self, Artifact, Target};
@@ -28,7 +28,7 @@ pub fn match_route(request: &Request) -> Result<Route, PluginError> {
             Route::read(Operation::RenderIndex(IndexSpec {
                 pkg: Some(package(&owner, &artifact)),
                 view: METADATA_VIEW.into(),
-                argument: String::new(),
+                params: Vec::new(),
                 digest_of: checksum,
                 listing: None,
             }))
@@ -51,11 +51,10 @@ pub fn match_route(request: &Request) -> Result<Route, PluginError> {
                 name: file,
             };
             match (reading, checksum) {
-                (true, None) => Route::read(Operation::ServeFile(file)),
-                (true, Some(algorithm)) => Route::read(Operation::ServeFileDigest(FileDigestRef {
-                    file,
-                    algorithm,
-                })),
+                (true, None) => Route::read(Operation::serve(Selector::File(file))),
+                (true, Some(algorithm)) => {
+                    Route::read(Operation::serve_digest(Selector::File(file), algorithm))
+                }
                 (false, None) => Route::write(deploy(file)),
                 (false, Some(_)) => Route::write(deploy_checksum(file)),
             }
@@ -79,28 +78,24 @@ fn deploy(file: FileRef) -> Operation {
     } else {
         0
     };
-    Operation::AcceptUpload(UploadSpec {
-        pkg: file.version.pkg,
-        context: upload::FILE.into(),
-        max_size,
-    })
+    Operation::accept_upload(file.version.pkg, &[(upload::KIND, upload::FILE)], max_size)
 }
 
 /// A checksum upload: compared with the stored file, never stored. The path is parsed
-/// again in `parse-upload`, so the context only says which kind of upload it is.
+/// again in `parse-upload`, so the params only say which kind of upload it is.
 fn deploy_checksum(file: FileRef) -> Operation {
-    Operation::AcceptUpload(UploadSpec {
-        pkg: file.version.pkg,
-        context: upload::CHECKSUM.into(),
-        max_size: checksum::MAX_BODY,
-    })
+    Operation::accept_upload(
+        file.version.pkg,
+        &[(upload::KIND, upload::CHECKSUM)],
+        checksum::MAX_BODY,
+    )
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
     use wharf_plugin_sdk::testing;
-    use wharf_plugin_sdk::{Access, HashAlgorithm};
+    use wharf_plugin_sdk::{Access, HashAlgorithm, UploadSpec, params};
 
     /// The generated types have no `PartialEq`; their `Debug` forms compare the same.
     fn same<T: std::fmt::Debug>(a: &T, b: &T) -> bool {
@@ -137,20 +132,23 @@ mod tests {
         for method in [Method::Get, Method::Head] {
             let r = route(method.clone(), "/com/example/lib/1.0/lib-1.0.jar");
             assert_eq!(r.access, Access::Read);
-            let serve = Operation::ServeFile(file_ref("1.0", "lib-1.0.jar"));
+            let serve = Operation::serve(Selector::File(file_ref("1.0", "lib-1.0.jar")));
             assert!(same(&r.operation, &serve));
             let r = route(method, "/com/example/lib/1.0/lib-1.0.jar.sha256");
-            let digest = Operation::ServeFileDigest(FileDigestRef {
-                file: file_ref("1.0", "lib-1.0.jar"),
-                algorithm: HashAlgorithm::Sha256,
-            });
+            let digest = Operation::serve_digest(
+                Selector::File(file_ref("1.0", "lib-1.0.jar")),
+                HashAlgorithm::Sha256,
+            );
             assert!(same(&r.operation, &digest));
         }
         let r = route(
             Method::Get,
             "/com/example/lib/1.0-SNAPSHOT/maven-metadata.xml",
         );
-        let serve = Operation::ServeFile(file_ref("1.0-SNAPSHOT", "maven-metadata.xml"));
+        let serve = Operation::serve(Selector::File(file_ref(
+            "1.0-SNAPSHOT",
+            "maven-metadata.xml",
+        )));
         assert!(same(&r.operation, &serve));
     }
 
@@ -162,7 +160,7 @@ mod tests {
             Operation::RenderIndex(IndexSpec {
                 pkg: Some(pkg()),
                 view: "metadata".into(),
-                argument: String::new(),
+                params: Vec::new(),
                 digest_of,
                 listing: None,
             })
@@ -199,13 +197,15 @@ mod tests {
         };
         let jar = upload("/com/example/lib/1.0/lib-1.0.jar");
         assert!(same(&jar.pkg, &pkg()));
-        assert_eq!((jar.context.as_str(), jar.max_size), ("file", 0));
+        let kind = |spec: &UploadSpec| params::text(&spec.params, "kind").to_string();
+        assert_eq!((kind(&jar).as_str(), jar.max_size), ("file", 0));
         let pom = upload("/com/example/lib/1.0/lib-1.0.pom");
-        assert_eq!((pom.context.as_str(), pom.max_size), ("file", 4 << 20));
+        assert_eq!((kind(&pom).as_str(), pom.max_size), ("file", 4 << 20));
         let sum = upload("/com/example/lib/1.0/lib-1.0.pom.sha1");
-        assert_eq!((sum.context.as_str(), sum.max_size), ("checksum", 1024));
+        assert_eq!((kind(&sum).as_str(), sum.max_size), ("checksum", 1024));
         let snapshot_meta = upload("/com/example/lib/1.0-SNAPSHOT/maven-metadata.xml");
-        assert_eq!(snapshot_meta.context, "file");
+        assert_eq!(kind(&snapshot_meta), "file");
+        assert_eq!(snapshot_meta.params.len(), 1, "the path says the rest");
     }
 
     #[test]

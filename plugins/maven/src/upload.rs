@@ -3,13 +3,15 @@
 
 use wharf_plugin_sdk::{
     FileSource, PackageRef, PlanFile, PlanVersion, PluginError, PublishPlan, Request, Response,
-    Upload, UploadSpec, VersionMode, VersionRef, host,
+    Upload, UploadSpec, VersionMode, VersionRef, host, params,
 };
 
 use crate::path::{self, Artifact, Target, is_snapshot};
 use crate::{checksum, pom};
 
-/// Upload contexts, set by `routes`: which kind of upload a PUT is.
+/// The upload parameter `routes` sets: which kind of upload a PUT is, one of the two
+/// values below.
+pub const KIND: &str = "kind";
 pub const FILE: &str = "file";
 pub const CHECKSUM: &str = "checksum";
 
@@ -18,7 +20,7 @@ pub fn parse(
     spec: UploadSpec,
     body: &Upload,
 ) -> Result<PublishPlan, PluginError> {
-    // The route put only the kind of upload into the context; the path says the rest.
+    // The route put only the kind of upload into the params; the path says the rest.
     let Some(Target::File {
         artifact,
         version,
@@ -28,7 +30,7 @@ pub fn parse(
     else {
         return Err(mismatch());
     };
-    match (spec.context.as_str(), digest) {
+    match (params::text(&spec.params, KIND), digest) {
         (FILE, None) => {
             let metadata = if pom::is_pom(&file) {
                 pom_metadata(&read_pom(body)?, &artifact, &version)?
@@ -52,7 +54,7 @@ pub fn parse(
 }
 
 fn mismatch() -> PluginError {
-    PluginError::new(500, "the upload's context does not match its path")
+    PluginError::new(500, "the upload's kind does not match its path")
 }
 
 fn read_pom(body: &Upload) -> Result<Vec<u8>, PluginError> {

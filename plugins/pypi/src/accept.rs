@@ -23,7 +23,7 @@ impl Flavor {
         }
     }
 
-    /// The name used in index arguments (and so in the host's cache key).
+    /// The name used in the index params (and so in the host's cache key).
     pub fn as_str(self) -> &'static str {
         match self {
             Flavor::Html => "html",

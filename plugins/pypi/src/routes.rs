@@ -12,14 +12,15 @@
 //! | `POST /yank/{name}/{version}`, `DELETE …` | yank, unyank (see [`crate::yank`]) |
 
 use wharf_plugin_sdk::{
-    FileRef, IndexSpec, Method, Operation, PackageRef, PluginError, Request, Response, Route,
-    UploadSpec, VersionRef,
+    DeleteTarget, FileRef, IndexSpec, Method, Operation, PackageRef, PluginError, Request,
+    Response, Route, Selector, VersionRef, params,
 };
 
 use crate::accept::{self, Flavor};
 use crate::{names, version, yank};
 
-/// Index views, as `render-index` receives them; the argument is the [`Flavor`] name.
+/// Index views, as `render-index` receives them; the [`FLAVOR`] param names the
+/// [`Flavor`].
 pub mod view {
     /// `/simple/`: every readable project.
     pub const PROJECTS: &str = "projects";
@@ -27,7 +28,15 @@ pub mod view {
     pub const PROJECT: &str = "project";
 }
 
-/// The upload context of twine's uploads.
+/// The index param naming the page's [`Flavor`]: what `Accept` and `?format=` chose,
+/// put into the spec because it is part of the cache key.
+pub const FLAVOR: &str = "flavor";
+
+/// The upload param saying which upload a request is: [`UPLOAD`] or one of the
+/// yank actions of [`yank`], which also name the [`VERSION`].
+pub const ACTION: &str = "action";
+pub const VERSION: &str = "version";
+/// The action of twine's uploads.
 pub const UPLOAD: &str = "upload";
 
 pub fn match_route(request: &Request) -> Result<Route, PluginError> {
@@ -42,12 +51,12 @@ pub fn match_route(request: &Request) -> Result<Route, PluginError> {
     let segments: Vec<&str> = segments.iter().map(String::as_str).collect();
     let get = matches!(request.method, Method::Get | Method::Head);
     let route = match (&request.method, segments.as_slice()) {
-        (Method::Post, []) => Route::write(Operation::AcceptUpload(UploadSpec {
-            // The project is only known from the form inside the body.
-            pkg: package(&owner, ""),
-            context: UPLOAD.into(),
-            max_size: 0,
-        })),
+        // The project is only known from the form inside the body.
+        (Method::Post, []) => Route::write(Operation::accept_upload(
+            package(&owner, ""),
+            &[(ACTION, UPLOAD)],
+            0,
+        )),
         (_, ["simple"]) if get => index(&owner, None, view::PROJECTS, request),
         (_, ["simple", name]) if get => match names::normalized(name) {
             Some(normalized) if normalized == *name => {
@@ -63,29 +72,29 @@ pub fn match_route(request: &Request) -> Result<Route, PluginError> {
             None => Route::not_found(),
         },
         (_, ["files", name, version, file]) if get => match version_ref(&owner, name, version) {
-            Some(version) => Route::read(Operation::ServeFile(FileRef {
+            Some(version) => Route::read(Operation::serve(Selector::File(FileRef {
                 version,
                 name: file.to_string(),
-            })),
+            }))),
             None => Route::not_found(),
         },
         (Method::Delete, ["files", name, version]) => match version_ref(&owner, name, version) {
-            Some(version) => Route::write(Operation::DeleteVersion(version)),
+            Some(version) => Route::write(Operation::Delete(DeleteTarget::Version(version))),
             None => Route::not_found(),
         },
         (Method::Post | Method::Delete, ["yank", name, version]) => {
             let Some(version) = version_ref(&owner, name, version) else {
                 return Ok(Route::not_found());
             };
-            let prefix = match request.method {
+            let action = match request.method {
                 Method::Post => yank::YANK,
                 _ => yank::UNYANK,
             };
-            Route::write(Operation::AcceptUpload(UploadSpec {
-                pkg: version.pkg,
-                context: format!("{prefix}{}", version.version),
-                max_size: yank::MAX_REASON,
-            }))
+            Route::write(Operation::accept_upload(
+                version.pkg,
+                &[(ACTION, action), (VERSION, &version.version)],
+                yank::MAX_REASON,
+            ))
         }
         (_, ["simple"] | ["simple", _] | ["files", _, _, _] | ["files", _, _] | ["yank", _, _])
         | (_, []) => return Err(PluginError::new(405, "method not allowed")),
@@ -114,7 +123,7 @@ fn index(owner: &str, name: Option<&str>, view: &str, request: &Request) -> Rout
     Route::read(Operation::RenderIndex(IndexSpec {
         pkg: name.map(|n| package(owner, n)),
         view: view.into(),
-        argument: flavor.as_str().into(),
+        params: params::owned(&[(FLAVOR, flavor.as_str())]),
         digest_of: None,
         listing: None,
     }))
@@ -123,8 +132,8 @@ fn index(owner: &str, name: Option<&str>, view: &str, request: &Request) -> Rout
 #[cfg(test)]
 mod tests {
     use super::*;
-    use wharf_plugin_sdk::Access;
     use wharf_plugin_sdk::testing;
+    use wharf_plugin_sdk::{Access, ServeSpec};
 
     fn request(method: Method, path: &str, headers: &[(&str, &str)]) -> Request {
         let request =
@@ -146,7 +155,7 @@ mod tests {
             match r.operation {
                 Operation::AcceptUpload(u) => {
                     assert_eq!((u.pkg.owner.as_str(), u.pkg.name.as_str()), ("alice", ""));
-                    assert_eq!(u.context, UPLOAD);
+                    assert_eq!(u.params, params::owned(&[("action", "upload")]));
                 }
                 other => panic!("{other:?}"),
             }
@@ -156,7 +165,7 @@ mod tests {
     #[test]
     fn simple_pages_negotiate_their_flavor() {
         let json = [("accept", "application/vnd.pypi.simple.v1+json")];
-        for (path, headers, view, argument, pkg) in [
+        for (path, headers, view, flavor, pkg) in [
             ("/simple/", &[][..], view::PROJECTS, "html", None),
             ("/simple", &json[..], view::PROJECTS, "json", None),
             (
@@ -179,11 +188,8 @@ mod tests {
             let Operation::RenderIndex(spec) = r.operation else {
                 panic!("{path}: not an index");
             };
-            assert_eq!(
-                (spec.view.as_str(), spec.argument.as_str()),
-                (view, argument),
-                "{path}"
-            );
+            assert_eq!(spec.view, view, "{path}");
+            assert_eq!(spec.params, params::owned(&[("flavor", flavor)]), "{path}");
             assert_eq!(spec.pkg.map(|p| p.name).as_deref(), pkg, "{path}");
         }
     }
@@ -214,7 +220,11 @@ mod tests {
             Method::Get,
             "/files/Wharf_Base/1.0.0-RC1/wharf_base-1.0.0rc1.tar.gz",
         );
-        let Operation::ServeFile(f) = r.operation else {
+        let Operation::Serve(ServeSpec {
+            selector: Selector::File(f),
+            digest_of: None,
+        }) = r.operation
+        else {
             panic!("a file");
         };
         assert_eq!(f.version.pkg.name, "wharf-base");
@@ -227,24 +237,22 @@ mod tests {
         let r = route(Method::Delete, "/files/Wharf.Base/1.0");
         assert_eq!(r.access, Access::Write);
         assert!(
-            matches!(r.operation, Operation::DeleteVersion(v) if v.pkg.name == "wharf-base" && v.version == "1.0")
+            matches!(r.operation, Operation::Delete(DeleteTarget::Version(v)) if v.pkg.name == "wharf-base" && v.version == "1.0")
         );
     }
 
     #[test]
     fn yanks_are_small_uploads_naming_the_version() {
-        for (method, context) in [
-            (Method::Post, "yank:1.1.0"),
-            (Method::Delete, "unyank:1.1.0"),
-        ] {
+        for (method, action) in [(Method::Post, "yank"), (Method::Delete, "unyank")] {
             let r = route(method, "/yank/Wharf_Base/1.1.0");
             assert_eq!(r.access, Access::Write);
             let Operation::AcceptUpload(u) = r.operation else {
                 panic!("an upload");
             };
+            assert_eq!(u.pkg.name, "wharf-base");
             assert_eq!(
-                (u.pkg.name.as_str(), u.context.as_str()),
-                ("wharf-base", context)
+                u.params,
+                params::owned(&[("action", action), ("version", "1.1.0")])
             );
             assert_eq!(u.max_size, yank::MAX_REASON);
         }

@@ -7,20 +7,21 @@ use std::fmt::Write;
 
 use serde_json::{Value, json};
 use wharf_plugin_sdk::{
-    FileInfo, HashAlgorithm, IndexInput, PackageDetail, PluginError, Response, VersionDetail, time,
+    FileInfo, HashAlgorithm, IndexInput, PackageDetail, PluginError, Response, VersionDetail,
+    params, time,
 };
 
 use crate::accept::Flavor;
 use crate::metadata::{self, FileFacts};
-use crate::routes::view;
+use crate::routes::{FLAVOR, view};
 use crate::upload::METADATA_SUFFIX;
 
 /// The API version both serializations announce (PEP 629, PEP 700).
 const API_VERSION: &str = "1.1";
 
 pub fn render(input: &IndexInput) -> Result<Response, PluginError> {
-    let flavor = Flavor::from_name(&input.spec.argument);
-    let base = &input.request.base_url;
+    let flavor = Flavor::from_name(params::text(&input.spec.params, FLAVOR));
+    let base = &input.base_url;
     let body = match input.spec.view.as_str() {
         view::PROJECTS => {
             let names: Vec<&str> = input.listing.iter().map(|p| p.pkg.name.as_str()).collect();
@@ -248,7 +249,7 @@ fn encode(segment: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use wharf_plugin_sdk::{Digest, IndexSpec, Method, PackageRef, Request};
+    use wharf_plugin_sdk::{Digest, IndexSpec, PackageRef};
 
     fn file(name: &str, lead: bool, sha256: &str) -> FileInfo {
         FileInfo {
@@ -314,25 +315,19 @@ mod tests {
 
     fn input(view: &str, flavor: Flavor, detail: Option<PackageDetail>) -> IndexInput {
         IndexInput {
-            request: Request {
-                method: Method::Get,
-                path: "/simple/wharf-base/".into(),
-                query: Vec::new(),
-                headers: Vec::new(),
-                owner: Some("alice".into()),
-                base_url: "http://x/api/packages/alice/pypi".into(),
-                user: None,
-            },
+            base_url: "http://x/api/packages/alice/pypi".into(),
+            owner: Some("alice".into()),
             spec: IndexSpec {
                 pkg: None,
                 view: view.into(),
-                argument: flavor.as_str().into(),
+                params: params::owned(&[(FLAVOR, flavor.as_str())]),
                 digest_of: None,
                 listing: None,
             },
             listing: detail.clone().into_iter().collect(),
             listing_total: 1,
             detail,
+            rendered_at: wharf_plugin_sdk::testing::RENDERED_AT,
         }
     }
 

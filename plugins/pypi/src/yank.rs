@@ -12,20 +12,24 @@
 
 use wharf_plugin_sdk::{
     PackageRef, PlanVersion, PluginError, PublishPlan, Response, Upload, UploadSpec, VersionMode,
+    params,
 };
 
 use crate::metadata::{YANKED, YANKED_REASON};
+use crate::routes::{ACTION, VERSION};
 
 /// Longest reason accepted.
 pub const MAX_REASON: u64 = 1024;
 
-/// Upload contexts of the two yank requests: `{YANK}{version}`, `{UNYANK}{version}`.
-pub const YANK: &str = "yank:";
-pub const UNYANK: &str = "unyank:";
+/// Upload actions of the two yank requests; the `version` param names the version.
+pub const YANK: &str = "yank";
+pub const UNYANK: &str = "unyank";
 
-/// The plan for a yank context, or `None` if `context` is not one.
+/// The plan for a yank upload, or `None` if `spec` is not one.
 pub fn parse(spec: &UploadSpec, body: &Upload) -> Option<Result<PublishPlan, PluginError>> {
-    if let Some(version) = spec.context.strip_prefix(YANK) {
+    let version = params::text(&spec.params, VERSION);
+    let action = params::text(&spec.params, ACTION);
+    if action == YANK {
         let reason = if body.size() > MAX_REASON {
             Err(PluginError::bad_request(format!(
                 "the yank reason is longer than {MAX_REASON} bytes"
@@ -36,8 +40,7 @@ pub fn parse(spec: &UploadSpec, body: &Upload) -> Option<Result<PublishPlan, Plu
         };
         return Some(reason.map(|reason| plan(&spec.pkg, version, Some(reason.trim()))));
     }
-    let version = spec.context.strip_prefix(UNYANK)?;
-    Some(Ok(plan(&spec.pkg, version, None)))
+    (action == UNYANK).then(|| Ok(plan(&spec.pkg, version, None)))
 }
 
 /// Sets the yank properties of an existing version (`none` mode: 404 if it is absent).

@@ -93,7 +93,10 @@ pub fn newest_owner_file(
     );
     Ok(conn
         .prepare_cached(&sql)?
-        .query_row(params![owner_id, format, name.to_lowercase()], file_from_row)
+        .query_row(
+            params![owner_id, format, name.to_lowercase()],
+            file_from_row,
+        )
         .optional()?)
 }
 

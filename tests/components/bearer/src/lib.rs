@@ -8,10 +8,10 @@
 //!   file of the package `name` (which may contain `/`) of `owner`.
 
 use wharf_plugin_sdk::{
-    BearerChallenge, Challenge, Descriptor, ErrorStyle, FileByName, FileRef, FileSource,
-    IndexInput, Method, Operation, PackageRef, PlanFile, PlanVersion, Plugin, PluginError,
-    PublishPlan, Request, Response, Route, TokenRequest, Upload, UploadSpec, VersionMode,
-    VersionRef,
+    BearerChallenge, Challenge, DeleteTarget, Descriptor, ErrorStyle, FileRef, FileSource,
+    IndexInput, Method, Operation, PackageFile, PackageRef, PlanFile, PlanVersion, Plugin,
+    PluginError, PublishPlan, Request, Response, Route, Selector, TokenRequest, Upload, UploadSpec,
+    VersionMode, VersionRef,
 };
 
 struct Bearer;
@@ -22,7 +22,15 @@ const VERSION: &str = "1";
 impl Plugin for Bearer {
     fn describe() -> Descriptor {
         Descriptor {
-            error_style: ErrorStyle::Oci,
+            error_style: ErrorStyle::ErrorEnvelope,
+            // The distribution spec's codes for what the host refuses.
+            error_codes: [
+                (401, "UNAUTHORIZED"),
+                (403, "DENIED"),
+                (404, "NAME_UNKNOWN"),
+            ]
+            .map(|(status, code)| (status, code.to_string()))
+            .to_vec(),
             challenge: Challenge::Bearer(BearerChallenge {
                 token_path: "/v2/token".to_string(),
                 service: "wharf".to_string(),
@@ -53,16 +61,19 @@ impl Plugin for Bearer {
         };
         Ok(match request.method {
             Method::Get | Method::Head => {
-                Route::read(Operation::ServeFileByName(FileByName { pkg, name: file }))
+                Route::read(Operation::serve(Selector::PackageFile(PackageFile {
+                    pkg,
+                    name: file,
+                })))
             }
-            Method::Put => Route::write(Operation::accept_upload(pkg, &file, 0)),
-            Method::Delete => Route::write(Operation::DeleteFile(FileRef {
+            Method::Put => Route::write(Operation::accept_upload(pkg, &[("file", &file)], 0)),
+            Method::Delete => Route::write(Operation::Delete(DeleteTarget::File(FileRef {
                 version: VersionRef {
                     pkg,
                     version: VERSION.to_string(),
                 },
                 name: file,
-            })),
+            }))),
             _ => return Err(PluginError::method_not_allowed()),
         })
     }
@@ -79,7 +90,7 @@ impl Plugin for Bearer {
                 mode: VersionMode::CreateOrExtend,
                 metadata: "{}".to_string(),
                 files: vec![PlanFile {
-                    name: spec.context,
+                    name: wharf_plugin_sdk::params::text(&spec.params, "file").to_string(),
                     source: FileSource::Whole,
                     content_type: "application/octet-stream".to_string(),
                     lead: true,
