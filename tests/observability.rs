@@ -437,6 +437,7 @@ fn plugin_failures_are_counted_by_outcome_and_logged_with_their_cause() {
                 plugin: wharf::config::PluginSource::Path(wasm.into()),
                 max_upload: None,
                 max_concurrent: None,
+                settings: Default::default(),
             };
             c.formats.insert(name.to_string(), format);
         }

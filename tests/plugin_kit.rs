@@ -200,6 +200,7 @@ fn a_plugin_of_another_contract_version_stops_startup() {
             plugin: PluginSource::Path(PathBuf::from(&wasm)),
             max_upload: None,
             max_concurrent: None,
+            settings: Default::default(),
         },
     );
     config.validate().unwrap();

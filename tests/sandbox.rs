@@ -260,6 +260,7 @@ fn a_plugin_under_the_wrong_name_is_refused_at_startup() {
             plugin: wharf::config::PluginSource::Path(SPIN.into()),
             max_upload: None,
             max_concurrent: None,
+            settings: Default::default(),
         },
     );
     let err = wharf::Registry::open(config).err().expect("refused");
@@ -284,6 +285,7 @@ fn a_file_that_is_not_a_component_is_refused_at_startup() {
             plugin: wharf::config::PluginSource::Path(fake),
             max_upload: None,
             max_concurrent: None,
+            settings: Default::default(),
         },
     );
     let err = wharf::Registry::open(config).err().expect("refused");

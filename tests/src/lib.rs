@@ -147,6 +147,7 @@ impl Builder {
                     plugin: PluginSource::Path(path),
                     max_upload: None,
                     max_concurrent: None,
+                    settings: Default::default(),
                 },
             );
         }
