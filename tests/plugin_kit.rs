@@ -145,6 +145,8 @@ fn plugin_check_reports_what_the_server_would_load() {
         "errors      plain text",
         "challenge   Basic realm=\"Wharf Package API\"",
         "digests     sha256 (always)",
+        "credentials authorization",
+        "settings    summary-bytes: integer 1..=4096, default 200 (bytes of a file's first line kept as its version's summary)",
         "limits      64 MiB of memory and 2000 ms per call; uploads up to 2 GiB; 51 calls at once",
         "[formats.template]",
     ] {
@@ -153,6 +155,33 @@ fn plugin_check_reports_what_the_server_would_load() {
             "{expected:?} missing from:\n{text}"
         );
     }
+}
+
+/// A configured table whose settings the plugin does not accept is refused by `check`
+/// with the key, as the server's start would refuse it.
+#[test]
+fn plugin_check_refuses_settings_the_plugin_does_not_declare() {
+    let mut config = Config::default();
+    let mut table = FormatConfig {
+        enabled: true,
+        mount: "/api/packages/{owner}/template".into(),
+        plugin: PluginSource::Path(TEMPLATE.into()),
+        max_upload: None,
+        max_concurrent: None,
+        settings: Default::default(),
+    };
+    table
+        .settings
+        .insert("summary-bytes".into(), toml::Value::Integer(99_999));
+    config.formats.insert("template".into(), table);
+    let runtime = Runtime::new(RuntimeLimits::from_config(&config), &plugin_cache_dir()).unwrap();
+    let err = check::check_with(&runtime, Path::new(TEMPLATE), &config).unwrap_err();
+    let err = format!("{err:#}");
+    assert!(err.contains("[formats.template.settings]"), "{err}");
+    assert!(
+        err.contains("settings.summary-bytes: 99999 is outside 1..=4096"),
+        "{err}"
+    );
 }
 
 #[test]

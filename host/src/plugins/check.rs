@@ -50,6 +50,14 @@ pub fn check_with(runtime: &Runtime, path: &Path, config: &Config) -> anyhow::Re
         .prepare(&label, &wasm)
         .with_context(|| format!("{label}: the server would refuse this plugin"))?;
     let descriptor = prepared.descriptor;
+    if let Some(format) = config.formats.get(&descriptor.name) {
+        super::settings::resolve(&descriptor.settings, &format.settings).with_context(|| {
+            format!(
+                "{label}: the server would refuse [formats.{}.settings]",
+                descriptor.name
+            )
+        })?;
+    }
     if !config::valid_format_name(&descriptor.name) {
         bail!(
             "{label}: it describes itself as {:?}, which cannot be a [formats.NAME] table \
@@ -129,6 +137,17 @@ impl fmt::Display for Report {
             "case-sensitive"
         };
         row(f, "names", &names)?;
+        let credentials = std::iter::once("authorization")
+            .chain(d.credential_headers.iter().map(String::as_str))
+            .collect::<Vec<_>>()
+            .join(", ");
+        row(f, "credentials", &credentials)?;
+        if d.settings.is_empty() {
+            row(f, "settings", &"none")?;
+        }
+        for decl in &d.settings {
+            row(f, "settings", &super::settings::describe(decl))?;
+        }
         row(
             f,
             "limits",

@@ -47,6 +47,26 @@ pub fn resolve(decls: &[SettingDecl], table: &toml::Table) -> anyhow::Result<Set
     Ok(settings)
 }
 
+/// One line on a declared setting, for `wharf plugin check`:
+/// `max-references: integer 1..=50000, default 10000 (most descriptors …)`.
+pub fn describe(decl: &SettingDecl) -> String {
+    let kind = match &decl.kind {
+        SettingKind::Text => "text".to_string(),
+        SettingKind::Choice(choices) => format!("one of {}", choices.join(", ")),
+        SettingKind::Integer(range) => format!("integer {}..={}", range.min, range.max),
+        SettingKind::Boolean => "boolean".to_string(),
+    };
+    let default = match &decl.default {
+        SettingValue::Text(t) => format!("{t:?}"),
+        SettingValue::Integer(i) => i.to_string(),
+        SettingValue::Boolean(b) => b.to_string(),
+    };
+    format!(
+        "{}: {kind}, default {default} ({})",
+        decl.name, decl.description
+    )
+}
+
 fn convert(value: &toml::Value, kind: &SettingKind) -> Result<SettingValue, String> {
     match (kind, value) {
         (SettingKind::Text | SettingKind::Choice(_), toml::Value::String(s)) => {
@@ -145,6 +165,19 @@ mod tests {
         assert!(
             e.contains("settings.flavour") && e.contains("not one of a, b"),
             "{e}"
+        );
+    }
+
+    #[test]
+    fn declarations_are_described_in_one_line() {
+        let d = decls();
+        assert_eq!(
+            describe(&d[0]),
+            "max-references: integer 1..=100, default 10 (most references a manifest may hold)"
+        );
+        assert_eq!(
+            describe(&d[1]),
+            "flavour: one of a, b, default \"a\" (which flavour)"
         );
     }
 
