@@ -35,12 +35,9 @@ pub fn resolve(decls: &[SettingDecl], table: &toml::Table) -> anyhow::Result<Set
             .map_err(|e| anyhow!("the plugin's default for setting {}: {e}", decl.name))?;
         let value = match table.get(&decl.name) {
             None => decl.default.clone(),
-            Some(value) => {
-                let value = convert(value, &decl.kind)
-                    .and_then(|v| check(decl, &v).map(|()| v))
-                    .map_err(|e| anyhow!("settings.{}: {e} ({})", decl.name, decl.description))?;
-                value
-            }
+            Some(value) => convert(value, &decl.kind)
+                .and_then(|v| check(decl, &v).map(|()| v))
+                .map_err(|e| anyhow!("settings.{}: {e} ({})", decl.name, decl.description))?,
         };
         settings.insert(decl.name.clone(), value);
     }
