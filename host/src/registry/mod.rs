@@ -15,6 +15,8 @@ pub mod lookup;
 pub mod mount;
 pub mod publish;
 pub mod sessions;
+#[cfg(test)]
+pub mod testing;
 pub mod tokens;
 
 use std::sync::Arc;
