@@ -408,3 +408,7 @@ fn not_available(what: &str) -> Error {
         message: format!("{what} are not available in this version of the host"),
     })
 }
+
+#[cfg(test)]
+#[path = "execute/tests.rs"]
+mod tests;

@@ -113,3 +113,235 @@ pub async fn prepare(
         request,
     })
 }
+
+#[cfg(test)]
+mod tests {
+    //! Stages 1–3 as `prepare` chains them, with the bundled plugins routing: each test
+    //! names the link it guards.
+
+    use super::*;
+    use crate::db::tokens::Scope;
+    use crate::registry::testing::TestRegistry;
+
+    fn inbound(
+        credentials: Credentials,
+        owner: Option<&str>,
+        method: api::Method,
+        path: &str,
+    ) -> Inbound {
+        Inbound {
+            credentials,
+            peer: None,
+            mount_owner: owner.map(str::to_string),
+            request: api::Request {
+                method,
+                path: path.to_string(),
+                query: Vec::new(),
+                headers: Vec::new(),
+                owner: None,
+                base_url: String::new(),
+                user: None,
+            },
+        }
+    }
+
+    fn basic(user: &str, secret: &str) -> Credentials {
+        Credentials::Basic {
+            user: user.to_string(),
+            secret: secret.to_string(),
+        }
+    }
+
+    async fn prepared(
+        t: &TestRegistry,
+        format: &str,
+        inbound: Inbound,
+    ) -> (Result<Prepared, Error>, Hints) {
+        let entry = t.registry.format(format).expect("a bundled format");
+        let mut hints = Hints::default();
+        let prepared = prepare(&t.registry, entry, inbound, &mut hints).await;
+        (prepared, hints)
+    }
+
+    const FILE: &str = "/tool/1.0/tool.txt";
+
+    /// Guards stage 1's first step: a Basic password is verified by `auth::Passwords`
+    /// (failed sign-ins counted, then refused with 429 unhashed) before identification,
+    /// which only ever sees checked credentials.
+    #[tokio::test]
+    async fn passwords_are_verified_and_rate_limited_before_identification() {
+        let t = TestRegistry::with(|c| c.server.login_failures_per_user = 2);
+        t.user("alice", Scope::Write);
+        t.user("bob", Scope::Write);
+        let get = |credentials| inbound(credentials, Some("alice"), api::Method::Get, FILE);
+
+        let (signed_in, hints) =
+            prepared(&t, "generic", get(basic("alice", "alice-password"))).await;
+        let signed_in = signed_in.expect("the right password signs in");
+        assert_eq!(signed_in.principal.user().unwrap().name, "alice");
+        assert_eq!(hints.user.as_deref(), Some("alice"));
+
+        for _ in 0..2 {
+            let (wrong, hints) = prepared(&t, "generic", get(basic("bob", "wrong"))).await;
+            assert!(
+                matches!(wrong, Err(Error::Unauthorized(_))),
+                "never anonymous"
+            );
+            assert!(hints.user.is_none());
+        }
+        let (limited, _) = prepared(&t, "generic", get(basic("bob", "bob-password"))).await;
+        assert!(
+            matches!(limited, Err(Error::TooManyRequests { .. })),
+            "bob used up his failed sign-ins"
+        );
+    }
+
+    /// Guards stage 2's input: the plugin routes a request whose owner is the stored
+    /// owner's name (not the URL's spelling), whose base URL is the mount's public URL,
+    /// and whose user is the signed-in caller.
+    #[tokio::test]
+    async fn the_plugin_routes_with_owner_base_url_and_user_filled_in() {
+        let t = TestRegistry::open();
+        let token = t.user("alice", Scope::Read);
+        let request = inbound(
+            Credentials::Token(token),
+            Some("ALICE"),
+            api::Method::Get,
+            FILE,
+        );
+        let (prepared_, _) = prepared(&t, "generic", request).await;
+        let prepared_ = prepared_.expect("alice reads her own packages");
+        assert_eq!(prepared_.request.owner.as_deref(), Some("alice"));
+        assert_eq!(
+            prepared_.request.base_url,
+            "http://wharf.test/api/packages/alice/generic"
+        );
+        assert_eq!(prepared_.request.user.as_deref(), Some("alice"));
+        assert_eq!(prepared_.owner.map(|o| o.name).as_deref(), Some("alice"));
+        assert!(matches!(prepared_.route.access, api::Access::Read));
+        let api::Operation::Serve(spec) = prepared_.route.operation else {
+            panic!("generic serves a file on GET");
+        };
+        let api::Selector::File(file) = spec.selector else {
+            panic!("a file selector");
+        };
+        assert_eq!(
+            (file.version.version.as_str(), file.name.as_str()),
+            ("1.0", "tool.txt")
+        );
+
+        let anonymous = inbound(Credentials::None, Some("alice"), api::Method::Get, FILE);
+        let (anonymous, hints) = prepared(&t, "generic", anonymous).await;
+        assert!(anonymous.expect("alice is public").request.user.is_none());
+        assert!(hints.user.is_none());
+    }
+
+    /// Guards the order of stages 1 and 2: a mount owner that does not exist is a 404
+    /// before the plugin routes (a POST generic would refuse with 405).
+    #[tokio::test]
+    async fn an_unknown_mount_owner_is_404_before_routing() {
+        let t = TestRegistry::open();
+        let post = inbound(Credentials::None, Some("nobody"), api::Method::Post, FILE);
+        let (refused, _) = prepared(&t, "generic", post).await;
+        assert!(matches!(refused, Err(Error::NotFound(_))));
+    }
+
+    /// Guards routes without an owner (the `/v2/` ping): no owner is loaded, the base
+    /// URL is the bare mount, and the route's `authenticated` access still applies.
+    #[tokio::test]
+    async fn an_owner_less_route_prepares_without_an_owner() {
+        let t = TestRegistry::open();
+        let token = t.user("alice", Scope::Read);
+        let ping = |credentials| inbound(credentials, None, api::Method::Get, "/");
+        let (signed_in, _) = prepared(&t, "oci", ping(Credentials::Token(token))).await;
+        let signed_in = signed_in.expect("a signed-in ping");
+        assert!(signed_in.owner.is_none());
+        assert!(signed_in.request.owner.is_none());
+        assert_eq!(signed_in.request.base_url, "http://wharf.test/v2");
+        let (anonymous, _) = prepared(&t, "oci", ping(Credentials::None)).await;
+        assert!(matches!(anonymous, Err(Error::Unauthorized(_))));
+    }
+
+    /// Guards the hints a refusal's challenge is built from: a refused token says so
+    /// (and is never taken for anonymous), the signed-in user is known even when
+    /// authorization refuses, and a Bearer format learns the scope the route needs.
+    #[tokio::test]
+    async fn refusals_leave_hints_for_the_challenge() {
+        let t = TestRegistry::open();
+        let read = t.user("alice", Scope::Read);
+
+        let bogus = Credentials::Token("wharf_not-a-token".to_string());
+        let (refused, hints) = prepared(
+            &t,
+            "generic",
+            inbound(bogus, Some("alice"), api::Method::Get, FILE),
+        )
+        .await;
+        assert!(matches!(refused, Err(Error::Unauthorized(_))));
+        assert!(hints.invalid_token);
+
+        let put = inbound(
+            Credentials::Token(read),
+            Some("alice"),
+            api::Method::Put,
+            FILE,
+        );
+        let (refused, hints) = prepared(&t, "generic", put).await;
+        assert!(matches!(refused, Err(Error::Forbidden(_))), "a read token");
+        assert_eq!(hints.user.as_deref(), Some("alice"));
+        assert!(!hints.invalid_token);
+
+        let push = inbound(
+            Credentials::None,
+            None,
+            api::Method::Put,
+            "/alice/img/manifests/latest",
+        );
+        let (refused, hints) = prepared(&t, "oci", push).await;
+        assert!(matches!(refused, Err(Error::Unauthorized(_))));
+        assert_eq!(
+            hints.scope.scope.as_deref(),
+            Some("repository:alice/img:pull,push")
+        );
+    }
+
+    /// Guards where registry tokens count: below a format with a Bearer challenge, which
+    /// enforces their grants; anywhere else the same token is refused as invalid.
+    #[tokio::test]
+    async fn registry_tokens_count_only_below_bearer_formats() {
+        let t = TestRegistry::open();
+        t.user("alice", Scope::Write);
+        let issue = http::Request::get("/v2/token?service=wharf&scope=repository:alice/img:pull")
+            .header("authorization", TestRegistry::basic("alice"))
+            .body(axum::body::Body::empty())
+            .unwrap();
+        let response = t.send(issue).await;
+        assert_eq!(response.status(), 200);
+        let body: serde_json::Value =
+            serde_json::from_str(&TestRegistry::text(response).await).unwrap();
+        let token = body["token"]
+            .as_str()
+            .expect("a registry token")
+            .to_string();
+
+        let pull = inbound(
+            Credentials::Token(token.clone()),
+            None,
+            api::Method::Get,
+            "/alice/img/manifests/latest",
+        );
+        let (accepted, hints) = prepared(&t, "oci", pull).await;
+        assert!(accepted.is_ok(), "its grant covers the pull");
+        assert_eq!(hints.user.as_deref(), Some("alice"));
+
+        let elsewhere = inbound(
+            Credentials::Token(token),
+            Some("alice"),
+            api::Method::Get,
+            FILE,
+        );
+        let (refused, hints) = prepared(&t, "generic", elsewhere).await;
+        assert!(matches!(refused, Err(Error::Unauthorized(_))));
+        assert!(hints.invalid_token);
+    }
+}

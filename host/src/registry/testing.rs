@@ -75,6 +75,25 @@ impl TestRegistry {
             .expect("the router never fails")
     }
 
+    /// A request to `uri`, with `token` in `Authorization` when given.
+    pub fn request(method: &str, uri: &str, token: Option<&str>) -> http::request::Builder {
+        let builder = Request::builder().method(method).uri(uri);
+        match token {
+            Some(token) => builder.header(http::header::AUTHORIZATION, format!("token {token}")),
+            None => builder,
+        }
+    }
+
+    /// An `Authorization: Basic` value for a user [`Self::user`] made, with their password.
+    pub fn basic(name: &str) -> String {
+        use base64::Engine;
+        let pair = format!("{name}:{name}-password");
+        format!(
+            "Basic {}",
+            base64::engine::general_purpose::STANDARD.encode(pair)
+        )
+    }
+
     /// The response body as text.
     pub async fn text(response: Response<Body>) -> String {
         let bytes = axum::body::to_bytes(response.into_body(), 64 << 20)
