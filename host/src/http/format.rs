@@ -207,6 +207,8 @@ fn plugin_headers(headers: &HeaderMap, declared: &[String]) -> Vec<(String, Stri
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::db::tokens::Scope;
+    use crate::registry::testing::TestRegistry;
 
     fn parts(request: http::Request<()>) -> Parts {
         request.into_parts().0
@@ -274,5 +276,129 @@ mod tests {
         assert!(drained.headers().get(header::CONNECTION).is_none());
         let waiting = refuse_unread(refused(), &upload(true), Body::from("abc")).await;
         assert_eq!(waiting.headers()[header::CONNECTION], "close");
+    }
+
+    const FILE: &str = "/api/packages/alice/generic/tool/1.0/tool.txt";
+
+    fn send_empty(builder: http::request::Builder) -> http::Request<Body> {
+        builder.body(Body::empty()).unwrap()
+    }
+
+    /// Guards mount matching: each path reaches its own format (OCI's descriptor
+    /// headers only below `/v2`), the owner segment is percent-decoded, and an owner
+    /// that does not exist is a 404.
+    #[tokio::test]
+    async fn paths_reach_their_formats_mount_with_the_owner_decoded() {
+        let t = TestRegistry::open();
+        let token = t.user("alice", Scope::Write);
+        let put = TestRegistry::request("PUT", FILE, Some(&token)).body(Body::from("hello"));
+        assert_eq!(t.send(put.unwrap()).await.status(), StatusCode::CREATED);
+
+        let encoded = "/api/packages/al%69ce/generic/tool/1.0/tool.txt";
+        let found = t
+            .send(send_empty(TestRegistry::request("GET", encoded, None)))
+            .await;
+        assert_eq!(found.status(), StatusCode::OK);
+        assert!(
+            found
+                .headers()
+                .get("docker-distribution-api-version")
+                .is_none()
+        );
+        assert_eq!(TestRegistry::text(found).await, "hello");
+
+        let nobody = "/api/packages/nobody/generic/tool/1.0/tool.txt";
+        let nobody = t
+            .send(send_empty(TestRegistry::request("GET", nobody, None)))
+            .await;
+        assert_eq!(nobody.status(), StatusCode::NOT_FOUND);
+
+        let ping = t
+            .send(send_empty(TestRegistry::request("GET", "/v2/", None)))
+            .await;
+        assert_eq!(ping.status(), StatusCode::UNAUTHORIZED);
+        assert_eq!(
+            ping.headers()["docker-distribution-api-version"],
+            "registry/2.0"
+        );
+        let challenge = ping.headers()[header::WWW_AUTHENTICATE].to_str().unwrap();
+        assert!(challenge.starts_with("Bearer realm="), "{challenge}");
+    }
+
+    /// Guards refusals before the body is read, through `dispatch`: a body is drained
+    /// so the connection stays usable, a client waiting for `100 Continue` is answered
+    /// at once and the connection closed; a malformed `Authorization` is a 401 in the
+    /// format's challenge, never anonymous.
+    #[tokio::test]
+    async fn refused_uploads_are_drained_or_refused_early() {
+        let t = TestRegistry::open();
+        t.user("alice", Scope::Write);
+        let upload =
+            || TestRegistry::request("PUT", FILE, None).header(header::CONTENT_LENGTH, "5");
+        let drained = t.send(upload().body(Body::from("hello")).unwrap()).await;
+        assert_eq!(drained.status(), StatusCode::UNAUTHORIZED);
+        assert_eq!(
+            drained.headers()[header::WWW_AUTHENTICATE],
+            "Basic realm=\"Wharf Package API\""
+        );
+        assert!(drained.headers().get(header::CONNECTION).is_none());
+
+        let waiting = upload().header(header::EXPECT, "100-continue");
+        let waiting = t.send(waiting.body(Body::from("hello")).unwrap()).await;
+        assert_eq!(waiting.status(), StatusCode::UNAUTHORIZED);
+        assert_eq!(waiting.headers()[header::CONNECTION], "close");
+
+        let malformed = upload().header(header::AUTHORIZATION, "Digest x");
+        let malformed = t.send(malformed.body(Body::from("hello")).unwrap()).await;
+        assert_eq!(malformed.status(), StatusCode::UNAUTHORIZED);
+        assert!(malformed.headers().contains_key(header::WWW_AUTHENTICATE));
+    }
+
+    /// Guards the connection after a failed execution: a request that sent a body is
+    /// answered with `Connection: close`, since its body may be left unread.
+    #[tokio::test]
+    async fn a_failed_upload_closes_the_connection() {
+        let t = TestRegistry::open();
+        let token = t.user("alice", Scope::Write);
+        let put = || {
+            TestRegistry::request("PUT", FILE, Some(&token))
+                .header(header::CONTENT_LENGTH, "5")
+                .body(Body::from("hello"))
+                .unwrap()
+        };
+        let first = t.send(put()).await;
+        assert_eq!(first.status(), StatusCode::CREATED);
+        assert!(first.headers().get(header::CONNECTION).is_none());
+        let again = t.send(put()).await;
+        assert_eq!(again.status(), StatusCode::CONFLICT);
+        assert_eq!(again.headers()[header::CONNECTION], "close");
+    }
+
+    /// Guards declared credential headers: NuGet's `X-NuGet-ApiKey` signs a request in
+    /// below the NuGet mount only; elsewhere the same header is no credential.
+    #[tokio::test]
+    async fn a_declared_credential_header_counts_only_on_its_formats_mount() {
+        let t = TestRegistry::open();
+        let token = t.user("alice", Scope::Write);
+        let delete = |path: &str, key: Option<&str>| {
+            let mut builder = TestRegistry::request("DELETE", path, None);
+            if let Some(key) = key {
+                builder = builder.header("x-nuget-apikey", key);
+            }
+            send_empty(builder)
+        };
+        let nuget = "/api/packages/alice/nuget/Some.Package/1.0.0";
+        let signed_in = t.send(delete(nuget, Some(&token))).await;
+        assert_eq!(
+            signed_in.status(),
+            StatusCode::NOT_FOUND,
+            "signed in: no such version"
+        );
+        let anonymous = t.send(delete(nuget, None)).await;
+        assert_eq!(anonymous.status(), StatusCode::UNAUTHORIZED);
+
+        let generic = "/api/packages/alice/generic/tool/1.0";
+        let elsewhere = t.send(delete(generic, Some(&token))).await;
+        assert_eq!(elsewhere.status(), StatusCode::UNAUTHORIZED);
     }
 }

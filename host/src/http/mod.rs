@@ -151,3 +151,52 @@ async fn flush_downloads(registry: Arc<Registry>) {
         registry.token_use.flush(&registry.db).await;
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use axum::body::Body;
+    use http::StatusCode;
+
+    use crate::db::tokens::Scope;
+    use crate::registry::testing::TestRegistry;
+
+    async fn get(t: &TestRegistry, path: &str) -> http::Response<Body> {
+        let request = TestRegistry::request("GET", path, None);
+        t.send(request.body(Body::empty()).unwrap()).await
+    }
+
+    /// Guards the router's split: the host's fixed routes answer themselves (management
+    /// JSON, probes, metrics when enabled), while formats' paths go to `dispatch`.
+    #[tokio::test]
+    async fn fixed_routes_answer_before_any_format() {
+        let t = TestRegistry::open();
+        t.user("alice", Scope::Write);
+        assert_eq!(get(&t, "/healthz").await.status(), StatusCode::OK);
+        assert_eq!(get(&t, "/metrics").await.status(), StatusCode::OK);
+        let packages = get(&t, "/api/v1/packages/alice").await;
+        assert_eq!(packages.status(), StatusCode::OK);
+        let listed: serde_json::Value =
+            serde_json::from_str(&TestRegistry::text(packages).await).unwrap();
+        assert!(listed.is_array(), "{listed}");
+        let file = get(&t, "/api/packages/alice/generic/tool/1.0/tool.txt").await;
+        assert_eq!(file.status(), StatusCode::NOT_FOUND, "the format's own 404");
+        assert!(TestRegistry::text(file).await.contains("not found"));
+    }
+
+    /// Guards the fallback: a path no fixed route and no mount owns is a plain 404,
+    /// and `/metrics` is no route at all when metrics are off.
+    #[tokio::test]
+    async fn paths_nothing_owns_are_404() {
+        let t = TestRegistry::with(|c| c.metrics.enabled = false);
+        for path in [
+            "/nothing",
+            "/api/packages/alice",
+            "/api/v1/unknown",
+            "/metrics",
+        ] {
+            let response = get(&t, path).await;
+            assert_eq!(response.status(), StatusCode::NOT_FOUND, "{path}");
+            assert_eq!(TestRegistry::text(response).await, "not found\n", "{path}");
+        }
+    }
+}

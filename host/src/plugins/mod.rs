@@ -278,3 +278,116 @@ impl Plugin {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use axum::body::Body;
+    use http::{StatusCode, header};
+
+    use crate::db::tokens::Scope;
+    use crate::registry::testing::TestRegistry;
+
+    /// An image manifest naming two blobs (config and one layer) that were never pushed.
+    fn manifest() -> String {
+        let descriptor = |media_type: &str, fill: char| {
+            serde_json::json!({
+                "mediaType": media_type,
+                "digest": format!("sha256:{}", fill.to_string().repeat(64)),
+                "size": 2,
+            })
+        };
+        serde_json::json!({
+            "schemaVersion": 2,
+            "mediaType": "application/vnd.oci.image.manifest.v1+json",
+            "config": descriptor("application/vnd.oci.image.config.v1+json", 'a'),
+            "layers": [descriptor("application/vnd.oci.image.layer.v1.tar+gzip", 'b')],
+        })
+        .to_string()
+    }
+
+    /// Pushes [`manifest`] as alice and returns the refusal's status and body.
+    async fn push_refused(t: &TestRegistry) -> (StatusCode, String) {
+        let token = t.user("alice", Scope::Write);
+        let push = TestRegistry::request("PUT", "/v2/alice/img/manifests/latest", None)
+            .header(header::AUTHORIZATION, format!("Bearer {token}"))
+            .header(
+                header::CONTENT_TYPE,
+                "application/vnd.oci.image.manifest.v1+json",
+            )
+            .body(Body::from(manifest()))
+            .unwrap();
+        let response = t.send(push).await;
+        (response.status(), TestRegistry::text(response).await)
+    }
+
+    /// Guards per-format settings: `[formats.oci.settings] max-references` reaches the
+    /// plugin's calls. The same manifest is refused for its unknown blobs by default,
+    /// and for naming too many blobs when the setting allows one.
+    #[tokio::test]
+    async fn a_formats_settings_reach_its_plugin() {
+        let (status, by_default) = push_refused(&TestRegistry::open()).await;
+        assert_eq!(status, StatusCode::NOT_FOUND, "{by_default}");
+        assert!(by_default.contains("MANIFEST_BLOB_UNKNOWN"), "{by_default}");
+        let limited = TestRegistry::with(|config| {
+            let settings = &mut config.formats.get_mut("oci").unwrap().settings;
+            settings.insert("max-references".into(), toml::Value::Integer(1));
+        });
+        let (status, refused) = push_refused(&limited).await;
+        assert_eq!(status, StatusCode::BAD_REQUEST, "{refused}");
+        assert!(refused.contains("MANIFEST_INVALID"), "{refused}");
+        assert!(refused.contains("at most 1 blobs"), "{refused}");
+    }
+
+    /// An npm publish of `name@1.0.0` with a readme of `readme` bytes.
+    fn npm_publish(name: &str, readme: usize) -> String {
+        use base64::Engine;
+        use sha1::Digest;
+        let tarball = b"tarball";
+        serde_json::json!({
+            "name": name,
+            "readme": "r".repeat(readme),
+            "versions": { "1.0.0": {
+                "name": name,
+                "version": "1.0.0",
+                "dist": { "shasum": hex::encode(sha1::Sha1::digest(tarball)) },
+            }},
+            "_attachments": { format!("{name}-1.0.0.tgz"): {
+                "data": base64::engine::general_purpose::STANDARD.encode(tarball),
+                "length": tarball.len(),
+            }},
+        })
+        .to_string()
+    }
+
+    /// Guards the sandbox's promise: a call that runs out of its memory fails alone; the
+    /// next call of the same format gets a fresh instance and succeeds. The big publish
+    /// fits the default limit, so only the lowered limit makes it fail.
+    #[tokio::test]
+    async fn a_call_past_its_memory_fails_that_call_only() {
+        let publish = |name: &str, readme: usize, token: &str| {
+            let path = format!("/api/packages/alice/npm/{name}");
+            TestRegistry::request("PUT", &path, Some(token))
+                .header(header::CONTENT_TYPE, "application/json")
+                .body(Body::from(npm_publish(name, readme)))
+                .unwrap()
+        };
+        let roomy = TestRegistry::open();
+        let token = roomy.user("alice", Scope::Write);
+        let fits = roomy.send(publish("big", 4 << 20, &token)).await;
+        assert_eq!(fits.status(), StatusCode::CREATED);
+
+        let t = TestRegistry::with(|config| config.limits.plugin_memory.0 = 8 << 20);
+        let token = t.user("alice", Scope::Write);
+        let crashed = t.send(publish("big", 4 << 20, &token)).await;
+        assert_eq!(crashed.status(), StatusCode::INTERNAL_SERVER_ERROR);
+        let small = t.send(publish("small", 16, &token)).await;
+        assert_eq!(small.status(), StatusCode::CREATED);
+        let big = TestRegistry::request("GET", "/api/packages/alice/npm/big", None);
+        let big = t.send(big.body(Body::empty()).unwrap()).await;
+        assert_eq!(
+            big.status(),
+            StatusCode::NOT_FOUND,
+            "nothing of the failed call stayed"
+        );
+    }
+}
