@@ -117,26 +117,18 @@ mod tests {
     };
     use crate::registry::testing::TestRegistry;
 
-    /// A registry with users alice and bob (their ids), seeded by `seed`.
+    /// A registry with users alice and bob, seeded by `seed`; alice's id.
     fn seeded(seed: impl FnOnce(&Connection, i64, i64)) -> (TestRegistry, i64) {
         let t = TestRegistry::open();
-        let alice = t
-            .registry
-            .db
-            .write_sync(|tx| {
-                let (alice, bob) = (fixture::owner(tx, "alice"), fixture::owner(tx, "bob"));
-                seed(tx, alice, bob);
-                Ok(alice)
-            })
-            .unwrap();
+        let alice = fixture::seed(&t.registry.db, |conn, alice, bob| {
+            seed(conn, alice, bob);
+            alice
+        });
         (t, alice)
     }
 
     fn pkg(name: &str) -> PackageRef {
-        PackageRef {
-            owner: "alice".into(),
-            name: name.into(),
-        }
+        fixture::pkg_ref("alice", name)
     }
 
     fn sha(hex: String) -> Digest {

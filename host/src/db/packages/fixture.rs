@@ -6,6 +6,7 @@ use rusqlite::Connection;
 use super::{FileRow, NewFile};
 use crate::db::owners::{self, OwnerKind};
 use crate::db::{Db, blobs};
+use crate::plugins::api::PackageRef;
 use crate::store::digest::{Algorithm, of_bytes};
 
 /// A database in a temp directory (kept alive by the returned guard).
@@ -23,6 +24,23 @@ pub fn with_alice(f: impl FnOnce(&Connection, i64)) {
         Ok(())
     })
     .expect("the test's transaction");
+}
+
+/// Runs `seed` in a write transaction of `db`, with the ids of new users alice and bob.
+pub fn seed<R>(db: &Db, seed: impl FnOnce(&Connection, i64, i64) -> R) -> R {
+    db.write_sync(|tx| {
+        let (alice, bob) = (owner(tx, "alice"), owner(tx, "bob"));
+        Ok(seed(tx, alice, bob))
+    })
+    .expect("seed the database")
+}
+
+/// A package as the contract names it.
+pub fn pkg_ref(owner: &str, name: &str) -> PackageRef {
+    PackageRef {
+        owner: owner.into(),
+        name: name.into(),
+    }
 }
 
 /// A user named `name`, without password; its id.
@@ -107,6 +125,21 @@ impl<'a> Pkg<'a> {
         super::find(conn, self.owner_id, self.format, self.name)
             .expect("find the package")
             .map_or(0, |p| p.revision)
+    }
+
+    /// The package's id if it exists (without creating it).
+    pub fn id_if_any(&self, conn: &Connection) -> Option<i64> {
+        super::find(conn, self.owner_id, self.format, self.name)
+            .expect("find the package")
+            .map(|p| p.id)
+    }
+
+    /// Whether the package has `version`.
+    pub fn has_version(&self, conn: &Connection, version: &str) -> bool {
+        super::find(conn, self.owner_id, self.format, self.name)
+            .expect("find the package")
+            .and_then(|p| super::version(conn, p.id, version).expect("find the version"))
+            .is_some()
     }
 
     /// Whether the package exists.
