@@ -348,3 +348,6 @@ fn to_api(owner: &str, d: PackageDetail) -> api::PackageDetail {
         tags: d.tags,
     }
 }
+
+#[cfg(test)]
+mod tests;
