@@ -85,6 +85,7 @@ pub async fn packages(
                 owner_id,
                 format.as_deref(),
                 q.as_deref(),
+                "",
                 page.limit,
                 page.offset,
             )?;

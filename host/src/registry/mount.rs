@@ -40,7 +40,7 @@ pub async fn mount(
                 },
                 None => {
                     let (_, all) =
-                        packages::list(tx, source.owner.id, Some(&format), None, i64::MAX, 0)?;
+                        packages::list(tx, source.owner.id, Some(&format), None, "", i64::MAX, 0)?;
                     let mut has = false;
                     for p in all.iter().filter(|p| (source.pullable)(&p.name)) {
                         if blobs::package_has(tx, p.id, &sha256)? {

@@ -75,12 +75,15 @@ pub fn detail(conn: &Connection, package: PackageRow) -> Result<PackageDetail, E
     })
 }
 
-/// Packages of an owner, optionally of one format and matching a name substring.
+/// Packages of an owner, optionally of one format, matching a name substring and
+/// (unless `after` is empty) sorting after `after` in lower case; the total counts
+/// every package those conditions admit, before paging.
 pub fn list(
     conn: &Connection,
     owner_id: i64,
     format: Option<&str>,
     query: Option<&str>,
+    after: &str,
     limit: i64,
     offset: i64,
 ) -> Result<(i64, Vec<PackageRow>), Error> {
@@ -90,18 +93,19 @@ pub fn list(
             q.to_lowercase().replace('%', "\\%").replace('_', "\\_")
         )
     });
-    let filter = "owner_id = ?1 AND (?2 IS NULL OR format = ?2) AND (?3 IS NULL OR lower_name LIKE ?3 ESCAPE '\\')";
+    let filter = "owner_id = ?1 AND (?2 IS NULL OR format = ?2) AND (?3 IS NULL OR lower_name LIKE ?3 ESCAPE '\\') AND lower_name > ?4";
+    let after = after.to_lowercase();
     let total: i64 = conn.query_row(
         &format!("SELECT count(*) FROM packages WHERE {filter}"),
-        params![owner_id, format, pattern],
+        params![owner_id, format, pattern, after],
         |r| r.get(0),
     )?;
     let sql = format!(
-        "SELECT {PACKAGE_COLUMNS} FROM packages WHERE {filter} ORDER BY format, lower_name LIMIT ?4 OFFSET ?5"
+        "SELECT {PACKAGE_COLUMNS} FROM packages WHERE {filter} ORDER BY format, lower_name LIMIT ?5 OFFSET ?6"
     );
     let mut stmt = conn.prepare_cached(&sql)?;
     let rows = stmt.query_map(
-        params![owner_id, format, pattern, limit, offset],
+        params![owner_id, format, pattern, after, limit, offset],
         package_from_row,
     )?;
     Ok((total, rows.collect::<Result<_, _>>()?))
@@ -222,10 +226,10 @@ mod tests {
                 pkg(alice, "npm", name).id(conn);
             }
             pkg(alice, "pypi", "my_other").id(conn);
-            let (total, rows) = list(conn, alice, Some("npm"), Some("MY_"), 1, 1).unwrap();
+            let (total, rows) = list(conn, alice, Some("npm"), Some("MY_"), "", 1, 1).unwrap();
             assert_eq!(total, 2);
             assert_eq!(names(&rows), ["My_Lib"]);
-            let (all, rows) = list(conn, alice, None, None, i64::MAX, 0).unwrap();
+            let (all, rows) = list(conn, alice, None, None, "", i64::MAX, 0).unwrap();
             assert_eq!(all, 5);
             assert_eq!(
                 names(&rows),

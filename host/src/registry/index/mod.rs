@@ -250,6 +250,7 @@ async fn listing(
                 owner_id,
                 Some(&format),
                 filter,
+                &spec.after,
                 limit,
                 i64::from(spec.offset),
             )?;

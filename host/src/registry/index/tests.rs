@@ -174,6 +174,19 @@ async fn a_listing_is_reused_until_a_package_of_the_format_changes() {
     assert_eq!(npm.renders(), 3);
 }
 
+// Guards `listing-spec.after` on an owner's listing: only packages whose name sorts
+// after it (in lower case) are listed, as the contract says.
+#[tokio::test]
+async fn an_owner_listing_starts_after_the_name_given() {
+    let npm = Npm::new();
+    let spec = search("B").listing.unwrap();
+    let (_, listed) = listing(&npm.t.registry, "npm", npm.alice.id, spec)
+        .await
+        .unwrap();
+    let names: Vec<_> = listed.iter().map(|p| p.pkg.name.as_str()).collect();
+    assert_eq!(names, ["c"]);
+}
+
 // Guards the ETag and default status of a rendering: 0 means 200, and the tag is a
 // quoted prefix of the body's sha256, so equal bodies share it.
 #[test]
