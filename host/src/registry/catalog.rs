@@ -241,12 +241,7 @@ mod tests {
             Pkg::new(alice, "npm", "app").put(conn, "1", "t", b"t");
             alice
         });
-        let owner = t
-            .registry
-            .db
-            .read_now(|conn| owners::by_id(conn, alice))
-            .unwrap()
-            .unwrap();
+        let owner = fixture::account(&t.registry.db, alice);
         (t, owner)
     }
 

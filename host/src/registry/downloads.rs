@@ -57,6 +57,16 @@ mod tests {
     use super::*;
     use crate::db::packages::fixture::{self, Pkg};
 
+    /// A database where alice's generic `app` has versions 1 and 2 (their ids).
+    fn two_versions() -> (tempfile::TempDir, Db, Pkg<'static>, i64, i64) {
+        let (dir, db) = fixture::db();
+        let (app, v1, v2) = fixture::seed(&db, |conn, alice, _| {
+            let app = Pkg::new(alice, "generic", "app");
+            (app, app.version(conn, "1"), app.version(conn, "2"))
+        });
+        (dir, db, app, v1, v2)
+    }
+
     fn downloads(db: &Db, app: Pkg<'_>, version: &str) -> i64 {
         db.read_now(|conn| {
             let id = app.id_if_any(conn).expect("the package exists");
@@ -69,11 +79,7 @@ mod tests {
     // flush with nothing pending writes nothing twice.
     #[tokio::test]
     async fn recorded_downloads_are_written_once_by_a_flush() {
-        let (_dir, db) = fixture::db();
-        let (app, v1, v2) = fixture::seed(&db, |conn, alice, _| {
-            let app = Pkg::new(alice, "generic", "app");
-            (app, app.version(conn, "1"), app.version(conn, "2"))
-        });
+        let (_dir, db, app, v1, v2) = two_versions();
         let counter = DownloadCounter::default();
         for id in [v1, v1, v2, v1] {
             counter.record(id);
@@ -91,11 +97,7 @@ mod tests {
     // Guards that a version deleted between download and flush costs no other count.
     #[tokio::test]
     async fn a_deleted_version_does_not_lose_the_others_counts() {
-        let (_dir, db) = fixture::db();
-        let (app, kept, gone) = fixture::seed(&db, |conn, alice, _| {
-            let app = Pkg::new(alice, "generic", "app");
-            (app, app.version(conn, "1"), app.version(conn, "2"))
-        });
+        let (_dir, db, app, kept, gone) = two_versions();
         let counter = DownloadCounter::default();
         counter.record(gone);
         counter.record(kept);

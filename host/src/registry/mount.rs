@@ -77,12 +77,7 @@ mod tests {
             Pkg::new(alice, "npm", "npm-src").put(conn, "1", "t", b"npm-only");
             (alice, bob)
         });
-        let alice = t
-            .registry
-            .db
-            .read_now(|conn| crate::db::owners::by_id(conn, alice))
-            .unwrap()
-            .unwrap();
+        let alice = fixture::account(&t.registry.db, alice);
         (t, alice, bob)
     }
 

@@ -35,6 +35,13 @@ pub fn seed<R>(db: &Db, seed: impl FnOnce(&Connection, i64, i64) -> R) -> R {
     .expect("seed the database")
 }
 
+/// The account of owner `id`.
+pub fn account(db: &Db, id: i64) -> owners::Owner {
+    db.read_now(|conn| owners::by_id(conn, id))
+        .expect("read the owner")
+        .expect("the owner exists")
+}
+
 /// A package as the contract names it.
 pub fn pkg_ref(owner: &str, name: &str) -> PackageRef {
     PackageRef {

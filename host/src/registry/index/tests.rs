@@ -26,12 +26,7 @@ impl Npm {
             Pkg::new(alice, "generic", "g").put(conn, "1", "f", b"g");
             alice
         });
-        let alice = t
-            .registry
-            .db
-            .read_now(|conn| owners::by_id(conn, alice))
-            .unwrap()
-            .unwrap();
+        let alice = fixture::account(&t.registry.db, alice);
         let plugin = t.registry.format("npm").unwrap().plugin.clone();
         Self { t, alice, plugin }
     }
