@@ -196,3 +196,55 @@ fn finish_defaults_the_status_and_tags_the_body() {
     assert_eq!(rendered.status, 200);
     assert_eq!(rendered.etag, format!("\"{}\"", &sha256[..32]));
 }
+
+// Guards OCI's `_catalog` on a mount without an owner: the repositories of every owner
+// the caller may read (a private owner's only for its members), packages holding only
+// blobs left out, paged by `after`, and never cached since it depends on the caller.
+#[tokio::test]
+async fn a_listing_across_owners_shows_what_the_caller_may_read() {
+    let t = TestRegistry::open();
+    let bob = fixture::seed(&t.registry.db, |conn, alice, bob| {
+        Pkg::new(alice, "oci", "a").put(conn, "v1", "manifest", b"a");
+        Pkg::new(bob, "oci", "b").put(conn, "v1", "manifest", b"b");
+        owners::set_private(conn, bob, true).unwrap();
+        let blobs_only = Pkg::new(alice, "oci", "layers").id(conn);
+        crate::db::blobs::link_to_package(conn, blobs_only, &fixture::sha256(b"a")).unwrap();
+        bob
+    });
+    let plugin = t.registry.format("oci").unwrap().plugin.clone();
+    let catalog = |principal: Principal, after: &str| {
+        let spec = api::IndexSpec {
+            pkg: None,
+            view: "catalog".into(),
+            params: Vec::new(),
+            digest_of: None,
+            listing: Some(api::ListingSpec {
+                after: after.into(),
+                ..every_package()
+            }),
+        };
+        let (registry, plugin) = (&t.registry, &plugin);
+        async move {
+            let base = "http://wharf.test/v2".to_string();
+            let rendered = render_across_owners(registry, "oci", plugin, base, &principal, spec)
+                .await
+                .unwrap();
+            let body: serde_json::Value = serde_json::from_slice(&rendered.body).unwrap();
+            body["repositories"].clone()
+        }
+    };
+    let bob = Principal::User(auth::User {
+        id: bob,
+        name: "bob".into(),
+        is_admin: false,
+        scope: crate::db::tokens::Scope::Read,
+        grant: None,
+        source: auth::registry_token::Minted::Token { id: 0 },
+    });
+    let anonymous = catalog(Principal::Anonymous, "").await;
+    assert_eq!(anonymous, serde_json::json!(["alice/a"]));
+    let member = catalog(bob.clone(), "").await;
+    assert_eq!(member, serde_json::json!(["alice/a", "bob/b"]));
+    assert_eq!(catalog(bob, "ALICE/a").await, serde_json::json!(["bob/b"]));
+    assert_eq!(t.registry.index_cache.renders_made(), 0);
+}
