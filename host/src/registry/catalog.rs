@@ -85,6 +85,7 @@ pub async fn packages(
                 owner_id,
                 format.as_deref(),
                 q.as_deref(),
+                "",
                 page.limit,
                 page.offset,
             )?;
@@ -215,4 +216,142 @@ fn entry(conn: &Connection, row: VersionRow) -> Result<VersionEntry, Error> {
 fn find(conn: &Connection, owner_id: i64, format: &str, name: &str) -> Result<PackageRow, Error> {
     packages::find(conn, owner_id, format, name)?
         .ok_or_else(|| Error::not_found(format!("package {name:?} not found")))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::db::packages::fixture::{self, Pkg};
+    use crate::registry::testing::TestRegistry;
+
+    /// alice's generic `app` 1.0 (published by bob, two files, one with a known sha1)
+    /// and 2.0, plus `lib`, `tool` and an npm package; alice's account.
+    fn setup() -> (TestRegistry, Owner) {
+        let t = TestRegistry::open();
+        let alice = fixture::seed(&t.registry.db, |conn, alice, bob| {
+            let app = Pkg::new(alice, "generic", "app");
+            packages::insert_version(conn, app.id(conn), "1.0", "{}", Some(bob)).unwrap();
+            let a = app.put(conn, "1.0", "a", b"a");
+            blobs::set_digest(conn, &a.blob, "sha1", "abc").unwrap();
+            app.put(conn, "1.0", "b", b"b");
+            app.put(conn, "2.0", "c", b"c");
+            app.created(conn, "1.0", 1_000);
+            Pkg::new(alice, "generic", "lib").put(conn, "1", "l", b"l");
+            Pkg::new(alice, "generic", "tool").id(conn);
+            Pkg::new(alice, "npm", "app").put(conn, "1", "t", b"t");
+            alice
+        });
+        let owner = fixture::account(&t.registry.db, alice);
+        (t, owner)
+    }
+
+    fn page(limit: i64, offset: i64) -> Page {
+        Page { limit, offset }
+    }
+
+    // Guards the package list: the total before paging, the format filter, and each
+    // package's newest version and version count (none for an empty package).
+    #[tokio::test]
+    async fn packages_are_paged_with_their_latest_version() {
+        let (t, alice) = setup();
+        let generic = Some("generic".to_string());
+        let all = packages(&t.registry, &alice, generic.clone(), None, page(50, 0))
+            .await
+            .unwrap();
+        assert_eq!(all.total, 3);
+        let summary: Vec<_> = all
+            .packages
+            .iter()
+            .map(|p| {
+                let latest = p.latest.as_ref().map(|v| v.row.version.as_str());
+                (p.package.name.as_str(), latest, p.version_count)
+            })
+            .collect();
+        assert_eq!(
+            summary,
+            [
+                ("app", Some("2.0"), 2),
+                ("lib", Some("1"), 1),
+                ("tool", None, 0)
+            ]
+        );
+        let second = packages(&t.registry, &alice, generic, None, page(1, 1))
+            .await
+            .unwrap();
+        assert_eq!((second.total, second.packages.len()), (3, 1));
+        assert_eq!(second.packages[0].package.name, "lib");
+        let everything = packages(&t.registry, &alice, None, None, page(50, 0));
+        assert_eq!(everything.await.unwrap().total, 4, "every format");
+    }
+
+    // Guards the version list: oldest first, publishers named until their account is
+    // gone, downloads not yet flushed counted in, and a 404 for an unknown package.
+    #[tokio::test]
+    async fn versions_show_their_publisher_and_unflushed_downloads() {
+        let (t, alice) = setup();
+        let list = |name: &str| {
+            versions(
+                &t.registry,
+                &alice,
+                "generic".into(),
+                name.into(),
+                page(50, 0),
+            )
+        };
+        let v1 = list("app").await.unwrap().versions[0].row.id;
+        t.registry.downloads.record(v1);
+        let listed = list("app").await.unwrap();
+        assert_eq!(listed.total, 2);
+        let first = &listed.versions[0];
+        assert_eq!(
+            (first.row.version.as_str(), first.row.downloads),
+            ("1.0", 1)
+        );
+        let creator = first.creator.as_ref().map(|c| c.owner.name.as_str());
+        assert_eq!(creator, Some("bob"));
+
+        t.registry
+            .db
+            .write_sync(|tx| {
+                let bob = owners::by_name(tx, "bob")?.expect("bob exists");
+                owners::delete(tx, bob.id)
+            })
+            .unwrap();
+        assert!(list("app").await.unwrap().versions[0].creator.is_none());
+        assert!(matches!(list("nope").await, Err(Error::NotFound(_))));
+    }
+
+    // Guards the version view: its files with the digests already known, and 404s for
+    // an unknown version or a package of another format.
+    #[tokio::test]
+    async fn a_version_shows_its_files_and_known_digests() {
+        let (t, alice) = setup();
+        let show = |format: &str, version: &str| {
+            super::version(
+                &t.registry,
+                &alice,
+                format.into(),
+                "app".into(),
+                version.into(),
+            )
+        };
+        let detail = show("generic", "1.0").await.unwrap();
+        let files: Vec<_> = detail
+            .files
+            .iter()
+            .map(|f| (f.row.name.as_str(), f.digests.clone()))
+            .collect();
+        assert_eq!(
+            files,
+            [
+                ("a", vec![("sha1".to_string(), "abc".to_string())]),
+                ("b", vec![])
+            ]
+        );
+        assert!(matches!(
+            show("generic", "9").await,
+            Err(Error::NotFound(_))
+        ));
+        assert!(matches!(show("npm", "1.0").await, Err(Error::NotFound(_))));
+    }
 }

@@ -51,3 +51,59 @@ impl DownloadCounter {
         self.pending.lock().unwrap_or_else(|p| p.into_inner())
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::db::packages::fixture::{self, Pkg};
+
+    /// A database where alice's generic `app` has versions 1 and 2 (their ids).
+    fn two_versions() -> (tempfile::TempDir, Db, Pkg<'static>, i64, i64) {
+        let (dir, db) = fixture::db();
+        let (app, v1, v2) = fixture::seed(&db, |conn, alice, _| {
+            let app = Pkg::new(alice, "generic", "app");
+            (app, app.version(conn, "1"), app.version(conn, "2"))
+        });
+        (dir, db, app, v1, v2)
+    }
+
+    fn downloads(db: &Db, app: Pkg<'_>, version: &str) -> i64 {
+        db.read_now(|conn| {
+            let id = app.id_if_any(conn).expect("the package exists");
+            Ok(packages::version(conn, id, version)?.map_or(-1, |v| v.downloads))
+        })
+        .unwrap()
+    }
+
+    // Guards batching: counts add up in memory and are written once per flush, and a
+    // flush with nothing pending writes nothing twice.
+    #[tokio::test]
+    async fn recorded_downloads_are_written_once_by_a_flush() {
+        let (_dir, db, app, v1, v2) = two_versions();
+        let counter = DownloadCounter::default();
+        for id in [v1, v1, v2, v1] {
+            counter.record(id);
+        }
+        assert_eq!(
+            downloads(&db, app, "1"),
+            0,
+            "nothing written before a flush"
+        );
+        counter.flush(&db).await;
+        counter.flush(&db).await;
+        assert_eq!((downloads(&db, app, "1"), downloads(&db, app, "2")), (3, 1));
+    }
+
+    // Guards that a version deleted between download and flush costs no other count.
+    #[tokio::test]
+    async fn a_deleted_version_does_not_lose_the_others_counts() {
+        let (_dir, db, app, kept, gone) = two_versions();
+        let counter = DownloadCounter::default();
+        counter.record(gone);
+        counter.record(kept);
+        db.write_sync(|tx| packages::delete_version(tx, gone))
+            .unwrap();
+        counter.flush(&db).await;
+        assert_eq!(downloads(&db, app, "1"), 1);
+    }
+}

@@ -106,3 +106,228 @@ fn package_blob(
     };
     Ok(Some(FileRow::linked_blob(sha256, size, created)))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::db::packages::fixture::{self, Pkg};
+    use crate::plugins::api::{
+        BlobRef, Digest, FileRef, HashAlgorithm, OwnerFile, PackageFile, PackageRef, TagRef,
+        TaggedFile, VersionRef,
+    };
+    use crate::registry::testing::TestRegistry;
+
+    /// A registry with users alice and bob, seeded by `seed`; alice's id.
+    fn seeded(seed: impl FnOnce(&Connection, i64, i64)) -> (TestRegistry, i64) {
+        let t = TestRegistry::open();
+        let alice = fixture::seed(&t.registry.db, |conn, alice, bob| {
+            seed(conn, alice, bob);
+            alice
+        });
+        (t, alice)
+    }
+
+    fn pkg(name: &str) -> PackageRef {
+        fixture::pkg_ref("alice", name)
+    }
+
+    fn sha(hex: String) -> Digest {
+        Digest {
+            algorithm: HashAlgorithm::Sha256,
+            hex,
+        }
+    }
+
+    fn blob(name: &str, digest: Digest) -> Selector {
+        Selector::Blob(BlobRef {
+            pkg: pkg(name),
+            digest,
+        })
+    }
+
+    fn found(t: &TestRegistry, format: &str, owner: i64, selector: &Selector) -> FileRow {
+        file(&t.registry, format, owner, selector).expect("the selector names a file")
+    }
+
+    fn missing_as(t: &TestRegistry, format: &str, owner: i64, selector: &Selector) -> String {
+        match file(&t.registry, format, owner, selector) {
+            Err(Error::NotFound(what)) => what,
+            other => panic!("expected a 404, got {other:?}"),
+        }
+    }
+
+    // Guards `file`: the named version's file, and a 404 for a missing version, file
+    // or package (never another version's file).
+    #[test]
+    fn file_selector_names_one_version() {
+        let (t, alice) = seeded(|conn, alice, _| {
+            let app = Pkg::new(alice, "generic", "app");
+            app.put(conn, "1.0", "a.bin", b"one");
+            app.put(conn, "2.0", "a.bin", b"two");
+        });
+        let select = |name: &str, version: &str, file: &str| {
+            Selector::File(FileRef {
+                version: VersionRef {
+                    pkg: pkg(name),
+                    version: version.into(),
+                },
+                name: file.into(),
+            })
+        };
+        let one = found(&t, "generic", alice, &select("app", "1.0", "a.bin"));
+        assert_eq!(one.blob, fixture::sha256(b"one"));
+        for absent in [
+            select("app", "3.0", "a.bin"),
+            select("app", "1.0", "b.bin"),
+            select("nope", "1.0", "a.bin"),
+        ] {
+            assert_eq!(missing_as(&t, "generic", alice, &absent), "file not found");
+        }
+        let other_format = select("app", "1.0", "a.bin");
+        assert_eq!(
+            missing_as(&t, "npm", alice, &other_format),
+            "file not found"
+        );
+    }
+
+    // Guards npm's version-less tarball URL: the newest version's file of the name.
+    #[test]
+    fn package_file_selector_takes_the_newest_version() {
+        let (t, alice) = seeded(|conn, alice, _| {
+            let app = Pkg::new(alice, "npm", "app");
+            app.put(conn, "2.0", "app.tgz", b"new");
+            app.put(conn, "1.0", "app.tgz", b"old");
+            app.created(conn, "2.0", 2_000);
+            app.created(conn, "1.0", 1_000);
+        });
+        let selector = Selector::PackageFile(PackageFile {
+            pkg: pkg("app"),
+            name: "app.tgz".into(),
+        });
+        assert_eq!(
+            found(&t, "npm", alice, &selector).blob,
+            fixture::sha256(b"new")
+        );
+    }
+
+    // Guards Helm's `/charts/{file}`: newest across the owner's packages of the format,
+    // never another format's or another owner's file of that name.
+    #[test]
+    fn owner_file_selector_spans_the_owners_packages_of_the_format() {
+        let (t, alice) = seeded(|conn, alice, bob| {
+            Pkg::new(alice, "helm", "a").put(conn, "1", "c.tgz", b"alice-a");
+            Pkg::new(alice, "helm", "b").put(conn, "1", "c.tgz", b"alice-b");
+            Pkg::new(alice, "helm", "a").created(conn, "1", 3_000);
+            Pkg::new(alice, "helm", "b").created(conn, "1", 2_000);
+            Pkg::new(alice, "generic", "g").put(conn, "1", "only.tgz", b"generic");
+            Pkg::new(bob, "helm", "x").put(conn, "1", "bob.tgz", b"bob");
+        });
+        let select = |name: &str| {
+            Selector::OwnerFile(OwnerFile {
+                owner: "alice".into(),
+                name: name.into(),
+            })
+        };
+        let newest = found(&t, "helm", alice, &select("c.tgz"));
+        assert_eq!(newest.blob, fixture::sha256(b"alice-a"));
+        assert_eq!(
+            missing_as(&t, "helm", alice, &select("only.tgz")),
+            "file not found"
+        );
+        assert_eq!(
+            missing_as(&t, "helm", alice, &select("bob.tgz")),
+            "file not found"
+        );
+    }
+
+    // Guards OCI manifests by tag: the tagged version's file; "tag not found" otherwise.
+    #[test]
+    fn tagged_selector_follows_the_tag() {
+        let (t, alice) = seeded(|conn, alice, _| {
+            let img = Pkg::new(alice, "oci", "img");
+            img.put(conn, "v1", "manifest", b"v1");
+            img.put(conn, "v2", "manifest", b"v2");
+            img.tag(conn, "latest", "v1");
+        });
+        let select = |tag: &str| {
+            Selector::Tagged(TaggedFile {
+                tag: TagRef {
+                    pkg: pkg("img"),
+                    tag: tag.into(),
+                },
+                name: "manifest".into(),
+            })
+        };
+        let tagged = found(&t, "oci", alice, &select("latest"));
+        assert_eq!(tagged.blob, fixture::sha256(b"v1"));
+        assert_eq!(missing_as(&t, "oci", alice, &select("v9")), "tag not found");
+    }
+
+    // Guards OCI blobs by digest: a version's file comes with its row (content type,
+    // name), a blob linked to the package as a nameless file; another package's blob
+    // is a 404; sha512 names a blob through its recorded digest.
+    #[test]
+    fn blob_selector_finds_files_and_linked_blobs_by_sha256_or_sha512() {
+        let linked = fixture::sha256(b"layer");
+        let sha512 = crate::store::digest::of_bytes(crate::store::digest::Algorithm::Sha512, b"m");
+        let (t, alice) = seeded(|conn, alice, _| {
+            let img = Pkg::new(alice, "oci", "img");
+            let manifest = img.put(conn, "v1", "manifest", b"m");
+            crate::db::blobs::set_digest(conn, &manifest.blob, "sha512", &sha512).unwrap();
+            crate::db::blobs::insert(conn, &linked, 5).unwrap();
+            crate::db::blobs::link_to_package(conn, img.id(conn), &linked).unwrap();
+            Pkg::new(alice, "oci", "other").put(conn, "v1", "manifest", b"elsewhere");
+        });
+        let manifest = found(&t, "oci", alice, &blob("img", sha(fixture::sha256(b"m"))));
+        assert_eq!(
+            (manifest.name.as_str(), manifest.content_type.as_str()),
+            ("manifest", "application/octet-stream")
+        );
+        let layer = found(&t, "oci", alice, &blob("img", sha(linked.clone())));
+        assert_eq!(
+            (layer.name.as_str(), layer.size, layer.blob),
+            ("", 5, linked)
+        );
+        let by_sha512 = Digest {
+            algorithm: HashAlgorithm::Sha512,
+            hex: sha512,
+        };
+        assert_eq!(
+            found(&t, "oci", alice, &blob("img", by_sha512)).id,
+            manifest.id
+        );
+        let elsewhere = blob("img", sha(fixture::sha256(b"elsewhere")));
+        assert_eq!(missing_as(&t, "oci", alice, &elsewhere), "blob not found");
+    }
+
+    // Guards Maven's `.sha1` of a file: computed from the stored bytes once, then
+    // remembered for the blob.
+    #[tokio::test]
+    async fn file_digest_is_computed_from_the_stored_bytes_and_remembered() {
+        let bytes = b"jar bytes";
+        let (t, alice) = seeded(|conn, alice, _| {
+            Pkg::new(alice, "maven", "lib").put(conn, "1", "lib.jar", bytes);
+        });
+        let mut writer = t.registry.blobs.writer(&[]).unwrap();
+        writer.write(bytes).unwrap();
+        writer.finish().unwrap().publish().unwrap();
+
+        let row = found(
+            &t,
+            "maven",
+            alice,
+            &blob("lib", sha(fixture::sha256(bytes))),
+        );
+        let sha1 = file_digest(&t.registry, row.clone(), HashAlgorithm::Sha1)
+            .await
+            .unwrap();
+        let expected = crate::store::digest::of_bytes(crate::store::digest::Algorithm::Sha1, bytes);
+        assert_eq!(sha1, expected);
+        let remembered = t
+            .registry
+            .db
+            .read_now(|conn| crate::db::blobs::digest(conn, &row.blob, "sha1"))
+            .unwrap();
+        assert_eq!(remembered, Some(expected));
+    }
+}

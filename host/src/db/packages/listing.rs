@@ -75,12 +75,15 @@ pub fn detail(conn: &Connection, package: PackageRow) -> Result<PackageDetail, E
     })
 }
 
-/// Packages of an owner, optionally of one format and matching a name substring.
+/// Packages of an owner, optionally of one format, matching a name substring and
+/// (unless `after` is empty) sorting after `after` in lower case; the total counts
+/// every package those conditions admit, before paging.
 pub fn list(
     conn: &Connection,
     owner_id: i64,
     format: Option<&str>,
     query: Option<&str>,
+    after: &str,
     limit: i64,
     offset: i64,
 ) -> Result<(i64, Vec<PackageRow>), Error> {
@@ -90,18 +93,19 @@ pub fn list(
             q.to_lowercase().replace('%', "\\%").replace('_', "\\_")
         )
     });
-    let filter = "owner_id = ?1 AND (?2 IS NULL OR format = ?2) AND (?3 IS NULL OR lower_name LIKE ?3 ESCAPE '\\')";
+    let filter = "owner_id = ?1 AND (?2 IS NULL OR format = ?2) AND (?3 IS NULL OR lower_name LIKE ?3 ESCAPE '\\') AND lower_name > ?4";
+    let after = after.to_lowercase();
     let total: i64 = conn.query_row(
         &format!("SELECT count(*) FROM packages WHERE {filter}"),
-        params![owner_id, format, pattern],
+        params![owner_id, format, pattern, after],
         |r| r.get(0),
     )?;
     let sql = format!(
-        "SELECT {PACKAGE_COLUMNS} FROM packages WHERE {filter} ORDER BY format, lower_name LIMIT ?4 OFFSET ?5"
+        "SELECT {PACKAGE_COLUMNS} FROM packages WHERE {filter} ORDER BY format, lower_name LIMIT ?5 OFFSET ?6"
     );
     let mut stmt = conn.prepare_cached(&sql)?;
     let rows = stmt.query_map(
-        params![owner_id, format, pattern, limit, offset],
+        params![owner_id, format, pattern, after, limit, offset],
         package_from_row,
     )?;
     Ok((total, rows.collect::<Result<_, _>>()?))
@@ -157,4 +161,120 @@ pub fn list_format(conn: &Connection, format: &str) -> Result<Vec<PackageRow>, E
     let mut stmt = conn.prepare_cached(&sql)?;
     let rows = stmt.query_map([format], package_from_row)?;
     Ok(rows.collect::<Result<_, _>>()?)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::db::packages::fixture::{self, Pkg};
+    use crate::db::packages::{find, set_property};
+
+    use crate::db::packages::fixture::with_alice as with_db;
+
+    fn pkg(owner_id: i64, format: &'static str, name: &'static str) -> Pkg<'static> {
+        Pkg::new(owner_id, format, name)
+    }
+
+    fn names(rows: &[PackageRow]) -> Vec<&str> {
+        rows.iter().map(|p| p.name.as_str()).collect()
+    }
+
+    // Guards the four-query detail: each file carries its own blob's digests (one row
+    // per digest from the join, folded back into one file), each version its own
+    // properties, and the tags.
+    #[test]
+    fn detail_groups_files_digests_and_properties_by_version() {
+        with_db(|conn, alice| {
+            let app = pkg(alice, "maven", "app");
+            let a = app.put(conn, "1", "a.jar", b"a");
+            app.put(conn, "1", "b.jar", b"b");
+            app.put(conn, "2", "c.jar", b"c");
+            crate::db::blobs::set_digest(conn, &a.blob, "md5", "m").unwrap();
+            crate::db::blobs::set_digest(conn, &a.blob, "sha1", "s").unwrap();
+            set_property(conn, app.version(conn, "2"), "k", "v").unwrap();
+            app.tag(conn, "latest", "2");
+
+            let row = find(conn, alice, "maven", "app").unwrap().unwrap();
+            let d = detail(conn, row).unwrap();
+            let shape: Vec<(&str, Vec<(&str, usize)>)> = d
+                .versions
+                .iter()
+                .map(|v| {
+                    let files = v.files.iter().map(|(f, dg)| (f.name.as_str(), dg.len()));
+                    (v.row.version.as_str(), files.collect())
+                })
+                .collect();
+            assert_eq!(
+                shape,
+                [
+                    ("1", vec![("a.jar", 2), ("b.jar", 0)]),
+                    ("2", vec![("c.jar", 0)])
+                ]
+            );
+            assert!(d.versions[0].properties.is_empty());
+            assert_eq!(d.versions[1].properties, [("k".into(), "v".into())]);
+            assert_eq!(d.tags, [("latest".to_string(), "2".to_string())]);
+        });
+    }
+
+    // Guards search input: the filter is a literal, case-insensitive substring (`_` and
+    // `%` are not wildcards), the total ignores paging, and other formats stay out.
+    #[test]
+    fn list_filters_literally_and_counts_before_paging() {
+        with_db(|conn, alice| {
+            for name in ["my_app", "myXapp", "My_Lib", "zz"] {
+                pkg(alice, "npm", name).id(conn);
+            }
+            pkg(alice, "pypi", "my_other").id(conn);
+            let (total, rows) = list(conn, alice, Some("npm"), Some("MY_"), "", 1, 1).unwrap();
+            assert_eq!(total, 2);
+            assert_eq!(names(&rows), ["My_Lib"]);
+            let (all, rows) = list(conn, alice, None, None, "", i64::MAX, 0).unwrap();
+            assert_eq!(all, 5);
+            assert_eq!(
+                names(&rows),
+                ["my_app", "My_Lib", "myXapp", "zz", "my_other"]
+            );
+        });
+    }
+
+    // Guards OCI `_catalog`: `after` is exclusive and compares `owner/name` in lower
+    // case, only the given owners count, packages without a version are left out.
+    #[test]
+    fn list_across_owners_pages_by_owner_and_name() {
+        with_db(|conn, alice| {
+            let bob = fixture::owner(conn, "Bob");
+            let carol = fixture::owner(conn, "carol");
+            pkg(alice, "oci", "b").put(conn, "v", "m", b"1");
+            pkg(alice, "oci", "A").put(conn, "v", "m", b"2");
+            pkg(alice, "oci", "empty").id(conn);
+            pkg(bob, "oci", "x").put(conn, "v", "m", b"3");
+            pkg(carol, "oci", "hidden").put(conn, "v", "m", b"4");
+            pkg(alice, "npm", "a2").put(conn, "v", "m", b"5");
+
+            let page = |after: &str, limit| {
+                list_across_owners(conn, "oci", &[alice, bob], after, limit)
+                    .unwrap()
+                    .into_iter()
+                    .map(|(owner, p)| format!("{owner}/{}", p.name))
+                    .collect::<Vec<_>>()
+            };
+            assert_eq!(page("", i64::MAX), ["alice/A", "alice/b", "Bob/x"]);
+            assert_eq!(page("ALICE/a", i64::MAX), ["alice/b", "Bob/x"]);
+            assert_eq!(page("", 1), ["alice/A"]);
+            assert!(page("bob/x", i64::MAX).is_empty());
+        });
+    }
+
+    // Guards format-wide listings: every owner's packages of the format, by name.
+    #[test]
+    fn list_format_spans_owners() {
+        with_db(|conn, alice| {
+            let bob = fixture::owner(conn, "bob");
+            pkg(bob, "cargo", "b").id(conn);
+            pkg(alice, "cargo", "a").id(conn);
+            pkg(alice, "npm", "c").id(conn);
+            assert_eq!(names(&list_format(conn, "cargo").unwrap()), ["a", "b"]);
+        });
+    }
 }

@@ -5,6 +5,8 @@
 //! as Gitea does; what the client sent is kept for display.
 
 mod files;
+#[cfg(test)]
+pub mod fixture;
 mod listing;
 mod tags;
 mod versions;

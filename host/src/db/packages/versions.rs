@@ -135,3 +135,103 @@ pub fn newest_version(conn: &Connection, package_id: i64) -> Result<Option<Versi
         .query_row([package_id], version_from_row)
         .optional()?)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::db::packages::fixture::{self, Pkg};
+    use crate::db::packages::{file_count, tagged_file, tags};
+
+    fn with_app(f: impl FnOnce(&Connection, Pkg<'static>, i64)) {
+        let (_dir, db) = fixture::db();
+        db.write_sync(|tx| {
+            let app = Pkg::new(fixture::owner(tx, "alice"), "generic", "app");
+            let id = app.id(tx);
+            f(tx, app, id);
+            Ok(())
+        })
+        .unwrap();
+    }
+
+    fn names(rows: Vec<VersionRow>) -> Vec<String> {
+        rows.into_iter().map(|v| v.version).collect()
+    }
+
+    // Guards case-insensitive version lookup with the spelling the client sent kept.
+    #[test]
+    fn versions_match_in_any_case_and_keep_their_spelling() {
+        with_app(|conn, app, id| {
+            app.version(conn, "1.0-RC1");
+            let found = version(conn, id, "1.0-rc1").unwrap().unwrap();
+            assert_eq!(found.version, "1.0-RC1");
+            assert!(version(conn, id, "1.0").unwrap().is_none());
+        });
+    }
+
+    // Guards listings' "oldest first" and paging, and newest_version's choice by time.
+    #[test]
+    fn versions_are_ordered_by_creation_time() {
+        with_app(|conn, app, id| {
+            for v in ["b", "a", "c"] {
+                app.version(conn, v);
+            }
+            app.created(conn, "b", 3_000);
+            app.created(conn, "a", 1_000);
+            app.created(conn, "c", 2_000);
+            assert_eq!(
+                names(versions(conn, id, i64::MAX, 0).unwrap()),
+                ["a", "c", "b"]
+            );
+            assert_eq!(names(versions(conn, id, 1, 1).unwrap()), ["c"]);
+            assert_eq!(version_count(conn, id).unwrap(), 3);
+            assert_eq!(newest_version(conn, id).unwrap().unwrap().version, "b");
+        });
+    }
+
+    // Guards download batches adding up, and properties replacing by name.
+    #[test]
+    fn downloads_add_up_and_properties_are_replaced_by_name() {
+        with_app(|conn, app, id| {
+            let v1 = app.version(conn, "1");
+            let v2 = app.version(conn, "2");
+            add_downloads(conn, v1, 2).unwrap();
+            add_downloads(conn, v1, 3).unwrap();
+            add_downloads(conn, -1, 7).unwrap();
+            assert_eq!(version(conn, id, "1").unwrap().unwrap().downloads, 5);
+
+            set_property(conn, v1, "channel", "beta").unwrap();
+            set_property(conn, v1, "channel", "stable").unwrap();
+            set_property(conn, v2, "channel", "beta").unwrap();
+            let stable = versions_with_property(conn, id, "channel", "stable").unwrap();
+            assert_eq!(names(stable), ["1"]);
+            assert_eq!(
+                names(versions_with_property(conn, id, "channel", "beta").unwrap()),
+                ["2"]
+            );
+            set_metadata(conn, v2, r#"{"x":1}"#).unwrap();
+            assert_eq!(
+                version(conn, id, "2").unwrap().unwrap().metadata,
+                r#"{"x":1}"#
+            );
+        });
+    }
+
+    // Guards the cascade a version delete relies on: its files and tags go with it.
+    #[test]
+    fn deleting_a_version_takes_its_files_and_tags() {
+        with_app(|conn, app, id| {
+            app.put(conn, "1", "f", b"f");
+            app.put(conn, "2", "f", b"g");
+            app.tag(conn, "old", "1");
+            app.tag(conn, "new", "2");
+            let v1 = app.version(conn, "1");
+            delete_version(conn, v1).unwrap();
+            assert_eq!(file_count(conn, v1).unwrap(), 0);
+            assert_eq!(
+                tags(conn, id).unwrap(),
+                [("new".to_string(), "2".to_string())]
+            );
+            assert!(tagged_file(conn, id, "new", "f").unwrap().is_some());
+        });
+    }
+}

@@ -231,3 +231,198 @@ impl IndexCache {
 fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
     mutex.lock().unwrap_or_else(|p| p.into_inner())
 }
+
+#[cfg(test)]
+mod tests {
+    use std::sync::atomic::AtomicUsize;
+
+    use futures_util::FutureExt;
+
+    use super::*;
+
+    fn key(view: &str, params: &[(&str, &str)]) -> Key {
+        Key {
+            subject: Subject::Package(1),
+            view: view.into(),
+            params: params
+                .iter()
+                .map(|(k, v)| (k.to_string(), v.to_string()))
+                .collect(),
+            base_url: "http://wharf.test/api/packages/alice/npm".into(),
+        }
+    }
+
+    fn listing_after(after: &str) -> Key {
+        Key {
+            subject: Subject::Listing {
+                owner_id: 1,
+                format: "oci".into(),
+                filter: String::new(),
+                offset: 0,
+                limit: 0,
+                all_versions: false,
+                after: after.into(),
+            },
+            ..key("catalog", &[])
+        }
+    }
+
+    fn document(status: u16, body: &str) -> Arc<Rendered> {
+        Arc::new(Rendered {
+            status,
+            content_type: "application/json".into(),
+            headers: Vec::new(),
+            body: Bytes::from(body.to_string()),
+            etag: "\"tag\"".into(),
+            gzip: OnceLock::new(),
+        })
+    }
+
+    /// The body `cache` serves for `key` at `revision`, rendering `body` on a miss.
+    async fn get(cache: &IndexCache, key: Key, revision: i64, body: &str) -> String {
+        let rendered = cache
+            .get_or_render(key, revision, async { Ok(document(200, body)) })
+            .await
+            .unwrap();
+        String::from_utf8(rendered.body.to_vec()).unwrap()
+    }
+
+    // Guards revision keying: a rendering is reused while its revision holds and
+    // replaced by the next revision's.
+    #[tokio::test]
+    async fn a_rendering_lives_as_long_as_its_revision() {
+        let cache = IndexCache::default();
+        assert_eq!(get(&cache, key("v", &[]), 1, "first").await, "first");
+        assert_eq!(get(&cache, key("v", &[]), 1, "again").await, "first");
+        assert_eq!(cache.renders_made(), 1);
+        assert_eq!(get(&cache, key("v", &[]), 2, "second").await, "second");
+        assert_eq!(get(&cache, key("v", &[]), 2, "again").await, "second");
+        assert_eq!(cache.renders_made(), 2);
+    }
+
+    // Guards the key's parts: another view, other params or another listing page
+    // (`after` included) is another document.
+    #[tokio::test]
+    async fn every_part_of_the_key_makes_its_own_entry() {
+        let cache = IndexCache::default();
+        let keys = [
+            key("packument", &[]),
+            key("abbreviated", &[]),
+            key("version", &[("version", "1.0")]),
+            key("version", &[("version", "2.0")]),
+            Key {
+                base_url: "http://other.test".into(),
+                ..key("packument", &[])
+            },
+            listing_after(""),
+            listing_after("alice/a"),
+        ];
+        for (i, k) in keys.iter().enumerate() {
+            assert_eq!(
+                get(&cache, k.clone(), 1, &i.to_string()).await,
+                i.to_string()
+            );
+        }
+        for (i, k) in keys.iter().enumerate() {
+            assert_eq!(get(&cache, k.clone(), 1, "miss").await, i.to_string());
+        }
+        assert_eq!(cache.renders_made(), keys.len() as u64);
+    }
+
+    // Guards that failures are not kept: a plugin's error or non-2xx answer is
+    // rendered again on the next request.
+    #[tokio::test]
+    async fn failures_are_rendered_again() {
+        let cache = IndexCache::default();
+        let failed = cache
+            .get_or_render(key("v", &[]), 1, async {
+                Err(Error::Internal("boom".into()))
+            })
+            .await;
+        assert!(matches!(failed, Err(Error::Internal(_))));
+        let not_found = cache
+            .get_or_render(key("v", &[]), 1, async { Ok(document(404, "none")) })
+            .await
+            .unwrap();
+        assert_eq!(not_found.status, 404);
+        assert_eq!(get(&cache, key("v", &[]), 1, "ok").await, "ok");
+        assert_eq!(cache.renders_made(), 3);
+    }
+
+    // Guards single-flight: concurrent misses of one key and revision wait for one
+    // rendering and share it; nothing is left in flight afterwards.
+    #[tokio::test]
+    async fn concurrent_misses_render_once() {
+        let cache = IndexCache::default();
+        let renders = AtomicUsize::new(0);
+        let gate = tokio::sync::Notify::new();
+        let render = || async {
+            renders.fetch_add(1, Ordering::SeqCst);
+            gate.notified().await;
+            Ok(document(200, "shared"))
+        };
+        let (a, b, c, ()) = tokio::join!(
+            cache.get_or_render(key("v", &[]), 1, render()),
+            cache.get_or_render(key("v", &[]), 1, render()),
+            cache.get_or_render(key("v", &[]), 1, render()),
+            async {
+                tokio::task::yield_now().await;
+                gate.notify_waiters();
+            },
+        );
+        let (a, b, c) = (a.unwrap(), b.unwrap(), c.unwrap());
+        assert!(Arc::ptr_eq(&a, &b) && Arc::ptr_eq(&b, &c));
+        assert_eq!(renders.load(Ordering::SeqCst), 1);
+        assert_eq!(cache.renders_made(), 1);
+        assert!(lock(&cache.in_flight).is_empty());
+    }
+
+    // Guards a rendering whose client hung up: a waiting caller renders instead, and
+    // an abandoned key does not stay in the map.
+    #[tokio::test]
+    async fn a_waiter_takes_over_from_a_dropped_rendering() {
+        let cache = IndexCache::default();
+        let mut first = Box::pin(cache.get_or_render(key("v", &[]), 1, std::future::pending()));
+        assert!(
+            first.as_mut().now_or_never().is_none(),
+            "rendering, forever"
+        );
+        let mut second =
+            Box::pin(cache.get_or_render(key("v", &[]), 1, async { Ok(document(200, "mine")) }));
+        assert!(
+            second.as_mut().now_or_never().is_none(),
+            "waiting on the first"
+        );
+        drop(first);
+        let taken_over = second.await.unwrap();
+        assert_eq!(&taken_over.body[..], b"mine");
+        assert!(lock(&cache.in_flight).is_empty());
+
+        let mut abandoned = Box::pin(cache.get_or_render(key("w", &[]), 1, std::future::pending()));
+        assert!(abandoned.as_mut().now_or_never().is_none());
+        drop(abandoned);
+        assert!(lock(&cache.in_flight).is_empty());
+    }
+
+    // Guards content negotiation: small bodies go as they are; larger ones are
+    // compressed once, under an ETag of their own.
+    #[test]
+    fn gzip_variants_have_their_own_etag() {
+        let small = document(200, "{}");
+        assert_eq!(
+            small.variant(true),
+            (small.body.clone(), "\"tag\"".into(), false)
+        );
+        let large = document(200, &"x".repeat(4 * GZIP_MIN));
+        let (body, etag, compressed) = large.variant(true);
+        assert!(compressed && body.len() < large.body.len());
+        assert_eq!(etag, "\"tag-gzip\"");
+        let mut plain = Vec::new();
+        std::io::Read::read_to_end(&mut flate2::read::GzDecoder::new(&body[..]), &mut plain)
+            .unwrap();
+        assert_eq!(plain, large.body);
+        let again = large.variant(true).0;
+        assert_eq!(again.as_ptr(), body.as_ptr(), "compressed once");
+        assert!(!large.variant(false).2);
+    }
+}

@@ -250,6 +250,7 @@ async fn listing(
                 owner_id,
                 Some(&format),
                 filter,
+                &spec.after,
                 limit,
                 i64::from(spec.offset),
             )?;
@@ -348,3 +349,6 @@ fn to_api(owner: &str, d: PackageDetail) -> api::PackageDetail {
         tags: d.tags,
     }
 }
+
+#[cfg(test)]
+mod tests;
