@@ -11,8 +11,8 @@ use std::cell::RefCell;
 
 use crate::upload::UploadBody;
 use crate::{
-    Digest, FileInfo, FileSource, HashAlgorithm, IndexInput, IndexSpec, Method, PackageDetail,
-    PackageRef, Request, SettingValue, VersionDetail,
+    Digest, FileInfo, FileSource, HashAlgorithm, IndexInput, IndexSpec, Method, Operation,
+    PackageDetail, PackageRef, Request, Response, Route, SettingValue, VersionDetail,
 };
 
 thread_local! {
@@ -254,6 +254,97 @@ pub fn file(name: &str, size: u64, sha256: &str) -> FileInfo {
     }
 }
 
+/// The index a route renders (a plugin's `match-route` answer for a read).
+///
+/// # Panics
+/// When the route does anything else.
+pub fn index_spec(route: Route) -> IndexSpec {
+    match route.operation {
+        Operation::RenderIndex(spec) => spec,
+        other => panic!("expected an index, got {other:?}"),
+    }
+}
+
+/// A rendered response as a snapshot test records it: status, content type and
+/// headers, then the body. A compact JSON body is shown one value per line (so a diff
+/// points at the value that changed) with nothing added or dropped: joining its lines
+/// without their indentation gives the served bytes back. Any other body is shown as
+/// served, with a marker when it has no final newline (as `git diff` does).
+pub fn snapshot(response: &Response) -> String {
+    let mut out = format!("{} {}\n", response.status, response.content_type);
+    for (name, value) in &response.headers {
+        out.push_str(&format!("{name}: {value}\n"));
+    }
+    out.push('\n');
+    match indented_json(&response.body) {
+        Some(json) => out.push_str(&json),
+        None => {
+            out.push_str(&String::from_utf8_lossy(&response.body));
+            if !response.body.ends_with(b"\n") {
+                out.push_str("\n\\ no newline at end of body\n");
+            }
+        }
+    }
+    out
+}
+
+/// `body` indented one value per line, when it is an object or array with no
+/// whitespace outside its strings (how plugins print JSON); `None` otherwise.
+fn indented_json(body: &[u8]) -> Option<String> {
+    let text = std::str::from_utf8(body).ok()?;
+    if !(text.starts_with('{') || text.starts_with('[')) {
+        return None;
+    }
+    let mut out = String::with_capacity(text.len() * 2);
+    let mut depth = 0usize;
+    let (mut in_string, mut escaped) = (false, false);
+    let newline = |out: &mut String, depth: usize| {
+        out.push('\n');
+        out.push_str(&"  ".repeat(depth));
+    };
+    let mut chars = text.chars().peekable();
+    while let Some(c) = chars.next() {
+        if in_string {
+            match (escaped, c) {
+                (true, _) => escaped = false,
+                (false, '\\') => escaped = true,
+                (false, '"') => in_string = false,
+                _ => {}
+            }
+            out.push(c);
+            continue;
+        }
+        match c {
+            c if c.is_whitespace() => return None,
+            '"' => {
+                in_string = true;
+                out.push(c);
+            }
+            // Empty containers stay on one line.
+            '{' | '[' if matches!(chars.peek(), Some('}' | ']')) => {
+                out.push(c);
+                out.push(chars.next()?);
+            }
+            '{' | '[' => {
+                out.push(c);
+                depth += 1;
+                newline(&mut out, depth);
+            }
+            '}' | ']' => {
+                depth = depth.checked_sub(1)?;
+                newline(&mut out, depth);
+                out.push(c);
+            }
+            ',' => {
+                out.push(c);
+                newline(&mut out, depth);
+            }
+            c => out.push(c),
+        }
+    }
+    (depth == 0 && !in_string).then(|| out + "\n")
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -291,5 +382,20 @@ mod tests {
         assert_eq!(r.header("accept"), Some("application/json"));
         assert_eq!(r.query_param("q"), Some("x y"));
         assert_eq!(r.user.as_deref(), Some("bob"));
+    }
+
+    #[test]
+    fn snapshots_indent_compact_json_without_changing_a_byte() {
+        let body = r#"{"a":[1,{}],"b\\\"{,":[]}"#;
+        let shown = snapshot(&Response::json(body).header("vary", "Accept"));
+        assert_eq!(
+            shown,
+            "200 application/json\nvary: Accept\n\n{\n  \"a\":[\n    1,\n    {}\n  ],\n  \"b\\\\\\\"{,\":[]\n}\n"
+        );
+        let joined: String = shown.lines().skip(3).map(str::trim_start).collect();
+        assert_eq!(joined, body);
+        // Whitespace outside strings is not compact JSON: shown as served.
+        let spaced = snapshot(&Response::json("{ }"));
+        assert!(spaced.ends_with("\n{ }\n\\ no newline at end of body\n"));
     }
 }
