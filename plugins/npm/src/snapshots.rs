@@ -93,3 +93,9 @@ fn search() {
     input.listing_total = 1;
     assert_snapshot!(rendered(input));
 }
+
+#[test]
+fn dist_tags() {
+    let request = request(Method::Get, "/-/package/@acme%2fapp/dist-tags");
+    assert_snapshot!(rendered(input(request, Some(app()))));
+}

@@ -92,3 +92,52 @@ fn v2_find_packages_by_id() {
     let path = "/FindPackagesById()";
     assert_snapshot!(rendered(path, &[("id", "'Acme.Tools'")], Some(tools())));
 }
+
+#[test]
+fn registration_leaf() {
+    let path = "/registration/acme.tools/1.1.0-beta.1.json";
+    assert_snapshot!(rendered(path, &[], Some(tools())));
+}
+
+#[test]
+fn flat_container_versions() {
+    assert_snapshot!(rendered("/package/acme.tools/index.json", &[], Some(tools())));
+}
+
+#[test]
+fn autocomplete() {
+    let input = routed_input(routed("/autocomplete", &[("q", "acme")]), None);
+    let input = with_listing(input, vec![tools()]);
+    assert_snapshot!(snapshot(&crate::render::render(&input).expect("render")));
+}
+
+#[test]
+fn v2_metadata_document() {
+    assert_snapshot!(responded("/$metadata"));
+}
+
+#[test]
+fn v2_entry() {
+    let path = "/Packages(Id='Acme.Tools',Version='1.0.0')";
+    assert_snapshot!(rendered(path, &[], Some(tools())));
+}
+
+#[test]
+fn v2_search_page() {
+    let query = [
+        ("searchTerm", "'acme'"),
+        ("$filter", "IsLatestVersion"),
+        ("$top", "1"),
+        ("includePrerelease", "true"),
+    ];
+    let input = routed_input(routed("/Search()", &query), None);
+    let input = with_listing(input, vec![tools()]);
+    assert_snapshot!(snapshot(&crate::render::render(&input).expect("render")));
+}
+
+#[test]
+fn v2_search_count() {
+    let input = routed_input(routed("/Search()/$count", &[("searchTerm", "'acme'")]), None);
+    let input = with_listing(input, vec![tools()]);
+    assert_snapshot!(snapshot(&crate::render::render(&input).expect("render")));
+}
