@@ -49,7 +49,11 @@ fn demo_app() -> PackageDetail {
 }
 
 /// The document `request` renders, routed as the host routes it.
-fn rendered(request: Request, detail: Option<PackageDetail>, listing: Vec<PackageDetail>) -> String {
+fn rendered(
+    request: Request,
+    detail: Option<PackageDetail>,
+    listing: Vec<PackageDetail>,
+) -> String {
     let spec = index_spec(match_route(&request).expect("route"));
     let mut input = index_input(request, spec, detail);
     input.listing_total = listing.len() as u64;

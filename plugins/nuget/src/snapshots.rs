@@ -101,7 +101,11 @@ fn registration_leaf() {
 
 #[test]
 fn flat_container_versions() {
-    assert_snapshot!(rendered("/package/acme.tools/index.json", &[], Some(tools())));
+    assert_snapshot!(rendered(
+        "/package/acme.tools/index.json",
+        &[],
+        Some(tools())
+    ));
 }
 
 #[test]
@@ -137,7 +141,10 @@ fn v2_search_page() {
 
 #[test]
 fn v2_search_count() {
-    let input = routed_input(routed("/Search()/$count", &[("searchTerm", "'acme'")]), None);
+    let input = routed_input(
+        routed("/Search()/$count", &[("searchTerm", "'acme'")]),
+        None,
+    );
     let input = with_listing(input, vec![tools()]);
     assert_snapshot!(snapshot(&crate::render::render(&input).expect("render")));
 }

@@ -25,7 +25,8 @@ fn get(path: &str) -> Request {
 /// A manifest as a push stores it: digest, descriptor fields and its subject.
 fn pushed(digest: &str, metadata: serde_json::Value, subject: Option<&str>) -> VersionDetail {
     let manifest = file("manifest", 512, &digest["sha256:".len()..]);
-    let mut stored = wharf_plugin_sdk::testing::version(digest, &metadata.to_string(), vec![manifest]);
+    let mut stored =
+        wharf_plugin_sdk::testing::version(digest, &metadata.to_string(), vec![manifest]);
     stored.properties = subject
         .map(|s| vec![("subject".to_string(), s.to_string())])
         .unwrap_or_default();

@@ -26,8 +26,7 @@ fn uploaded(v: &str, files: &[(&str, bool, char)], properties: &[(&str, &str)]) 
             stored
         })
         .collect();
-    let mut stored =
-        wharf_plugin_sdk::testing::version(v, r#"{"requires_python":">=3.8"}"#, files);
+    let mut stored = wharf_plugin_sdk::testing::version(v, r#"{"requires_python":">=3.8"}"#, files);
     stored.created = JAN_1;
     stored.properties = properties
         .iter()
