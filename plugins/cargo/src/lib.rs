@@ -13,6 +13,8 @@ mod names;
 mod publish;
 mod render;
 mod routes;
+#[cfg(test)]
+mod snapshots;
 
 use wharf_plugin_sdk::{
     Descriptor, ErrorStyle, IndexInput, PluginError, PublishPlan, Request, Response, Route, Upload,

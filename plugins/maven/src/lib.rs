@@ -14,6 +14,8 @@ mod metadata;
 mod path;
 mod pom;
 mod routes;
+#[cfg(test)]
+mod snapshots;
 mod upload;
 
 use wharf_plugin_sdk::{

@@ -11,6 +11,8 @@ mod render;
 mod routes;
 mod scan;
 mod search;
+#[cfg(test)]
+mod snapshots;
 
 use wharf_plugin_sdk::params;
 use wharf_plugin_sdk::{

@@ -17,6 +17,8 @@ mod render;
 mod routes;
 mod search;
 mod service;
+#[cfg(test)]
+mod snapshots;
 mod upload;
 mod version;
 

@@ -12,6 +12,8 @@ mod manifest;
 mod names;
 mod render;
 mod routes;
+#[cfg(test)]
+mod snapshots;
 
 use wharf_plugin_sdk::{
     BearerChallenge, Challenge, Descriptor, ErrorStyle, IndexInput, PluginError, PublishPlan,

@@ -14,6 +14,8 @@ mod metadata;
 mod names;
 mod routes;
 mod simple;
+#[cfg(test)]
+mod snapshots;
 mod upload;
 mod version;
 mod wheel;

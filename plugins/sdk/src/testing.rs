@@ -11,8 +11,8 @@ use std::cell::RefCell;
 
 use crate::upload::UploadBody;
 use crate::{
-    Digest, FileInfo, FileSource, HashAlgorithm, IndexInput, IndexSpec, Method, PackageDetail,
-    PackageRef, Request, SettingValue, VersionDetail,
+    Digest, FileInfo, FileSource, HashAlgorithm, IndexInput, IndexSpec, Method, Operation,
+    PackageDetail, PackageRef, Request, Response, Route, SettingValue, VersionDetail,
 };
 
 thread_local! {
@@ -254,6 +254,121 @@ pub fn file(name: &str, size: u64, sha256: &str) -> FileInfo {
     }
 }
 
+/// The index a route renders (a plugin's `match-route` answer for a read).
+///
+/// # Panics
+/// When the route does anything else.
+pub fn index_spec(route: Route) -> IndexSpec {
+    match route.operation {
+        Operation::RenderIndex(spec) => spec,
+        other => panic!("expected an index, got {other:?}"),
+    }
+}
+
+/// A rendered response as a snapshot test records it: status, content type and
+/// headers, then the body. A compact JSON body is shown one value per line, and an XML
+/// body on one line one tag per line (so a diff points at what changed), with nothing
+/// added or dropped: joining the lines without their indentation gives the served bytes
+/// back. Any other body is shown as served, with a marker when it has no final newline
+/// (as `git diff` does).
+pub fn snapshot(response: &Response) -> String {
+    let mut out = format!("{} {}\n", response.status, response.content_type);
+    for (name, value) in &response.headers {
+        out.push_str(&format!("{name}: {value}\n"));
+    }
+    if let Some(json) = indented_json(&response.body) {
+        out.push_str("(compact JSON, one value per line here)\n\n");
+        out.push_str(&json);
+    } else if let Some(xml) = tag_per_line(&response.body) {
+        out.push_str("(XML on one line, one tag per line here)\n\n");
+        out.push_str(&xml);
+    } else {
+        out.push('\n');
+        out.push_str(&String::from_utf8_lossy(&response.body));
+        if !response.body.ends_with(b"\n") {
+            out.push_str("\n\\ no newline at end of body\n");
+        }
+    }
+    out
+}
+
+/// `body` with a line break between adjacent tags, when it is XML on one line (after
+/// an optional `<?xml …?>` line); `None` otherwise. XML text cannot hold a raw `<`, so
+/// every `><` is a boundary between tags.
+fn tag_per_line(body: &[u8]) -> Option<String> {
+    let text = std::str::from_utf8(body).ok()?;
+    let (declaration, rest) = match text.split_once('\n') {
+        Some((declaration, rest)) if declaration.starts_with("<?xml") => (declaration, rest),
+        _ => ("", text),
+    };
+    if !rest.starts_with('<') || rest.contains('\n') {
+        return None;
+    }
+    let declaration = if declaration.is_empty() {
+        String::new()
+    } else {
+        format!("{declaration}\n")
+    };
+    Some(declaration + &rest.replace("><", ">\n<") + "\n")
+}
+
+/// `body` indented one value per line, when it is an object or array with no
+/// whitespace outside its strings (how plugins print JSON); `None` otherwise.
+fn indented_json(body: &[u8]) -> Option<String> {
+    let text = std::str::from_utf8(body).ok()?;
+    if !(text.starts_with('{') || text.starts_with('[')) {
+        return None;
+    }
+    let mut out = String::with_capacity(text.len() * 2);
+    let mut depth = 0usize;
+    let (mut in_string, mut escaped) = (false, false);
+    let newline = |out: &mut String, depth: usize| {
+        out.push('\n');
+        out.push_str(&"  ".repeat(depth));
+    };
+    let mut chars = text.chars().peekable();
+    while let Some(c) = chars.next() {
+        if in_string {
+            match (escaped, c) {
+                (true, _) => escaped = false,
+                (false, '\\') => escaped = true,
+                (false, '"') => in_string = false,
+                _ => {}
+            }
+            out.push(c);
+            continue;
+        }
+        match c {
+            c if c.is_whitespace() => return None,
+            '"' => {
+                in_string = true;
+                out.push(c);
+            }
+            // Empty containers stay on one line.
+            '{' | '[' if matches!(chars.peek(), Some('}' | ']')) => {
+                out.push(c);
+                out.push(chars.next()?);
+            }
+            '{' | '[' => {
+                out.push(c);
+                depth += 1;
+                newline(&mut out, depth);
+            }
+            '}' | ']' => {
+                depth = depth.checked_sub(1)?;
+                newline(&mut out, depth);
+                out.push(c);
+            }
+            ',' => {
+                out.push(c);
+                newline(&mut out, depth);
+            }
+            c => out.push(c),
+        }
+    }
+    (depth == 0 && !in_string).then(|| out + "\n")
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -291,5 +406,27 @@ mod tests {
         assert_eq!(r.header("accept"), Some("application/json"));
         assert_eq!(r.query_param("q"), Some("x y"));
         assert_eq!(r.user.as_deref(), Some("bob"));
+    }
+
+    #[test]
+    fn snapshots_break_lines_without_changing_a_byte() {
+        let body = r#"{"a":[1,{}],"b\\\"{,":[]}"#;
+        let shown = snapshot(&Response::json(body).header("vary", "Accept"));
+        assert_eq!(
+            shown,
+            "200 application/json\nvary: Accept\n(compact JSON, one value per line here)\n\n{\n  \"a\":[\n    1,\n    {}\n  ],\n  \"b\\\\\\\"{,\":[]\n}\n"
+        );
+        let joined: String = shown.lines().skip(4).map(str::trim_start).collect();
+        assert_eq!(joined, body);
+        let xml = "<?xml version=\"1.0\"?>\n<a x=\"1\"><b>t &gt; u</b><c/></a>";
+        let shown = snapshot(&Response::new(200, "text/xml", xml));
+        assert!(
+            shown.ends_with(
+                "\n\n<?xml version=\"1.0\"?>\n<a x=\"1\">\n<b>t &gt; u</b>\n<c/>\n</a>\n"
+            )
+        );
+        // Whitespace outside strings is not compact JSON: shown as served.
+        let spaced = snapshot(&Response::json("{ }"));
+        assert!(spaced.ends_with("\n{ }\n\\ no newline at end of body\n"));
     }
 }

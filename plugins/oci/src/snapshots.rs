@@ -1,0 +1,105 @@
+//! Snapshots of the listings OCI clients read (tags, referrers, the catalog), byte for
+//! byte, headers included: a change to any of them shows up in review as a changed
+//! file under `src/snapshots/`.
+
+use insta::assert_snapshot;
+use serde_json::json;
+use wharf_plugin_sdk::testing::{file, index_input, index_spec, package, request, snapshot};
+use wharf_plugin_sdk::{IndexInput, Method, PackageDetail, Request, VersionDetail};
+
+use crate::render::render;
+use crate::routes::match_route;
+
+const IMAGE: &str = "sha256:1111111111111111111111111111111111111111111111111111111111111111";
+const SIGNATURE: &str = "sha256:2222222222222222222222222222222222222222222222222222222222222222";
+const SBOM: &str = "sha256:3333333333333333333333333333333333333333333333333333333333333333";
+const MANIFEST: &str = "application/vnd.oci.image.manifest.v1+json";
+
+/// A GET of `path` on the owner-less `/v2` mount.
+fn get(path: &str) -> Request {
+    request(Method::Get, path)
+        .with_owner(None)
+        .with_base_url("http://wharf.test/v2")
+}
+
+/// A manifest as a push stores it: digest, descriptor fields and its subject.
+fn pushed(digest: &str, metadata: serde_json::Value, subject: Option<&str>) -> VersionDetail {
+    let manifest = file("manifest", 512, &digest["sha256:".len()..]);
+    let mut stored =
+        wharf_plugin_sdk::testing::version(digest, &metadata.to_string(), vec![manifest]);
+    stored.properties = subject
+        .map(|s| vec![("subject".to_string(), s.to_string())])
+        .unwrap_or_default();
+    stored
+}
+
+/// `alice/app`: an image tagged `1.0`, `1.1` and `latest`, signed and with an SBOM.
+fn app() -> PackageDetail {
+    let image = pushed(IMAGE, json!({"mediaType": MANIFEST, "size": 512}), None);
+    let signature = pushed(
+        SIGNATURE,
+        json!({"mediaType": MANIFEST, "size": 700, "artifactType": "application/vnd.dev.cosign.artifact.sig.v1+json",
+               "annotations": {"org.opencontainers.image.created": "2024-01-01T00:00:00Z"}}),
+        Some(IMAGE),
+    );
+    let sbom = pushed(
+        SBOM,
+        json!({"mediaType": MANIFEST, "size": 800, "artifactType": "application/spdx+json"}),
+        Some(IMAGE),
+    );
+    let mut detail = package("app", vec![image, signature, sbom]);
+    detail.tags = ["latest", "1.1", "1.0"]
+        .iter()
+        .map(|t| (t.to_string(), IMAGE.to_string()))
+        .collect();
+    detail
+}
+
+/// What `render-index` gets for `request`, routed as the host routes it.
+fn input(request: Request, detail: Option<PackageDetail>) -> IndexInput {
+    let spec = index_spec(match_route(&request).expect("route"));
+    index_input(request, spec, detail)
+}
+
+fn rendered(input: IndexInput) -> String {
+    snapshot(&render(input).expect("render"))
+}
+
+#[test]
+fn tags_list() {
+    assert_snapshot!(rendered(input(get("/alice/app/tags/list"), Some(app()))));
+}
+
+#[test]
+fn tags_list_first_page() {
+    let request = get("/alice/app/tags/list").with_query("n", "2");
+    assert_snapshot!(rendered(input(request, Some(app()))));
+}
+
+#[test]
+fn referrers_index() {
+    let request = get(&format!("/alice/app/referrers/{IMAGE}"));
+    assert_snapshot!(rendered(input(request, Some(app()))));
+}
+
+#[test]
+fn referrers_index_filtered() {
+    let request = get(&format!("/alice/app/referrers/{IMAGE}"))
+        .with_query("artifactType", "application/spdx+json");
+    assert_snapshot!(rendered(input(request, Some(app()))));
+}
+
+#[test]
+fn catalog_first_page() {
+    let mut input = input(get("/_catalog").with_query("n", "2"), None);
+    input.listing = ["app", "base", "tools"]
+        .iter()
+        .map(|name| {
+            let mut repository = app();
+            repository.pkg.name = name.to_string();
+            repository
+        })
+        .collect();
+    input.listing_total = 3;
+    assert_snapshot!(rendered(input));
+}

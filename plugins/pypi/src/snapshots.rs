@@ -1,0 +1,104 @@
+//! Snapshots of the simple-repository pages pip and uv read (PEP 503 HTML, PEP 691
+//! JSON), byte for byte: a change to any of them shows up in review as a changed file
+//! under `src/snapshots/`.
+
+use insta::assert_snapshot;
+use wharf_plugin_sdk::testing::{file, index_input, index_spec, package, request, snapshot};
+use wharf_plugin_sdk::{IndexInput, Method, PackageDetail, Request, VersionDetail};
+
+use crate::routes::match_route;
+use crate::simple::render;
+
+const JSON: &str = "application/vnd.pypi.simple.v1+json";
+
+/// 2024-01-01T00:00:00Z.
+const JAN_1: i64 = 1_704_067_200;
+
+/// A version as twine's upload stores it: its files, `Requires-Python`, and per-file
+/// facts and yanks as properties.
+fn uploaded(v: &str, files: &[(&str, bool, char)], properties: &[(&str, &str)]) -> VersionDetail {
+    let files = files
+        .iter()
+        .map(|(name, lead, fill)| {
+            let mut stored = file(name, 1234, &fill.to_string().repeat(64));
+            stored.lead = *lead;
+            stored.created = JAN_1;
+            stored
+        })
+        .collect();
+    let mut stored = wharf_plugin_sdk::testing::version(v, r#"{"requires_python":">=3.8"}"#, files);
+    stored.created = JAN_1;
+    stored.properties = properties
+        .iter()
+        .map(|(n, v)| (n.to_string(), v.to_string()))
+        .collect();
+    stored
+}
+
+/// `wharf-base`: 1.0.0 (a wheel with its PEP 658 metadata, and an sdist), and 1.1.0,
+/// yanked, whose wheel needs a newer Python.
+fn wharf_base() -> PackageDetail {
+    let wheel_facts = r#"{"requires_python":">=3.9, <4"}"#;
+    let mut detail = package(
+        "wharf-base",
+        vec![
+            uploaded(
+                "1.0.0",
+                &[
+                    ("wharf_base-1.0.0-py3-none-any.whl", true, 'a'),
+                    ("wharf_base-1.0.0-py3-none-any.whl.metadata", false, 'b'),
+                    ("wharf_base-1.0.0.tar.gz", true, 'c'),
+                ],
+                &[],
+            ),
+            uploaded(
+                "1.1.0",
+                &[("wharf_base-1.1.0-py3-none-any.whl", true, 'd')],
+                &[
+                    ("file:wharf_base-1.1.0-py3-none-any.whl", wheel_facts),
+                    ("yanked", "true"),
+                    ("yanked-reason", "broken <fast> \"path\""),
+                ],
+            ),
+        ],
+    );
+    detail.created = JAN_1;
+    detail.modified = JAN_1;
+    detail
+}
+
+/// What `render-index` gets for `request`, routed as the host routes it, with the
+/// package as its detail and as the owner's listing.
+fn input(request: Request) -> IndexInput {
+    let spec = index_spec(match_route(&request).expect("route"));
+    let mut input = index_input(request, spec, Some(wharf_base()));
+    input.listing = vec![wharf_base()];
+    input.listing_total = 1;
+    input
+}
+
+fn rendered(request: Request) -> String {
+    snapshot(&render(&input(request)).expect("render"))
+}
+
+#[test]
+fn project_page_html() {
+    assert_snapshot!(rendered(request(Method::Get, "/simple/wharf-base/")));
+}
+
+#[test]
+fn project_page_json() {
+    let request = request(Method::Get, "/simple/wharf-base/").with_header("accept", JSON);
+    assert_snapshot!(rendered(request));
+}
+
+#[test]
+fn projects_html() {
+    assert_snapshot!(rendered(request(Method::Get, "/simple/")));
+}
+
+#[test]
+fn projects_json() {
+    let request = request(Method::Get, "/simple/").with_header("accept", JSON);
+    assert_snapshot!(rendered(request));
+}
