@@ -34,8 +34,10 @@ impl Source for UploadReader<'_> {
 }
 
 /// Largest skeleton (the document without attachment data) accepted: manifests and
-/// readmes, never tarballs.
-const MAX_SKELETON: usize = 16 << 20;
+/// readmes, never tarballs. Parsing one takes several times its size in plugin memory,
+/// so this stays well inside the default 64 MiB (a 12 MiB skeleton did not): a larger
+/// document is a clean 413, never a failed call.
+const MAX_SKELETON: usize = 8 << 20;
 
 pub struct Scanned {
     /// The document with every attachment's `data` replaced by `""`.
