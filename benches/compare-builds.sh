@@ -8,7 +8,9 @@
 #
 # Usage: benches/compare-builds.sh BIN_A BIN_B
 # Environment: ROUNDS (default 5), DURATION seconds per run (default 8), CONNS (20),
-#              THREADS (2), WORKLOAD (tarball | packument).
+#              THREADS (2), WORKLOAD (tarball | packument), CONFIG (registry.toml text
+#              for both servers; default empty), CONFIG_B (B's instead, e.g. to switch
+#              off a feature A's build does not have).
 
 set -euo pipefail
 # shellcheck source=lib.sh source-path=SCRIPTDIR
@@ -44,7 +46,9 @@ for side in A B; do
     [[ -x $bin ]] || die "no server binary at $bin"
     port=$(free_port)
     mkdir -p "$TMP/$side"
-    : >"$TMP/$side/registry.toml"
+    config=${CONFIG:-}
+    if [[ $side == B && -n ${CONFIG_B:-} ]]; then config=$CONFIG_B; fi
+    printf '%s\n' "$config" >"$TMP/$side/registry.toml"
     WHARF_LISTEN=127.0.0.1:$port WHARF_DATA_DIR=$TMP/$side/data WHARF_PUBLIC_URL=http://127.0.0.1:$port \
         WHARF_ADMIN_PASSWORD=$PASSWORD "$bin" serve --config "$TMP/$side/registry.toml" \
         >"$TMP/$side/stdout" 2>"$TMP/$side/stderr" &
