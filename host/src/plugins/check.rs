@@ -164,6 +164,18 @@ impl fmt::Display for Report {
             "routes",
             &"decided per request by match-route, below the mount",
         )?;
+        self.config_rows(f, &row)
+    }
+}
+
+impl Report {
+    /// How the config treats the format, or the table that would enable it.
+    fn config_rows(
+        &self,
+        f: &mut fmt::Formatter<'_>,
+        row: &dyn Fn(&mut fmt::Formatter<'_>, &str, &dyn fmt::Display) -> fmt::Result,
+    ) -> fmt::Result {
+        let d = &self.descriptor;
         match &self.configured {
             Some(format) => {
                 let state = if format.enabled {

@@ -218,49 +218,7 @@ fn apply(
     }
 
     for (version, blob_indexes) in plan.versions.iter().zip(&materialized.files) {
-        let existing = packages::version(tx, package_id, &version.version)?;
-        let version_id = match (version.mode, existing) {
-            (VersionMode::Create, Some(_)) => {
-                return Err(Error::Conflict(format!(
-                    "version {:?} already exists",
-                    version.version
-                )));
-            }
-            (
-                VersionMode::Create | VersionMode::CreateOrExtend | VersionMode::CreateOrReplace,
-                None,
-            ) => packages::insert_version(
-                tx,
-                package_id,
-                &version.version,
-                &version.metadata,
-                creator,
-            )?,
-            // Files may arrive in any order (Maven sends the jar before the pom), so
-            // metadata is whatever the last upload that carried some said.
-            (VersionMode::CreateOrExtend | VersionMode::Extend, Some(v)) => {
-                if !version.metadata.is_empty() {
-                    packages::set_metadata(tx, v.id, &version.metadata)?;
-                }
-                v.id
-            }
-            (VersionMode::CreateOrReplace, Some(v)) => {
-                packages::delete_files_of(tx, v.id)?;
-                packages::set_metadata(tx, v.id, &version.metadata)?;
-                v.id
-            }
-            (VersionMode::UpdateMetadata, Some(v)) => {
-                packages::set_metadata(tx, v.id, &version.metadata)?;
-                v.id
-            }
-            (VersionMode::Extend | VersionMode::UpdateMetadata | VersionMode::None, None) => {
-                return Err(Error::not_found(format!(
-                    "version {:?} does not exist",
-                    version.version
-                )));
-            }
-            (VersionMode::None, Some(v)) => v.id,
-        };
+        let version_id = version_row(tx, package_id, version, creator)?;
         for (file, index) in version.files.iter().zip(blob_indexes) {
             let blob = &materialized.blobs[*index];
             let new = packages::NewFile {
@@ -304,6 +262,54 @@ fn apply(
         blob.publish()?;
     }
     Ok(())
+}
+
+/// The id of the version a plan names, created, extended or replaced as its mode says.
+fn version_row(
+    tx: &rusqlite::Transaction<'_>,
+    package_id: i64,
+    version: &api::PlanVersion,
+    creator: Option<i64>,
+) -> Result<i64, Error> {
+    let existing = packages::version(tx, package_id, &version.version)?;
+    Ok(match (version.mode, existing) {
+        (VersionMode::Create, Some(_)) => {
+            return Err(Error::Conflict(format!(
+                "version {:?} already exists",
+                version.version
+            )));
+        }
+        (
+            VersionMode::Create | VersionMode::CreateOrExtend | VersionMode::CreateOrReplace,
+            None,
+        ) => {
+            packages::insert_version(tx, package_id, &version.version, &version.metadata, creator)?
+        }
+        // Files may arrive in any order (Maven sends the jar before the pom), so
+        // metadata is whatever the last upload that carried some said.
+        (VersionMode::CreateOrExtend | VersionMode::Extend, Some(v)) => {
+            if !version.metadata.is_empty() {
+                packages::set_metadata(tx, v.id, &version.metadata)?;
+            }
+            v.id
+        }
+        (VersionMode::CreateOrReplace, Some(v)) => {
+            packages::delete_files_of(tx, v.id)?;
+            packages::set_metadata(tx, v.id, &version.metadata)?;
+            v.id
+        }
+        (VersionMode::UpdateMetadata, Some(v)) => {
+            packages::set_metadata(tx, v.id, &version.metadata)?;
+            v.id
+        }
+        (VersionMode::Extend | VersionMode::UpdateMetadata | VersionMode::None, None) => {
+            return Err(Error::not_found(format!(
+                "version {:?} does not exist",
+                version.version
+            )));
+        }
+        (VersionMode::None, Some(v)) => v.id,
+    })
 }
 
 /// Makes the version reference `references` (replacing earlier ones). Checked here, in

@@ -37,42 +37,70 @@ pub async fn render(
     mut spec: api::IndexSpec,
 ) -> Result<Arc<Rendered>, Error> {
     let digest_of = spec.digest_of.take();
-    let document = render_document(registry, format, plugin, base_url, owner, spec).await?;
-    Ok(digested(document, digest_of))
+    let document = Document {
+        registry,
+        format,
+        plugin,
+        base_url,
+        owner,
+        spec,
+    };
+    let rendered = match document.spec.pkg.clone() {
+        Some(pkg) => document.package(&pkg.name).await?,
+        None => document.listing().await?,
+    };
+    Ok(digested(rendered, digest_of))
 }
 
-async fn render_document(
-    registry: &Registry,
-    format: &str,
-    plugin: &Arc<crate::plugins::Plugin>,
+/// One index document of an owner's: what it is rendered from and how it is cached.
+struct Document<'a> {
+    registry: &'a Registry,
+    format: &'a str,
+    plugin: &'a Arc<crate::plugins::Plugin>,
     base_url: String,
-    owner: &Owner,
+    owner: &'a Owner,
     spec: api::IndexSpec,
-) -> Result<Arc<Rendered>, Error> {
-    // Everything `render-index` sees besides stored data, so a cached rendering is
-    // right for every caller who may read the owner.
-    let key = |subject| Key {
-        subject,
-        view: spec.view.clone(),
-        params: spec.params.clone(),
-        base_url: base_url.clone(),
-    };
-    let input = |detail, listing, listing_total| api::IndexInput {
-        base_url: base_url.clone(),
-        owner: Some(owner.name.clone()),
-        spec: spec.clone(),
-        detail,
-        listing,
-        listing_total,
-        rendered_at: crate::clock::now(),
-    };
-    let (owner_id, format_name) = (owner.id, format.to_string());
+}
 
-    let Some(pkg) = spec.pkg.clone() else {
-        let listing_spec = spec.listing.clone().unwrap_or_else(every_package);
-        let key = key(Subject::Listing {
+impl Document<'_> {
+    /// Everything `render-index` sees besides stored data, so a cached rendering is
+    /// right for every caller who may read the owner.
+    fn key(&self, subject: Subject) -> Key {
+        Key {
+            subject,
+            view: self.spec.view.clone(),
+            params: self.spec.params.clone(),
+            base_url: self.base_url.clone(),
+        }
+    }
+
+    async fn render(
+        &self,
+        detail: Option<api::PackageDetail>,
+        listing: Vec<api::PackageDetail>,
+        listing_total: u64,
+    ) -> Result<Arc<Rendered>, Error> {
+        let input = api::IndexInput {
+            base_url: self.base_url.clone(),
+            owner: Some(self.owner.name.clone()),
+            spec: self.spec.clone(),
+            detail,
+            listing,
+            listing_total,
+            rendered_at: crate::clock::now(),
+        };
+        let owner = Some(self.owner.name.clone());
+        let response = self.plugin.render_index(owner, input).await?;
+        Ok(Arc::new(finish(response)))
+    }
+
+    /// An owner-wide listing, cached while the owner's listing revision holds.
+    async fn listing(&self) -> Result<Arc<Rendered>, Error> {
+        let (owner_id, format) = (self.owner.id, self.format);
+        let listing_spec = self.spec.listing.clone().unwrap_or_else(every_package);
+        let key = self.key(Subject::Listing {
             owner_id,
-            format: format_name.clone(),
+            format: format.to_string(),
             filter: listing_spec.filter.clone(),
             offset: listing_spec.offset,
             limit: listing_spec.limit,
@@ -81,54 +109,55 @@ async fn render_document(
         });
         // Read before the listing: a change in between makes the entry look older than
         // it is (re-rendered once more), never newer.
-        let revision = registry
+        let revision = self
+            .registry
             .db
-            .read_now(|conn| packages::listing_revision(conn, owner_id, &format_name))?;
+            .read_now(|conn| packages::listing_revision(conn, owner_id, format))?;
         let render = async {
-            let (listing_total, listing) =
-                listing(registry, format, owner_id, listing_spec).await?;
-            let input = input(None, listing, listing_total);
-            let response = plugin.render_index(Some(owner.name.clone()), input).await?;
-            Ok(Arc::new(finish(response)))
+            let (total, listed) = listing(self.registry, format, owner_id, listing_spec).await?;
+            self.render(None, listed, total).await
         };
-        return registry
+        self.registry
             .index_cache
             .get_or_render(key, revision, render)
-            .await;
-    };
+            .await
+    }
 
-    let name = pkg.name.clone();
-    // A point lookup: cheaper here than a trip through the blocking pool, and on a
-    // cache hit the only database work of the request.
-    let row = registry
-        .db
-        .read_now(|conn| packages::find(conn, owner_id, &format_name, &name))?;
-    let cached = row
-        .as_ref()
-        .map(|row| (key(Subject::Package(row.id)), row.revision));
-    let render = async {
-        let detail = match row {
-            Some(row) => Some(
-                registry
-                    .db
-                    .read(move |conn| packages::detail(conn, row))
-                    .await?,
-            ),
-            None => None,
+    /// A package's document, cached while the package's revision holds.
+    async fn package(&self, name: &str) -> Result<Arc<Rendered>, Error> {
+        let (owner_id, format) = (self.owner.id, self.format);
+        // A point lookup: cheaper here than a trip through the blocking pool, and on a
+        // cache hit the only database work of the request.
+        let row = self
+            .registry
+            .db
+            .read_now(|conn| packages::find(conn, owner_id, format, name))?;
+        let cached = row
+            .as_ref()
+            .map(|row| (self.key(Subject::Package(row.id)), row.revision));
+        let render = async {
+            let detail = match row {
+                Some(row) => Some(
+                    self.registry
+                        .db
+                        .read(move |conn| packages::detail(conn, row))
+                        .await?,
+                ),
+                None => None,
+            };
+            let detail = detail.map(|d| to_api(&self.owner.name, d));
+            self.render(detail, Vec::new(), 0).await
         };
-        let input = input(detail.map(|d| to_api(&owner.name, d)), Vec::new(), 0);
-        let response = plugin.render_index(Some(owner.name.clone()), input).await?;
-        Ok(Arc::new(finish(response)))
-    };
-    match cached {
-        Some((key, revision)) => {
-            registry
-                .index_cache
-                .get_or_render(key, revision, render)
-                .await
+        match cached {
+            Some((key, revision)) => {
+                self.registry
+                    .index_cache
+                    .get_or_render(key, revision, render)
+                    .await
+            }
+            // No package: the plugin's answer (a 404 in its own words) is not cached.
+            None => render.await,
         }
-        // No package: the plugin's answer (a 404 in its own words) is not cached.
-        None => render.await,
     }
 }
 
