@@ -1,7 +1,8 @@
 //! Who is calling and what they may do.
 //!
 //! Credentials are read from the headers real clients send (token, Bearer, Basic with a
-//! password or a token, `X-NuGet-ApiKey`); they never reach a plugin. Permissions come
+//! password or a token, or a header the format's plugin declares as a credential); they
+//! never reach a plugin. Permissions come
 //! only from the owner: public owners are readable by anyone; writing needs to be the
 //! owner, an org member with write, or an admin, and a credential with write scope.
 

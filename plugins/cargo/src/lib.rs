@@ -17,39 +17,17 @@ mod routes;
 mod snapshots;
 
 use wharf_plugin_sdk::{
-    Descriptor, ErrorStyle, IndexInput, PluginError, PublishPlan, Request, Response, Route, Upload,
-    UploadSpec, params,
+    DISTRIBUTION_ERROR_CODES, Descriptor, IndexInput, PluginError, PublishPlan, Request, Response,
+    Route, Upload, UploadSpec, params,
 };
 
 struct Cargo;
 
-/// The envelope's `code` for failures the host detects. cargo prints only `detail`; these
-/// are the codes the 0.2 host wrote for this style, kept so that answers stay the same
-/// byte for byte (other statuses get `UNSUPPORTED`, as they did).
-const ERROR_CODES: &[(u16, &str)] = &[
-    (401, "UNAUTHORIZED"),
-    (403, "DENIED"),
-    (404, "NAME_UNKNOWN"),
-    (405, "UNSUPPORTED"),
-    (413, "SIZE_INVALID"),
-    (429, "TOOMANYREQUESTS"),
-    (503, "UNAVAILABLE"),
-    (507, "UNAVAILABLE"),
-];
-
 impl wharf_plugin_sdk::Plugin for Cargo {
     fn describe() -> Descriptor {
-        Descriptor {
-            response_headers: Vec::new(),
-            // cargo reads `{"errors":[{"detail": …}]}`, the envelope the host writes for
-            // this style.
-            error_style: ErrorStyle::ErrorEnvelope,
-            error_codes: ERROR_CODES
-                .iter()
-                .map(|(status, code)| (*status, code.to_string()))
-                .collect(),
-            ..Descriptor::basic("cargo")
-        }
+        // cargo reads `{"errors":[{"detail": …}]}`: the envelope, whose codes (the
+        // distribution spec's, as the 0.2 host wrote them) cargo does not print.
+        Descriptor::basic("cargo").error_envelope(DISTRIBUTION_ERROR_CODES)
     }
 
     fn match_route(request: Request) -> Result<Route, PluginError> {
@@ -82,7 +60,7 @@ wharf_plugin_sdk::export!(Cargo);
 #[cfg(test)]
 mod tests {
     use super::*;
-    use wharf_plugin_sdk::Plugin;
+    use wharf_plugin_sdk::{ErrorStyle, Plugin};
 
     #[test]
     fn the_descriptor_names_the_envelope_codes_the_host_used_to_imply() {

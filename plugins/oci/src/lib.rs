@@ -16,38 +16,15 @@ mod routes;
 mod snapshots;
 
 use wharf_plugin_sdk::{
-    BearerChallenge, Challenge, Descriptor, ErrorStyle, IndexInput, PluginError, PublishPlan,
-    Request, Response, Route, Upload, UploadSpec,
+    BearerChallenge, Challenge, DISTRIBUTION_ERROR_CODES, Descriptor, IndexInput, PluginError,
+    PublishPlan, Request, Response, Route, Upload, UploadSpec,
 };
-
-/// Distribution-spec codes for failures the host detects on any route (refused
-/// credentials, rate limits, a full disk); a route's own codes take precedence, and
-/// statuses not listed get the envelope's default `UNSUPPORTED`.
-const ERROR_CODES: &[(u16, &str)] = &[
-    (401, "UNAUTHORIZED"),
-    (403, "DENIED"),
-    (404, "NAME_UNKNOWN"),
-    (405, "UNSUPPORTED"),
-    (413, "SIZE_INVALID"),
-    (416, "BLOB_UPLOAD_INVALID"),
-    (429, "TOOMANYREQUESTS"),
-    (503, "UNAVAILABLE"),
-    // The spec fixes codes for 4xx only; `UNAVAILABLE` is the one Docker's and
-    // containerd's error registries know for a registry that cannot serve for now:
-    // they print the message and retry, which is right for space an operator can free.
-    (507, "UNAVAILABLE"),
-];
 
 struct Oci;
 
 impl wharf_plugin_sdk::Plugin for Oci {
     fn describe() -> Descriptor {
         Descriptor {
-            error_style: ErrorStyle::ErrorEnvelope,
-            error_codes: ERROR_CODES
-                .iter()
-                .map(|(status, code)| (*status, code.to_string()))
-                .collect(),
             settings: vec![manifest::max_references_setting()],
             challenge: Challenge::Bearer(BearerChallenge {
                 token_path: "/v2/token".into(),
@@ -62,7 +39,7 @@ impl wharf_plugin_sdk::Plugin for Oci {
             case_insensitive_names: false,
             // sha512 is computed by the host only when a client names one.
             digests: Vec::new(),
-            ..Descriptor::basic("oci")
+            ..Descriptor::basic("oci").error_envelope(DISTRIBUTION_ERROR_CODES)
         }
     }
 
@@ -87,7 +64,7 @@ wharf_plugin_sdk::export!(Oci);
 
 #[cfg(test)]
 mod tests {
-    use wharf_plugin_sdk::Plugin;
+    use wharf_plugin_sdk::{ErrorStyle, Plugin};
 
     use super::*;
 

@@ -96,6 +96,38 @@ impl Descriptor {
     }
 }
 
+/// The OCI distribution spec's codes for failures the host detects on any route
+/// (refused credentials, rate limits, a full disk), for formats answering in its error
+/// envelope (OCI, and cargo, which reads the same shape from crates.io). Statuses not
+/// listed get the envelope's default `UNSUPPORTED`.
+pub const DISTRIBUTION_ERROR_CODES: &[(u16, &str)] = &[
+    (401, "UNAUTHORIZED"),
+    (403, "DENIED"),
+    (404, "NAME_UNKNOWN"),
+    (405, "UNSUPPORTED"),
+    (413, "SIZE_INVALID"),
+    (416, "BLOB_UPLOAD_INVALID"),
+    (429, "TOOMANYREQUESTS"),
+    (503, "UNAVAILABLE"),
+    // The spec fixes codes for 4xx only; `UNAVAILABLE` is the one Docker's and
+    // containerd's error registries know for a registry that cannot serve for now:
+    // they print the message and retry, which is right for space an operator can free.
+    (507, "UNAVAILABLE"),
+];
+
+impl Descriptor {
+    /// Answers errors in the `{"errors":[{code,message,detail}]}` envelope, with these
+    /// format-wide codes for the host's own failures.
+    pub fn error_envelope(mut self, codes: &[(u16, &str)]) -> Self {
+        self.error_style = ErrorStyle::ErrorEnvelope;
+        self.error_codes = codes
+            .iter()
+            .map(|(status, code)| (*status, code.to_string()))
+            .collect();
+        self
+    }
+}
+
 impl PluginError {
     /// An error with an HTTP status and a message for the client.
     pub fn new(status: u16, message: impl Into<String>) -> Self {

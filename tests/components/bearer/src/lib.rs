@@ -8,10 +8,9 @@
 //!   file of the package `name` (which may contain `/`) of `owner`.
 
 use wharf_plugin_sdk::{
-    BearerChallenge, Challenge, DeleteTarget, Descriptor, ErrorStyle, FileRef, FileSource,
-    IndexInput, Method, Operation, PackageFile, PackageRef, PlanFile, PlanVersion, Plugin,
-    PluginError, PublishPlan, Request, Response, Route, Selector, TokenRequest, Upload, UploadSpec,
-    VersionMode, VersionRef,
+    BearerChallenge, Challenge, DeleteTarget, Descriptor, FileRef, FileSource, IndexInput, Method,
+    Operation, PackageFile, PackageRef, PlanFile, PlanVersion, Plugin, PluginError, PublishPlan,
+    Request, Response, Route, Selector, TokenRequest, Upload, UploadSpec, VersionMode, VersionRef,
 };
 
 struct Bearer;
@@ -22,7 +21,6 @@ const VERSION: &str = "1";
 impl Plugin for Bearer {
     fn describe() -> Descriptor {
         Descriptor {
-            error_style: ErrorStyle::ErrorEnvelope,
             // The distribution spec's codes for what the host refuses.
             error_codes: [
                 (401, "UNAUTHORIZED"),
@@ -36,7 +34,12 @@ impl Plugin for Bearer {
                 service: "wharf".to_string(),
             }),
             case_insensitive_names: false,
-            ..Descriptor::basic("bearer")
+            // The distribution spec's codes for what the host refuses.
+            ..Descriptor::basic("bearer").error_envelope(&[
+                (401, "UNAUTHORIZED"),
+                (403, "DENIED"),
+                (404, "NAME_UNKNOWN"),
+            ])
         }
     }
 
