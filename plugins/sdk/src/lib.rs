@@ -26,7 +26,9 @@ pub use upload::{UploadBody, UploadReader};
 pub mod bindings {
     wit_bindgen::generate!({
         path: "../../wit",
-        world: "format",
+        // Every optional interface is exported; a plugin that does not implement one
+        // gets the SDK's "not supported" answer from `export!`.
+        world: "format-full",
         pub_export_macro: true,
         default_bindings_module: "wharf_plugin_sdk::bindings",
     });
@@ -40,6 +42,13 @@ pub use bindings::exports::wharf::format::plugin::{
     SessionRequest, SettingDecl, SettingKind, TagChange, TagRef, TaggedFile, TokenRequest,
     UploadSpec, VersionDetail, VersionMode,
 };
+pub use bindings::exports::wharf::format::group::{
+    Guest as Group, MemberDocument, MergeInput,
+};
+pub use bindings::exports::wharf::format::proxy::{
+    ArtifactPlan, ArtifactSource, DeclaredArtifact, FetchPlan, Guest as Proxy, RewriteInput,
+    Rewritten, UpstreamFetch, UpstreamRequest,
+};
 pub use bindings::wharf::format::host::{self, LogLevel, Upload, VersionInfo};
 pub use bindings::wharf::format::types::{
     Access, Digest, FileRef, HashAlgorithm, Method, PackageRef, PluginError, Request, Response,
@@ -47,20 +56,80 @@ pub use bindings::wharf::format::types::{
 };
 
 /// The contract version this SDK was generated from; report it in [`Descriptor::contract`].
-pub const CONTRACT_VERSION: &str = "0.3.0";
+pub const CONTRACT_VERSION: &str = "0.3.1";
 
-/// Exports a type implementing [`Plugin`] as the component's `wharf:format/plugin`.
+/// Exports a type implementing [`Plugin`] as the component's `wharf:format/plugin`, and
+/// the optional interfaces it implements: `export!(Npm)` for a format without proxy and
+/// group repositories, `export!(Npm with Proxy)` or `export!(Npm with Proxy, Group)`
+/// for one whose type also implements [`Proxy`] (and [`Group`]). An interface the type
+/// does not implement is exported answering "not supported", which is how the host
+/// tells (`supports-proxy`, `supports-groups`).
 ///
-/// Only for WebAssembly: the export symbols' names (`wharf:format/plugin@0.2.0#…`) are
+/// Only for WebAssembly: the export symbols' names (`wharf:format/plugin@0.3.1#…`) are
 /// not valid in a native shared library, and native builds exist only to run unit
-/// tests, which call the `Plugin` functions directly. So a plugin crate can be a
+/// tests, which call the trait functions directly. So a plugin crate can be a
 /// `cdylib` (what `cargo build --target wasm32-wasip2` turns into a component) and
 /// still build natively in a workspace.
 #[macro_export]
 macro_rules! export {
     ($ty:ident) => {
+        $crate::export!(@with $ty; $crate::NoProxy; $crate::NoGroup);
+    };
+    ($ty:ident with Proxy) => {
+        $crate::export!(@with $ty; $ty; $crate::NoGroup);
+    };
+    ($ty:ident with Group) => {
+        $crate::export!(@with $ty; $crate::NoProxy; $ty);
+    };
+    ($ty:ident with Proxy, Group) => {
+        $crate::export!(@with $ty; $ty; $ty);
+    };
+    (@with $ty:ident; $proxy:ty; $group:ty) => {
         #[cfg(target_arch = "wasm32")]
-        $crate::bindings::export!($ty);
+        const _: () = {
+            struct Exports;
+            impl $crate::Plugin for Exports {
+                fn describe() -> $crate::Descriptor {
+                    <$ty as $crate::Plugin>::describe()
+                }
+                fn match_route(request: $crate::Request) -> Result<$crate::Route, $crate::PluginError> {
+                    <$ty as $crate::Plugin>::match_route(request)
+                }
+                fn parse_upload(
+                    request: $crate::Request,
+                    spec: $crate::UploadSpec,
+                    body: &$crate::Upload,
+                ) -> Result<$crate::PublishPlan, $crate::PluginError> {
+                    <$ty as $crate::Plugin>::parse_upload(request, spec, body)
+                }
+                fn render_index(input: $crate::IndexInput) -> Result<$crate::Response, $crate::PluginError> {
+                    <$ty as $crate::Plugin>::render_index(input)
+                }
+            }
+            impl $crate::Proxy for Exports {
+                fn supports_proxy() -> bool {
+                    <$proxy as $crate::Proxy>::supports_proxy()
+                }
+                fn plan(
+                    operation: $crate::Operation,
+                    request: $crate::Request,
+                ) -> Result<$crate::FetchPlan, $crate::PluginError> {
+                    <$proxy as $crate::Proxy>::plan(operation, request)
+                }
+                fn rewrite(input: $crate::RewriteInput) -> Result<$crate::Rewritten, $crate::PluginError> {
+                    <$proxy as $crate::Proxy>::rewrite(input)
+                }
+            }
+            impl $crate::Group for Exports {
+                fn supports_groups() -> bool {
+                    <$group as $crate::Group>::supports_groups()
+                }
+                fn merge(input: $crate::MergeInput) -> Result<$crate::Response, $crate::PluginError> {
+                    <$group as $crate::Group>::merge(input)
+                }
+            }
+            $crate::bindings::export!(Exports);
+        };
         // Natively, what the exports would call stays live code (no dead-code warnings).
         #[cfg(not(target_arch = "wasm32"))]
         const _: () = {
@@ -71,10 +140,49 @@ macro_rules! export {
                     <$ty as $crate::Plugin>::match_route,
                     <$ty as $crate::Plugin>::parse_upload,
                     <$ty as $crate::Plugin>::render_index,
+                    <$proxy as $crate::Proxy>::plan,
+                    <$proxy as $crate::Proxy>::rewrite,
+                    <$group as $crate::Group>::merge,
                 );
             }
         };
     };
+}
+
+/// The `proxy` export of a format without proxy repositories.
+pub struct NoProxy;
+
+impl Proxy for NoProxy {
+    fn supports_proxy() -> bool {
+        false
+    }
+    fn plan(_: Operation, _: Request) -> Result<FetchPlan, PluginError> {
+        Err(not_supported("proxy repositories"))
+    }
+    fn rewrite(_: RewriteInput) -> Result<Rewritten, PluginError> {
+        Err(not_supported("proxy repositories"))
+    }
+}
+
+/// The `group` export of a format that does not merge group documents.
+pub struct NoGroup;
+
+impl Group for NoGroup {
+    fn supports_groups() -> bool {
+        false
+    }
+    fn merge(_: MergeInput) -> Result<Response, PluginError> {
+        Err(not_supported("group documents"))
+    }
+}
+
+/// What the "not supported" exports answer, should a host call them anyway.
+fn not_supported(what: &str) -> PluginError {
+    PluginError {
+        status: 501,
+        code: "UNSUPPORTED".to_string(),
+        message: format!("this format does not support {what}"),
+    }
 }
 
 impl Descriptor {
