@@ -3,8 +3,9 @@
 # that machine noise (other load, CPU frequency) hits both alike: the way to tell a
 # regression from noise. Each server gets a fresh data directory and one npm package
 # with a ~52 KB tarball; wrk then fetches the tarball (or, with WORKLOAD=packument,
-# the abbreviated packument) from A, then B, ROUNDS times. Prints req/s per round and
-# the medians. Checks nothing.
+# the abbreviated packument) from A, then B, ROUNDS times. Prints req/s and the
+# server's CPU time per request (user + system, from /proc: unlike req/s it hardly
+# moves when other work shares the machine) per round, and the medians. Checks nothing.
 #
 # Usage: benches/compare-builds.sh BIN_A BIN_B
 # Environment: ROUNDS (default 5), DURATION seconds per run (default 8), CONNS (20),
@@ -66,17 +67,27 @@ for side in A B; do
     echo "$side: $bin on port $port"
 done
 
-declare -A RPS
+ticks() { awk '{ print $14 + $15 }' "/proc/$1/stat"; }
+
+declare -A RPS CPU
 for round in $(seq "$ROUNDS"); do
     for i in 0 1; do
         side=$([[ $i == 0 ]] && echo A || echo B)
-        rps=$(wrk -t"${THREADS:-2}" -c"${CONNS:-20}" -d"${DURATION}"s \
-            -H 'accept: application/vnd.npm.install-v1+json' "${URLS[$i]}" |
-            awk '/^Requests\/sec/ { print $2 }')
+        before=$(ticks "${PIDS[$i]}")
+        out=$(wrk -t"${THREADS:-2}" -c"${CONNS:-20}" -d"${DURATION}"s \
+            -H 'accept: application/vnd.npm.install-v1+json' "${URLS[$i]}")
+        used=$(($(ticks "${PIDS[$i]}") - before))
+        rps=$(awk '/^Requests\/sec/ { print $2 }' <<<"$out")
+        requests=$(awk '/requests in/ { print $1 }' <<<"$out")
+        us=$(calc "$used / $TICKS_PER_S * 1000000 / $requests" 1)
         RPS[$side]+="$rps"$'\n'
-        echo "round $round $side $WORKLOAD req/s=$rps"
+        CPU[$side]+="$us"$'\n'
+        echo "round $round $side $WORKLOAD req/s=$rps server-cpu-us/req=$us"
     done
 done
 ma=$(printf '%s' "${RPS[A]}" | stats | awk '{ print $2 }')
 mb=$(printf '%s' "${RPS[B]}" | stats | awk '{ print $2 }')
 echo "median req/s: A=$ma B=$mb  B/A=$(calc "$mb / $ma" 3)"
+ca=$(printf '%s' "${CPU[A]}" | stats | awk '{ print $2 }')
+cb=$(printf '%s' "${CPU[B]}" | stats | awk '{ print $2 }')
+echo "median server CPU us/request: A=$ca B=$cb  B/A=$(calc "$cb / $ca" 3)"

