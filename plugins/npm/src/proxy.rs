@@ -13,6 +13,8 @@
 use std::borrow::Cow;
 use std::collections::BTreeMap;
 
+use serde::Serialize;
+use serde_json::value::RawValue;
 use serde_json::{Map, Value};
 use wharf_plugin_sdk::{
     ArtifactPlan, ArtifactSource, DeclaredArtifact, FetchPlan, FileRef, IndexSpec, Operation,
@@ -99,15 +101,10 @@ pub fn rewrite(input: &RewriteInput) -> Result<Rewritten, PluginError> {
     };
     let what = format!("packument of {}", pkg.name);
     let text = std::str::from_utf8(&input.upstream.body).map_err(|e| malformed(&what, &e))?;
-    let top: Fields<'_> = serde_json::from_str(text).map_err(|e| malformed(&what, &e))?;
-    let versions = top.get("versions").copied();
-    let doc: Doc<'_> = top
-        .into_iter()
-        .map(|(key, value)| (key, Cow::Borrowed(value)))
-        .collect();
-    let Some(versions) = versions else {
-        // An unpublished package's document (`time.unpublished`) has no versions.
-        return Ok(cut(spec, input, doc, BTreeMap::new(), Vec::new()));
+    let mut doc: Fields<'_> = serde_json::from_str(text).map_err(|e| malformed(&what, &e))?;
+    // An unpublished package's document (`time.unpublished`) has no versions.
+    let Some(versions) = doc.remove("versions") else {
+        return Ok(cut(spec, input, &doc, None, Vec::new()));
     };
     let versions: BTreeMap<String, Fields<'_>> =
         serde_json::from_str(versions.get()).map_err(|e| malformed(&what, &e))?;
@@ -128,7 +125,7 @@ pub fn rewrite(input: &RewriteInput) -> Result<Rewritten, PluginError> {
         }
         rewritten.insert(version, out);
     }
-    Ok(cut(spec, input, doc, rewritten, declares))
+    Ok(cut(spec, input, &doc, Some(&rewritten), declares))
 }
 
 /// Points `dist.tarball` at this registry and declares where it really is. `None`
@@ -157,23 +154,41 @@ fn declare(
     Some(declared)
 }
 
-/// The view `spec` asks for, from the packument with its rewritten versions.
+/// A top-level field of a packument as served: as the upstream sent it, or the
+/// rewritten versions, printed straight into the body (the largest part is not copied
+/// once more through an intermediate string).
+#[derive(Serialize)]
+#[serde(untagged)]
+enum Field<'a> {
+    Sent(&'a RawValue),
+    Versions(&'a Versions<'a>),
+}
+
+/// Rewritten versions by number.
+type Versions<'a> = BTreeMap<String, Doc<'a>>;
+
+/// The view `spec` asks for, from the packument's other fields and its rewritten
+/// versions (`None` when it has none).
 fn cut(
     spec: &IndexSpec,
     input: &RewriteInput,
-    mut doc: Doc<'_>,
-    versions: BTreeMap<String, Doc<'_>>,
+    doc: &Fields<'_>,
+    versions: Option<&Versions<'_>>,
     declares: Vec<DeclaredArtifact>,
 ) -> Rewritten {
     let response = match spec.view.as_str() {
-        view::VERSION => one_version(spec, &doc, &versions),
+        view::VERSION => one_version(spec, doc, versions),
         view::DIST_TAGS => {
             let tags = doc.get("dist-tags").map_or("{}", |t| t.get());
             Ok(Response::json(tags))
         }
         kind => {
-            if !versions.is_empty() {
-                doc.insert("versions".into(), raw(&versions));
+            let mut fields: BTreeMap<&str, Field<'_>> = doc
+                .iter()
+                .map(|(key, value)| (key.as_str(), Field::Sent(value)))
+                .collect();
+            if let Some(versions) = versions {
+                fields.insert("versions", Field::Versions(versions));
             }
             let fallback = if kind == view::ABBREVIATED {
                 ABBREVIATED
@@ -183,7 +198,7 @@ fn cut(
             Ok(Response::new(
                 200,
                 &content_type(input, fallback),
-                to_json(&doc),
+                to_json(&fields),
             ))
         }
     };
@@ -203,8 +218,8 @@ fn cut(
 /// `GET /{pkg}/{version-or-tag}`: the version a tag names, or the version itself.
 fn one_version(
     spec: &IndexSpec,
-    doc: &Doc<'_>,
-    versions: &BTreeMap<String, Doc<'_>>,
+    doc: &Fields<'_>,
+    versions: Option<&Versions<'_>>,
 ) -> Result<Response, PluginError> {
     let wanted = params::text(&spec.params, VERSION);
     let tags: BTreeMap<String, Value> = doc
@@ -212,7 +227,7 @@ fn one_version(
         .and_then(|t| serde_json::from_str(t.get()).ok())
         .unwrap_or_default();
     let version = tags.get(wanted).and_then(Value::as_str).unwrap_or(wanted);
-    let found = versions.get(version).ok_or_else(|| {
+    let found = versions.and_then(|v| v.get(version)).ok_or_else(|| {
         let name = spec.pkg.as_ref().map_or("", |p| p.name.as_str());
         PluginError::not_found(format!("version or tag {wanted:?} of {name} not found"))
     })?;
