@@ -351,6 +351,7 @@ mod tests {
             "/@s%2fa/-/a-1.0.0.tgz",
             "/@s/a/-/A-1.0.0.TGZ",
             "/@s/a/-/other.tgz",
+            "/@s/a/-/1.0.0/a-1.0.0.tgz",
         ] {
             let FetchPlan::Artifact(artifact) = planned(client(path)) else {
                 panic!("{path}: an artifact")
