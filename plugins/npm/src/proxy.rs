@@ -195,11 +195,13 @@ fn cut(
             } else {
                 JSON
             };
-            Ok(Response::new(
-                200,
-                &content_type(input, fallback),
-                to_json(&fields),
-            ))
+            // Sized up front: growing a buffer of megabytes by doubling would hold the
+            // old and the new one at once, in a sandbox with a memory limit.
+            let tarball_urls = declares.len() * (input.base_url.len() + 2 * spec_name_len(spec));
+            let mut body = Vec::with_capacity(input.upstream.body.len() + tarball_urls);
+            serde_json::to_writer(&mut body, &fields)
+                .map_err(|e| PluginError::internal(format!("cannot print the packument: {e}")))
+                .map(|()| Response::new(200, &content_type(input, fallback), body))
         }
     };
     let response = response.unwrap_or_else(|e| {
@@ -213,6 +215,11 @@ fn cut(
         response: response.header("vary", "Accept"),
         declares,
     }
+}
+
+/// Bytes of the spec's package name (0 for none).
+fn spec_name_len(spec: &IndexSpec) -> usize {
+    spec.pkg.as_ref().map_or(0, |p| p.name.len())
 }
 
 /// `GET /{pkg}/{version-or-tag}`: the version a tag names, or the version itself.
