@@ -5,7 +5,10 @@
 //! (lead) file and the version's manifest as its metadata. Packuments are rendered from
 //! the database on demand and cached by the host until the package changes.
 
+mod group;
+mod integrity;
 mod names;
+mod proxy;
 mod publish;
 mod render;
 mod routes;
@@ -16,8 +19,9 @@ mod snapshots;
 
 use wharf_plugin_sdk::params;
 use wharf_plugin_sdk::{
-    Descriptor, ErrorStyle, HashAlgorithm, IndexInput, PluginError, PublishPlan, Request, Response,
-    Route, Upload, UploadSpec,
+    Descriptor, ErrorStyle, FetchPlan, HashAlgorithm, IndexInput, MergeInput, Operation,
+    PluginError, PublishPlan, Request, Response, RewriteInput, Rewritten, Route, Upload,
+    UploadSpec,
 };
 
 struct Npm;
@@ -57,4 +61,28 @@ impl wharf_plugin_sdk::Plugin for Npm {
     }
 }
 
-wharf_plugin_sdk::export!(Npm);
+impl wharf_plugin_sdk::Proxy for Npm {
+    fn supports_proxy() -> bool {
+        true
+    }
+
+    fn plan(operation: Operation, _request: Request) -> Result<FetchPlan, PluginError> {
+        Ok(proxy::plan(&operation))
+    }
+
+    fn rewrite(input: RewriteInput) -> Result<Rewritten, PluginError> {
+        proxy::rewrite(&input)
+    }
+}
+
+impl wharf_plugin_sdk::Group for Npm {
+    fn supports_groups() -> bool {
+        true
+    }
+
+    fn merge(input: MergeInput) -> Result<Response, PluginError> {
+        group::merge(input)
+    }
+}
+
+wharf_plugin_sdk::export!(Npm with Proxy, Group);

@@ -1,5 +1,6 @@
 //! npm package names, tags and tarball file names, and how they appear in paths.
 
+use percent_encoding::{AsciiSet, NON_ALPHANUMERIC, utf8_percent_encode};
 use wharf_plugin_sdk::{PluginError, percent_decode, percent_decode_keeping_slashes};
 
 /// npm's own limit on name length.
@@ -47,6 +48,38 @@ pub fn bare(name: &str) -> &str {
 /// The tarball file name npm uses for a version.
 pub fn tarball(name: &str, version: &str) -> String {
     format!("{}-{version}.tgz", bare(name)).to_ascii_lowercase()
+}
+
+/// Where a version's tarball is served below the mount `base`: the URL every
+/// packument this registry serves names, hosted or proxied, and which routes back to
+/// the tarball's serve (`/{name}/-/{file}`, a scoped name with its `/`).
+pub fn tarball_url(base: &str, name: &str, file: &str) -> String {
+    format!("{base}/{name}/-/{file}")
+}
+
+/// What a URL path segment or query value keeps unescaped: RFC 3986's unreserved.
+const ESCAPED: &AsciiSet = &NON_ALPHANUMERIC
+    .remove(b'-')
+    .remove(b'.')
+    .remove(b'_')
+    .remove(b'~');
+
+/// A path segment or query value, percent-encoded.
+pub fn encode(text: &str) -> String {
+    utf8_percent_encode(text, ESCAPED).to_string()
+}
+
+/// A package name as the npm registry expects it in a path: one segment, a scoped
+/// name's `/` escaped (`@scope%2fname`, as the npm client sends it). `None` for names
+/// that would not stay one segment (empty, `.`, `..`).
+pub fn upstream_segment(name: &str) -> Option<String> {
+    if matches!(name, "" | "." | "..") {
+        return None;
+    }
+    match name.strip_prefix('@').and_then(|n| n.split_once('/')) {
+        Some((scope, bare)) => Some(format!("@{}%2f{}", encode(scope), encode(bare))),
+        None => Some(encode(name)),
+    }
 }
 
 /// The version a tarball file name stands for, if the name fits the package.
@@ -144,6 +177,21 @@ mod tests {
         );
         assert_eq!(version_of_tarball("pkg", "other-1.0.0.tgz"), None);
         assert_eq!(version_of_tarball("pkg", "pkg-.tgz"), None);
+    }
+
+    #[test]
+    fn upstream_paths_keep_a_name_in_one_segment() {
+        assert_eq!(upstream_segment("@types/node").unwrap(), "@types%2fnode");
+        assert_eq!(upstream_segment("JSONStream").unwrap(), "JSONStream");
+        assert_eq!(upstream_segment("a b/c?d").unwrap(), "a%20b%2Fc%3Fd");
+        assert_eq!(upstream_segment("@s/a#b").unwrap(), "@s%2fa%23b");
+        for bad in ["", ".", ".."] {
+            assert!(upstream_segment(bad).is_none(), "{bad}");
+        }
+        assert_eq!(
+            tarball_url("http://r/npm", "@s/a", "a-1.0.0.tgz"),
+            "http://r/npm/@s/a/-/a-1.0.0.tgz"
+        );
     }
 
     #[test]

@@ -1,16 +1,14 @@
 //! What a PUT to a package means: a publish (the body carries a tarball), a metadata
 //! update (`npm deprecate`, the trimmed document `npm unpublish` sends), or a dist-tag.
 
-use base64::Engine;
-use base64::engine::general_purpose::STANDARD;
 use serde_json::{Map, Value};
 use wharf_plugin_sdk::{
     Digest, FileSource, HashAlgorithm, PackageRef, PlanFile, PlanVersion, PluginError, PublishPlan,
     Request, Response, TagChange, Upload, UploadReader, VersionMode, VersionRef, host,
 };
 
-use crate::names;
 use crate::scan::{self, Scanned};
+use crate::{integrity, names};
 
 /// Longest version string accepted (npm's own cap is 256).
 const MAX_VERSION: usize = 256;
@@ -142,39 +140,19 @@ fn validate_version(version: &str) -> Result<String, PluginError> {
 /// client sent one, else `dist.shasum` (sha1). A publish without either is refused:
 /// the integrity of what we store is the point of the check.
 fn expected_digest(dist: &Map<String, Value>) -> Result<Digest, PluginError> {
-    if let Some(integrity) = dist.get("integrity").and_then(Value::as_str) {
-        let sha512 = integrity
-            .split_whitespace()
-            .find_map(|sri| sri.strip_prefix("sha512-"))
-            .ok_or_else(|| PluginError::bad_request("dist.integrity has no sha512 hash"))?;
-        let bytes = STANDARD
-            .decode(sha512.split('?').next().unwrap_or(sha512))
-            .ok()
-            .filter(|b| b.len() == 64)
-            .ok_or_else(|| PluginError::bad_request("dist.integrity is not valid sha512"))?;
-        return Ok(Digest {
-            algorithm: HashAlgorithm::Sha512,
-            hex: to_hex(&bytes),
-        });
+    if let Some(sri) = dist.get("integrity").and_then(Value::as_str) {
+        return integrity::parse(sri)
+            .into_iter()
+            .find(|d| d.algorithm == HashAlgorithm::Sha512)
+            .ok_or_else(|| PluginError::bad_request("dist.integrity has no valid sha512 hash"));
     }
     match dist.get("shasum").and_then(Value::as_str) {
-        Some(sha1) if sha1.len() == 40 && sha1.bytes().all(|b| b.is_ascii_hexdigit()) => {
-            Ok(Digest {
-                algorithm: HashAlgorithm::Sha1,
-                hex: sha1.to_ascii_lowercase(),
-            })
-        }
-        Some(_) => Err(PluginError::bad_request(
-            "dist.shasum is not a sha1 hex digest",
-        )),
+        Some(sha1) => Digest::from_hex(HashAlgorithm::Sha1, sha1)
+            .ok_or_else(|| PluginError::bad_request("dist.shasum is not a sha1 hex digest")),
         None => Err(PluginError::bad_request(
             "the version has neither dist.integrity nor dist.shasum",
         )),
     }
-}
-
-pub fn to_hex(bytes: &[u8]) -> String {
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 
 /// Tag changes from the body's `dist-tags` that name `version`; `latest` when none do.
@@ -328,6 +306,9 @@ pub fn dist_tag(pkg: PackageRef, tag: &str, body: &Upload) -> Result<PublishPlan
 
 #[cfg(test)]
 mod tests {
+    use base64::Engine;
+    use base64::engine::general_purpose::STANDARD;
+
     use super::*;
 
     #[test]

@@ -5,8 +5,6 @@
 use std::borrow::Cow;
 use std::collections::BTreeMap;
 
-use base64::Engine;
-use base64::engine::general_purpose::STANDARD;
 use serde::Serialize;
 use serde_json::value::{RawValue, to_raw_value};
 use serde_json::{Map, Value};
@@ -17,7 +15,8 @@ use wharf_plugin_sdk::{
 use wharf_plugin_sdk::params;
 use wharf_plugin_sdk::time::iso8601;
 
-use crate::routes::VERSION;
+use crate::routes::{VERSION, view};
+use crate::{integrity, names};
 
 /// Content type of the abbreviated packument.
 pub const ABBREVIATED: &str = "application/vnd.npm.install-v1+json";
@@ -61,25 +60,30 @@ const LATEST_FIELDS: &[&str] = &[
 ];
 
 pub fn render(input: IndexInput) -> Result<Response, PluginError> {
-    let view = input.spec.view.as_str();
-    if view == "search" {
+    let kind = input.spec.view.as_str();
+    if kind == view::SEARCH {
         return Ok(crate::search::render(&input));
     }
     let Some(detail) = &input.detail else {
-        return Err(PluginError::not_found("package not found"));
+        return Err(package_not_found());
     };
     let base = input.base_url.as_str();
-    let body = match view {
-        "packument" => packument(detail, base),
-        "abbreviated" => {
+    let body = match kind {
+        view::PACKUMENT => packument(detail, base),
+        view::ABBREVIATED => {
             let body = abbreviated(detail, base);
             return Ok(Response::new(200, ABBREVIATED, body).header("vary", "Accept"));
         }
-        "version" => one_version(detail, base, params::text(&input.spec.params, VERSION))?,
-        "dist-tags" => to_json(&dist_tags(detail)),
+        view::VERSION => one_version(detail, base, params::text(&input.spec.params, VERSION))?,
+        view::DIST_TAGS => to_json(&dist_tags(detail)),
         other => return Err(PluginError::new(500, format!("unknown npm view {other:?}"))),
     };
     Ok(Response::json(body).header("vary", "Accept"))
+}
+
+/// npm's 404 for a package no owner has (`{"error":"package not found"}`).
+pub fn package_not_found() -> PluginError {
+    PluginError::not_found("package not found")
 }
 
 /// Tags by name; `latest` falls back to the highest release (or highest version) when
@@ -108,18 +112,18 @@ pub fn dist_tags(detail: &PackageDetail) -> BTreeMap<String, String> {
 /// A version's stored manifest, field by field, each value left as the JSON text it
 /// is. Renders copy most fields through unchanged, so parsing them into trees and
 /// printing them again (what a 2,000-version packument spent its time on) is skipped.
-type Fields<'a> = BTreeMap<String, &'a RawValue>;
+pub type Fields<'a> = BTreeMap<String, &'a RawValue>;
 
 /// A document being assembled from stored and computed JSON. Keys sort as serde_json's
 /// own maps do, so the output is what a `Value` would print.
-type Doc<'a> = BTreeMap<String, Cow<'a, RawValue>>;
+pub type Doc<'a> = BTreeMap<String, Cow<'a, RawValue>>;
 
 fn fields(v: &VersionDetail) -> Fields<'_> {
     serde_json::from_str(&v.metadata).unwrap_or_default()
 }
 
 /// JSON text of a computed value.
-fn raw<'a>(value: &impl Serialize) -> Cow<'a, RawValue> {
+pub fn raw<'a>(value: &impl Serialize) -> Cow<'a, RawValue> {
     Cow::Owned(to_raw_value(value).unwrap_or_else(|_| null()))
 }
 
@@ -127,7 +131,7 @@ fn null() -> Box<RawValue> {
     RawValue::from_string("null".into()).unwrap_or_default()
 }
 
-fn to_json(doc: &impl Serialize) -> String {
+pub fn to_json(doc: &impl Serialize) -> String {
     serde_json::to_string(doc).unwrap_or_default()
 }
 
@@ -147,8 +151,7 @@ fn dist<'a>(name: &str, v: &VersionDetail, fields: &Fields<'_>, base: &str) -> C
                     dist.insert("shasum".into(), d.hex.clone().into());
                 }
                 HashAlgorithm::Sha512 => {
-                    if let Some(bytes) = from_hex(&d.hex) {
-                        let sri = format!("sha512-{}", STANDARD.encode(bytes));
+                    if let Some(sri) = integrity::sri(d) {
                         dist.insert("integrity".into(), sri.into());
                     }
                 }
@@ -157,17 +160,10 @@ fn dist<'a>(name: &str, v: &VersionDetail, fields: &Fields<'_>, base: &str) -> C
         }
         dist.insert(
             "tarball".into(),
-            format!("{base}/{name}/-/{}", file.name).into(),
+            names::tarball_url(base, name, &file.name).into(),
         );
     }
     raw(&dist)
-}
-
-fn from_hex(hex: &str) -> Option<Vec<u8>> {
-    (0..hex.len())
-        .step_by(2)
-        .map(|i| u8::from_str_radix(hex.get(i..i + 2)?, 16).ok())
-        .collect()
 }
 
 fn has_install_script(fields: &Fields<'_>) -> bool {
@@ -359,10 +355,7 @@ mod tests {
         assert_eq!(v["dist"]["shasum"], "cd".repeat(20));
         assert_eq!(v["dist"]["fileCount"], 3, "client extras are kept");
         let sri = v["dist"]["integrity"].as_str().unwrap();
-        assert_eq!(
-            from_hex(SHA512).unwrap(),
-            STANDARD.decode(&sri[7..]).unwrap()
-        );
+        assert_eq!(integrity::parse(sri)[0].hex, SHA512);
         assert_eq!(doc["readme"], "# app");
         assert_eq!(doc["description"], "An app");
         assert_eq!(doc["dist-tags"]["latest"], "1.0.0");

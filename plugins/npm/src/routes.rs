@@ -21,6 +21,20 @@ pub const DIST_TAG: &str = "dist-tag";
 /// Upload parameter of a [`DIST_TAG`] upload: the tag the path names.
 pub const TAG: &str = "tag";
 
+/// The index views: what `render-index` renders for a hosted owner and `rewrite`
+/// makes of an upstream document for a proxy.
+pub mod view {
+    /// The full packument (`npm view`, `npm publish` checks).
+    pub const PACKUMENT: &str = "packument";
+    /// The abbreviated packument installs ask for (`Accept: application/vnd.npm.install-v1+json`).
+    pub const ABBREVIATED: &str = "abbreviated";
+    /// One version, by number or tag (`/{pkg}/{version-or-tag}`).
+    pub const VERSION: &str = "version";
+    pub const DIST_TAGS: &str = "dist-tags";
+    /// `npm search` results (an owner-wide listing).
+    pub const SEARCH: &str = "search";
+}
+
 /// Index parameter of the `version` view: the version or tag the path names.
 pub const VERSION: &str = "version";
 
@@ -59,7 +73,11 @@ fn package_route(request: &Request, pkg: PackageRef, rest: &[&str]) -> Result<Ro
                 && request.query_param("write") != Some("true");
             Route::read(index(
                 &pkg,
-                if install { "abbreviated" } else { "packument" },
+                if install {
+                    view::ABBREVIATED
+                } else {
+                    view::PACKUMENT
+                },
                 &[],
             ))
         }
@@ -116,7 +134,7 @@ fn package_route(request: &Request, pkg: PackageRef, rest: &[&str]) -> Result<Ro
             .reply(ok())
         }
         (Method::Get | Method::Head, [version_or_tag]) => {
-            Route::read(index(&pkg, "version", &[(VERSION, version_or_tag)]))
+            Route::read(index(&pkg, view::VERSION, &[(VERSION, version_or_tag)]))
         }
         _ => Route::not_found(),
     };
@@ -133,7 +151,7 @@ fn registry_route(request: &Request, owner: &str, rest: &[&str]) -> Result<Route
         }
         (Method::Get, ["v1", "search"]) => Route::read(Operation::RenderIndex(IndexSpec {
             pkg: None,
-            view: "search".into(),
+            view: view::SEARCH.into(),
             params: crate::search::params(request),
             digest_of: None,
             listing: None,
@@ -156,7 +174,7 @@ fn dist_tag_route(request: &Request, owner: &str, tail: &[&str]) -> Result<Route
     };
     let rest: Vec<&str> = rest.iter().map(String::as_str).collect();
     let route = match (&request.method, rest.as_slice()) {
-        (Method::Get, ["dist-tags"]) => Route::read(index(&pkg, "dist-tags", &[])),
+        (Method::Get, ["dist-tags"]) => Route::read(index(&pkg, view::DIST_TAGS, &[])),
         (Method::Put | Method::Post, ["dist-tags", tag]) => {
             names::validate_tag(tag)?;
             Route::write(Operation::accept_upload(
@@ -236,7 +254,8 @@ fn user_route(request: &Request, user: &str, tail: &[&str]) -> Result<Route, Plu
     Ok(route)
 }
 
-fn index(pkg: &PackageRef, view: &str, params: &[(&str, &str)]) -> Operation {
+/// The `render-index` operation of a package's `view`.
+pub fn index(pkg: &PackageRef, view: &str, params: &[(&str, &str)]) -> Operation {
     Operation::RenderIndex(IndexSpec {
         pkg: Some(pkg.clone()),
         view: view.into(),

@@ -32,6 +32,18 @@ pub fn params(request: &Request) -> Vec<(String, String)> {
     ])
 }
 
+/// The search a proxy asks its upstream for: the same normalized parameters, so one
+/// cached upstream page answers every spelling of the search.
+pub fn upstream_path(spec: &[(String, String)]) -> String {
+    let encoded = |name| crate::names::encode(params::text(spec, name));
+    format!(
+        "/-/v1/search?text={}&size={}&from={}",
+        encoded(TEXT),
+        encoded(SIZE),
+        encoded(FROM)
+    )
+}
+
 /// The version a hit shows: its manifest (the stored metadata) and when it was published.
 pub struct Shown {
     pub version: String,

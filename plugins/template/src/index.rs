@@ -4,7 +4,9 @@
 //! package changes. So nothing here may come from the request, and the time printed is
 //! the host's `rendered-at`, never a clock of the plugin's own (it has none).
 
-use serde::Serialize;
+use std::borrow::Cow;
+
+use serde::{Deserialize, Serialize};
 use wharf_plugin_sdk::{IndexInput, PluginError, Response, VersionDetail, json, time};
 
 use crate::Metadata;
@@ -28,7 +30,13 @@ pub fn render(input: &IndexInput) -> Result<Response, PluginError> {
                 .iter()
                 .map(|v| IndexVersion::new(base, name, v))
                 .collect();
-            json::response(200, &Versions { name, versions })
+            json::response(
+                200,
+                &Versions {
+                    name: Cow::Borrowed(name),
+                    versions,
+                },
+            )
         }
         PACKAGES => json::response(200, &packages(input)),
         _ => Err(PluginError::internal("unknown index view")),
@@ -64,10 +72,15 @@ fn packages(input: &IndexInput) -> Packages<'_> {
     }
 }
 
-#[derive(Serialize)]
-struct Versions<'a> {
-    name: &'a str,
-    versions: Vec<IndexVersion<'a>>,
+/// A package's versions. The same type reads an upstream's index (a proxy's
+/// `rewrite`) and the members' (a group's `merge`): what this format renders is what it
+/// reads back.
+#[derive(Serialize, Deserialize)]
+pub struct Versions<'a> {
+    #[serde(borrow)]
+    pub name: Cow<'a, str>,
+    #[serde(borrow)]
+    pub versions: Vec<IndexVersion<'a>>,
 }
 
 #[derive(Serialize)]
@@ -85,19 +98,21 @@ struct Package<'a> {
     latest: IndexVersion<'a>,
 }
 
-#[derive(Serialize)]
-struct IndexVersion<'a> {
-    version: &'a str,
-    summary: String,
-    created: i64,
-    downloads: u64,
-    files: Vec<IndexFile<'a>>,
+#[derive(Serialize, Deserialize)]
+pub struct IndexVersion<'a> {
+    #[serde(borrow)]
+    pub version: Cow<'a, str>,
+    pub summary: String,
+    pub created: i64,
+    pub downloads: u64,
+    #[serde(borrow)]
+    pub files: Vec<IndexFile<'a>>,
 }
 
 impl<'a> IndexVersion<'a> {
     fn new(base: &str, name: &str, v: &'a VersionDetail) -> Self {
         Self {
-            version: &v.version,
+            version: Cow::Borrowed(&v.version),
             summary: serde_json::from_str::<Metadata>(&v.metadata)
                 .unwrap_or_default()
                 .summary,
@@ -107,24 +122,30 @@ impl<'a> IndexVersion<'a> {
                 .files
                 .iter()
                 .map(|f| IndexFile {
-                    name: &f.name,
+                    name: Cow::Borrowed(&f.name),
                     size: f.size,
-                    sha256: f.digests.first().map_or("", |d| d.hex.as_str()),
-                    // Names, versions and file names are unreserved characters only,
-                    // so they need no percent-encoding.
-                    url: format!("{base}/{name}/{}/{}", v.version, f.name),
+                    sha256: Cow::Borrowed(f.digests.first().map_or("", |d| d.hex.as_str())),
+                    url: file_url(base, name, &v.version, &f.name),
                 })
                 .collect(),
         }
     }
 }
 
-#[derive(Serialize)]
-struct IndexFile<'a> {
-    name: &'a str,
-    size: u64,
-    sha256: &'a str,
-    url: String,
+/// Where a file is downloaded from below the mount `base`. Names, versions and file
+/// names are unreserved characters only, so they need no percent-encoding.
+pub fn file_url(base: &str, name: &str, version: &str, file: &str) -> String {
+    format!("{base}/{name}/{version}/{file}")
+}
+
+#[derive(Serialize, Deserialize)]
+pub struct IndexFile<'a> {
+    #[serde(borrow)]
+    pub name: Cow<'a, str>,
+    pub size: u64,
+    #[serde(borrow)]
+    pub sha256: Cow<'a, str>,
+    pub url: String,
 }
 
 #[cfg(test)]

@@ -16,18 +16,26 @@
 //!
 //! One setting, `summary-bytes`, shows how an operator tunes a plugin from
 //! `registry.toml` (`[formats.template.settings]`).
+//!
+//! Proxy and group repositories work through two optional exports: `proxy.rs` says
+//! what to fetch from an upstream registry of this format and rewrites its index
+//! (URLs pointing back here, files declared with their upstream URL and sha256), and
+//! `group.rs` merges the members' indexes. Without them (`export!(Template)`), the
+//! format simply has neither.
 
+mod group;
 mod index;
+mod proxy;
 
 use std::io::Read;
 
 use serde::{Deserialize, Serialize};
 use wharf_plugin_sdk::{
-    DeleteTarget, Descriptor, FileRef, FileSource, IndexInput, IndexSpec, IntegerRange,
-    ListingSpec, Method, Operation, OwnerFile, PackageRef, PlanFile, PlanVersion, Plugin,
-    PluginError, PublishPlan, Request, Response, Route, Selector, SettingDecl, SettingKind,
-    SettingValue, Upload, UploadBody, UploadReader, UploadSpec, VersionMode, VersionRef, params,
-    settings,
+    DeleteTarget, Descriptor, FetchPlan, FileRef, FileSource, IndexInput, IndexSpec, IntegerRange,
+    ListingSpec, MergeInput, Method, Operation, OwnerFile, PackageRef, PlanFile, PlanVersion,
+    Plugin, PluginError, PublishPlan, Request, Response, RewriteInput, Rewritten, Route, Selector,
+    SettingDecl, SettingKind, SettingValue, Upload, UploadBody, UploadReader, UploadSpec,
+    VersionMode, VersionRef, params, settings,
 };
 
 /// The format's name; the `[formats.NAME]` table that enables the plugin must match it.
@@ -82,13 +90,7 @@ impl Plugin for Template {
                     name: file_name(file)?,
                 })))
             }
-            (_, [name]) if get => Route::read(Operation::RenderIndex(IndexSpec {
-                pkg: Some(package_ref(&owner, name)?),
-                view: index::VERSIONS.to_string(),
-                params: Vec::new(),
-                digest_of: None,
-                listing: None,
-            })),
+            (_, [name]) if get => Route::read(versions_index(package_ref(&owner, name)?)),
             (_, [name, version, file]) if get => Route::read(Operation::serve(Selector::File(
                 file_ref(&owner, name, version, file)?,
             ))),
@@ -123,12 +125,49 @@ impl Plugin for Template {
     }
 }
 
-wharf_plugin_sdk::export!(Template);
+/// Proxy repositories of this format (`[proxies.NAME]` with `format = "template"`).
+impl wharf_plugin_sdk::Proxy for Template {
+    fn supports_proxy() -> bool {
+        true
+    }
+
+    fn plan(operation: Operation, _request: Request) -> Result<FetchPlan, PluginError> {
+        Ok(proxy::plan(&operation))
+    }
+
+    fn rewrite(input: RewriteInput) -> Result<Rewritten, PluginError> {
+        proxy::rewrite(&input)
+    }
+}
+
+/// Group repositories of this format (`[groups.NAME]`).
+impl wharf_plugin_sdk::Group for Template {
+    fn supports_groups() -> bool {
+        true
+    }
+
+    fn merge(input: MergeInput) -> Result<Response, PluginError> {
+        group::merge(&input)
+    }
+}
+
+wharf_plugin_sdk::export!(Template with Proxy, Group);
 
 /// What the plugin stores with each version (the host keeps it as opaque JSON).
 #[derive(Debug, Default, Serialize, Deserialize)]
 struct Metadata {
     summary: String,
+}
+
+/// `GET /{name}`: the package's versions.
+fn versions_index(pkg: PackageRef) -> Operation {
+    Operation::RenderIndex(IndexSpec {
+        pkg: Some(pkg),
+        view: index::VERSIONS.to_string(),
+        params: Vec::new(),
+        digest_of: None,
+        listing: None,
+    })
 }
 
 /// `GET /?page=N`: the host selects the page of packages (only those the caller may
