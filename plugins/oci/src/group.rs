@@ -19,7 +19,9 @@ pub fn merge(input: &MergeInput) -> Result<Response, PluginError> {
     let member = match spec.view.as_str() {
         TAGS_VIEW => first(input, |_| true).ok_or_else(unknown_repository)?,
         // Every member answers referrers, with an empty index where it has no such
-        // repository: the first that lists any has the subject.
+        // repository: the first that lists any has the subject. The guard hides a
+        // proxy's only behind a hosted member's non-empty index: a subject digest
+        // names the same bytes in every member, so no name can be confused here.
         REFERRERS_VIEW => match first(input, has_manifests).or_else(|| first(input, |_| true)) {
             Some(member) => member,
             None => return Ok(referrers_index(Vec::new())),
