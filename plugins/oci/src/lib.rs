@@ -140,6 +140,14 @@ mod tests {
         assert_eq!(settings, ["max-references"]);
     }
 
+    /// The host starts OCI proxies and merges OCI groups only when the plugin says so.
+    #[test]
+    fn proxies_and_groups_are_supported() {
+        use wharf_plugin_sdk::{Group, Proxy};
+        assert!(<Oci as Proxy>::supports_proxy());
+        assert!(<Oci as Group>::supports_groups());
+    }
+
     /// The codes the host used to give OCI clients for its own failures, now declared,
     /// and the one for its proxies' failed upstreams.
     #[test]
