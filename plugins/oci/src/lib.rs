@@ -7,18 +7,30 @@
 //! file `manifest`; tags point at versions; layers and configs are blobs linked to the
 //! package, referenced by the manifests that name them. The host runs upload sessions,
 //! the blob store, tokens and GC; this plugin owns paths, grammar, manifests and listings.
+//!
+//! Proxy owners read an upstream registry (`proxy`) and group owners read their members
+//! (`group`); both serve listings under their own names (`listing`).
 
+mod group;
+mod listing;
 mod manifest;
 mod names;
+mod proxy;
 mod render;
 mod routes;
 #[cfg(test)]
 mod snapshots;
 
 use wharf_plugin_sdk::{
-    BearerChallenge, Challenge, DISTRIBUTION_ERROR_CODES, Descriptor, IndexInput, PluginError,
-    PublishPlan, Request, Response, Route, Upload, UploadSpec,
+    BearerChallenge, Challenge, DISTRIBUTION_ERROR_CODES, Descriptor, FetchPlan, IndexInput,
+    MergeInput, Operation, PluginError, PublishPlan, Request, Response, RewriteInput, Rewritten,
+    Route, Upload, UploadSpec,
 };
+
+/// The code of a 502: an upstream (or a group member) that failed or sent what no
+/// registry sends. The spec fixes no code for it; `UNAVAILABLE` is the one Docker's and
+/// containerd's error registries know for a registry that cannot serve for now.
+const UPSTREAM_CODE: &str = "UNAVAILABLE";
 
 struct Oci;
 
@@ -39,7 +51,7 @@ impl wharf_plugin_sdk::Plugin for Oci {
             case_insensitive_names: false,
             // sha512 is computed by the host only when a client names one.
             digests: Vec::new(),
-            ..Descriptor::basic("oci").error_envelope(DISTRIBUTION_ERROR_CODES)
+            ..Descriptor::basic("oci").error_envelope(&error_codes())
         }
     }
 
@@ -60,7 +72,40 @@ impl wharf_plugin_sdk::Plugin for Oci {
     }
 }
 
-wharf_plugin_sdk::export!(Oci);
+/// The distribution spec's codes, and [`UPSTREAM_CODE`] for the 502 the host answers
+/// when every upstream of a proxy failed.
+fn error_codes() -> Vec<(u16, &'static str)> {
+    let mut codes = DISTRIBUTION_ERROR_CODES.to_vec();
+    let at = codes.partition_point(|(status, _)| *status < 502);
+    codes.insert(at, (502, UPSTREAM_CODE));
+    codes
+}
+
+impl wharf_plugin_sdk::Proxy for Oci {
+    fn supports_proxy() -> bool {
+        true
+    }
+
+    fn plan(operation: Operation, request: Request) -> Result<FetchPlan, PluginError> {
+        Ok(proxy::plan(&operation, &request))
+    }
+
+    fn rewrite(input: RewriteInput) -> Result<Rewritten, PluginError> {
+        proxy::rewrite(&input)
+    }
+}
+
+impl wharf_plugin_sdk::Group for Oci {
+    fn supports_groups() -> bool {
+        true
+    }
+
+    fn merge(input: MergeInput) -> Result<Response, PluginError> {
+        group::merge(&input)
+    }
+}
+
+wharf_plugin_sdk::export!(Oci with Proxy, Group);
 
 #[cfg(test)]
 mod tests {
@@ -95,7 +140,16 @@ mod tests {
         assert_eq!(settings, ["max-references"]);
     }
 
-    /// The codes the host used to give OCI clients for its own failures, now declared.
+    /// The host starts OCI proxies and merges OCI groups only when the plugin says so.
+    #[test]
+    fn proxies_and_groups_are_supported() {
+        use wharf_plugin_sdk::{Group, Proxy};
+        assert!(<Oci as Proxy>::supports_proxy());
+        assert!(<Oci as Group>::supports_groups());
+    }
+
+    /// The codes the host used to give OCI clients for its own failures, now declared,
+    /// and the one for its proxies' failed upstreams.
     #[test]
     fn host_failures_keep_their_distribution_codes() {
         let codes: Vec<String> = Oci::describe()
@@ -107,8 +161,8 @@ mod tests {
             codes.join(", "),
             "401 UNAUTHORIZED, 403 DENIED, 404 NAME_UNKNOWN, 405 UNSUPPORTED, \
              413 SIZE_INVALID, 416 BLOB_UPLOAD_INVALID, 429 TOOMANYREQUESTS, \
-             503 UNAVAILABLE, 507 UNAVAILABLE",
-            "any other status takes the envelope's UNSUPPORTED"
+             502 UNAVAILABLE, 503 UNAVAILABLE, 507 UNAVAILABLE",
+            "any other status takes the envelope's UNSUPPORTED; 502 is a failed upstream"
         );
     }
 }

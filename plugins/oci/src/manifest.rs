@@ -196,11 +196,20 @@ fn hex(bytes: &[u8]) -> String {
     bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 
+/// The lower-case hex digest of `bytes` in `algorithm`: sha512, else sha256 (the two a
+/// digest may name).
+pub fn hex_digest(algorithm: HashAlgorithm, bytes: &[u8]) -> String {
+    match algorithm {
+        HashAlgorithm::Sha512 => hex(&Sha512::digest(bytes)),
+        _ => hex(&Sha256::digest(bytes)),
+    }
+}
+
 /// A manifest pushed by digest must have that digest.
 fn check_digest(digest: &Digest, bytes: &[u8], sha256: &str) -> Result<(), PluginError> {
     let actual = match digest.algorithm {
-        HashAlgorithm::Sha512 => hex(&Sha512::digest(bytes)),
-        _ => sha256.to_string(),
+        HashAlgorithm::Sha256 => sha256.to_string(),
+        other => hex_digest(other, bytes),
     };
     if actual == digest.hex {
         Ok(())

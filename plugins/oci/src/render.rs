@@ -9,19 +9,21 @@ use serde_json::{Map, Value, json};
 use wharf_plugin_sdk::{IndexInput, PackageDetail, PluginError, Response, VersionDetail, params};
 
 use crate::manifest::OCI_INDEX;
-use crate::routes::{ARTIFACT_TYPE, LAST, MANIFEST_FILE, PAGE_SIZE, SUBJECT};
+use crate::routes::{
+    ARTIFACT_TYPE, CATALOG_VIEW, LAST, MANIFEST_FILE, PAGE_SIZE, REFERRERS_VIEW, SUBJECT, TAGS_VIEW,
+};
 
 pub fn render(input: IndexInput) -> Result<Response, PluginError> {
     match input.spec.view.as_str() {
-        "tags" => tags(&input),
-        "referrers" => Ok(referrers(&input)),
-        "catalog" => Ok(catalog(&input)),
+        TAGS_VIEW => tags(&input),
+        REFERRERS_VIEW => Ok(referrers(&input)),
+        CATALOG_VIEW => Ok(catalog(&input)),
         other => Err(PluginError::internal(format!("unknown OCI view {other:?}"))),
     }
 }
 
 /// The path of the mount (`/v2`) from its absolute URL, for relative `Link`s.
-fn mount_path(base_url: &str) -> &str {
+pub fn mount_path(base_url: &str) -> &str {
     let after_scheme = base_url
         .split_once("://")
         .map_or(base_url, |(_, rest)| rest);
@@ -61,11 +63,7 @@ fn with_link(response: Response, next: Option<String>) -> Response {
 /// `{"name","tags"}` of one repository; an unknown one is 404 NAME_UNKNOWN.
 fn tags(input: &IndexInput) -> Result<Response, PluginError> {
     let Some(detail) = &input.detail else {
-        return Err(PluginError::with_code(
-            404,
-            "NAME_UNKNOWN",
-            "repository not known to the registry",
-        ));
+        return Err(unknown_repository());
     };
     let n = page_size(input);
     let last = params::text(&input.spec.params, LAST);
@@ -85,6 +83,12 @@ fn tags(input: &IndexInput) -> Result<Response, PluginError> {
     Ok(with_link(Response::json(body.to_string()), next))
 }
 
+/// 404 NAME_UNKNOWN, for the tags of a repository nobody pushed to (or, in a group, no
+/// member has).
+pub fn unknown_repository() -> PluginError {
+    PluginError::with_code(404, "NAME_UNKNOWN", "repository not known to the registry")
+}
+
 /// An image index of the manifests whose subject is the digest asked for, filtered by
 /// `artifactType` when one is given. An unknown repository has no referrers.
 fn referrers(input: &IndexInput) -> Response {
@@ -98,13 +102,18 @@ fn referrers(input: &IndexInput) -> Response {
         .map(descriptor)
         .filter(|d| artifact_type.is_empty() || d["artifactType"] == artifact_type)
         .collect();
-    let body = json!({"schemaVersion": 2, "mediaType": OCI_INDEX, "manifests": manifests});
-    let response = Response::new(200, OCI_INDEX, body.to_string());
+    let response = referrers_index(manifests);
     if artifact_type.is_empty() {
         response
     } else {
         response.header("OCI-Filters-Applied", "artifactType")
     }
+}
+
+/// The referrers response listing `manifests` (descriptors).
+pub fn referrers_index(manifests: Vec<Value>) -> Response {
+    let body = json!({"schemaVersion": 2, "mediaType": OCI_INDEX, "manifests": manifests});
+    Response::new(200, OCI_INDEX, body.to_string())
 }
 
 fn property<'a>(version: &'a VersionDetail, name: &str) -> Option<&'a str> {

@@ -14,7 +14,7 @@ use wharf_plugin_sdk::{
 use crate::names::{self, Endpoint, Reference};
 use ReplyPart::{SessionId, Text};
 
-const DOCKER_CONTENT_DIGEST: &str = "Docker-Content-Digest";
+pub const DOCKER_CONTENT_DIGEST: &str = "Docker-Content-Digest";
 
 /// Failures of blob reads and unlinks.
 const BLOB_CODES: &[(u16, &str)] = &[(404, "BLOB_UNKNOWN")];
@@ -47,6 +47,10 @@ pub const LAST: &str = "last";
 /// Index parameters of the referrers view: the subject digest and the optional filter.
 pub const SUBJECT: &str = "subject";
 pub const ARTIFACT_TYPE: &str = "artifact-type";
+/// The views `render-index` renders, as routes name them (and proxies and groups read them).
+pub const TAGS_VIEW: &str = "tags";
+pub const REFERRERS_VIEW: &str = "referrers";
+pub const CATALOG_VIEW: &str = "catalog";
 /// Advertised to chunking clients (spec 1.1): smaller chunks cost a request each.
 const CHUNK_MIN_LENGTH: &str = "1048576";
 /// `_catalog` page size when the client names none, and the most it may ask for.
@@ -154,7 +158,7 @@ fn catalog(request: &Request) -> Result<Route, PluginError> {
     let n = page_size(request, Some(CATALOG_DEFAULT))?.unwrap_or(CATALOG_DEFAULT);
     Ok(Route::authenticated(Operation::RenderIndex(IndexSpec {
         pkg: None,
-        view: "catalog".into(),
+        view: CATALOG_VIEW.into(),
         params: params::owned(&[(PAGE_SIZE, &n.to_string())]),
         digest_of: None,
         listing: Some(ListingSpec {
@@ -176,7 +180,7 @@ fn tags(request: &Request, repository: Repository) -> Result<Route, PluginError>
     let last = request.query_param("last").unwrap_or_default();
     let mut params = params::owned(&[(LAST, last)]);
     params.extend(n.map(|n| (PAGE_SIZE.to_string(), n)));
-    Ok(Route::read(index(repository.pkg, "tags", params)).error_codes(TAGS_CODES))
+    Ok(Route::read(index(repository.pkg, TAGS_VIEW, params)).error_codes(TAGS_CODES))
 }
 
 /// `GET /{name}/referrers/{digest}?artifactType=`: the parameters `subject` and
@@ -192,7 +196,7 @@ fn referrers(
     let digest = names::digest_text(&names::digest(digest)?);
     let artifact_type = request.query_param("artifactType").unwrap_or_default();
     let params = params::owned(&[(SUBJECT, &digest), (ARTIFACT_TYPE, artifact_type)]);
-    Ok(Route::read(index(repository.pkg, "referrers", params)))
+    Ok(Route::read(index(repository.pkg, REFERRERS_VIEW, params)))
 }
 
 fn index(pkg: PackageRef, view: &str, params: Vec<(String, String)>) -> Operation {
