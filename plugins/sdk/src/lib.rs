@@ -8,6 +8,7 @@
 
 #[cfg(feature = "zip")]
 pub mod archive;
+mod digest;
 #[cfg(feature = "json")]
 pub mod json;
 pub mod multipart;
@@ -30,10 +31,13 @@ pub mod bindings {
         // gets the SDK's "not supported" answer from `export!`.
         world: "format-full",
         pub_export_macro: true,
+        // Tests compare plans, digests and operations as values.
+        additional_derives: [PartialEq, Eq],
         default_bindings_module: "wharf_plugin_sdk::bindings",
     });
 }
 
+pub use bindings::exports::wharf::format::group::{Guest as Group, MemberDocument, MergeInput};
 pub use bindings::exports::wharf::format::plugin::{
     BearerChallenge, BlobRef, BlobReference, ByteRange, Challenge, DeleteTarget, Descriptor,
     ErrorStyle, FileInfo, FileSource, Guest as Plugin, IndexInput, IndexSpec, IntegerRange,
@@ -41,9 +45,6 @@ pub use bindings::exports::wharf::format::plugin::{
     PlanVersion, PublishPlan, ReplyPart, ReplyTemplate, Route, Selector, ServeSpec, SessionOp,
     SessionRequest, SettingDecl, SettingKind, TagChange, TagRef, TaggedFile, TokenRequest,
     UploadSpec, VersionDetail, VersionMode,
-};
-pub use bindings::exports::wharf::format::group::{
-    Guest as Group, MemberDocument, MergeInput,
 };
 pub use bindings::exports::wharf::format::proxy::{
     ArtifactPlan, ArtifactSource, DeclaredArtifact, FetchPlan, Guest as Proxy, RewriteInput,

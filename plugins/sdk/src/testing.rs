@@ -6,13 +6,16 @@
 //! the host's `&Upload` in the guest), and log through [`crate::log`], which prints to
 //! stderr outside WebAssembly. The generated host imports (`host::get_version`, …) panic
 //! natively; code that calls them is for integration tests against a running host.
+//! Proxy and group exports are tested the same way: [`rewrite_input`] and
+//! [`merge_input`] build what the host hands `rewrite` and `merge`.
 
 use std::cell::RefCell;
 
 use crate::upload::UploadBody;
 use crate::{
-    Digest, FileInfo, FileSource, HashAlgorithm, IndexInput, IndexSpec, Method, Operation,
-    PackageDetail, PackageRef, Request, Response, Route, SettingValue, VersionDetail,
+    Digest, FileInfo, FileSource, HashAlgorithm, IndexInput, IndexSpec, MemberDocument, MergeInput,
+    Method, Operation, PackageDetail, PackageRef, Request, Response, RewriteInput, Route,
+    SettingValue, VersionDetail,
 };
 
 thread_local! {
@@ -265,6 +268,65 @@ pub fn index_spec(route: Route) -> IndexSpec {
     }
 }
 
+/// The upstream URL [`rewrite_input`] documents come from, as a proxy's `upstreams`
+/// would name it.
+pub const UPSTREAM: &str = "https://upstream.test";
+
+/// What `rewrite` receives for the document a proxy fetched for `operation` (what
+/// `match-route` answered for the client's request) at `path` below [`UPSTREAM`]: the upstream's 200
+/// with this content type and body, for the mount `request` came in on (its base URL,
+/// and its owner as the proxy).
+pub fn rewrite_input(
+    request: Request,
+    operation: Operation,
+    path: &str,
+    content_type: &str,
+    body: impl Into<Vec<u8>>,
+) -> RewriteInput {
+    RewriteInput {
+        base_url: request.base_url,
+        owner: request.owner.unwrap_or_default(),
+        operation,
+        url: format!("{UPSTREAM}{path}"),
+        upstream: Response::new(200, content_type, body),
+    }
+}
+
+/// What `merge` receives for `operation` on the group mount `request` came in on, with
+/// the dependency-confusion guard on (as by default); build `members` with [`hosted`]
+/// and [`proxied`], in priority order.
+pub fn merge_input(
+    request: Request,
+    operation: Operation,
+    members: Vec<MemberDocument>,
+) -> MergeInput {
+    MergeInput {
+        base_url: request.base_url,
+        owner: request.owner.unwrap_or_default(),
+        operation,
+        members,
+        confusion_guard: true,
+    }
+}
+
+/// A hosted member (a user or organization) of a group and its document, `None` when
+/// it has none (its 404).
+pub fn hosted(owner: &str, document: Option<Response>) -> MemberDocument {
+    MemberDocument {
+        owner: owner.to_string(),
+        hosted: true,
+        document,
+    }
+}
+
+/// A proxy member of a group and its (rewritten) document, `None` when it has none.
+pub fn proxied(owner: &str, document: Option<Response>) -> MemberDocument {
+    MemberDocument {
+        hosted: false,
+        ..hosted(owner, document)
+    }
+}
+
 /// A rendered response as a snapshot test records it: status, content type and
 /// headers, then the body. A compact JSON body is shown one value per line, and an XML
 /// body on one line one tag per line (so a diff points at what changed), with nothing
@@ -406,6 +468,36 @@ mod tests {
         assert_eq!(r.header("accept"), Some("application/json"));
         assert_eq!(r.query_param("q"), Some("x y"));
         assert_eq!(r.user.as_deref(), Some("bob"));
+    }
+
+    #[test]
+    fn proxy_and_group_inputs_are_built_like_the_hosts() {
+        let request = request(Method::Get, "/app").with_owner(Some("public"));
+        let input = rewrite_input(request.clone(), Operation::NotFound, "/app", "a/b", "{}");
+        assert_eq!(input.url, "https://upstream.test/app");
+        assert_eq!(
+            (input.owner.as_str(), input.base_url),
+            ("public", request.base_url.clone())
+        );
+        assert_eq!(
+            (input.upstream.status, input.upstream.body),
+            (200, b"{}".to_vec())
+        );
+        let merge = merge_input(
+            request,
+            Operation::NotFound,
+            vec![
+                hosted("acme", None),
+                proxied("public", Some(Response::json("{}"))),
+            ],
+        );
+        assert!(merge.confusion_guard);
+        let kinds: Vec<_> = merge
+            .members
+            .iter()
+            .map(|m| (m.hosted, m.document.is_some()))
+            .collect();
+        assert_eq!(kinds, [(true, false), (false, true)]);
     }
 
     #[test]
