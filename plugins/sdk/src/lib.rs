@@ -18,6 +18,7 @@ pub mod settings;
 pub mod testing;
 pub mod time;
 mod upload;
+pub mod upstream;
 #[cfg(feature = "xml")]
 pub mod xml;
 
