@@ -87,3 +87,40 @@ fn owners() {
     let request = request(Method::Get, "/api/v1/crates/demo-app/owners");
     assert_snapshot!(rendered(request, Some(demo_app()), Vec::new()));
 }
+
+/// `rewritten`'s response, then each declared artifact on a line of its own.
+fn declared(rewritten: &wharf_plugin_sdk::Rewritten) -> String {
+    let mut out = snapshot(&rewritten.response);
+    out.push_str("\ndeclares:\n");
+    for d in &rewritten.declares {
+        let digests: Vec<String> = d
+            .digests
+            .iter()
+            .map(|g| format!("{:?}:{}", g.algorithm, g.hex))
+            .collect();
+        out.push_str(&format!(
+            "{} {} {} {}\n",
+            d.name,
+            d.version,
+            d.url,
+            digests.join(",")
+        ));
+    }
+    out
+}
+
+/// The index file of `demo-app` fetched from another Wharf's cargo registry, as a
+/// proxy serves and declares it.
+#[test]
+fn proxy_index_file() {
+    use wharf_plugin_sdk::testing::rewrite_input;
+    let upstream = request(Method::Get, "/de/mo/demo-app");
+    let spec = index_spec(match_route(&upstream).expect("route"));
+    let body = render(index_input(upstream, spec, Some(demo_app()))).expect("render");
+    let proxy = request(Method::Get, "/de/mo/demo-app")
+        .with_owner(Some("wharf-two"))
+        .with_base_url("http://wharf.test/api/packages/wharf-two/cargo");
+    let operation = match_route(&proxy).expect("route").operation;
+    let input = rewrite_input(proxy, operation, "/de/mo/demo-app", "text/plain", body.body);
+    assert_snapshot!(declared(&crate::proxy::rewrite(input).expect("rewrite")));
+}
