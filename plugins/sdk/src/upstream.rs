@@ -4,7 +4,10 @@
 //! The host hands `rewrite` the absolute URL it fetched; a plan's paths are relative to
 //! the proxy's configured upstream URL, so that URL is the document's minus the path
 //! the plan asked for ([`base_of`]). Only what formats need: no dot segments, no
-//! percent-decoding, http(s) URLs only.
+//! percent-decoding, http(s) URLs only. [`snapshot`] shows a `rewrite` result in
+//! snapshot tests.
+
+use crate::{HashAlgorithm, Rewritten};
 
 /// The upstream URL `url` was fetched below, when it ends with `path` (the path and
 /// query a plan asked for, starting with `/`): `https://up/feed` for
@@ -81,6 +84,27 @@ fn scheme_of(reference: &str) -> Option<&str> {
     valid.then_some(scheme)
 }
 
+/// A `rewrite` result as snapshot tests record it: the response as
+/// [`crate::testing::snapshot`] shows it, then each declared artifact (name, version,
+/// URL) with its digests indented below it.
+pub fn snapshot(rewritten: &Rewritten) -> String {
+    let mut out = crate::testing::snapshot(&rewritten.response);
+    out.push_str("\ndeclares:\n");
+    for d in &rewritten.declares {
+        out.push_str(&format!("{} {} {}\n", d.name, d.version, d.url));
+        for digest in &d.digests {
+            let algorithm = match digest.algorithm {
+                HashAlgorithm::Md5 => "md5",
+                HashAlgorithm::Sha1 => "sha1",
+                HashAlgorithm::Sha256 => "sha256",
+                HashAlgorithm::Sha512 => "sha512",
+            };
+            out.push_str(&format!("  {algorithm}:{}\n", digest.hex));
+        }
+    }
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -124,6 +148,26 @@ mod tests {
         assert_eq!(rebase(from, from, to).as_deref(), Some(to));
         assert_eq!(rebase("http://up/feedback/x", from, to), None);
         assert_eq!(rebase("http://other/feed/x", from, to), None);
+    }
+
+    #[test]
+    fn snapshots_list_the_declarations_under_the_response() {
+        let rewritten = Rewritten {
+            response: crate::Response::new(200, "text/plain", "x\n"),
+            declares: vec![crate::DeclaredArtifact {
+                name: "a.crate".into(),
+                version: "1.0.0".into(),
+                url: "/a/1.0.0/download".into(),
+                digests: vec![crate::Digest {
+                    algorithm: HashAlgorithm::Sha256,
+                    hex: "ab".into(),
+                }],
+            }],
+        };
+        assert_eq!(
+            snapshot(&rewritten),
+            "200 text/plain\n\nx\n\ndeclares:\na.crate 1.0.0 /a/1.0.0/download\n  sha256:ab\n"
+        );
     }
 
     #[test]
