@@ -4,7 +4,7 @@
 
 use insta::assert_snapshot;
 use wharf_plugin_sdk::testing::{file, index_input, index_spec, package, request, snapshot};
-use wharf_plugin_sdk::{Method, Operation, PackageDetail, Request, VersionDetail};
+use wharf_plugin_sdk::{Method, Operation, PackageDetail, Request, VersionDetail, upstream};
 
 use crate::publish::YANKED;
 use crate::render::render;
@@ -88,27 +88,6 @@ fn owners() {
     assert_snapshot!(rendered(request, Some(demo_app()), Vec::new()));
 }
 
-/// `rewritten`'s response, then each declared artifact on a line of its own.
-fn declared(rewritten: &wharf_plugin_sdk::Rewritten) -> String {
-    let mut out = snapshot(&rewritten.response);
-    out.push_str("\ndeclares:\n");
-    for d in &rewritten.declares {
-        let digests: Vec<String> = d
-            .digests
-            .iter()
-            .map(|g| format!("{:?}:{}", g.algorithm, g.hex))
-            .collect();
-        out.push_str(&format!(
-            "{} {} {} {}\n",
-            d.name,
-            d.version,
-            d.url,
-            digests.join(",")
-        ));
-    }
-    out
-}
-
 /// The index file of `demo-app` fetched from another Wharf's cargo registry, as a
 /// proxy serves and declares it.
 #[test]
@@ -122,5 +101,7 @@ fn proxy_index_file() {
         .with_base_url("http://wharf.test/api/packages/wharf-two/cargo");
     let operation = match_route(&proxy).expect("route").operation;
     let input = rewrite_input(proxy, operation, "/de/mo/demo-app", "text/plain", body.body);
-    assert_snapshot!(declared(&crate::proxy::rewrite(input).expect("rewrite")));
+    assert_snapshot!(upstream::snapshot(
+        &crate::proxy::rewrite(input).expect("rewrite")
+    ));
 }
