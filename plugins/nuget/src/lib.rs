@@ -8,9 +8,9 @@
 //! of the stored upload, and kept beside it. Every feed document is rendered from the
 //! database, so it always lists exactly the stored versions.
 //!
-//! Proxies of another v3 feed are [`proxy`]'s (issue 21). A group serves each document
-//! from its first member that has it (no `Group` export), as the issue asks for NuGet.
+//! Proxies of another v3 feed are [`proxy`]'s, groups [`group`]'s (issue 21).
 
+mod group;
 mod metadata;
 mod nupkg;
 mod nuspec;
@@ -27,8 +27,9 @@ mod upload;
 mod version;
 
 use wharf_plugin_sdk::{
-    Descriptor, ErrorStyle, FetchPlan, HashAlgorithm, IndexInput, Operation, PluginError,
-    PublishPlan, Request, Response, RewriteInput, Rewritten, Route, Upload, UploadSpec,
+    Descriptor, ErrorStyle, FetchPlan, HashAlgorithm, IndexInput, MergeInput, Operation,
+    PluginError, PublishPlan, Request, Response, RewriteInput, Rewritten, Route, Upload,
+    UploadSpec,
 };
 
 struct NuGet;
@@ -78,7 +79,17 @@ impl wharf_plugin_sdk::Proxy for NuGet {
     }
 }
 
-wharf_plugin_sdk::export!(NuGet with Proxy);
+impl wharf_plugin_sdk::Group for NuGet {
+    fn supports_groups() -> bool {
+        true
+    }
+
+    fn merge(input: MergeInput) -> Result<Response, PluginError> {
+        group::merge(input)
+    }
+}
+
+wharf_plugin_sdk::export!(NuGet with Proxy, Group);
 
 #[cfg(test)]
 mod tests {
