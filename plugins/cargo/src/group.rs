@@ -3,19 +3,26 @@
 //! An index file comes whole from one member: mixing versions across members would
 //! let an upstream add versions to a private crate. With the dependency-confusion
 //! guard on, a crate any hosted member has is served only from hosted members;
-//! otherwise, and for search and owners, the first member with an answer serves.
+//! otherwise, and for owners, the first member with an answer serves. `cargo search`
+//! shows every member's hits: their pages concatenated in member order, each crate
+//! once (the first member's), cut to the page size, with the members' totals added.
 //! Index lines hold no URLs, so a member's file is the group's as it is; downloads go
 //! through the group's own `dl`, which the host serves from the first member that has
 //! the `.crate`.
 
+use serde_json::{Value, json};
 use wharf_plugin_sdk::{IndexSpec, MemberDocument, MergeInput, Operation, PluginError, Response};
 
 use crate::render;
 
 pub fn merge(input: MergeInput) -> Result<Response, PluginError> {
-    let Operation::RenderIndex(IndexSpec { view, .. }) = &input.operation else {
+    let Operation::RenderIndex(IndexSpec { view, listing, .. }) = &input.operation else {
         return Err(PluginError::internal("cargo merges only index documents"));
     };
+    if view == render::SEARCH {
+        let limit = listing.as_ref().map_or(0, |l| l.limit as usize);
+        return search(input.members.iter().filter_map(found), limit);
+    }
     let guarded = view == render::INDEX
         && input.confusion_guard
         && input.members.iter().any(|m| m.hosted && found(m).is_some());
@@ -36,15 +43,45 @@ fn found(member: &MemberDocument) -> Option<&Response> {
         .filter(|d| matches!(d.status, 0 | 200))
 }
 
+/// The members' search pages as one; `limit` 0 keeps every hit.
+fn search<'a>(
+    pages: impl Iterator<Item = &'a Response>,
+    limit: usize,
+) -> Result<Response, PluginError> {
+    let (mut crates, mut names, mut total) = (Vec::new(), std::collections::HashSet::new(), 0);
+    for page in pages {
+        let page: Value = serde_json::from_slice(&page.body)
+            // Members' pages are rendered by this plugin, always JSON.
+            .map_err(|e| PluginError::internal(format!("a member's search page: {e}")))?;
+        total += page["meta"]["total"].as_u64().unwrap_or_default();
+        for hit in page["crates"].as_array().into_iter().flatten() {
+            let name = hit["name"]
+                .as_str()
+                .unwrap_or_default()
+                .to_ascii_lowercase();
+            if names.insert(name) && (limit == 0 || crates.len() < limit) {
+                crates.push(hit.clone());
+            }
+        }
+    }
+    let body = json!({ "crates": crates, "meta": { "total": total } });
+    Ok(Response::json(body.to_string()))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
-    use wharf_plugin_sdk::Method;
     use wharf_plugin_sdk::testing::{self, hosted, merge_input, proxied};
+    use wharf_plugin_sdk::{Method, Request};
 
-    fn operation(path: &str) -> Operation {
+    /// A GET of `path`, whose query (`?a=b&c=d`) becomes the request's.
+    fn request(path: &str) -> Request {
+        let (path, query) = path.split_once('?').unwrap_or((path, ""));
         let request = testing::request(Method::Get, path).with_owner(Some("all"));
-        crate::routes::match_route(&request).unwrap().operation
+        query
+            .split('&')
+            .filter_map(|pair| pair.split_once('='))
+            .fold(request, |r, (name, value)| r.with_query(name, value))
     }
 
     fn file(text: &str) -> Option<Response> {
@@ -56,8 +93,10 @@ mod tests {
         guard: bool,
         members: Vec<MemberDocument>,
     ) -> Result<Response, PluginError> {
-        let request = testing::request(Method::Get, path).with_owner(Some("all"));
-        let mut input = merge_input(request, operation(path), members);
+        let operation = crate::routes::match_route(&request(path))
+            .unwrap()
+            .operation;
+        let mut input = merge_input(request(path), operation, members);
         input.confusion_guard = guard;
         merge(input)
     }
@@ -93,12 +132,27 @@ mod tests {
     }
 
     #[test]
-    fn search_is_not_guarded() {
+    fn search_shows_every_members_hits_once() {
+        let page = |names: &[&str], total: u32| {
+            let crates: Vec<Value> = names.iter().map(|n| json!({ "name": n })).collect();
+            Some(Response::json(
+                json!({ "crates": crates, "meta": { "total": total } }).to_string(),
+            ))
+        };
         let members = vec![
-            proxied("crates-io", Some(Response::json(r#"{"crates":[]}"#))),
-            hosted("acme", Some(Response::json(r#"{"crates":[1]}"#))),
+            hosted("acme", page(&["serde-ext", "internal-lib"], 2)),
+            hosted("tools", None),
+            hosted("more", page(&["Serde-Ext", "serde-x"], 5)),
         ];
-        let served = merged("/api/v1/crates", true, members).unwrap();
-        assert_eq!(served.body, br#"{"crates":[]}"#);
+        let served = merged("/api/v1/crates?per_page=2", true, members).unwrap();
+        assert_eq!(
+            served.body,
+            br#"{"crates":[{"name":"serde-ext"},{"name":"internal-lib"}],"meta":{"total":7}}"#
+        );
+        let broken = vec![hosted("acme", Some(Response::json("<html>")))];
+        assert_eq!(
+            merged("/api/v1/crates", true, broken).unwrap_err().status,
+            500
+        );
     }
 }
