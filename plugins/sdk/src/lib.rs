@@ -11,6 +11,7 @@ pub mod archive;
 mod digest;
 #[cfg(feature = "json")]
 pub mod json;
+pub mod members;
 pub mod multipart;
 pub mod params;
 pub mod reply;
