@@ -10,10 +10,18 @@
 //! through the group's own `dl`, which the host serves from the first member that has
 //! the `.crate`.
 
-use serde_json::{Value, json};
-use wharf_plugin_sdk::{IndexSpec, MemberDocument, MergeInput, Operation, PluginError, Response};
+use serde_json::json;
+use wharf_plugin_sdk::members::{self, Shape, found};
+use wharf_plugin_sdk::{IndexSpec, MergeInput, Operation, PluginError, Response};
 
 use crate::render;
+
+/// What `cargo search` pages hold.
+const SEARCH_PAGE: Shape = Shape {
+    hits: "/crates",
+    total: "/meta/total",
+    name: "/name",
+};
 
 pub fn merge(input: MergeInput) -> Result<Response, PluginError> {
     let Operation::RenderIndex(IndexSpec { view, listing, .. }) = &input.operation else {
@@ -21,7 +29,9 @@ pub fn merge(input: MergeInput) -> Result<Response, PluginError> {
     };
     if view == render::SEARCH {
         let limit = listing.as_ref().map_or(0, |l| l.limit as usize);
-        return search(input.members.iter().filter_map(found), limit);
+        let page = members::concat(&input.members, &SEARCH_PAGE, limit)?;
+        let body = json!({ "crates": page.hits, "meta": { "total": page.total } });
+        return Ok(Response::json(body.to_string()));
     }
     let guarded = view == render::INDEX
         && input.confusion_guard
@@ -35,44 +45,12 @@ pub fn merge(input: MergeInput) -> Result<Response, PluginError> {
         .ok_or_else(|| PluginError::not_found("crate not found"))
 }
 
-/// The member's document, if it has one (a 200).
-fn found(member: &MemberDocument) -> Option<&Response> {
-    member
-        .document
-        .as_ref()
-        .filter(|d| matches!(d.status, 0 | 200))
-}
-
-/// The members' search pages as one; `limit` 0 keeps every hit.
-fn search<'a>(
-    pages: impl Iterator<Item = &'a Response>,
-    limit: usize,
-) -> Result<Response, PluginError> {
-    let (mut crates, mut names, mut total) = (Vec::new(), std::collections::HashSet::new(), 0);
-    for page in pages {
-        let page: Value = serde_json::from_slice(&page.body)
-            // Members' pages are rendered by this plugin, always JSON.
-            .map_err(|e| PluginError::internal(format!("a member's search page: {e}")))?;
-        total += page["meta"]["total"].as_u64().unwrap_or_default();
-        for hit in page["crates"].as_array().into_iter().flatten() {
-            let name = hit["name"]
-                .as_str()
-                .unwrap_or_default()
-                .to_ascii_lowercase();
-            if names.insert(name) && (limit == 0 || crates.len() < limit) {
-                crates.push(hit.clone());
-            }
-        }
-    }
-    let body = json!({ "crates": crates, "meta": { "total": total } });
-    Ok(Response::json(body.to_string()))
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
+    use serde_json::Value;
     use wharf_plugin_sdk::testing::{self, hosted, merge_input, proxied};
-    use wharf_plugin_sdk::{Method, Request};
+    use wharf_plugin_sdk::{MemberDocument, Method, Request};
 
     /// A GET of `path`, whose query (`?a=b&c=d`) becomes the request's.
     fn request(path: &str) -> Request {

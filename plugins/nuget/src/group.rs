@@ -9,9 +9,10 @@
 //! twice there). Each member's document keeps its own URLs: a hit or a registration
 //! leads the client to the member that has it.
 
-use serde_json::Value;
+use serde_json::json;
+use wharf_plugin_sdk::members::{self, Shape, found};
 use wharf_plugin_sdk::params::number;
-use wharf_plugin_sdk::{IndexSpec, MemberDocument, MergeInput, Operation, PluginError, Response};
+use wharf_plugin_sdk::{IndexSpec, MergeInput, Operation, PluginError, Response};
 
 use crate::render::json_response;
 use crate::routes::{param, view};
@@ -20,59 +21,34 @@ pub fn merge(input: MergeInput) -> Result<Response, PluginError> {
     let Operation::RenderIndex(IndexSpec { view, params, .. }) = &input.operation else {
         return Err(PluginError::internal("NuGet merges only index documents"));
     };
-    let found = input.members.iter().filter_map(found);
     match view.as_str() {
         view::SEARCH | view::AUTOCOMPLETE => {
-            let take = number(params, param::TAKE, usize::MAX);
-            hits(found, take)
+            let shape = Shape {
+                hits: "/data",
+                total: "/totalHits",
+                // Search hits are objects with an `id`, autocompletions the ids themselves.
+                name: if view == view::SEARCH { "/id" } else { "" },
+            };
+            let page = members::concat(&input.members, &shape, number(params, param::TAKE, 0))?;
+            Ok(json_response(
+                &json!({ "totalHits": page.total, "data": page.hits }),
+            ))
         }
-        _ => found
+        _ => input
+            .members
+            .iter()
+            .find_map(found)
             .cloned()
-            .next()
             .ok_or_else(|| PluginError::not_found("package not found")),
     }
-}
-
-/// The member's document, if it has one (a 200).
-fn found(member: &MemberDocument) -> Option<&Response> {
-    member
-        .document
-        .as_ref()
-        .filter(|d| matches!(d.status, 0 | 200))
-}
-
-/// The members' search or autocomplete pages as one: `data` concatenated with each id
-/// once, at most `take` of it, and the members' `totalHits` added up.
-fn hits<'a>(
-    pages: impl Iterator<Item = &'a Response>,
-    take: usize,
-) -> Result<Response, PluginError> {
-    let mut data: Vec<Value> = Vec::new();
-    let mut seen = std::collections::HashSet::new();
-    let mut total = 0u64;
-    for page in pages {
-        let page: Value = serde_json::from_slice(&page.body)
-            // Members' pages are rendered or rewritten by this plugin, always JSON.
-            .map_err(|e| PluginError::internal(format!("a member's search page: {e}")))?;
-        total += page["totalHits"].as_u64().unwrap_or_default();
-        for hit in page["data"].as_array().into_iter().flatten() {
-            // Search hits are objects with an `id`, autocompletions the ids themselves.
-            let id = hit.get("id").unwrap_or(hit).as_str().unwrap_or_default();
-            if seen.insert(id.to_lowercase()) && data.len() < take {
-                data.push(hit.clone());
-            }
-        }
-    }
-    Ok(json_response(
-        &serde_json::json!({ "totalHits": total, "data": data }),
-    ))
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use wharf_plugin_sdk::Method;
+    use serde_json::Value;
     use wharf_plugin_sdk::testing::{self, hosted, merge_input, proxied};
+    use wharf_plugin_sdk::{MemberDocument, Method};
 
     fn merged(
         path: &str,
