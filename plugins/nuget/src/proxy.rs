@@ -42,52 +42,47 @@ use wharf_plugin_sdk::{
 use crate::render::JSON;
 use crate::routes::{param, view};
 
-/// An upstream resource: its setting, its default (Wharf's layout) and where this
-/// registry serves it, below the mount.
+/// An upstream resource: the setting naming where the upstream keeps it, where this
+/// registry serves it below the mount (the setting's default too: Wharf's and Gitea's
+/// layout), and its type in a service index.
 struct Resource {
     setting: &'static str,
-    default: &'static str,
     local: &'static str,
-    description: &'static str,
+    kind: &'static str,
 }
 
-const REGISTRATIONS: Resource = Resource {
-    setting: "proxy-registrations",
-    default: "/registration",
-    local: "/registration",
-    description: "Where NuGet proxies find their upstream's registrations \
-        (RegistrationsBaseUrl): relative to the upstream URL when it starts with `/`",
-};
-const FLAT_CONTAINER: Resource = Resource {
-    setting: "proxy-flat-container",
-    default: "/package",
-    local: "/package",
-    description: "Where NuGet proxies find their upstream's packages \
-        (PackageBaseAddress): relative to the upstream URL when it starts with `/`",
-};
-const SEARCH: Resource = Resource {
-    setting: "proxy-search",
-    default: "/query",
-    local: "/query",
-    description: "Where NuGet proxies search their upstream (SearchQueryService): \
-        relative to the upstream URL when it starts with `/`",
-};
-const AUTOCOMPLETE: Resource = Resource {
-    setting: "proxy-autocomplete",
-    default: "/autocomplete",
-    local: "/autocomplete",
-    description: "Where NuGet proxies autocomplete from their upstream \
-        (SearchAutocompleteService): relative to the upstream URL when it starts with `/`",
-};
+const REGISTRATIONS: Resource = Resource::new(
+    "proxy-registrations",
+    "/registration",
+    "RegistrationsBaseUrl",
+);
+const FLAT_CONTAINER: Resource =
+    Resource::new("proxy-flat-container", "/package", "PackageBaseAddress");
+const SEARCH: Resource = Resource::new("proxy-search", "/query", "SearchQueryService");
+const AUTOCOMPLETE: Resource = Resource::new(
+    "proxy-autocomplete",
+    "/autocomplete",
+    "SearchAutocompleteService",
+);
 
-/// Most specific first: an upstream may keep one resource below another's URL.
+/// What a proxy accepts from the upstream: every v3 document is JSON.
+const ACCEPT: &str = "application/json";
+
 const RESOURCES: [&Resource; 4] = [&REGISTRATIONS, &FLAT_CONTAINER, &SEARCH, &AUTOCOMPLETE];
 
 impl Resource {
+    const fn new(setting: &'static str, local: &'static str, kind: &'static str) -> Self {
+        Self {
+            setting,
+            local,
+            kind,
+        }
+    }
+
     /// Its URL upstream: relative to the upstream's (`/registration`) or absolute,
     /// without a trailing slash.
     fn upstream(&self) -> String {
-        settings::text(self.setting, self.default)
+        settings::text(self.setting, self.local)
             .trim_end_matches('/')
             .to_string()
     }
@@ -103,9 +98,13 @@ pub fn settings() -> Vec<SettingDecl> {
         .iter()
         .map(|r| SettingDecl {
             name: r.setting.into(),
-            description: r.description.into(),
+            description: format!(
+                "Where NuGet proxies find their upstream's {}: relative to the upstream \
+                 URL when it starts with `/`, else absolute",
+                r.kind
+            ),
             kind: SettingKind::Text,
-            default: SettingValue::Text(r.default.into()),
+            default: SettingValue::Text(r.local.into()),
         })
         .collect()
 }
@@ -115,7 +114,7 @@ pub fn plan(operation: &Operation) -> FetchPlan {
         Operation::RenderIndex(spec) => match document_path(spec) {
             Some(path) => FetchPlan::Document(UpstreamRequest {
                 path,
-                accept: Some(JSON.into()),
+                accept: Some(ACCEPT.into()),
                 head_validator: None,
             }),
             None => FetchPlan::NotFound,
@@ -222,7 +221,7 @@ pub fn rewrite(input: RewriteInput) -> Result<Rewritten, PluginError> {
     })
 }
 
-/// Upstream URL prefixes and what they become here, most specific first.
+/// Upstream URL prefixes and what they become here, longest first.
 fn moves(input: &RewriteInput, planned: &str) -> Vec<(String, String)> {
     // A relative plan's document came from the upstream's URL plus that path.
     let root = planned
@@ -241,6 +240,8 @@ fn moves(input: &RewriteInput, planned: &str) -> Vec<(String, String)> {
         })
         .collect();
     moves.extend(root.map(|root| (root.to_string(), base.to_string())));
+    // Most specific first: an upstream may keep one resource below another's URL.
+    moves.sort_by_key(|(from, _)| std::cmp::Reverse(from.len()));
     moves
 }
 
@@ -361,7 +362,7 @@ mod tests {
     fn document(path: &str) -> FetchPlan {
         FetchPlan::Document(UpstreamRequest {
             path: path.into(),
-            accept: Some(JSON.into()),
+            accept: Some(ACCEPT.into()),
             head_validator: None,
         })
     }
@@ -571,6 +572,46 @@ mod tests {
         assert_eq!(
             declared.declares[0].url,
             format!("{UPSTREAM}/reg/foo/../../flat/foo/1.0.0/foo.1.0.0.nupkg")
+        );
+    }
+
+    #[test]
+    fn a_resource_below_another_moves_to_its_own_place() {
+        let text = |v: &str| SettingValue::Text(v.into());
+        let settings = [
+            (REGISTRATIONS.setting, text("/v3")),
+            (FLAT_CONTAINER.setting, text("/v3/flat")),
+        ];
+        let leaf = format!(
+            r#"{{"@id":"{UPSTREAM}/v3/foo/1.0.0.json","packageContent":"{UPSTREAM}/v3/flat/foo/1.0.0/foo.1.0.0.nupkg"}}"#
+        );
+        let url = format!("{UPSTREAM}/v3/foo/1.0.0.json");
+        let path = "/registration/foo/1.0.0.json";
+        let rewritten =
+            testing::with_settings(&settings, || rewrite(input(path, &url, leaf))).unwrap();
+        assert_eq!(
+            String::from_utf8(rewritten.response.body).unwrap(),
+            format!(
+                r#"{{"@id":"{BASE}/registration/foo/1.0.0.json","packageContent":"{BASE}/package/foo/1.0.0/foo.1.0.0.nupkg"}}"#
+            )
+        );
+    }
+
+    #[test]
+    fn each_resource_is_a_setting_defaulting_to_wharfs_layout() {
+        let declared: Vec<(String, SettingValue)> = settings()
+            .into_iter()
+            .map(|s| (s.name, s.default))
+            .collect();
+        let text = |v: &str| SettingValue::Text(v.into());
+        assert_eq!(
+            declared,
+            [
+                ("proxy-registrations".into(), text("/registration")),
+                ("proxy-flat-container".into(), text("/package")),
+                ("proxy-search".into(), text("/query")),
+                ("proxy-autocomplete".into(), text("/autocomplete")),
+            ]
         );
     }
 
