@@ -213,7 +213,7 @@ pub fn rewrite(input: RewriteInput) -> Result<Rewritten, PluginError> {
     }
     let mut declares = Vec::new();
     declare(&document, &input.url, &mut declares)?;
-    let moves = moves(&input, &planned);
+    let moves = moves(&input, &planned)?;
     let body = rebased(&input.upstream.body, &moves);
     Ok(Rewritten {
         response: Response::new(200, JSON, body),
@@ -222,12 +222,15 @@ pub fn rewrite(input: RewriteInput) -> Result<Rewritten, PluginError> {
 }
 
 /// Upstream URL prefixes and what they become here, longest first.
-fn moves(input: &RewriteInput, planned: &str) -> Vec<(String, String)> {
+fn moves(input: &RewriteInput, planned: &str) -> Result<Vec<(String, String)>, PluginError> {
     // A relative plan's document came from the upstream's URL plus that path.
-    let root = planned
-        .starts_with('/')
-        .then(|| upstream::base_of(&input.url, planned))
-        .flatten();
+    let root = match planned.starts_with('/') {
+        true => Some(
+            upstream::base_of(&input.url, planned)
+                .ok_or_else(|| bad(&input.url, &format!("not fetched from {planned}")))?,
+        ),
+        false => None,
+    };
     let base = input.base_url.trim_end_matches('/');
     let mut moves: Vec<(String, String)> = RESOURCES
         .iter()
@@ -242,7 +245,7 @@ fn moves(input: &RewriteInput, planned: &str) -> Vec<(String, String)> {
     moves.extend(root.map(|root| (root.to_string(), base.to_string())));
     // Most specific first: an upstream may keep one resource below another's URL.
     moves.sort_by_key(|(from, _)| std::cmp::Reverse(from.len()));
-    moves
+    Ok(moves)
 }
 
 /// `body` with every JSON string that starts with a moved prefix (followed by a path,
@@ -565,13 +568,13 @@ mod tests {
         let relative = r#"{"packageContent":"../../flat/foo/1.0.0/foo.1.0.0.nupkg"}"#;
         let declared = rewrite(input(
             path,
-            &format!("{UPSTREAM}/reg/foo/1.0.0.json"),
+            &format!("{UPSTREAM}/registration/foo/1.0.0.json"),
             relative,
         ))
         .unwrap();
         assert_eq!(
             declared.declares[0].url,
-            format!("{UPSTREAM}/reg/foo/../../flat/foo/1.0.0/foo.1.0.0.nupkg")
+            format!("{UPSTREAM}/registration/foo/../../flat/foo/1.0.0/foo.1.0.0.nupkg")
         );
     }
 
@@ -636,5 +639,7 @@ mod tests {
             "{}",
         ));
         assert_eq!(versions.unwrap_err().status, 502);
+        let elsewhere = rewrite(input(path, &format!("{UPSTREAM}/other"), r#"{"items":[]}"#));
+        assert_eq!(elsewhere.unwrap_err().status, 502);
     }
 }
