@@ -224,12 +224,11 @@ pub fn rewrite(input: RewriteInput) -> Result<Rewritten, PluginError> {
 /// Upstream URL prefixes and what they become here, longest first.
 fn moves(input: &RewriteInput, planned: &str) -> Result<Vec<(String, String)>, PluginError> {
     // A relative plan's document came from the upstream's URL plus that path.
-    let root = match planned.starts_with('/') {
-        true => Some(
-            upstream::base_of(&input.url, planned)
-                .ok_or_else(|| bad(&input.url, &format!("not fetched from {planned}")))?,
-        ),
-        false => None,
+    let root = if planned.starts_with('/') {
+        let root = upstream::base_of(&input.url, planned);
+        Some(root.ok_or_else(|| bad(&input.url, &format!("not fetched from {planned}")))?)
+    } else {
+        None
     };
     let base = input.base_url.trim_end_matches('/');
     let mut moves: Vec<(String, String)> = RESOURCES
