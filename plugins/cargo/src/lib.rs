@@ -6,10 +6,15 @@
 //! and descriptive fields as metadata, and its yank state as the `yanked` property.
 //! Index files are rendered from the database and cached by the host until the crate
 //! changes. Tokens are Wharf tokens, which cargo sends as they are.
+//!
+//! Proxies of another sparse registry ([`proxy`]) and groups ([`group`]) are
+//! supported (issue 21).
 
 mod body;
+mod group;
 mod metadata;
 mod names;
+mod proxy;
 mod publish;
 mod render;
 mod routes;
@@ -17,8 +22,9 @@ mod routes;
 mod snapshots;
 
 use wharf_plugin_sdk::{
-    DISTRIBUTION_ERROR_CODES, Descriptor, IndexInput, PluginError, PublishPlan, Request, Response,
-    Route, Upload, UploadSpec, params,
+    DISTRIBUTION_ERROR_CODES, Descriptor, FetchPlan, IndexInput, MergeInput, Operation,
+    PluginError, PublishPlan, Request, Response, RewriteInput, Rewritten, Route, Upload,
+    UploadSpec, params,
 };
 
 struct Cargo;
@@ -27,7 +33,10 @@ impl wharf_plugin_sdk::Plugin for Cargo {
     fn describe() -> Descriptor {
         // cargo reads `{"errors":[{"detail": …}]}`: the envelope, whose codes (the
         // distribution spec's, as the 0.2 host wrote them) cargo does not print.
-        Descriptor::basic("cargo").error_envelope(DISTRIBUTION_ERROR_CODES)
+        Descriptor {
+            settings: vec![proxy::dl_setting()],
+            ..Descriptor::basic("cargo").error_envelope(DISTRIBUTION_ERROR_CODES)
+        }
     }
 
     fn match_route(request: Request) -> Result<Route, PluginError> {
@@ -55,7 +64,31 @@ impl wharf_plugin_sdk::Plugin for Cargo {
     }
 }
 
-wharf_plugin_sdk::export!(Cargo);
+impl wharf_plugin_sdk::Proxy for Cargo {
+    fn supports_proxy() -> bool {
+        true
+    }
+
+    fn plan(operation: Operation, _request: Request) -> Result<FetchPlan, PluginError> {
+        Ok(proxy::plan(&operation))
+    }
+
+    fn rewrite(input: RewriteInput) -> Result<Rewritten, PluginError> {
+        proxy::rewrite(input)
+    }
+}
+
+impl wharf_plugin_sdk::Group for Cargo {
+    fn supports_groups() -> bool {
+        true
+    }
+
+    fn merge(input: MergeInput) -> Result<Response, PluginError> {
+        group::merge(input)
+    }
+}
+
+wharf_plugin_sdk::export!(Cargo with Proxy, Group);
 
 #[cfg(test)]
 mod tests {
@@ -76,5 +109,7 @@ mod tests {
         assert_eq!(code(404), Some("NAME_UNKNOWN"));
         assert_eq!(code(507), Some("UNAVAILABLE"));
         assert_eq!(code(409), None, "the host's UNSUPPORTED fallback");
+        let settings: Vec<_> = d.settings.iter().map(|s| s.name.as_str()).collect();
+        assert_eq!(settings, [proxy::DL_SETTING]);
     }
 }

@@ -48,11 +48,17 @@ pub fn version(version: &str) -> Result<semver::Version, PluginError> {
 /// all lower case.
 pub fn index_path(name: &str) -> String {
     let name = name.to_ascii_lowercase();
+    format!("{}/{name}", prefix(&name))
+}
+
+/// The directories of a crate's index file, in the name's case (cargo's `{prefix}`
+/// marker): `1`, `2`, `3/a`, `ab/cd`. Names are ASCII, so slicing bytes is safe.
+pub fn prefix(name: &str) -> String {
     match name.len() {
-        1 => format!("1/{name}"),
-        2 => format!("2/{name}"),
-        3 => format!("3/{}/{name}", &name[..1]),
-        _ => format!("{}/{}/{name}", &name[..2], &name[2..4]),
+        1 => "1".into(),
+        2 => "2".into(),
+        3 => format!("3/{}", &name[..1]),
+        _ => format!("{}/{}", &name[..2], &name[2..4]),
     }
 }
 

@@ -16,6 +16,9 @@ pub const INDEX: &str = "index";
 pub const OWNERS: &str = "owners";
 pub const SEARCH: &str = "search";
 
+/// The content type of index files.
+pub const INDEX_TYPE: &str = "text/plain; charset=utf-8";
+
 /// `config.json`: where downloads and the web API are. cargo fetches it anonymously
 /// first and sends its token only after a 401, which the host answers for owners that
 /// need credentials to be read. A request that arrives signed in is therefore one whose
@@ -97,7 +100,7 @@ fn index_file(detail: &PackageDetail) -> Result<Response, PluginError> {
             .map_err(|e| PluginError::new(500, format!("cannot render the index: {e}")))?;
         body.push(b'\n');
     }
-    Ok(Response::new(200, "text/plain; charset=utf-8", body))
+    Ok(Response::new(200, INDEX_TYPE, body))
 }
 
 /// The `.crate`'s sha256, which cargo checks every download against.

@@ -128,7 +128,7 @@ fn crate_ref(owner: &str, name: &str) -> Result<PackageRef, PluginError> {
     Ok(package(owner, name))
 }
 
-fn index(pkg: PackageRef, view: &str) -> Operation {
+pub fn index(pkg: PackageRef, view: &str) -> Operation {
     Operation::RenderIndex(IndexSpec {
         pkg: Some(pkg),
         view: view.into(),

@@ -4,7 +4,7 @@
 
 use insta::assert_snapshot;
 use wharf_plugin_sdk::testing::{file, index_input, index_spec, package, request, snapshot};
-use wharf_plugin_sdk::{Method, Operation, PackageDetail, Request, VersionDetail};
+use wharf_plugin_sdk::{Method, Operation, PackageDetail, Request, VersionDetail, upstream};
 
 use crate::publish::YANKED;
 use crate::render::render;
@@ -86,4 +86,22 @@ fn search() {
 fn owners() {
     let request = request(Method::Get, "/api/v1/crates/demo-app/owners");
     assert_snapshot!(rendered(request, Some(demo_app()), Vec::new()));
+}
+
+/// The index file of `demo-app` fetched from another Wharf's cargo registry, as a
+/// proxy serves and declares it.
+#[test]
+fn proxy_index_file() {
+    use wharf_plugin_sdk::testing::rewrite_input;
+    let upstream = request(Method::Get, "/de/mo/demo-app");
+    let spec = index_spec(match_route(&upstream).expect("route"));
+    let body = render(index_input(upstream, spec, Some(demo_app()))).expect("render");
+    let proxy = request(Method::Get, "/de/mo/demo-app")
+        .with_owner(Some("wharf-two"))
+        .with_base_url("http://wharf.test/api/packages/wharf-two/cargo");
+    let operation = match_route(&proxy).expect("route").operation;
+    let input = rewrite_input(proxy, operation, "/de/mo/demo-app", "text/plain", body.body);
+    assert_snapshot!(upstream::snapshot(
+        &crate::proxy::rewrite(input).expect("rewrite")
+    ));
 }

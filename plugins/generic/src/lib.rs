@@ -3,11 +3,18 @@
 //!
 //! Routes (below `/api/packages/{owner}/generic`):
 //! `PUT|GET|HEAD|DELETE /{name}/{version}/{file}` and `DELETE /{name}/{version}`.
+//!
+//! Proxies (issue 21): a file missing from a proxy is fetched from the same path below
+//! the upstream's URL (another Wharf's or Gitea's generic mount, or any server laid
+//! out as `{name}/{version}/{file}`), with no digest to check: the format has no
+//! metadata that would state one. There are no documents, so nothing to rewrite or
+//! merge: a group serves each file from its first member that has it.
 
 use wharf_plugin_sdk::{
-    DeleteTarget, Descriptor, FileRef, FileSource, IndexInput, Method, Operation, PackageRef,
-    PlanFile, PlanVersion, Plugin, PluginError, PublishPlan, Request, Response, Route, Selector,
-    Upload, UploadSpec, VersionMode, VersionRef, params,
+    ArtifactPlan, ArtifactSource, DeleteTarget, Descriptor, FetchPlan, FileRef, FileSource,
+    IndexInput, Method, Operation, PackageRef, PlanFile, PlanVersion, Plugin, PluginError, Proxy,
+    PublishPlan, Request, Response, RewriteInput, Rewritten, Route, Selector, ServeSpec, Upload,
+    UploadSpec, UpstreamFetch, UpstreamRequest, VersionMode, VersionRef, params,
 };
 
 struct Generic;
@@ -85,7 +92,41 @@ impl Plugin for Generic {
     }
 }
 
-wharf_plugin_sdk::export!(Generic);
+impl Proxy for Generic {
+    fn supports_proxy() -> bool {
+        true
+    }
+
+    fn plan(operation: Operation, request: Request) -> Result<FetchPlan, PluginError> {
+        Ok(match operation {
+            Operation::Serve(ServeSpec {
+                selector: Selector::File(file),
+                digest_of: None,
+            }) => FetchPlan::Artifact(ArtifactPlan {
+                file,
+                lead: true,
+                source: ArtifactSource::Fetch(UpstreamFetch {
+                    // The path as the client sent it, still percent-encoded: the same
+                    // file below the upstream's mount.
+                    request: UpstreamRequest {
+                        path: request.path,
+                        accept: None,
+                        head_validator: None,
+                    },
+                    digests: Vec::new(),
+                }),
+            }),
+            _ => FetchPlan::NotFound,
+        })
+    }
+
+    fn rewrite(_input: RewriteInput) -> Result<Rewritten, PluginError> {
+        // `plan` never asks for a document.
+        Err(PluginError::internal("the generic format has no documents"))
+    }
+}
+
+wharf_plugin_sdk::export!(Generic with Proxy);
 
 fn method_not_allowed() -> PluginError {
     PluginError::new(405, "method not allowed")
@@ -218,6 +259,65 @@ mod tests {
             upload_target(&spec).unwrap(),
             ("1.0 beta".into(), "f (1).bin".into())
         );
+    }
+
+    fn plan(method: Method, path: &str) -> FetchPlan {
+        let request = wharf_plugin_sdk::testing::request(method, path);
+        let route = Generic::match_route(request.clone()).unwrap();
+        Generic::plan(route.operation, request).unwrap()
+    }
+
+    #[test]
+    fn proxies_fetch_the_same_path_upstream() {
+        let FetchPlan::Artifact(artifact) = plan(Method::Get, "/lib/1.0%20beta/f%20(1).bin") else {
+            panic!("not an artifact");
+        };
+        assert_eq!(
+            (
+                artifact.file.version.pkg.name.as_str(),
+                artifact.file.version.version.as_str(),
+                artifact.file.name.as_str()
+            ),
+            ("lib", "1.0 beta", "f (1).bin")
+        );
+        assert!(artifact.lead);
+        assert_eq!(
+            artifact.source,
+            ArtifactSource::Fetch(UpstreamFetch {
+                request: UpstreamRequest {
+                    path: "/lib/1.0%20beta/f%20(1).bin".into(),
+                    accept: None,
+                    head_validator: None,
+                },
+                digests: Vec::new(),
+            })
+        );
+        assert!(matches!(
+            plan(Method::Head, "/lib/1/f"),
+            FetchPlan::Artifact(_)
+        ));
+        assert!(Generic::supports_proxy());
+    }
+
+    #[test]
+    fn proxies_have_no_documents() {
+        assert_eq!(
+            Generic::plan(
+                Operation::NotFound,
+                wharf_plugin_sdk::testing::request(Method::Get, "/")
+            )
+            .unwrap(),
+            FetchPlan::NotFound
+        );
+        let request = wharf_plugin_sdk::testing::request(Method::Get, "/a/1/f");
+        let input = wharf_plugin_sdk::testing::rewrite_input(
+            request,
+            Operation::NotFound,
+            "/a/1/f",
+            "",
+            "",
+        );
+        assert_eq!(Generic::rewrite(input).unwrap_err().status, 500);
     }
 
     #[test]

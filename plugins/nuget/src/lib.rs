@@ -7,11 +7,15 @@
 //! `.nupkg` is the lead file; the nuspec is extracted from it on push, by ranged reads
 //! of the stored upload, and kept beside it. Every feed document is rendered from the
 //! database, so it always lists exactly the stored versions.
+//!
+//! Proxies of another v3 feed are [`proxy`]'s, groups [`group`]'s (issue 21).
 
+mod group;
 mod metadata;
 mod nupkg;
 mod nuspec;
 mod odata;
+mod proxy;
 mod registration;
 mod render;
 mod routes;
@@ -23,8 +27,9 @@ mod upload;
 mod version;
 
 use wharf_plugin_sdk::{
-    Descriptor, ErrorStyle, HashAlgorithm, IndexInput, PluginError, PublishPlan, Request, Response,
-    Route, Upload, UploadSpec,
+    Descriptor, ErrorStyle, FetchPlan, HashAlgorithm, IndexInput, MergeInput, Operation,
+    PluginError, PublishPlan, Request, Response, RewriteInput, Rewritten, Route, Upload,
+    UploadSpec,
 };
 
 struct NuGet;
@@ -38,6 +43,7 @@ impl wharf_plugin_sdk::Plugin for NuGet {
             digests: vec![HashAlgorithm::Sha512],
             // The API key NuGet clients send for pushes and deletes.
             credential_headers: vec!["x-nuget-apikey".into()],
+            settings: proxy::settings(),
             ..Descriptor::basic("nuget")
         }
     }
@@ -59,7 +65,31 @@ impl wharf_plugin_sdk::Plugin for NuGet {
     }
 }
 
-wharf_plugin_sdk::export!(NuGet);
+impl wharf_plugin_sdk::Proxy for NuGet {
+    fn supports_proxy() -> bool {
+        true
+    }
+
+    fn plan(operation: Operation, _request: Request) -> Result<FetchPlan, PluginError> {
+        Ok(proxy::plan(&operation))
+    }
+
+    fn rewrite(input: RewriteInput) -> Result<Rewritten, PluginError> {
+        proxy::rewrite(input)
+    }
+}
+
+impl wharf_plugin_sdk::Group for NuGet {
+    fn supports_groups() -> bool {
+        true
+    }
+
+    fn merge(input: MergeInput) -> Result<Response, PluginError> {
+        group::merge(input)
+    }
+}
+
+wharf_plugin_sdk::export!(NuGet with Proxy, Group);
 
 #[cfg(test)]
 mod tests {

@@ -11,6 +11,7 @@ pub mod archive;
 mod digest;
 #[cfg(feature = "json")]
 pub mod json;
+pub mod members;
 pub mod multipart;
 pub mod params;
 pub mod reply;
@@ -18,6 +19,7 @@ pub mod settings;
 pub mod testing;
 pub mod time;
 mod upload;
+pub mod upstream;
 #[cfg(feature = "xml")]
 pub mod xml;
 
