@@ -255,7 +255,10 @@ impl AsyncWrite for Watched {
     ) -> Poll<io::Result<usize>> {
         if self.spy.mending() {
             // Only hyper's own 431 is mended, which it writes as one buffer.
-            let first = bufs.iter().find(|b| !b.is_empty()).map_or(&[][..], |b| &b[..]);
+            let first = bufs
+                .iter()
+                .find(|b| !b.is_empty())
+                .map_or(&[][..], |b| &b[..]);
             return self.poll_write(cx, first);
         }
         let this = &mut *self;
@@ -294,7 +297,9 @@ mod tests {
     async fn the_watched_socket_takes_vectored_writes() {
         use tokio::io::{AsyncReadExt, AsyncWriteExt};
         let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let client = TcpStream::connect(listener.local_addr().unwrap()).await.unwrap();
+        let client = TcpStream::connect(listener.local_addr().unwrap())
+            .await
+            .unwrap();
         let (server, _) = listener.accept().await.unwrap();
         let mut watched = Watched {
             inner: server,
