@@ -171,3 +171,8 @@ impl Engine {
         (self.clock)()
     }
 }
+
+#[cfg(test)]
+mod artifact_tests;
+#[cfg(test)]
+mod document_tests;
