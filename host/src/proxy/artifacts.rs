@@ -81,7 +81,7 @@ impl Engine {
         request: &Request,
     ) -> Result<ArtifactBody, ProxyError> {
         let plan = match plugin.plan(operation, request).await {
-            Ok(FetchPlan::Artifact(plan)) => plan,
+            Ok(FetchPlan::Artifact(plan)) => *plan,
             Ok(FetchPlan::NotFound) => {
                 return Err(ProxyError::NotFound("not found upstream".into()));
             }

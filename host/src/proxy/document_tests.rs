@@ -5,7 +5,9 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, OnceLock};
 use std::time::Duration;
 
-use super::testing::{TestEngine, TextPlugin, Upstream, index, refused_url, reply, request};
+use super::testing::{
+    TestEngine, TextPlugin, Upstream, index, index_view, refused_url, reply, request,
+};
 use super::{CachedDocument, ProxyConfig, ProxyError, ProxyOwner, UpstreamCredentials};
 
 const BASE: &str = "http://wharf.test/proxy";
@@ -123,6 +125,23 @@ async fn a_stale_document_is_revalidated_with_its_etag() {
         .unwrap();
     assert_eq!(body(&other), "https://other/p|hello");
     assert_eq!(up.hits(), 2);
+}
+
+// Guards the memory cache's key: one raw body rewritten for two views stays two
+// rewritings.
+#[tokio::test]
+async fn each_view_of_one_upstream_document_is_rewritten_for_itself() {
+    let up = Upstream::start(|_| reply(200, &[], "hello")).await;
+    let t = TestEngine::new();
+    let plugin = TextPlugin::default();
+    let proxy = t.proxy(config(&[&up.url]));
+    fetch(&t, &proxy, &plugin, "app").await.unwrap();
+    let other = t
+        .engine
+        .document(&proxy, &plugin, &index_view("app", "short"), &request(BASE))
+        .await
+        .unwrap();
+    assert_eq!(body(&other), format!("{BASE}|short|hello"));
 }
 
 #[tokio::test]

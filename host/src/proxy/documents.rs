@@ -68,6 +68,11 @@ pub struct CachedDocument {
     pub stale: bool,
 }
 
+/// Where a rewriting is kept: the proxy owner and document key (a rewriting depends on
+/// the operation, and one raw body may serve several views), the raw body's sha256, and
+/// the base URL it was rewritten for.
+type Slot = (i64, String, String, String);
+
 /// How a refresh ended, shared by everyone who waited for it.
 #[derive(Debug, Clone)]
 enum Refresh {
@@ -78,8 +83,7 @@ enum Refresh {
 }
 
 pub(super) struct Documents {
-    /// Keyed by the raw document's sha256 and the base URL it was rewritten for.
-    rewritten: moka::sync::Cache<(String, String), Arc<ProxyDocument>>,
+    rewritten: moka::sync::Cache<Slot, Arc<ProxyDocument>>,
     refreshes: SingleFlight<(i64, String), Result<Refresh, ProxyError>>,
 }
 
@@ -139,11 +143,16 @@ impl Engine {
             .db
             .read_now(|conn| rows::document(conn, proxy.id, &key))?;
         let config = &proxy.config;
+        let call = Call {
+            proxy,
+            plugin,
+            operation,
+            request,
+            key: &key,
+        };
         match &cached {
             Some(row) if config.offline || (!force && self.fresh(row, proxy)) => {
-                return self
-                    .serve(proxy, plugin, operation, request, row, false)
-                    .await;
+                return self.serve(&call, row, false).await;
             }
             None if config.offline => {
                 return Err(ProxyError::NotFound(
@@ -156,19 +165,15 @@ impl Engine {
             .documents
             .refreshes
             .run((proxy.id, key.clone()), || {
-                self.refresh(proxy, plugin, operation, request, &key, cached.clone())
+                self.refresh(&call, cached.clone())
             })
             .await?;
         match (refreshed, cached) {
-            (Refresh::Current(row), _) => {
-                self.serve(proxy, plugin, operation, request, &row, false)
-                    .await
-            }
+            (Refresh::Current(row), _) => self.serve(&call, &row, false).await,
             (Refresh::Failed(error), Some(row)) => {
                 tracing::warn!(owner = %proxy.name, key = %key, error = %error, "proxy serving stale");
                 crate::metrics::proxy_stale();
-                self.serve(proxy, plugin, operation, request, &row, true)
-                    .await
+                self.serve(&call, &row, true).await
             }
             (Refresh::Failed(error), None) => Err(ProxyError::Upstream(error)),
         }
@@ -186,24 +191,20 @@ impl Engine {
     /// A cached row as the client gets it: a remembered 404, or the rewritten document.
     async fn serve<P: ProxyPlugin>(
         &self,
-        proxy: &ProxyOwner,
-        plugin: &P,
-        operation: &Operation,
-        request: &Request,
+        call: &Call<'_, P>,
         row: &DocumentRow,
         stale: bool,
     ) -> Result<CachedDocument, ProxyError> {
         let Some(sha256) = row.blob.clone().filter(|_| row.status == 200) else {
             return Err(not_found());
         };
-        let slot = (sha256.clone(), request.base_url.clone());
-        if let Some(document) = self.documents.rewritten.get(&slot) {
+        if let Some(document) = self.documents.rewritten.get(&call.slot(&sha256)) {
             return Ok(CachedDocument { document, stale });
         }
-        let blobs = self.blobs.clone();
+        let (blobs, blob) = (self.blobs.clone(), sha256.clone());
         let body = tokio::task::spawn_blocking(move || {
             let mut body = Vec::new();
-            blobs.reader(&sha256)?.read_to_end(&mut body)?;
+            blobs.reader(&blob)?.read_to_end(&mut body)?;
             Ok::<_, std::io::Error>(body)
         })
         .await
@@ -215,45 +216,35 @@ impl Engine {
             headers,
             body,
         };
-        let (document, _) = self
-            .rewrite(
-                proxy,
-                plugin,
-                operation,
-                request,
-                &row.upstream,
-                upstream,
-                slot,
-            )
-            .await?;
+        let (document, _) = self.rewrite(call, &row.upstream, upstream, &sha256).await?;
         Ok(CachedDocument { document, stale })
     }
 
-    /// Calls the plugin's `rewrite` and keeps the result for `slot`.
-    #[expect(
-        clippy::too_many_arguments,
-        reason = "one call site each, all distinct inputs"
-    )]
+    /// Calls the plugin's `rewrite` on the raw document `sha256` from `url`, and keeps
+    /// the result.
     async fn rewrite<P: ProxyPlugin>(
         &self,
-        proxy: &ProxyOwner,
-        plugin: &P,
-        operation: &Operation,
-        request: &Request,
+        call: &Call<'_, P>,
         url: &str,
         upstream: Response,
-        slot: (String, String),
+        sha256: &str,
     ) -> Result<(Arc<ProxyDocument>, Vec<DeclaredArtifact>), ProxyError> {
         let input = RewriteInput {
-            base_url: request.base_url.clone(),
-            owner: proxy.name.clone(),
-            operation: operation.clone(),
+            base_url: call.request.base_url.clone(),
+            owner: call.proxy.name.clone(),
+            operation: call.operation.clone(),
             url: url.to_string(),
             upstream,
         };
-        let rewritten = plugin.rewrite(input).await.map_err(ProxyError::Plugin)?;
+        let rewritten = call
+            .plugin
+            .rewrite(input)
+            .await
+            .map_err(ProxyError::Plugin)?;
         let document = Arc::new(ProxyDocument::from(rewritten.response));
-        self.documents.rewritten.insert(slot, document.clone());
+        self.documents
+            .rewritten
+            .insert(call.slot(sha256), document.clone());
         Ok((document, rewritten.declares))
     }
 
@@ -261,15 +252,13 @@ impl Engine {
     /// row, a remembered 404 (`Err(NotFound)`), or a failure to report.
     async fn refresh<P: ProxyPlugin>(
         &self,
-        proxy: &ProxyOwner,
-        plugin: &P,
-        operation: &Operation,
-        request: &Request,
-        key: &str,
+        call: &Call<'_, P>,
         cached: Option<DocumentRow>,
     ) -> Result<Refresh, ProxyError> {
-        let plan = plugin
-            .plan(operation, request)
+        let (proxy, key) = (call.proxy, call.key);
+        let plan = call
+            .plugin
+            .plan(call.operation, call.request)
             .await
             .map_err(ProxyError::Plugin)?;
         let wanted = match plan {
@@ -316,13 +305,8 @@ impl Engine {
         match (answer.status, usable) {
             (304, Some(row)) => self.confirmed(proxy, key, row).await,
             (200, usable) => {
-                let fetch = Fetched {
-                    key,
-                    wanted: &wanted,
-                    previous: usable.and_then(|row| row.blob),
-                };
-                self.fetched(proxy, plugin, operation, request, answer, fetch)
-                    .await
+                let previous = usable.and_then(|row| row.blob);
+                self.fetched(call, answer, &wanted, previous).await
             }
             (status, _) if gone(status) => self.gone(proxy, key, &answer).await,
             (status, _) => Ok(Refresh::Failed(format!("{} answered {status}", answer.url))),
@@ -371,14 +355,13 @@ impl Engine {
 
     /// Stores a new document (200): its body in the blob store, the row, and, when it
     /// changed, the package's declarations.
+    /// `previous` is the raw body's sha256 before this fetch.
     async fn fetched<P: ProxyPlugin>(
         &self,
-        proxy: &ProxyOwner,
-        plugin: &P,
-        operation: &Operation,
-        request: &Request,
+        call: &Call<'_, P>,
         mut answer: Answer,
-        fetch: Fetched<'_>,
+        wanted: &UpstreamRequest,
+        previous: Option<String>,
     ) -> Result<Refresh, ProxyError> {
         let mut body = Vec::new();
         loop {
@@ -414,25 +397,14 @@ impl Engine {
             headers: headers.clone(),
             body,
         };
-        let slot = (sha256.clone(), request.base_url.clone());
-        let (_, declared) = self
-            .rewrite(
-                proxy,
-                plugin,
-                operation,
-                request,
-                &answer.url,
-                upstream,
-                slot,
-            )
-            .await?;
+        let (_, declared) = self.rewrite(call, &answer.url, upstream, &sha256).await?;
         let now = self.now();
         let row = DocumentRow {
             status: 200,
             upstream: answer.url.clone(),
             etag: answer.header("etag").map(str::to_string),
             last_modified: answer.header("last-modified").map(str::to_string),
-            validator: (fetch.wanted.head_validator.as_deref())
+            validator: (wanted.head_validator.as_deref())
                 .and_then(|h| answer.header(h))
                 .map(str::to_string),
             blob: Some(sha256.clone()),
@@ -441,8 +413,8 @@ impl Engine {
             fetched_at: now,
             checked_at: now,
         };
-        let changed = fetch.previous.as_deref() != Some(sha256.as_str());
-        let package = match operation {
+        let changed = previous.as_deref() != Some(sha256.as_str());
+        let package = match call.operation {
             Operation::RenderIndex(spec) => spec.pkg.as_ref().map(|p| p.name.clone()),
             _ => None,
         }
@@ -452,7 +424,7 @@ impl Engine {
             .into_iter()
             .map(|d| declaration(d, &base))
             .collect();
-        let (owner, key, stored) = (proxy.id, fetch.key.to_string(), row.clone());
+        let (owner, key, stored) = (call.proxy.id, call.key.to_string(), row.clone());
         let size = staged.size;
         self.db
             .write(move |tx| {
@@ -469,12 +441,24 @@ impl Engine {
     }
 }
 
-/// What a 200 refresh needs besides the answer.
-struct Fetched<'a> {
+/// One `document` call: what every step of it needs.
+struct Call<'a, P> {
+    proxy: &'a ProxyOwner,
+    plugin: &'a P,
+    operation: &'a Operation,
+    request: &'a Request,
     key: &'a str,
-    wanted: &'a UpstreamRequest,
-    /// The raw body's sha256 before this fetch.
-    previous: Option<String>,
+}
+
+impl<P> Call<'_, P> {
+    fn slot(&self, sha256: &str) -> Slot {
+        (
+            self.proxy.id,
+            self.key.to_string(),
+            sha256.to_string(),
+            self.request.base_url.clone(),
+        )
+    }
 }
 
 /// A declared artifact as a row: its URL made absolute against the upstream's base.

@@ -16,7 +16,7 @@ pub enum FetchPlan {
     /// A metadata document; only for `render-index`.
     Document(UpstreamRequest),
     /// An immutable artifact; only for `serve`.
-    Artifact(ArtifactPlan),
+    Artifact(Box<ArtifactPlan>),
     /// Nothing upstream answers this: 404.
     NotFound,
 }

@@ -2,8 +2,9 @@
 //! requests it gets, a plugin that plans and rewrites in a trivial text format, and an
 //! engine over a temp database and store.
 //!
-//! The plugin's documents are text; `rewrite` prefixes the body with the base URL and
-//! declares one artifact per line `file NAME VERSION URL [ALGORITHM:HEX]`.
+//! The plugin's documents are text; `rewrite` prefixes the body with the base URL (and
+//! the view, for views other than `doc`) and declares one artifact per line
+//! `file NAME VERSION URL [ALGORITHM:HEX]`.
 
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
@@ -117,7 +118,7 @@ impl ProxyPlugin for TextPlugin {
                 })
             }
             Operation::Serve(_) => match self.artifact.lock().unwrap().clone() {
-                Some(plan) => FetchPlan::Artifact(plan),
+                Some(plan) => FetchPlan::Artifact(Box::new(plan)),
                 None => FetchPlan::NotFound,
             },
             _ => FetchPlan::NotFound,
@@ -154,12 +155,18 @@ impl ProxyPlugin for TextPlugin {
                 })
             })
             .collect();
+        let body = match &input.operation {
+            Operation::RenderIndex(spec) if spec.view != "doc" => {
+                format!("{}|{}|{text}", input.base_url, spec.view)
+            }
+            _ => format!("{}|{text}", input.base_url),
+        };
         Ok(Rewritten {
             response: Response {
                 status: 0,
                 content_type: "text/plain".into(),
                 headers: Vec::new(),
-                body: format!("{}|{text}", input.base_url).into_bytes(),
+                body: body.into_bytes(),
             },
             declares,
         })
@@ -234,14 +241,19 @@ pub fn request(base_url: &str) -> Request {
     }
 }
 
-/// `render-index` of package `name`'s `view`.
+/// `render-index` of package `name`'s view `doc`.
 pub fn index(name: &str) -> Operation {
+    index_view(name, "doc")
+}
+
+/// `render-index` of package `name`'s `view`.
+pub fn index_view(name: &str, view: &str) -> Operation {
     Operation::RenderIndex(IndexSpec {
         pkg: Some(PackageRef {
             owner: "proxy".into(),
             name: name.into(),
         }),
-        view: "doc".into(),
+        view: view.into(),
         params: Vec::new(),
         digest_of: None,
         listing: None,
