@@ -1,0 +1,259 @@
+//! Artifact downloads against a local upstream: one request for many clients, digest
+//! checks, declarations, redirects, and clients that hang up.
+
+use std::io::Read;
+use std::time::Duration;
+
+use axum::body::Body;
+use bytes::Bytes;
+use futures_util::StreamExt;
+
+use super::plugin::{ArtifactPlan, ArtifactSource, UpstreamFetch, UpstreamRequest};
+use super::testing::{TestEngine, TextPlugin, Upstream, file_ref, index, reply, request, serve};
+use super::{ArtifactBody, ProxyConfig, ProxyError, ProxyOwner};
+use crate::plugins::api::{Digest, HashAlgorithm};
+use crate::store::{Algorithm, digest};
+
+const BASE: &str = "http://wharf.test/proxy";
+
+/// 1 MiB of varied bytes.
+fn payload() -> Vec<u8> {
+    (0..(1u32 << 20)).map(|i| (i % 251) as u8).collect()
+}
+
+/// A body sent in 64 KiB pieces, 5 ms apart, so clients arrive while it streams.
+fn slow(bytes: Vec<u8>) -> Body {
+    let chunks: Vec<Bytes> = bytes.chunks(64 << 10).map(Bytes::copy_from_slice).collect();
+    Body::from_stream(futures_util::stream::iter(chunks).then(|chunk| async move {
+        tokio::time::sleep(Duration::from_millis(5)).await;
+        Ok::<_, std::io::Error>(chunk)
+    }))
+}
+
+fn sha256(hex: String) -> Digest {
+    Digest {
+        algorithm: HashAlgorithm::Sha256,
+        hex,
+    }
+}
+
+fn fetch_plan(path: &str, digests: Vec<Digest>) -> ArtifactPlan {
+    ArtifactPlan {
+        file: file_ref("app", "1.0", "app.tgz"),
+        lead: true,
+        source: ArtifactSource::Fetch(UpstreamFetch {
+            request: UpstreamRequest::get(path),
+            digests,
+        }),
+    }
+}
+
+fn plugin(plan: ArtifactPlan) -> TextPlugin {
+    let plugin = TextPlugin::default();
+    *plugin.artifact.lock().unwrap() = Some(plan);
+    plugin
+}
+
+async fn artifact(
+    t: &TestEngine,
+    proxy: &ProxyOwner,
+    plugin: &TextPlugin,
+) -> Result<ArtifactBody, ProxyError> {
+    t.engine
+        .artifact(
+            proxy,
+            plugin,
+            &serve("app", "1.0", "app.tgz"),
+            &request(BASE),
+        )
+        .await
+}
+
+/// The whole body a client gets, or the error its stream ends with.
+async fn receive(t: &TestEngine, body: ArtifactBody) -> std::io::Result<Vec<u8>> {
+    match body {
+        ArtifactBody::Stored(row) => {
+            let mut bytes = Vec::new();
+            t.blobs.reader(&row.blob)?.read_to_end(&mut bytes)?;
+            Ok(bytes)
+        }
+        ArtifactBody::Streaming(download) => {
+            let mut stream = download.into_stream();
+            let mut bytes = Vec::new();
+            while let Some(chunk) = stream.next().await {
+                bytes.extend_from_slice(&chunk?);
+            }
+            Ok(bytes)
+        }
+    }
+}
+
+fn config(url: &str) -> ProxyConfig {
+    ProxyConfig::new("text", vec![url.to_string()])
+}
+
+fn stored_fetch(t: &TestEngine) -> Option<(String, i64)> {
+    t.db.read_now(|conn| {
+        let Some(pkg) = crate::db::packages::find(conn, t.owner_id, "text", "app")? else {
+            return Ok(None);
+        };
+        let Some(version) = crate::db::packages::version(conn, pkg.id, "1.0")? else {
+            return Ok(None);
+        };
+        let Some(file) = crate::db::packages::file(conn, version.id, "app.tgz")? else {
+            return Ok(None);
+        };
+        crate::db::proxy::fetch_of(conn, file.id)
+    })
+    .unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn fifty_concurrent_misses_make_one_upstream_request() {
+    let bytes = payload();
+    let served = bytes.clone();
+    let up = Upstream::start(move |_| {
+        let length = served.len().to_string();
+        let mut response = reply(
+            200,
+            &[("content-type", "application/x-tar")],
+            slow(served.clone()),
+        );
+        response
+            .headers_mut()
+            .insert("content-length", length.parse().unwrap());
+        response
+    })
+    .await;
+    let t = TestEngine::new();
+    let digest = sha256(digest::of_bytes(Algorithm::Sha256, &bytes));
+    let plugin = plugin(fetch_plan("/app.tgz", vec![digest]));
+    let proxy = t.proxy(config(&up.url));
+    let clients = (0..50).map(|_| async {
+        let body = artifact(&t, &proxy, &plugin).await.unwrap();
+        receive(&t, body).await.unwrap()
+    });
+    let received = futures_util::future::join_all(clients).await;
+    assert!(
+        received.iter().all(|r| *r == bytes),
+        "every client got the bytes"
+    );
+    assert_eq!(up.hits(), 1);
+
+    let (url, _) = stored_fetch(&t).expect("stored with where it came from");
+    assert_eq!(url, format!("{}/app.tgz", up.url));
+    let later = artifact(&t, &proxy, &plugin).await.unwrap();
+    let ArtifactBody::Stored(row) = later else {
+        panic!("a later client is served from the store");
+    };
+    assert_eq!(
+        (row.content_type.as_str(), row.lead),
+        ("application/x-tar", true)
+    );
+    assert_eq!(up.hits(), 1);
+}
+
+#[tokio::test]
+async fn bytes_that_do_not_match_the_digest_are_refused_and_not_stored() {
+    let up = Upstream::start(|_| reply(200, &[], slow(payload()))).await;
+    let t = TestEngine::new();
+    let wrong = sha256(digest::of_bytes(Algorithm::Sha256, b"something else"));
+    let plugin = plugin(fetch_plan("/app.tgz", vec![wrong]));
+    let proxy = t.proxy(config(&up.url));
+    let body = artifact(&t, &proxy, &plugin).await.unwrap();
+    assert!(
+        matches!(body, ArtifactBody::Streaming(_)),
+        "the first bytes stream"
+    );
+    assert!(receive(&t, body).await.is_err(), "the transfer ends broken");
+    assert_eq!(stored_fetch(&t), None);
+    assert_eq!(t.blobs.temp_file_count(), 0, "the temp file is gone");
+    // Nothing was remembered: the next client gets a new attempt.
+    let again = artifact(&t, &proxy, &plugin).await.unwrap();
+    assert!(receive(&t, again).await.is_err());
+    assert_eq!(up.hits(), 2);
+}
+
+#[tokio::test]
+async fn a_download_goes_on_when_its_client_hangs_up() {
+    let up = Upstream::start(|_| reply(200, &[], slow(payload()))).await;
+    let t = TestEngine::new();
+    let plugin = plugin(fetch_plan("/app.tgz", Vec::new()));
+    let proxy = t.proxy(config(&up.url));
+    drop(artifact(&t, &proxy, &plugin).await.unwrap());
+    for _ in 0..200 {
+        if stored_fetch(&t).is_some() {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    assert!(stored_fetch(&t).is_some(), "stored although nobody waited");
+    let body = artifact(&t, &proxy, &plugin).await.unwrap();
+    assert_eq!(receive(&t, body).await.unwrap(), payload());
+    assert_eq!(up.hits(), 1);
+}
+
+#[tokio::test]
+async fn a_declared_artifact_comes_from_its_document_through_redirects() {
+    let bytes = b"tarball".to_vec();
+    let hex = digest::of_bytes(Algorithm::Sha256, &bytes);
+    let document = format!(
+        "file app.tgz 2.0 /files/app.tgz sha256:{hex}\nfile bad.tgz 2.0 /files/app.tgz sha256:{}",
+        "0".repeat(64)
+    );
+    let served = bytes.clone();
+    let up = Upstream::start(move |parts| match parts.uri.path() {
+        "/app" => reply(200, &[], document.clone()),
+        "/files/app.tgz" => reply(302, &[("location", "/cdn/app.tgz")], ""),
+        "/cdn/app.tgz" => reply(200, &[], served.clone()),
+        "/files/escape.tgz" => reply(302, &[("location", "file:///etc/passwd")], ""),
+        _ => reply(404, &[], ""),
+    })
+    .await;
+    let t = TestEngine::new();
+    let proxy = t.proxy(config(&up.url));
+    let declared = |name: &str| {
+        plugin(ArtifactPlan {
+            file: file_ref("app", "", name),
+            lead: true,
+            source: ArtifactSource::DeclaredIn(index("app")),
+        })
+    };
+    let get = |plugin: TextPlugin, name: &'static str| {
+        let (t, proxy) = (&t, &proxy);
+        async move {
+            let op = serve("app", "", name);
+            let body = t
+                .engine
+                .artifact(proxy, &plugin, &op, &request(BASE))
+                .await?;
+            receive(t, body)
+                .await
+                .map_err(|e| ProxyError::Upstream(e.to_string()))
+        }
+    };
+    assert_eq!(get(declared("app.tgz"), "app.tgz").await.unwrap(), bytes);
+    let stored = t.db.read_now(|conn| {
+        let pkg = crate::db::packages::find(conn, t.owner_id, "text", "app")?.unwrap();
+        Ok(crate::db::packages::version(conn, pkg.id, "2.0")?.is_some())
+    });
+    assert!(stored.unwrap(), "recorded under the declared version");
+    assert!(
+        get(declared("bad.tgz"), "bad.tgz").await.is_err(),
+        "declared digests are checked"
+    );
+    let missing = get(declared("nope.tgz"), "nope.tgz").await.unwrap_err();
+    assert_eq!(missing.status(), 404);
+
+    let escape = plugin(fetch_plan("/files/escape.tgz", Vec::new()));
+    let refused = artifact(&t, &proxy, &escape)
+        .await
+        .err()
+        .expect("not followed");
+    assert_eq!(refused.status(), 502, "{refused:?}");
+    let gone = plugin(fetch_plan("/missing.tgz", Vec::new()));
+    assert_eq!(
+        artifact(&t, &proxy, &gone).await.err().unwrap().status(),
+        404
+    );
+}
