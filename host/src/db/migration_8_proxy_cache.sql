@@ -24,15 +24,17 @@ CREATE TABLE proxy_documents (
 CREATE INDEX proxy_documents_by_blob ON proxy_documents(blob);
 
 -- Artifacts the proxy's documents declare: where each file is upstream and the
--- digests its bytes must have. Names are lower case (matched as files are).
+-- digests its bytes must have, by the key of the document that declares it (one
+-- package may have several documents, and each replaces only its own declarations).
+-- File names are lower case (matched as files are).
 CREATE TABLE proxy_declarations (
     owner_id INTEGER NOT NULL REFERENCES owners(id) ON DELETE CASCADE,
-    package  TEXT NOT NULL,
+    document TEXT NOT NULL,
     file     TEXT NOT NULL,
     version  TEXT NOT NULL,
     url      TEXT NOT NULL,
     digests  TEXT NOT NULL DEFAULT '[]',
-    PRIMARY KEY (owner_id, package, file)
+    PRIMARY KEY (owner_id, document, file)
 );
 
 -- When and from where a proxy fetched a file; goes with the file.

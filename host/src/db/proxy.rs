@@ -104,30 +104,29 @@ pub struct Declaration {
     pub digests: Vec<String>,
 }
 
-/// Replaces every declaration of `package` (a document was rewritten after a change:
-/// what the upstream dropped is dropped here too).
+/// Replaces every declaration of the document `document` (a key of `proxy::key`): it
+/// was rewritten after a change, and what the upstream dropped is dropped here too.
 pub fn replace_declarations(
     conn: &Connection,
     owner_id: i64,
-    package: &str,
+    document: &str,
     declared: &[Declaration],
 ) -> Result<(), Error> {
-    let package = package.to_lowercase();
     conn.execute(
-        "DELETE FROM proxy_declarations WHERE owner_id = ?1 AND package = ?2",
-        params![owner_id, package],
+        "DELETE FROM proxy_declarations WHERE owner_id = ?1 AND document = ?2",
+        params![owner_id, document],
     )?;
     let mut insert = conn.prepare_cached(
-        "INSERT INTO proxy_declarations (owner_id, package, file, version, url, digests)
+        "INSERT INTO proxy_declarations (owner_id, document, file, version, url, digests)
          VALUES (?1, ?2, ?3, ?4, ?5, ?6)
-         ON CONFLICT (owner_id, package, file) DO UPDATE SET
+         ON CONFLICT (owner_id, document, file) DO UPDATE SET
              version = excluded.version, url = excluded.url, digests = excluded.digests",
     )?;
     for d in declared {
         let digests = serde_json::to_string(&d.digests).unwrap_or_else(|_| "[]".into());
         insert.execute(params![
             owner_id,
-            package,
+            document,
             d.file.to_lowercase(),
             d.version,
             d.url,
@@ -137,21 +136,21 @@ pub fn replace_declarations(
     Ok(())
 }
 
+/// The declaration of `file` in the document `document`.
 pub fn declaration(
     conn: &Connection,
     owner_id: i64,
-    package: &str,
+    document: &str,
     file: &str,
 ) -> Result<Option<Declaration>, Error> {
     let found: Option<(String, String, String)> = conn
         .prepare_cached(
             "SELECT version, url, digests FROM proxy_declarations
-             WHERE owner_id = ?1 AND package = ?2 AND file = ?3",
+             WHERE owner_id = ?1 AND document = ?2 AND file = ?3",
         )?
-        .query_row(
-            params![owner_id, package.to_lowercase(), file.to_lowercase()],
-            |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
-        )
+        .query_row(params![owner_id, document, file.to_lowercase()], |r| {
+            Ok((r.get(0)?, r.get(1)?, r.get(2)?))
+        })
         .optional()?;
     Ok(found.map(|(version, url, digests)| Declaration {
         file: file.to_string(),
@@ -236,11 +235,15 @@ mod tests {
                 url: format!("http://up/{file}"),
                 digests: vec!["sha256:ab".into()],
             };
-            replace_declarations(conn, alice, "Pkg", &[decl("a.tgz"), decl("b.tgz")]).unwrap();
-            replace_declarations(conn, alice, "pkg", &[decl("b.tgz")]).unwrap();
-            assert_eq!(declaration(conn, alice, "PKG", "a.tgz").unwrap(), None);
-            let b = declaration(conn, alice, "pkg", "B.tgz").unwrap().unwrap();
+            replace_declarations(conn, alice, "doc", &[decl("a.tgz"), decl("b.tgz")]).unwrap();
+            // Another document of the same package keeps its own declarations.
+            replace_declarations(conn, alice, "other", &[decl("c.tgz")]).unwrap();
+            replace_declarations(conn, alice, "doc", &[decl("b.tgz")]).unwrap();
+            assert_eq!(declaration(conn, alice, "doc", "a.tgz").unwrap(), None);
+            let b = declaration(conn, alice, "doc", "B.tgz").unwrap().unwrap();
             assert_eq!(b.digests, ["sha256:ab"]);
+            assert!(declaration(conn, alice, "other", "c.tgz").unwrap().is_some());
+            assert_eq!(declaration(conn, alice, "other", "b.tgz").unwrap(), None);
 
             let file = Pkg::new(alice, "generic", "pkg").put(conn, "1.0", "b.tgz", b"b");
             record_fetch(conn, file.id, "http://up/b.tgz", 5).unwrap();

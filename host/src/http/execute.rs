@@ -19,6 +19,8 @@ use crate::pipeline::identify::{Owner, owner_named};
 use crate::plugins::api::{self, Operation};
 use crate::registry::delete;
 use crate::registry::lookup::{self, FileRow};
+use crate::proxy::ProxyOwner;
+use crate::registry::virtual_owners::VirtualOwner;
 use crate::registry::{FormatEntry, Registry, index, mount, publish, tokens};
 use crate::store::Algorithm;
 
@@ -91,10 +93,19 @@ impl Context<'_> {
                 .await?;
                 Done::own(rendered(&index, self.headers))
             }
-            (Some(owner), op) => self
-                .execute(op, owner, request, body)
-                .await
-                .map_err(|e| reply::error_headers(e, route.reply.as_ref()))?,
+            (Some(owner), op) => {
+                let done = match self.registry.virtual_owners.get(&owner.name).cloned() {
+                    Some(VirtualOwner::Proxy(config)) => {
+                        let proxy = ProxyOwner::of(&owner, config);
+                        self.proxied(proxy, op, owner, request, body).await
+                    }
+                    Some(VirtualOwner::Group(group)) => {
+                        self.grouped(group, op, owner, request, body).await
+                    }
+                    None => self.execute(op, owner, request, body).await,
+                };
+                done.map_err(|e| reply::error_headers(e, route.reply.as_ref()))?
+            }
             (None, _) => {
                 return Err(Error::Internal(format!(
                     "plugin {} returned an operation without an owner",
@@ -121,15 +132,7 @@ impl Context<'_> {
         match op {
             Operation::Serve(spec) => {
                 let file = lookup::file(registry, format, owner_id, &spec.selector)?;
-                match spec.digest_of {
-                    None => self.serve(file).await,
-                    Some(algorithm) => {
-                        let hex = lookup::file_digest(registry, file, algorithm).await?;
-                        let response =
-                            ([(header::CONTENT_TYPE, "text/plain")], hex).into_response();
-                        Ok(Done::host(response, reply::Outcome::default()))
-                    }
-                }
+                self.serve_file(file, spec.digest_of).await
             }
             Operation::AcceptUpload(spec) => Ok(Done::own(
                 self.accept_upload(owner, request, spec, body).await?,
@@ -164,6 +167,20 @@ impl Context<'_> {
             Operation::Respond(response) => Ok(Done::own(plugin_response(response))),
             Operation::NotFound => Err(Error::not_found("not found")),
         }
+    }
+
+    /// Streams a stored file, or serves a digest of it as text (Maven's `.sha1`).
+    async fn serve_file(
+        &self,
+        file: FileRow,
+        digest_of: Option<api::HashAlgorithm>,
+    ) -> Result<Done, Error> {
+        let Some(algorithm) = digest_of else {
+            return self.serve(file).await;
+        };
+        let hex = lookup::file_digest(self.registry, file, algorithm).await?;
+        let response = ([(header::CONTENT_TYPE, "text/plain")], hex).into_response();
+        Ok(Done::host(response, reply::Outcome::default()))
     }
 
     async fn serve(&self, file: FileRow) -> Result<Done, Error> {
@@ -408,6 +425,11 @@ fn not_available(what: &str) -> Error {
         message: format!("{what} are not available in this version of the host"),
     })
 }
+
+#[path = "execute/grouped.rs"]
+mod grouped;
+#[path = "execute/proxied.rs"]
+mod proxied;
 
 #[cfg(test)]
 #[path = "execute/tests.rs"]

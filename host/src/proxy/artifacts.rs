@@ -138,9 +138,12 @@ impl Engine {
                 (plan.file.version.version, fetch.request, digests)
             }
             ArtifactSource::DeclaredIn(operation) => {
+                let document = super::key::operation_key(&operation).ok_or_else(|| {
+                    broken(proxy, "an artifact declared in something not a document")
+                })?;
                 let find = || {
                     self.db
-                        .read_now(|conn| db::proxy::declaration(conn, proxy.id, &package, &file))
+                        .read_now(|conn| db::proxy::declaration(conn, proxy.id, &document, &file))
                 };
                 let declared = match find()? {
                     Some(declared) => declared,

@@ -29,36 +29,9 @@ const MAX_DOCUMENT: usize = 512 << 20;
 /// Rewritten documents kept in memory, in body bytes.
 const REWRITTEN_BYTES: u64 = 256 << 20;
 
-/// A rewritten document, as every client of one base URL gets it.
-#[derive(Debug)]
-pub struct ProxyDocument {
-    pub status: u16,
-    pub content_type: String,
-    pub headers: Vec<(String, String)>,
-    pub body: Bytes,
-    /// A strong ETag of the body.
-    pub etag: String,
-}
-
-impl From<Response> for ProxyDocument {
-    fn from(response: Response) -> Self {
-        let etag = format!(
-            "\"{}\"",
-            crate::store::digest::of_bytes(Algorithm::Sha256, &response.body)
-        );
-        Self {
-            status: if response.status == 0 {
-                200
-            } else {
-                response.status
-            },
-            content_type: response.content_type,
-            headers: response.headers,
-            body: Bytes::from(response.body),
-            etag,
-        }
-    }
-}
+/// A rewritten document, ready to serve (with its ETag, and its gzip form made once):
+/// the type the hosted index cache serves.
+pub type ProxyDocument = crate::registry::index::Rendered;
 
 /// What [`Engine::document`] answers.
 #[derive(Debug, Clone)]
@@ -132,13 +105,12 @@ impl Engine {
         request: &Request,
         force: bool,
     ) -> Result<CachedDocument, ProxyError> {
-        let Operation::RenderIndex(spec) = operation else {
+        let Some(key) = key::operation_key(operation) else {
             return Err(broken(
                 proxy,
-                "a document for an operation other than render-index",
+                "a document for an operation other than render-index or a tagged serve",
             ));
         };
-        let key = key::document_key(spec);
         let cached = self
             .db
             .read_now(|conn| rows::document(conn, proxy.id, &key))?;
@@ -414,11 +386,6 @@ impl Engine {
             checked_at: now,
         };
         let changed = previous.as_deref() != Some(sha256.as_str());
-        let package = match call.operation {
-            Operation::RenderIndex(spec) => spec.pkg.as_ref().map(|p| p.name.clone()),
-            _ => None,
-        }
-        .unwrap_or_default();
         let base = answer.base.clone().unwrap_or_else(|| origin(&answer.url));
         let declarations: Vec<Declaration> = declared
             .into_iter()
@@ -431,7 +398,7 @@ impl Engine {
                 crate::db::blobs::insert(tx, &stored.blob.clone().unwrap_or_default(), size)?;
                 rows::put_document(tx, owner, &key, &stored)?;
                 if changed {
-                    rows::replace_declarations(tx, owner, &package, &declarations)?;
+                    rows::replace_declarations(tx, owner, &key, &declarations)?;
                 }
                 staged.publish()?;
                 Ok(())

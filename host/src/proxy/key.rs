@@ -1,10 +1,28 @@
 //! The key a proxy's document is cached under: everything of a `render-index` spec that
-//! can change which upstream document it is. The mount's base URL is not in it (the raw
+//! can change which upstream document it is, or the tag and file of a tagged serve (a
+//! mutable reference, such as an OCI manifest by tag, is a document too). The mount's base URL is not in it (the raw
 //! document does not depend on it; the rewritten one is cached per base URL in memory),
 //! nor is `digest-of` (a `.sha1` of a document is a digest of the same document, taken
 //! of the rewritten body as the hosted index cache does).
 
-use crate::plugins::api::IndexSpec;
+use crate::plugins::api::{IndexSpec, Operation, Selector};
+
+/// The key of the document `operation` asks for; `None` for operations that are not
+/// documents. A tagged serve's key is a JSON object, a spec's a JSON array: they never
+/// collide.
+pub fn operation_key(operation: &Operation) -> Option<String> {
+    match operation {
+        Operation::RenderIndex(spec) => Some(document_key(spec)),
+        Operation::Serve(spec) => match &spec.selector {
+            Selector::Tagged(t) => Some(
+                serde_json::json!({"package": t.tag.pkg.name, "tag": t.tag.tag, "file": t.name})
+                    .to_string(),
+            ),
+            _ => None,
+        },
+        _ => None,
+    }
+}
 
 /// A stable text for `spec`: JSON, so no choice of names or params can make two specs
 /// collide.
@@ -41,6 +59,38 @@ mod tests {
             digest_of: None,
             listing: None,
         }
+    }
+
+    #[test]
+    fn tagged_serves_are_documents_and_other_serves_are_not() {
+        use crate::plugins::api::{ServeSpec, TagRef, TaggedFile};
+        let tagged = |tag: &str| {
+            Operation::Serve(ServeSpec {
+                selector: Selector::Tagged(TaggedFile {
+                    tag: TagRef {
+                        pkg: PackageRef {
+                            owner: "hub".into(),
+                            name: "library/alpine".into(),
+                        },
+                        tag: tag.into(),
+                    },
+                    name: "manifest".into(),
+                }),
+                digest_of: None,
+            })
+        };
+        let latest = operation_key(&tagged("latest")).unwrap();
+        assert_eq!(
+            latest,
+            r#"{"file":"manifest","package":"library/alpine","tag":"latest"}"#
+        );
+        assert_ne!(operation_key(&tagged("3.20")).unwrap(), latest);
+        let index = Operation::RenderIndex(spec(Some("library/alpine"), "tags", &[]));
+        assert_eq!(
+            operation_key(&index),
+            Some(document_key(&spec(Some("library/alpine"), "tags", &[])))
+        );
+        assert_eq!(operation_key(&Operation::NotFound), None);
     }
 
     #[test]

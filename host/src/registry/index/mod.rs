@@ -222,7 +222,9 @@ fn every_package() -> api::ListingSpec {
 /// Applies `digest-of` and computes the ETag.
 /// The hex digest of a rendered document as a document of its own; a failure (the
 /// plugin's 404 for a missing package) is served as it is.
-fn digested(document: Arc<Rendered>, algorithm: Option<HashAlgorithm>) -> Arc<Rendered> {
+/// `document`, or the hex digest of its body as a plain-text document (Maven's
+/// `maven-metadata.xml.sha1`); error documents stay as they are.
+pub fn digested(document: Arc<Rendered>, algorithm: Option<HashAlgorithm>) -> Arc<Rendered> {
     let Some(algorithm) = algorithm else {
         return document;
     };
@@ -236,6 +238,13 @@ fn digested(document: Arc<Rendered>, algorithm: Option<HashAlgorithm>) -> Arc<Re
         headers: document.headers.clone(),
         body: hex.into_bytes(),
     }))
+}
+
+/// A document a plugin computed, ready to serve (a proxy's rewritten upstream document).
+impl From<api::Response> for Rendered {
+    fn from(response: api::Response) -> Self {
+        finish(response)
+    }
 }
 
 fn finish(mut response: api::Response) -> Rendered {

@@ -1,0 +1,152 @@
+//! Execution on a proxy owner (issue 21). Reads go to the proxy engine (`crate::proxy`):
+//! artifacts it stored are the owner's ordinary files, so a warm `serve` is a hosted
+//! serve; a miss streams from the one upstream download while it is stored. Documents
+//! (`render-index`, and a tagged serve: a mutable reference) are the engine's cached,
+//! rewritten upstream documents, served like rendered indexes (ETag, 304, gzip).
+//! Writes are refused: a proxy is read-only.
+
+use axum::body::Body;
+use axum::response::IntoResponse;
+use http::{HeaderValue, Method, StatusCode, header};
+
+use super::{Context, Done, ReplyBy};
+use crate::error::Error;
+use crate::pipeline::identify::Owner;
+use crate::plugins::PluginFailure;
+use crate::plugins::api::{self, HashAlgorithm, Operation, Selector};
+use crate::proxy::{ArtifactBody, Download, ProxyOwner, glue::Loaded};
+use crate::registry::{index, lookup, publish};
+
+use super::super::render::rendered;
+use super::super::reply;
+
+impl Context<'_> {
+    /// Runs `op` for `owner`, a proxy.
+    pub(super) async fn proxied(
+        &self,
+        proxy: ProxyOwner,
+        op: Operation,
+        owner: Owner,
+        request: api::Request,
+        body: Body,
+    ) -> Result<Done, Error> {
+        match op {
+            Operation::Serve(spec) if matches!(spec.selector, Selector::Tagged(_)) => {
+                let digest_of = spec.digest_of;
+                self.proxy_document(&proxy, &Operation::Serve(spec), &request, digest_of)
+                    .await
+            }
+            Operation::Serve(spec) => self.proxy_serve(&proxy, &owner, spec, &request).await,
+            Operation::RenderIndex(mut spec) => {
+                let digest_of = spec.digest_of.take();
+                let op = Operation::RenderIndex(spec);
+                self.proxy_document(&proxy, &op, &request, digest_of).await
+            }
+            Operation::AcceptUpload(_)
+            | Operation::Delete(_)
+            | Operation::MountBlob(_)
+            | Operation::UploadSession(_) => Err(read_only(&proxy.name)),
+            other => self.execute(other, owner, request, body).await,
+        }
+    }
+
+    async fn proxy_document(
+        &self,
+        proxy: &ProxyOwner,
+        op: &Operation,
+        request: &api::Request,
+        digest_of: Option<HashAlgorithm>,
+    ) -> Result<Done, Error> {
+        let plugin = Loaded(&self.entry.plugin);
+        let cached = self
+            .registry
+            .proxies
+            .document(proxy, &plugin, op, request)
+            .await?;
+        let document = index::digested(cached.document, digest_of);
+        Ok(Done::own(rendered(&document, self.headers)))
+    }
+
+    async fn proxy_serve(
+        &self,
+        proxy: &ProxyOwner,
+        owner: &Owner,
+        spec: api::ServeSpec,
+        request: &api::Request,
+    ) -> Result<Done, Error> {
+        let format = self.entry.name.as_str();
+        match lookup::file(self.registry, format, owner.id, &spec.selector) {
+            Ok(file) => return self.serve_file(file, spec.digest_of).await,
+            Err(Error::NotFound(_)) => {}
+            Err(e) => return Err(e),
+        }
+        let plugin = Loaded(&self.entry.plugin);
+        let op = Operation::Serve(spec.clone());
+        let fetched = self
+            .registry
+            .proxies
+            .artifact(proxy, &plugin, &op, request)
+            .await?;
+        let file = match fetched {
+            ArtifactBody::Stored(file) => file,
+            // Only a plain GET streams while the download runs: Range, HEAD and digests
+            // are answered from the stored file.
+            ArtifactBody::Streaming(download)
+                if spec.digest_of.is_none()
+                    && *self.method == Method::GET
+                    && !self.headers.contains_key(header::RANGE) =>
+            {
+                return Ok(streaming(download, &spec.selector));
+            }
+            ArtifactBody::Streaming(download) => download.finished().await?,
+        };
+        self.serve_file(file, spec.digest_of).await
+    }
+}
+
+/// The first client's response while the artifact is still arriving. Its sha256 is
+/// known only when the request named it (a blob by digest), which is what a route's
+/// reply template may show.
+fn streaming(download: Download, selector: &Selector) -> Done {
+    let named = match selector {
+        Selector::Blob(blob) => Some(&blob.digest),
+        _ => None,
+    };
+    let outcome = reply::Outcome {
+        size: download.length(),
+        sha256: named
+            .filter(|d| d.algorithm == HashAlgorithm::Sha256)
+            .map(|d| d.hex.clone()),
+        digest: named.map(|d| format!("{}:{}", publish::algorithm(d.algorithm).as_str(), d.hex)),
+        ..reply::Outcome::default()
+    };
+    let content_type = HeaderValue::from_str(download.content_type())
+        .unwrap_or_else(|_| HeaderValue::from_static("application/octet-stream"));
+    let length = download.length();
+    let mut response = Body::from_stream(download.into_stream()).into_response();
+    response
+        .headers_mut()
+        .insert(header::CONTENT_TYPE, content_type);
+    if let Some(length) = length {
+        response
+            .headers_mut()
+            .insert(header::CONTENT_LENGTH, HeaderValue::from(length));
+    }
+    *response.status_mut() = StatusCode::OK;
+    Done {
+        response,
+        outcome,
+        reply: ReplyBy::Host { streamed: true },
+    }
+}
+
+/// A write on a proxy: 405 in the format's error shape.
+fn read_only(name: &str) -> Error {
+    Error::Plugin(PluginFailure::Rejected {
+        status: 405,
+        code: String::new(),
+        message: format!(
+            "{name} is a proxy repository: it is read-only (publish to a hosted owner)"
+        ),
+    })
+}
