@@ -102,3 +102,59 @@ fn projects_json() {
     let request = request(Method::Get, "/simple/").with_header("accept", JSON);
     assert_snapshot!(rendered(request));
 }
+
+/// A proxy's rewritten page as a snapshot records it: the response, then what it
+/// declares (name, version, upstream URL, digests), one artifact a line.
+fn rewritten(input: wharf_plugin_sdk::RewriteInput) -> String {
+    let rewritten = crate::proxy::rewrite(&input).expect("rewrite");
+    let mut out = snapshot(&rewritten.response);
+    out.push_str("\ndeclares:\n");
+    for d in &rewritten.declares {
+        let digests: Vec<String> = d
+            .digests
+            .iter()
+            .map(|g| format!("{:?}={}", g.algorithm, g.hex))
+            .collect();
+        out.push_str(&format!(
+            "{} {} {} [{}]\n",
+            d.name,
+            d.version,
+            d.url,
+            digests.join(" ")
+        ));
+    }
+    out
+}
+
+#[test]
+fn proxied_pypi_project_page_html() {
+    use crate::proxy::tests::{input, pypi_html};
+    assert_snapshot!(rewritten(input(
+        "/simple/wharf-base/",
+        "https://pypi.test/simple/wharf-base/",
+        "text/html",
+        &pypi_html()
+    )));
+}
+
+#[test]
+fn proxied_pypi_project_page_json() {
+    use crate::proxy::tests::{input, pypi_json};
+    assert_snapshot!(rewritten(input(
+        "/simple/wharf-base/",
+        "https://pypi.test/simple/wharf-base/",
+        JSON,
+        &pypi_json()
+    )));
+}
+
+#[test]
+fn proxied_pypiserver_project_page() {
+    use crate::proxy::tests::{input, pypiserver_html};
+    assert_snapshot!(rewritten(input(
+        "/simple/wharf-base/",
+        "http://127.0.0.1:8080/simple/wharf-base/",
+        "text/html; charset=UTF-8",
+        &pypiserver_html()
+    )));
+}
