@@ -1,6 +1,6 @@
 //! PyPI proxies: an upstream simple repository (PyPI, pypiserver, devpi, another Wharf)
 //! behind a proxy owner. The proxy's upstream URL is the index's root, the one whose
-//! `/simple/` is the project list (`https://pypi.org`, not `https://pypi.org/simple`).
+//! `/simple/` is the project list (`https://pypi.upstream.example`, not `…/simple`).
 //!
 //! - Simple pages are documents: `/simple/` and `/simple/{name}/` at the upstream, asked
 //!   for in the flavor (PEP 691 JSON or PEP 503 HTML) the client's page was routed to,
