@@ -128,6 +128,11 @@ pub(crate) mod tests {
         }
     }
 
+    /// The upstream path the artifact a request names is fetched from.
+    fn fetched_path(path: &str) -> String {
+        fetch_of(&artifact_plan(path)).request.path.clone()
+    }
+
     fn fetch_of(plan: &ArtifactPlan) -> &UpstreamFetch {
         match &plan.source {
             ArtifactSource::Fetch(fetch) => fetch,
@@ -196,25 +201,20 @@ pub(crate) mod tests {
             (meta.file.version.version.as_str(), meta.file.name.as_str()),
             ("1.0-SNAPSHOT", "maven-metadata.xml")
         );
-        assert_eq!(
-            fetch_of(&meta).request.path,
-            "/com/example/lib/1.0-SNAPSHOT/maven-metadata.xml"
-        );
-        let jar = artifact_plan("/com/example/lib/1.0-SNAPSHOT/lib-1.0-20240101.120000-3.jar");
-        assert_eq!(
-            fetch_of(&jar).request.path,
-            "/com/example/lib/1.0-SNAPSHOT/lib-1.0-20240101.120000-3.jar"
-        );
+        for path in [
+            "/com/example/lib/1.0-SNAPSHOT/maven-metadata.xml",
+            "/com/example/lib/1.0-SNAPSHOT/lib-1.0-20240101.120000-3.jar",
+            "/com/example/lib/1.0-SNAPSHOT/lib-1.0-SNAPSHOT.jar",
+        ] {
+            assert_eq!(fetched_path(path), path);
+        }
     }
 
     #[test]
     fn path_segments_are_encoded_again() {
-        let plan = artifact_plan("/com/example/lib/1.0/lib%201.0.jar");
-        assert_eq!(plan.file.name, "lib 1.0.jar");
-        assert_eq!(
-            fetch_of(&plan).request.path,
-            "/com/example/lib/1.0/lib%201.0.jar"
-        );
+        let path = "/com/example/lib/1.0/lib%201.0.jar";
+        assert_eq!(artifact_plan(path).file.name, "lib 1.0.jar");
+        assert_eq!(fetched_path(path), path);
     }
 
     #[test]

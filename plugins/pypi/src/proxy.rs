@@ -423,6 +423,32 @@ pub(crate) mod tests {
         assert_eq!(format!("{a:#?}"), format!("{b:#?}"));
     }
 
+    /// What [`pypi_html`] and [`pypi_json`] declare: an sdist on the file host, and a
+    /// wheel and its metadata on `wheel_host`.
+    fn pypi_declares(wheel_host: &str) -> Vec<DeclaredArtifact> {
+        let wheel = format!("https://{wheel_host}/packages/cd/wharf_base-1.1.0-py3-none-any.whl");
+        vec![
+            declared(
+                "wharf_base-1.0.0.tar.gz",
+                "1.0.0",
+                "https://files.test/packages/ab/wharf_base-1.0.0.tar.gz",
+                vec![sha256('a')],
+            ),
+            declared(
+                "wharf_base-1.1.0-py3-none-any.whl",
+                "1.1.0",
+                &wheel,
+                vec![sha256('b')],
+            ),
+            declared(
+                "wharf_base-1.1.0-py3-none-any.whl.metadata",
+                "1.1.0",
+                &format!("{wheel}.metadata"),
+                vec![sha256('c')],
+            ),
+        ]
+    }
+
     /// PyPI's page: absolute links to its file host, PEP 658/714 metadata, a yank.
     pub(crate) fn pypi_html() -> String {
         format!(
@@ -480,29 +506,7 @@ pub(crate) mod tests {
             "{html}"
         );
         assert_eq!(rewritten.response.content_type, "text/html; charset=utf-8");
-        same(
-            &rewritten.declares,
-            &vec![
-                declared(
-                    "wharf_base-1.0.0.tar.gz",
-                    "1.0.0",
-                    "https://files.test/packages/ab/wharf_base-1.0.0.tar.gz",
-                    vec![sha256('a')],
-                ),
-                declared(
-                    "wharf_base-1.1.0-py3-none-any.whl",
-                    "1.1.0",
-                    "https://files.test/packages/cd/wharf_base-1.1.0-py3-none-any.whl",
-                    vec![sha256('b')],
-                ),
-                declared(
-                    "wharf_base-1.1.0-py3-none-any.whl.metadata",
-                    "1.1.0",
-                    "https://files.test/packages/cd/wharf_base-1.1.0-py3-none-any.whl.metadata",
-                    vec![sha256('c')],
-                ),
-            ],
-        );
+        same(&rewritten.declares, &pypi_declares("files.test"));
     }
 
     #[test]
@@ -596,29 +600,7 @@ pub(crate) mod tests {
         assert_eq!(files[1]["upload-time"], "2024-02-01T00:00:00.000000Z");
         assert_eq!(page["meta"]["_last-serial"], 42);
         assert_eq!(page["versions"], serde_json::json!(["1.0.0", "1.1.0"]));
-        same(
-            &rewritten.declares,
-            &vec![
-                declared(
-                    "wharf_base-1.0.0.tar.gz",
-                    "1.0.0",
-                    "https://files.test/packages/ab/wharf_base-1.0.0.tar.gz",
-                    vec![sha256('a')],
-                ),
-                declared(
-                    "wharf_base-1.1.0-py3-none-any.whl",
-                    "1.1.0",
-                    "https://pypi.test/packages/cd/wharf_base-1.1.0-py3-none-any.whl",
-                    vec![sha256('b')],
-                ),
-                declared(
-                    "wharf_base-1.1.0-py3-none-any.whl.metadata",
-                    "1.1.0",
-                    "https://pypi.test/packages/cd/wharf_base-1.1.0-py3-none-any.whl.metadata",
-                    vec![sha256('c')],
-                ),
-            ],
-        );
+        same(&rewritten.declares, &pypi_declares("pypi.test"));
     }
 
     #[test]

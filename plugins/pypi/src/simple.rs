@@ -235,15 +235,7 @@ pub fn escape(text: &str) -> String {
 /// Percent-encodes a path segment: everything but RFC 3986 unreserved characters and
 /// the sub-delimiters versions and file names use (`+` of local versions, `!` of epochs).
 pub fn encode(segment: &str) -> String {
-    let mut out = String::with_capacity(segment.len());
-    for b in segment.bytes() {
-        if b.is_ascii_alphanumeric() || b"-._~!+".contains(&b) {
-            out.push(b as char);
-        } else {
-            let _ = write!(out, "%{b:02X}");
-        }
-    }
-    out
+    wharf_plugin_sdk::proxy::encode_segment_keeping(segment, b"!+")
 }
 
 #[cfg(test)]

@@ -16,9 +16,15 @@ pub fn upstream_get(path: impl Into<String>, accept: Option<&str>) -> UpstreamRe
 
 /// Percent-encodes one path segment: everything but RFC 3986 unreserved characters.
 pub fn encode_segment(segment: &str) -> String {
+    encode_segment_keeping(segment, b"")
+}
+
+/// Like [`encode_segment`], also keeping `keep` (sub-delimiters a format's names use,
+/// like PyPI's `+` and `!`, which are valid in a path segment).
+pub fn encode_segment_keeping(segment: &str, keep: &[u8]) -> String {
     let mut out = String::with_capacity(segment.len());
     for b in segment.bytes() {
-        if b.is_ascii_alphanumeric() || b"-._~".contains(&b) {
+        if b.is_ascii_alphanumeric() || b"-._~".contains(&b) || keep.contains(&b) {
             out.push(b as char);
         } else {
             out.push_str(&format!("%{b:02X}"));
@@ -214,6 +220,7 @@ mod tests {
     #[test]
     fn segments_and_fragments() {
         assert_eq!(encode_segment("a b/c~1.0+x"), "a%20b%2Fc~1.0%2Bx");
+        assert_eq!(encode_segment_keeping("1!2+a b", b"!+"), "1!2+a%20b");
         assert_eq!(split_fragment("a#b#c"), ("a", Some("b#c")));
         assert_eq!(split_fragment("a"), ("a", None));
         let request = upstream_get("/x", Some("text/html"));
