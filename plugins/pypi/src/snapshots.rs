@@ -4,7 +4,7 @@
 
 use insta::assert_snapshot;
 use wharf_plugin_sdk::testing::{file, index_input, index_spec, package, request, snapshot};
-use wharf_plugin_sdk::{IndexInput, Method, PackageDetail, Request, VersionDetail};
+use wharf_plugin_sdk::{HashAlgorithm, IndexInput, Method, PackageDetail, Request, VersionDetail};
 
 use crate::routes::match_route;
 use crate::simple::render;
@@ -103,25 +103,24 @@ fn projects_json() {
     assert_snapshot!(rendered(request));
 }
 
-/// A proxy's rewritten page as a snapshot records it: the response, then what it
-/// declares (name, version, upstream URL, digests), one artifact a line.
+/// A proxy's rewritten page as a snapshot records it: the response, then each declared
+/// artifact (name, version, upstream URL) with its digests indented below it (the
+/// shape of `upstream::snapshot` in newer SDKs).
 fn rewritten(input: wharf_plugin_sdk::RewriteInput) -> String {
     let rewritten = crate::proxy::rewrite(&input).expect("rewrite");
     let mut out = snapshot(&rewritten.response);
     out.push_str("\ndeclares:\n");
     for d in &rewritten.declares {
-        let digests: Vec<String> = d
-            .digests
-            .iter()
-            .map(|g| format!("{:?}={}", g.algorithm, g.hex))
-            .collect();
-        out.push_str(&format!(
-            "{} {} {} [{}]\n",
-            d.name,
-            d.version,
-            d.url,
-            digests.join(" ")
-        ));
+        out.push_str(&format!("{} {} {}\n", d.name, d.version, d.url));
+        for digest in &d.digests {
+            let algorithm = match digest.algorithm {
+                HashAlgorithm::Md5 => "md5",
+                HashAlgorithm::Sha1 => "sha1",
+                HashAlgorithm::Sha256 => "sha256",
+                HashAlgorithm::Sha512 => "sha512",
+            };
+            out.push_str(&format!("  {algorithm}:{}\n", digest.hex));
+        }
     }
     out
 }
