@@ -18,7 +18,7 @@ use reqwest::Method;
 use super::plugin::{DeclaredArtifact, FetchPlan, ProxyPlugin, RewriteInput, UpstreamRequest};
 use super::single::SingleFlight;
 use super::upstream::{Answer, Validators};
-use super::{Engine, ProxyError, ProxyOwner, key};
+use super::{Engine, ProxyError, ProxyOwner, declarations, key};
 use crate::db::proxy::{self as rows, Declaration, DocumentRow};
 use crate::plugins::PluginFailure;
 use crate::plugins::api::{Operation, Request, Response};
@@ -419,10 +419,10 @@ impl Engine {
             _ => None,
         }
         .unwrap_or_default();
-        let base = answer.base.clone().unwrap_or_else(|| origin(&answer.url));
-        let declarations: Vec<Declaration> = declared
+        let base = (answer.base.clone()).unwrap_or_else(|| declarations::origin(&answer.url));
+        let declared: Vec<Declaration> = declared
             .into_iter()
-            .map(|d| declaration(d, &base))
+            .map(|d| declarations::to_row(d, &base))
             .collect();
         let (owner, key, stored) = (call.proxy.id, call.key.to_string(), row.clone());
         let size = staged.size;
@@ -431,7 +431,7 @@ impl Engine {
                 crate::db::blobs::insert(tx, &stored.blob.clone().unwrap_or_default(), size)?;
                 rows::put_document(tx, owner, &key, &stored)?;
                 if changed {
-                    rows::replace_declarations(tx, owner, &package, &declarations)?;
+                    rows::replace_declarations(tx, owner, &package, &declared)?;
                 }
                 staged.publish()?;
                 Ok(())
@@ -459,35 +459,6 @@ impl<P> Call<'_, P> {
             self.request.base_url.clone(),
         )
     }
-}
-
-/// A declared artifact as a row: its URL made absolute against the upstream's base.
-fn declaration(declared: DeclaredArtifact, base: &str) -> Declaration {
-    let url = if declared.url.starts_with('/') {
-        format!("{}{}", base.trim_end_matches('/'), declared.url)
-    } else {
-        declared.url
-    };
-    Declaration {
-        file: declared.name,
-        version: declared.version,
-        url,
-        digests: declared
-            .digests
-            .iter()
-            .map(|d| {
-                let algorithm = crate::registry::publish::algorithm(d.algorithm);
-                format!("{}:{}", algorithm.as_str(), d.hex.to_ascii_lowercase())
-            })
-            .collect(),
-    }
-}
-
-/// `scheme://host[:port]` of an absolute URL.
-fn origin(url: &str) -> String {
-    reqwest::Url::parse(url)
-        .map(|u| u.origin().ascii_serialization())
-        .unwrap_or_default()
 }
 
 /// A plugin answer the contract does not allow, as a plugin failure.

@@ -38,6 +38,7 @@
 
 mod artifacts;
 mod config;
+mod declarations;
 mod documents;
 mod download;
 mod key;
