@@ -193,6 +193,22 @@ async fn a_download_goes_on_when_its_client_hangs_up() {
     assert_eq!(up.hits(), 1);
 }
 
+// Guards what a Range or HEAD request on a streaming artifact waits for: the stored row.
+#[tokio::test]
+async fn a_download_can_be_awaited_as_its_stored_file() {
+    let up = Upstream::start(|_| reply(200, &[], slow(payload()))).await;
+    let t = TestEngine::new();
+    let plugin = plugin(fetch_plan("/app.tgz", Vec::new()));
+    let proxy = t.proxy(config(&up.url));
+    let ArtifactBody::Streaming(download) = artifact(&t, &proxy, &plugin).await.unwrap() else {
+        panic!("the first client streams");
+    };
+    assert_eq!(download.content_type(), "application/octet-stream");
+    let row = download.finished().await.unwrap();
+    assert_eq!(row.size, payload().len() as u64);
+    assert!(t.blobs.contains(&row.blob));
+}
+
 #[tokio::test]
 async fn a_declared_artifact_comes_from_its_document_through_redirects() {
     let bytes = b"tarball".to_vec();

@@ -150,7 +150,8 @@ async fn a_head_validator_revalidates_without_fetching_the_body() {
     let current = digest.clone();
     let up = Upstream::start(move |_parts| {
         let d = current.lock().unwrap().clone();
-        reply(200, &[("x-digest", &d)], format!("body {d}"))
+        let status = if d == "gone" { 404 } else { 200 };
+        reply(status, &[("x-digest", &d)], format!("body {d}"))
     })
     .await;
     let t = TestEngine::new();
@@ -168,6 +169,14 @@ async fn a_head_validator_revalidates_without_fetching_the_body() {
     let changed = fetch(&t, &proxy, &plugin, "app").await.unwrap();
     assert_eq!(up.seen()[2..], ["HEAD /app", "GET /app"]);
     assert_eq!(body(&changed), format!("{BASE}|body d2"));
+    *digest.lock().unwrap() = "gone".into();
+    t.advance(301);
+    let gone = fetch(&t, &proxy, &plugin, "app").await.unwrap_err();
+    assert_eq!(
+        gone.status(),
+        404,
+        "a HEAD answering 404 is remembered as one"
+    );
 }
 
 #[tokio::test]
