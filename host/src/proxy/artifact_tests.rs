@@ -193,6 +193,38 @@ async fn a_download_goes_on_when_its_client_hangs_up() {
     assert_eq!(up.hits(), 1);
 }
 
+// Guards the credentials: they go to the configured upstreams only, never to another
+// host an absolute URL names.
+#[tokio::test]
+async fn credentials_stay_with_the_configured_upstreams() {
+    let authorization = |parts: &http::request::Parts| {
+        let auth = parts
+            .headers
+            .get("authorization")
+            .map(|v| v.to_str().unwrap().to_string());
+        reply(200, &[], auth.unwrap_or_else(|| "none".into()))
+    };
+    let configured = Upstream::start(authorization).await;
+    let elsewhere = Upstream::start(authorization).await;
+    let t = TestEngine::new();
+    let mut with_token = config(&configured.url);
+    with_token.credentials = Some(super::UpstreamCredentials::Bearer("secret".into()));
+    let proxy = t.proxy(with_token);
+    let own = plugin(fetch_plan(&format!("{}/a.tgz", configured.url), Vec::new()));
+    let body = artifact(&t, &proxy, &own).await.unwrap();
+    assert_eq!(receive(&t, body).await.unwrap(), b"Bearer secret");
+    let mut foreign_plan = fetch_plan(&format!("{}/b.tgz", elsewhere.url), Vec::new());
+    foreign_plan.file = file_ref("app", "1.0", "b.tgz");
+    let foreign = plugin(foreign_plan);
+    let op = serve("app", "1.0", "b.tgz");
+    let body = t
+        .engine
+        .artifact(&proxy, &foreign, &op, &request(BASE))
+        .await
+        .unwrap();
+    assert_eq!(receive(&t, body).await.unwrap(), b"none");
+}
+
 // Guards what a Range or HEAD request on a streaming artifact waits for: the stored row.
 #[tokio::test]
 async fn a_download_can_be_awaited_as_its_stored_file() {

@@ -127,6 +127,32 @@ async fn a_stale_document_is_revalidated_with_its_etag() {
     assert_eq!(up.hits(), 2);
 }
 
+#[tokio::test]
+async fn a_document_without_an_etag_is_revalidated_by_its_date() {
+    const DATE: &str = "Wed, 02 Dec 2026 10:00:00 GMT";
+    let up = Upstream::start(|parts| {
+        match parts
+            .headers
+            .get("if-modified-since")
+            .map(|v| v.to_str().unwrap())
+        {
+            Some(DATE) => reply(304, &[], ""),
+            _ => reply(200, &[("last-modified", DATE)], "hello"),
+        }
+    })
+    .await;
+    let t = TestEngine::new();
+    let plugin = TextPlugin::default();
+    let proxy = t.proxy(config(&[&up.url]));
+    fetch(&t, &proxy, &plugin, "app").await.unwrap();
+    t.advance(301);
+    let again = fetch(&t, &proxy, &plugin, "app").await.unwrap();
+    assert_eq!(body(&again), format!("{BASE}|hello"));
+    t.advance(299);
+    fetch(&t, &proxy, &plugin, "app").await.unwrap();
+    assert_eq!(up.hits(), 2, "the 304 restarted metadata_ttl");
+}
+
 // Guards the memory cache's key: one raw body rewritten for two views stays two
 // rewritings.
 #[tokio::test]
