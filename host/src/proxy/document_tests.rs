@@ -326,3 +326,16 @@ async fn a_bearer_challenge_is_answered_with_a_token_from_its_realm() {
         ]
     );
 }
+
+// Guards the executor's use: its handlers' futures must be Send, so the engine's are.
+#[test]
+fn the_engines_futures_can_move_between_threads() {
+    fn send<T: Send>(_: T) {}
+    let t = TestEngine::new();
+    let plugin = TextPlugin::default();
+    let proxy = t.proxy(config(&[]));
+    let client = request(BASE);
+    send(t.engine.document(&proxy, &plugin, &index("app"), &client));
+    let op = super::testing::serve("app", "1.0", "app.tgz");
+    send(t.engine.artifact(&proxy, &plugin, &op, &client));
+}
