@@ -282,7 +282,7 @@ impl Engine {
                 Ok(a) if a.status == 200 && a.header(header) == row.validator.as_deref() => {
                     return self.confirmed(proxy, key, row.clone()).await;
                 }
-                Ok(a) if gone(a.status) => return self.gone(proxy, key, &a).await,
+                Ok(a) if gone(a.status) => return self.gone(call, &a).await,
                 // Changed (or the HEAD told nothing): fetch it.
                 Ok(_) => {}
             }
@@ -308,7 +308,7 @@ impl Engine {
                 let previous = usable.and_then(|row| row.blob);
                 self.fetched(call, answer, &wanted, previous).await
             }
-            (status, _) if gone(status) => self.gone(proxy, key, &answer).await,
+            (status, _) if gone(status) => self.gone(call, &answer).await,
             (status, _) => Ok(Refresh::Failed(format!("{} answered {status}", answer.url))),
         }
     }
@@ -327,12 +327,7 @@ impl Engine {
         Ok(Refresh::Current(row))
     }
 
-    async fn gone(
-        &self,
-        proxy: &ProxyOwner,
-        key: &str,
-        answer: &Answer,
-    ) -> Result<Refresh, ProxyError> {
+    async fn gone<P>(&self, call: &Call<'_, P>, answer: &Answer) -> Result<Refresh, ProxyError> {
         let now = self.now();
         let row = DocumentRow {
             status: 404,
@@ -346,9 +341,16 @@ impl Engine {
             fetched_at: now,
             checked_at: now,
         };
-        let (owner, key) = (proxy.id, key.to_string());
+        let (owner, key, package) = (call.proxy.id, call.key.to_string(), call.package());
         self.db
-            .write(move |tx| rows::put_document(tx, owner, &key, &row))
+            .write(move |tx| {
+                let at = rows::DocumentKey {
+                    owner_id: owner,
+                    key: &key,
+                    package: &package,
+                };
+                rows::put_document(tx, &at, &row)
+            })
             .await?;
         Err(not_found())
     }
@@ -414,11 +416,7 @@ impl Engine {
             checked_at: now,
         };
         let changed = previous.as_deref() != Some(sha256.as_str());
-        let package = match call.operation {
-            Operation::RenderIndex(spec) => spec.pkg.as_ref().map(|p| p.name.clone()),
-            _ => None,
-        }
-        .unwrap_or_default();
+        let package = call.package();
         let base = (answer.base.clone()).unwrap_or_else(|| declarations::origin(&answer.url));
         let declared: Vec<Declaration> = declared
             .into_iter()
@@ -429,7 +427,12 @@ impl Engine {
         self.db
             .write(move |tx| {
                 crate::db::blobs::insert(tx, &stored.blob.clone().unwrap_or_default(), size)?;
-                rows::put_document(tx, owner, &key, &stored)?;
+                let at = rows::DocumentKey {
+                    owner_id: owner,
+                    key: &key,
+                    package: &package,
+                };
+                rows::put_document(tx, &at, &stored)?;
                 if changed {
                     rows::replace_declarations(tx, owner, &package, &declared)?;
                 }
@@ -451,6 +454,15 @@ struct Call<'a, P> {
 }
 
 impl<P> Call<'_, P> {
+    /// The package the document is about; empty for listings.
+    fn package(&self) -> String {
+        match self.operation {
+            Operation::RenderIndex(spec) => spec.pkg.as_ref().map(|p| p.name.clone()),
+            _ => None,
+        }
+        .unwrap_or_default()
+    }
+
     fn slot(&self, sha256: &str) -> Slot {
         (
             self.proxy.id,
