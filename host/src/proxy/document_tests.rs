@@ -49,6 +49,27 @@ async fn a_refused_or_failing_upstream_passes_the_request_to_the_next() {
     );
 }
 
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_upstream_that_does_not_answer_in_time_passes_the_request_on() {
+    let silent = Upstream::start(|_| {
+        std::thread::sleep(Duration::from_millis(1500));
+        reply(200, &[], "late")
+    })
+    .await;
+    let good = Upstream::start(|_| reply(200, &[], "hello")).await;
+    let mut t = TestEngine::new();
+    t.engine.upstreams = Arc::new(super::upstream::Upstreams::with_timeouts(
+        Duration::from_millis(200),
+        Duration::from_millis(200),
+    ));
+    let proxy = t.proxy(config(&[&silent.url, &good.url]));
+    let doc = fetch(&t, &proxy, &TextPlugin::default(), "app")
+        .await
+        .unwrap();
+    assert_eq!(body(&doc), format!("{BASE}|hello"));
+    assert_eq!(silent.hits(), 1);
+}
+
 #[tokio::test]
 async fn a_404_is_remembered_for_the_negative_ttl_and_a_failure_is_not() {
     let gone = Upstream::start(|_| reply(404, &[], "no")).await;

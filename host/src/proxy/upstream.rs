@@ -84,14 +84,21 @@ pub struct Unreachable(pub Vec<String>);
 pub struct Upstreams {
     client: reqwest::Client,
     tokens: Tokens,
+    first_byte: Duration,
 }
 
 impl Upstreams {
     pub fn new() -> Self {
+        Self::with_timeouts(CONNECT_TIMEOUT, FIRST_BYTE_TIMEOUT)
+    }
+
+    /// A client that gives up on an upstream after `connect` without a connection, or
+    /// `first_byte` without a response head (or between two pieces of a body).
+    pub fn with_timeouts(connect: Duration, first_byte: Duration) -> Self {
         let builder = || {
             reqwest::Client::builder()
-                .connect_timeout(CONNECT_TIMEOUT)
-                .read_timeout(FIRST_BYTE_TIMEOUT)
+                .connect_timeout(connect)
+                .read_timeout(first_byte)
                 .redirect(redirects())
                 .user_agent(concat!("wharf/", env!("CARGO_PKG_VERSION")))
         };
@@ -107,6 +114,7 @@ impl Upstreams {
         Self {
             client,
             tokens: Tokens::default(),
+            first_byte,
         }
     }
 
@@ -172,7 +180,7 @@ impl Upstreams {
                 (None, Some(UpstreamCredentials::Bearer(token))) => builder.bearer_auth(token),
                 (None, None) => builder,
             };
-            let response = match tokio::time::timeout(FIRST_BYTE_TIMEOUT, builder.send()).await {
+            let response = match tokio::time::timeout(self.first_byte, builder.send()).await {
                 Err(_) => return Err("no response in time".into()),
                 Ok(Err(e)) => return Err(error_text(&e)),
                 Ok(Ok(response)) => response,
