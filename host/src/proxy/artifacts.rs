@@ -283,6 +283,12 @@ impl Leader {
                 Progress::Committed { size, row }
             }
             Err(e) => {
+                if !matches!(e, ProxyError::NotFound(_) | ProxyError::Integrity(_)) {
+                    tracing::warn!(
+                        owner = %target.owner, package = %target.package, file = %target.file,
+                        error = %e, "proxy download failed"
+                    );
+                }
                 crate::metrics::proxy_artifact(match e {
                     ProxyError::Integrity(_) => "digest_mismatch",
                     ProxyError::NotFound(_) => "not_found",
