@@ -34,7 +34,6 @@ pub mod bindings {
     });
 }
 
-pub use bindings::exports::wharf::format::group::{Guest as Group, MemberDocument, MergeInput};
 pub use bindings::exports::wharf::format::plugin::{
     BearerChallenge, BlobRef, BlobReference, ByteRange, Challenge, DeleteTarget, Descriptor,
     ErrorStyle, FileInfo, FileSource, Guest as Plugin, IndexInput, IndexSpec, IntegerRange,
@@ -42,6 +41,9 @@ pub use bindings::exports::wharf::format::plugin::{
     PlanVersion, PublishPlan, ReplyPart, ReplyTemplate, Route, Selector, ServeSpec, SessionOp,
     SessionRequest, SettingDecl, SettingKind, TagChange, TagRef, TaggedFile, TokenRequest,
     UploadSpec, VersionDetail, VersionMode,
+};
+pub use bindings::exports::wharf::format::group::{
+    Guest as Group, MemberDocument, MergeInput,
 };
 pub use bindings::exports::wharf::format::proxy::{
     ArtifactPlan, ArtifactSource, DeclaredArtifact, FetchPlan, Guest as Proxy, RewriteInput,
