@@ -14,6 +14,7 @@ pub mod logging;
 pub mod metrics;
 pub mod pipeline;
 pub mod plugins;
+pub mod proxy;
 pub mod registry;
 pub mod store;
 

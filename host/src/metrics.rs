@@ -30,6 +30,8 @@ const GC_BYTES: &str = "wharf_gc_bytes_freed_total";
 const DATA_DIR_FREE: &str = "wharf_data_dir_free_bytes";
 const DATA_DIR_SIZE: &str = "wharf_data_dir_size_bytes";
 const DB_WRITE_WAIT_SECONDS: &str = "wharf_db_write_wait_seconds";
+const PROXY_STALE: &str = "wharf_proxy_stale_served_total";
+const PROXY_ARTIFACTS: &str = "wharf_proxy_artifact_fetches_total";
 
 /// Histogram buckets for every `_seconds` metric: from a cached small GET (well under a
 /// millisecond) to a plugin call cut at its time limit.
@@ -219,6 +221,16 @@ pub fn gc_run(blobs: usize, bytes: u64) {
 /// Time a write spent waiting for the writer connection and SQLite's write lock.
 pub fn db_write_wait(took: Duration) {
     histogram!(DB_WRITE_WAIT_SECONDS).record(took.as_secs_f64());
+}
+
+/// A proxy document served stale: its upstreams failed.
+pub fn proxy_stale() {
+    counter!(PROXY_STALE).increment(1);
+}
+
+/// A proxy artifact download that ended with `outcome`.
+pub fn proxy_artifact(outcome: &'static str) {
+    counter!(PROXY_ARTIFACTS, "outcome" => outcome).increment(1);
 }
 
 /// An upload body being received: counted in flight while it lives, and its bytes

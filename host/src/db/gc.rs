@@ -12,7 +12,8 @@ use crate::error::Error;
 
 const REFERENCED: &str = "(EXISTS (SELECT 1 FROM files WHERE files.blob = blobs.sha256)
     OR EXISTS (SELECT 1 FROM version_refs WHERE version_refs.blob = blobs.sha256)
-    OR EXISTS (SELECT 1 FROM package_blobs WHERE package_blobs.blob = blobs.sha256))";
+    OR EXISTS (SELECT 1 FROM package_blobs WHERE package_blobs.blob = blobs.sha256)
+    OR EXISTS (SELECT 1 FROM proxy_documents WHERE proxy_documents.blob = blobs.sha256))";
 
 /// Drops package links created before `before` whose blob no version of that package
 /// uses (neither as a file nor as a reference): uploads whose manifest never came, and

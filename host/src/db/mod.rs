@@ -11,6 +11,7 @@ pub mod blobs;
 pub mod gc;
 pub mod owners;
 pub mod packages;
+pub mod proxy;
 pub mod secrets;
 pub mod sessions;
 pub mod tokens;
@@ -30,6 +31,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("migration_4_blob_references.sql"),
     include_str!("migration_5_host_secrets.sql"),
     include_str!("migration_6_token_details.sql"),
+    include_str!("migration_8_proxy_cache.sql"),
 ];
 
 #[derive(Clone)]

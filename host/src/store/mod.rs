@@ -211,6 +211,13 @@ impl BlobWriter {
         self.size
     }
 
+    /// Opens the bytes written so far for reading, while writing goes on (a proxy
+    /// streams a download to its clients as it arrives). The handle stays valid after
+    /// the blob is published or dropped.
+    pub fn reader(&self) -> io::Result<File> {
+        File::open(self.temp.0.as_ref().expect("a writer has its temp file"))
+    }
+
     /// Flushes the bytes to disk and returns the staged blob with its digests.
     pub fn finish(mut self) -> io::Result<StagedBlob> {
         let file = self.file.take().expect("finish is called once");
