@@ -9,6 +9,8 @@
 CREATE TABLE proxy_documents (
     owner_id      INTEGER NOT NULL REFERENCES owners(id) ON DELETE CASCADE,
     key           TEXT NOT NULL,
+    -- The document's package (lower case; empty for listings), for purges by name.
+    package       TEXT NOT NULL DEFAULT '',
     status        INTEGER NOT NULL,
     upstream      TEXT NOT NULL,
     etag          TEXT,
@@ -22,6 +24,7 @@ CREATE TABLE proxy_documents (
     PRIMARY KEY (owner_id, key)
 );
 CREATE INDEX proxy_documents_by_blob ON proxy_documents(blob);
+CREATE INDEX proxy_documents_by_package ON proxy_documents(owner_id, package);
 
 -- Artifacts the proxy's documents declare: where each file is upstream and the
 -- digests its bytes must have, by the key of the document that declares it (one

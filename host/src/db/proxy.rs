@@ -49,17 +49,25 @@ pub fn document(conn: &Connection, owner_id: i64, key: &str) -> Result<Option<Do
         .optional()?)
 }
 
+/// Which cached document: the proxy owner, the render-index key and the package it is
+/// about (empty for listings).
+pub struct DocumentKey<'a> {
+    pub owner_id: i64,
+    pub key: &'a str,
+    pub package: &'a str,
+}
+
 /// Records a document as fetched now (its blob row must exist already).
 pub fn put_document(
     conn: &Connection,
-    owner_id: i64,
-    key: &str,
+    at: &DocumentKey<'_>,
     row: &DocumentRow,
 ) -> Result<(), Error> {
     conn.prepare_cached(
         "INSERT INTO proxy_documents (owner_id, key, status, upstream, etag, last_modified,
-                                      validator, blob, content_type, headers, fetched_at, checked_at)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)
+                                      validator, blob, content_type, headers, fetched_at,
+                                      checked_at, package)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13)
          ON CONFLICT (owner_id, key) DO UPDATE SET
              status = excluded.status, upstream = excluded.upstream, etag = excluded.etag,
              last_modified = excluded.last_modified, validator = excluded.validator,
@@ -68,8 +76,8 @@ pub fn put_document(
              checked_at = excluded.checked_at",
     )?
     .execute(params![
-        owner_id,
-        key,
+        at.owner_id,
+        at.key,
         row.status as i64,
         row.upstream,
         row.etag,
@@ -79,9 +87,26 @@ pub fn put_document(
         row.content_type,
         row.headers,
         row.fetched_at,
-        row.checked_at
+        row.checked_at,
+        at.package.to_lowercase()
     ])?;
     Ok(())
+}
+
+/// Forgets a proxy's cached documents and declarations, all or those of one package
+/// (`wharf cache purge`); their raw bodies are left to the collector. Returns how many
+/// documents went.
+pub fn purge(conn: &Connection, owner_id: i64, package: Option<&str>) -> Result<usize, Error> {
+    let package = package.map(str::to_lowercase);
+    conn.execute(
+        "DELETE FROM proxy_declarations WHERE owner_id = ?1 AND (?2 IS NULL OR document IN
+             (SELECT key FROM proxy_documents WHERE owner_id = ?1 AND package = ?2))",
+        params![owner_id, package],
+    )?;
+    Ok(conn.execute(
+        "DELETE FROM proxy_documents WHERE owner_id = ?1 AND (?2 IS NULL OR package = ?2)",
+        params![owner_id, package],
+    )?)
 }
 
 /// Marks a cached document as confirmed by the upstream at `now` (a 304).
@@ -198,11 +223,41 @@ mod tests {
         }
     }
 
+    fn at(owner_id: i64, key: &str) -> DocumentKey<'_> {
+        DocumentKey {
+            owner_id,
+            key,
+            package: if key == "listing" { "" } else { "Pkg" },
+        }
+    }
+
+    #[test]
+    fn a_purge_forgets_one_package_or_all() {
+        fixture::with_alice(|conn, alice| {
+            for key in ["k", "k2", "listing"] {
+                put_document(conn, &at(alice, key), &row(None)).unwrap();
+            }
+            let decl = Declaration {
+                file: "a.tgz".into(),
+                version: "1.0".into(),
+                url: "http://up/a.tgz".into(),
+                digests: Vec::new(),
+            };
+            replace_declarations(conn, alice, "k", std::slice::from_ref(&decl)).unwrap();
+            replace_declarations(conn, alice, "listing", &[decl]).unwrap();
+            assert_eq!(purge(conn, alice, Some("PKG")).unwrap(), 2);
+            assert_eq!(declaration(conn, alice, "k", "a.tgz").unwrap(), None);
+            assert!(declaration(conn, alice, "listing", "a.tgz").unwrap().is_some());
+            assert!(document(conn, alice, "listing").unwrap().is_some());
+            assert_eq!(purge(conn, alice, None).unwrap(), 1);
+        });
+    }
+
     #[test]
     fn documents_round_trip_and_touch() {
         fixture::with_alice(|conn, alice| {
             assert_eq!(document(conn, alice, "k").unwrap(), None);
-            put_document(conn, alice, "k", &row(None)).unwrap();
+            put_document(conn, &at(alice, "k"), &row(None)).unwrap();
             touch_document(conn, alice, "k", 99).unwrap();
             let found = document(conn, alice, "k").unwrap().unwrap();
             assert_eq!((found.status, found.checked_at), (404, 99));
@@ -217,9 +272,9 @@ mod tests {
             let alice = fixture::owner(tx, "alice");
             let sha = fixture::sha256(b"doc");
             crate::db::blobs::insert(tx, &sha, 3)?;
-            put_document(tx, alice, "k", &row(Some(sha)))?;
+            put_document(tx, &at(alice, "k"), &row(Some(sha)))?;
             assert_eq!(crate::db::gc::mark_orphans(tx, 100)?, 0);
-            put_document(tx, alice, "k", &row(None))?;
+            put_document(tx, &at(alice, "k"), &row(None))?;
             assert_eq!(crate::db::gc::mark_orphans(tx, 100)?, 1);
             Ok(())
         })

@@ -193,6 +193,54 @@ async fn a_download_goes_on_when_its_client_hangs_up() {
     assert_eq!(up.hits(), 1);
 }
 
+// Guards the credentials: they go to the configured upstreams only, never to another
+// host an absolute URL names.
+#[tokio::test]
+async fn credentials_stay_with_the_configured_upstreams() {
+    let authorization = |parts: &http::request::Parts| {
+        let auth = parts
+            .headers
+            .get("authorization")
+            .map(|v| v.to_str().unwrap().to_string());
+        reply(200, &[], auth.unwrap_or_else(|| "none".into()))
+    };
+    let configured = Upstream::start(authorization).await;
+    let elsewhere = Upstream::start(authorization).await;
+    let t = TestEngine::new();
+    let mut with_token = config(&configured.url);
+    with_token.credentials = Some(super::UpstreamCredentials::Bearer("secret".into()));
+    let proxy = t.proxy(with_token);
+    let own = plugin(fetch_plan(&format!("{}/a.tgz", configured.url), Vec::new()));
+    let body = artifact(&t, &proxy, &own).await.unwrap();
+    assert_eq!(receive(&t, body).await.unwrap(), b"Bearer secret");
+    let mut foreign_plan = fetch_plan(&format!("{}/b.tgz", elsewhere.url), Vec::new());
+    foreign_plan.file = file_ref("app", "1.0", "b.tgz");
+    let foreign = plugin(foreign_plan);
+    let op = serve("app", "1.0", "b.tgz");
+    let body = t
+        .engine
+        .artifact(&proxy, &foreign, &op, &request(BASE))
+        .await
+        .unwrap();
+    assert_eq!(receive(&t, body).await.unwrap(), b"none");
+}
+
+// Guards what a Range or HEAD request on a streaming artifact waits for: the stored row.
+#[tokio::test]
+async fn a_download_can_be_awaited_as_its_stored_file() {
+    let up = Upstream::start(|_| reply(200, &[], slow(payload()))).await;
+    let t = TestEngine::new();
+    let plugin = plugin(fetch_plan("/app.tgz", Vec::new()));
+    let proxy = t.proxy(config(&up.url));
+    let ArtifactBody::Streaming(download) = artifact(&t, &proxy, &plugin).await.unwrap() else {
+        panic!("the first client streams");
+    };
+    assert_eq!(download.content_type(), "application/octet-stream");
+    let row = download.finished().await.unwrap();
+    assert_eq!(row.size, payload().len() as u64);
+    assert!(t.blobs.contains(&row.blob));
+}
+
 #[tokio::test]
 async fn a_declared_artifact_comes_from_its_document_through_redirects() {
     let bytes = b"tarball".to_vec();
@@ -256,4 +304,72 @@ async fn a_declared_artifact_comes_from_its_document_through_redirects() {
         artifact(&t, &proxy, &gone).await.err().unwrap().status(),
         404
     );
+}
+
+/// Resident memory and its peak, in KiB, from `/proc/self/status`.
+fn memory_kib() -> (u64, u64) {
+    let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
+    let field = |name: &str| {
+        status
+            .lines()
+            .find_map(|l| l.strip_prefix(name))
+            .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
+            .unwrap_or(0)
+    };
+    (field("VmRSS:"), field("VmHWM:"))
+}
+
+/// A figure, not a check that runs by default (it moves 1 GiB through the disk):
+/// `cargo test -p wharf --lib -- --ignored --nocapture proxy::artifact_tests::one_gib`
+/// prints the time and how much resident memory grew while three clients streamed a
+/// 1 GiB download through the engine.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "moves 1 GiB; run by hand for the figure"]
+async fn one_gib_streams_through_in_flat_memory() {
+    const GIB: usize = 1 << 30;
+    static PIECE: [u8; 1 << 16] = [7; 1 << 16];
+    let up = Upstream::start(|_| {
+        let pieces = futures_util::stream::iter(
+            (0..GIB / PIECE.len()).map(|_| Ok::<_, std::io::Error>(Bytes::from_static(&PIECE))),
+        );
+        let mut response = reply(200, &[], Body::from_stream(pieces));
+        response
+            .headers_mut()
+            .insert("content-length", GIB.to_string().parse().unwrap());
+        response
+    })
+    .await;
+    let t = TestEngine::new();
+    let plugin = plugin(fetch_plan("/layer", Vec::new()));
+    let proxy = t.proxy(config(&up.url));
+    let (rss_before, _) = memory_kib();
+    let started = std::time::Instant::now();
+    let clients = (0..3).map(|_| async {
+        let body = artifact(&t, &proxy, &plugin).await.unwrap();
+        let ArtifactBody::Streaming(download) = body else {
+            panic!("the first clients stream");
+        };
+        let mut stream = download.into_stream();
+        let mut received = 0usize;
+        while let Some(chunk) = stream.next().await {
+            received += chunk.unwrap().len();
+        }
+        received
+    });
+    let received = futures_util::future::join_all(clients).await;
+    let took = started.elapsed();
+    let (rss_after, peak) = memory_kib();
+    assert!(received.iter().all(|r| *r == GIB));
+    println!(
+        "1 GiB to 3 clients in {:.1} s; RSS {} MiB before, {} MiB after, peak {} MiB",
+        took.as_secs_f64(),
+        rss_before / 1024,
+        rss_after / 1024,
+        peak / 1024
+    );
+    assert!(
+        peak.saturating_sub(rss_before) < 64 * 1024,
+        "memory grew by 64 MiB or more"
+    );
+    assert_eq!(up.hits(), 1);
 }

@@ -19,7 +19,7 @@ use tokio::sync::{mpsc, watch};
 use super::download::{Download, Progress};
 use super::plugin::{ArtifactPlan, ArtifactSource, FetchPlan, ProxyPlugin, UpstreamRequest};
 use super::upstream::{Upstreams, Validators};
-use super::{Engine, ProxyConfig, ProxyError, ProxyOwner, documents::broken};
+use super::{Engine, ProxyConfig, ProxyError, ProxyOwner, declarations, documents::broken};
 use crate::db::packages::{self, FileRow, NewFile};
 use crate::db::{self, Db};
 use crate::error::Error;
@@ -127,14 +127,7 @@ impl Engine {
         let file = plan.file.name;
         let (version, request, digests) = match plan.source {
             ArtifactSource::Fetch(fetch) => {
-                let digests = fetch
-                    .digests
-                    .iter()
-                    .map(|d| {
-                        let algorithm = crate::registry::publish::algorithm(d.algorithm);
-                        (algorithm, d.hex.to_ascii_lowercase())
-                    })
-                    .collect();
+                let digests = fetch.digests.iter().map(declarations::expected).collect();
                 (plan.file.version.version, fetch.request, digests)
             }
             ArtifactSource::DeclaredIn(operation) => {
@@ -155,18 +148,11 @@ impl Engine {
                         })?
                     }
                 };
+                let digests = declarations::digests_of(&declared);
                 let version = match plan.file.version.version {
                     v if v.is_empty() => declared.version,
                     v => v,
                 };
-                let digests = declared
-                    .digests
-                    .iter()
-                    .filter_map(|d| {
-                        let (algorithm, hex) = d.split_once(':')?;
-                        Some((Algorithm::parse(algorithm)?, hex.to_string()))
-                    })
-                    .collect();
                 (version, UpstreamRequest::get(&declared.url), digests)
             }
         };
@@ -300,6 +286,12 @@ impl Leader {
                 Progress::Committed { size, row }
             }
             Err(e) => {
+                if !matches!(e, ProxyError::NotFound(_) | ProxyError::Integrity(_)) {
+                    tracing::warn!(
+                        owner = %target.owner, package = %target.package, file = %target.file,
+                        error = %e, "proxy download failed"
+                    );
+                }
                 crate::metrics::proxy_artifact(match e {
                     ProxyError::Integrity(_) => "digest_mismatch",
                     ProxyError::NotFound(_) => "not_found",

@@ -49,6 +49,27 @@ async fn a_refused_or_failing_upstream_passes_the_request_to_the_next() {
     );
 }
 
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_upstream_that_does_not_answer_in_time_passes_the_request_on() {
+    let silent = Upstream::start(|_| {
+        std::thread::sleep(Duration::from_millis(1500));
+        reply(200, &[], "late")
+    })
+    .await;
+    let good = Upstream::start(|_| reply(200, &[], "hello")).await;
+    let mut t = TestEngine::new();
+    t.engine.upstreams = Arc::new(super::upstream::Upstreams::with_timeouts(
+        Duration::from_millis(200),
+        Duration::from_millis(200),
+    ));
+    let proxy = t.proxy(config(&[&silent.url, &good.url]));
+    let doc = fetch(&t, &proxy, &TextPlugin::default(), "app")
+        .await
+        .unwrap();
+    assert_eq!(body(&doc), format!("{BASE}|hello"));
+    assert_eq!(silent.hits(), 1);
+}
+
 #[tokio::test]
 async fn a_404_is_remembered_for_the_negative_ttl_and_a_failure_is_not() {
     let gone = Upstream::start(|_| reply(404, &[], "no")).await;
@@ -127,6 +148,32 @@ async fn a_stale_document_is_revalidated_with_its_etag() {
     assert_eq!(up.hits(), 2);
 }
 
+#[tokio::test]
+async fn a_document_without_an_etag_is_revalidated_by_its_date() {
+    const DATE: &str = "Wed, 02 Dec 2026 10:00:00 GMT";
+    let up = Upstream::start(|parts| {
+        match parts
+            .headers
+            .get("if-modified-since")
+            .map(|v| v.to_str().unwrap())
+        {
+            Some(DATE) => reply(304, &[], ""),
+            _ => reply(200, &[("last-modified", DATE)], "hello"),
+        }
+    })
+    .await;
+    let t = TestEngine::new();
+    let plugin = TextPlugin::default();
+    let proxy = t.proxy(config(&[&up.url]));
+    fetch(&t, &proxy, &plugin, "app").await.unwrap();
+    t.advance(301);
+    let again = fetch(&t, &proxy, &plugin, "app").await.unwrap();
+    assert_eq!(body(&again), format!("{BASE}|hello"));
+    t.advance(299);
+    fetch(&t, &proxy, &plugin, "app").await.unwrap();
+    assert_eq!(up.hits(), 2, "the 304 restarted metadata_ttl");
+}
+
 // Guards the memory cache's key: one raw body rewritten for two views stays two
 // rewritings.
 #[tokio::test]
@@ -150,7 +197,8 @@ async fn a_head_validator_revalidates_without_fetching_the_body() {
     let current = digest.clone();
     let up = Upstream::start(move |_parts| {
         let d = current.lock().unwrap().clone();
-        reply(200, &[("x-digest", &d)], format!("body {d}"))
+        let status = if d == "gone" { 404 } else { 200 };
+        reply(status, &[("x-digest", &d)], format!("body {d}"))
     })
     .await;
     let t = TestEngine::new();
@@ -168,6 +216,14 @@ async fn a_head_validator_revalidates_without_fetching_the_body() {
     let changed = fetch(&t, &proxy, &plugin, "app").await.unwrap();
     assert_eq!(up.seen()[2..], ["HEAD /app", "GET /app"]);
     assert_eq!(body(&changed), format!("{BASE}|body d2"));
+    *digest.lock().unwrap() = "gone".into();
+    t.advance(301);
+    let gone = fetch(&t, &proxy, &plugin, "app").await.unwrap_err();
+    assert_eq!(
+        gone.status(),
+        404,
+        "a HEAD answering 404 is remembered as one"
+    );
 }
 
 #[tokio::test]
@@ -290,4 +346,17 @@ async fn a_bearer_challenge_is_answered_with_a_token_from_its_realm() {
             "GET /other"
         ]
     );
+}
+
+// Guards the executor's use: its handlers' futures must be Send, so the engine's are.
+#[test]
+fn the_engines_futures_can_move_between_threads() {
+    fn send<T: Send>(_: T) {}
+    let t = TestEngine::new();
+    let plugin = TextPlugin::default();
+    let proxy = t.proxy(config(&[]));
+    let client = request(BASE);
+    send(t.engine.document(&proxy, &plugin, &index("app"), &client));
+    let op = super::testing::serve("app", "1.0", "app.tgz");
+    send(t.engine.artifact(&proxy, &plugin, &op, &client));
 }

@@ -18,7 +18,7 @@ use reqwest::Method;
 use super::plugin::{DeclaredArtifact, FetchPlan, ProxyPlugin, RewriteInput, UpstreamRequest};
 use super::single::SingleFlight;
 use super::upstream::{Answer, Validators};
-use super::{Engine, ProxyError, ProxyOwner, key};
+use super::{Engine, ProxyError, ProxyOwner, declarations, key};
 use crate::db::proxy::{self as rows, Declaration, DocumentRow};
 use crate::plugins::PluginFailure;
 use crate::plugins::api::{Operation, Request, Response};
@@ -254,7 +254,7 @@ impl Engine {
                 Ok(a) if a.status == 200 && a.header(header) == row.validator.as_deref() => {
                     return self.confirmed(proxy, key, row.clone()).await;
                 }
-                Ok(a) if gone(a.status) => return self.gone(proxy, key, &a).await,
+                Ok(a) if gone(a.status) => return self.gone(call, &a).await,
                 // Changed (or the HEAD told nothing): fetch it.
                 Ok(_) => {}
             }
@@ -280,7 +280,7 @@ impl Engine {
                 let previous = usable.and_then(|row| row.blob);
                 self.fetched(call, answer, &wanted, previous).await
             }
-            (status, _) if gone(status) => self.gone(proxy, key, &answer).await,
+            (status, _) if gone(status) => self.gone(call, &answer).await,
             (status, _) => Ok(Refresh::Failed(format!("{} answered {status}", answer.url))),
         }
     }
@@ -299,12 +299,7 @@ impl Engine {
         Ok(Refresh::Current(row))
     }
 
-    async fn gone(
-        &self,
-        proxy: &ProxyOwner,
-        key: &str,
-        answer: &Answer,
-    ) -> Result<Refresh, ProxyError> {
+    async fn gone<P>(&self, call: &Call<'_, P>, answer: &Answer) -> Result<Refresh, ProxyError> {
         let now = self.now();
         let row = DocumentRow {
             status: 404,
@@ -318,9 +313,16 @@ impl Engine {
             fetched_at: now,
             checked_at: now,
         };
-        let (owner, key) = (proxy.id, key.to_string());
+        let (owner, key, package) = (call.proxy.id, call.key.to_string(), call.package());
         self.db
-            .write(move |tx| rows::put_document(tx, owner, &key, &row))
+            .write(move |tx| {
+                let at = rows::DocumentKey {
+                    owner_id: owner,
+                    key: &key,
+                    package: &package,
+                };
+                rows::put_document(tx, &at, &row)
+            })
             .await?;
         Err(not_found())
     }
@@ -386,19 +388,25 @@ impl Engine {
             checked_at: now,
         };
         let changed = previous.as_deref() != Some(sha256.as_str());
-        let base = answer.base.clone().unwrap_or_else(|| origin(&answer.url));
-        let declarations: Vec<Declaration> = declared
+        let package = call.package();
+        let base = (answer.base.clone()).unwrap_or_else(|| declarations::origin(&answer.url));
+        let declared: Vec<Declaration> = declared
             .into_iter()
-            .map(|d| declaration(d, &base))
+            .map(|d| declarations::to_row(d, &base))
             .collect();
         let (owner, key, stored) = (call.proxy.id, call.key.to_string(), row.clone());
         let size = staged.size;
         self.db
             .write(move |tx| {
                 crate::db::blobs::insert(tx, &stored.blob.clone().unwrap_or_default(), size)?;
-                rows::put_document(tx, owner, &key, &stored)?;
+                let at = rows::DocumentKey {
+                    owner_id: owner,
+                    key: &key,
+                    package: &package,
+                };
+                rows::put_document(tx, &at, &stored)?;
                 if changed {
-                    rows::replace_declarations(tx, owner, &key, &declarations)?;
+                    rows::replace_declarations(tx, owner, &key, &declared)?;
                 }
                 staged.publish()?;
                 Ok(())
@@ -418,6 +426,19 @@ struct Call<'a, P> {
 }
 
 impl<P> Call<'_, P> {
+    /// The package the document is about; empty for listings.
+    fn package(&self) -> String {
+        match self.operation {
+            Operation::RenderIndex(spec) => spec.pkg.as_ref().map(|p| p.name.clone()),
+            Operation::Serve(spec) => match &spec.selector {
+                crate::plugins::api::Selector::Tagged(t) => Some(t.tag.pkg.name.clone()),
+                _ => None,
+            },
+            _ => None,
+        }
+        .unwrap_or_default()
+    }
+
     fn slot(&self, sha256: &str) -> Slot {
         (
             self.proxy.id,
@@ -426,35 +447,6 @@ impl<P> Call<'_, P> {
             self.request.base_url.clone(),
         )
     }
-}
-
-/// A declared artifact as a row: its URL made absolute against the upstream's base.
-fn declaration(declared: DeclaredArtifact, base: &str) -> Declaration {
-    let url = if declared.url.starts_with('/') {
-        format!("{}{}", base.trim_end_matches('/'), declared.url)
-    } else {
-        declared.url
-    };
-    Declaration {
-        file: declared.name,
-        version: declared.version,
-        url,
-        digests: declared
-            .digests
-            .iter()
-            .map(|d| {
-                let algorithm = crate::registry::publish::algorithm(d.algorithm);
-                format!("{}:{}", algorithm.as_str(), d.hex.to_ascii_lowercase())
-            })
-            .collect(),
-    }
-}
-
-/// `scheme://host[:port]` of an absolute URL.
-fn origin(url: &str) -> String {
-    reqwest::Url::parse(url)
-        .map(|u| u.origin().ascii_serialization())
-        .unwrap_or_default()
 }
 
 /// A plugin answer the contract does not allow, as a plugin failure.

@@ -14,19 +14,22 @@
 //! [`ProxyOwner`] (its owner row's id and name, and its [`ProxyConfig`]).
 //!
 //! - `render-index` on a proxy owner: [`Engine::document`]`(proxy, plugin, operation,
-//!   request)` → [`CachedDocument`] (the rewritten response, shared, with its ETag and
-//!   whether it is stale). Fresh documents cost a row read and a map lookup; the
-//!   plugin's `plan` runs only on a miss or when a document is stale, `rewrite` only
-//!   when the raw document or the base URL is new to the process. A `.sha1`-style
-//!   `digest-of` is not part of the key: take it of the returned body.
+//!   request)` → [`CachedDocument`] `{ document: Arc<ProxyDocument { status,
+//!   content_type, headers, body: Bytes, etag }>, stale }`. Fresh documents cost a row
+//!   read and a map lookup; the plugin's `plan` runs only on a miss or when a document
+//!   is stale, `rewrite` only when the raw document, the view or the base URL is new to
+//!   the process. `digest-of` is not part of the key: take it of the returned body.
 //! - `serve` on a proxy owner, after the hosted lookup missed: [`Engine::artifact`]`(proxy,
-//!   plugin, operation, request)` → [`ArtifactBody`]: `Stored(file)` (serve it as a
-//!   hosted file) or `Streaming(download)` (bytes while they arrive; the stream ends in
-//!   an error if the download fails or its digest does not match, so a client never
-//!   gets a complete wrong file; `download.finished()` waits for the stored file, for
-//!   requests that need one: Range, HEAD, `digest-of`).
-//! - Errors are [`ProxyError`]; [`ProxyError::status`] is the status to answer, and
-//!   `Error::from` keeps it for the format's error shape.
+//!   plugin, operation, request)` (it calls `plan` itself) → [`ArtifactBody`]:
+//!   `Stored(FileRow)` (serve it as a hosted file) or `Streaming(Download)`:
+//!   `content_type()`, `length()` (the upstream's `Content-Length`, if any),
+//!   `into_stream()` (a `store::BlobStream` from byte 0 as the bytes arrive; it ends in
+//!   an error if the download fails or its digest does not match, and its last byte
+//!   waits for the verdict, so a client never gets a complete wrong file), and
+//!   `finished()` (waits for the stored `FileRow`: for Range, HEAD and `digest-of`).
+//! - Errors are [`ProxyError`]; [`ProxyError::status`] is the status to answer (404,
+//!   502, the plugin's, 507, 500), and `Error::from` keeps it (a 502 becomes a plugin
+//!   rejection with status 502, so it renders in the format's error shape).
 //!
 //! When the plugin's artifact source is `declared-in(operation)`, the engine calls
 //! `plan` with that `render-index` operation and the client's (artifact) request, so a
@@ -38,6 +41,7 @@
 
 mod artifacts;
 mod config;
+mod declarations;
 mod documents;
 mod download;
 mod key;

@@ -84,29 +84,37 @@ pub struct Unreachable(pub Vec<String>);
 pub struct Upstreams {
     client: reqwest::Client,
     tokens: Tokens,
+    first_byte: Duration,
 }
 
 impl Upstreams {
     pub fn new() -> Self {
-        let policy = reqwest::redirect::Policy::custom(|attempt| {
-            if attempt.previous().len() >= MAX_REDIRECTS {
-                attempt.error("too many redirects")
-            } else if !matches!(attempt.url().scheme(), "http" | "https") {
-                attempt.error("redirect to a URL that is not http(s)")
-            } else {
-                attempt.follow()
-            }
+        Self::with_timeouts(CONNECT_TIMEOUT, FIRST_BYTE_TIMEOUT)
+    }
+
+    /// A client that gives up on an upstream after `connect` without a connection, or
+    /// `first_byte` without a response head (or between two pieces of a body).
+    pub fn with_timeouts(connect: Duration, first_byte: Duration) -> Self {
+        let builder = || {
+            reqwest::Client::builder()
+                .connect_timeout(connect)
+                .read_timeout(first_byte)
+                .redirect(redirects())
+                .user_agent(concat!("wharf/", env!("CARGO_PKG_VERSION")))
+        };
+        // A system trust store with only unreadable certificates fails the build; the
+        // registry still starts, and https upstreams then fail with a clear error.
+        let client = builder().build().unwrap_or_else(|e| {
+            tracing::error!(error = %e, "proxy upstreams: the system's CA certificates are unusable");
+            builder()
+                .tls_built_in_root_certs(false)
+                .build()
+                .expect("a client without root certificates always builds")
         });
-        let client = reqwest::Client::builder()
-            .connect_timeout(CONNECT_TIMEOUT)
-            .read_timeout(FIRST_BYTE_TIMEOUT)
-            .redirect(policy)
-            .user_agent(concat!("wharf/", env!("CARGO_PKG_VERSION")))
-            .build()
-            .expect("the TLS backend initializes");
         Self {
             client,
             tokens: Tokens::default(),
+            first_byte,
         }
     }
 
@@ -172,7 +180,7 @@ impl Upstreams {
                 (None, Some(UpstreamCredentials::Bearer(token))) => builder.bearer_auth(token),
                 (None, None) => builder,
             };
-            let response = match tokio::time::timeout(FIRST_BYTE_TIMEOUT, builder.send()).await {
+            let response = match tokio::time::timeout(self.first_byte, builder.send()).await {
                 Err(_) => return Err("no response in time".into()),
                 Ok(Err(e)) => return Err(error_text(&e)),
                 Ok(Ok(response)) => response,
@@ -213,6 +221,19 @@ impl Default for Upstreams {
     fn default() -> Self {
         Self::new()
     }
+}
+
+/// http(s) redirects are followed, at most [`MAX_REDIRECTS`] of them.
+fn redirects() -> reqwest::redirect::Policy {
+    reqwest::redirect::Policy::custom(|attempt| {
+        if attempt.previous().len() >= MAX_REDIRECTS {
+            attempt.error("too many redirects")
+        } else if !matches!(attempt.url().scheme(), "http" | "https") {
+            attempt.error("redirect to a URL that is not http(s)")
+        } else {
+            attempt.follow()
+        }
+    })
 }
 
 /// The URLs to try for `path`, each with the configured base it belongs to. A relative

@@ -10,17 +10,21 @@
 //! lists exactly the stored versions.
 
 mod checksum;
+mod group;
 mod metadata;
 mod path;
 mod pom;
+mod proxy;
 mod routes;
 #[cfg(test)]
 mod snapshots;
 mod upload;
+mod version;
 
 use wharf_plugin_sdk::{
-    Challenge, Descriptor, HashAlgorithm, IndexInput, PluginError, PublishPlan, Request, Response,
-    Route, Upload, UploadSpec,
+    Challenge, Descriptor, FetchPlan, HashAlgorithm, IndexInput, MergeInput, Operation,
+    PluginError, PublishPlan, Request, Response, RewriteInput, Rewritten, Route, Upload,
+    UploadSpec,
 };
 
 struct Maven;
@@ -56,4 +60,31 @@ impl wharf_plugin_sdk::Plugin for Maven {
     }
 }
 
-wharf_plugin_sdk::export!(Maven);
+/// Proxies of a repository laid out like Maven Central (see [`proxy`]).
+impl wharf_plugin_sdk::Proxy for Maven {
+    fn supports_proxy() -> bool {
+        true
+    }
+
+    fn plan(operation: Operation, _request: Request) -> Result<FetchPlan, PluginError> {
+        proxy::plan(&operation)
+    }
+
+    fn rewrite(input: RewriteInput) -> Result<Rewritten, PluginError> {
+        proxy::rewrite(&input)
+    }
+}
+
+/// Groups merge `maven-metadata.xml` into the union of their members' versions (see
+/// [`group`]).
+impl wharf_plugin_sdk::Group for Maven {
+    fn supports_groups() -> bool {
+        true
+    }
+
+    fn merge(input: MergeInput) -> Result<Response, PluginError> {
+        group::merge(&input)
+    }
+}
+
+wharf_plugin_sdk::export!(Maven with Proxy, Group);

@@ -6,7 +6,7 @@
 //! checksums from the same cached bytes.
 
 use quick_xml::escape::escape;
-use wharf_plugin_sdk::{IndexInput, PackageDetail, PluginError, Response};
+use wharf_plugin_sdk::{IndexInput, PackageDetail, PluginError, Response, xml};
 
 use crate::path::{Artifact, is_snapshot};
 use crate::routes::METADATA_VIEW;
@@ -40,32 +40,82 @@ fn document(detail: &PackageDetail) -> Result<String, PluginError> {
     let versions: Vec<&str> = detail.versions.iter().map(|v| v.version.as_str()).collect();
     let latest = versions.last().copied();
     let release = versions.iter().rev().copied().find(|v| !is_snapshot(v));
+    Ok(write(&Versioning {
+        group: &group,
+        artifact: &artifact,
+        latest,
+        release,
+        versions: &versions,
+        last_updated: &maven_timestamp(detail.modified),
+    }))
+}
 
+/// What an artifact-level `maven-metadata.xml` says.
+pub struct Versioning<'a> {
+    pub group: &'a str,
+    pub artifact: &'a str,
+    pub latest: Option<&'a str>,
+    /// Absent, not empty, when every version is a snapshot: `RELEASE` then resolves to
+    /// nothing instead of to a snapshot.
+    pub release: Option<&'a str>,
+    pub versions: &'a [&'a str],
+    /// `yyyyMMddHHmmss`, UTC.
+    pub last_updated: &'a str,
+}
+
+/// The document, in the shape Wharf serves it (hosted, and merged for groups).
+pub fn write(versioning: &Versioning<'_>) -> String {
     let mut xml = String::from("<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<metadata>\n");
-    element(&mut xml, 1, "groupId", &group);
-    element(&mut xml, 1, "artifactId", &artifact);
+    element(&mut xml, 1, "groupId", versioning.group);
+    element(&mut xml, 1, "artifactId", versioning.artifact);
     xml.push_str("  <versioning>\n");
-    if let Some(latest) = latest {
+    if let Some(latest) = versioning.latest {
         element(&mut xml, 2, "latest", latest);
     }
-    // Absent, not empty, when every version is a snapshot: `RELEASE` then resolves to
-    // nothing instead of to a snapshot.
-    if let Some(release) = release {
+    if let Some(release) = versioning.release {
         element(&mut xml, 2, "release", release);
     }
     xml.push_str("    <versions>\n");
-    for version in &versions {
+    for version in versioning.versions {
         element(&mut xml, 3, "version", version);
     }
     xml.push_str("    </versions>\n");
-    element(
-        &mut xml,
-        2,
-        "lastUpdated",
-        &maven_timestamp(detail.modified),
-    );
+    element(&mut xml, 2, "lastUpdated", versioning.last_updated);
     xml.push_str("  </versioning>\n</metadata>\n");
-    Ok(xml)
+    xml
+}
+
+/// What Wharf reads back from an artifact-level `maven-metadata.xml` (a member's, to
+/// merge it; an upstream's, to check it is one). A group-level document (the plugins of
+/// a group, for prefix resolution) reads as one without versions.
+#[derive(Debug, Default, PartialEq, Eq)]
+pub struct Read {
+    pub group: String,
+    pub artifact: String,
+    pub versions: Vec<String>,
+    pub last_updated: String,
+}
+
+impl xml::Handler for Read {
+    fn end(&mut self, path: &[&str], text: &str) {
+        match path {
+            ["metadata", "groupId"] => self.group = text.to_string(),
+            ["metadata", "artifactId"] => self.artifact = text.to_string(),
+            ["metadata", "versioning", "versions", "version"] if !text.is_empty() => {
+                self.versions.push(text.to_string());
+            }
+            ["metadata", "versioning", "lastUpdated"] => self.last_updated = text.to_string(),
+            _ => {}
+        }
+    }
+}
+
+/// Reads a `maven-metadata.xml`; refuses anything but a `<metadata>` document, and
+/// DTDs and entities (see the SDK's `xml`).
+pub fn read(bytes: &[u8]) -> Result<Read, xml::XmlError> {
+    let mut read = Read::default();
+    xml::walk(bytes, "metadata", &mut read)?;
+    Ok(read)
 }
 
 /// One text element on its own line, indented two spaces per level.

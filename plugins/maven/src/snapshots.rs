@@ -6,7 +6,7 @@
 
 use insta::assert_snapshot;
 use wharf_plugin_sdk::testing::{index_input, index_spec, package, request, snapshot, version};
-use wharf_plugin_sdk::{Method, PackageDetail};
+use wharf_plugin_sdk::{MemberDocument, MergeInput, Method, Operation, PackageDetail, Response};
 
 use crate::metadata::render;
 use crate::routes::match_route;
@@ -47,4 +47,39 @@ fn artifact_metadata() {
 fn artifact_metadata_of_snapshots_only() {
     let detail = lib(&["1.0-SNAPSHOT", "1.1-SNAPSHOT"]);
     assert_snapshot!(rendered("/com/example/lib/maven-metadata.xml", detail));
+}
+
+/// A group of hosted `alice` (snapshots and a new release) and a proxy of Central:
+/// one list in Maven's order, `latest` and `release` recomputed.
+#[test]
+fn group_metadata() {
+    let request = request(Method::Get, "/com/example/lib/maven-metadata.xml");
+    let spec = index_spec(match_route(&request).expect("route"));
+    let hosted = render(&index_input(
+        request.clone(),
+        spec.clone(),
+        Some(lib(&["1.10", "2.0-SNAPSHOT", "2.0-alpha-1"])),
+    ))
+    .expect("render");
+    let central = Response::new(200, "text/xml", crate::proxy::tests::CENTRAL_METADATA);
+    let merged = crate::group::merge(&MergeInput {
+        base_url: request.base_url,
+        owner: "all".into(),
+        operation: Operation::RenderIndex(spec),
+        members: vec![
+            MemberDocument {
+                owner: "alice".into(),
+                hosted: true,
+                document: Some(hosted),
+            },
+            MemberDocument {
+                owner: "central".into(),
+                hosted: false,
+                document: Some(central),
+            },
+        ],
+        confusion_guard: true,
+    })
+    .expect("merge");
+    assert_snapshot!(snapshot(&merged));
 }

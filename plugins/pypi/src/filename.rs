@@ -30,12 +30,7 @@ const MAX_LEN: usize = 255;
 /// Checks that `filename` is a wheel or sdist of project `name` (normalized) at
 /// `version` (normalized) and returns its kind; a 400 saying what is wrong otherwise.
 pub fn check(filename: &str, name: &str, version: &str) -> Result<Kind, PluginError> {
-    let safe = !filename.is_empty()
-        && filename.len() <= MAX_LEN
-        && !filename.starts_with('.')
-        && !filename.contains(['/', '\\'])
-        && !filename.chars().any(char::is_control);
-    if !safe {
+    if !is_safe(filename) {
         return Err(PluginError::bad_request(format!(
             "invalid distribution file name {filename:?}"
         )));
@@ -61,17 +56,66 @@ pub fn check(filename: &str, name: &str, version: &str) -> Result<Kind, PluginEr
     Ok(kind)
 }
 
-/// `{name}-{version}(-{build})?-{python}-{abi}-{platform}` (the wheel spec): names and
-/// versions in wheel names cannot contain `-`, so the parts are found by splitting.
-fn wheel_belongs(stem: &str, name: &str, version: &str) -> bool {
+/// Whether `filename` can be stored as a file name: not empty, not too long, no path
+/// separators, no control characters, not hidden.
+pub fn is_safe(filename: &str) -> bool {
+    !filename.is_empty()
+        && filename.len() <= MAX_LEN
+        && !filename.starts_with('.')
+        && !filename.contains(['/', '\\'])
+        && !filename.chars().any(char::is_control)
+}
+
+/// Extensions of the source distributions PyPI has ever listed, the legacy ones
+/// (`.tar.bz2`, `.tgz`, …) included: an upstream page may still list them, and a proxy
+/// passes them on.
+const SDIST_SUFFIXES: [&str; 6] = [".tar.gz", ".zip", ".tar.bz2", ".tgz", ".tar.xz", ".tar"];
+
+/// The normalized version of a distribution file of project `name` (normalized), read
+/// from its name as pip reads it: wheels and eggs by their `-`-separated parts, sdists
+/// (any extension PyPI listed) by the split whose left side is the project. `None`
+/// for another project's file, another kind of file or a name without a PEP 440
+/// version.
+pub fn version_of(filename: &str, name: &str) -> Option<String> {
+    if let Some(stem) = filename
+        .strip_suffix(".whl")
+        .filter(|stem| wheel_parts(stem))
+        .or_else(|| filename.strip_suffix(".egg"))
+    {
+        let mut parts = stem.split('-');
+        let project = parts.next()?;
+        let version = parts.next()?;
+        return (names::normalized(project).as_deref() == Some(name))
+            .then(|| version::normalize(version))
+            .flatten();
+    }
+    let stem = SDIST_SUFFIXES
+        .iter()
+        .find_map(|suffix| filename.strip_suffix(suffix))?;
+    stem.match_indices('-').find_map(|(at, _)| {
+        (names::normalized(&stem[..at]).as_deref() == Some(name))
+            .then(|| version::normalize(&stem[at + 1..]))
+            .flatten()
+    })
+}
+
+/// Whether a wheel's stem has the spec's parts: five, or six with a build tag starting
+/// with a digit, none empty.
+fn wheel_parts(stem: &str) -> bool {
     let parts: Vec<&str> = stem.split('-').collect();
     let build_ok = match parts.len() {
         5 => true,
         6 => parts[2].starts_with(|c: char| c.is_ascii_digit()),
         _ => false,
     };
-    build_ok
-        && parts.iter().all(|p| !p.is_empty())
+    build_ok && parts.iter().all(|p| !p.is_empty())
+}
+
+/// `{name}-{version}(-{build})?-{python}-{abi}-{platform}` (the wheel spec): names and
+/// versions in wheel names cannot contain `-`, so the parts are found by splitting.
+fn wheel_belongs(stem: &str, name: &str, version: &str) -> bool {
+    let parts: Vec<&str> = stem.split('-').collect();
+    wheel_parts(stem)
         && names::normalized(parts[0]).as_deref() == Some(name)
         && version::normalize(parts[1]).as_deref() == Some(version)
 }
@@ -88,6 +132,31 @@ fn sdist_belongs(stem: &str, name: &str, version: &str) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn versions_are_read_from_file_names_of_the_project() {
+        for (file, version) in [
+            ("wharf_base-1.0.0-py3-none-any.whl", Some("1.0.0")),
+            (
+                "Wharf.Base-1.0.0RC1-1-cp311-cp311-manylinux_2_17_x86_64.whl",
+                Some("1.0.0rc1"),
+            ),
+            ("wharf-base-1.0-1.tar.gz", Some("1.0.post1")),
+            ("wharf_base-2.0.zip", Some("2.0")),
+            ("wharf-base-0.9.tar.bz2", Some("0.9")),
+            ("wharf-base-0.8.tgz", Some("0.8")),
+            ("wharf_base-0.7-py2.7.egg", Some("0.7")),
+            ("wharf_base-0.7.egg", Some("0.7")),
+            ("other-1.0.tar.gz", None),
+            ("wharf_base_extra-1.0.tar.gz", None),
+            ("wharf_base-1.0-py3-any.whl", None),
+            ("wharf_base-latest.tar.gz", None),
+            ("wharf_base-1.0.exe", None),
+            ("wharf_base-1.0.tar.gz.asc", None),
+        ] {
+            assert_eq!(version_of(file, "wharf-base").as_deref(), version, "{file}");
+        }
+    }
 
     #[test]
     fn wheels_and_sdists_of_the_version_are_accepted() {

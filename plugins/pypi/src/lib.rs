@@ -10,8 +10,11 @@
 
 mod accept;
 mod filename;
+mod group;
+mod html;
 mod metadata;
 mod names;
+mod proxy;
 mod routes;
 mod simple;
 #[cfg(test)]
@@ -22,7 +25,8 @@ mod wheel;
 mod yank;
 
 use wharf_plugin_sdk::{
-    Descriptor, IndexInput, PluginError, PublishPlan, Request, Response, Route, Upload, UploadSpec,
+    Descriptor, FetchPlan, IndexInput, MergeInput, Operation, PluginError, PublishPlan, Request,
+    Response, RewriteInput, Rewritten, Route, Upload, UploadSpec,
 };
 
 struct PyPi;
@@ -53,4 +57,31 @@ impl wharf_plugin_sdk::Plugin for PyPi {
     }
 }
 
-wharf_plugin_sdk::export!(PyPi);
+/// Proxies of an upstream simple repository (see [`proxy`]).
+impl wharf_plugin_sdk::Proxy for PyPi {
+    fn supports_proxy() -> bool {
+        true
+    }
+
+    fn plan(operation: Operation, _request: Request) -> Result<FetchPlan, PluginError> {
+        proxy::plan(&operation)
+    }
+
+    fn rewrite(input: RewriteInput) -> Result<Rewritten, PluginError> {
+        proxy::rewrite(&input)
+    }
+}
+
+/// Groups serve a project from one member, hosted members first under the
+/// dependency-confusion guard (see [`group`]).
+impl wharf_plugin_sdk::Group for PyPi {
+    fn supports_groups() -> bool {
+        true
+    }
+
+    fn merge(input: MergeInput) -> Result<Response, PluginError> {
+        group::merge(&input)
+    }
+}
+
+wharf_plugin_sdk::export!(PyPi with Proxy, Group);

@@ -112,7 +112,7 @@ fn requires_python(version: &VersionDetail, filename: &str) -> String {
         .unwrap_or_default()
 }
 
-fn projects_html(base: &str, names: &[&str]) -> String {
+pub fn projects_html(base: &str, names: &[&str]) -> String {
     let mut body = page_start("Simple index");
     for name in names {
         let _ = writeln!(
@@ -205,7 +205,7 @@ fn project_json(detail: &PackageDetail, files: &[Dist<'_>]) -> String {
     .to_string()
 }
 
-fn page_start(title: &str) -> String {
+pub fn page_start(title: &str) -> String {
     format!(
         "<!DOCTYPE html>\n<html>\n  <head>\n    \
          <meta name=\"pypi:repository-version\" content=\"{API_VERSION}\">\n    \
@@ -214,10 +214,10 @@ fn page_start(title: &str) -> String {
     )
 }
 
-const PAGE_END: &str = "  </body>\n</html>\n";
+pub const PAGE_END: &str = "  </body>\n</html>\n";
 
 /// Escapes text for HTML content and double-quoted attribute values.
-fn escape(text: &str) -> String {
+pub fn escape(text: &str) -> String {
     let mut out = String::with_capacity(text.len());
     for c in text.chars() {
         match c {
@@ -234,16 +234,8 @@ fn escape(text: &str) -> String {
 
 /// Percent-encodes a path segment: everything but RFC 3986 unreserved characters and
 /// the sub-delimiters versions and file names use (`+` of local versions, `!` of epochs).
-fn encode(segment: &str) -> String {
-    let mut out = String::with_capacity(segment.len());
-    for b in segment.bytes() {
-        if b.is_ascii_alphanumeric() || b"-._~!+".contains(&b) {
-            out.push(b as char);
-        } else {
-            let _ = write!(out, "%{b:02X}");
-        }
-    }
-    out
+pub fn encode(segment: &str) -> String {
+    wharf_plugin_sdk::proxy::encode_segment_keeping(segment, b"!+")
 }
 
 #[cfg(test)]

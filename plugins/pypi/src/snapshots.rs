@@ -4,7 +4,7 @@
 
 use insta::assert_snapshot;
 use wharf_plugin_sdk::testing::{file, index_input, index_spec, package, request, snapshot};
-use wharf_plugin_sdk::{IndexInput, Method, PackageDetail, Request, VersionDetail};
+use wharf_plugin_sdk::{HashAlgorithm, IndexInput, Method, PackageDetail, Request, VersionDetail};
 
 use crate::routes::match_route;
 use crate::simple::render;
@@ -101,4 +101,59 @@ fn projects_html() {
 fn projects_json() {
     let request = request(Method::Get, "/simple/").with_header("accept", JSON);
     assert_snapshot!(rendered(request));
+}
+
+/// A proxy's rewritten page as a snapshot records it: the response, then each declared
+/// artifact (name, version, upstream URL) with its digests indented below it (the
+/// shape of `upstream::snapshot` in newer SDKs).
+fn rewritten(input: wharf_plugin_sdk::RewriteInput) -> String {
+    let rewritten = crate::proxy::rewrite(&input).expect("rewrite");
+    let mut out = snapshot(&rewritten.response);
+    out.push_str("\ndeclares:\n");
+    for d in &rewritten.declares {
+        out.push_str(&format!("{} {} {}\n", d.name, d.version, d.url));
+        for digest in &d.digests {
+            let algorithm = match digest.algorithm {
+                HashAlgorithm::Md5 => "md5",
+                HashAlgorithm::Sha1 => "sha1",
+                HashAlgorithm::Sha256 => "sha256",
+                HashAlgorithm::Sha512 => "sha512",
+            };
+            out.push_str(&format!("  {algorithm}:{}\n", digest.hex));
+        }
+    }
+    out
+}
+
+#[test]
+fn proxied_pypi_project_page_html() {
+    use crate::proxy::tests::{input, pypi_html};
+    assert_snapshot!(rewritten(input(
+        "/simple/wharf-base/",
+        "https://pypi.test/simple/wharf-base/",
+        "text/html",
+        &pypi_html()
+    )));
+}
+
+#[test]
+fn proxied_pypi_project_page_json() {
+    use crate::proxy::tests::{input, pypi_json};
+    assert_snapshot!(rewritten(input(
+        "/simple/wharf-base/",
+        "https://pypi.test/simple/wharf-base/",
+        JSON,
+        &pypi_json()
+    )));
+}
+
+#[test]
+fn proxied_pypiserver_project_page() {
+    use crate::proxy::tests::{input, pypiserver_html};
+    assert_snapshot!(rewritten(input(
+        "/simple/wharf-base/",
+        "http://127.0.0.1:8080/simple/wharf-base/",
+        "text/html; charset=UTF-8",
+        &pypiserver_html()
+    )));
 }

@@ -14,6 +14,7 @@ pub mod json;
 pub mod members;
 pub mod multipart;
 pub mod params;
+pub mod proxy;
 pub mod reply;
 pub mod settings;
 pub mod testing;
