@@ -64,14 +64,10 @@ impl Plugin {
         operation: api::Operation,
         request: api::Request,
     ) -> Result<api::FetchPlan, PluginFailure> {
-        self.call(CallScope::None, move |instance, store| {
-            let proxy = instance
-                .proxy(store)?
-                .ok_or_else(|| not_exported("proxy"))?;
+        self.call_optional("proxy", compat::Instance::proxy, move |proxy, store| {
             proxy.call_plan(store, &operation, &request)
         })
-        .await?
-        .map_err(Into::into)
+        .await
     }
 
     /// `proxy.rewrite`: an upstream document as this registry serves it, and the
@@ -80,14 +76,10 @@ impl Plugin {
         self: &Arc<Self>,
         input: api::RewriteInput,
     ) -> Result<api::Rewritten, PluginFailure> {
-        self.call(CallScope::None, move |instance, store| {
-            let proxy = instance
-                .proxy(store)?
-                .ok_or_else(|| not_exported("proxy"))?;
+        self.call_optional("proxy", compat::Instance::proxy, move |proxy, store| {
             proxy.call_rewrite(store, &input)
         })
-        .await?
-        .map_err(Into::into)
+        .await
     }
 
     /// `group.merge`: a group's document from its members' documents.
@@ -95,11 +87,25 @@ impl Plugin {
         self: &Arc<Self>,
         input: api::MergeInput,
     ) -> Result<api::Response, PluginFailure> {
-        self.call(CallScope::None, move |instance, store| {
-            let group = instance
-                .group(store)?
-                .ok_or_else(|| not_exported("group"))?;
+        self.call_optional("group", compat::Instance::group, move |group, store| {
             group.call_merge(store, &input)
+        })
+        .await
+    }
+
+    /// One call of the optional `interface`, which `load` binds (a fresh instance, as
+    /// for every call; no owner's data).
+    async fn call_optional<G: 'static, R: Send + 'static>(
+        self: &Arc<Self>,
+        interface: &'static str,
+        load: fn(&compat::Instance, &mut Store<State>) -> wasmtime::Result<Option<G>>,
+        call: impl FnOnce(&G, &mut Store<State>) -> wasmtime::Result<Result<R, api::PluginError>>
+        + Send
+        + 'static,
+    ) -> Result<R, PluginFailure> {
+        self.call(CallScope::None, move |instance, store| {
+            let export = load(instance, store)?.ok_or_else(|| not_exported(interface))?;
+            call(&export, store)
         })
         .await?
         .map_err(Into::into)

@@ -89,7 +89,7 @@ async fn receive(t: &TestEngine, body: ArtifactBody) -> std::io::Result<Vec<u8>>
 }
 
 fn config(url: &str) -> ProxyConfig {
-    ProxyConfig::new("text", vec![url.to_string()])
+    super::config::with_upstreams("text", vec![url.to_string()])
 }
 
 fn stored_fetch(t: &TestEngine) -> Option<(String, i64)> {

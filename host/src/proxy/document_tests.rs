@@ -28,7 +28,7 @@ fn body(doc: &CachedDocument) -> String {
 }
 
 fn config(upstreams: &[&str]) -> ProxyConfig {
-    ProxyConfig::new("text", upstreams.iter().map(|u| u.to_string()).collect())
+    super::config::with_upstreams("text", upstreams.iter().map(|u| u.to_string()).collect())
 }
 
 #[tokio::test]
