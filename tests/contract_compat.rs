@@ -10,7 +10,7 @@ use std::path::PathBuf;
 use wharf::config::Config;
 use wharf::plugins::api::ErrorStyle;
 use wharf::plugins::contract::Track;
-use wharf::plugins::{Runtime, RuntimeLimits, check};
+use wharf::plugins::{Repositories, Runtime, RuntimeLimits, check};
 use wharf_tests::{StatusCode, TestServer, client, plugin_cache_dir};
 
 use crate::generic::{put, upload_download_and_delete_on};
@@ -43,8 +43,9 @@ fn plugin_check_reports_the_0_2_track() {
         let text = report.to_string();
         for expected in [
             "contract    0.2.0 (0.2.x, converted to and from the host's at every call; \
-             this host implements wharf:format@0.3.0 and loads 0.3.x and 0.2.x)",
+             this host implements wharf:format@0.3.1 and loads 0.3.x and 0.2.x)",
             "exports     wharf:format/plugin@0.2.0",
+            "proxies     no proxy repositories",
         ] {
             assert!(
                 text.contains(expected),
@@ -69,6 +70,49 @@ fn plugin_check_reports_the_0_2_track() {
             .error_codes
             .contains(&(404, "NAME_UNKNOWN".to_string()))
     );
+}
+
+fn fixture_0_3_0() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("fixtures/contract-0.3.0/generic.wasm")
+}
+
+/// A 0.3.0 build exports `plugin` only (no `proxy` or `group`, which 0.3.1 added):
+/// it loads on the current track and serves, and has no proxy repositories.
+#[test]
+fn generic_0_3_0_loads_and_serves_without_the_0_3_1_exports() {
+    let config = Config::default();
+    let runtime = Runtime::new(RuntimeLimits::from_config(&config), &plugin_cache_dir()).unwrap();
+    let report = check::check_with(&runtime, &fixture_0_3_0(), &config).unwrap();
+    assert_eq!(report.track, Track::Current);
+    assert_eq!(report.repositories, Repositories::default());
+    let text = report.to_string();
+    for expected in [
+        "contract    0.3.0 (this host implements wharf:format@0.3.1 and loads",
+        "exports     wharf:format/plugin@0.3.0",
+        "proxies     no proxy repositories (supports-proxy is false or not exported); \
+         groups serve each document from their first member that has it",
+    ] {
+        assert!(
+            text.contains(expected),
+            "{expected:?} missing from:\n{text}"
+        );
+    }
+    let server = TestServer::builder()
+        .plugin("generic", "/api/packages/{owner}/generic", fixture_0_3_0())
+        .start();
+    let plugin = &server.registry.format("generic").unwrap().plugin;
+    assert_eq!(plugin.repositories, Repositories::default());
+    upload_download_and_delete_on(&server);
+}
+
+/// The bundled plugins are built with the 0.3.1 SDK, which exports `proxy` and
+/// `group` answering "not supported" unless the format implements them; generic
+/// never will (the issue's proxies are of the formats public registries serve).
+#[test]
+fn a_bundled_plugin_without_proxies_says_so() {
+    let server = TestServer::start();
+    let generic = &server.registry.format("generic").unwrap().plugin;
+    assert!(!generic.supports_proxy() && !generic.supports_groups());
 }
 
 #[test]

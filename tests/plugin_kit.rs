@@ -140,8 +140,9 @@ fn plugin_check_reports_what_the_server_would_load() {
     let text = report.to_string();
     for expected in [
         "format      template",
-        "contract    0.3.0 (this host implements wharf:format@0.3.0 and loads 0.3.x and 0.2.x)",
-        "exports     wharf:format/plugin@0.3.0",
+        "contract    0.3.1 (this host implements wharf:format@0.3.1 and loads 0.3.x and 0.2.x)",
+        "exports     wharf:format/plugin@0.3.1, wharf:format/proxy@0.3.1, wharf:format/group@0.3.1",
+        "proxies     no proxy repositories (supports-proxy is false or not exported)",
         "errors      plain text",
         "challenge   Basic realm=\"Wharf Package API\"",
         "digests     sha256 (always)",
@@ -197,7 +198,7 @@ fn plugin_check_refuses_what_the_server_would_refuse() {
         (
             "older.wasm",
             component_of_contract("0.1.0"),
-            "built against wharf:format@0.1.0, but this host implements wharf:format@0.3.0",
+            "built against wharf:format@0.1.0, but this host implements wharf:format@0.3.1",
         ),
     ] {
         let path = dir.path().join(file);
@@ -241,7 +242,7 @@ fn a_plugin_of_another_contract_version_stops_startup() {
     let prefix = format!("formats.future.plugin: {}: ", wasm.display());
     assert!(err.starts_with(&prefix), "{err}");
     assert!(err.contains("wharf:format@0.1.0"), "{err}");
-    assert!(err.contains("implements wharf:format@0.3.0"), "{err}");
+    assert!(err.contains("implements wharf:format@0.3.1"), "{err}");
 }
 
 /// A component as a plugin built against another contract version looks from the

@@ -260,6 +260,13 @@ fn granted_role(conn: &Connection, user: &User, owner: &Owner) -> Result<Access,
         return Ok(match owners::member_role(conn, owner.id, user.id)? {
             Some(Role::Write | Role::Admin) => Access::Write,
             Some(Role::Read) => Access::Read,
+            // A private proxy's or group's reader organizations lend read to their
+            // members (only those owners have organizations as members).
+            None if owner.private
+                && crate::db::virtual_owners::reads_through_org(conn, owner.id, user.id)? =>
+            {
+                Access::Read
+            }
             None => Access::None,
         });
     }

@@ -3,8 +3,10 @@
 //! can trust a `Config` without re-checking it.
 
 mod formats;
+mod groups;
 mod metrics;
 mod mount;
+mod proxies;
 mod sections;
 mod server;
 mod size;
@@ -17,8 +19,10 @@ use anyhow::{Context, bail};
 use serde::Deserialize;
 
 pub use formats::{FormatConfig, PLUGIN_POOL, PluginSource};
+pub use groups::GroupConfig;
 pub use metrics::{MetricsConfig, RESERVED_PATHS};
 pub use mount::Mount;
+pub use proxies::{DEFAULT_METADATA_TTL, DEFAULT_NEGATIVE_TTL, ProxyConfig, UpstreamCredentials};
 pub use sections::{GcConfig, LimitsConfig, StorageConfig};
 pub use server::ServerConfig;
 pub use size::{ByteSize, MinFree};
@@ -34,6 +38,11 @@ pub struct Config {
     /// The bundled formats, changed by the file's `[formats.NAME]` tables.
     #[serde(deserialize_with = "formats::merge_with_bundled")]
     pub formats: BTreeMap<String, FormatConfig>,
+    /// `[proxies.NAME]`: proxy (pull-through cache) owners, `env:` secrets resolved.
+    #[serde(deserialize_with = "proxies::deserialize")]
+    pub proxies: BTreeMap<String, ProxyConfig>,
+    /// `[groups.NAME]`: group owners.
+    pub groups: BTreeMap<String, GroupConfig>,
     /// The config file read, if any (for the startup log and error messages).
     #[serde(skip)]
     pub file: Option<PathBuf>,
@@ -48,6 +57,8 @@ impl Default for Config {
             gc: GcConfig::default(),
             metrics: MetricsConfig::default(),
             formats: formats::bundled(),
+            proxies: BTreeMap::new(),
+            groups: BTreeMap::new(),
             file: None,
         }
     }
@@ -198,6 +209,7 @@ impl Config {
             mounts.push((name.as_str(), mount));
         }
         metrics::check_reserved_paths(&self.formats)?;
+        groups::validate(self)?;
         self.metrics.validate()
     }
 

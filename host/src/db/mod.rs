@@ -15,6 +15,7 @@ pub mod proxy;
 pub mod secrets;
 pub mod sessions;
 pub mod tokens;
+pub mod virtual_owners;
 
 use std::path::Path;
 use std::sync::{Arc, Mutex};
@@ -31,6 +32,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("migration_4_blob_references.sql"),
     include_str!("migration_5_host_secrets.sql"),
     include_str!("migration_6_token_details.sql"),
+    include_str!("migration_7_virtual_owners.sql"),
     include_str!("migration_8_proxy_cache.sql"),
 ];
 

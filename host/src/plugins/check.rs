@@ -11,7 +11,7 @@ use sha2::{Digest, Sha256};
 
 use super::api::{Descriptor, ErrorStyle, HashAlgorithm};
 use super::contract::{self, CONTRACT, Interfaces, Track};
-use super::{Runtime, RuntimeLimits, host_impl};
+use super::{Repositories, Runtime, RuntimeLimits, host_impl};
 use crate::config::{self, Config, FormatConfig, PluginSource};
 
 /// What a component is, as the server would load it under `config`.
@@ -22,6 +22,8 @@ pub struct Report {
     pub sha256: String,
     pub descriptor: Descriptor,
     pub interfaces: Interfaces,
+    /// Whether its format can have proxy and group repositories (contract 0.3.1).
+    pub repositories: Repositories,
     /// The contract track the component implements.
     pub track: Track,
     pub limits: RuntimeLimits,
@@ -74,6 +76,7 @@ pub fn check_with(runtime: &Runtime, path: &Path, config: &Config) -> anyhow::Re
         configured: config.formats.get(&descriptor.name).cloned(),
         descriptor,
         interfaces: prepared.interfaces,
+        repositories: prepared.repositories,
         track: prepared.track,
         limits,
         public_url: config.public_url(),
@@ -164,6 +167,7 @@ impl fmt::Display for Report {
             "routes",
             &"decided per request by match-route, below the mount",
         )?;
+        row(f, "proxies", &repositories(self.repositories))?;
         self.config_rows(f, &row)
     }
 }
@@ -225,6 +229,19 @@ fn list(names: &[String]) -> String {
     } else {
         names.join(", ")
     }
+}
+
+/// The `proxies` row: which `[proxies.NAME]` / `[groups.NAME]` tables the format takes.
+fn repositories(r: Repositories) -> String {
+    let proxies = match r.proxy {
+        true => "supports proxy repositories ([proxies.NAME])",
+        false => "no proxy repositories (supports-proxy is false or not exported)",
+    };
+    let groups = match r.groups {
+        true => "groups merge members' documents in the plugin",
+        false => "groups serve each document from their first member that has it",
+    };
+    format!("{proxies}; {groups}")
 }
 
 fn error_style(style: &ErrorStyle) -> String {

@@ -13,6 +13,7 @@ pub mod check;
 mod compat;
 pub mod contract;
 mod host_impl;
+mod repositories;
 mod runtime;
 pub mod settings;
 mod slots;
@@ -26,10 +27,12 @@ use crate::db::Db;
 use crate::store::BlobStore;
 use host_impl::{CallScope, State};
 pub use host_impl::{UploadReader, blob_digest};
+pub use repositories::Repositories;
 pub use runtime::{Prepared, Runtime, RuntimeLimits};
 
 /// The contract's types, as the host uses them.
 pub mod api {
+    pub use super::bindings::exports::wharf::format::group::{MemberDocument, MergeInput};
     pub use super::bindings::exports::wharf::format::plugin::{
         BearerChallenge, BlobRef, BlobReference, ByteRange, Challenge, DeleteTarget, Descriptor,
         ErrorStyle, FileInfo, FileSource, IndexInput, IndexSpec, IntegerRange, ListingSpec,
@@ -37,6 +40,10 @@ pub mod api {
         PublishPlan, ReplyPart, ReplyTemplate, Route, Selector, ServeSpec, SessionOp,
         SessionRequest, SettingDecl, SettingKind, TagChange, TagRef, TaggedFile, TokenRequest,
         UploadSpec, VersionDetail, VersionMode,
+    };
+    pub use super::bindings::exports::wharf::format::proxy::{
+        ArtifactPlan, ArtifactSource, DeclaredArtifact, FetchPlan, RewriteInput, Rewritten,
+        UpstreamFetch, UpstreamRequest,
     };
     pub use super::bindings::wharf::format::types::{
         Access, Digest, FileRef, HashAlgorithm, Method, PackageRef, PluginError, Request, Response,
@@ -116,6 +123,8 @@ pub struct Plugin {
     pub descriptor: api::Descriptor,
     /// The contract the component implements (see `compat`).
     pub track: contract::Track,
+    /// What the format supports beyond hosted owners (contract 0.3.1), asked at load.
+    pub repositories: Repositories,
     pre: compat::Linked,
     /// The same component linked for `match-route` on the async executor.
     route_pre: compat::Linked,

@@ -16,7 +16,7 @@ use wasmtime::{
 use super::compat::{self, Linked};
 use super::contract::{self, CONTRACT, Interfaces, Track};
 use super::host_impl::{CallScope, State};
-use super::{Plugin, Services, api};
+use super::{Plugin, Repositories, Services, api};
 use crate::metrics::PluginOutcome;
 
 /// How often the epoch advances; a call's time limit is counted in these ticks.
@@ -67,6 +67,8 @@ pub struct Prepared {
     pre: Linked,
     route_pre: Linked,
     pub descriptor: api::Descriptor,
+    /// Proxy and group support, as `supports-proxy` / `supports-groups` answered.
+    pub repositories: Repositories,
     pub interfaces: Interfaces,
     /// The contract the component implements; a 0.2 one is converted at every call.
     pub track: Track,
@@ -240,6 +242,7 @@ impl Runtime {
             format: format.to_string(),
             descriptor,
             track: prepared.track,
+            repositories: prepared.repositories,
             pre: prepared.pre,
             route_pre: prepared.route_pre,
             runtime: self.clone(),
@@ -284,11 +287,13 @@ impl Runtime {
             self.limits.memory,
         );
         let mut store = self.new_store(state);
-        let descriptor = pre
-            .instantiate(&mut store)
-            .and_then(|instance| instance.describe(&mut store));
+        // One instance answers what the plugin is and which repositories it supports.
+        let answers = pre.instantiate(&mut store).and_then(|instance| {
+            let descriptor = instance.describe(&mut store)?;
+            Ok((descriptor, super::repositories::ask(&instance, &mut store)?))
+        });
         store.data().flush_output();
-        let descriptor = descriptor
+        let (descriptor, repositories) = answers
             .map_err(|e| anyhow::anyhow!("describe failed: {}", classify(&e, store.data())))?;
         if Track::of(&descriptor.contract) != Some(track) {
             bail!(
@@ -303,6 +308,7 @@ impl Runtime {
             pre,
             route_pre,
             descriptor,
+            repositories,
             interfaces,
             track,
         })

@@ -12,11 +12,12 @@ pub struct Bootstrap {
     pub token: String,
 }
 
-/// Creates the admin if there are no owners yet. `password` comes from
+/// Creates the admin if there are no users or organizations yet (proxy and group
+/// owners, made from the config before, do not count). `password` comes from
 /// `WHARF_ADMIN_PASSWORD`; without it one is generated and returned for printing.
 pub fn ensure_admin(db: &Db, password: Option<String>) -> Result<Option<Bootstrap>, Error> {
     db.write_sync(|tx| {
-        if owners::count(tx)? > 0 {
+        if crate::db::virtual_owners::real_owner_count(tx)? > 0 {
             return Ok(None);
         }
         let generated = password.is_none();

@@ -18,6 +18,7 @@ pub mod sessions;
 #[cfg(test)]
 pub mod testing;
 pub mod tokens;
+pub mod virtual_owners;
 
 use std::sync::Arc;
 
@@ -57,6 +58,8 @@ pub struct Registry {
     pub token_key: TokenKey,
     /// Verifies Basic passwords within bounds (issue 19).
     pub passwords: crate::auth::Passwords,
+    /// The configured proxy and group owners (issue 21).
+    pub virtual_owners: virtual_owners::VirtualOwners,
 }
 
 /// Loads the enabled formats' plugins, longest mount first so nested mounts match
@@ -194,6 +197,10 @@ impl Registry {
             Role::Server => load_formats(&config, &db, &blobs)?,
             Role::Admin => Vec::new(),
         };
+        let virtual_owners = match role {
+            Role::Server => virtual_owners::set_up(&config, &db, &formats)?,
+            Role::Admin => virtual_owners::VirtualOwners::from_config(&config),
+        };
 
         let passwords = crate::auth::Passwords::new(&config.server);
         let registry = Self {
@@ -208,6 +215,7 @@ impl Registry {
             sessions,
             token_key,
             passwords,
+            virtual_owners,
         };
         let recovered = gc::recover_trash(&registry).context("cannot settle the blob trash")?;
         if recovered > 0 {
@@ -228,5 +236,11 @@ impl Registry {
 
     pub fn format(&self, name: &str) -> Option<&FormatEntry> {
         self.formats.iter().find(|f| f.name == name)
+    }
+
+    /// Whether `owner` (any case) is a configured proxy or group, and its table; a
+    /// hash lookup, for every request.
+    pub fn virtual_kind(&self, owner: &str) -> Option<virtual_owners::VirtualOwner> {
+        self.virtual_owners.get(owner).cloned()
     }
 }

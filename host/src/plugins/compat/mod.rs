@@ -15,6 +15,7 @@ use wasmtime::Store;
 use wasmtime::component::{InstancePre, Resource};
 
 use super::api;
+use super::bindings::exports::wharf::format::{group, proxy};
 use super::bindings::{Format, FormatPre};
 use super::contract::Track;
 use super::host_impl::{State, UploadReader};
@@ -133,9 +134,27 @@ impl Instance {
     }
 }
 
+impl Instance {
+    /// The optional `proxy` export (contract 0.3.1); a 0.2 plugin has none.
+    pub fn proxy(&self, store: &mut Store<State>) -> wasmtime::Result<Option<proxy::Guest>> {
+        match self {
+            Self::Current(f) => f.wharf_format_proxy(store),
+            Self::V02(_) => Ok(None),
+        }
+    }
+
+    /// The optional `group` export (contract 0.3.1); a 0.2 plugin has none.
+    pub fn group(&self, store: &mut Store<State>) -> wasmtime::Result<Option<group::Guest>> {
+        match self {
+            Self::Current(f) => f.wharf_format_group(store),
+            Self::V02(_) => Ok(None),
+        }
+    }
+}
+
 /// Both contracts' host imports, so a linker serves components of either.
 pub fn add_to_linker(linker: &mut wasmtime::component::Linker<State>) -> wasmtime::Result<()> {
     use wasmtime::component::HasSelf;
-    Format::add_to_linker::<_, HasSelf<_>>(linker, |s| s)?;
+    super::bindings::FormatFull::add_to_linker::<_, HasSelf<_>>(linker, |s| s)?;
     bindings::Format::add_to_linker::<_, HasSelf<_>>(linker, |s| s)
 }
