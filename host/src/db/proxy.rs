@@ -247,7 +247,11 @@ mod tests {
             replace_declarations(conn, alice, "listing", &[decl]).unwrap();
             assert_eq!(purge(conn, alice, Some("PKG")).unwrap(), 2);
             assert_eq!(declaration(conn, alice, "k", "a.tgz").unwrap(), None);
-            assert!(declaration(conn, alice, "listing", "a.tgz").unwrap().is_some());
+            assert!(
+                declaration(conn, alice, "listing", "a.tgz")
+                    .unwrap()
+                    .is_some()
+            );
             assert!(document(conn, alice, "listing").unwrap().is_some());
             assert_eq!(purge(conn, alice, None).unwrap(), 1);
         });
@@ -297,7 +301,11 @@ mod tests {
             assert_eq!(declaration(conn, alice, "doc", "a.tgz").unwrap(), None);
             let b = declaration(conn, alice, "doc", "B.tgz").unwrap().unwrap();
             assert_eq!(b.digests, ["sha256:ab"]);
-            assert!(declaration(conn, alice, "other", "c.tgz").unwrap().is_some());
+            assert!(
+                declaration(conn, alice, "other", "c.tgz")
+                    .unwrap()
+                    .is_some()
+            );
             assert_eq!(declaration(conn, alice, "other", "b.tgz").unwrap(), None);
 
             let file = Pkg::new(alice, "generic", "pkg").put(conn, "1.0", "b.tgz", b"b");

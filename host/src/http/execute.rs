@@ -17,9 +17,9 @@ use crate::error::Error;
 use crate::pipeline::authorize::{self, repository};
 use crate::pipeline::identify::{Owner, owner_named};
 use crate::plugins::api::{self, Operation};
+use crate::proxy::ProxyOwner;
 use crate::registry::delete;
 use crate::registry::lookup::{self, FileRow};
-use crate::proxy::ProxyOwner;
 use crate::registry::virtual_owners::VirtualOwner;
 use crate::registry::{FormatEntry, Registry, index, mount, publish, tokens};
 use crate::store::Algorithm;
@@ -94,9 +94,13 @@ impl Context<'_> {
                 Done::own(rendered(&index, self.headers))
             }
             (Some(owner), op) => {
-                let done = match self.registry.virtual_owners.get(&owner.name).cloned() {
+                let done = match self.registry.virtual_kind(&owner.name) {
                     Some(VirtualOwner::Proxy(config)) => {
-                        let proxy = ProxyOwner::of(&owner, config);
+                        let proxy = ProxyOwner {
+                            id: owner.id,
+                            name: owner.name.clone(),
+                            config,
+                        };
                         self.proxied(proxy, op, owner, request, body).await
                     }
                     Some(VirtualOwner::Group(group)) => {

@@ -237,8 +237,10 @@ async fn what_the_upstream_drops_is_dropped_after_revalidation() {
     let plugin = TextPlugin::default();
     let proxy = t.proxy(config(&[&up.url]));
     fetch(&t, &proxy, &plugin, "app").await.unwrap();
+    // Declarations belong to the document that declares them.
+    let document = super::key::operation_key(&index("app")).unwrap();
     let declared = |file: &str| {
-        t.db.read_now(|c| crate::db::proxy::declaration(c, t.owner_id, "app", file))
+        t.db.read_now(|c| crate::db::proxy::declaration(c, t.owner_id, &document, file))
             .unwrap()
     };
     assert_eq!(declared("a.tgz").unwrap().url, format!("{}/a.tgz", up.url));

@@ -12,7 +12,6 @@
 use std::io::Read;
 use std::sync::Arc;
 
-use bytes::Bytes;
 use reqwest::Method;
 
 use super::plugin::{DeclaredArtifact, FetchPlan, ProxyPlugin, RewriteInput, UpstreamRequest};
@@ -22,7 +21,6 @@ use super::{Engine, ProxyError, ProxyOwner, declarations, key};
 use crate::db::proxy::{self as rows, Declaration, DocumentRow};
 use crate::plugins::PluginFailure;
 use crate::plugins::api::{Operation, Request, Response};
-use crate::store::Algorithm;
 
 /// Larger upstream documents are refused (the largest npm packuments are ~100 MiB).
 const MAX_DOCUMENT: usize = 512 << 20;

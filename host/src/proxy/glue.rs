@@ -53,9 +53,7 @@ fn fetch_plan(plan: api::FetchPlan) -> FetchPlan {
                     request: upstream_request(fetch.request),
                     digests: fetch.digests,
                 }),
-                api::ArtifactSource::DeclaredIn(operation) => {
-                    ArtifactSource::DeclaredIn(operation)
-                }
+                api::ArtifactSource::DeclaredIn(operation) => ArtifactSource::DeclaredIn(operation),
             },
         })),
         api::FetchPlan::NotFound => FetchPlan::NotFound,
@@ -115,14 +113,16 @@ mod tests {
         let FetchPlan::Artifact(plan) = plan else {
             panic!("an artifact plan stays one");
         };
-        assert_eq!(plan.file, file);
+        assert_eq!(plan.file.name, file.name);
+        assert_eq!(plan.file.version.version, "1.0.0");
         assert!(plan.lead);
         let ArtifactSource::Fetch(fetch) = plan.source else {
             panic!("a fetch stays a fetch");
         };
         assert_eq!(fetch.request.path, "/a/-/a-1.0.0.tgz");
         assert_eq!(fetch.request.accept.as_deref(), Some("*/*"));
-        assert_eq!(fetch.digests, vec![digest]);
+        assert_eq!(fetch.digests.len(), 1);
+        assert_eq!(fetch.digests[0].hex, digest.hex);
 
         let document = fetch_plan(api::FetchPlan::Document(api::UpstreamRequest {
             path: "/v2/x/manifests/1".into(),

@@ -44,6 +44,7 @@ mod config;
 mod declarations;
 mod documents;
 mod download;
+pub mod glue;
 mod key;
 mod plugin;
 mod single;

@@ -60,6 +60,8 @@ pub struct Registry {
     pub passwords: crate::auth::Passwords,
     /// The configured proxy and group owners (issue 21).
     pub virtual_owners: virtual_owners::VirtualOwners,
+    /// Fetches and caches for proxy owners (issue 21).
+    pub proxies: crate::proxy::Engine,
 }
 
 /// Loads the enabled formats' plugins, longest mount first so nested mounts match
@@ -203,6 +205,7 @@ impl Registry {
         };
 
         let passwords = crate::auth::Passwords::new(&config.server);
+        let proxies = crate::proxy::Engine::new(db.clone(), blobs.clone());
         let registry = Self {
             public_url: config.public_url(),
             config,
@@ -216,6 +219,7 @@ impl Registry {
             token_key,
             passwords,
             virtual_owners,
+            proxies,
         };
         let recovered = gc::recover_trash(&registry).context("cannot settle the blob trash")?;
         if recovered > 0 {
@@ -242,5 +246,20 @@ impl Registry {
     /// hash lookup, for every request.
     pub fn virtual_kind(&self, owner: &str) -> Option<virtual_owners::VirtualOwner> {
         self.virtual_owners.get(owner).cloned()
+    }
+
+    /// `owner` as a proxy, if it is one.
+    pub fn proxy_owner(
+        &self,
+        owner: &crate::db::owners::Owner,
+    ) -> Option<crate::proxy::ProxyOwner> {
+        match self.virtual_owners.get(&owner.name)? {
+            virtual_owners::VirtualOwner::Proxy(config) => Some(crate::proxy::ProxyOwner {
+                id: owner.id,
+                name: owner.name.clone(),
+                config: config.clone(),
+            }),
+            virtual_owners::VirtualOwner::Group(_) => None,
+        }
     }
 }

@@ -145,7 +145,12 @@ impl Context<'_> {
                 request.base_url = base_url;
                 let op = Operation::RenderIndex(spec);
                 let plugin = Loaded(&self.entry.plugin);
-                match self.registry.proxies.document(proxy, &plugin, &op, &request).await {
+                match self
+                    .registry
+                    .proxies
+                    .document(proxy, &plugin, &op, &request)
+                    .await
+                {
                     Ok(cached) => Ok(cached.document),
                     Err(e) if e.status() == 404 => return Ok(None),
                     Err(e) => {
@@ -170,15 +175,18 @@ impl Context<'_> {
     ) -> Result<Done, Error> {
         let format = self.entry.name.as_str();
         for member in self.members(group).await? {
-            let Operation::Serve(spec) = for_member(&Operation::Serve(spec.clone()), &member.owner.name)
+            let Operation::Serve(spec) =
+                for_member(&Operation::Serve(spec.clone()), &member.owner.name)
             else {
                 continue;
             };
             let served = match &member.proxy {
-                None => match lookup::file(self.registry, format, member.owner.id, &spec.selector) {
-                    Ok(file) => self.serve_file(file, spec.digest_of).await,
-                    Err(e) => Err(e),
-                },
+                None => {
+                    match lookup::file(self.registry, format, member.owner.id, &spec.selector) {
+                        Ok(file) => self.serve_file(file, spec.digest_of).await,
+                        Err(e) => Err(e),
+                    }
+                }
                 Some(proxy) => {
                     let mut request = request.clone();
                     request.owner = Some(member.owner.name.clone());
