@@ -16,7 +16,7 @@
 //! `maven-metadata.xml` holds no URLs: `rewrite` checks that the upstream sent Maven
 //! metadata (no DTD, no entities: a 502 otherwise) and passes it through unchanged.
 
-use wharf_plugin_sdk::proxy::{encode_segment, upstream_get};
+use wharf_plugin_sdk::upstream::{encode_segment, upstream_get};
 use wharf_plugin_sdk::{
     ArtifactPlan, ArtifactSource, FetchPlan, Operation, PluginError, Response, RewriteInput,
     Rewritten, Selector, ServeSpec, UpstreamFetch,

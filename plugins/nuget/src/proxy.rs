@@ -571,9 +571,11 @@ mod tests {
             relative,
         ))
         .unwrap();
+        // Resolved as RFC 3986 says, dot segments removed: the URL the host's HTTP
+        // client fetches for the unresolved spelling too.
         assert_eq!(
             declared.declares[0].url,
-            format!("{UPSTREAM}/registration/foo/../../flat/foo/1.0.0/foo.1.0.0.nupkg")
+            format!("{UPSTREAM}/flat/foo/1.0.0/foo.1.0.0.nupkg")
         );
     }
 

@@ -17,11 +17,11 @@
 //!   revalidates the page when it holds no declaration of the file.
 
 use serde_json::Value;
-use wharf_plugin_sdk::proxy::{hex_digest, pair_digest, resolve, split_fragment, upstream_get};
+use wharf_plugin_sdk::upstream::{pair_digest, resolve, split_fragment, upstream_get};
 use wharf_plugin_sdk::{
-    ArtifactPlan, ArtifactSource, DeclaredArtifact, Digest, FetchPlan, FileRef, IndexSpec,
-    Operation, PackageRef, PluginError, Response, RewriteInput, Rewritten, Selector, ServeSpec,
-    VersionRef, params, percent_decode,
+    ArtifactPlan, ArtifactSource, DeclaredArtifact, Digest, FetchPlan, FileRef, HashAlgorithm,
+    IndexSpec, Operation, PackageRef, PluginError, Response, RewriteInput, Rewritten, Selector,
+    ServeSpec, VersionRef, params, percent_decode,
 };
 
 use crate::accept::Flavor;
@@ -224,7 +224,7 @@ fn json_digests(hashes: Option<&Value>) -> Vec<Digest> {
     };
     hashes
         .iter()
-        .filter_map(|(algorithm, hex)| hex_digest(algorithm, hex.as_str()?))
+        .filter_map(|(name, hex)| Digest::from_hex(HashAlgorithm::from_name(name)?, hex.as_str()?))
         .collect()
 }
 

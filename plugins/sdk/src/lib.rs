@@ -14,7 +14,6 @@ pub mod json;
 pub mod members;
 pub mod multipart;
 pub mod params;
-pub mod proxy;
 pub mod reply;
 pub mod settings;
 pub mod testing;
