@@ -16,6 +16,7 @@ use std::collections::BTreeMap;
 use serde::Serialize;
 use serde_json::value::RawValue;
 use serde_json::{Map, Value};
+use wharf_plugin_sdk::upstream::upstream_get;
 use wharf_plugin_sdk::{
     ArtifactPlan, ArtifactSource, DeclaredArtifact, FetchPlan, FileRef, IndexSpec, Operation,
     PackageRef, PluginError, Response, RewriteInput, Rewritten, Selector, ServeSpec,
@@ -51,11 +52,7 @@ pub fn plan(operation: &Operation) -> FetchPlan {
 /// The upstream document a view is cut from: the abbreviated packument where it has
 /// all the view needs (it is what installs fetch, and smaller), else the full one.
 fn document(spec: &IndexSpec) -> Option<UpstreamRequest> {
-    let get = |path, accept: &str| UpstreamRequest {
-        path,
-        accept: Some(accept.to_string()),
-        head_validator: None,
-    };
+    let get = |path, accept: &str| upstream_get(path, Some(accept));
     if spec.view == view::SEARCH {
         return Some(get(search::upstream_path(&spec.params), JSON));
     }

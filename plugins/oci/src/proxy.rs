@@ -11,6 +11,7 @@
 //! never parsed. The catalog is not proxied: upstreams disable it (Docker Hub) or list
 //! far more than the proxy serves.
 
+use wharf_plugin_sdk::upstream::upstream_get;
 use wharf_plugin_sdk::{
     ArtifactPlan, ArtifactSource, Digest, FetchPlan, FileRef, HashAlgorithm, IndexSpec, Operation,
     PackageRef, PluginError, Request, Response, RewriteInput, Rewritten, Selector, ServeSpec,
@@ -112,11 +113,10 @@ fn artifact(pkg: &PackageRef, digest: Digest, kind: Kind, request: &Request) -> 
         },
         lead,
         source: ArtifactSource::Fetch(UpstreamFetch {
-            request: UpstreamRequest {
-                path: format!("/v2/{}/{endpoint}/{text}", pkg.name),
-                accept,
-                head_validator: None,
-            },
+            request: upstream_get(
+                format!("/v2/{}/{endpoint}/{text}", pkg.name),
+                accept.as_deref(),
+            ),
             digests: vec![digest],
         }),
     })
@@ -174,11 +174,7 @@ fn listing_request(spec: &IndexSpec) -> Option<UpstreamRequest> {
         "" => path,
         query => format!("{path}?{query}"),
     };
-    Some(UpstreamRequest {
-        path,
-        accept: None,
-        head_validator: None,
-    })
+    Some(upstream_get(path, None))
 }
 
 pub fn rewrite(input: &RewriteInput) -> Result<Rewritten, PluginError> {

@@ -5,9 +5,10 @@
 //! declared with its upstream URL and digest, which the host fetches and checks the
 //! first time a client asks for the file.
 
+use wharf_plugin_sdk::upstream::upstream_get;
 use wharf_plugin_sdk::{
     ArtifactPlan, ArtifactSource, DeclaredArtifact, Digest, FetchPlan, HashAlgorithm, IndexSpec,
-    Operation, PluginError, RewriteInput, Rewritten, Selector, ServeSpec, UpstreamRequest, json,
+    Operation, PluginError, RewriteInput, Rewritten, Selector, ServeSpec, json,
 };
 
 use crate::index::{self, Versions};
@@ -20,11 +21,10 @@ pub fn plan(operation: &Operation) -> FetchPlan {
             pkg: Some(pkg),
             view,
             ..
-        }) if view == index::VERSIONS => FetchPlan::Document(UpstreamRequest {
-            path: format!("/{}", pkg.name),
-            accept: Some("application/json".to_string()),
-            head_validator: None,
-        }),
+        }) if view == index::VERSIONS => FetchPlan::Document(upstream_get(
+            format!("/{}", pkg.name),
+            Some("application/json"),
+        )),
         // A file: where it is and its digest come from the package's index.
         Operation::Serve(ServeSpec {
             selector: Selector::File(file),
