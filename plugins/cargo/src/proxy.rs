@@ -23,9 +23,9 @@
 use serde::Deserialize;
 use wharf_plugin_sdk::upstream::upstream_get;
 use wharf_plugin_sdk::{
-    ArtifactPlan, ArtifactSource, DeclaredArtifact, Digest, FetchPlan, HashAlgorithm, IndexSpec,
-    Operation, PackageRef, PluginError, Response, RewriteInput, Rewritten, Selector, ServeSpec,
-    SettingDecl, SettingKind, SettingValue, settings, upstream,
+    DeclaredArtifact, Digest, FetchPlan, HashAlgorithm, IndexSpec, Operation, PackageRef,
+    PluginError, Response, RewriteInput, Rewritten, Selector, ServeSpec, SettingDecl, SettingKind,
+    SettingValue, settings, upstream,
 };
 
 use crate::{names, render, routes};
@@ -63,11 +63,7 @@ pub fn plan(operation: &Operation) -> FetchPlan {
         Operation::Serve(ServeSpec {
             selector: Selector::File(file),
             digest_of: None,
-        }) => FetchPlan::Artifact(ArtifactPlan {
-            file: file.clone(),
-            lead: true,
-            source: ArtifactSource::DeclaredIn(index_of(&file.version.pkg)),
-        }),
+        }) => FetchPlan::declared(file.clone(), true, index_of(&file.version.pkg)),
         _ => FetchPlan::NotFound,
     }
 }
@@ -176,7 +172,7 @@ fn bad(url: &str, why: &str) -> PluginError {
 mod tests {
     use super::*;
     use wharf_plugin_sdk::testing::{self, UPSTREAM};
-    use wharf_plugin_sdk::{FileRef, Method, Request, UpstreamRequest, VersionRef};
+    use wharf_plugin_sdk::{ArtifactSource, FileRef, Method, Request, UpstreamRequest, VersionRef};
 
     const SHA: &str = "1c8a3f0b8b0b7b6d9a5f4e3d2c1b0a99887766554433221100ffeeddccbbaa99";
 

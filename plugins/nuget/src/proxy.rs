@@ -35,9 +35,9 @@ use serde_json::Value;
 use wharf_plugin_sdk::params::{flag, text};
 use wharf_plugin_sdk::upstream::upstream_get;
 use wharf_plugin_sdk::{
-    ArtifactPlan, ArtifactSource, DeclaredArtifact, Digest, FetchPlan, FileRef, HashAlgorithm,
-    IndexSpec, Operation, PluginError, Response, RewriteInput, Rewritten, Selector, ServeSpec,
-    SettingDecl, SettingKind, SettingValue, UpstreamFetch, settings, upstream,
+    DeclaredArtifact, Digest, FetchPlan, FileRef, HashAlgorithm, IndexSpec, Operation, PluginError,
+    Response, RewriteInput, Rewritten, Selector, ServeSpec, SettingDecl, SettingKind, SettingValue,
+    settings, upstream,
 };
 
 use crate::render::JSON;
@@ -119,14 +119,12 @@ pub fn plan(operation: &Operation) -> FetchPlan {
         Operation::Serve(ServeSpec {
             selector: Selector::File(file),
             digest_of: None,
-        }) => FetchPlan::Artifact(ArtifactPlan {
-            lead: file.name.ends_with(".nupkg"),
-            source: ArtifactSource::Fetch(UpstreamFetch {
-                request: upstream_get(FLAT_CONTAINER.path(&package_file(file)), None),
-                digests: Vec::new(),
-            }),
-            file: file.clone(),
-        }),
+        }) => FetchPlan::fetch(
+            file.clone(),
+            file.name.ends_with(".nupkg"),
+            upstream_get(FLAT_CONTAINER.path(&package_file(file)), None),
+            Vec::new(),
+        ),
         _ => FetchPlan::NotFound,
     }
 }
@@ -332,7 +330,7 @@ mod tests {
     use super::*;
     use crate::render::fixture::{self, BASE, package, routed};
     use wharf_plugin_sdk::testing::{self, UPSTREAM};
-    use wharf_plugin_sdk::{Method, Request, UpstreamRequest};
+    use wharf_plugin_sdk::{ArtifactSource, Method, Request, UpstreamFetch, UpstreamRequest};
 
     /// The mount of another Wharf's feed, below [`UPSTREAM`].
     const FEED: &str = "/api/packages/bob/nuget";

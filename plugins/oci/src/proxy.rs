@@ -13,9 +13,9 @@
 
 use wharf_plugin_sdk::upstream::upstream_get;
 use wharf_plugin_sdk::{
-    ArtifactPlan, ArtifactSource, Digest, FetchPlan, FileRef, HashAlgorithm, IndexSpec, Operation,
-    PackageRef, PluginError, Request, Response, RewriteInput, Rewritten, Selector, ServeSpec,
-    UpstreamFetch, UpstreamRequest, VersionRef, params,
+    Digest, FetchPlan, FileRef, HashAlgorithm, IndexSpec, Operation, PackageRef, PluginError,
+    Request, Response, RewriteInput, Rewritten, Selector, ServeSpec, UpstreamRequest, VersionRef,
+    params,
 };
 
 use crate::listing::{self, content_type, header};
@@ -103,23 +103,18 @@ fn artifact(pkg: &PackageRef, digest: Digest, kind: Kind, request: &Request) -> 
         ),
         Kind::Blob => ("blobs", BLOB_FILE, false, None),
     };
-    FetchPlan::Artifact(ArtifactPlan {
-        file: FileRef {
-            version: VersionRef {
-                pkg: pkg.clone(),
-                version: text.clone(),
-            },
-            name: file.into(),
+    let request = upstream_get(
+        format!("/v2/{}/{endpoint}/{text}", pkg.name),
+        accept.as_deref(),
+    );
+    let file = FileRef {
+        version: VersionRef {
+            pkg: pkg.clone(),
+            version: text,
         },
-        lead,
-        source: ArtifactSource::Fetch(UpstreamFetch {
-            request: upstream_get(
-                format!("/v2/{}/{endpoint}/{text}", pkg.name),
-                accept.as_deref(),
-            ),
-            digests: vec![digest],
-        }),
-    })
+        name: file.into(),
+    };
+    FetchPlan::fetch(file, lead, request, vec![digest])
 }
 
 /// Every manifest type: [`MANIFEST_TYPES`], then any other the client accepts (Docker
@@ -240,7 +235,7 @@ fn malformed(what: &str, why: &dyn std::fmt::Display) -> PluginError {
 #[cfg(test)]
 pub(crate) mod tests {
     use wharf_plugin_sdk::testing::request as plain_request;
-    use wharf_plugin_sdk::{Method, PluginError, RewriteInput};
+    use wharf_plugin_sdk::{ArtifactPlan, ArtifactSource, Method, PluginError, RewriteInput};
 
     use super::*;
     use crate::routes::match_route;

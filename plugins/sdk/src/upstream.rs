@@ -1,7 +1,9 @@
 //! Helpers for the `proxy` export: the requests a plan names, the URLs in upstream
 //! documents, and the digests those documents state.
 //!
-//! - Requests: [`upstream_get`], with paths built from [`encode_segment`].
+//! - Plans: [`upstream_get`] for a request, with paths built from [`encode_segment`];
+//!   [`FetchPlan::fetch`] and [`FetchPlan::declared`] for an artifact, whose file may
+//!   leave its version to the declaration ([`FileRef::versionless`]).
 //! - URLs: the host hands `rewrite` the absolute URL it fetched, and a plan's paths are
 //!   relative to the proxy's configured upstream URL, so that URL is the document's
 //!   minus the path the plan asked for ([`base_of`]). [`resolve`] makes a reference
@@ -13,7 +15,51 @@
 //!   [`crate::HashAlgorithm::from_name`].
 //! - [`snapshot`] shows a `rewrite` result in snapshot tests.
 
-use crate::{Digest, HashAlgorithm, Rewritten, UpstreamRequest};
+use crate::{
+    ArtifactPlan, ArtifactSource, Digest, FetchPlan, FileRef, HashAlgorithm, Operation, PackageRef,
+    Rewritten, UpstreamFetch, UpstreamRequest, VersionRef,
+};
+
+impl FetchPlan {
+    /// An artifact fetched with `request`, whose bytes must match one of `digests` when
+    /// there are any (an OCI blob by digest); `lead` as in a publish plan.
+    pub fn fetch(
+        file: FileRef,
+        lead: bool,
+        request: UpstreamRequest,
+        digests: Vec<Digest>,
+    ) -> Self {
+        Self::Artifact(ArtifactPlan {
+            file,
+            lead,
+            source: ArtifactSource::Fetch(UpstreamFetch { request, digests }),
+        })
+    }
+
+    /// An artifact whose URL and digests the document `index` renders declares (npm's
+    /// packument, a cargo index file); `lead` as in a publish plan.
+    pub fn declared(file: FileRef, lead: bool, index: Operation) -> Self {
+        Self::Artifact(ArtifactPlan {
+            file,
+            lead,
+            source: ArtifactSource::DeclaredIn(index),
+        })
+    }
+}
+
+impl FileRef {
+    /// A file of `pkg` whose version its declaration names (the version left empty),
+    /// for formats whose file names do not say it reliably.
+    pub fn versionless(pkg: PackageRef, name: impl Into<String>) -> Self {
+        Self {
+            version: VersionRef {
+                pkg,
+                version: String::new(),
+            },
+            name: name.into(),
+        }
+    }
+}
 
 /// A GET of `path` (relative to the upstream's URL, or absolute) with this `Accept`,
 /// revalidated with `If-None-Match` / `If-Modified-Since`.
@@ -331,6 +377,39 @@ mod tests {
             ("/x", Some("text/html"))
         );
         assert!(request.head_validator.is_none());
+    }
+
+    #[test]
+    fn artifact_plans_fetch_or_wait_for_a_declaration() {
+        let pkg = PackageRef {
+            owner: "p".into(),
+            name: "a".into(),
+        };
+        let file = FileRef::versionless(pkg, "a-1.tgz");
+        assert_eq!(file.version.version, "");
+        let request = upstream_get("/a/-/a-1.tgz", None);
+        let FetchPlan::Artifact(fetched) =
+            FetchPlan::fetch(file.clone(), true, request.clone(), Vec::new())
+        else {
+            panic!("an artifact")
+        };
+        assert!(fetched.lead);
+        assert_eq!(
+            fetched.source,
+            ArtifactSource::Fetch(UpstreamFetch {
+                request,
+                digests: Vec::new()
+            })
+        );
+        let FetchPlan::Artifact(declared) = FetchPlan::declared(file, false, Operation::NotFound)
+        else {
+            panic!("an artifact")
+        };
+        assert!(!declared.lead);
+        assert_eq!(
+            declared.source,
+            ArtifactSource::DeclaredIn(Operation::NotFound)
+        );
     }
 
     #[test]

@@ -7,8 +7,8 @@
 
 use wharf_plugin_sdk::upstream::upstream_get;
 use wharf_plugin_sdk::{
-    ArtifactPlan, ArtifactSource, DeclaredArtifact, Digest, FetchPlan, HashAlgorithm, IndexSpec,
-    Operation, PluginError, RewriteInput, Rewritten, Selector, ServeSpec, json,
+    DeclaredArtifact, Digest, FetchPlan, HashAlgorithm, IndexSpec, Operation, PluginError,
+    RewriteInput, Rewritten, Selector, ServeSpec, json,
 };
 
 use crate::index::{self, Versions};
@@ -29,11 +29,11 @@ pub fn plan(operation: &Operation) -> FetchPlan {
         Operation::Serve(ServeSpec {
             selector: Selector::File(file),
             digest_of: None,
-        }) => FetchPlan::Artifact(ArtifactPlan {
-            file: file.clone(),
-            lead: true,
-            source: ArtifactSource::DeclaredIn(crate::versions_index(file.version.pkg.clone())),
-        }),
+        }) => FetchPlan::declared(
+            file.clone(),
+            true,
+            crate::versions_index(file.version.pkg.clone()),
+        ),
         // The owner's listing and `/-/{file}` name no package to ask the upstream for.
         _ => FetchPlan::NotFound,
     }
@@ -74,7 +74,7 @@ pub fn rewrite(input: &RewriteInput) -> Result<Rewritten, PluginError> {
 #[cfg(test)]
 mod tests {
     use wharf_plugin_sdk::testing::{self, UPSTREAM};
-    use wharf_plugin_sdk::{Method, Plugin, Request};
+    use wharf_plugin_sdk::{ArtifactSource, Method, Plugin, Request};
 
     use super::*;
     use crate::Template;
