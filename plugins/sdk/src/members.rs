@@ -1,6 +1,6 @@
 //! The members' documents a group's `merge` receives: which members have one
 //! ([`found`]), which member answers under the dependency-confusion guard ([`first`],
-//! [`first_found`]), and (feature `json`) their search pages as one page ([`concat`]).
+//! [`first_found`]), and (feature `json`) their search pages as one page (`concat`).
 
 use crate::{MemberDocument, Response};
 
@@ -74,7 +74,7 @@ mod search {
     use super::found;
     use crate::{MemberDocument, PluginError};
 
-    /// Where a format's search page keeps what [`concat`] reads, as JSON pointers.
+    /// Where a format's search page keeps what [`concat()`] reads, as JSON pointers.
     pub struct Shape<'a> {
         /// The hits array (`/data`, `/crates`).
         pub hits: &'a str,
