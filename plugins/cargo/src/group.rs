@@ -11,7 +11,7 @@
 //! the `.crate`.
 
 use serde_json::json;
-use wharf_plugin_sdk::members::{self, Shape, found};
+use wharf_plugin_sdk::members::{self, Shape};
 use wharf_plugin_sdk::{IndexSpec, MergeInput, Operation, PluginError, Response};
 
 use crate::render;
@@ -33,14 +33,8 @@ pub fn merge(input: MergeInput) -> Result<Response, PluginError> {
         let body = json!({ "crates": page.hits, "meta": { "total": page.total } });
         return Ok(Response::json(body.to_string()));
     }
-    let guarded = view == render::INDEX
-        && input.confusion_guard
-        && input.members.iter().any(|m| m.hosted && found(m).is_some());
-    input
-        .members
-        .iter()
-        .filter(|m| m.hosted || !guarded)
-        .find_map(found)
+    let guard = view == render::INDEX && input.confusion_guard;
+    members::first_found(&input.members, guard)
         .cloned()
         .ok_or_else(|| PluginError::not_found("crate not found"))
 }

@@ -22,9 +22,8 @@ mod routes;
 mod snapshots;
 
 use wharf_plugin_sdk::{
-    DISTRIBUTION_ERROR_CODES, Descriptor, FetchPlan, IndexInput, MergeInput, Operation,
-    PluginError, PublishPlan, Request, Response, RewriteInput, Rewritten, Route, Upload,
-    UploadSpec, params,
+    DISTRIBUTION_ERROR_CODES, Descriptor, IndexInput, PluginError, PublishPlan, Request, Response,
+    Route, Upload, UploadSpec, params,
 };
 
 struct Cargo;
@@ -64,29 +63,13 @@ impl wharf_plugin_sdk::Plugin for Cargo {
     }
 }
 
-impl wharf_plugin_sdk::Proxy for Cargo {
-    fn supports_proxy() -> bool {
-        true
-    }
+wharf_plugin_sdk::impl_proxy!(
+    Cargo,
+    |operation, _request| Ok(proxy::plan(&operation)),
+    proxy::rewrite
+);
 
-    fn plan(operation: Operation, _request: Request) -> Result<FetchPlan, PluginError> {
-        Ok(proxy::plan(&operation))
-    }
-
-    fn rewrite(input: RewriteInput) -> Result<Rewritten, PluginError> {
-        proxy::rewrite(input)
-    }
-}
-
-impl wharf_plugin_sdk::Group for Cargo {
-    fn supports_groups() -> bool {
-        true
-    }
-
-    fn merge(input: MergeInput) -> Result<Response, PluginError> {
-        group::merge(input)
-    }
-}
+wharf_plugin_sdk::impl_group!(Cargo, group::merge);
 
 wharf_plugin_sdk::export!(Cargo with Proxy, Group);
 

@@ -21,10 +21,11 @@
 //! when it starts with `/`. Its default, `/api/v1/crates`, is Wharf's and Gitea's.
 
 use serde::Deserialize;
+use wharf_plugin_sdk::upstream::upstream_get;
 use wharf_plugin_sdk::{
-    ArtifactPlan, ArtifactSource, DeclaredArtifact, Digest, FetchPlan, HashAlgorithm, IndexSpec,
-    Operation, PackageRef, PluginError, Response, RewriteInput, Rewritten, Selector, ServeSpec,
-    SettingDecl, SettingKind, SettingValue, UpstreamRequest, settings, upstream,
+    DeclaredArtifact, Digest, FetchPlan, HashAlgorithm, IndexSpec, Operation, PackageRef,
+    PluginError, Response, RewriteInput, Rewritten, Selector, ServeSpec, SettingDecl, SettingKind,
+    SettingValue, settings, upstream,
 };
 
 use crate::{names, render, routes};
@@ -55,19 +56,14 @@ pub fn plan(operation: &Operation) -> FetchPlan {
             pkg: Some(pkg),
             view,
             ..
-        }) if view == render::INDEX => FetchPlan::Document(UpstreamRequest {
-            path: format!("/{}", names::index_path(&pkg.name)),
-            accept: None,
-            head_validator: None,
-        }),
+        }) if view == render::INDEX => FetchPlan::Document(upstream_get(
+            format!("/{}", names::index_path(&pkg.name)),
+            None,
+        )),
         Operation::Serve(ServeSpec {
             selector: Selector::File(file),
             digest_of: None,
-        }) => FetchPlan::Artifact(ArtifactPlan {
-            file: file.clone(),
-            lead: true,
-            source: ArtifactSource::DeclaredIn(index_of(&file.version.pkg)),
-        }),
+        }) => FetchPlan::declared(file.clone(), true, index_of(&file.version.pkg)),
         _ => FetchPlan::NotFound,
     }
 }
@@ -176,7 +172,7 @@ fn bad(url: &str, why: &str) -> PluginError {
 mod tests {
     use super::*;
     use wharf_plugin_sdk::testing::{self, UPSTREAM};
-    use wharf_plugin_sdk::{FileRef, Method, Request, VersionRef};
+    use wharf_plugin_sdk::{ArtifactSource, FileRef, Method, Request, UpstreamRequest, VersionRef};
 
     const SHA: &str = "1c8a3f0b8b0b7b6d9a5f4e3d2c1b0a99887766554433221100ffeeddccbbaa99";
 

@@ -10,11 +10,12 @@
 //! metadata that would state one. There are no documents, so nothing to rewrite or
 //! merge: a group serves each file from its first member that has it.
 
+use wharf_plugin_sdk::upstream::upstream_get;
 use wharf_plugin_sdk::{
-    ArtifactPlan, ArtifactSource, DeleteTarget, Descriptor, FetchPlan, FileRef, FileSource,
-    IndexInput, Method, Operation, PackageRef, PlanFile, PlanVersion, Plugin, PluginError, Proxy,
-    PublishPlan, Request, Response, RewriteInput, Rewritten, Route, Selector, ServeSpec, Upload,
-    UploadSpec, UpstreamFetch, UpstreamRequest, VersionMode, VersionRef, params,
+    DeleteTarget, Descriptor, FetchPlan, FileRef, FileSource, IndexInput, Method, Operation,
+    PackageRef, PlanFile, PlanVersion, Plugin, PluginError, Proxy, PublishPlan, Request, Response,
+    RewriteInput, Rewritten, Route, Selector, ServeSpec, Upload, UploadSpec, VersionMode,
+    VersionRef, params,
 };
 
 struct Generic;
@@ -102,20 +103,9 @@ impl Proxy for Generic {
             Operation::Serve(ServeSpec {
                 selector: Selector::File(file),
                 digest_of: None,
-            }) => FetchPlan::Artifact(ArtifactPlan {
-                file,
-                lead: true,
-                source: ArtifactSource::Fetch(UpstreamFetch {
-                    // The path as the client sent it, still percent-encoded: the same
-                    // file below the upstream's mount.
-                    request: UpstreamRequest {
-                        path: request.path,
-                        accept: None,
-                        head_validator: None,
-                    },
-                    digests: Vec::new(),
-                }),
-            }),
+                // The path as the client sent it, still percent-encoded: the same file
+                // below the upstream's mount.
+            }) => FetchPlan::fetch(file, true, upstream_get(request.path, None), Vec::new()),
             _ => FetchPlan::NotFound,
         })
     }
@@ -210,6 +200,7 @@ fn valid_filename(name: &str) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use wharf_plugin_sdk::{ArtifactSource, UpstreamFetch, UpstreamRequest};
 
     #[test]
     fn package_names_follow_gitea() {

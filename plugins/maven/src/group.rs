@@ -6,6 +6,7 @@
 //! has them. A group-level document (plugin prefixes, no versions) is the first
 //! member's, whole.
 
+use wharf_plugin_sdk::members::found;
 use wharf_plugin_sdk::{LogLevel, MergeInput, Operation, PluginError, Response, log};
 
 use crate::metadata::{self, Versioning};
@@ -16,8 +17,7 @@ pub fn merge(input: &MergeInput) -> Result<Response, PluginError> {
     let documents: Vec<(&str, &Response)> = input
         .members
         .iter()
-        .filter_map(|m| Some((m.owner.as_str(), m.document.as_ref()?)))
-        .filter(|(_, d)| matches!(d.status, 0 | 200))
+        .filter_map(|m| Some((m.owner.as_str(), found(m)?)))
         .collect();
     let Some((_, first)) = documents.first() else {
         return Err(PluginError::not_found(

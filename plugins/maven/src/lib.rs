@@ -22,9 +22,8 @@ mod upload;
 mod version;
 
 use wharf_plugin_sdk::{
-    Challenge, Descriptor, FetchPlan, HashAlgorithm, IndexInput, MergeInput, Operation,
-    PluginError, PublishPlan, Request, Response, RewriteInput, Rewritten, Route, Upload,
-    UploadSpec,
+    Challenge, Descriptor, HashAlgorithm, IndexInput, PluginError, PublishPlan, Request, Response,
+    Route, Upload, UploadSpec,
 };
 
 struct Maven;
@@ -60,31 +59,15 @@ impl wharf_plugin_sdk::Plugin for Maven {
     }
 }
 
-/// Proxies of a repository laid out like Maven Central (see [`proxy`]).
-impl wharf_plugin_sdk::Proxy for Maven {
-    fn supports_proxy() -> bool {
-        true
-    }
+// Proxies of a repository laid out like Maven Central (see `proxy.rs`).
+wharf_plugin_sdk::impl_proxy!(
+    Maven,
+    |operation, _request| proxy::plan(&operation),
+    |input| proxy::rewrite(&input)
+);
 
-    fn plan(operation: Operation, _request: Request) -> Result<FetchPlan, PluginError> {
-        proxy::plan(&operation)
-    }
-
-    fn rewrite(input: RewriteInput) -> Result<Rewritten, PluginError> {
-        proxy::rewrite(&input)
-    }
-}
-
-/// Groups merge `maven-metadata.xml` into the union of their members' versions (see
-/// [`group`]).
-impl wharf_plugin_sdk::Group for Maven {
-    fn supports_groups() -> bool {
-        true
-    }
-
-    fn merge(input: MergeInput) -> Result<Response, PluginError> {
-        group::merge(&input)
-    }
-}
+// Groups merge `maven-metadata.xml` into the union of their members' versions (see
+// `group.rs`).
+wharf_plugin_sdk::impl_group!(Maven, |input| group::merge(&input));
 
 wharf_plugin_sdk::export!(Maven with Proxy, Group);

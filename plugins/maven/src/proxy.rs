@@ -16,10 +16,9 @@
 //! `maven-metadata.xml` holds no URLs: `rewrite` checks that the upstream sent Maven
 //! metadata (no DTD, no entities: a 502 otherwise) and passes it through unchanged.
 
-use wharf_plugin_sdk::proxy::{encode_segment, upstream_get};
+use wharf_plugin_sdk::upstream::{encode_segment, upstream_get};
 use wharf_plugin_sdk::{
-    ArtifactPlan, ArtifactSource, FetchPlan, Operation, PluginError, Response, RewriteInput,
-    Rewritten, Selector, ServeSpec, UpstreamFetch,
+    FetchPlan, Operation, PluginError, Response, RewriteInput, Rewritten, Selector, ServeSpec,
 };
 
 use crate::metadata;
@@ -50,14 +49,12 @@ pub fn plan(operation: &Operation) -> Result<FetchPlan, PluginError> {
                 encode_segment(&file.version.version),
                 encode_segment(&file.name)
             );
-            FetchPlan::Artifact(ArtifactPlan {
-                lead: pom::is_pom(&file.name),
-                file: file.clone(),
-                source: ArtifactSource::Fetch(UpstreamFetch {
-                    request: upstream_get(path, None),
-                    digests: Vec::new(),
-                }),
-            })
+            FetchPlan::fetch(
+                file.clone(),
+                pom::is_pom(&file.name),
+                upstream_get(path, None),
+                Vec::new(),
+            )
         }
         _ => FetchPlan::NotFound,
     })
@@ -100,7 +97,10 @@ pub fn rewrite(input: &RewriteInput) -> Result<Rewritten, PluginError> {
 pub(crate) mod tests {
     use super::*;
     use wharf_plugin_sdk::testing::request;
-    use wharf_plugin_sdk::{HashAlgorithm, Method, Request, UpstreamRequest};
+    use wharf_plugin_sdk::{
+        ArtifactPlan, ArtifactSource, HashAlgorithm, Method, Request, UpstreamFetch,
+        UpstreamRequest,
+    };
 
     use crate::routes::match_route;
 

@@ -10,8 +10,9 @@ use std::collections::BTreeSet;
 
 use serde::{Deserialize, Serialize};
 use serde_json::value::RawValue;
+use wharf_plugin_sdk::members::{self, found};
 use wharf_plugin_sdk::time::iso8601;
-use wharf_plugin_sdk::{IndexSpec, MemberDocument, MergeInput, Operation, PluginError, Response};
+use wharf_plugin_sdk::{IndexSpec, MergeInput, Operation, PluginError, Response};
 
 use crate::render::{self, to_json};
 use crate::routes::view;
@@ -23,23 +24,9 @@ pub fn merge(input: MergeInput) -> Result<Response, PluginError> {
     if kind == view::SEARCH {
         return search(&input);
     }
-    let guarded =
-        input.confusion_guard && input.members.iter().any(|m| m.hosted && found(m).is_some());
-    input
-        .members
-        .iter()
-        .filter(|m| m.hosted || !guarded)
-        .find_map(found)
+    members::first_found(&input.members, input.confusion_guard)
         .cloned()
         .ok_or_else(render::package_not_found)
-}
-
-/// The member's document, if it has one (a 200).
-fn found(member: &MemberDocument) -> Option<&Response> {
-    member
-        .document
-        .as_ref()
-        .filter(|d| matches!(d.status, 0 | 200))
 }
 
 /// A page of `npm search` results, as members render it.

@@ -36,15 +36,14 @@ pub fn parse(integrity: &str) -> Vec<Digest> {
 
 /// The integrity string of a digest (`sha512-…`), as npm writes it.
 pub fn sri(digest: &Digest) -> Option<String> {
-    let algorithm = match digest.algorithm {
-        HashAlgorithm::Sha1 => "sha1",
-        HashAlgorithm::Sha256 => "sha256",
-        HashAlgorithm::Sha512 => "sha512",
-        HashAlgorithm::Md5 => return None,
-    };
+    // SRI names only the SHA-2 family and sha1.
+    if digest.algorithm == HashAlgorithm::Md5 {
+        return None;
+    }
     let bytes = digest.to_bytes()?;
     Some(format!(
-        "{algorithm}-{}",
+        "{}-{}",
+        digest.algorithm.name(),
         general_purpose::STANDARD.encode(bytes)
     ))
 }

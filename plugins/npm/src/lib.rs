@@ -19,9 +19,8 @@ mod snapshots;
 
 use wharf_plugin_sdk::params;
 use wharf_plugin_sdk::{
-    Descriptor, ErrorStyle, FetchPlan, HashAlgorithm, IndexInput, MergeInput, Operation,
-    PluginError, PublishPlan, Request, Response, RewriteInput, Rewritten, Route, Upload,
-    UploadSpec,
+    Descriptor, ErrorStyle, HashAlgorithm, IndexInput, PluginError, PublishPlan, Request, Response,
+    Route, Upload, UploadSpec,
 };
 
 struct Npm;
@@ -61,28 +60,12 @@ impl wharf_plugin_sdk::Plugin for Npm {
     }
 }
 
-impl wharf_plugin_sdk::Proxy for Npm {
-    fn supports_proxy() -> bool {
-        true
-    }
+wharf_plugin_sdk::impl_proxy!(
+    Npm,
+    |operation, _request| Ok(proxy::plan(&operation)),
+    |input| proxy::rewrite(&input)
+);
 
-    fn plan(operation: Operation, _request: Request) -> Result<FetchPlan, PluginError> {
-        Ok(proxy::plan(&operation))
-    }
-
-    fn rewrite(input: RewriteInput) -> Result<Rewritten, PluginError> {
-        proxy::rewrite(&input)
-    }
-}
-
-impl wharf_plugin_sdk::Group for Npm {
-    fn supports_groups() -> bool {
-        true
-    }
-
-    fn merge(input: MergeInput) -> Result<Response, PluginError> {
-        group::merge(input)
-    }
-}
+wharf_plugin_sdk::impl_group!(Npm, group::merge);
 
 wharf_plugin_sdk::export!(Npm with Proxy, Group);

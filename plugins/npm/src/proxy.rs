@@ -16,10 +16,10 @@ use std::collections::BTreeMap;
 use serde::Serialize;
 use serde_json::value::RawValue;
 use serde_json::{Map, Value};
+use wharf_plugin_sdk::upstream::upstream_get;
 use wharf_plugin_sdk::{
-    ArtifactPlan, ArtifactSource, DeclaredArtifact, FetchPlan, FileRef, IndexSpec, Operation,
-    PackageRef, PluginError, Response, RewriteInput, Rewritten, Selector, ServeSpec,
-    UpstreamRequest, VersionRef, params,
+    DeclaredArtifact, FetchPlan, FileRef, IndexSpec, Operation, PackageRef, PluginError, Response,
+    RewriteInput, Rewritten, Selector, ServeSpec, UpstreamRequest, params,
 };
 
 use crate::render::{ABBREVIATED, Doc, Fields, raw, to_json};
@@ -51,11 +51,7 @@ pub fn plan(operation: &Operation) -> FetchPlan {
 /// The upstream document a view is cut from: the abbreviated packument where it has
 /// all the view needs (it is what installs fetch, and smaller), else the full one.
 fn document(spec: &IndexSpec) -> Option<UpstreamRequest> {
-    let get = |path, accept: &str| UpstreamRequest {
-        path,
-        accept: Some(accept.to_string()),
-        head_validator: None,
-    };
+    let get = |path, accept: &str| upstream_get(path, Some(accept));
     if spec.view == view::SEARCH {
         return Some(get(search::upstream_path(&spec.params), JSON));
     }
@@ -70,17 +66,11 @@ fn document(spec: &IndexSpec) -> Option<UpstreamRequest> {
 /// A tarball comes from the declaration of the packument an install reads. The
 /// version is the declaration's: upstream file names need not spell it.
 fn tarball(pkg: &PackageRef, file: &str) -> FetchPlan {
-    FetchPlan::Artifact(ArtifactPlan {
-        file: FileRef {
-            version: VersionRef {
-                pkg: pkg.clone(),
-                version: String::new(),
-            },
-            name: file.to_string(),
-        },
-        lead: true,
-        source: ArtifactSource::DeclaredIn(routes::index(pkg, view::ABBREVIATED, &[])),
-    })
+    FetchPlan::declared(
+        FileRef::versionless(pkg.clone(), file),
+        true,
+        routes::index(pkg, view::ABBREVIATED, &[]),
+    )
 }
 
 pub fn rewrite(input: &RewriteInput) -> Result<Rewritten, PluginError> {
@@ -287,7 +277,7 @@ fn malformed(what: &str, error: &dyn std::fmt::Display) -> PluginError {
 #[cfg(test)]
 mod tests {
     use wharf_plugin_sdk::testing::{UPSTREAM, request, rewrite_input};
-    use wharf_plugin_sdk::{Digest, HashAlgorithm, Method, Request};
+    use wharf_plugin_sdk::{ArtifactSource, Digest, HashAlgorithm, Method, Request};
 
     use super::*;
     use crate::routes::match_route;

@@ -10,7 +10,7 @@
 //! leads the client to the member that has it.
 
 use serde_json::json;
-use wharf_plugin_sdk::members::{self, Shape, found};
+use wharf_plugin_sdk::members::{self, Shape};
 use wharf_plugin_sdk::params::number;
 use wharf_plugin_sdk::{IndexSpec, MergeInput, Operation, PluginError, Response};
 
@@ -34,10 +34,7 @@ pub fn merge(input: MergeInput) -> Result<Response, PluginError> {
                 &json!({ "totalHits": page.total, "data": page.hits }),
             ))
         }
-        _ => input
-            .members
-            .iter()
-            .find_map(found)
+        _ => members::first_found(&input.members, false)
             .cloned()
             .ok_or_else(|| PluginError::not_found("package not found")),
     }

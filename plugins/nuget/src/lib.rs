@@ -27,9 +27,8 @@ mod upload;
 mod version;
 
 use wharf_plugin_sdk::{
-    Descriptor, ErrorStyle, FetchPlan, HashAlgorithm, IndexInput, MergeInput, Operation,
-    PluginError, PublishPlan, Request, Response, RewriteInput, Rewritten, Route, Upload,
-    UploadSpec,
+    Descriptor, ErrorStyle, HashAlgorithm, IndexInput, PluginError, PublishPlan, Request, Response,
+    Route, Upload, UploadSpec,
 };
 
 struct NuGet;
@@ -65,29 +64,13 @@ impl wharf_plugin_sdk::Plugin for NuGet {
     }
 }
 
-impl wharf_plugin_sdk::Proxy for NuGet {
-    fn supports_proxy() -> bool {
-        true
-    }
+wharf_plugin_sdk::impl_proxy!(
+    NuGet,
+    |operation, _request| Ok(proxy::plan(&operation)),
+    proxy::rewrite
+);
 
-    fn plan(operation: Operation, _request: Request) -> Result<FetchPlan, PluginError> {
-        Ok(proxy::plan(&operation))
-    }
-
-    fn rewrite(input: RewriteInput) -> Result<Rewritten, PluginError> {
-        proxy::rewrite(input)
-    }
-}
-
-impl wharf_plugin_sdk::Group for NuGet {
-    fn supports_groups() -> bool {
-        true
-    }
-
-    fn merge(input: MergeInput) -> Result<Response, PluginError> {
-        group::merge(input)
-    }
-}
+wharf_plugin_sdk::impl_group!(NuGet, group::merge);
 
 wharf_plugin_sdk::export!(NuGet with Proxy, Group);
 

@@ -33,10 +33,11 @@ use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
 use serde_json::Value;
 use wharf_plugin_sdk::params::{flag, text};
+use wharf_plugin_sdk::upstream::upstream_get;
 use wharf_plugin_sdk::{
-    ArtifactPlan, ArtifactSource, DeclaredArtifact, Digest, FetchPlan, FileRef, HashAlgorithm,
-    IndexSpec, Operation, PluginError, Response, RewriteInput, Rewritten, Selector, ServeSpec,
-    SettingDecl, SettingKind, SettingValue, UpstreamFetch, UpstreamRequest, settings, upstream,
+    DeclaredArtifact, Digest, FetchPlan, FileRef, HashAlgorithm, IndexSpec, Operation, PluginError,
+    Response, RewriteInput, Rewritten, Selector, ServeSpec, SettingDecl, SettingKind, SettingValue,
+    settings, upstream,
 };
 
 use crate::render::JSON;
@@ -112,28 +113,18 @@ pub fn settings() -> Vec<SettingDecl> {
 pub fn plan(operation: &Operation) -> FetchPlan {
     match operation {
         Operation::RenderIndex(spec) => match document_path(spec) {
-            Some(path) => FetchPlan::Document(UpstreamRequest {
-                path,
-                accept: Some(ACCEPT.into()),
-                head_validator: None,
-            }),
+            Some(path) => FetchPlan::Document(upstream_get(path, Some(ACCEPT))),
             None => FetchPlan::NotFound,
         },
         Operation::Serve(ServeSpec {
             selector: Selector::File(file),
             digest_of: None,
-        }) => FetchPlan::Artifact(ArtifactPlan {
-            lead: file.name.ends_with(".nupkg"),
-            source: ArtifactSource::Fetch(UpstreamFetch {
-                request: UpstreamRequest {
-                    path: FLAT_CONTAINER.path(&package_file(file)),
-                    accept: None,
-                    head_validator: None,
-                },
-                digests: Vec::new(),
-            }),
-            file: file.clone(),
-        }),
+        }) => FetchPlan::fetch(
+            file.clone(),
+            file.name.ends_with(".nupkg"),
+            upstream_get(FLAT_CONTAINER.path(&package_file(file)), None),
+            Vec::new(),
+        ),
         _ => FetchPlan::NotFound,
     }
 }
@@ -339,7 +330,7 @@ mod tests {
     use super::*;
     use crate::render::fixture::{self, BASE, package, routed};
     use wharf_plugin_sdk::testing::{self, UPSTREAM};
-    use wharf_plugin_sdk::{Method, Request};
+    use wharf_plugin_sdk::{ArtifactSource, Method, Request, UpstreamFetch, UpstreamRequest};
 
     /// The mount of another Wharf's feed, below [`UPSTREAM`].
     const FEED: &str = "/api/packages/bob/nuget";
@@ -571,9 +562,11 @@ mod tests {
             relative,
         ))
         .unwrap();
+        // Resolved as RFC 3986 says, dot segments removed: the URL the host's HTTP
+        // client fetches for the unresolved spelling too.
         assert_eq!(
             declared.declares[0].url,
-            format!("{UPSTREAM}/registration/foo/../../flat/foo/1.0.0/foo.1.0.0.nupkg")
+            format!("{UPSTREAM}/flat/foo/1.0.0/foo.1.0.0.nupkg")
         );
     }
 

@@ -6,6 +6,7 @@
 //! group (the tag list's `name`, the paging `Link`); referrers pass through unchanged.
 
 use serde_json::Value;
+use wharf_plugin_sdk::members::{self, found};
 use wharf_plugin_sdk::{MemberDocument, MergeInput, Operation, PluginError, Response};
 
 use crate::listing;
@@ -27,8 +28,7 @@ pub fn merge(input: &MergeInput) -> Result<Response, PluginError> {
             None => return Ok(referrers_index(Vec::new())),
         },
         _ => {
-            return first(input, |_| true)
-                .and_then(found)
+            return members::first_found(&input.members, input.confusion_guard)
                 .cloned()
                 .ok_or_else(unknown_repository);
         }
@@ -46,25 +46,10 @@ pub fn merge(input: &MergeInput) -> Result<Response, PluginError> {
     })
 }
 
-/// The first member whose document `has` what is asked; only hosted members when the
-/// guard is on and one of them has it.
+/// The first member whose document `has` what is asked, guarded (see
+/// [`members::first`]).
 fn first(input: &MergeInput, has: impl Fn(&Response) -> bool) -> Option<&MemberDocument> {
-    let holds = |m: &&MemberDocument| found(m).is_some_and(&has);
-    let guarded =
-        input.confusion_guard && input.members.iter().filter(|m| m.hosted).any(|m| holds(&m));
-    input
-        .members
-        .iter()
-        .filter(|m| m.hosted || !guarded)
-        .find(holds)
-}
-
-/// The member's document, if it has one (a 200).
-fn found(member: &MemberDocument) -> Option<&Response> {
-    member
-        .document
-        .as_ref()
-        .filter(|d| matches!(d.status, 0 | 200))
+    members::first(&input.members, input.confusion_guard, has)
 }
 
 /// Whether a referrers index lists any manifest.

@@ -22,9 +22,8 @@ mod routes;
 mod snapshots;
 
 use wharf_plugin_sdk::{
-    BearerChallenge, Challenge, DISTRIBUTION_ERROR_CODES, Descriptor, FetchPlan, IndexInput,
-    MergeInput, Operation, PluginError, PublishPlan, Request, Response, RewriteInput, Rewritten,
-    Route, Upload, UploadSpec,
+    BearerChallenge, Challenge, DISTRIBUTION_ERROR_CODES, Descriptor, IndexInput, PluginError,
+    PublishPlan, Request, Response, Route, Upload, UploadSpec,
 };
 
 /// The code of a 502: an upstream (or a group member) that failed or sent what no
@@ -81,29 +80,13 @@ fn error_codes() -> Vec<(u16, &'static str)> {
     codes
 }
 
-impl wharf_plugin_sdk::Proxy for Oci {
-    fn supports_proxy() -> bool {
-        true
-    }
+wharf_plugin_sdk::impl_proxy!(
+    Oci,
+    |operation, request| Ok(proxy::plan(&operation, &request)),
+    |input| proxy::rewrite(&input)
+);
 
-    fn plan(operation: Operation, request: Request) -> Result<FetchPlan, PluginError> {
-        Ok(proxy::plan(&operation, &request))
-    }
-
-    fn rewrite(input: RewriteInput) -> Result<Rewritten, PluginError> {
-        proxy::rewrite(&input)
-    }
-}
-
-impl wharf_plugin_sdk::Group for Oci {
-    fn supports_groups() -> bool {
-        true
-    }
-
-    fn merge(input: MergeInput) -> Result<Response, PluginError> {
-        group::merge(&input)
-    }
-}
+wharf_plugin_sdk::impl_group!(Oci, |input| group::merge(&input));
 
 wharf_plugin_sdk::export!(Oci with Proxy, Group);
 

@@ -147,13 +147,7 @@ pub fn digest(text: &str) -> Result<Digest, PluginError> {
 
 /// A digest as clients write it, `alg:hex`.
 pub fn digest_text(digest: &Digest) -> String {
-    let algorithm = match digest.algorithm {
-        HashAlgorithm::Sha512 => "sha512",
-        HashAlgorithm::Sha1 => "sha1",
-        HashAlgorithm::Md5 => "md5",
-        HashAlgorithm::Sha256 => "sha256",
-    };
-    format!("{algorithm}:{}", digest.hex)
+    format!("{}:{}", digest.algorithm.name(), digest.hex)
 }
 
 /// A manifest reference: with a `:` it must be a digest (400 DIGEST_INVALID), else a

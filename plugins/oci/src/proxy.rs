@@ -11,10 +11,11 @@
 //! never parsed. The catalog is not proxied: upstreams disable it (Docker Hub) or list
 //! far more than the proxy serves.
 
+use wharf_plugin_sdk::upstream::upstream_get;
 use wharf_plugin_sdk::{
-    ArtifactPlan, ArtifactSource, Digest, FetchPlan, FileRef, HashAlgorithm, IndexSpec, Operation,
-    PackageRef, PluginError, Request, Response, RewriteInput, Rewritten, Selector, ServeSpec,
-    UpstreamFetch, UpstreamRequest, VersionRef, params,
+    Digest, FetchPlan, FileRef, HashAlgorithm, IndexSpec, Operation, PackageRef, PluginError,
+    Request, Response, RewriteInput, Rewritten, Selector, ServeSpec, UpstreamRequest, VersionRef,
+    params,
 };
 
 use crate::listing::{self, content_type, header};
@@ -102,24 +103,18 @@ fn artifact(pkg: &PackageRef, digest: Digest, kind: Kind, request: &Request) -> 
         ),
         Kind::Blob => ("blobs", BLOB_FILE, false, None),
     };
-    FetchPlan::Artifact(ArtifactPlan {
-        file: FileRef {
-            version: VersionRef {
-                pkg: pkg.clone(),
-                version: text.clone(),
-            },
-            name: file.into(),
+    let request = upstream_get(
+        format!("/v2/{}/{endpoint}/{text}", pkg.name),
+        accept.as_deref(),
+    );
+    let file = FileRef {
+        version: VersionRef {
+            pkg: pkg.clone(),
+            version: text,
         },
-        lead,
-        source: ArtifactSource::Fetch(UpstreamFetch {
-            request: UpstreamRequest {
-                path: format!("/v2/{}/{endpoint}/{text}", pkg.name),
-                accept,
-                head_validator: None,
-            },
-            digests: vec![digest],
-        }),
-    })
+        name: file.into(),
+    };
+    FetchPlan::fetch(file, lead, request, vec![digest])
 }
 
 /// Every manifest type: [`MANIFEST_TYPES`], then any other the client accepts (Docker
@@ -174,11 +169,7 @@ fn listing_request(spec: &IndexSpec) -> Option<UpstreamRequest> {
         "" => path,
         query => format!("{path}?{query}"),
     };
-    Some(UpstreamRequest {
-        path,
-        accept: None,
-        head_validator: None,
-    })
+    Some(upstream_get(path, None))
 }
 
 pub fn rewrite(input: &RewriteInput) -> Result<Rewritten, PluginError> {
@@ -244,7 +235,7 @@ fn malformed(what: &str, why: &dyn std::fmt::Display) -> PluginError {
 #[cfg(test)]
 pub(crate) mod tests {
     use wharf_plugin_sdk::testing::request as plain_request;
-    use wharf_plugin_sdk::{Method, PluginError, RewriteInput};
+    use wharf_plugin_sdk::{ArtifactPlan, ArtifactSource, Method, PluginError, RewriteInput};
 
     use super::*;
     use crate::routes::match_route;

@@ -5,29 +5,16 @@
 //! is the first member's that has one, whole. Each member's page links to that
 //! member's own files, which the group serves from the first member that has them.
 
-use wharf_plugin_sdk::{MemberDocument, MergeInput, Operation, PluginError, Response};
+use wharf_plugin_sdk::members;
+use wharf_plugin_sdk::{MergeInput, Operation, PluginError, Response};
 
 use crate::routes::view;
 
 pub fn merge(input: &MergeInput) -> Result<Response, PluginError> {
-    let guarded = input.confusion_guard
-        && names_a_project(&input.operation)
-        && input.members.iter().any(|m| m.hosted && page(m).is_some());
-    input
-        .members
-        .iter()
-        .filter(|m| m.hosted || !guarded)
-        .find_map(page)
+    let guard = input.confusion_guard && names_a_project(&input.operation);
+    members::first_found(&input.members, guard)
         .cloned()
         .ok_or_else(|| PluginError::not_found("no member of the group has this project"))
-}
-
-/// A member's page, when it has one.
-fn page(member: &MemberDocument) -> Option<&Response> {
-    member
-        .document
-        .as_ref()
-        .filter(|d| matches!(d.status, 0 | 200))
 }
 
 fn names_a_project(operation: &Operation) -> bool {
@@ -37,8 +24,8 @@ fn names_a_project(operation: &Operation) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use wharf_plugin_sdk::Method;
     use wharf_plugin_sdk::testing::request;
+    use wharf_plugin_sdk::{MemberDocument, Method};
 
     use crate::routes::match_route;
 

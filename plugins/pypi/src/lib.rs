@@ -25,8 +25,7 @@ mod wheel;
 mod yank;
 
 use wharf_plugin_sdk::{
-    Descriptor, FetchPlan, IndexInput, MergeInput, Operation, PluginError, PublishPlan, Request,
-    Response, RewriteInput, Rewritten, Route, Upload, UploadSpec,
+    Descriptor, IndexInput, PluginError, PublishPlan, Request, Response, Route, Upload, UploadSpec,
 };
 
 struct PyPi;
@@ -57,31 +56,15 @@ impl wharf_plugin_sdk::Plugin for PyPi {
     }
 }
 
-/// Proxies of an upstream simple repository (see [`proxy`]).
-impl wharf_plugin_sdk::Proxy for PyPi {
-    fn supports_proxy() -> bool {
-        true
-    }
+// Proxies of an upstream simple repository (see `proxy.rs`).
+wharf_plugin_sdk::impl_proxy!(
+    PyPi,
+    |operation, _request| proxy::plan(&operation),
+    |input| proxy::rewrite(&input)
+);
 
-    fn plan(operation: Operation, _request: Request) -> Result<FetchPlan, PluginError> {
-        proxy::plan(&operation)
-    }
-
-    fn rewrite(input: RewriteInput) -> Result<Rewritten, PluginError> {
-        proxy::rewrite(&input)
-    }
-}
-
-/// Groups serve a project from one member, hosted members first under the
-/// dependency-confusion guard (see [`group`]).
-impl wharf_plugin_sdk::Group for PyPi {
-    fn supports_groups() -> bool {
-        true
-    }
-
-    fn merge(input: MergeInput) -> Result<Response, PluginError> {
-        group::merge(&input)
-    }
-}
+// Groups serve a project from one member, hosted members first under the
+// dependency-confusion guard (see `group.rs`).
+wharf_plugin_sdk::impl_group!(PyPi, |input| group::merge(&input));
 
 wharf_plugin_sdk::export!(PyPi with Proxy, Group);

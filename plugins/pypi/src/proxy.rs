@@ -17,11 +17,10 @@
 //!   revalidates the page when it holds no declaration of the file.
 
 use serde_json::Value;
-use wharf_plugin_sdk::proxy::{hex_digest, pair_digest, resolve, split_fragment, upstream_get};
+use wharf_plugin_sdk::upstream::{pair_digest, resolve, split_fragment, upstream_get};
 use wharf_plugin_sdk::{
-    ArtifactPlan, ArtifactSource, DeclaredArtifact, Digest, FetchPlan, FileRef, IndexSpec,
-    Operation, PackageRef, PluginError, Response, RewriteInput, Rewritten, Selector, ServeSpec,
-    VersionRef, params, percent_decode,
+    DeclaredArtifact, Digest, FetchPlan, FileRef, HashAlgorithm, IndexSpec, Operation, PackageRef,
+    PluginError, Response, RewriteInput, Rewritten, Selector, ServeSpec, params, percent_decode,
 };
 
 use crate::accept::Flavor;
@@ -45,18 +44,12 @@ pub fn plan(operation: &Operation) -> Result<FetchPlan, PluginError> {
         Operation::Serve(ServeSpec {
             selector: Selector::File(file),
             ..
-        }) => FetchPlan::Artifact(ArtifactPlan {
+        }) => FetchPlan::declared(
             // The version comes from the declaration: the one the file's name gives.
-            file: FileRef {
-                version: VersionRef {
-                    pkg: file.version.pkg.clone(),
-                    version: String::new(),
-                },
-                name: file.name.clone(),
-            },
-            lead: !file.name.ends_with(METADATA_SUFFIX),
-            source: ArtifactSource::DeclaredIn(project_page(&file.version.pkg)),
-        }),
+            FileRef::versionless(file.version.pkg.clone(), &file.name),
+            !file.name.ends_with(METADATA_SUFFIX),
+            project_page(&file.version.pkg),
+        ),
         _ => FetchPlan::NotFound,
     })
 }
@@ -224,7 +217,7 @@ fn json_digests(hashes: Option<&Value>) -> Vec<Digest> {
     };
     hashes
         .iter()
-        .filter_map(|(algorithm, hex)| hex_digest(algorithm, hex.as_str()?))
+        .filter_map(|(name, hex)| Digest::from_hex(HashAlgorithm::from_name(name)?, hex.as_str()?))
         .collect()
 }
 
@@ -315,7 +308,7 @@ fn projects(input: &RewriteInput, text: &str) -> Rewritten {
 pub(crate) mod tests {
     use super::*;
     use wharf_plugin_sdk::testing::request;
-    use wharf_plugin_sdk::{HashAlgorithm, Method, Request};
+    use wharf_plugin_sdk::{ArtifactSource, HashAlgorithm, Method, Request};
 
     use crate::routes::match_route;
 

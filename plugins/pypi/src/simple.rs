@@ -235,7 +235,7 @@ pub fn escape(text: &str) -> String {
 /// Percent-encodes a path segment: everything but RFC 3986 unreserved characters and
 /// the sub-delimiters versions and file names use (`+` of local versions, `!` of epochs).
 pub fn encode(segment: &str) -> String {
-    wharf_plugin_sdk::proxy::encode_segment_keeping(segment, b"!+")
+    wharf_plugin_sdk::upstream::encode_segment_keeping(segment, b"!+")
 }
 
 #[cfg(test)]

@@ -4,7 +4,7 @@
 
 use insta::assert_snapshot;
 use wharf_plugin_sdk::testing::{file, index_input, index_spec, package, request, snapshot};
-use wharf_plugin_sdk::{HashAlgorithm, IndexInput, Method, PackageDetail, Request, VersionDetail};
+use wharf_plugin_sdk::{IndexInput, Method, PackageDetail, Request, VersionDetail, upstream};
 
 use crate::routes::match_route;
 use crate::simple::render;
@@ -103,26 +103,9 @@ fn projects_json() {
     assert_snapshot!(rendered(request));
 }
 
-/// A proxy's rewritten page as a snapshot records it: the response, then each declared
-/// artifact (name, version, upstream URL) with its digests indented below it (the
-/// shape of `upstream::snapshot` in newer SDKs).
+/// A proxy's rewritten page as a snapshot records it (see `upstream::snapshot`).
 fn rewritten(input: wharf_plugin_sdk::RewriteInput) -> String {
-    let rewritten = crate::proxy::rewrite(&input).expect("rewrite");
-    let mut out = snapshot(&rewritten.response);
-    out.push_str("\ndeclares:\n");
-    for d in &rewritten.declares {
-        out.push_str(&format!("{} {} {}\n", d.name, d.version, d.url));
-        for digest in &d.digests {
-            let algorithm = match digest.algorithm {
-                HashAlgorithm::Md5 => "md5",
-                HashAlgorithm::Sha1 => "sha1",
-                HashAlgorithm::Sha256 => "sha256",
-                HashAlgorithm::Sha512 => "sha512",
-            };
-            out.push_str(&format!("  {algorithm}:{}\n", digest.hex));
-        }
-    }
-    out
+    upstream::snapshot(&crate::proxy::rewrite(&input).expect("rewrite"))
 }
 
 #[test]

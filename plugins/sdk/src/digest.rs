@@ -1,10 +1,34 @@
 //! Digests between the contract's lower-case hex and the raw bytes or foreign
-//! spellings formats carry (npm's base64 `integrity`, upper-case `shasum`s), checked
-//! against the algorithm's length so a truncated value never becomes an expectation.
+//! spellings formats carry (npm's base64 `integrity`, upper-case `shasum`s, PyPI's
+//! `SHA-256` names), checked against the algorithm's length so a truncated value never
+//! becomes an expectation.
 
 use crate::{Digest, HashAlgorithm};
 
 impl HashAlgorithm {
+    /// The algorithm a document names (`sha256`, `SHA-256`, `md5`), if the host
+    /// computes it.
+    pub fn from_name(name: &str) -> Option<Self> {
+        match name.to_ascii_lowercase().replace('-', "").as_str() {
+            "md5" => Some(Self::Md5),
+            "sha1" => Some(Self::Sha1),
+            "sha256" => Some(Self::Sha256),
+            "sha512" => Some(Self::Sha512),
+            _ => None,
+        }
+    }
+
+    /// Its name as the contract and most formats write it: `md5`, `sha1`, `sha256`,
+    /// `sha512`.
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::Md5 => "md5",
+            Self::Sha1 => "sha1",
+            Self::Sha256 => "sha256",
+            Self::Sha512 => "sha512",
+        }
+    }
+
     /// Bytes of a digest of this algorithm.
     pub fn byte_len(self) -> usize {
         match self {
@@ -26,8 +50,9 @@ impl Digest {
         })
     }
 
-    /// The digest written as hex in either case (npm `shasum`); `None` unless it is
-    /// exactly the algorithm's length in hex digits.
+    /// The digest written as hex in either case (npm `shasum`, PyPI `hashes`); `None`
+    /// unless it is exactly the algorithm's length in hex digits. With
+    /// [`HashAlgorithm::from_name`] for a digest whose algorithm a document names.
     pub fn from_hex(algorithm: HashAlgorithm, hex: &str) -> Option<Self> {
         (hex.len() == 2 * algorithm.byte_len() && hex.bytes().all(|b| b.is_ascii_hexdigit())).then(
             || Self {
@@ -74,5 +99,22 @@ mod tests {
             hex: "abc".into(),
         };
         assert!(odd.to_bytes().is_none());
+    }
+
+    #[test]
+    fn names_are_read_loosely_and_written_in_lower_case() {
+        for algorithm in [
+            HashAlgorithm::Md5,
+            HashAlgorithm::Sha1,
+            HashAlgorithm::Sha256,
+            HashAlgorithm::Sha512,
+        ] {
+            assert_eq!(HashAlgorithm::from_name(algorithm.name()), Some(algorithm));
+        }
+        assert_eq!(
+            HashAlgorithm::from_name("SHA-256"),
+            Some(HashAlgorithm::Sha256)
+        );
+        assert_eq!(HashAlgorithm::from_name("blake2b_256"), None);
     }
 }

@@ -14,7 +14,6 @@ pub mod json;
 pub mod members;
 pub mod multipart;
 pub mod params;
-pub mod proxy;
 pub mod reply;
 pub mod settings;
 pub mod testing;
@@ -65,9 +64,10 @@ pub const CONTRACT_VERSION: &str = "0.3.1";
 /// Exports a type implementing [`Plugin`] as the component's `wharf:format/plugin`, and
 /// the optional interfaces it implements: `export!(Npm)` for a format without proxy and
 /// group repositories, `export!(Npm with Proxy)` or `export!(Npm with Proxy, Group)`
-/// for one whose type also implements [`Proxy`] (and [`Group`]). An interface the type
-/// does not implement is exported answering "not supported", which is how the host
-/// tells (`supports-proxy`, `supports-groups`).
+/// for one whose type also implements [`Proxy`] (and [`Group`]), by hand or with
+/// [`impl_proxy!`] and [`impl_group!`]. An interface the type does not implement is
+/// exported answering "not supported", which is how the host tells (`supports-proxy`,
+/// `supports-groups`).
 ///
 /// Only for WebAssembly: the export symbols' names (`wharf:format/plugin@0.3.1#…`) are
 /// not valid in a native shared library, and native builds exist only to run unit
@@ -150,6 +150,85 @@ macro_rules! export {
                 );
             }
         };
+    };
+}
+
+/// Implements [`Proxy`] for a format type whose proxy code lives in functions of its
+/// own: `supports-proxy` answers true, and `plan` and `rewrite` call `$plan` and
+/// `$rewrite`, functions or closures (without captures) taking the contract's
+/// arguments, in the contract's order:
+///
+/// ```
+/// # struct Npm;
+/// # mod proxy {
+/// #     use wharf_plugin_sdk::*;
+/// #     pub fn plan(_: &Operation) -> FetchPlan { FetchPlan::NotFound }
+/// #     pub fn rewrite(_: &RewriteInput) -> Result<Rewritten, PluginError> { todo!() }
+/// # }
+/// wharf_plugin_sdk::impl_proxy!(
+///     Npm,
+///     |operation, _request| Ok(proxy::plan(&operation)),
+///     |input| proxy::rewrite(&input)
+/// );
+/// # use wharf_plugin_sdk::Proxy;
+/// # assert!(Npm::supports_proxy());
+/// ```
+///
+/// It writes the impl block a format would otherwise write by hand, no more; write
+/// that block instead when the code is not a call (`plugins/generic` does).
+#[macro_export]
+macro_rules! impl_proxy {
+    ($ty:ty, $plan:expr, $rewrite:expr $(,)?) => {
+        impl $crate::Proxy for $ty {
+            fn supports_proxy() -> bool {
+                true
+            }
+            fn plan(
+                operation: $crate::Operation,
+                request: $crate::Request,
+            ) -> ::core::result::Result<$crate::FetchPlan, $crate::PluginError> {
+                let plan: fn(
+                    $crate::Operation,
+                    $crate::Request,
+                )
+                    -> ::core::result::Result<$crate::FetchPlan, $crate::PluginError> = $plan;
+                plan(operation, request)
+            }
+            fn rewrite(
+                input: $crate::RewriteInput,
+            ) -> ::core::result::Result<$crate::Rewritten, $crate::PluginError> {
+                let rewrite: fn(
+                    $crate::RewriteInput,
+                )
+                    -> ::core::result::Result<$crate::Rewritten, $crate::PluginError> = $rewrite;
+                rewrite(input)
+            }
+        }
+    };
+}
+
+/// Implements [`Group`] for a format type: `supports-groups` answers true, and `merge`
+/// calls `$merge`, a function or closure (without captures) taking the contract's
+/// [`MergeInput`]: `wharf_plugin_sdk::impl_group!(Npm, group::merge);`, or
+/// `impl_group!(Maven, |input| group::merge(&input))`. Like [`impl_proxy!`], it writes
+/// the impl block a format would otherwise write by hand, no more.
+#[macro_export]
+macro_rules! impl_group {
+    ($ty:ty, $merge:expr $(,)?) => {
+        impl $crate::Group for $ty {
+            fn supports_groups() -> bool {
+                true
+            }
+            fn merge(
+                input: $crate::MergeInput,
+            ) -> ::core::result::Result<$crate::Response, $crate::PluginError> {
+                let merge: fn(
+                    $crate::MergeInput,
+                )
+                    -> ::core::result::Result<$crate::Response, $crate::PluginError> = $merge;
+                merge(input)
+            }
+        }
     };
 }
 

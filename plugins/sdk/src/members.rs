@@ -1,5 +1,6 @@
-//! The members' documents a group's `merge` receives: which members have one, and
-//! (feature `json`) their search pages as one page.
+//! The members' documents a group's `merge` receives: which members have one
+//! ([`found`]), which member answers under the dependency-confusion guard ([`first`],
+//! [`first_found`]), and (feature `json`) their search pages as one page (`concat`).
 
 use crate::{MemberDocument, Response};
 
@@ -9,6 +10,56 @@ pub fn found(member: &MemberDocument) -> Option<&Response> {
         .document
         .as_ref()
         .filter(|d| matches!(d.status, 0 | 200))
+}
+
+/// The first member, in priority order, whose document `has` what is asked. With
+/// `guard` on (the group's `confusion-guard`, for the documents a format guards), only
+/// hosted members count when one of them has it, so that an upstream cannot shadow a
+/// name a hosted member owns.
+pub fn first(
+    members: &[MemberDocument],
+    guard: bool,
+    has: impl Fn(&Response) -> bool,
+) -> Option<&MemberDocument> {
+    let holds = |m: &&MemberDocument| found(m).is_some_and(&has);
+    let guarded = guard && members.iter().filter(|m| m.hosted).any(|m| holds(&m));
+    members.iter().filter(|m| m.hosted || !guarded).find(holds)
+}
+
+/// The document of the first member that has one, guarded as [`first`] says: what a
+/// format that takes a document whole from one member serves.
+pub fn first_found(members: &[MemberDocument], guard: bool) -> Option<&Response> {
+    first(members, guard, |_| true).and_then(found)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::testing::{hosted, proxied};
+
+    fn doc(body: &str) -> Option<Response> {
+        Some(Response::new(200, "text/plain", body))
+    }
+
+    #[test]
+    fn the_guard_keeps_to_hosted_members_when_one_has_the_name() {
+        let members = [
+            proxied("up", doc("upstream")),
+            hosted("missing", Some(Response::new(404, "", ""))),
+            hosted("acme", doc("private")),
+        ];
+        let body = |r: Option<&Response>| r.map(|r| r.body.clone());
+        assert_eq!(body(first_found(&members, true)), Some(b"private".to_vec()));
+        assert_eq!(
+            body(first_found(&members, false)),
+            Some(b"upstream".to_vec())
+        );
+        // What no hosted member has comes from the others, guard or not.
+        let wanted = |r: &Response| r.body == b"upstream";
+        assert_eq!(first(&members, true, wanted).unwrap().owner, "up");
+        assert!(first_found(&members[1..2], true).is_none());
+        assert!(found(&members[1]).is_none());
+    }
 }
 
 #[cfg(feature = "json")]
@@ -23,7 +74,7 @@ mod search {
     use super::found;
     use crate::{MemberDocument, PluginError};
 
-    /// Where a format's search page keeps what [`concat`] reads, as JSON pointers.
+    /// Where a format's search page keeps what [`concat()`] reads, as JSON pointers.
     pub struct Shape<'a> {
         /// The hits array (`/data`, `/crates`).
         pub hits: &'a str,

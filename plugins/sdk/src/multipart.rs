@@ -4,9 +4,9 @@
 //! An upload may be hundreds of MiB, so it is never copied into the guest: delimiters
 //! are located with the host's search ([`UploadBody::find`]) and only part headers and the
 //! small text fields a plugin asks for are read. A file part is a [`ByteRange`] of the
-//! upload, which a publish plan hands back to the host as [`FileSource::Slice`]
-//! (`crate::FileSource`), so its bytes go from the request body to the blob store
-//! without passing through the plugin.
+//! upload, which a publish plan hands back to the host as a
+//! [`FileSource::Slice`](crate::FileSource::Slice), so its bytes go from the request
+//! body to the blob store without passing through the plugin.
 //!
 //! [`Form::read`] is the usual entry point: every part without a file name becomes a
 //! text field, every part with one a [`Part`] whose range the plugin keeps. [`parts`]

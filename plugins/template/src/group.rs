@@ -7,6 +7,7 @@
 
 use std::collections::BTreeSet;
 
+use wharf_plugin_sdk::members::found;
 use wharf_plugin_sdk::{
     IndexSpec, MemberDocument, MergeInput, Operation, PluginError, Response, json,
 };
@@ -17,7 +18,7 @@ pub fn merge(input: &MergeInput) -> Result<Response, PluginError> {
     let found: Vec<(&MemberDocument, &Response)> = input
         .members
         .iter()
-        .filter_map(|m| Some((m, m.document.as_ref().filter(|d| d.status == 200)?)))
+        .filter_map(|m| Some((m, found(m)?)))
         .collect();
     let guarded = input.confusion_guard && found.iter().any(|(m, _)| m.hosted);
     let mut found = found

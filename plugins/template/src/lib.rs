@@ -31,11 +31,11 @@ use std::io::Read;
 
 use serde::{Deserialize, Serialize};
 use wharf_plugin_sdk::{
-    DeleteTarget, Descriptor, FetchPlan, FileRef, FileSource, IndexInput, IndexSpec, IntegerRange,
-    ListingSpec, MergeInput, Method, Operation, OwnerFile, PackageRef, PlanFile, PlanVersion,
-    Plugin, PluginError, PublishPlan, Request, Response, RewriteInput, Rewritten, Route, Selector,
-    SettingDecl, SettingKind, SettingValue, Upload, UploadBody, UploadReader, UploadSpec,
-    VersionMode, VersionRef, params, settings,
+    DeleteTarget, Descriptor, FileRef, FileSource, IndexInput, IndexSpec, IntegerRange,
+    ListingSpec, Method, Operation, OwnerFile, PackageRef, PlanFile, PlanVersion, Plugin,
+    PluginError, PublishPlan, Request, Response, Route, Selector, SettingDecl, SettingKind,
+    SettingValue, Upload, UploadBody, UploadReader, UploadSpec, VersionMode, VersionRef, params,
+    settings,
 };
 
 /// The format's name; the `[formats.NAME]` table that enables the plugin must match it.
@@ -125,31 +125,18 @@ impl Plugin for Template {
     }
 }
 
-/// Proxy repositories of this format (`[proxies.NAME]` with `format = "template"`).
-impl wharf_plugin_sdk::Proxy for Template {
-    fn supports_proxy() -> bool {
-        true
-    }
+// Proxy repositories of this format (`[proxies.NAME]` with `format = "template"`):
+// `impl_proxy!` writes `impl Proxy for Template`, whose `supports_proxy` answers true
+// and whose `plan(operation, request)` and `rewrite(input)` call these closures.
+wharf_plugin_sdk::impl_proxy!(
+    Template,
+    |operation, _request| Ok(proxy::plan(&operation)),
+    |input| proxy::rewrite(&input)
+);
 
-    fn plan(operation: Operation, _request: Request) -> Result<FetchPlan, PluginError> {
-        Ok(proxy::plan(&operation))
-    }
-
-    fn rewrite(input: RewriteInput) -> Result<Rewritten, PluginError> {
-        proxy::rewrite(&input)
-    }
-}
-
-/// Group repositories of this format (`[groups.NAME]`).
-impl wharf_plugin_sdk::Group for Template {
-    fn supports_groups() -> bool {
-        true
-    }
-
-    fn merge(input: MergeInput) -> Result<Response, PluginError> {
-        group::merge(&input)
-    }
-}
+// Group repositories of this format (`[groups.NAME]`): `supports_groups` true, and
+// `merge(input)` calls this.
+wharf_plugin_sdk::impl_group!(Template, |input| group::merge(&input));
 
 wharf_plugin_sdk::export!(Template with Proxy, Group);
 

@@ -5,9 +5,10 @@
 //! declared with its upstream URL and digest, which the host fetches and checks the
 //! first time a client asks for the file.
 
+use wharf_plugin_sdk::upstream::upstream_get;
 use wharf_plugin_sdk::{
-    ArtifactPlan, ArtifactSource, DeclaredArtifact, Digest, FetchPlan, HashAlgorithm, IndexSpec,
-    Operation, PluginError, RewriteInput, Rewritten, Selector, ServeSpec, UpstreamRequest, json,
+    DeclaredArtifact, Digest, FetchPlan, HashAlgorithm, IndexSpec, Operation, PluginError,
+    RewriteInput, Rewritten, Selector, ServeSpec, json,
 };
 
 use crate::index::{self, Versions};
@@ -20,20 +21,19 @@ pub fn plan(operation: &Operation) -> FetchPlan {
             pkg: Some(pkg),
             view,
             ..
-        }) if view == index::VERSIONS => FetchPlan::Document(UpstreamRequest {
-            path: format!("/{}", pkg.name),
-            accept: Some("application/json".to_string()),
-            head_validator: None,
-        }),
+        }) if view == index::VERSIONS => FetchPlan::Document(upstream_get(
+            format!("/{}", pkg.name),
+            Some("application/json"),
+        )),
         // A file: where it is and its digest come from the package's index.
         Operation::Serve(ServeSpec {
             selector: Selector::File(file),
             digest_of: None,
-        }) => FetchPlan::Artifact(ArtifactPlan {
-            file: file.clone(),
-            lead: true,
-            source: ArtifactSource::DeclaredIn(crate::versions_index(file.version.pkg.clone())),
-        }),
+        }) => FetchPlan::declared(
+            file.clone(),
+            true,
+            crate::versions_index(file.version.pkg.clone()),
+        ),
         // The owner's listing and `/-/{file}` name no package to ask the upstream for.
         _ => FetchPlan::NotFound,
     }
@@ -74,7 +74,7 @@ pub fn rewrite(input: &RewriteInput) -> Result<Rewritten, PluginError> {
 #[cfg(test)]
 mod tests {
     use wharf_plugin_sdk::testing::{self, UPSTREAM};
-    use wharf_plugin_sdk::{Method, Plugin, Request};
+    use wharf_plugin_sdk::{ArtifactSource, Method, Plugin, Request};
 
     use super::*;
     use crate::Template;
