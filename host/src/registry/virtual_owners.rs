@@ -163,15 +163,21 @@ fn check_members(
         if configured {
             continue;
         }
-        if real_owner(tx, member)?.is_none() {
-            let once = match owners::by_name(tx, member)? {
-                Some(_) => " (it was a proxy or group whose table is gone)",
-                None => "",
-            };
+        if real_owner(tx, member)?.is_some() {
+            continue;
+        }
+        if owners::by_name(tx, member)?.is_some() {
             return Err(Error::NotFound(format!(
-                "groups.{name}.members: no user, organization or proxy named {member:?}{once}"
+                "groups.{name}.members: {member:?} was a proxy or group whose table is gone"
             )));
         }
+        // A member made later (`wharf org create`, the first start's admin) joins the
+        // group as it appears; reads skip members that do not exist.
+        tracing::warn!(
+            group = %name,
+            member = %member,
+            "group member does not exist (yet): skipped until it does"
+        );
     }
     Ok(())
 }
@@ -285,7 +291,7 @@ mod tests {
         let without =
             config("[groups.npm-all]\nformat = \"npm\"\nmembers = [\"acme\", \"npm-public\"]\n");
         let err = set_up(&without, db, &[]).unwrap_err().to_string();
-        assert!(err.contains("groups.npm-all.members: no user, organization or proxy named \"npm-public\" (it was a proxy"), "{err}");
+        assert!(err.contains("groups.npm-all.members: \"npm-public\" was a proxy or group whose table is gone"), "{err}");
         let found = set_up(
             &config("[groups.npm-all]\nformat = \"npm\"\nmembers = [\"acme\"]\n"),
             db,
@@ -345,14 +351,14 @@ mod tests {
                 proxy("p", "private = true\nreaders = [\"nobody\"]\n"),
                 "proxies.p.readers: no user or organization named \"nobody\"",
             ),
-            (
-                "[groups.g]\nformat = \"npm\"\nmembers = [\"acme\", \"ghost\"]\n".into(),
-                "groups.g.members: no user, organization or proxy named \"ghost\"",
-            ),
         ] {
             let err = format!("{:#}", set_up(&config(&text), db, &[]).unwrap_err());
             assert!(err.contains(expected), "{text}\n→ {err}");
         }
+        // A member that does not exist yet is skipped, not refused: it may be made
+        // after the group (an organization, the first start's admin).
+        let later = "[groups.g]\nformat = \"npm\"\nmembers = [\"acme\", \"ghost\"]\n";
+        assert!(set_up(&config(later), db, &[]).is_ok());
     }
 
     /// Generic's plugin exports `proxy` answering that it has no proxies.

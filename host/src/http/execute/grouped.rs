@@ -163,6 +163,7 @@ impl Context<'_> {
         match found {
             Ok(document) if document.status == 200 => Ok(Some(document)),
             Ok(_) | Err(Error::NotFound(_)) => Ok(None),
+            Err(Error::Plugin(PluginFailure::Rejected { status: 404, .. })) => Ok(None),
             Err(e) => Err(e),
         }
     }
