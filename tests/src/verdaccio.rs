@@ -21,23 +21,24 @@ pub struct Verdaccio {
     pub url: String,
     /// The publishing user's token.
     pub token: String,
-    /// An npm env whose `.npmrc` points at this Verdaccio with the token.
-    pub publisher: NpmEnv,
     child: Child,
     dir: tempfile::TempDir,
 }
 
-/// Exits node, removing the storage, once the test process (its parent) has ended and
-/// the child was re-parented. (Verdaccio does not leave stdin alone: the end of a stdin
-/// pipe is no signal.)
+/// Kills node, removing the storage, once the test process (its parent) has ended and
+/// node was re-parented. Only on the main thread: node preloads this into Verdaccio's
+/// logger thread too, whose exit would leave the main thread waiting for it to flush.
+/// (Verdaccio does not leave stdin alone: the end of a stdin pipe is no signal.)
 const WATCHDOG: &str = r#"
 const parent = process.ppid;
-setInterval(() => {
-  if (process.ppid !== parent) {
-    require("fs").rmSync(process.env.WHARF_VERDACCIO_DIR, { recursive: true, force: true });
-    process.exit(0);
-  }
-}, 200).unref();
+if (require("worker_threads").isMainThread) {
+  setInterval(() => {
+    if (process.ppid !== parent) {
+      require("fs").rmSync(process.env.WHARF_VERDACCIO_DIR, { recursive: true, force: true });
+      process.kill(process.pid, "SIGKILL");
+    }
+  }, 200).unref();
+}
 "#;
 
 impl Verdaccio {
@@ -115,19 +116,24 @@ impl Verdaccio {
             Ok(token) => token,
             Err(why) => return Err(stop(child, &dir, &why)),
         };
-        let publisher = NpmEnv::for_registry(&url, Some(&token));
         Ok(Self {
             url,
             token,
-            publisher,
             child,
             dir,
         })
     }
 
+    /// An npm env whose `.npmrc` points at this Verdaccio with the token (a new one each
+    /// time: a shared Verdaccio is never dropped, and must hold no temp dir of its own
+    /// but the storage its watchdog removes).
+    pub fn publisher(&self) -> NpmEnv {
+        NpmEnv::for_registry(&self.url, Some(&self.token))
+    }
+
     /// Publishes a package with `npm publish` (see [`NpmEnv::publish`]).
     pub fn publish(&self, manifest: Value, files: &[(&str, &[u8])]) {
-        self.publisher.publish(manifest, files);
+        self.publisher().publish(manifest, files);
     }
 
     /// The packument of `name` as Verdaccio serves it.
