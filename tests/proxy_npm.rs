@@ -497,41 +497,59 @@ fn a_corrupted_upstream_tarball_is_refused_and_not_cached() {
 }
 
 /// (viii) The dependency-confusion guard: acme has internal-lib 1.0.0, the upstream a
-/// higher 2.0.0; through the group only acme's exists.
+/// higher 2.0.0; through a group only acme's exists, even with the proxy listed first,
+/// unless the group turns the guard off (then the first member that has it wins).
 #[test]
 fn a_group_serves_a_hosted_name_only_from_its_hosted_members() {
     let Some(verdaccio) = upstream() else {
         return;
     };
     let counting = CountingProxy::start(&verdaccio.url);
-    let server = wharf(&format!("{}/", counting.url), &[]);
+    let upstream_url = format!("{}/", counting.url);
+    let proxy_first = [PROXY, "acme"];
+    let server = TestServer::builder()
+        .user("acme")
+        .toml(
+            config(&upstream_url, &[])
+                + &repositories::group("proxy-first", "npm", &proxy_first, &[])
+                + &repositories::group(
+                    "unguarded",
+                    "npm",
+                    &proxy_first,
+                    &["confusion_guard = false"],
+                ),
+        )
+        .start();
     let acme = server.token("acme", Scope::Write, None);
     NpmEnv::new(&server, "acme", Some(&acme))
         .publish(json!({ "name": "internal-lib", "version": "1.0.0" }), &[]);
 
-    let through_proxy: Value = client()
-        .get(format!("{}internal-lib", server.npm_registry(PROXY)))
-        .send()
-        .unwrap()
-        .json()
-        .unwrap();
-    assert!(
-        through_proxy["versions"]["2.0.0"].is_object(),
-        "the upstream has 2.0.0"
+    let versions = |owner: &str| -> Vec<String> {
+        let res = client()
+            .get(format!("{}internal-lib", server.npm_registry(owner)))
+            .send()
+            .unwrap();
+        assert_eq!(res.status(), StatusCode::OK, "{owner}");
+        let packument: Value = res.json().unwrap();
+        packument["versions"]
+            .as_object()
+            .unwrap()
+            .keys()
+            .cloned()
+            .collect()
+    };
+    assert_eq!(versions(PROXY), ["2.0.0"], "the upstream's");
+    assert_eq!(versions(GROUP), ["1.0.0"]);
+    assert_eq!(
+        versions("proxy-first"),
+        ["1.0.0"],
+        "the guard beats member order"
     );
-    let through_group: Value = client()
-        .get(format!("{}internal-lib", server.npm_registry(GROUP)))
-        .send()
-        .unwrap()
-        .json()
-        .unwrap();
-    let versions: Vec<&String> = through_group["versions"]
-        .as_object()
-        .unwrap()
-        .keys()
-        .collect();
-    assert_eq!(versions, ["1.0.0"], "{through_group}");
-    assert_eq!(through_group["dist-tags"]["latest"], "1.0.0");
+    assert_eq!(
+        versions("unguarded"),
+        ["2.0.0"],
+        "unguarded: the first member's"
+    );
 
     let env = NpmEnv::for_registry(&server.npm_registry(GROUP), None);
     let project = env.project("guarded");
