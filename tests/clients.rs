@@ -1,4 +1,5 @@
-//! The real-client tests: curl, npm (with pnpm and yarn), mvn, NuGet.exe, cargo, twine
+//! The real-client tests: curl, npm (with pnpm and yarn; its proxy and group
+//! repositories against Verdaccio and a second Wharf), mvn, NuGet.exe, cargo, twine
 //! and pip, skopeo, umoci and oras-py against a real server on 127.0.0.1.
 //!
 //! A missing client skips its test with the reason printed; under `CI=true` it fails
@@ -11,4 +12,5 @@ mod maven;
 mod npm;
 mod nuget;
 mod oci;
+mod proxy_npm;
 mod pypi;

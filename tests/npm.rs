@@ -1,100 +1,12 @@
 //! The npm format, driven by the real npm, pnpm and yarn clients, plus the protocol
 //! edges (bad bodies, digests, caching, URL forms) over plain HTTP.
 
-use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+use std::process::Output;
 
-use serde_json::{Value, json};
+use serde_json::json;
 use wharf::db::tokens::Scope;
-use wharf_tests::{StatusCode, TestServer, client, require_tool, run};
-
-/// One npm user's world: a home dir with `.npmrc`, its own cache, and projects.
-struct NpmEnv {
-    dir: tempfile::TempDir,
-    registry: String,
-}
-
-impl NpmEnv {
-    /// `.npmrc` pointing at `owner`'s npm registry, with `token` if given.
-    fn new(server: &TestServer, owner: &str, token: Option<&str>) -> Self {
-        let dir = tempfile::tempdir().unwrap();
-        let registry = format!("{}/api/packages/{owner}/npm/", server.url);
-        let mut npmrc = format!("registry={registry}\n");
-        if let Some(token) = token {
-            let host_path = registry.trim_start_matches("http:");
-            npmrc.push_str(&format!("{host_path}:_authToken={token}\n"));
-        }
-        std::fs::write(dir.path().join(".npmrc"), npmrc).unwrap();
-        Self { dir, registry }
-    }
-
-    fn home(&self) -> &Path {
-        self.dir.path()
-    }
-
-    /// A command with this env's config, cache and home, and nothing from the machine's.
-    fn command(&self, program: &str, cwd: &Path) -> Command {
-        let mut c = Command::new(program);
-        c.current_dir(cwd)
-            .env("HOME", self.home())
-            .env("npm_config_userconfig", self.home().join(".npmrc"))
-            .env("npm_config_cache", self.home().join("cache"))
-            .env("npm_config_update_notifier", "false")
-            .env("npm_config_audit", "false")
-            .env("npm_config_fund", "false")
-            .env("YARN_CACHE_FOLDER", self.home().join("yarn-cache"))
-            .env("XDG_DATA_HOME", self.home().join("xdg-data"))
-            .env("XDG_CACHE_HOME", self.home().join("xdg-cache"));
-        c
-    }
-
-    fn run(&self, program: &str, cwd: &Path, args: &[&str]) -> Output {
-        let mut command = self.command(program, cwd);
-        command.args(args);
-        run(command, &format!("{program} {}", args.join(" ")))
-    }
-
-    /// Runs npm and returns stdout, failing the test on a non-zero exit.
-    fn npm(&self, cwd: &Path, args: &[&str]) -> String {
-        let out = self.run("npm", cwd, args);
-        assert!(out.status.success(), "npm {args:?} failed");
-        String::from_utf8(out.stdout).unwrap()
-    }
-
-    /// `npm … --json`, parsed.
-    fn npm_json(&self, cwd: &Path, args: &[&str]) -> Value {
-        let mut args = args.to_vec();
-        args.push("--json");
-        serde_json::from_str(&self.npm(cwd, &args)).expect("npm printed JSON")
-    }
-
-    /// A package directory with `package.json` = `manifest` and an `index.js`.
-    fn package(&self, manifest: Value) -> PathBuf {
-        let name = manifest["name"].as_str().unwrap().replace('/', "_");
-        let version = manifest["version"].as_str().unwrap();
-        let dir = self.home().join("src").join(format!("{name}-{version}"));
-        std::fs::create_dir_all(&dir).unwrap();
-        std::fs::write(dir.join("package.json"), manifest.to_string()).unwrap();
-        std::fs::write(
-            dir.join("index.js"),
-            format!("module.exports = {:?};\n", format!("{name}@{version}")),
-        )
-        .unwrap();
-        dir
-    }
-
-    /// An empty project to install into.
-    fn project(&self, name: &str) -> PathBuf {
-        let dir = self.home().join("projects").join(name);
-        std::fs::create_dir_all(&dir).unwrap();
-        std::fs::write(
-            dir.join("package.json"),
-            json!({ "name": name, "version": "1.0.0", "private": true }).to_string(),
-        )
-        .unwrap();
-        dir
-    }
-}
+use wharf_tests::npm::{NpmEnv, installed_version};
+use wharf_tests::{StatusCode, TestServer, client, require_tool};
 
 /// A server with user alice and an npm env holding her write token, or `None` when a
 /// client is missing outside CI.
@@ -106,16 +18,6 @@ fn start_for_alice(tools: &[&str]) -> Option<(TestServer, NpmEnv)> {
     let token = server.user("alice", Scope::Write);
     let env = NpmEnv::new(&server, "alice", Some(&token));
     Some((server, env))
-}
-
-fn installed_version(project: &Path, name: &str) -> String {
-    let manifest =
-        std::fs::read_to_string(project.join("node_modules").join(name).join("package.json"))
-            .unwrap_or_else(|e| panic!("{name} is installed in {}: {e}", project.display()));
-    serde_json::from_str::<Value>(&manifest).unwrap()["version"]
-        .as_str()
-        .unwrap()
-        .to_string()
 }
 
 /// Publishes the test packages: `dep-lib` 1.0.0, 1.1.0 and 2.0.0-beta.1 (tag beta), and

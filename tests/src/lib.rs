@@ -17,6 +17,11 @@ use wharf::db::tokens::{self, Scope};
 pub use reqwest::StatusCode;
 pub use reqwest::blocking::Client;
 
+pub mod counting_proxy;
+pub mod npm;
+pub mod repositories;
+pub mod verdaccio;
+
 /// The admin account every test server starts with.
 pub const ADMIN_PASSWORD: &str = "admin-password-for-tests";
 
@@ -49,6 +54,10 @@ pub struct Builder {
     configure: Option<Configure>,
     format_max_concurrent: Vec<(String, u32)>,
     server: Option<ServerChange>,
+    toml: Option<String>,
+    users: Vec<String>,
+    data_dir: Option<PathBuf>,
+    listen: Option<SocketAddr>,
 }
 
 /// A last change to a test server's configuration.
@@ -115,18 +124,58 @@ impl Builder {
         self
     }
 
+    /// Starts from this `registry.toml` text instead of the defaults (sections the
+    /// harness has no setter for, such as `[proxies.NAME]` and `[groups.NAME]`); the
+    /// listen address, public URL and data dir are still the test's own.
+    pub fn toml(mut self, text: impl Into<String>) -> Self {
+        self.toml = Some(text.into());
+        self
+    }
+
+    /// A user (password `{name}-password`) that exists before the server first opens
+    /// its data dir, as the hosted members a group names at startup must; get a token
+    /// with [`TestServer::token`].
+    pub fn user(mut self, name: &str) -> Self {
+        self.users.push(name.into());
+        self
+    }
+
+    /// Serves from `dir` (kept by the caller) instead of a fresh temp dir, so a second
+    /// server with another configuration opens what a first one left there.
+    pub fn data_dir(mut self, dir: impl AsRef<Path>) -> Self {
+        self.data_dir = Some(dir.as_ref().into());
+        self
+    }
+
+    /// Listens on `addr` (a stopped server's, so the URLs it handed out stay valid)
+    /// instead of a fresh port.
+    pub fn listen(mut self, addr: SocketAddr) -> Self {
+        self.listen = Some(addr);
+        self
+    }
+
     pub fn start(self) -> TestServer {
         init_logging();
         let data_dir = tempfile::tempdir().expect("temp dir");
-        let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind 127.0.0.1:0");
+        let bind = self
+            .listen
+            .unwrap_or_else(|| "127.0.0.1:0".parse().unwrap());
+        let listener = std::net::TcpListener::bind(bind).expect("bind 127.0.0.1");
         let addr = listener.local_addr().unwrap();
         listener.set_nonblocking(true).unwrap();
 
-        let mut config = Config::default();
+        let mut config = match &self.toml {
+            Some(text) => {
+                Config::parse(text).unwrap_or_else(|e| panic!("test registry.toml: {e:#}\n{text}"))
+            }
+            None => Config::default(),
+        };
         config.server.listen = addr;
         config.server.public_url = Some(format!("http://{addr}"));
         config.server.shutdown_grace_secs = 5;
-        config.storage.data_dir = data_dir.path().to_path_buf();
+        config.storage.data_dir = self
+            .data_dir
+            .unwrap_or_else(|| data_dir.path().to_path_buf());
         if let Some(ms) = self.plugin_time_ms {
             config.limits.plugin_time_ms = ms;
         }
@@ -174,14 +223,10 @@ impl Builder {
         if let Some(prepare) = self.prepare {
             prepare(&config.storage.data_dir);
         }
+        let admin_token = bootstrap(&config, &self.users);
         share_plugin_cache(&config.storage.data_dir);
 
         let (registry, shutdown, thread) = launch(config.clone(), listener);
-        let admin_token =
-            wharf::registry::bootstrap::ensure_admin(&registry.db, Some(ADMIN_PASSWORD.into()))
-                .unwrap()
-                .map(|created| created.token)
-                .unwrap_or_default();
 
         TestServer {
             url: format!("http://{addr}"),
@@ -194,6 +239,22 @@ impl Builder {
             thread: Some(thread),
         }
     }
+}
+
+/// Makes the admin (on a fresh data dir: its token, else empty) and `users` before the
+/// server opens the data dir: the owners a server makes at startup (proxies and groups)
+/// would otherwise count as existing accounts, and a group's hosted members must exist
+/// by then.
+fn bootstrap(config: &Config, users: &[String]) -> String {
+    let db = wharf::registry::open_db(config).expect("database opens");
+    let admin_token = wharf::registry::bootstrap::ensure_admin(&db, Some(ADMIN_PASSWORD.into()))
+        .unwrap()
+        .map(|created| created.token)
+        .unwrap_or_default();
+    for name in users {
+        create_user(&db, name);
+    }
+    admin_token
 }
 
 /// Opens the registry of `config` and serves it on `listener` from its own thread.
@@ -268,15 +329,13 @@ impl TestServer {
 
     /// Creates a user with password `{name}-password` and returns a token of `scope`.
     pub fn user(&self, name: &str, scope: Scope) -> String {
-        let hash = wharf::auth::secrets::hash_password(&format!("{name}-password"));
-        let owned = name.to_string();
-        self.registry
-            .db
-            .write_sync(move |tx| {
-                owners::create(tx, &owned, OwnerKind::User, Some(&hash), false, false).map(|_| ())
-            })
-            .unwrap();
+        create_user(&self.registry.db, name);
         self.token(name, scope, None)
+    }
+
+    /// The npm registry URL of `owner` (a user, org, proxy or group), with its slash.
+    pub fn npm_registry(&self, owner: &str) -> String {
+        format!("{}/api/packages/{owner}/npm/", self.url)
     }
 
     /// A new token for an existing user.
@@ -364,6 +423,16 @@ impl TestServer {
     }
 }
 
+/// A user with password `{name}-password`.
+fn create_user(db: &wharf::db::Db, name: &str) {
+    let hash = wharf::auth::secrets::hash_password(&format!("{name}-password"));
+    let owned = name.to_string();
+    db.write_sync(move |tx| {
+        owners::create(tx, &owned, OwnerKind::User, Some(&hash), false, false).map(|_| ())
+    })
+    .unwrap();
+}
+
 impl Drop for TestServer {
     fn drop(&mut self) {
         self.stop();
@@ -384,8 +453,12 @@ fn init_logging() {
 
 /// Points the data dir's plugin cache at one directory shared by all test servers, so
 /// each component is compiled once per machine rather than once per test.
+/// A data dir a server opened before (`Builder::data_dir`) has the link already.
 fn share_plugin_cache(data_dir: &Path) {
-    std::os::unix::fs::symlink(plugin_cache_dir(), data_dir.join("plugin-cache")).unwrap();
+    match std::os::unix::fs::symlink(plugin_cache_dir(), data_dir.join("plugin-cache")) {
+        Err(e) if e.kind() != std::io::ErrorKind::AlreadyExists => panic!("plugin cache: {e}"),
+        _ => {}
+    }
 }
 
 /// The compiled-component cache all tests share (created on first use).
