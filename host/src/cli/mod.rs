@@ -86,7 +86,7 @@ pub struct Io<'a> {
 
 pub fn main() -> ExitCode {
     let cli = Cli::parse();
-    crate::logging::init();
+    let log = crate::logging::init();
     let (mut stdout, stdin) = (std::io::stdout().lock(), std::io::stdin());
     let interactive = std::io::IsTerminal::is_terminal(&stdin);
     let mut io = Io {
@@ -94,7 +94,10 @@ pub fn main() -> ExitCode {
         input: &mut stdin.lock(),
         interactive,
     };
-    match run(cli, &mut io) {
+    let result = run(cli, &mut io);
+    // What was logged comes before the final error line.
+    drop(log);
+    match result {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
             eprintln!("error: {e:#}");

@@ -291,7 +291,12 @@ mod tests {
         let without =
             config("[groups.npm-all]\nformat = \"npm\"\nmembers = [\"acme\", \"npm-public\"]\n");
         let err = set_up(&without, db, &[]).unwrap_err().to_string();
-        assert!(err.contains("groups.npm-all.members: \"npm-public\" was a proxy or group whose table is gone"), "{err}");
+        assert!(
+            err.contains(
+                "groups.npm-all.members: \"npm-public\" was a proxy or group whose table is gone"
+            ),
+            "{err}"
+        );
         let found = set_up(
             &config("[groups.npm-all]\nformat = \"npm\"\nmembers = [\"acme\"]\n"),
             db,
