@@ -65,6 +65,7 @@ pub fn set_up(config: &Config, db: &Db, formats: &[FormatEntry]) -> anyhow::Resu
     if config.proxies.is_empty() && config.groups.is_empty() {
         return Ok(VirtualOwners::default());
     }
+    not_yet_supported(config)?;
     for (name, proxy) in &config.proxies {
         let entry = formats.iter().find(|f| f.name == proxy.format);
         if let Some(entry) = entry
@@ -182,6 +183,24 @@ fn check_members(
     Ok(())
 }
 
+/// Keys the configuration accepts whose behaviour is not built yet: refused rather than
+/// silently ignored, so that nobody counts on them.
+fn not_yet_supported(config: &Config) -> anyhow::Result<()> {
+    if let Some((name, _)) = config.proxies.iter().find(|(_, p)| p.max_size.is_some()) {
+        bail!(
+            "proxies.{name}.max_size: evicting cached artifacts by size is not supported yet; \
+             remove the key"
+        );
+    }
+    if let Some((name, _)) = config.groups.iter().find(|(_, g)| g.write_to.is_some()) {
+        bail!(
+            "groups.{name}.write_to: writing through a group is not supported yet; publish to \
+             the member itself and remove the key"
+        );
+    }
+    Ok(())
+}
+
 /// The user or organization `name`, if it is one (not a proxy or group).
 fn real_owner(tx: &Transaction<'_>, name: &str) -> Result<Option<owners::Owner>, Error> {
     Ok(match owners::by_name(tx, name)? {
@@ -214,7 +233,7 @@ mod tests {
     }
 
     const TABLES: &str = "[proxies.npm-public]\nformat = \"npm\"\nupstreams = [\"https://u.example\"]\n\
-        [groups.npm-all]\nformat = \"npm\"\nmembers = [\"acme\", \"npm-public\"]\nwrite_to = \"acme\"\n\
+        [groups.npm-all]\nformat = \"npm\"\nmembers = [\"acme\", \"npm-public\"]\n\
         private = true\nreaders = [\"ops\", \"carol\"]\n";
 
     /// A registry with users alice, bob (in ops) and carol, and organizations acme and ops.
@@ -366,10 +385,30 @@ mod tests {
         assert!(set_up(&config(later), db, &[]).is_ok());
     }
 
-    /// Generic's plugin exports `proxy` answering that it has no proxies.
+    #[test]
+    fn keys_not_built_yet_are_refused() {
+        let t = registry();
+        let db = &t.registry.db;
+        let write_to = "[groups.g]\nformat = \"npm\"\nmembers = [\"acme\"]\nwrite_to = \"acme\"\n";
+        let err = format!("{:#}", set_up(&config(write_to), db, &[]).unwrap_err());
+        assert!(
+            err.contains("groups.g.write_to: writing through a group is not supported yet"),
+            "{err}"
+        );
+        let max_size = "[proxies.p]\nformat = \"npm\"\nupstreams = [\"https://u.example\"]\nmax_size = \"1 GiB\"\n";
+        let err = format!("{:#}", set_up(&config(max_size), db, &[]).unwrap_err());
+        assert!(err.contains("proxies.p.max_size: evicting"), "{err}");
+    }
+
+    /// A generic plugin built against contract 0.3.0 has no `proxy` export.
     #[test]
     fn the_format_must_support_proxies() {
-        let t = registry();
+        let fixture = std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+            .join("../tests/fixtures/contract-0.3.0/generic.wasm");
+        let t = TestRegistry::with(|config| {
+            let generic = config.formats.get_mut("generic").unwrap();
+            generic.plugin = crate::config::PluginSource::Path(fixture);
+        });
         let text = "[proxies.files]\nformat = \"generic\"\nupstreams = [\"https://u.example\"]\n";
         let err = set_up(&config(text), &t.registry.db, &t.registry.formats).unwrap_err();
         let err = err.to_string();
