@@ -1,0 +1,104 @@
+#!/usr/bin/env bash
+# A warm npm proxy against the same package hosted (issue 21's "at least 90 % of the
+# same package hosted"). Two Wharf servers: the upstream hosts one package with a
+# ~52 KB tarball; the second hosts the same package under `admin` and proxies the
+# upstream as `npm-public`. After one request warms the proxy's cache, wrk fetches the
+# tarball and the abbreviated packument from the hosted owner and from the proxy,
+# interleaved round by round. Prints req/s and the server's CPU time per request, and
+# the proxy/hosted ratios. Checks nothing.
+#
+# Usage: benches/proxy.sh [BIN]   (default: target/release/wharf)
+# Environment: ROUNDS (default 5), DURATION seconds per run (default 6), CONNS (20),
+#              THREADS (2).
+
+set -euo pipefail
+# shellcheck source=lib.sh source-path=SCRIPTDIR
+source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
+
+BIN=${1:-$ROOT/target/release/wharf}
+[[ -x $BIN ]] || die "no server binary at $BIN (cargo build --release)"
+require curl wrk base64 openssl
+ROUNDS=${ROUNDS:-5}
+DURATION=${DURATION:-6}
+PASSWORD=bench-password-$RANDOM
+bench_tmp wharf-proxy
+
+PIDS=()
+teardown() { for pid in "${PIDS[@]}"; do stop_pid "$pid"; done; }
+ticks() { awk '{ print $14 + $15 }' "/proc/$1/stat"; }
+
+head -c 52000 /dev/zero | openssl enc -aes-128-ctr -K 00 -iv 00 -nosalt 2>/dev/null >"$TMP/tgz"
+DATA=$(base64 -w0 <"$TMP/tgz")
+SHASUM=$(sha1sum <"$TMP/tgz" | cut -d' ' -f1)
+INTEGRITY=sha512-$(openssl dgst -sha512 -binary <"$TMP/tgz" | base64 -w0)
+cat >"$TMP/publish.json" <<JSON
+{"_id":"bench-pkg","name":"bench-pkg","dist-tags":{"latest":"1.0.0"},
+ "versions":{"1.0.0":{"name":"bench-pkg","version":"1.0.0","description":"proxy bench",
+   "dist":{"shasum":"$SHASUM","integrity":"$INTEGRITY","tarball":"http://x/bench-pkg/-/bench-pkg-1.0.0.tgz"}}},
+ "_attachments":{"bench-pkg-1.0.0.tgz":{"content_type":"application/octet-stream","data":"$DATA","length":52000}}}
+JSON
+
+# start NAME CONFIG: a server with its own data dir; sets PORT and appends its pid.
+start() {
+    PORT=$(free_port)
+    mkdir -p "$TMP/$1"
+    printf '%s\n' "$2" >"$TMP/$1/registry.toml"
+    WHARF_LISTEN=127.0.0.1:$PORT WHARF_DATA_DIR=$TMP/$1/data WHARF_PUBLIC_URL=http://127.0.0.1:$PORT \
+        WHARF_ADMIN_PASSWORD=$PASSWORD "$BIN" serve --config "$TMP/$1/registry.toml" \
+        >"$TMP/$1/stdout" 2>"$TMP/$1/stderr" &
+    PIDS+=($!)
+    for _ in $(seq 600); do curl -sf -o /dev/null "http://127.0.0.1:$PORT/readyz" && return; sleep 0.1; done
+    die "$1 did not start: $(tail -3 "$TMP/$1/stderr")"
+}
+publish() { # BASE
+    local status
+    status=$(curl -s -o "$TMP/publish.out" -w '%{http_code}' -u "admin:$PASSWORD" -X PUT \
+        -H 'content-type: application/json' --data-binary @"$TMP/publish.json" "$1/bench-pkg")
+    [[ $status == 201 ]] || die "publish to $1 answered $status: $(cat "$TMP/publish.out")"
+}
+
+start upstream ""
+UPSTREAM=http://127.0.0.1:$PORT/api/packages/admin/npm
+publish "$UPSTREAM"
+start wharf "[proxies.npm-public]
+format = \"npm\"
+upstreams = [\"$UPSTREAM\"]"
+WHARF=${PIDS[1]}
+HOSTED=http://127.0.0.1:$PORT/api/packages/admin/npm
+PROXY=http://127.0.0.1:$PORT/api/packages/npm-public/npm
+publish "$HOSTED"
+ACCEPT='accept: application/vnd.npm.install-v1+json'
+for base in "$HOSTED" "$PROXY"; do # warm both
+    curl -sf -o /dev/null -H "$ACCEPT" "$base/bench-pkg"
+    curl -sf -o /dev/null "$base/bench-pkg/-/bench-pkg-1.0.0.tgz"
+done
+cmp -s "$TMP/tgz" <(curl -sf "$PROXY/bench-pkg/-/bench-pkg-1.0.0.tgz") || die "the proxy served other bytes"
+
+declare -A RPS CPU
+for round in $(seq "$ROUNDS"); do
+    for workload in tarball packument; do
+        for side in hosted proxy; do
+            base=$HOSTED
+            [[ $side == proxy ]] && base=$PROXY
+            url=$base/bench-pkg
+            [[ $workload == tarball ]] && url=$base/bench-pkg/-/bench-pkg-1.0.0.tgz
+            before=$(ticks "$WHARF")
+            out=$(wrk -t"${THREADS:-2}" -c"${CONNS:-20}" -d"${DURATION}"s -H "$ACCEPT" "$url")
+            used=$(($(ticks "$WHARF") - before))
+            rps=$(awk '/^Requests\/sec/ { print $2 }' <<<"$out")
+            requests=$(awk '/requests in/ { print $1 }' <<<"$out")
+            us=$(calc "$used / $TICKS_PER_S * 1000000 / $requests" 1)
+            RPS[$workload-$side]+="$rps"$'\n'
+            CPU[$workload-$side]+="$us"$'\n'
+            echo "round $round $workload $side req/s=$rps server-cpu-us/req=$us"
+        done
+    done
+done
+for workload in tarball packument; do
+    h=$(printf '%s' "${RPS[$workload-hosted]}" | stats | awk '{ print $2 }')
+    p=$(printf '%s' "${RPS[$workload-proxy]}" | stats | awk '{ print $2 }')
+    hc=$(printf '%s' "${CPU[$workload-hosted]}" | stats | awk '{ print $2 }')
+    pc=$(printf '%s' "${CPU[$workload-proxy]}" | stats | awk '{ print $2 }')
+    echo "$workload median req/s: hosted=$h proxy=$p  proxy/hosted=$(calc "$p / $h" 3);" \
+        "CPU us/request: hosted=$hc proxy=$pc"
+done
