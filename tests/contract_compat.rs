@@ -105,14 +105,15 @@ fn generic_0_3_0_loads_and_serves_without_the_0_3_1_exports() {
     upload_download_and_delete_on(&server);
 }
 
-/// The bundled plugins are built with the 0.3.1 SDK, which exports `proxy` and
-/// `group` answering "not supported" unless the format implements them; generic
-/// never will (the proxies are of the formats public registries serve).
+/// Bundled plugins export `proxy` and `group` and say which they implement: generic
+/// proxies files by path but has no documents to merge, npm does both.
 #[test]
-fn a_bundled_plugin_without_proxies_says_so() {
+fn bundled_plugins_say_what_they_support() {
     let server = TestServer::start();
     let generic = &server.registry.format("generic").unwrap().plugin;
-    assert!(!generic.supports_proxy() && !generic.supports_groups());
+    assert!(generic.supports_proxy() && !generic.supports_groups());
+    let npm = &server.registry.format("npm").unwrap().plugin;
+    assert!(npm.supports_proxy() && npm.supports_groups());
 }
 
 #[test]

@@ -142,7 +142,7 @@ fn plugin_check_reports_what_the_server_would_load() {
         "format      template",
         "contract    0.3.1 (this host implements wharf:format@0.3.1 and loads 0.3.x and 0.2.x)",
         "exports     wharf:format/plugin@0.3.1, wharf:format/proxy@0.3.1, wharf:format/group@0.3.1",
-        "proxies     no proxy repositories (supports-proxy is false or not exported)",
+        "proxies     supports proxy repositories ([proxies.NAME]); groups merge members' documents in the plugin",
         "errors      plain text",
         "challenge   Basic realm=\"Wharf Package API\"",
         "digests     sha256 (always)",
