@@ -422,6 +422,28 @@ fn token_outcome(token: String) -> reply::Outcome {
     }
 }
 
+/// Whether `op` writes: refused on proxies and groups, which are read-only.
+fn writes(op: &Operation) -> bool {
+    matches!(
+        op,
+        Operation::AcceptUpload(_)
+            | Operation::Delete(_)
+            | Operation::MountBlob(_)
+            | Operation::UploadSession(_)
+    )
+}
+
+/// A write on a proxy or group (`kind`): 405 in the format's error shape.
+fn read_only(kind: &str, name: &str) -> Error {
+    Error::Plugin(crate::plugins::PluginFailure::Rejected {
+        status: 405,
+        code: String::new(),
+        message: format!(
+            "{name} is a {kind} repository: it is read-only (publish to a hosted owner)"
+        ),
+    })
+}
+
 fn not_available(what: &str) -> Error {
     Error::Plugin(crate::plugins::PluginFailure::Rejected {
         status: 501,

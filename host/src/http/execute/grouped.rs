@@ -48,10 +48,7 @@ impl Context<'_> {
                 Ok(Done::own(rendered(&document, self.headers)))
             }
             Operation::Serve(spec) => self.group_serve(&group, spec, &request).await,
-            Operation::AcceptUpload(_)
-            | Operation::Delete(_)
-            | Operation::MountBlob(_)
-            | Operation::UploadSession(_) => Err(read_only(&owner.name)),
+            op if super::writes(&op) => Err(super::read_only("group", &owner.name)),
             other => self.execute(other, owner, request, body).await,
         }
     }
@@ -226,15 +223,6 @@ fn for_member(op: &Operation, member: &str) -> Operation {
         _ => {}
     }
     op
-}
-
-/// A write on a group: 405 in the format's error shape.
-fn read_only(name: &str) -> Error {
-    Error::Plugin(PluginFailure::Rejected {
-        status: 405,
-        code: String::new(),
-        message: format!("{name} is a group repository: it is read-only (publish to a member)"),
-    })
 }
 
 #[cfg(test)]

@@ -12,7 +12,6 @@ use http::{HeaderValue, Method, StatusCode, header};
 use super::{Context, Done, ReplyBy};
 use crate::error::Error;
 use crate::pipeline::identify::Owner;
-use crate::plugins::PluginFailure;
 use crate::plugins::api::{self, HashAlgorithm, Operation, Selector};
 use crate::proxy::{ArtifactBody, Download, ProxyOwner, glue::Loaded};
 use crate::registry::{index, lookup, publish};
@@ -42,10 +41,7 @@ impl Context<'_> {
                 let op = Operation::RenderIndex(spec);
                 self.proxy_document(&proxy, &op, &request, digest_of).await
             }
-            Operation::AcceptUpload(_)
-            | Operation::Delete(_)
-            | Operation::MountBlob(_)
-            | Operation::UploadSession(_) => Err(read_only(&proxy.name)),
+            op if super::writes(&op) => Err(super::read_only("proxy", &proxy.name)),
             other => self.execute(other, owner, request, body).await,
         }
     }
@@ -138,15 +134,4 @@ fn streaming(download: Download, selector: &Selector) -> Done {
         outcome,
         reply: ReplyBy::Host { streamed: true },
     }
-}
-
-/// A write on a proxy: 405 in the format's error shape.
-fn read_only(name: &str) -> Error {
-    Error::Plugin(PluginFailure::Rejected {
-        status: 405,
-        code: String::new(),
-        message: format!(
-            "{name} is a proxy repository: it is read-only (publish to a hosted owner)"
-        ),
-    })
 }
