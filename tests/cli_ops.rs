@@ -282,3 +282,47 @@ fn a_backup_taken_while_serving_restores_byte_identical() {
         .unwrap();
     assert_eq!(res.status(), StatusCode::CREATED);
 }
+
+/// `wharf cache purge` drops a proxy's cached package while the server runs; the next
+/// request fetches it again from the upstream. A hosted owner cannot be purged.
+#[test]
+fn a_proxys_cache_is_purged_from_the_command_line() {
+    let upstream = TestServer::start();
+    let path = "tool/1.0/tool.bin";
+    let stored = client()
+        .put(format!("{}/api/packages/admin/generic/{path}", upstream.url))
+        .bearer_auth(&upstream.admin_token)
+        .body("bytes v1")
+        .send()
+        .unwrap();
+    assert_eq!(stored.status(), StatusCode::CREATED);
+    let server = TestServer::builder()
+        .toml(format!(
+            "[proxies.files]\nformat = \"generic\"\nupstreams = [\"{}/api/packages/admin/generic\"]\n",
+            upstream.url
+        ))
+        .start();
+    let url = format!("{}/api/packages/files/generic/{path}", server.url);
+    let fetched = client().get(&url).send().unwrap();
+    assert_eq!(fetched.status(), StatusCode::OK);
+    assert_eq!(fetched.text().unwrap(), "bytes v1");
+
+    let listed = |owner: &str| -> serde_json::Value {
+        client()
+            .get(format!("{}/api/v1/packages/{owner}", server.url))
+            .bearer_auth(&server.admin_token)
+            .send()
+            .unwrap()
+            .json()
+            .unwrap()
+    };
+    assert_eq!(listed("files").as_array().unwrap().len(), 1);
+    let err = wharf(server.data_dir(), &["cache", "purge", "admin"], "").unwrap_err();
+    assert!(err.to_string().contains("admin is not a proxy"), "{err}");
+    let out = wharf(server.data_dir(), &["cache", "purge", "files", "tool"], "").unwrap();
+    assert!(out.contains("purged 1 cached packages"), "{out}");
+    assert_eq!(listed("files").as_array().unwrap().len(), 0);
+    let again = client().get(&url).send().unwrap();
+    assert_eq!(again.status(), StatusCode::OK, "fetched anew");
+    assert_eq!(again.text().unwrap(), "bytes v1");
+}

@@ -1,4 +1,5 @@
-//! `wharf gc`, `wharf backup`, `wharf restore` and `wharf plugin check`.
+//! `wharf gc`, `wharf cache purge`, `wharf backup`, `wharf restore` and `wharf plugin
+//! check`.
 
 use std::path::PathBuf;
 use std::time::{Duration, SystemTime};
@@ -16,6 +17,19 @@ pub(super) struct GcArgs {
     /// everything unreferenced right away, including layers of pushes still under way).
     #[arg(long)]
     grace_secs: Option<u64>,
+}
+
+#[derive(Debug, Subcommand)]
+pub(super) enum CacheCommand {
+    /// Drop what a proxy cached: one package (its versions, files and metadata
+    /// documents) or, without NAME, everything. The next request fetches it again
+    /// upstream; the bytes go at the next gc. Safe while the server runs.
+    Purge {
+        /// The proxy (its `[proxies.NAME]`, or one whose table was removed).
+        owner: String,
+        /// The package, in the format's own spelling.
+        name: Option<String>,
+    },
 }
 
 #[derive(Debug, Subcommand)]
@@ -54,6 +68,21 @@ fn transfer(copy: bool) -> Transfer {
     } else {
         Transfer::LinkOrCopy
     }
+}
+
+pub(super) fn cache(
+    db: &crate::db::Db,
+    command: CacheCommand,
+    io: &mut Io<'_>,
+) -> anyhow::Result<()> {
+    let CacheCommand::Purge { owner, name } = command;
+    let purged = crate::registry::cache::purge(db, &owner, name.as_deref())?;
+    writeln!(
+        io.out,
+        "purged {} cached packages and {} metadata documents of {owner}; `wharf gc` frees their bytes",
+        purged.packages, purged.documents
+    )?;
+    Ok(())
 }
 
 pub(super) fn gc(config: Config, args: GcArgs, io: &mut Io<'_>) -> anyhow::Result<()> {

@@ -66,6 +66,9 @@ enum Command {
     /// Inspect format plugins.
     #[command(subcommand)]
     Plugin(maintenance::PluginCommand),
+    /// Proxy caches.
+    #[command(subcommand)]
+    Cache(maintenance::CacheCommand),
     /// Collect garbage now: delete blobs nothing references and expired upload
     /// sessions (safe while the server runs).
     Gc(maintenance::GcArgs),
@@ -146,6 +149,7 @@ fn run(cli: Cli, io: &mut Io<'_>) -> anyhow::Result<()> {
         Some(Command::Owner(c)) => users::owner_command(&existing_db()?, c),
         Some(Command::Org(c)) => orgs::org_command(&existing_db()?, c, io),
         Some(Command::Token(c)) => tokens::token_command(&existing_db()?, c, io),
+        Some(Command::Cache(c)) => maintenance::cache(&existing_db()?, c, io),
         Some(Command::Gc(args)) => maintenance::gc(config()?, args, io),
         Some(Command::Backup(args)) => maintenance::backup(&config()?, args, io),
         Some(Command::Restore(args)) => maintenance::restore(&config()?, args, io),

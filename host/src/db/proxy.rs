@@ -109,6 +109,28 @@ pub fn purge(conn: &Connection, owner_id: i64, package: Option<&str>) -> Result<
     )?)
 }
 
+/// Drops what a proxy owner cached of `package` (any case; everything when `None`): its
+/// packages with their versions and files, and its documents and declarations. The
+/// blobs go at the next collection, once nothing references them. Returns the numbers of
+/// packages and documents dropped.
+pub fn purge_cached(
+    conn: &Connection,
+    owner_id: i64,
+    package: Option<&str>,
+) -> Result<(usize, usize), Error> {
+    let lower = package.map(str::to_lowercase);
+    let ids: Vec<i64> = conn
+        .prepare_cached(
+            "SELECT id FROM packages WHERE owner_id = ?1 AND (?2 IS NULL OR lower_name = ?2)",
+        )?
+        .query_map(params![owner_id, lower], |r| r.get(0))?
+        .collect::<Result<_, _>>()?;
+    for id in &ids {
+        crate::db::packages::delete_package(conn, *id)?;
+    }
+    Ok((ids.len(), purge(conn, owner_id, package)?))
+}
+
 /// Marks a cached document as confirmed by the upstream at `now` (a 304).
 pub fn touch_document(conn: &Connection, owner_id: i64, key: &str, now: i64) -> Result<(), Error> {
     conn.execute(
@@ -254,6 +276,32 @@ mod tests {
             );
             assert!(document(conn, alice, "listing").unwrap().is_some());
             assert_eq!(purge(conn, alice, None).unwrap(), 1);
+        });
+    }
+
+    #[test]
+    fn a_cache_purge_drops_packages_and_documents_of_one_name_or_all() {
+        fixture::with_alice(|conn, alice| {
+            Pkg::new(alice, "npm", "Pkg").put(conn, "1.0", "pkg-1.0.tgz", b"a");
+            Pkg::new(alice, "npm", "other").put(conn, "1.0", "other-1.0.tgz", b"b");
+            put_document(conn, &at(alice, "k"), &row(None)).unwrap();
+            assert_eq!(purge_cached(conn, alice, Some("PKG")).unwrap(), (1, 1));
+            assert!(
+                crate::db::packages::find(conn, alice, "npm", "pkg")
+                    .unwrap()
+                    .is_none()
+            );
+            assert!(
+                crate::db::packages::find(conn, alice, "npm", "other")
+                    .unwrap()
+                    .is_some()
+            );
+            assert_eq!(purge_cached(conn, alice, None).unwrap(), (1, 0));
+            assert!(
+                crate::db::packages::find(conn, alice, "npm", "other")
+                    .unwrap()
+                    .is_none()
+            );
         });
     }
 
