@@ -290,7 +290,10 @@ fn a_proxys_cache_is_purged_from_the_command_line() {
     let upstream = TestServer::start();
     let path = "tool/1.0/tool.bin";
     let stored = client()
-        .put(format!("{}/api/packages/admin/generic/{path}", upstream.url))
+        .put(format!(
+            "{}/api/packages/admin/generic/{path}",
+            upstream.url
+        ))
         .bearer_auth(&upstream.admin_token)
         .body("bytes v1")
         .send()

@@ -527,3 +527,64 @@ fn a_private_owner_needs_credentials_and_uploads_need_write_scope() {
         Some("1.0.0")
     );
 }
+
+/// pip installs through a group of a hosted owner and a proxy of another Wharf's index
+/// (issue 21): an upstream-only project comes through the proxy (its page rewritten, its
+/// files fetched, hash-checked and kept), and a project the hosted owner has is served
+/// from the hosted owner alone, whatever the upstream has (the confusion guard).
+#[test]
+fn pip_installs_through_a_group_of_a_hosted_owner_and_a_proxy() {
+    let Some(twine) = twine() else { return };
+    let upstream = server();
+    let up_token = upstream.user("alice", Scope::Write);
+    let up = PyEnv::new(&twine, &upstream, "alice");
+    let (base_11, _) = up.build(&BASE_1_1);
+    let (app, _) = up.build(&APP);
+    let out = up.upload(&[&base_11, &app], "alice", &up_token, &[]);
+    assert!(out.status.success(), "twine upload upstream");
+
+    let tables = format!(
+        "[proxies.pypi-public]\nformat = \"pypi\"\nupstreams = [\"{}/api/packages/alice/pypi\"]\n\n\
+         [groups.py-all]\nformat = \"pypi\"\nmembers = [\"bob\", \"pypi-public\"]\n",
+        upstream.url
+    );
+    let server = TestServer::builder()
+        .plugin("pypi", "/api/packages/{owner}/pypi", PYPI_WASM)
+        .toml(tables)
+        .start();
+    let bob_token = server.user("bob", Scope::Write);
+    let bob = PyEnv::new(&twine, &server, "bob");
+    let (base_10, _) = bob.build(&BASE_1_0);
+    let out = bob.upload(&[&base_10], "bob", &bob_token, &[]);
+    assert!(out.status.success(), "twine upload to the hosted member");
+
+    let group = PyEnv::new(&twine, &server, "py-all");
+    let (out, target) = group.install("wharf-app", None);
+    assert!(out.status.success(), "pip install through the group");
+    assert_eq!(
+        installed_version(&target, "wharf_app").as_deref(),
+        Some("2.0.0")
+    );
+    assert_eq!(
+        installed_version(&target, "wharf_base").as_deref(),
+        Some("1.0.0"),
+        "the hosted wharf-base hides the upstream's 1.1.0"
+    );
+
+    // The proxy kept the project it fetched, as a package of its own owner.
+    let listed: serde_json::Value = client()
+        .get(format!("{}/api/v1/packages/pypi-public", server.url))
+        .bearer_auth(&server.admin_token)
+        .send()
+        .unwrap()
+        .json()
+        .unwrap();
+    let names: Vec<String> = listed
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| p["name"].as_str().unwrap_or_default().to_lowercase())
+        .collect();
+    assert!(names.iter().any(|n| n.contains("app")), "{names:?}");
+    assert!(!names.iter().any(|n| n.contains("base")), "{names:?}");
+}
