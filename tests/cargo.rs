@@ -544,3 +544,49 @@ fn publish_protocol_edge_cases() {
         .unwrap();
     assert_eq!(absent.status(), StatusCode::NOT_FOUND);
 }
+
+/// cargo builds against a proxy of another Wharf's Cargo registry (issue 21): the
+/// proxy serves the upstream's index files and its own `config.json`, so the crate is
+/// downloaded through the proxy, checked against the index's `cksum` and kept; with
+/// the upstream gone, a fresh build still resolves and downloads from the cache.
+#[test]
+fn cargo_builds_against_a_proxy_of_another_registry() {
+    let Some(cargo) = cargo() else { return };
+    let upstream = server();
+    let token = upstream.user("alice", Scope::Write);
+    let publisher = CargoEnv::new(&cargo, &upstream, "alice");
+    publisher.login(&token);
+    let alpha = publisher.project("alpha", "0.1.0", "", &lib_code("alpha", "0.1.0"), false);
+    publisher.ok(&alpha, &["publish", "--registry", "wharf", "--no-verify"]);
+
+    let server = TestServer::builder()
+        .plugin("cargo", "/api/packages/{owner}/cargo", CARGO_WASM)
+        .toml(format!(
+            "[proxies.crates]\nformat = \"cargo\"\nupstreams = [\"{}/api/packages/alice/cargo\"]\n",
+            upstream.url
+        ))
+        .start();
+    let build = |env: &CargoEnv| {
+        let app = env.project(
+            "app",
+            "1.0.0",
+            "[dependencies]\nalpha = { version = \"0.1\", registry = \"wharf\" }\n",
+            "fn main() { println!(\"{}\", alpha::which()); }\n",
+            true,
+        );
+        env.ok(&app, &["build"]);
+        assert_eq!(locked_version(&app, "alpha"), "0.1.0");
+    };
+    build(&CargoEnv::new(&cargo, &server, "crates"));
+    let cached = client()
+        .get(format!("{}/api/v1/packages/crates", server.url))
+        .bearer_auth(&server.admin_token)
+        .send()
+        .unwrap()
+        .text()
+        .unwrap();
+    assert!(cached.contains("\"alpha\""), "{cached}");
+
+    drop(upstream);
+    build(&CargoEnv::new(&cargo, &server, "crates"));
+}
