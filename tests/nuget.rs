@@ -402,3 +402,50 @@ fn nuget_uses_package_source_credentials_for_a_private_owner() {
     let another = writer.pack(&Spec::new("Secret.Lib", "3.1.5"));
     assert!(!writer.push(&another, &read_only).status.success());
 }
+
+/// NuGet.exe installs through a proxy of another Wharf's feed (issue 21): the proxy
+/// serves its own service index, the upstream's registrations rewritten to point at the
+/// proxy, and each nupkg fetched once and kept; with the upstream gone the install
+/// still works from the cache.
+#[test]
+fn nuget_installs_through_a_proxy_of_another_feed() {
+    let Some(exe) = nuget_exe() else { return };
+    let upstream = TestServer::start();
+    let token = upstream.user("alice", Scope::Write);
+    let publisher = NuGetEnv::new(&exe, &upstream, "alice", None);
+    let base = publisher.pack(&Spec::new("Wharf.Base", "1.0.0"));
+    let app = publisher.pack(&Spec::new("Wharf.App", "2.0.0").depends_on("Wharf.Base", "1.0.0"));
+    for package in [&base, &app] {
+        assert!(
+            publisher.push(package, &token).status.success(),
+            "push {package:?}"
+        );
+    }
+
+    let server = TestServer::builder()
+        .toml(format!(
+            "[proxies.nuget-public]\nformat = \"nuget\"\nupstreams = [\"{}/api/packages/alice/nuget\"]\n",
+            upstream.url
+        ))
+        .start();
+    let install = || {
+        let env = NuGetEnv::new(&exe, &server, "nuget-public", None);
+        let (out, dir) = env.install("Wharf.App", Some("2.0.0"), &[]);
+        assert!(
+            out.status.success(),
+            "install Wharf.App 2.0.0 through the proxy"
+        );
+        assert_eq!(
+            std::fs::read(installed(&dir, "Wharf.App", "2.0.0")).unwrap(),
+            std::fs::read(&app).unwrap(),
+            "the upstream's nupkg, byte for byte"
+        );
+        assert_eq!(
+            std::fs::read(installed(&dir, "Wharf.Base", "1.0.0")).unwrap(),
+            std::fs::read(&base).unwrap()
+        );
+    };
+    install();
+    drop(upstream);
+    install();
+}
