@@ -320,6 +320,23 @@ fn a_proxys_cache_is_purged_from_the_command_line() {
             .unwrap()
     };
     assert_eq!(listed("files").as_array().unwrap().len(), 1);
+    // The management API says where and when the proxy fetched the file.
+    let files: serde_json::Value = client()
+        .get(format!(
+            "{}/api/v1/packages/files/generic/tool/1.0/files",
+            server.url
+        ))
+        .bearer_auth(&server.admin_token)
+        .send()
+        .unwrap()
+        .json()
+        .unwrap();
+    let origin = files[0]["fetched_from"].as_str().unwrap_or_default();
+    assert!(
+        origin.starts_with(&upstream.url) && origin.ends_with(path),
+        "{files}"
+    );
+    assert!(files[0]["fetched_at"].is_string(), "{files}");
     let err = wharf(server.data_dir(), &["cache", "purge", "admin"], "").unwrap_err();
     assert!(err.to_string().contains("admin is not a proxy"), "{err}");
     let out = wharf(server.data_dir(), &["cache", "purge", "files", "tool"], "").unwrap();

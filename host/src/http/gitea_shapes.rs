@@ -44,7 +44,8 @@ pub fn package(
 }
 
 /// Gitea's `api.PackageFile`. Gitea spelled the size `Size` until 1.22 and `size` since;
-/// both are given.
+/// both are given. A file a proxy fetched also says from where and when
+/// (`fetched_from`, `fetched_at`), which Gitea has no field for.
 pub fn file(entry: &FileEntry) -> Map<String, Value> {
     let f = &entry.row;
     let digest = |algorithm: &str| {
@@ -54,11 +55,16 @@ pub fn file(entry: &FileEntry) -> Map<String, Value> {
             .find(|(a, _)| a == algorithm)
             .map(|(_, hex)| hex.clone())
     };
-    object(json!({
+    let mut shape = object(json!({
         "id": f.id, "Size": f.size, "size": f.size, "name": f.name,
         "md5": digest("md5"), "sha1": digest("sha1"), "sha256": f.blob,
         "sha512": digest("sha512"),
-    }))
+    }));
+    if let Some((url, at)) = &entry.fetched {
+        shape.insert("fetched_from".into(), json!(url));
+        shape.insert("fetched_at".into(), json!(rfc3339(*at)));
+    }
+    shape
 }
 
 fn object(value: Value) -> Map<String, Value> {
@@ -119,6 +125,7 @@ mod tests {
         let entry = FileEntry {
             row: FileRow::linked_blob("ab".repeat(32), 3, 0),
             digests: vec![("sha1".into(), "cd".repeat(20))],
+            fetched: None,
         };
         let f = file(&entry);
         assert_eq!(f["Size"], 3);
@@ -126,5 +133,21 @@ mod tests {
         assert_eq!(f["sha256"], "ab".repeat(32));
         assert_eq!(f["sha1"], "cd".repeat(20));
         assert!(f["md5"].is_null() && f["sha512"].is_null());
+        assert!(
+            !f.contains_key("fetched_from"),
+            "hosted files have no origin"
+        );
+    }
+
+    #[test]
+    fn fetched_files_say_from_where_and_when() {
+        let entry = FileEntry {
+            row: FileRow::linked_blob("ab".repeat(32), 3, 0),
+            digests: Vec::new(),
+            fetched: Some(("https://up.example/a/-/a-1.tgz".into(), 1_796_256_000)),
+        };
+        let f = file(&entry);
+        assert_eq!(f["fetched_from"], "https://up.example/a/-/a-1.tgz");
+        assert_eq!(f["fetched_at"], "2026-12-03T00:00:00Z");
     }
 }

@@ -42,6 +42,8 @@ pub struct PackageSummary {
 pub struct FileEntry {
     pub row: FileRow,
     pub digests: Vec<(String, String)>,
+    /// For a file a proxy fetched: the upstream URL and when (seconds since the epoch).
+    pub fetched: Option<(String, i64)>,
 }
 
 /// One version and its files.
@@ -181,6 +183,7 @@ pub async fn version(
                 .map(|row| {
                     Ok(FileEntry {
                         digests: blobs::digests(conn, &row.blob)?,
+                        fetched: crate::db::proxy::fetch_of(conn, row.id)?,
                         row,
                     })
                 })
