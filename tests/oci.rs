@@ -1,6 +1,7 @@
 //! OCI at `/v2` driven by the real clients: skopeo pushes, pulls, inspects, lists and
 //! deletes images umoci built (OCI and Docker schema 2 manifests, a multi-arch index,
-//! names with slashes, the token flow with public and private owners), and oras-py
+//! names with slashes, the token flow with public and private owners, a proxy of a second
+//! Wharf pulling a private image with credentials and then from its cache), and oras-py
 //! pushes artifacts (monolithic and in Content-Range chunks) and a referrer, which the
 //! referrers API then lists.
 //!
@@ -48,6 +49,25 @@ fn push(skopeo: &Skopeo, layout: &Layout, tag: &str, name: &str, creds: Creds) {
     assert!(out.status.success(), "skopeo push {name}: {}", said(&out));
 }
 
+/// Pulls `name` into a fresh layout and checks it is `layout`'s image `tag`: the same
+/// manifest (bytes and digest) and the same blobs.
+fn pull_matches(skopeo: &Skopeo, name: &str, creds: Creds, layout: &Layout, tag: &str) {
+    let pushed = layout.manifest(tag);
+    let back_dir = tempfile::tempdir().unwrap();
+    let back = Layout::at(back_dir.path().join("back"));
+    let out = skopeo.copy(&skopeo.docker(name), &back.reference(tag), creds, &[]);
+    assert!(out.status.success(), "skopeo pull {name}: {}", said(&out));
+    assert_eq!(back.manifest(tag), pushed, "{name}: the pushed manifest");
+    for blob in layout.image_blobs(&pushed.digest) {
+        assert_eq!(
+            back.blob(&blob.digest),
+            layout.blob(&blob.digest),
+            "{name}: blob {} comes back identical",
+            blob.digest
+        );
+    }
+}
+
 /// GET (or HEAD) of a manifest over plain HTTP with Basic `user:secret`: (status,
 /// Docker-Content-Digest, body).
 fn get_manifest(
@@ -87,28 +107,7 @@ fn skopeo_pushes_and_pulls_oci() {
     assert_eq!(digest.as_deref(), Some(pushed.digest.as_str()));
     assert_eq!(body, layout.blob(&pushed.digest));
 
-    let back_dir = tempfile::tempdir().unwrap();
-    let back = Layout::at(back_dir.path().join("back"));
-    let out = skopeo.copy(
-        &skopeo.docker("alice/img:1"),
-        &back.reference("1"),
-        Some(&alice),
-        &[],
-    );
-    assert!(out.status.success(), "skopeo pull: {}", said(&out));
-    assert_eq!(
-        back.manifest("1"),
-        pushed,
-        "the pulled manifest is the pushed one"
-    );
-    for blob in layout.image_blobs(&pushed.digest) {
-        assert_eq!(
-            back.blob(&blob.digest),
-            layout.blob(&blob.digest),
-            "blob {} comes back identical",
-            blob.digest
-        );
-    }
+    pull_matches(&skopeo, "alice/img:1", Some(&alice), &layout, "1");
 }
 
 #[test]
@@ -495,4 +494,41 @@ fn oras_artifact_and_referrer() {
     let (none, filtered) = referrers(Some("application/vnd.wharf.other+json"));
     assert!(none.is_empty(), "no referrer of another type: {none:?}");
     assert_eq!(filtered.as_deref(), Some("artifactType"));
+}
+
+/// A proxy of a second Wharf: alice's image in a private organization comes through
+/// `/v2/hub/corp/app` (the upstream's `corp/app`), the proxy following the upstream's
+/// Bearer token flow with her credentials; with the upstream gone it still comes from
+/// the cache.
+#[test]
+fn skopeo_copies_from_a_proxy_of_another_wharf() {
+    let Some((upstream, up_skopeo)) = setup() else {
+        return;
+    };
+    let token = upstream.user("alice", Scope::Write);
+    upstream.org("corp", "alice", true);
+    let layout = two_images();
+    push(
+        &up_skopeo,
+        &layout,
+        "1",
+        "corp/app:1.0",
+        Some(&creds("alice", &token)),
+    );
+    assert!(
+        !up_skopeo.can_inspect("corp/app:1.0", None),
+        "the upstream image is private"
+    );
+
+    let server = TestServer::builder()
+        .toml(format!(
+            "[proxies.hub]\nformat = \"oci\"\nupstreams = [\"{}\"]\nusername = \"alice\"\npassword = \"{token}\"\n",
+            upstream.url
+        ))
+        .start();
+    let skopeo = Skopeo::new(&server.addr.to_string());
+    pull_matches(&skopeo, "hub/corp/app:1.0", None, &layout, "1");
+    drop(upstream);
+    // The same from the cache.
+    pull_matches(&skopeo, "hub/corp/app:1.0", None, &layout, "1");
 }
