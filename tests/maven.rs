@@ -1221,3 +1221,83 @@ fn connections_stay_usable_after_an_ignored_or_refused_upload() {
         "{answer}"
     );
 }
+
+/// A POM for `com.example.wharf:base:{version}` with no build, for a version only PUT.
+fn base_pom(version: &str) -> String {
+    format!(
+        "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<project xmlns=\"http://maven.apache.org/POM/4.0.0\">\n  \
+         <modelVersion>4.0.0</modelVersion>\n  <groupId>com.example.wharf</groupId>\n  \
+         <artifactId>base</artifactId>\n  <version>{version}</version>\n</project>\n"
+    )
+}
+
+#[test]
+fn mvn_builds_through_a_group_of_a_hosted_owner_and_a_proxy() {
+    if !require_tool("mvn") {
+        return;
+    }
+    // The upstream, standing in for Maven Central: base 1.0.0 and app 1.0.0 deployed by
+    // mvn, and an older base 0.9.0 put there by hand.
+    let upstream = TestServer::start();
+    let bob_token = upstream.user("bob", Scope::Write);
+    let publisher = MavenEnv::new(&upstream, "bob", Some(("bob", &bob_token)));
+    publisher.deploy_ok(&publisher.project("lib-base"));
+    let app = publisher.project("lib-app");
+    publisher.deploy_ok(&app);
+    let app_jar = read(app.join("target/app-1.0.0.jar"));
+    for (file, body) in [
+        ("base-0.9.0.pom", base_pom("0.9.0").into_bytes()),
+        // An empty zip: its end-of-central-directory record alone.
+        ("base-0.9.0.jar", [&b"PK\x05\x06"[..], &[0; 18]].concat()),
+    ] {
+        let res = client()
+            .put(publisher.url(&format!("{GROUP}/base/0.9.0/{file}")))
+            .basic_auth("bob", Some(&bob_token))
+            .body(body)
+            .send()
+            .unwrap();
+        assert_eq!(res.status(), StatusCode::CREATED, "{file}");
+    }
+
+    let server = TestServer::builder()
+        .toml(format!(
+            "[proxies.central]\nformat = \"maven\"\nupstreams = [\"{}\"]\n\n\
+             [groups.mvn-all]\nformat = \"maven\"\nmembers = [\"alice\", \"central\"]\n",
+            publisher.repository
+        ))
+        .start();
+    // alice hosts her own base 1.0.0; being the first member, hers is the one served.
+    let alice_token = server.user("alice", Scope::Write);
+    let alice = MavenEnv::new(&server, "alice", Some(("alice", &alice_token)));
+    let base = alice.project("lib-base");
+    alice.deploy_ok(&base);
+    let base_jar = read(base.join("target/base-1.0.0.jar"));
+
+    // A consumer of app resolves app through the proxy and base from alice.
+    let reader = MavenEnv::new(&server, "mvn-all", None);
+    let (consumer, profiles) = reader.consumer(&["app"]);
+    reader.mvn(&consumer, &[profiles.as_str(), "compile"]);
+    assert!(read(reader.local(&format!("{GROUP}/app/1.0.0/app-1.0.0.jar"))) == app_jar);
+    assert!(read(reader.local(&format!("{GROUP}/base/1.0.0/base-1.0.0.jar"))) == base_jar);
+
+    // The proxy kept what it fetched.
+    let cached = client()
+        .get(format!("{}/api/v1/packages/central", server.url))
+        .bearer_auth(&server.admin_token)
+        .send()
+        .unwrap()
+        .text()
+        .unwrap();
+    assert!(cached.contains("com.example.wharf:app"), "{cached}");
+
+    // The group's artifact-level metadata is the union of both members' versions.
+    let url = format!(
+        "{}/api/packages/mvn-all/maven/{GROUP}/base/maven-metadata.xml",
+        server.url
+    );
+    let bytes = fetch(&url);
+    let xml = String::from_utf8(bytes.clone()).unwrap();
+    assert_eq!(versions(&xml), ["0.9.0", "1.0.0"], "{xml}");
+    assert_eq!(elements(&xml, "release"), ["1.0.0"], "{xml}");
+    assert_checksums(&url, &bytes);
+}
