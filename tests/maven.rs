@@ -1236,8 +1236,8 @@ fn mvn_builds_through_a_group_of_a_hosted_owner_and_a_proxy() {
     if !require_tool("mvn") {
         return;
     }
-    // The upstream, standing in for Maven Central: base 1.0.0 and app 1.0.0 deployed by
-    // mvn, and an older base 0.9.0 put there by hand.
+    // A throwaway Wharf makes what Maven Central would hold: base 1.0.0 and app 1.0.0
+    // deployed by mvn, and an older base 0.9.0 put there by hand.
     let upstream = TestServer::start();
     let bob_token = upstream.user("bob", Scope::Write);
     let publisher = MavenEnv::new(&upstream, "bob", Some(("bob", &bob_token)));
@@ -1259,11 +1259,33 @@ fn mvn_builds_through_a_group_of_a_hosted_owner_and_a_proxy() {
         assert_eq!(res.status(), StatusCode::CREATED, "{file}");
     }
 
+    // Laid out as Maven Central is: the files, their `.sha1`, and each artifact's
+    // `maven-metadata.xml`, served as static files once the publishing Wharf is gone.
+    let central = tempfile::tempdir().unwrap();
+    for path in [
+        "app/maven-metadata.xml",
+        "app/1.0.0/app-1.0.0.pom",
+        "app/1.0.0/app-1.0.0.jar",
+        "base/maven-metadata.xml",
+        "base/0.9.0/base-0.9.0.pom",
+        "base/0.9.0/base-0.9.0.jar",
+        "base/1.0.0/base-1.0.0.pom",
+        "base/1.0.0/base-1.0.0.jar",
+    ] {
+        for file in [path.to_string(), format!("{path}.sha1")] {
+            let target = central.path().join("maven2").join(GROUP).join(&file);
+            std::fs::create_dir_all(target.parent().unwrap()).unwrap();
+            std::fs::write(target, fetch(&publisher.url(&format!("{GROUP}/{file}")))).unwrap();
+        }
+    }
+    drop(upstream);
+    let static_server = StaticFiles::serve(central.path());
+
     let server = TestServer::builder()
         .toml(format!(
-            "[proxies.central]\nformat = \"maven\"\nupstreams = [\"{}\"]\n\n\
+            "[proxies.central]\nformat = \"maven\"\nupstreams = [\"{}/maven2\"]\n\n\
              [groups.mvn-all]\nformat = \"maven\"\nmembers = [\"alice\", \"central\"]\n",
-            publisher.repository
+            static_server.url
         ))
         .start();
     // alice hosts her own base 1.0.0; being the first member, hers is the one served.
@@ -1300,4 +1322,79 @@ fn mvn_builds_through_a_group_of_a_hosted_owner_and_a_proxy() {
     assert_eq!(versions(&xml), ["0.9.0", "1.0.0"], "{xml}");
     assert_eq!(elements(&xml, "release"), ["1.0.0"], "{xml}");
     assert_checksums(&url, &bytes);
+
+    // With the upstream gone, a fresh build still resolves app from the proxy's copy.
+    drop(static_server);
+    reader.forget();
+    let (consumer, profiles) = reader.consumer(&["app"]);
+    reader.mvn(&consumer, &[profiles.as_str(), "compile"]);
+    assert!(read(reader.local(&format!("{GROUP}/app/1.0.0/app-1.0.0.jar"))) == app_jar);
+}
+
+/// A directory served over HTTP on 127.0.0.1, as a static Maven repository is (Maven
+/// Central is one): GET and HEAD of a file, 404 for anything else; one connection at a
+/// time, closed after each answer. Stops when dropped.
+struct StaticFiles {
+    url: String,
+    stop: std::sync::Arc<std::sync::atomic::AtomicBool>,
+    thread: Option<std::thread::JoinHandle<()>>,
+}
+
+impl StaticFiles {
+    fn serve(root: &Path) -> Self {
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let url = format!("http://{}", listener.local_addr().unwrap());
+        let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let (root, stopped) = (root.to_path_buf(), stop.clone());
+        let thread = std::thread::spawn(move || {
+            for stream in listener.incoming() {
+                if stopped.load(std::sync::atomic::Ordering::SeqCst) {
+                    break;
+                }
+                if let Ok(stream) = stream {
+                    answer_statically(&root, stream);
+                }
+            }
+        });
+        Self {
+            url,
+            stop,
+            thread: Some(thread),
+        }
+    }
+}
+
+impl Drop for StaticFiles {
+    fn drop(&mut self) {
+        self.stop.store(true, std::sync::atomic::Ordering::SeqCst);
+        // Wakes the accept loop so it sees the flag.
+        let _ = TcpStream::connect(self.url.trim_start_matches("http://"));
+        if let Some(thread) = self.thread.take() {
+            let _ = thread.join();
+        }
+    }
+}
+
+fn answer_statically(root: &Path, mut stream: TcpStream) {
+    let head = read_head(&mut stream);
+    let mut words = head.split_whitespace();
+    let (method, target) = (words.next().unwrap_or(""), words.next().unwrap_or(""));
+    let path = target.split('?').next().unwrap_or("");
+    let file = (!path.split('/').any(|s| s == ".." || s == "."))
+        .then(|| std::fs::read(root.join(path.trim_start_matches('/'))).ok())
+        .flatten()
+        .filter(|_| method == "GET" || method == "HEAD");
+    let (status, body) = match file {
+        Some(body) => ("200 OK", body),
+        None => ("404 Not Found", Vec::new()),
+    };
+    let mut answer = format!(
+        "HTTP/1.1 {status}\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
+        body.len()
+    )
+    .into_bytes();
+    if method != "HEAD" {
+        answer.extend_from_slice(&body);
+    }
+    let _ = stream.write_all(&answer);
 }
