@@ -465,6 +465,15 @@ public final class Snap {
 }
 "#;
 
+/// Changes the `lib-snapshot` project at `snap` into its second build.
+fn make_second_build(snap: &Path) {
+    std::fs::write(
+        snap.join("src/main/java/com/example/wharf/snap/Snap.java"),
+        SNAP_SECOND_BUILD,
+    )
+    .unwrap();
+}
+
 /// The single `<value>` of the version-level metadata (all extensions share it).
 fn snapshot_value(xml: &str) -> String {
     let values = elements(xml, "value");
@@ -499,11 +508,7 @@ fn mvn_snapshots_deploy_twice_and_resolve_to_the_newest_build() {
 
     // A second deploy of a changed class: Maven reads the version-level metadata,
     // counts on, and uploads build 2 next to build 1.
-    std::fs::write(
-        snap.join("src/main/java/com/example/wharf/snap/Snap.java"),
-        SNAP_SECOND_BUILD,
-    )
-    .unwrap();
+    make_second_build(&snap);
     env.deploy_ok(&snap);
     let jar2 = read(snap.join("target/snap-1.1.0-SNAPSHOT.jar"));
     assert!(jar1 != jar2, "the second build differs");
@@ -1245,6 +1250,15 @@ fn mvn_builds_through_a_group_of_a_hosted_owner_and_a_proxy() {
     let app = publisher.project("lib-app");
     publisher.deploy_ok(&app);
     let app_jar = read(app.join("target/app-1.0.0.jar"));
+    // The consumer's `UsesSnap` needs the class of the second build.
+    let snap = publisher.project("lib-snapshot");
+    make_second_build(&snap);
+    publisher.deploy_ok(&snap);
+    let snap_jar = read(snap.join("target/snap-1.1.0-SNAPSHOT.jar"));
+    let snap_dir = "snap/1.1.0-SNAPSHOT";
+    let build = snapshot_value(&fetch_text(
+        &publisher.url(&format!("{GROUP}/{snap_dir}/maven-metadata.xml")),
+    ));
     for (file, body) in [
         ("base-0.9.0.pom", base_pom("0.9.0").into_bytes()),
         // An empty zip: its end-of-central-directory record alone.
@@ -1271,6 +1285,10 @@ fn mvn_builds_through_a_group_of_a_hosted_owner_and_a_proxy() {
         "base/0.9.0/base-0.9.0.jar",
         "base/1.0.0/base-1.0.0.pom",
         "base/1.0.0/base-1.0.0.jar",
+        "snap/maven-metadata.xml",
+        &format!("{snap_dir}/maven-metadata.xml"),
+        &format!("{snap_dir}/snap-{build}.pom"),
+        &format!("{snap_dir}/snap-{build}.jar"),
     ] {
         for file in [path.to_string(), format!("{path}.sha1")] {
             let target = central.path().join("maven2").join(GROUP).join(&file);
@@ -1295,11 +1313,14 @@ fn mvn_builds_through_a_group_of_a_hosted_owner_and_a_proxy() {
     alice.deploy_ok(&base);
     let base_jar = read(base.join("target/base-1.0.0.jar"));
 
-    // A consumer of app resolves app through the proxy and base from alice.
+    // A consumer of app and of the SNAPSHOT resolves app and the SNAPSHOT's newest build
+    // through the proxy, and base from alice.
     let reader = MavenEnv::new(&server, "mvn-all", None);
-    let (consumer, profiles) = reader.consumer(&["app"]);
+    let (consumer, profiles) = reader.consumer(&["app", "snapshot"]);
     reader.mvn(&consumer, &[profiles.as_str(), "compile"]);
     assert!(read(reader.local(&format!("{GROUP}/app/1.0.0/app-1.0.0.jar"))) == app_jar);
+    let resolved = reader.local(&format!("{GROUP}/{snap_dir}/snap-1.1.0-SNAPSHOT.jar"));
+    assert!(read(&resolved) == snap_jar);
     assert!(read(reader.local(&format!("{GROUP}/base/1.0.0/base-1.0.0.jar"))) == base_jar);
 
     // The proxy kept what it fetched.
@@ -1323,12 +1344,14 @@ fn mvn_builds_through_a_group_of_a_hosted_owner_and_a_proxy() {
     assert_eq!(elements(&xml, "release"), ["1.0.0"], "{xml}");
     assert_checksums(&url, &bytes);
 
-    // With the upstream gone, a fresh build still resolves app from the proxy's copy.
+    // With the upstream gone, a fresh build still resolves app and the SNAPSHOT from the
+    // proxy's copies.
     drop(static_server);
     reader.forget();
-    let (consumer, profiles) = reader.consumer(&["app"]);
+    let (consumer, profiles) = reader.consumer(&["app", "snapshot"]);
     reader.mvn(&consumer, &[profiles.as_str(), "compile"]);
     assert!(read(reader.local(&format!("{GROUP}/app/1.0.0/app-1.0.0.jar"))) == app_jar);
+    assert!(read(&resolved) == snap_jar);
 }
 
 /// A directory served over HTTP on 127.0.0.1, as a static Maven repository is (Maven
