@@ -1,7 +1,8 @@
 //! The Maven format, driven by the real `mvn` (Debian's Maven 3.8.7, offline on the
 //! plugins Debian ships in /usr/share/maven-repo), plus the protocol edges over plain
 //! HTTP and raw TCP: checksums, immutability, hostile POMs, bad paths, HEAD and
-//! `Expect: 100-continue`.
+//! `Expect: 100-continue`; and a build through a group of a hosted owner and a proxy of
+//! a static, Central-like repository (issue 21).
 //!
 //! The projects live in `fixtures/maven/`; every test copies them into its own temp
 //! dir. What mvn 3.8.7 sends, as measured against a recording server: the pom before
