@@ -1,7 +1,8 @@
 //! The Maven format, driven by the real `mvn` (Debian's Maven 3.8.7, offline on the
 //! plugins Debian ships in /usr/share/maven-repo), plus the protocol edges over plain
 //! HTTP and raw TCP: checksums, immutability, hostile POMs, bad paths, HEAD and
-//! `Expect: 100-continue`.
+//! `Expect: 100-continue`; and a build through a group of a hosted owner and a proxy of
+//! a static, Central-like repository (issue 21).
 //!
 //! The projects live in `fixtures/maven/`; every test copies them into its own temp
 //! dir. What mvn 3.8.7 sends, as measured against a recording server: the pom before
@@ -465,6 +466,15 @@ public final class Snap {
 }
 "#;
 
+/// Changes the `lib-snapshot` project at `snap` into its second build.
+fn make_second_build(snap: &Path) {
+    std::fs::write(
+        snap.join("src/main/java/com/example/wharf/snap/Snap.java"),
+        SNAP_SECOND_BUILD,
+    )
+    .unwrap();
+}
+
 /// The single `<value>` of the version-level metadata (all extensions share it).
 fn snapshot_value(xml: &str) -> String {
     let values = elements(xml, "value");
@@ -499,11 +509,7 @@ fn mvn_snapshots_deploy_twice_and_resolve_to_the_newest_build() {
 
     // A second deploy of a changed class: Maven reads the version-level metadata,
     // counts on, and uploads build 2 next to build 1.
-    std::fs::write(
-        snap.join("src/main/java/com/example/wharf/snap/Snap.java"),
-        SNAP_SECOND_BUILD,
-    )
-    .unwrap();
+    make_second_build(&snap);
     env.deploy_ok(&snap);
     let jar2 = read(snap.join("target/snap-1.1.0-SNAPSHOT.jar"));
     assert!(jar1 != jar2, "the second build differs");
@@ -1220,4 +1226,199 @@ fn connections_stay_usable_after_an_ignored_or_refused_upload() {
         answer.to_ascii_lowercase().contains("connection: close"),
         "{answer}"
     );
+}
+
+/// A POM for `com.example.wharf:base:{version}` with no build, for a version only PUT.
+fn base_pom(version: &str) -> String {
+    format!(
+        "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<project xmlns=\"http://maven.apache.org/POM/4.0.0\">\n  \
+         <modelVersion>4.0.0</modelVersion>\n  <groupId>com.example.wharf</groupId>\n  \
+         <artifactId>base</artifactId>\n  <version>{version}</version>\n</project>\n"
+    )
+}
+
+#[test]
+fn mvn_builds_through_a_group_of_a_hosted_owner_and_a_proxy() {
+    if !require_tool("mvn") {
+        return;
+    }
+    // A throwaway Wharf makes what Maven Central would hold: base 1.0.0 and app 1.0.0
+    // deployed by mvn, and an older base 0.9.0 put there by hand.
+    let upstream = TestServer::start();
+    let bob_token = upstream.user("bob", Scope::Write);
+    let publisher = MavenEnv::new(&upstream, "bob", Some(("bob", &bob_token)));
+    publisher.deploy_ok(&publisher.project("lib-base"));
+    let app = publisher.project("lib-app");
+    publisher.deploy_ok(&app);
+    let app_jar = read(app.join("target/app-1.0.0.jar"));
+    // The consumer's `UsesSnap` needs the class of the second build.
+    let snap = publisher.project("lib-snapshot");
+    make_second_build(&snap);
+    publisher.deploy_ok(&snap);
+    let snap_jar = read(snap.join("target/snap-1.1.0-SNAPSHOT.jar"));
+    let snap_dir = "snap/1.1.0-SNAPSHOT";
+    let build = snapshot_value(&fetch_text(
+        &publisher.url(&format!("{GROUP}/{snap_dir}/maven-metadata.xml")),
+    ));
+    for (file, body) in [
+        ("base-0.9.0.pom", base_pom("0.9.0").into_bytes()),
+        // An empty zip: its end-of-central-directory record alone.
+        ("base-0.9.0.jar", [&b"PK\x05\x06"[..], &[0; 18]].concat()),
+    ] {
+        let res = client()
+            .put(publisher.url(&format!("{GROUP}/base/0.9.0/{file}")))
+            .basic_auth("bob", Some(&bob_token))
+            .body(body)
+            .send()
+            .unwrap();
+        assert_eq!(res.status(), StatusCode::CREATED, "{file}");
+    }
+
+    // Laid out as Maven Central is: the files, their `.sha1`, and each artifact's
+    // `maven-metadata.xml`, served as static files once the publishing Wharf is gone.
+    let central = tempfile::tempdir().unwrap();
+    for path in [
+        "app/maven-metadata.xml",
+        "app/1.0.0/app-1.0.0.pom",
+        "app/1.0.0/app-1.0.0.jar",
+        "base/maven-metadata.xml",
+        "base/0.9.0/base-0.9.0.pom",
+        "base/0.9.0/base-0.9.0.jar",
+        "base/1.0.0/base-1.0.0.pom",
+        "base/1.0.0/base-1.0.0.jar",
+        "snap/maven-metadata.xml",
+        &format!("{snap_dir}/maven-metadata.xml"),
+        &format!("{snap_dir}/snap-{build}.pom"),
+        &format!("{snap_dir}/snap-{build}.jar"),
+    ] {
+        for file in [path.to_string(), format!("{path}.sha1")] {
+            let target = central.path().join("maven2").join(GROUP).join(&file);
+            std::fs::create_dir_all(target.parent().unwrap()).unwrap();
+            std::fs::write(target, fetch(&publisher.url(&format!("{GROUP}/{file}")))).unwrap();
+        }
+    }
+    drop(upstream);
+    let static_server = StaticFiles::serve(central.path());
+
+    let server = TestServer::builder()
+        .toml(format!(
+            "[proxies.central]\nformat = \"maven\"\nupstreams = [\"{}/maven2\"]\n\n\
+             [groups.mvn-all]\nformat = \"maven\"\nmembers = [\"alice\", \"central\"]\n",
+            static_server.url
+        ))
+        .start();
+    // alice hosts her own base 1.0.0; being the first member, hers is the one served.
+    let alice_token = server.user("alice", Scope::Write);
+    let alice = MavenEnv::new(&server, "alice", Some(("alice", &alice_token)));
+    let base = alice.project("lib-base");
+    alice.deploy_ok(&base);
+    let base_jar = read(base.join("target/base-1.0.0.jar"));
+
+    // A consumer of app and of the SNAPSHOT resolves app and the SNAPSHOT's newest build
+    // through the proxy, and base from alice.
+    let reader = MavenEnv::new(&server, "mvn-all", None);
+    let (consumer, profiles) = reader.consumer(&["app", "snapshot"]);
+    reader.mvn(&consumer, &[profiles.as_str(), "compile"]);
+    assert!(read(reader.local(&format!("{GROUP}/app/1.0.0/app-1.0.0.jar"))) == app_jar);
+    let resolved = reader.local(&format!("{GROUP}/{snap_dir}/snap-1.1.0-SNAPSHOT.jar"));
+    assert!(read(&resolved) == snap_jar);
+    assert!(read(reader.local(&format!("{GROUP}/base/1.0.0/base-1.0.0.jar"))) == base_jar);
+
+    // The proxy kept what it fetched.
+    let cached = client()
+        .get(format!("{}/api/v1/packages/central", server.url))
+        .bearer_auth(&server.admin_token)
+        .send()
+        .unwrap()
+        .text()
+        .unwrap();
+    assert!(cached.contains("com.example.wharf:app"), "{cached}");
+
+    // The group's artifact-level metadata is the union of both members' versions.
+    let url = format!(
+        "{}/api/packages/mvn-all/maven/{GROUP}/base/maven-metadata.xml",
+        server.url
+    );
+    let bytes = fetch(&url);
+    let xml = String::from_utf8(bytes.clone()).unwrap();
+    assert_eq!(versions(&xml), ["0.9.0", "1.0.0"], "{xml}");
+    assert_eq!(elements(&xml, "release"), ["1.0.0"], "{xml}");
+    assert_checksums(&url, &bytes);
+
+    // With the upstream gone, a fresh build still resolves app and the SNAPSHOT from the
+    // proxy's copies.
+    drop(static_server);
+    reader.forget();
+    let (consumer, profiles) = reader.consumer(&["app", "snapshot"]);
+    reader.mvn(&consumer, &[profiles.as_str(), "compile"]);
+    assert!(read(reader.local(&format!("{GROUP}/app/1.0.0/app-1.0.0.jar"))) == app_jar);
+    assert!(read(&resolved) == snap_jar);
+}
+
+/// A directory served over HTTP on 127.0.0.1, as a static Maven repository is (Maven
+/// Central is one): GET and HEAD of a file, 404 for anything else; one connection at a
+/// time, closed after each answer. Stops when dropped.
+struct StaticFiles {
+    url: String,
+    stop: std::sync::Arc<std::sync::atomic::AtomicBool>,
+    thread: Option<std::thread::JoinHandle<()>>,
+}
+
+impl StaticFiles {
+    fn serve(root: &Path) -> Self {
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let url = format!("http://{}", listener.local_addr().unwrap());
+        let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let (root, stopped) = (root.to_path_buf(), stop.clone());
+        let thread = std::thread::spawn(move || {
+            for stream in listener.incoming() {
+                if stopped.load(std::sync::atomic::Ordering::SeqCst) {
+                    break;
+                }
+                if let Ok(stream) = stream {
+                    answer_statically(&root, stream);
+                }
+            }
+        });
+        Self {
+            url,
+            stop,
+            thread: Some(thread),
+        }
+    }
+}
+
+impl Drop for StaticFiles {
+    fn drop(&mut self) {
+        self.stop.store(true, std::sync::atomic::Ordering::SeqCst);
+        // Wakes the accept loop so it sees the flag.
+        let _ = TcpStream::connect(self.url.trim_start_matches("http://"));
+        if let Some(thread) = self.thread.take() {
+            let _ = thread.join();
+        }
+    }
+}
+
+fn answer_statically(root: &Path, mut stream: TcpStream) {
+    let head = read_head(&mut stream);
+    let mut words = head.split_whitespace();
+    let (method, target) = (words.next().unwrap_or(""), words.next().unwrap_or(""));
+    let path = target.split('?').next().unwrap_or("");
+    let file = (!path.split('/').any(|s| s == ".." || s == "."))
+        .then(|| std::fs::read(root.join(path.trim_start_matches('/'))).ok())
+        .flatten()
+        .filter(|_| method == "GET" || method == "HEAD");
+    let (status, body) = match file {
+        Some(body) => ("200 OK", body),
+        None => ("404 Not Found", Vec::new()),
+    };
+    let mut answer = format!(
+        "HTTP/1.1 {status}\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
+        body.len()
+    )
+    .into_bytes();
+    if method != "HEAD" {
+        answer.extend_from_slice(&body);
+    }
+    let _ = stream.write_all(&answer);
 }
