@@ -5,11 +5,13 @@
 # upstream as `npm-public`. After one request warms the proxy's cache, wrk fetches the
 # tarball and the abbreviated packument from the hosted owner and from the proxy,
 # interleaved round by round. Prints req/s and the server's CPU time per request, and
-# the proxy/hosted ratios. Checks nothing.
+# the proxy/hosted ratios. With VERDACCIO set to Verdaccio's bin/verdaccio (6.8, as
+# ../shared/bench/verdaccio-setup.sh installs it), Verdaccio proxies the same upstream
+# (an uplink, no local packages) and is measured in the same rounds. Checks nothing.
 #
 # Usage: benches/proxy.sh [BIN]   (default: target/release/wharf)
 # Environment: ROUNDS (default 5), DURATION seconds per run (default 6), CONNS (20),
-#              THREADS (2).
+#              THREADS (2), VERDACCIO (optional).
 
 set -euo pipefail
 # shellcheck source=lib.sh source-path=SCRIPTDIR
@@ -25,6 +27,7 @@ bench_tmp wharf-proxy
 
 PIDS=()
 teardown() { for pid in "${PIDS[@]}"; do stop_pid "$pid"; done; }
+SIDES=(hosted proxy)
 ticks() { awk '{ print $14 + $15 }' "/proc/$1/stat"; }
 
 head -c 52000 /dev/zero | openssl enc -aes-128-ctr -K 00 -iv 00 -nosalt 2>/dev/null >"$TMP/tgz"
@@ -74,17 +77,39 @@ for base in "$HOSTED" "$PROXY"; do # warm both
 done
 cmp -s "$TMP/tgz" <(curl -sf "$PROXY/bench-pkg/-/bench-pkg-1.0.0.tgz") || die "the proxy served other bytes"
 
+declare -A BASES=([hosted]=$HOSTED [proxy]=$PROXY) SERVER=([hosted]=$WHARF [proxy]=$WHARF)
+if [[ -n ${VERDACCIO:-} ]]; then
+    require node
+    VPORT=$(free_port)
+    cat >"$TMP/verdaccio.yaml" <<YAML
+storage: $TMP/verdaccio-storage
+auth: { htpasswd: { file: $TMP/htpasswd, max_users: 0 } }
+uplinks: { wharf: { url: $UPSTREAM/ } }
+packages: { '**': { access: \$all, proxy: wharf } }
+server: { keepAliveTimeout: 60 }
+listen: 127.0.0.1:$VPORT
+log: { type: file, path: $TMP/verdaccio.log, level: warn }
+YAML
+    node "$VERDACCIO" --config "$TMP/verdaccio.yaml" >"$TMP/verdaccio.out" 2>&1 &
+    PIDS+=($!)
+    BASES[verdaccio]=http://127.0.0.1:$VPORT
+    SERVER[verdaccio]=$!
+    for _ in $(seq 100); do curl -sf -o /dev/null "${BASES[verdaccio]}/-/ping" && break; sleep 0.2; done
+    curl -sf -o /dev/null -H "$ACCEPT" "${BASES[verdaccio]}/bench-pkg" || die "Verdaccio did not proxy"
+    curl -sf -o /dev/null "${BASES[verdaccio]}/bench-pkg/-/bench-pkg-1.0.0.tgz"
+    SIDES+=(verdaccio)
+fi
+
 declare -A RPS CPU
 for round in $(seq "$ROUNDS"); do
     for workload in tarball packument; do
-        for side in hosted proxy; do
-            base=$HOSTED
-            [[ $side == proxy ]] && base=$PROXY
+        for side in "${SIDES[@]}"; do
+            base=${BASES[$side]}
             url=$base/bench-pkg
             [[ $workload == tarball ]] && url=$base/bench-pkg/-/bench-pkg-1.0.0.tgz
-            before=$(ticks "$WHARF")
+            before=$(ticks "${SERVER[$side]}")
             out=$(wrk -t"${THREADS:-2}" -c"${CONNS:-20}" -d"${DURATION}"s -H "$ACCEPT" "$url")
-            used=$(($(ticks "$WHARF") - before))
+            used=$(($(ticks "${SERVER[$side]}") - before))
             rps=$(awk '/^Requests\/sec/ { print $2 }' <<<"$out")
             requests=$(awk '/requests in/ { print $1 }' <<<"$out")
             us=$(calc "$used / $TICKS_PER_S * 1000000 / $requests" 1)
@@ -101,4 +126,8 @@ for workload in tarball packument; do
     pc=$(printf '%s' "${CPU[$workload-proxy]}" | stats | awk '{ print $2 }')
     echo "$workload median req/s: hosted=$h proxy=$p  proxy/hosted=$(calc "$p / $h" 3);" \
         "CPU us/request: hosted=$hc proxy=$pc"
+    if [[ -n ${RPS[$workload-verdaccio]:-} ]]; then
+        v=$(printf '%s' "${RPS[$workload-verdaccio]}" | stats | awk '{ print $2 }')
+        echo "$workload median req/s: Verdaccio proxying the same upstream=$v  Wharf proxy/Verdaccio=$(calc "$p / $v" 1)"
+    fi
 done
