@@ -3,7 +3,9 @@
 //! `src/snapshots/`.
 
 use insta::assert_snapshot;
-use wharf_plugin_sdk::testing::{file, index_input, index_spec, package, request, snapshot};
+use wharf_plugin_sdk::testing::{
+    file, index_input, index_spec, package, request, routed_index_input, snapshot,
+};
 use wharf_plugin_sdk::{Method, Operation, PackageDetail, Request, VersionDetail, upstream};
 
 use crate::publish::YANKED;
@@ -54,8 +56,7 @@ fn rendered(
     detail: Option<PackageDetail>,
     listing: Vec<PackageDetail>,
 ) -> String {
-    let spec = index_spec(match_route(&request).expect("route"));
-    let mut input = index_input(request, spec, detail);
+    let mut input = routed_index_input(request, match_route, detail);
     input.listing_total = listing.len() as u64;
     input.listing = listing;
     snapshot(&render(input).expect("render"))

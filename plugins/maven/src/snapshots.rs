@@ -5,7 +5,9 @@
 //! metadata is the file the deploy uploaded, served as stored.
 
 use insta::assert_snapshot;
-use wharf_plugin_sdk::testing::{index_input, index_spec, package, request, snapshot, version};
+use wharf_plugin_sdk::testing::{
+    index_input, index_spec, package, request, routed_index_input, snapshot, version,
+};
 use wharf_plugin_sdk::{MemberDocument, MergeInput, Method, Operation, PackageDetail, Response};
 
 use crate::metadata::render;
@@ -33,8 +35,7 @@ fn lib(versions: &[&str]) -> PackageDetail {
 
 fn rendered(path: &str, detail: PackageDetail) -> String {
     let request = request(Method::Get, path);
-    let spec = index_spec(match_route(&request).expect("route"));
-    snapshot(&render(&index_input(request, spec, Some(detail))).expect("render"))
+    snapshot(&render(&routed_index_input(request, match_route, Some(detail))).expect("render"))
 }
 
 #[test]

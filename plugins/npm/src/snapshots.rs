@@ -3,7 +3,7 @@
 
 use insta::assert_snapshot;
 use wharf_plugin_sdk::testing::{
-    file, hosted, index_input, index_spec, merge_input, package, proxied, request, rewrite_input,
+    file, hosted, merge_input, package, proxied, request, rewrite_input, routed_index_input,
     snapshot,
 };
 use wharf_plugin_sdk::{
@@ -57,8 +57,7 @@ fn app() -> PackageDetail {
 
 /// What `render-index` gets for `request`, routed as the host routes it.
 fn input(request: Request, detail: Option<PackageDetail>) -> IndexInput {
-    let spec = index_spec(match_route(&request).expect("route"));
-    index_input(request, spec, detail)
+    routed_index_input(request, match_route, detail)
 }
 
 fn rendered(input: IndexInput) -> String {

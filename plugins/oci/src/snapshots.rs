@@ -5,7 +5,7 @@
 
 use insta::assert_snapshot;
 use serde_json::json;
-use wharf_plugin_sdk::testing::{file, index_input, index_spec, package, request, snapshot};
+use wharf_plugin_sdk::testing::{file, package, request, routed_index_input, snapshot};
 use wharf_plugin_sdk::{IndexInput, Method, PackageDetail, Request, VersionDetail};
 
 use crate::render::render;
@@ -58,8 +58,7 @@ fn app() -> PackageDetail {
 
 /// What `render-index` gets for `request`, routed as the host routes it.
 fn input(request: Request, detail: Option<PackageDetail>) -> IndexInput {
-    let spec = index_spec(match_route(&request).expect("route"));
-    index_input(request, spec, detail)
+    routed_index_input(request, match_route, detail)
 }
 
 fn rendered(input: IndexInput) -> String {

@@ -3,7 +3,7 @@
 //! under `src/snapshots/`.
 
 use insta::assert_snapshot;
-use wharf_plugin_sdk::testing::{file, index_input, index_spec, package, request, snapshot};
+use wharf_plugin_sdk::testing::{file, package, request, routed_index_input, snapshot};
 use wharf_plugin_sdk::{IndexInput, Method, PackageDetail, Request, VersionDetail, upstream};
 
 use crate::routes::match_route;
@@ -70,8 +70,7 @@ fn wharf_base() -> PackageDetail {
 /// What `render-index` gets for `request`, routed as the host routes it, with the
 /// package as its detail and as the owner's listing.
 fn input(request: Request) -> IndexInput {
-    let spec = index_spec(match_route(&request).expect("route"));
-    let mut input = index_input(request, spec, Some(wharf_base()));
+    let mut input = routed_index_input(request, match_route, Some(wharf_base()));
     input.listing = vec![wharf_base()];
     input.listing_total = 1;
     input

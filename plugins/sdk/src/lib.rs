@@ -163,7 +163,9 @@ macro_rules! export {
 /// # mod proxy {
 /// #     use wharf_plugin_sdk::*;
 /// #     pub fn plan(_: &Operation) -> FetchPlan { FetchPlan::NotFound }
-/// #     pub fn rewrite(_: &RewriteInput) -> Result<Rewritten, PluginError> { todo!() }
+/// #     pub fn rewrite(input: &RewriteInput) -> Result<Rewritten, PluginError> {
+/// #         Ok(Rewritten { response: input.upstream.clone(), declares: Vec::new() })
+/// #     }
 /// # }
 /// wharf_plugin_sdk::impl_proxy!(
 ///     Npm,

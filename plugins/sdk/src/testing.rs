@@ -14,8 +14,8 @@ use std::cell::RefCell;
 use crate::upload::UploadBody;
 use crate::{
     Digest, FileInfo, FileSource, HashAlgorithm, IndexInput, IndexSpec, MemberDocument, MergeInput,
-    Method, Operation, PackageDetail, PackageRef, Request, Response, RewriteInput, Route,
-    SettingValue, VersionDetail,
+    Method, Operation, PackageDetail, PackageRef, PluginError, Request, Response, RewriteInput,
+    Route, SettingValue, VersionDetail,
 };
 
 thread_local! {
@@ -195,6 +195,17 @@ impl Request {
         self.base_url = base_url.to_string();
         self
     }
+}
+
+/// What `render-index` gets for `request` routed by `route` (the plugin's own
+/// `match-route`), with `detail`: the spec the route names, as the host hands it on.
+pub fn routed_index_input(
+    request: Request,
+    route: impl FnOnce(&Request) -> Result<Route, PluginError>,
+    detail: Option<PackageDetail>,
+) -> IndexInput {
+    let spec = index_spec(route(&request).expect("the request routes"));
+    index_input(request, spec, detail)
 }
 
 /// What the host hands `render-index` for a spec naming one package (`detail`, `None`
