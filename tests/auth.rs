@@ -312,10 +312,10 @@ fn a_changed_password_counts_on_the_next_request() {
         .registry
         .db
         .write_sync(move |tx| {
-            Ok(tx.execute(
+            tx.execute(
                 "UPDATE owners SET password_hash = ?1 WHERE name = 'dave'",
-                [&hash],
-            )?)
+                &[&hash],
+            )
         })
         .unwrap();
     assert_eq!(

@@ -378,7 +378,7 @@ fn private_org_grants_follow_membership() {
     server
         .registry
         .db
-        .write_sync(move |tx| Ok(tx.execute(removed, [])?))
+        .write_sync(move |tx| tx.execute(removed, &[]))
         .unwrap();
     assert_eq!(
         put(&server, "/team/app/files/y", Some(&bearer(&writer))).status(),
@@ -583,7 +583,7 @@ fn a_deleted_users_tokens_die_with_it() {
     server
         .registry
         .db
-        .write_sync(|tx| Ok(tx.execute("DELETE FROM owners WHERE name = 'carol'", [])?))
+        .write_sync(|tx| tx.execute("DELETE FROM owners WHERE name = 'carol'", &[]))
         .unwrap();
     assert_eq!(
         get(&server, "/", Some(&bearer(&issued))).status(),
@@ -598,7 +598,7 @@ fn a_registry_token_dies_with_the_credential_it_came_from() {
         server
             .registry
             .db
-            .write_sync(move |tx| Ok(tx.execute(&sql, [])?))
+            .write_sync(move |tx| tx.execute(&sql, &[]))
             .unwrap()
     };
     let works = |issued: &str| {

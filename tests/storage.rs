@@ -422,9 +422,9 @@ fn assert_store_matches_rows(registry: &wharf::Registry, data: &Path) {
     let rows: Vec<(String, i64)> = registry
         .db
         .read_sync(|conn| {
-            let mut stmt = conn.prepare("SELECT sha256, size FROM blobs")?;
-            let rows = stmt.query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?;
-            Ok(rows.collect::<Result<_, _>>()?)
+            conn.query_vec("SELECT sha256, size FROM blobs", &[], |r| {
+                Ok((r.get(0)?, r.get(1)?))
+            })
         })
         .unwrap();
     let mut files = Vec::new();

@@ -470,7 +470,7 @@ fn expiry_removes_stale_sessions_and_orphan_files() {
         .registry
         .db
         .write_sync(|tx| {
-            tx.execute("UPDATE upload_sessions SET created = created - 7200", [])?;
+            tx.execute("UPDATE upload_sessions SET created = created - 7200", &[])?;
             Ok(())
         })
         .unwrap();

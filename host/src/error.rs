@@ -51,7 +51,7 @@ pub enum Error {
     #[error("insufficient storage: {}", detail.as_deref().unwrap_or("free space is below storage.min_free"))]
     InsufficientStorage { detail: Option<String> },
     #[error("database error: {0}")]
-    Db(rusqlite::Error),
+    Db(crate::db::DbError),
     #[error("storage error: {0}")]
     Io(std::io::Error),
     #[error("{0}")]
@@ -79,7 +79,7 @@ impl From<rusqlite::Error> for Error {
                 detail: Some(format!("database error: {e}")),
             }
         } else {
-            Self::Db(e)
+            Self::Db(crate::db::DbError::Sqlite(e))
         }
     }
 }

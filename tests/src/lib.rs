@@ -392,7 +392,7 @@ impl TestServer {
         };
         self.registry
             .db
-            .write_sync(move |tx| Ok(tx.execute_batch(sql)?))
+            .write_sync(move |tx| tx.execute_batch(sql))
             .unwrap();
     }
 

@@ -13,7 +13,7 @@ pub mod secrets;
 
 use std::sync::Arc;
 
-use rusqlite::Connection;
+use crate::db::Conn;
 
 use crate::db::owners::{self, Owner, OwnerKind, Role};
 use crate::db::tokens::{self, Scope};
@@ -87,7 +87,7 @@ fn invalid() -> Error {
 }
 
 /// The user with this id; a user deleted since is invalid credentials.
-fn user_row(conn: &Connection, id: i64) -> Result<Owner, Error> {
+fn user_row(conn: &Conn<'_>, id: i64) -> Result<Owner, Error> {
     owners::by_id(conn, id)?
         .filter(|o| o.kind == OwnerKind::User)
         .ok_or_else(invalid)
@@ -108,7 +108,7 @@ fn principal(owner: Owner, scope: Scope, grant: Option<Arc<Grant>>, source: Mint
 /// signed, valid at `now`. Only where their grants are enforced: below the mount of a
 /// format whose challenge points at the token endpoint.
 pub fn authenticate_at_mount(
-    conn: &Connection,
+    conn: &Conn<'_>,
     credentials: &Checked,
     registry_tokens: Option<&TokenKey>,
     now: i64,
@@ -163,7 +163,7 @@ pub fn authenticate_at_mount(
 /// Resolves checked credentials (see [`Passwords::check`]) to a principal.
 /// Credentials that do not check out are an error, never a silent downgrade to
 /// anonymous. Registry tokens are not accepted here (see [`authenticate_at_mount`]).
-pub fn authenticate(conn: &Connection, credentials: &Checked) -> Result<Principal, Error> {
+pub fn authenticate(conn: &Conn<'_>, credentials: &Checked) -> Result<Principal, Error> {
     match credentials {
         Checked::None => Ok(Principal::Anonymous),
         Checked::Token(token) => {
@@ -193,7 +193,7 @@ pub fn authenticate(conn: &Connection, credentials: &Checked) -> Result<Principa
 /// need more get `Unauthorized` (so clients retry with credentials); signed-in callers
 /// who lack the right get `Forbidden`.
 pub fn authorize(
-    conn: &Connection,
+    conn: &Conn<'_>,
     principal: &Principal,
     owner: &Owner,
     access: Access,
@@ -231,7 +231,7 @@ pub fn authorize(
 
 /// The access the principal holds on an owner, with token scope applied.
 pub fn granted_access(
-    conn: &Connection,
+    conn: &Conn<'_>,
     principal: &Principal,
     owner: &Owner,
 ) -> Result<Access, Error> {
@@ -252,7 +252,7 @@ pub fn granted_access(
 }
 
 /// What the user's identity and membership allow, before token scope.
-fn granted_role(conn: &Connection, user: &User, owner: &Owner) -> Result<Access, Error> {
+fn granted_role(conn: &Conn<'_>, user: &User, owner: &Owner) -> Result<Access, Error> {
     if user.is_admin || user.id == owner.id {
         return Ok(Access::Write);
     }

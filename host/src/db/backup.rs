@@ -10,10 +10,65 @@ use std::time::Duration;
 use rusqlite::Connection;
 use rusqlite::backup::{Backup, StepResult};
 
+use super::{Conn, Db};
 use crate::error::Error;
 
-/// Writes a snapshot of `source` to a new database file at `dest`.
-pub fn snapshot(source: &Connection, dest: &Path) -> Result<(), Error> {
+/// Writes a snapshot of the registry's database to a new database file at `dest`.
+pub fn snapshot(db: &Db, dest: &Path) -> Result<(), Error> {
+    db.read_sync(|conn| {
+        let source = conn.as_sqlite().ok_or_else(|| {
+            Error::Internal(
+                "wharf backup copies the embedded SQLite database; back up PostgreSQL with its own tools"
+                    .into(),
+            )
+        })?;
+        copy(source, dest)
+    })
+}
+
+/// A database file outside the registry: the copy in a backup.
+pub struct Copy {
+    conn: Connection,
+}
+
+impl Copy {
+    /// Opens the copy at `path` to read and change it.
+    pub fn open(path: &Path) -> Result<Self, Error> {
+        Ok(Self {
+            conn: Connection::open(path)?,
+        })
+    }
+
+    /// Opens the copy at `path` without changing it (a restore's source).
+    pub fn open_read_only(path: &Path) -> Result<Self, Error> {
+        Ok(Self {
+            conn: Connection::open_with_flags(path, rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY)?,
+        })
+    }
+
+    /// Every blob the copy knows, with its size. These are the files it needs.
+    pub fn blobs(&self) -> Result<Vec<(String, u64)>, Error> {
+        Conn::sqlite(&self.conn).query_vec(
+            "SELECT sha256, size FROM blobs ORDER BY sha256",
+            &[],
+            |r| Ok((r.get(0)?, r.get::<i64>(1)? as u64)),
+        )
+    }
+
+    /// Forgets upload sessions: their bytes are temp files a backup does not take, so a
+    /// client whose upload was cut resumes from nothing.
+    pub fn forget_upload_sessions(&self) -> Result<(), Error> {
+        Conn::sqlite(&self.conn).execute("DELETE FROM upload_sessions", &[])?;
+        Ok(())
+    }
+
+    /// Writes a snapshot of the copy to a new database file at `dest`.
+    pub fn snapshot(&self, dest: &Path) -> Result<(), Error> {
+        copy(&self.conn, dest)
+    }
+}
+
+fn copy(source: &Connection, dest: &Path) -> Result<(), Error> {
     let mut target = Connection::open(dest)?;
     {
         let backup = Backup::new(source, &mut target)?;
@@ -35,20 +90,6 @@ pub fn snapshot(source: &Connection, dest: &Path) -> Result<(), Error> {
     Ok(())
 }
 
-/// Every blob a database knows, with its size. These are the files a copy of it needs.
-pub fn blobs(conn: &Connection) -> Result<Vec<(String, u64)>, Error> {
-    let mut stmt = conn.prepare("SELECT sha256, size FROM blobs ORDER BY sha256")?;
-    let rows = stmt.query_map([], |r| Ok((r.get(0)?, r.get::<_, i64>(1)? as u64)))?;
-    Ok(rows.collect::<Result<_, _>>()?)
-}
-
-/// Forgets upload sessions in a copy: their bytes are temp files a backup does not take,
-/// so a client whose upload was cut resumes from nothing.
-pub fn forget_upload_sessions(conn: &Connection) -> Result<(), Error> {
-    conn.execute("DELETE FROM upload_sessions", [])?;
-    Ok(())
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -66,14 +107,14 @@ mod tests {
                  INSERT INTO blobs VALUES ('aa', 1, 0), ('bb', 2, 0);",
             )
             .unwrap();
-        let reader = Connection::open(dir.path().join("a.db")).unwrap();
-        snapshot(&reader, &dir.path().join("b.db")).unwrap();
+        let reader = Copy::open_read_only(&dir.path().join("a.db")).unwrap();
+        reader.snapshot(&dir.path().join("b.db")).unwrap();
         source
             .execute("INSERT INTO blobs VALUES ('cc', 3, 0)", [])
             .unwrap();
-        let copy = Connection::open(dir.path().join("b.db")).unwrap();
+        let copy = Copy::open(&dir.path().join("b.db")).unwrap();
         assert_eq!(
-            blobs(&copy).unwrap(),
+            copy.blobs().unwrap(),
             vec![("aa".to_string(), 1), ("bb".to_string(), 2)]
         );
         assert!(!dir.path().join("b.db-wal").exists());

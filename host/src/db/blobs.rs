@@ -1,79 +1,70 @@
 //! Blob rows: which content-addressed blobs exist, their sizes and secondary digests.
 //! The bytes themselves live in the blob store; this table is what makes them known.
 
-use rusqlite::{Connection, OptionalExtension, params};
-
-use super::now;
+use super::{Conn, now};
 use crate::error::Error;
 
 /// Records a blob (idempotent: identical bytes are one row).
-pub fn insert(conn: &Connection, sha256: &str, size: u64) -> Result<(), Error> {
+pub fn insert(conn: &Conn<'_>, sha256: &str, size: u64) -> Result<(), Error> {
     conn.execute(
         "INSERT INTO blobs (sha256, size, created) VALUES (?1, ?2, ?3) ON CONFLICT (sha256) DO NOTHING",
-        params![sha256, size as i64, now()],
+        &[&sha256, &(size as i64), &now()],
     )?;
     Ok(())
 }
 
-pub fn exists(conn: &Connection, sha256: &str) -> Result<bool, Error> {
+pub fn exists(conn: &Conn<'_>, sha256: &str) -> Result<bool, Error> {
     Ok(conn
-        .prepare_cached("SELECT 1 FROM blobs WHERE sha256 = ?1")?
-        .query_row([sha256], |_| Ok(()))
-        .optional()?
+        .query_opt("SELECT 1 FROM blobs WHERE sha256 = ?1", &[&sha256], |_| {
+            Ok(())
+        })?
         .is_some())
 }
 
-pub fn digest(conn: &Connection, sha256: &str, algorithm: &str) -> Result<Option<String>, Error> {
-    Ok(conn
-        .query_row(
-            "SELECT hex FROM blob_digests WHERE sha256 = ?1 AND algorithm = ?2",
-            [sha256, algorithm],
-            |r| r.get(0),
-        )
-        .optional()?)
+pub fn digest(conn: &Conn<'_>, sha256: &str, algorithm: &str) -> Result<Option<String>, Error> {
+    conn.query_opt(
+        "SELECT hex FROM blob_digests WHERE sha256 = ?1 AND algorithm = ?2",
+        &[&sha256, &algorithm],
+        |r| r.get(0),
+    )
 }
 
 /// Every secondary digest known for a blob, as (algorithm, hex) pairs.
-pub fn digests(conn: &Connection, sha256: &str) -> Result<Vec<(String, String)>, Error> {
-    let mut stmt = conn.prepare_cached(
+pub fn digests(conn: &Conn<'_>, sha256: &str) -> Result<Vec<(String, String)>, Error> {
+    conn.query_vec(
         "SELECT algorithm, hex FROM blob_digests WHERE sha256 = ?1 ORDER BY algorithm",
-    )?;
-    let rows = stmt.query_map([sha256], |r| Ok((r.get(0)?, r.get(1)?)))?;
-    Ok(rows.collect::<Result<_, _>>()?)
+        &[&sha256],
+        |r| Ok((r.get(0)?, r.get(1)?)),
+    )
 }
 
-pub fn set_digest(
-    conn: &Connection,
-    sha256: &str,
-    algorithm: &str,
-    hex: &str,
-) -> Result<(), Error> {
+pub fn set_digest(conn: &Conn<'_>, sha256: &str, algorithm: &str, hex: &str) -> Result<(), Error> {
     conn.execute(
         "INSERT INTO blob_digests (sha256, algorithm, hex) VALUES (?1, ?2, ?3)
          ON CONFLICT (sha256, algorithm) DO NOTHING",
-        params![sha256, algorithm, hex],
+        &[&sha256, &algorithm, &hex],
     )?;
     Ok(())
 }
 
 /// Links a blob to a package outside any version (OCI layers before their manifest).
-pub fn link_to_package(conn: &Connection, package_id: i64, sha256: &str) -> Result<(), Error> {
+pub fn link_to_package(conn: &Conn<'_>, package_id: i64, sha256: &str) -> Result<(), Error> {
     conn.execute(
         "INSERT INTO package_blobs (package_id, blob, created) VALUES (?1, ?2, ?3)
          ON CONFLICT (package_id, blob) DO NOTHING",
-        params![package_id, sha256, now()],
+        &[&package_id, &sha256, &now()],
     )?;
     Ok(())
 }
 
 /// Whether the blob is a file of one of the package's versions or linked to it.
-pub fn package_has(conn: &Connection, package_id: i64, sha256: &str) -> Result<bool, Error> {
+pub fn package_has(conn: &Conn<'_>, package_id: i64, sha256: &str) -> Result<bool, Error> {
     Ok(package_blob_size(conn, package_id, sha256)?.is_some())
 }
 
 /// The size of a blob that is a file of one of the package's versions or linked to it.
 pub fn package_blob_size(
-    conn: &Connection,
+    conn: &Conn<'_>,
     package_id: i64,
     sha256: &str,
 ) -> Result<Option<u64>, Error> {
@@ -83,53 +74,48 @@ pub fn package_blob_size(
 /// Size and creation time of a blob that is a file of one of the package's versions or
 /// linked to it.
 pub fn package_blob(
-    conn: &Connection,
+    conn: &Conn<'_>,
     package_id: i64,
     sha256: &str,
 ) -> Result<Option<(u64, i64)>, Error> {
-    let found: Option<(i64, i64)> = conn
-        .prepare_cached(
-            "SELECT blobs.size, blobs.created FROM blobs WHERE blobs.sha256 = ?2 AND (
-                 EXISTS (SELECT 1 FROM package_blobs WHERE package_id = ?1 AND blob = ?2)
-                 OR EXISTS (SELECT 1 FROM files JOIN versions ON versions.id = files.version_id
-                            WHERE versions.package_id = ?1 AND files.blob = ?2))",
-        )?
-        .query_row(params![package_id, sha256], |r| Ok((r.get(0)?, r.get(1)?)))
-        .optional()?;
-    Ok(found.map(|(size, created)| (size as u64, created)))
+    conn.query_opt(
+        "SELECT blobs.size, blobs.created FROM blobs WHERE blobs.sha256 = ?2 AND (
+             EXISTS (SELECT 1 FROM package_blobs WHERE package_id = ?1 AND blob = ?2)
+             OR EXISTS (SELECT 1 FROM files JOIN versions ON versions.id = files.version_id
+                        WHERE versions.package_id = ?1 AND files.blob = ?2))",
+        &[&package_id, &sha256],
+        |r| Ok((r.get::<i64>(0)? as u64, r.get(1)?)),
+    )
 }
 
 /// The sha256 of the stored blob a secondary digest names (an OCI `sha512:` reference).
-pub fn by_digest(conn: &Connection, algorithm: &str, hex: &str) -> Result<Option<String>, Error> {
-    Ok(conn
-        .prepare_cached("SELECT sha256 FROM blob_digests WHERE algorithm = ?1 AND hex = ?2")?
-        .query_row([algorithm, hex], |r| r.get(0))
-        .optional()?)
+pub fn by_digest(conn: &Conn<'_>, algorithm: &str, hex: &str) -> Result<Option<String>, Error> {
+    conn.query_opt(
+        "SELECT sha256 FROM blob_digests WHERE algorithm = ?1 AND hex = ?2",
+        &[&algorithm, &hex],
+        |r| r.get(0),
+    )
 }
 
 /// Removes a package's link to a blob; false if there was none.
-pub fn unlink_from_package(
-    conn: &Connection,
-    package_id: i64,
-    sha256: &str,
-) -> Result<bool, Error> {
+pub fn unlink_from_package(conn: &Conn<'_>, package_id: i64, sha256: &str) -> Result<bool, Error> {
     Ok(conn.execute(
         "DELETE FROM package_blobs WHERE package_id = ?1 AND blob = ?2",
-        params![package_id, sha256],
+        &[&package_id, &sha256],
     )? > 0)
 }
 
 /// Replaces the blobs a version references (and so keeps alive).
-pub fn set_references(conn: &Connection, version_id: i64, sha256s: &[String]) -> Result<(), Error> {
+pub fn set_references(conn: &Conn<'_>, version_id: i64, sha256s: &[String]) -> Result<(), Error> {
     conn.execute(
         "DELETE FROM version_refs WHERE version_id = ?1",
-        [version_id],
-    )?;
-    let mut insert = conn.prepare_cached(
-        "INSERT INTO version_refs (version_id, blob) VALUES (?1, ?2) ON CONFLICT DO NOTHING",
+        &[&version_id],
     )?;
     for sha256 in sha256s {
-        insert.execute(params![version_id, sha256])?;
+        conn.execute(
+            "INSERT INTO version_refs (version_id, blob) VALUES (?1, ?2) ON CONFLICT DO NOTHING",
+            &[&version_id, sha256],
+        )?;
     }
     Ok(())
 }

@@ -6,8 +6,7 @@
 //! manifests), or linked to a package (`package_blobs`: layers pushed before their
 //! manifest, mounts). Each of the three has an index by blob, so every check is a lookup.
 
-use rusqlite::{Connection, Transaction, params};
-
+use super::{Conn, Tx};
 use crate::error::Error;
 
 const REFERENCED: &str = "(EXISTS (SELECT 1 FROM files WHERE files.blob = blobs.sha256)
@@ -20,8 +19,8 @@ const REFERENCED: &str = "(EXISTS (SELECT 1 FROM files WHERE files.blob = blobs.
 /// mounts nothing used. A package left with neither versions nor links goes too, as it
 /// does when a delete empties it: it holds nothing a client could fetch, so it must not
 /// be listed. Returns how many links went.
-pub fn drop_unused_links(tx: &Transaction<'_>, before: i64) -> Result<usize, Error> {
-    let mut stmt = tx.prepare(
+pub fn drop_unused_links(tx: &Tx<'_>, before: i64) -> Result<usize, Error> {
+    let packages: Vec<i64> = tx.query_vec(
         "DELETE FROM package_blobs WHERE created < ?1
            AND NOT EXISTS (SELECT 1 FROM version_refs JOIN versions ON versions.id = version_refs.version_id
                            WHERE versions.package_id = package_blobs.package_id
@@ -30,10 +29,9 @@ pub fn drop_unused_links(tx: &Transaction<'_>, before: i64) -> Result<usize, Err
                            WHERE versions.package_id = package_blobs.package_id
                              AND files.blob = package_blobs.blob)
          RETURNING package_id",
+        &[&before],
+        |r| r.get(0),
     )?;
-    let packages = stmt
-        .query_map([before], |r| r.get::<_, i64>(0))?
-        .collect::<Result<Vec<_>, _>>()?;
     let dropped = packages.len();
     let unlinked: std::collections::BTreeSet<i64> = packages.into_iter().collect();
     for package_id in unlinked {
@@ -44,43 +42,39 @@ pub fn drop_unused_links(tx: &Transaction<'_>, before: i64) -> Result<usize, Err
 
 /// Clears the orphan mark of blobs referenced again, and marks blobs that lost their last
 /// reference with `now`. Returns how many were newly marked.
-pub fn mark_orphans(tx: &Transaction<'_>, now: i64) -> Result<usize, Error> {
+pub fn mark_orphans(tx: &Tx<'_>, now: i64) -> Result<usize, Error> {
     tx.execute(
         &format!("UPDATE blobs SET orphaned = NULL WHERE orphaned IS NOT NULL AND {REFERENCED}"),
-        [],
+        &[],
     )?;
-    Ok(tx.execute(
+    tx.execute(
         &format!("UPDATE blobs SET orphaned = ?1 WHERE orphaned IS NULL AND NOT {REFERENCED}"),
-        [now],
-    )?)
+        &[&now],
+    )
 }
 
 /// Up to `limit` blobs marked orphaned at or before `before` and still unreferenced (a
 /// push may have used one again since it was marked), with their sizes.
-pub fn collectable(
-    tx: &Transaction<'_>,
-    before: i64,
-    limit: usize,
-) -> Result<Vec<(String, u64)>, Error> {
-    let mut stmt = tx.prepare(&format!(
-        "SELECT sha256, size FROM blobs WHERE orphaned IS NOT NULL AND orphaned <= ?1
-               AND NOT {REFERENCED} ORDER BY orphaned LIMIT ?2"
-    ))?;
-    let rows = stmt.query_map(params![before, limit as i64], |r| {
-        Ok((r.get(0)?, r.get::<_, i64>(1)? as u64))
-    })?;
-    Ok(rows.collect::<Result<_, _>>()?)
+pub fn collectable(tx: &Tx<'_>, before: i64, limit: usize) -> Result<Vec<(String, u64)>, Error> {
+    tx.query_vec(
+        &format!(
+            "SELECT sha256, size FROM blobs WHERE orphaned IS NOT NULL AND orphaned <= ?1
+                   AND NOT {REFERENCED} ORDER BY orphaned LIMIT ?2"
+        ),
+        &[&before, &(limit as i64)],
+        |r| Ok((r.get(0)?, r.get::<i64>(1)? as u64)),
+    )
 }
 
 /// Forgets a blob (its secondary digests go with it).
-pub fn forget(tx: &Transaction<'_>, sha256: &str) -> Result<(), Error> {
-    tx.execute("DELETE FROM blobs WHERE sha256 = ?1", [sha256])?;
+pub fn forget(tx: &Tx<'_>, sha256: &str) -> Result<(), Error> {
+    tx.execute("DELETE FROM blobs WHERE sha256 = ?1", &[&sha256])?;
     Ok(())
 }
 
 /// Those of `sha256s` (files found in the store) that no blob row records: bytes a crash
 /// or a failed commit left between their rename into the store and their commit.
-pub fn unrecorded(conn: &Connection, sha256s: &[String]) -> Result<Vec<String>, Error> {
+pub fn unrecorded(conn: &Conn<'_>, sha256s: &[String]) -> Result<Vec<String>, Error> {
     let mut unknown = Vec::new();
     for sha256 in sha256s {
         if !super::blobs::exists(conn, sha256)? {
@@ -92,6 +86,6 @@ pub fn unrecorded(conn: &Connection, sha256s: &[String]) -> Result<Vec<String>, 
 
 /// Whether the database still knows the blob (the trash is emptied only of blobs it
 /// does not).
-pub fn known(tx: &Transaction<'_>, sha256: &str) -> Result<bool, Error> {
+pub fn known(tx: &Tx<'_>, sha256: &str) -> Result<bool, Error> {
     super::blobs::exists(tx, sha256)
 }

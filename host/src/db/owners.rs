@@ -1,8 +1,6 @@
 //! Owners (users and organizations) and organization membership.
 
-use rusqlite::{Connection, OptionalExtension, params};
-
-use super::now;
+use super::{Conn, Row, now};
 use crate::error::Error;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -50,11 +48,11 @@ impl Role {
 
 const COLUMNS: &str = "id, name, kind, password_hash, is_admin, private";
 
-fn from_row(row: &rusqlite::Row<'_>) -> rusqlite::Result<Owner> {
+fn from_row(row: &Row<'_>) -> Result<Owner, Error> {
     Ok(Owner {
         id: row.get(0)?,
         name: row.get(1)?,
-        kind: if row.get::<_, String>(2)? == "org" {
+        kind: if row.get::<String>(2)? == "org" {
             OwnerKind::Org
         } else {
             OwnerKind::User
@@ -84,38 +82,30 @@ pub fn valid_name(name: &str) -> bool {
         && !name.contains("..")
 }
 
-pub fn by_name(conn: &Connection, name: &str) -> Result<Option<Owner>, Error> {
+pub fn by_name(conn: &Conn<'_>, name: &str) -> Result<Option<Owner>, Error> {
     let sql = format!("SELECT {COLUMNS} FROM owners WHERE lower_name = ?1");
-    Ok(conn
-        .prepare_cached(&sql)?
-        .query_row([name.to_lowercase()], from_row)
-        .optional()?)
+    conn.query_opt(&sql, &[&name.to_lowercase()], from_row)
 }
 
-pub fn by_id(conn: &Connection, id: i64) -> Result<Option<Owner>, Error> {
+pub fn by_id(conn: &Conn<'_>, id: i64) -> Result<Option<Owner>, Error> {
     let sql = format!("SELECT {COLUMNS} FROM owners WHERE id = ?1");
-    Ok(conn
-        .prepare_cached(&sql)?
-        .query_row([id], from_row)
-        .optional()?)
+    conn.query_opt(&sql, &[&id], from_row)
 }
 
 /// Owners that have packages of a format.
-pub fn with_packages_of(conn: &Connection, format: &str) -> Result<Vec<Owner>, Error> {
+pub fn with_packages_of(conn: &Conn<'_>, format: &str) -> Result<Vec<Owner>, Error> {
     let sql = format!(
         "SELECT {COLUMNS} FROM owners WHERE id IN (SELECT owner_id FROM packages WHERE format = ?1)"
     );
-    let mut stmt = conn.prepare_cached(&sql)?;
-    let rows = stmt.query_map([format], from_row)?;
-    Ok(rows.collect::<Result<_, _>>()?)
+    conn.query_vec(&sql, &[&format], from_row)
 }
 
-pub fn count(conn: &Connection) -> Result<i64, Error> {
-    Ok(conn.query_row("SELECT count(*) FROM owners", [], |r| r.get(0))?)
+pub fn count(conn: &Conn<'_>) -> Result<i64, Error> {
+    conn.query_row("SELECT count(*) FROM owners", &[], |r| r.get(0))
 }
 
 pub fn create(
-    conn: &Connection,
+    conn: &Conn<'_>,
     name: &str,
     kind: OwnerKind,
     password_hash: Option<&str>,
@@ -132,107 +122,102 @@ pub fn create(
             "the name {name:?} is already taken"
         )));
     }
-    let kind = kind_str(kind);
-    conn.execute(
+    conn.query_row(
         "INSERT INTO owners (name, lower_name, kind, password_hash, is_admin, private, created)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
-        params![
-            name,
-            name.to_lowercase(),
-            kind,
-            password_hash,
-            is_admin,
-            private,
-            now()
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7) RETURNING id",
+        &[
+            &name,
+            &name.to_lowercase(),
+            &kind_str(kind),
+            &password_hash,
+            &is_admin,
+            &private,
+            &now(),
         ],
-    )?;
-    Ok(conn.last_insert_rowid())
+        |r| r.get(0),
+    )
 }
 
-pub fn set_member(conn: &Connection, org_id: i64, user_id: i64, role: Role) -> Result<(), Error> {
+pub fn set_member(conn: &Conn<'_>, org_id: i64, user_id: i64, role: Role) -> Result<(), Error> {
     conn.execute(
         "INSERT INTO org_members (org_id, user_id, role) VALUES (?1, ?2, ?3)
          ON CONFLICT (org_id, user_id) DO UPDATE SET role = excluded.role",
-        params![org_id, user_id, role.as_str()],
+        &[&org_id, &user_id, &role.as_str()],
     )?;
     Ok(())
 }
 
 /// Owners of one kind, by name.
-pub fn list(conn: &Connection, kind: OwnerKind) -> Result<Vec<Owner>, Error> {
+pub fn list(conn: &Conn<'_>, kind: OwnerKind) -> Result<Vec<Owner>, Error> {
     let sql = format!("SELECT {COLUMNS} FROM owners WHERE kind = ?1 ORDER BY lower_name");
-    let mut stmt = conn.prepare_cached(&sql)?;
-    let rows = stmt.query_map([kind_str(kind)], from_row)?;
-    Ok(rows.collect::<Result<_, _>>()?)
+    conn.query_vec(&sql, &[&kind_str(kind)], from_row)
 }
 
 /// When an owner was created (seconds since the epoch).
-pub fn created(conn: &Connection, id: i64) -> Result<i64, Error> {
-    Ok(
-        conn.query_row("SELECT created FROM owners WHERE id = ?1", [id], |r| {
-            r.get(0)
-        })?,
-    )
+pub fn created(conn: &Conn<'_>, id: i64) -> Result<i64, Error> {
+    conn.query_row("SELECT created FROM owners WHERE id = ?1", &[&id], |r| {
+        r.get(0)
+    })
 }
 
 /// Deletes an owner; memberships, tokens and upload sessions go with it (cascades).
-pub fn delete(conn: &Connection, id: i64) -> Result<(), Error> {
-    conn.execute("DELETE FROM owners WHERE id = ?1", [id])?;
+pub fn delete(conn: &Conn<'_>, id: i64) -> Result<(), Error> {
+    conn.execute("DELETE FROM owners WHERE id = ?1", &[&id])?;
     Ok(())
 }
 
-pub fn set_password(conn: &Connection, id: i64, password_hash: &str) -> Result<(), Error> {
+pub fn set_password(conn: &Conn<'_>, id: i64, password_hash: &str) -> Result<(), Error> {
     conn.execute(
         "UPDATE owners SET password_hash = ?2 WHERE id = ?1",
-        params![id, password_hash],
+        &[&id, &password_hash],
     )?;
     Ok(())
 }
 
-pub fn set_private(conn: &Connection, id: i64, private: bool) -> Result<(), Error> {
+pub fn set_private(conn: &Conn<'_>, id: i64, private: bool) -> Result<(), Error> {
     conn.execute(
         "UPDATE owners SET private = ?2 WHERE id = ?1",
-        params![id, private],
+        &[&id, &private],
     )?;
     Ok(())
 }
 
 /// The number of site administrators.
-pub fn admin_count(conn: &Connection) -> Result<i64, Error> {
-    Ok(conn.query_row(
+pub fn admin_count(conn: &Conn<'_>) -> Result<i64, Error> {
+    conn.query_row(
         "SELECT count(*) FROM owners WHERE kind = 'user' AND is_admin",
-        [],
+        &[],
         |r| r.get(0),
-    )?)
+    )
 }
 
 /// An organization's members with their roles, by name.
-pub fn members(conn: &Connection, org_id: i64) -> Result<Vec<(String, Role)>, Error> {
-    let mut stmt = conn.prepare_cached(
+pub fn members(conn: &Conn<'_>, org_id: i64) -> Result<Vec<(String, Role)>, Error> {
+    conn.query_vec(
         "SELECT o.name, m.role FROM org_members m JOIN owners o ON o.id = m.user_id
          WHERE m.org_id = ?1 ORDER BY o.lower_name",
-    )?;
-    let rows = stmt.query_map([org_id], |r| Ok((r.get(0)?, r.get::<_, String>(1)?)))?;
-    rows.map(|row| {
-        let (name, role) = row?;
-        Ok((name, Role::parse(&role).unwrap_or(Role::Read)))
-    })
-    .collect()
+        &[&org_id],
+        |r| {
+            let role = r.get::<String>(1)?;
+            Ok((r.get(0)?, Role::parse(&role).unwrap_or(Role::Read)))
+        },
+    )
 }
 
 /// Removes a member; false if they were none.
-pub fn remove_member(conn: &Connection, org_id: i64, user_id: i64) -> Result<bool, Error> {
+pub fn remove_member(conn: &Conn<'_>, org_id: i64, user_id: i64) -> Result<bool, Error> {
     Ok(conn.execute(
         "DELETE FROM org_members WHERE org_id = ?1 AND user_id = ?2",
-        [org_id, user_id],
+        &[&org_id, &user_id],
     )? > 0)
 }
 
-pub fn member_role(conn: &Connection, org_id: i64, user_id: i64) -> Result<Option<Role>, Error> {
-    let role: Option<String> = conn
-        .prepare_cached("SELECT role FROM org_members WHERE org_id = ?1 AND user_id = ?2")?
-        .query_row([org_id, user_id], |r| r.get(0))
-        .optional()?;
+pub fn member_role(conn: &Conn<'_>, org_id: i64, user_id: i64) -> Result<Option<Role>, Error> {
+    let role: Option<String> = conn.query_opt(
+        "SELECT role FROM org_members WHERE org_id = ?1 AND user_id = ?2",
+        &[&org_id, &user_id],
+        |r| r.get(0),
+    )?;
     Ok(role.as_deref().and_then(Role::parse))
 }
 

@@ -2,7 +2,7 @@
 //! the artifacts they declare, and where each fetched file came from. Fetched files
 //! themselves are ordinary `files` rows of the proxy owner (see `db::packages`).
 
-use rusqlite::{Connection, OptionalExtension, params};
+use super::Conn;
 
 use crate::error::Error;
 
@@ -25,16 +25,15 @@ pub struct DocumentRow {
     pub checked_at: i64,
 }
 
-pub fn document(conn: &Connection, owner_id: i64, key: &str) -> Result<Option<DocumentRow>, Error> {
-    Ok(conn
-        .prepare_cached(
-            "SELECT status, upstream, etag, last_modified, validator, blob, content_type, headers,
-                    fetched_at, checked_at
-             FROM proxy_documents WHERE owner_id = ?1 AND key = ?2",
-        )?
-        .query_row(params![owner_id, key], |r| {
+pub fn document(conn: &Conn<'_>, owner_id: i64, key: &str) -> Result<Option<DocumentRow>, Error> {
+    conn.query_opt(
+        "SELECT status, upstream, etag, last_modified, validator, blob, content_type, headers,
+                fetched_at, checked_at
+         FROM proxy_documents WHERE owner_id = ?1 AND key = ?2",
+        &[&owner_id, &key],
+        |r| {
             Ok(DocumentRow {
-                status: r.get::<_, i64>(0)? as u16,
+                status: r.get::<i64>(0)? as u16,
                 upstream: r.get(1)?,
                 etag: r.get(2)?,
                 last_modified: r.get(3)?,
@@ -45,8 +44,8 @@ pub fn document(conn: &Connection, owner_id: i64, key: &str) -> Result<Option<Do
                 fetched_at: r.get(8)?,
                 checked_at: r.get(9)?,
             })
-        })
-        .optional()?)
+        },
+    )
 }
 
 /// Which cached document: the proxy owner, the render-index key and the package it is
@@ -58,12 +57,8 @@ pub struct DocumentKey<'a> {
 }
 
 /// Records a document as fetched now (its blob row must exist already).
-pub fn put_document(
-    conn: &Connection,
-    at: &DocumentKey<'_>,
-    row: &DocumentRow,
-) -> Result<(), Error> {
-    conn.prepare_cached(
+pub fn put_document(conn: &Conn<'_>, at: &DocumentKey<'_>, row: &DocumentRow) -> Result<(), Error> {
+    conn.execute(
         "INSERT INTO proxy_documents (owner_id, key, status, upstream, etag, last_modified,
                                       validator, blob, content_type, headers, fetched_at,
                                       checked_at, package)
@@ -74,39 +69,39 @@ pub fn put_document(
              blob = excluded.blob, content_type = excluded.content_type,
              headers = excluded.headers, fetched_at = excluded.fetched_at,
              checked_at = excluded.checked_at",
-    )?
-    .execute(params![
-        at.owner_id,
-        at.key,
-        row.status as i64,
-        row.upstream,
-        row.etag,
-        row.last_modified,
-        row.validator,
-        row.blob,
-        row.content_type,
-        row.headers,
-        row.fetched_at,
-        row.checked_at,
-        at.package.to_lowercase()
-    ])?;
+        &[
+            &at.owner_id,
+            &at.key,
+            &i64::from(row.status),
+            &row.upstream,
+            &row.etag,
+            &row.last_modified,
+            &row.validator,
+            &row.blob,
+            &row.content_type,
+            &row.headers,
+            &row.fetched_at,
+            &row.checked_at,
+            &at.package.to_lowercase(),
+        ],
+    )?;
     Ok(())
 }
 
 /// Forgets a proxy's cached documents and declarations, all or those of one package
 /// (`wharf cache purge`); their raw bodies are left to the collector. Returns how many
 /// documents went.
-pub fn purge(conn: &Connection, owner_id: i64, package: Option<&str>) -> Result<usize, Error> {
+pub fn purge(conn: &Conn<'_>, owner_id: i64, package: Option<&str>) -> Result<usize, Error> {
     let package = package.map(str::to_lowercase);
     conn.execute(
         "DELETE FROM proxy_declarations WHERE owner_id = ?1 AND (?2 IS NULL OR document IN
              (SELECT key FROM proxy_documents WHERE owner_id = ?1 AND package = ?2))",
-        params![owner_id, package],
+        &[&owner_id, &package],
     )?;
-    Ok(conn.execute(
+    conn.execute(
         "DELETE FROM proxy_documents WHERE owner_id = ?1 AND (?2 IS NULL OR package = ?2)",
-        params![owner_id, package],
-    )?)
+        &[&owner_id, &package],
+    )
 }
 
 /// Drops what a proxy owner cached of `package` (any case; everything when `None`): its
@@ -114,17 +109,16 @@ pub fn purge(conn: &Connection, owner_id: i64, package: Option<&str>) -> Result<
 /// blobs go at the next collection, once nothing references them. Returns the numbers of
 /// packages and documents dropped.
 pub fn purge_cached(
-    conn: &Connection,
+    conn: &Conn<'_>,
     owner_id: i64,
     package: Option<&str>,
 ) -> Result<(usize, usize), Error> {
     let lower = package.map(str::to_lowercase);
-    let ids: Vec<i64> = conn
-        .prepare_cached(
-            "SELECT id FROM packages WHERE owner_id = ?1 AND (?2 IS NULL OR lower_name = ?2)",
-        )?
-        .query_map(params![owner_id, lower], |r| r.get(0))?
-        .collect::<Result<_, _>>()?;
+    let ids: Vec<i64> = conn.query_vec(
+        "SELECT id FROM packages WHERE owner_id = ?1 AND (?2 IS NULL OR lower_name = ?2)",
+        &[&owner_id, &lower],
+        |r| r.get(0),
+    )?;
     for id in &ids {
         crate::db::packages::delete_package(conn, *id)?;
     }
@@ -132,10 +126,10 @@ pub fn purge_cached(
 }
 
 /// Marks a cached document as confirmed by the upstream at `now` (a 304).
-pub fn touch_document(conn: &Connection, owner_id: i64, key: &str, now: i64) -> Result<(), Error> {
+pub fn touch_document(conn: &Conn<'_>, owner_id: i64, key: &str, now: i64) -> Result<(), Error> {
     conn.execute(
         "UPDATE proxy_documents SET checked_at = ?3 WHERE owner_id = ?1 AND key = ?2",
-        params![owner_id, key, now],
+        &[&owner_id, &key, &now],
     )?;
     Ok(())
 }
@@ -154,51 +148,48 @@ pub struct Declaration {
 /// Replaces every declaration of the document `document` (a key of `proxy::key`): it
 /// was rewritten after a change, and what the upstream dropped is dropped here too.
 pub fn replace_declarations(
-    conn: &Connection,
+    conn: &Conn<'_>,
     owner_id: i64,
     document: &str,
     declared: &[Declaration],
 ) -> Result<(), Error> {
     conn.execute(
         "DELETE FROM proxy_declarations WHERE owner_id = ?1 AND document = ?2",
-        params![owner_id, document],
-    )?;
-    let mut insert = conn.prepare_cached(
-        "INSERT INTO proxy_declarations (owner_id, document, file, version, url, digests)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6)
-         ON CONFLICT (owner_id, document, file) DO UPDATE SET
-             version = excluded.version, url = excluded.url, digests = excluded.digests",
+        &[&owner_id, &document],
     )?;
     for d in declared {
         let digests = serde_json::to_string(&d.digests).unwrap_or_else(|_| "[]".into());
-        insert.execute(params![
-            owner_id,
-            document,
-            d.file.to_lowercase(),
-            d.version,
-            d.url,
-            digests
-        ])?;
+        conn.execute(
+            "INSERT INTO proxy_declarations (owner_id, document, file, version, url, digests)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6)
+             ON CONFLICT (owner_id, document, file) DO UPDATE SET
+                 version = excluded.version, url = excluded.url, digests = excluded.digests",
+            &[
+                &owner_id,
+                &document,
+                &d.file.to_lowercase(),
+                &d.version,
+                &d.url,
+                &digests,
+            ],
+        )?;
     }
     Ok(())
 }
 
 /// The declaration of `file` in the document `document`.
 pub fn declaration(
-    conn: &Connection,
+    conn: &Conn<'_>,
     owner_id: i64,
     document: &str,
     file: &str,
 ) -> Result<Option<Declaration>, Error> {
-    let found: Option<(String, String, String)> = conn
-        .prepare_cached(
-            "SELECT version, url, digests FROM proxy_declarations
-             WHERE owner_id = ?1 AND document = ?2 AND file = ?3",
-        )?
-        .query_row(params![owner_id, document, file.to_lowercase()], |r| {
-            Ok((r.get(0)?, r.get(1)?, r.get(2)?))
-        })
-        .optional()?;
+    let found: Option<(String, String, String)> = conn.query_opt(
+        "SELECT version, url, digests FROM proxy_declarations
+         WHERE owner_id = ?1 AND document = ?2 AND file = ?3",
+        &[&owner_id, &document, &file.to_lowercase()],
+        |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
+    )?;
     Ok(found.map(|(version, url, digests)| Declaration {
         file: file.to_string(),
         version,
@@ -208,21 +199,22 @@ pub fn declaration(
 }
 
 /// Records where a fetched file came from.
-pub fn record_fetch(conn: &Connection, file_id: i64, url: &str, now: i64) -> Result<(), Error> {
+pub fn record_fetch(conn: &Conn<'_>, file_id: i64, url: &str, now: i64) -> Result<(), Error> {
     conn.execute(
         "INSERT INTO proxy_fetches (file_id, url, fetched_at) VALUES (?1, ?2, ?3)
          ON CONFLICT (file_id) DO UPDATE SET url = excluded.url, fetched_at = excluded.fetched_at",
-        params![file_id, url, now],
+        &[&file_id, &url, &now],
     )?;
     Ok(())
 }
 
 /// When and from which URL a file was fetched, if a proxy fetched it.
-pub fn fetch_of(conn: &Connection, file_id: i64) -> Result<Option<(String, i64)>, Error> {
-    Ok(conn
-        .prepare_cached("SELECT url, fetched_at FROM proxy_fetches WHERE file_id = ?1")?
-        .query_row([file_id], |r| Ok((r.get(0)?, r.get(1)?)))
-        .optional()?)
+pub fn fetch_of(conn: &Conn<'_>, file_id: i64) -> Result<Option<(String, i64)>, Error> {
+    conn.query_opt(
+        "SELECT url, fetched_at FROM proxy_fetches WHERE file_id = ?1",
+        &[&file_id],
+        |r| Ok((r.get(0)?, r.get(1)?)),
+    )
 }
 
 #[cfg(test)]

@@ -1,32 +1,28 @@
 //! Secrets the host generates for itself, such as the key registry tokens are signed
 //! with. Created once, on first use, and kept until an operator deletes the row.
 
-use rusqlite::{OptionalExtension, Transaction, params};
-
-use super::now;
+use super::{Tx, now};
 use crate::error::Error;
 
 /// The secret named `name`, created from `generate` if there is none yet. Runs in a
 /// write transaction, so concurrent first starts agree on one value.
 pub fn get_or_create(
-    tx: &Transaction<'_>,
+    tx: &Tx<'_>,
     name: &str,
     generate: impl FnOnce() -> Vec<u8>,
 ) -> Result<Vec<u8>, Error> {
-    let existing = tx
-        .query_row(
-            "SELECT value FROM host_secrets WHERE name = ?1",
-            [name],
-            |r| r.get::<_, Vec<u8>>(0),
-        )
-        .optional()?;
+    let existing = tx.query_opt(
+        "SELECT value FROM host_secrets WHERE name = ?1",
+        &[&name],
+        |r| r.get::<Vec<u8>>(0),
+    )?;
     if let Some(value) = existing {
         return Ok(value);
     }
     let value = generate();
     tx.execute(
         "INSERT INTO host_secrets (name, value, created) VALUES (?1, ?2, ?3)",
-        params![name, value, now()],
+        &[&name, &value, &now()],
     )?;
     Ok(value)
 }

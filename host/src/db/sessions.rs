@@ -2,7 +2,7 @@
 //! received and when it was last written are the session file's length and mtime
 //! (`store::sessions`), so the `received`/`updated` columns stay at their defaults.
 
-use rusqlite::{Connection, OptionalExtension, params};
+use super::Conn;
 
 use crate::error::Error;
 
@@ -24,27 +24,26 @@ impl SessionRow {
     }
 }
 
-pub fn insert(conn: &Connection, row: &SessionRow) -> Result<(), Error> {
+pub fn insert(conn: &Conn<'_>, row: &SessionRow) -> Result<(), Error> {
     conn.execute(
         "INSERT INTO upload_sessions (id, owner_id, format, package, created, updated)
          VALUES (?1, ?2, ?3, ?4, ?5, ?5)",
-        params![
-            row.id,
-            row.owner_id,
-            row.format,
-            row.package.to_lowercase(),
-            row.created
+        &[
+            &row.id,
+            &row.owner_id,
+            &row.format,
+            &row.package.to_lowercase(),
+            &row.created,
         ],
     )?;
     Ok(())
 }
 
-pub fn find(conn: &Connection, id: &str) -> Result<Option<SessionRow>, Error> {
-    Ok(conn
-        .prepare_cached(
-            "SELECT id, owner_id, format, package, created FROM upload_sessions WHERE id = ?1",
-        )?
-        .query_row([id], |r| {
+pub fn find(conn: &Conn<'_>, id: &str) -> Result<Option<SessionRow>, Error> {
+    conn.query_opt(
+        "SELECT id, owner_id, format, package, created FROM upload_sessions WHERE id = ?1",
+        &[&id],
+        |r| {
             Ok(SessionRow {
                 id: r.get(0)?,
                 owner_id: r.get(1)?,
@@ -52,24 +51,24 @@ pub fn find(conn: &Connection, id: &str) -> Result<Option<SessionRow>, Error> {
                 package: r.get(3)?,
                 created: r.get(4)?,
             })
-        })
-        .optional()?)
+        },
+    )
 }
 
 /// Deletes a session row; whether there was one.
-pub fn delete(conn: &Connection, id: &str) -> Result<bool, Error> {
-    Ok(conn.execute("DELETE FROM upload_sessions WHERE id = ?1", [id])? > 0)
+pub fn delete(conn: &Conn<'_>, id: &str) -> Result<bool, Error> {
+    Ok(conn.execute("DELETE FROM upload_sessions WHERE id = ?1", &[&id])? > 0)
 }
 
 /// Ids and creation times of sessions created before `cutoff`: the only ones that can
 /// have expired, since a session file is never older than its row. The caller decides
 /// by the file's mtime.
-pub fn created_before(conn: &Connection, cutoff: i64) -> Result<Vec<(String, i64)>, Error> {
-    let mut stmt = conn.prepare("SELECT id, created FROM upload_sessions WHERE created < ?1")?;
-    let rows = stmt
-        .query_map([cutoff], |r| Ok((r.get(0)?, r.get(1)?)))?
-        .collect::<Result<Vec<_>, _>>()?;
-    Ok(rows)
+pub fn created_before(conn: &Conn<'_>, cutoff: i64) -> Result<Vec<(String, i64)>, Error> {
+    conn.query_vec(
+        "SELECT id, created FROM upload_sessions WHERE created < ?1",
+        &[&cutoff],
+        |r| Ok((r.get(0)?, r.get(1)?)),
+    )
 }
 
 #[cfg(test)]

@@ -2,9 +2,7 @@
 //! fast hash is enough (a slow KDF protects low-entropy passwords, not random keys).
 //! Besides the hash, only the last eight characters are kept, for listings.
 
-use rusqlite::{Connection, OptionalExtension, params};
-
-use super::now;
+use super::{Conn, now};
 use crate::error::Error;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
@@ -53,7 +51,7 @@ pub struct TokenInfo {
 
 /// Stores a token by its hash; returns the new token's id.
 pub fn insert(
-    conn: &Connection,
+    conn: &Conn<'_>,
     user_id: i64,
     name: &str,
     hash: &str,
@@ -65,7 +63,7 @@ pub fn insert(
 
 /// [`insert`] that also keeps the token's last eight characters for listings.
 pub fn insert_with_tail(
-    conn: &Connection,
+    conn: &Conn<'_>,
     user_id: i64,
     name: &str,
     hash: &str,
@@ -73,89 +71,88 @@ pub fn insert_with_tail(
     scope: Scope,
     expires: Option<i64>,
 ) -> Result<i64, Error> {
-    conn.execute(
+    conn.query_row(
         "INSERT INTO tokens (user_id, name, hash, scope, created, expires, last_eight)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, nullif(?7, ''))",
-        params![
-            user_id,
-            name,
-            hash,
-            scope.as_str(),
-            now(),
-            expires,
-            last_eight
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, nullif(?7, '')) RETURNING id",
+        &[
+            &user_id,
+            &name,
+            &hash,
+            &scope.as_str(),
+            &now(),
+            &expires,
+            &last_eight,
         ],
-    )?;
-    Ok(conn.last_insert_rowid())
+        |r| r.get(0),
+    )
 }
 
 /// The live (unexpired) token with this hash.
-pub fn find(conn: &Connection, hash: &str) -> Result<Option<TokenRow>, Error> {
-    let row = conn
-        .prepare_cached(
-            "SELECT id, user_id, scope FROM tokens WHERE hash = ?1 AND (expires IS NULL OR expires > ?2)",
-        )?
-        .query_row(params![hash, now()], |r| {
+pub fn find(conn: &Conn<'_>, hash: &str) -> Result<Option<TokenRow>, Error> {
+    conn.query_opt(
+        "SELECT id, user_id, scope FROM tokens WHERE hash = ?1 AND (expires IS NULL OR expires > ?2)",
+        &[&hash, &now()],
+        |r| {
             Ok(TokenRow {
                 id: r.get(0)?,
                 user_id: r.get(1)?,
-                scope: Scope::parse(&r.get::<_, String>(2)?),
+                scope: Scope::parse(&r.get::<String>(2)?),
             })
-        })
-        .optional()?;
-    Ok(row)
+        },
+    )
 }
 
 /// Whether the token with this id exists, is `user_id`'s and has not expired.
-pub fn is_live(conn: &Connection, id: i64, user_id: i64) -> Result<bool, Error> {
+pub fn is_live(conn: &Conn<'_>, id: i64, user_id: i64) -> Result<bool, Error> {
     Ok(conn
-        .prepare_cached(
+        .query_opt(
             "SELECT 1 FROM tokens WHERE id = ?1 AND user_id = ?2 AND (expires IS NULL OR expires > ?3)",
+            &[&id, &user_id, &now()],
+            |_| Ok(()),
         )?
-        .query_row(params![id, user_id, now()], |_| Ok(()))
-        .optional()?
         .is_some())
 }
 
 /// Tokens, oldest first: of one user, or of everyone.
-pub fn list(conn: &Connection, user_id: Option<i64>) -> Result<Vec<TokenInfo>, Error> {
-    let mut stmt = conn.prepare_cached(
+pub fn list(conn: &Conn<'_>, user_id: Option<i64>) -> Result<Vec<TokenInfo>, Error> {
+    conn.query_vec(
         "SELECT t.id, o.name, t.name, t.scope, coalesce(t.last_eight, ''), t.created,
                 t.last_used, t.expires
          FROM tokens t JOIN owners o ON o.id = t.user_id
          WHERE ?1 IS NULL OR t.user_id = ?1 ORDER BY t.id",
-    )?;
-    let rows = stmt.query_map([user_id], |r| {
-        Ok(TokenInfo {
-            id: r.get(0)?,
-            user: r.get(1)?,
-            name: r.get(2)?,
-            scope: Scope::parse(&r.get::<_, String>(3)?),
-            last_eight: r.get(4)?,
-            created: r.get(5)?,
-            last_used: r.get(6)?,
-            expires: r.get(7)?,
-        })
-    })?;
-    Ok(rows.collect::<Result<_, _>>()?)
+        &[&user_id],
+        |r| {
+            Ok(TokenInfo {
+                id: r.get(0)?,
+                user: r.get(1)?,
+                name: r.get(2)?,
+                scope: Scope::parse(&r.get::<String>(3)?),
+                last_eight: r.get(4)?,
+                created: r.get(5)?,
+                last_used: r.get(6)?,
+                expires: r.get(7)?,
+            })
+        },
+    )
 }
 
 /// Deletes a token; with `user_id`, only if it is theirs. False if there was none.
-pub fn delete(conn: &Connection, id: i64, user_id: Option<i64>) -> Result<bool, Error> {
+pub fn delete(conn: &Conn<'_>, id: i64, user_id: Option<i64>) -> Result<bool, Error> {
     let deleted = conn.execute(
         "DELETE FROM tokens WHERE id = ?1 AND (?2 IS NULL OR user_id = ?2)",
-        params![id, user_id],
+        &[&id, &user_id],
     )?;
     Ok(deleted > 0)
 }
 
-/// Records when tokens were last used (batched by `registry::accounts::TokenUse`).
-pub fn set_last_used(conn: &Connection, uses: &[(i64, i64)]) -> Result<(), Error> {
-    let mut stmt = conn.prepare_cached(
-        "UPDATE tokens SET last_used = max(coalesce(last_used, 0), ?2) WHERE id = ?1",
-    )?;
+/// Records when tokens were last used (batched by `registry::accounts::TokenUse`); a
+/// later time already recorded is kept.
+pub fn set_last_used(conn: &Conn<'_>, uses: &[(i64, i64)]) -> Result<(), Error> {
     for (id, at) in uses {
-        stmt.execute([id, at])?;
+        conn.execute(
+            "UPDATE tokens SET last_used = ?2 WHERE id = ?1 AND (last_used IS NULL OR last_used < ?2)",
+            &[id, at],
+        )?;
     }
     Ok(())
 }
@@ -164,41 +161,42 @@ pub fn set_last_used(conn: &Connection, uses: &[(i64, i64)]) -> Result<(), Error
 mod tests {
     use super::*;
 
-    fn db() -> Connection {
-        let conn = Connection::open_in_memory().unwrap();
-        conn.execute_batch(include_str!("schema.sql")).unwrap();
-        conn.execute_batch(include_str!("migration_6_token_details.sql"))
-            .unwrap();
-        conn.execute(
-            "INSERT INTO owners (id, name, lower_name, kind, created) VALUES (1, 'a', 'a', 'user', 0), (2, 'b', 'b', 'user', 0)",
-            [],
-        )
+    fn with_db(f: impl FnOnce(&Conn<'_>)) {
+        let (_dir, db) = crate::db::packages::fixture::db();
+        db.write_sync(|conn| {
+            conn.execute_batch(
+                "INSERT INTO owners (id, name, lower_name, kind, created)
+                 VALUES (1, 'a', 'a', 'user', 0), (2, 'b', 'b', 'user', 0)",
+            )?;
+            f(conn);
+            Ok(())
+        })
         .unwrap();
-        conn
     }
 
     #[test]
     fn lists_revokes_and_records_use() {
-        let conn = db();
-        let a = insert_with_tail(&conn, 1, "ci", "h1", "abcd1234", Scope::Write, None).unwrap();
-        let b = insert(&conn, 2, "old", "h2", Scope::Read, Some(1)).unwrap();
-        let all = list(&conn, None).unwrap();
-        assert_eq!(all.len(), 2);
-        assert_eq!(
-            (all[0].user.as_str(), all[0].last_eight.as_str()),
-            ("a", "abcd1234")
-        );
-        assert_eq!(all[1].last_eight, "");
-        assert_eq!(list(&conn, Some(2)).unwrap()[0].id, b);
-        assert_eq!(find(&conn, "h1").unwrap().unwrap().id, a);
-        assert!(find(&conn, "h2").unwrap().is_none(), "expired");
+        with_db(|conn| {
+            let a = insert_with_tail(conn, 1, "ci", "h1", "abcd1234", Scope::Write, None).unwrap();
+            let b = insert(conn, 2, "old", "h2", Scope::Read, Some(1)).unwrap();
+            let all = list(conn, None).unwrap();
+            assert_eq!(all.len(), 2);
+            assert_eq!(
+                (all[0].user.as_str(), all[0].last_eight.as_str()),
+                ("a", "abcd1234")
+            );
+            assert_eq!(all[1].last_eight, "");
+            assert_eq!(list(conn, Some(2)).unwrap()[0].id, b);
+            assert_eq!(find(conn, "h1").unwrap().unwrap().id, a);
+            assert!(find(conn, "h2").unwrap().is_none(), "expired");
 
-        set_last_used(&conn, &[(a, 50), (a, 40)]).unwrap();
-        assert_eq!(list(&conn, Some(1)).unwrap()[0].last_used, Some(50));
+            set_last_used(conn, &[(a, 50), (a, 40)]).unwrap();
+            assert_eq!(list(conn, Some(1)).unwrap()[0].last_used, Some(50));
 
-        assert!(!delete(&conn, a, Some(2)).unwrap(), "not b's token");
-        assert!(delete(&conn, a, Some(1)).unwrap());
-        assert!(find(&conn, "h1").unwrap().is_none());
-        assert!(!delete(&conn, a, None).unwrap());
+            assert!(!delete(conn, a, Some(2)).unwrap(), "not b's token");
+            assert!(delete(conn, a, Some(1)).unwrap());
+            assert!(find(conn, "h1").unwrap().is_none());
+            assert!(!delete(conn, a, None).unwrap());
+        });
     }
 }

@@ -2,7 +2,7 @@
 //! `readers` get: an `org_members` row with role `read` per reader, where a reader may
 //! be an organization, whose members then read through it.
 
-use rusqlite::{Connection, OptionalExtension, params};
+use super::Conn;
 
 use crate::error::Error;
 
@@ -22,11 +22,12 @@ impl VirtualKind {
 }
 
 /// Whether owner `id` is a proxy or a group (configured now or once).
-pub fn kind_of(conn: &Connection, id: i64) -> Result<Option<VirtualKind>, Error> {
-    let kind: Option<String> = conn
-        .prepare_cached("SELECT kind FROM virtual_owners WHERE owner_id = ?1")?
-        .query_row([id], |r| r.get(0))
-        .optional()?;
+pub fn kind_of(conn: &Conn<'_>, id: i64) -> Result<Option<VirtualKind>, Error> {
+    let kind: Option<String> = conn.query_opt(
+        "SELECT kind FROM virtual_owners WHERE owner_id = ?1",
+        &[&id],
+        |r| r.get(0),
+    )?;
     Ok(kind.map(|k| match k.as_str() {
         "proxy" => VirtualKind::Proxy,
         _ => VirtualKind::Group,
@@ -34,32 +35,33 @@ pub fn kind_of(conn: &Connection, id: i64) -> Result<Option<VirtualKind>, Error>
 }
 
 /// Marks owner `id` as a proxy or group (a changed kind replaces the old one).
-pub fn set(conn: &Connection, id: i64, kind: VirtualKind) -> Result<(), Error> {
+pub fn set(conn: &Conn<'_>, id: i64, kind: VirtualKind) -> Result<(), Error> {
     conn.execute(
         "INSERT INTO virtual_owners (owner_id, kind) VALUES (?1, ?2)
          ON CONFLICT (owner_id) DO UPDATE SET kind = excluded.kind",
-        params![id, kind.as_str()],
+        &[&id, &kind.as_str()],
     )?;
     Ok(())
 }
 
 /// Owners that are neither proxies nor groups (users and organizations people made).
-pub fn real_owner_count(conn: &Connection) -> Result<i64, Error> {
-    Ok(conn.query_row(
+pub fn real_owner_count(conn: &Conn<'_>) -> Result<i64, Error> {
+    conn.query_row(
         "SELECT count(*) FROM owners WHERE id NOT IN (SELECT owner_id FROM virtual_owners)",
-        [],
+        &[],
         |r| r.get(0),
-    )?)
+    )
 }
 
 /// Makes `readers` (owner ids) the only members of virtual owner `id`, all with role
 /// `read`.
-pub fn set_readers(conn: &Connection, id: i64, readers: &[i64]) -> Result<(), Error> {
-    conn.execute("DELETE FROM org_members WHERE org_id = ?1", [id])?;
+pub fn set_readers(conn: &Conn<'_>, id: i64, readers: &[i64]) -> Result<(), Error> {
+    conn.execute("DELETE FROM org_members WHERE org_id = ?1", &[&id])?;
     for reader in readers {
         conn.execute(
-            "INSERT OR IGNORE INTO org_members (org_id, user_id, role) VALUES (?1, ?2, 'read')",
-            [id, *reader],
+            "INSERT INTO org_members (org_id, user_id, role) VALUES (?1, ?2, 'read')
+             ON CONFLICT DO NOTHING",
+            &[&id, reader],
         )?;
     }
     Ok(())
@@ -67,14 +69,14 @@ pub fn set_readers(conn: &Connection, id: i64, readers: &[i64]) -> Result<(), Er
 
 /// Whether `user_id` belongs to an organization that is a reader of `owner_id` (only
 /// proxies and groups have organizations among their members).
-pub fn reads_through_org(conn: &Connection, owner_id: i64, user_id: i64) -> Result<bool, Error> {
+pub fn reads_through_org(conn: &Conn<'_>, owner_id: i64, user_id: i64) -> Result<bool, Error> {
     Ok(conn
-        .prepare_cached(
+        .query_opt(
             "SELECT 1 FROM org_members reader JOIN org_members m ON m.org_id = reader.user_id
              WHERE reader.org_id = ?1 AND m.user_id = ?2 LIMIT 1",
+            &[&owner_id, &user_id],
+            |_| Ok(()),
         )?
-        .query_row([owner_id, user_id], |_| Ok(()))
-        .optional()?
         .is_some())
 }
 

@@ -50,7 +50,7 @@ fn outcome(result: Result<(), String>) -> Value {
 
 async fn database(registry: &Registry) -> Value {
     let query = registry.db.read(|conn| {
-        conn.query_row("SELECT count(*) FROM owners", [], |r| r.get::<_, i64>(0))?;
+        conn.query_row("SELECT count(*) FROM owners", &[], |r| r.get::<i64>(0))?;
         Ok(())
     });
     outcome(match tokio::time::timeout(CHECK_TIME, query).await {

@@ -5,9 +5,9 @@
 use crate::auth::passwords::Checked;
 use crate::auth::registry_token::TokenKey;
 use crate::auth::{self, Access, Principal};
-use crate::db::Db;
 use crate::db::owners;
 pub use crate::db::owners::Owner;
+use crate::db::{Conn, Db};
 use crate::error::Error;
 
 /// An owner and what the caller may do with its packages.
@@ -43,7 +43,7 @@ pub fn identify(
     mount_owner: Option<String>,
 ) -> Result<Caller, Refused> {
     let token_presented = matches!(credentials, Checked::Token(_));
-    let lookup = move |conn: &rusqlite::Connection| {
+    let lookup = move |conn: &Conn<'_>| {
         let principal = auth::authenticate_at_mount(
             conn,
             &credentials,

@@ -62,10 +62,9 @@ fn take(
     let blobs = loop {
         report.snapshots += 1;
         let _ = fs::remove_file(&partial);
-        db.read_sync(|conn| db::backup::snapshot(conn, &partial))
-            .context("cannot copy the database")?;
+        db::backup::snapshot(db, &partial).context("cannot copy the database")?;
         after_snapshot(report.snapshots);
-        let blobs = db::backup::blobs(&rusqlite::Connection::open(&partial)?)?;
+        let blobs = db::backup::Copy::open(&partial)?.blobs()?;
         let missing = copy_blobs(source, &target, &blobs, how, &mut report)?;
         if missing.is_empty() {
             break blobs;
@@ -89,10 +88,7 @@ fn take(
             target.remove_exported(&sha256)?;
         }
     }
-    {
-        let conn = rusqlite::Connection::open(&partial)?;
-        db::backup::forget_upload_sessions(&conn)?;
-    }
+    db::backup::Copy::open(&partial)?.forget_upload_sessions()?;
     fs::File::open(&partial)?.sync_all()?;
     fs::rename(&partial, dest.join("wharf.db"))?;
     fs::File::open(dest)?.sync_all()?;
@@ -110,11 +106,8 @@ pub fn restore(config: &Config, source: &Path, how: Transfer) -> anyhow::Result<
     }
     let data_dir = &config.storage.data_dir;
     require_empty(data_dir)?;
-    let from = rusqlite::Connection::open_with_flags(
-        &backup_db,
-        rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY,
-    )?;
-    let blobs = db::backup::blobs(&from)?;
+    let from = db::backup::Copy::open_read_only(&backup_db)?;
+    let blobs = from.blobs()?;
     fs::create_dir_all(data_dir)
         .with_context(|| format!("cannot create data dir {}", data_dir.display()))?;
     let target = BlobStore::attach(data_dir, config.storage.min_free)?;
@@ -134,7 +127,7 @@ pub fn restore(config: &Config, source: &Path, how: Transfer) -> anyhow::Result<
     }
     // The database last: a restore cut short leaves no registry that looks complete.
     let partial = data_dir.join("wharf.db.partial");
-    db::backup::snapshot(&from, &partial)?;
+    from.snapshot(&partial)?;
     fs::rename(&partial, data_dir.join("wharf.db"))?;
     fs::File::open(data_dir)?.sync_all()?;
     // Migrates a backup of an older version, as a server start would.
@@ -213,7 +206,7 @@ mod tests {
             db.write_sync(|tx| {
                 tx.execute(
                     "INSERT INTO blobs (sha256, size, created) VALUES (?1, ?2, 0)",
-                    rusqlite::params![sha, size],
+                    &[&sha, &size],
                 )?;
                 Ok(())
             })
@@ -225,7 +218,7 @@ mod tests {
             if round == 1 {
                 // What the collector does: forget the row, trash the file, purge it.
                 db.write_sync(|tx| {
-                    tx.execute("DELETE FROM blobs WHERE sha256 = ?1", [&digests[1]])?;
+                    tx.execute("DELETE FROM blobs WHERE sha256 = ?1", &[&digests[1]])?;
                     Ok(())
                 })
                 .unwrap();

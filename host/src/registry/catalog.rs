@@ -2,7 +2,7 @@
 //! version with its files, a page at a time, with the accounts that own and published
 //! them (Gitea's shapes name both).
 
-use rusqlite::Connection;
+use crate::db::Conn;
 
 use super::Registry;
 use crate::db::owners::{self, Owner};
@@ -149,7 +149,7 @@ async fn read_package<R: Send + 'static>(
     owner: &Owner,
     format: String,
     name: String,
-    f: impl FnOnce(&rusqlite::Connection, Owner, PackageRow) -> Result<R, Error> + Send + 'static,
+    f: impl FnOnce(&Conn<'_>, Owner, PackageRow) -> Result<R, Error> + Send + 'static,
 ) -> Result<R, Error> {
     registry.downloads.flush(&registry.db).await;
     let owner = owner.clone();
@@ -199,14 +199,14 @@ pub async fn version(
     .await
 }
 
-fn account_of(conn: &Connection, owner: Owner) -> Result<Account, Error> {
+fn account_of(conn: &Conn<'_>, owner: Owner) -> Result<Account, Error> {
     Ok(Account {
         created: owners::created(conn, owner.id)?,
         owner,
     })
 }
 
-fn entry(conn: &Connection, row: VersionRow) -> Result<VersionEntry, Error> {
+fn entry(conn: &Conn<'_>, row: VersionRow) -> Result<VersionEntry, Error> {
     let creator = match row.creator_id {
         Some(id) => owners::by_id(conn, id)?
             .map(|o| account_of(conn, o))
@@ -216,7 +216,7 @@ fn entry(conn: &Connection, row: VersionRow) -> Result<VersionEntry, Error> {
     Ok(VersionEntry { row, creator })
 }
 
-fn find(conn: &Connection, owner_id: i64, format: &str, name: &str) -> Result<PackageRow, Error> {
+fn find(conn: &Conn<'_>, owner_id: i64, format: &str, name: &str) -> Result<PackageRow, Error> {
     packages::find(conn, owner_id, format, name)?
         .ok_or_else(|| Error::not_found(format!("package {name:?} not found")))
 }

@@ -1,7 +1,7 @@
 //! Deleting files, versions, packages and tags. Rows go at once; blob files stay until
 //! garbage collection finds them unreferenced, so a delete never races a download.
 
-use rusqlite::Transaction;
+use crate::db::Tx;
 
 use super::{Registry, digests};
 use crate::audit::{self, Deleted, Via};
@@ -34,7 +34,7 @@ pub async fn run(
 }
 
 fn package(
-    tx: &Transaction<'_>,
+    tx: &Tx<'_>,
     owner_id: i64,
     format: &str,
     pkg: &PackageRef,
@@ -43,14 +43,14 @@ fn package(
         .ok_or_else(|| Error::not_found(format!("package {:?} not found", pkg.name)))
 }
 
-fn version_id(tx: &Transaction<'_>, package_id: i64, v: &VersionRef) -> Result<i64, Error> {
+fn version_id(tx: &Tx<'_>, package_id: i64, v: &VersionRef) -> Result<i64, Error> {
     packages::version(tx, package_id, &v.version)?
         .map(|v| v.id)
         .ok_or_else(|| Error::not_found(format!("version {:?} not found", v.version)))
 }
 
 /// Deletes one file; the version goes with its last file, the package with its last version.
-pub fn file(tx: &Transaction<'_>, owner_id: i64, format: &str, f: &FileRef) -> Result<(), Error> {
+pub fn file(tx: &Tx<'_>, owner_id: i64, format: &str, f: &FileRef) -> Result<(), Error> {
     let pkg = package(tx, owner_id, format, &f.version.pkg)?;
     let version_id = version_id(tx, pkg.id, &f.version)?;
     let row = packages::file(tx, version_id, &f.name)?
@@ -70,12 +70,7 @@ fn audited(format: &str, pkg: &PackageRef, what: Deleted<'_>) {
     audit::deleted(&pkg.owner, format, &pkg.name, what, Via::Http);
 }
 
-pub fn version(
-    tx: &Transaction<'_>,
-    owner_id: i64,
-    format: &str,
-    v: &VersionRef,
-) -> Result<(), Error> {
+pub fn version(tx: &Tx<'_>, owner_id: i64, format: &str, v: &VersionRef) -> Result<(), Error> {
     let pkg = package(tx, owner_id, format, &v.pkg)?;
     let version_id = version_id(tx, pkg.id, v)?;
     packages::delete_version(tx, version_id)?;
@@ -84,19 +79,14 @@ pub fn version(
     Ok(())
 }
 
-pub fn package_all(
-    tx: &Transaction<'_>,
-    owner_id: i64,
-    format: &str,
-    p: &PackageRef,
-) -> Result<(), Error> {
+pub fn package_all(tx: &Tx<'_>, owner_id: i64, format: &str, p: &PackageRef) -> Result<(), Error> {
     let pkg = package(tx, owner_id, format, p)?;
     packages::delete_package(tx, pkg.id)?;
     audited(format, p, Deleted::Package);
     Ok(())
 }
 
-pub fn tag(tx: &Transaction<'_>, owner_id: i64, format: &str, t: &TagRef) -> Result<(), Error> {
+pub fn tag(tx: &Tx<'_>, owner_id: i64, format: &str, t: &TagRef) -> Result<(), Error> {
     let pkg = package(tx, owner_id, format, &t.pkg)?;
     if !packages::remove_tag(tx, pkg.id, &t.tag)? {
         return Err(Error::not_found(format!("tag {:?} not found", t.tag)));
@@ -107,12 +97,7 @@ pub fn tag(tx: &Transaction<'_>, owner_id: i64, format: &str, t: &TagRef) -> Res
 }
 
 /// Removes a package's own link to a blob; versions referencing it keep the bytes.
-pub fn blob_link(
-    tx: &Transaction<'_>,
-    owner_id: i64,
-    format: &str,
-    b: &BlobRef,
-) -> Result<(), Error> {
+pub fn blob_link(tx: &Tx<'_>, owner_id: i64, format: &str, b: &BlobRef) -> Result<(), Error> {
     let pkg = package(tx, owner_id, format, &b.pkg)?;
     let unlinked = match digests::resolve(tx, &b.digest)? {
         Some(sha256) => blobs::unlink_from_package(tx, pkg.id, &sha256)?,
@@ -127,7 +112,7 @@ pub fn blob_link(
 }
 
 /// Drops the package if it is now empty, else marks it changed.
-fn finish(tx: &Transaction<'_>, package_id: i64) -> Result<(), Error> {
+fn finish(tx: &Tx<'_>, package_id: i64) -> Result<(), Error> {
     if !packages::delete_if_empty(tx, package_id)? {
         packages::touch(tx, package_id)?;
     }
@@ -136,9 +121,8 @@ fn finish(tx: &Transaction<'_>, package_id: i64) -> Result<(), Error> {
 
 #[cfg(test)]
 mod tests {
-    use rusqlite::Connection;
-
     use super::*;
+    use crate::db::Conn;
     use crate::db::packages::fixture::{self, Pkg};
     use crate::plugins::api::{Digest, HashAlgorithm};
     use crate::registry::testing::TestRegistry;
@@ -176,7 +160,7 @@ mod tests {
             run(&self.t.registry, self.alice, "generic", what).await
         }
 
-        fn read<R>(&self, f: impl FnOnce(&Connection) -> R) -> R {
+        fn read<R>(&self, f: impl FnOnce(&Conn<'_>) -> R) -> R {
             self.t.registry.db.read_now(|conn| Ok(f(conn))).unwrap()
         }
 

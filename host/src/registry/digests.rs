@@ -1,7 +1,7 @@
 //! Digests as clients name blobs: sha256 is the store's key, sha512 (which OCI clients
 //! may use) is found through the secondary digests recorded when the blob was stored.
 
-use rusqlite::Connection;
+use crate::db::Conn;
 
 use crate::db::blobs;
 use crate::error::Error;
@@ -11,7 +11,7 @@ use crate::store::digest::is_sha256_hex;
 /// The sha256 of the blob `digest` names. A sha256 is returned as it is, whether a blob
 /// has it or not; a sha512 only when a stored blob has it. Other algorithms and
 /// malformed hex are a bad request (they would otherwise name nothing, silently).
-pub fn resolve(conn: &Connection, digest: &Digest) -> Result<Option<String>, Error> {
+pub fn resolve(conn: &Conn<'_>, digest: &Digest) -> Result<Option<String>, Error> {
     match digest.algorithm {
         HashAlgorithm::Sha256 if is_sha256_hex(&digest.hex) => Ok(Some(digest.hex.clone())),
         HashAlgorithm::Sha512 if is_hex(&digest.hex, 128) => {
@@ -24,7 +24,7 @@ pub fn resolve(conn: &Connection, digest: &Digest) -> Result<Option<String>, Err
 /// The size of the blob `digest` names if it belongs to the package (a file of one of
 /// its versions, or linked to it).
 pub fn package_blob_size(
-    conn: &Connection,
+    conn: &Conn<'_>,
     package_id: i64,
     digest: &Digest,
 ) -> Result<Option<(String, u64)>, Error> {
@@ -50,7 +50,7 @@ mod tests {
         }
     }
 
-    fn with_db(f: impl FnOnce(&Connection) -> Result<(), Error>) {
+    fn with_db(f: impl FnOnce(&Conn<'_>) -> Result<(), Error>) {
         let dir = tempfile::tempdir().unwrap();
         let db = crate::db::Db::open(&dir.path().join("wharf.db")).unwrap();
         db.write_sync(|tx| f(tx)).unwrap();

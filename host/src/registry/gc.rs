@@ -22,7 +22,7 @@
 use std::collections::HashSet;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use rusqlite::Transaction;
+use crate::db::Tx;
 
 use super::{Registry, sessions};
 use crate::config::GcConfig;
@@ -133,7 +133,7 @@ impl Report {
 /// if the transaction fails. Returns what was picked.
 fn sweep(
     registry: &Registry,
-    pick: impl FnOnce(&Transaction<'_>) -> Result<Vec<(String, u64)>, Error>,
+    pick: impl FnOnce(&Tx<'_>) -> Result<Vec<(String, u64)>, Error>,
 ) -> Result<Vec<(String, u64)>, Error> {
     let mut trashed = Vec::new();
     let swept = registry.db.write_sync(|tx| {

@@ -2,7 +2,7 @@
 //! newest file of a name in a package or across the owner's packages, a file by tag, a
 //! blob of a package by digest; and digests of what was found.
 
-use rusqlite::Connection;
+use crate::db::Conn;
 
 use super::{Registry, digests, publish};
 use crate::db::packages;
@@ -30,7 +30,7 @@ fn missing(selector: &Selector) -> &'static str {
 }
 
 fn find_in(
-    conn: &Connection,
+    conn: &Conn<'_>,
     selector: &Selector,
     package_id: i64,
 ) -> Result<Option<FileRow>, Error> {
@@ -91,7 +91,7 @@ pub async fn file_digest(
 /// A blob of the package by digest, as a file to serve: a file of one of its versions
 /// (with that file's content type: OCI manifests by digest), else a blob linked to it.
 fn package_blob(
-    conn: &Connection,
+    conn: &Conn<'_>,
     package_id: i64,
     digest: &api::Digest,
 ) -> Result<Option<FileRow>, Error> {
@@ -118,7 +118,7 @@ mod tests {
     use crate::registry::testing::TestRegistry;
 
     /// A registry with users alice and bob, seeded by `seed`; alice's id.
-    fn seeded(seed: impl FnOnce(&Connection, i64, i64)) -> (TestRegistry, i64) {
+    fn seeded(seed: impl FnOnce(&Conn<'_>, i64, i64)) -> (TestRegistry, i64) {
         let t = TestRegistry::open();
         let alice = fixture::seed(&t.registry.db, |conn, alice, bob| {
             seed(conn, alice, bob);

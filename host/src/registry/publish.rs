@@ -7,7 +7,7 @@ use std::fs::File;
 use std::io::{Read, Seek, SeekFrom};
 
 use super::{Registry, digests};
-use crate::db::{self, packages};
+use crate::db::{self, Tx, packages};
 use crate::error::Error;
 use crate::plugins::api::{self, FileSource, HashAlgorithm, VersionMode};
 use crate::store::{Algorithm, StagedBlob};
@@ -192,7 +192,7 @@ fn digest_of(blob: &StagedBlob, algorithm: Algorithm) -> Result<String, Error> {
 }
 
 fn apply(
-    tx: &rusqlite::Transaction<'_>,
+    tx: &Tx<'_>,
     format: &str,
     owner_id: i64,
     creator: Option<i64>,
@@ -266,7 +266,7 @@ fn apply(
 
 /// The id of the version a plan names, created, extended or replaced as its mode says.
 fn version_row(
-    tx: &rusqlite::Transaction<'_>,
+    tx: &Tx<'_>,
     package_id: i64,
     version: &api::PlanVersion,
     creator: Option<i64>,
@@ -316,7 +316,7 @@ fn version_row(
 /// the publish transaction, so a blob cannot leave the package between a plugin's check
 /// and the commit.
 fn reference(
-    tx: &rusqlite::Transaction<'_>,
+    tx: &Tx<'_>,
     package_id: i64,
     version_id: i64,
     references: &[api::BlobReference],

@@ -1,6 +1,6 @@
 //! Stored API tokens: made here, so the secret is generated and hashed in one place.
 
-use rusqlite::Connection;
+use crate::db::Conn;
 
 use super::Registry;
 use crate::auth::secrets;
@@ -10,7 +10,7 @@ use crate::error::Error;
 /// Stores a new token for `user_id` and returns its secret, which is shown once and
 /// never stored: the database keeps only its hash.
 pub fn create_in(
-    conn: &Connection,
+    conn: &Conn<'_>,
     user_id: i64,
     name: &str,
     scope: Scope,
@@ -65,7 +65,7 @@ mod tests {
             .unwrap();
         assert_eq!((found.user_id, found.scope), (id, Scope::Read));
         let stored: String = db
-            .read_sync(|conn| Ok(conn.query_row("SELECT hash FROM tokens", [], |r| r.get(0))?))
+            .read_sync(|conn| conn.query_row("SELECT hash FROM tokens", &[], |r| r.get(0)))
             .unwrap();
         assert_ne!(stored, token, "the secret itself is never stored");
     }

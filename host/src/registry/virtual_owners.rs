@@ -9,8 +9,8 @@
 use std::collections::HashMap;
 use std::sync::Arc;
 
+use crate::db::Tx;
 use anyhow::bail;
-use rusqlite::Transaction;
 
 use super::FormatEntry;
 use crate::config::{Config, GroupConfig, ProxyConfig};
@@ -105,7 +105,7 @@ fn table(kind: VirtualKind) -> &'static str {
 }
 
 fn set_up_owner(
-    tx: &Transaction<'_>,
+    tx: &Tx<'_>,
     name: &str,
     kind: VirtualKind,
     private: bool,
@@ -151,7 +151,7 @@ fn set_up_owner(
 /// Every member is a configured proxy (the config check matched formats) or a user or
 /// organization; `write_to` (a member, not a proxy) is then a hosted one.
 fn check_members(
-    tx: &Transaction<'_>,
+    tx: &Tx<'_>,
     config: &Config,
     name: &str,
     group: &GroupConfig,
@@ -202,7 +202,7 @@ fn not_yet_supported(config: &Config) -> anyhow::Result<()> {
 }
 
 /// The user or organization `name`, if it is one (not a proxy or group).
-fn real_owner(tx: &Transaction<'_>, name: &str) -> Result<Option<owners::Owner>, Error> {
+fn real_owner(tx: &Tx<'_>, name: &str) -> Result<Option<owners::Owner>, Error> {
     Ok(match owners::by_name(tx, name)? {
         Some(owner) if virtual_owners::kind_of(tx, owner.id)?.is_none() => Some(owner),
         _ => None,

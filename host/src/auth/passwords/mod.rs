@@ -280,7 +280,7 @@ mod tests {
         db.write_sync(|tx| {
             tx.execute(
                 "UPDATE owners SET password_hash = ?1 WHERE name = 'alice'",
-                [&hash],
+                &[&hash],
             )?;
             Ok(())
         })

@@ -3,7 +3,7 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use rusqlite::Connection;
+use crate::db::Conn;
 
 use super::AccessEntry;
 use crate::auth::{Access, Principal};
@@ -181,7 +181,7 @@ impl Grant {
 /// is applied (a read token never gets `push`). Owners decide, so a repository that
 /// does not exist yet is granted like any other of its owner.
 pub fn grant(
-    conn: &Connection,
+    conn: &Conn<'_>,
     principal: &Principal,
     requested: &[Requested],
 ) -> Result<Grant, Error> {

@@ -1,22 +1,17 @@
 //! Files of versions: adding, finding (by name, blob or tag), counting, deleting.
 
-use rusqlite::{Connection, OptionalExtension, params};
-
 use super::{FILE_COLUMNS, FileRow, file_from_row};
-use crate::db::now;
+use crate::db::{Conn, now};
 use crate::error::Error;
 
-pub fn delete_files_of(conn: &Connection, version_id: i64) -> Result<(), Error> {
-    conn.execute("DELETE FROM files WHERE version_id = ?1", [version_id])?;
+pub fn delete_files_of(conn: &Conn<'_>, version_id: i64) -> Result<(), Error> {
+    conn.execute("DELETE FROM files WHERE version_id = ?1", &[&version_id])?;
     Ok(())
 }
 
-pub fn file(conn: &Connection, version_id: i64, name: &str) -> Result<Option<FileRow>, Error> {
+pub fn file(conn: &Conn<'_>, version_id: i64, name: &str) -> Result<Option<FileRow>, Error> {
     let sql = format!("SELECT {FILE_COLUMNS} FROM files WHERE version_id = ?1 AND lower_name = ?2");
-    Ok(conn
-        .prepare_cached(&sql)?
-        .query_row(params![version_id, name.to_lowercase()], file_from_row)
-        .optional()?)
+    conn.query_opt(&sql, &[&version_id, &name.to_lowercase()], file_from_row)
 }
 
 pub struct NewFile<'a> {
@@ -30,7 +25,7 @@ pub struct NewFile<'a> {
 
 /// Adds a file; with `overwrite` an existing file of the same name is replaced,
 /// otherwise it is a conflict.
-pub fn insert_file(conn: &Connection, file: &NewFile<'_>, overwrite: bool) -> Result<(), Error> {
+pub fn insert_file(conn: &Conn<'_>, file: &NewFile<'_>, overwrite: bool) -> Result<(), Error> {
     if let Some(existing) = self::file(conn, file.version_id, file.name)? {
         if !overwrite {
             return Err(Error::Conflict(format!(
@@ -38,20 +33,20 @@ pub fn insert_file(conn: &Connection, file: &NewFile<'_>, overwrite: bool) -> Re
                 existing.name
             )));
         }
-        conn.execute("DELETE FROM files WHERE id = ?1", [existing.id])?;
+        conn.execute("DELETE FROM files WHERE id = ?1", &[&existing.id])?;
     }
     conn.execute(
         "INSERT INTO files (version_id, name, lower_name, blob, size, content_type, lead, created)
          VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
-        params![
-            file.version_id,
-            file.name,
-            file.name.to_lowercase(),
-            file.blob,
-            file.size as i64,
-            file.content_type,
-            file.lead,
-            now()
+        &[
+            &file.version_id,
+            &file.name,
+            &file.name.to_lowercase(),
+            &file.blob,
+            &(file.size as i64),
+            &file.content_type,
+            &file.lead,
+            &now(),
         ],
     )?;
     Ok(())
@@ -59,7 +54,7 @@ pub fn insert_file(conn: &Connection, file: &NewFile<'_>, overwrite: bool) -> Re
 
 /// The newest version's file of this name (npm's version-less tarball URL).
 pub fn newest_file_named(
-    conn: &Connection,
+    conn: &Conn<'_>,
     package_id: i64,
     name: &str,
 ) -> Result<Option<FileRow>, Error> {
@@ -70,16 +65,13 @@ pub fn newest_file_named(
     );
     // Without statistics SQLite may start from the package's versions instead, which
     // costs one probe per version; a name matches few files.
-    Ok(conn
-        .prepare_cached(&sql)?
-        .query_row(params![package_id, name.to_lowercase()], file_from_row)
-        .optional()?)
+    conn.query_opt(&sql, &[&package_id, &name.to_lowercase()], file_from_row)
 }
 
 /// The newest file of this name among all the owner's packages of `format` (a chart
 /// repository's `/charts/{file}`: the file name alone says which package).
 pub fn newest_owner_file(
-    conn: &Connection,
+    conn: &Conn<'_>,
     owner_id: i64,
     format: &str,
     name: &str,
@@ -91,18 +83,16 @@ pub fn newest_owner_file(
          WHERE packages.owner_id = ?1 AND packages.format = ?2 AND files.lower_name = ?3
          ORDER BY versions.created DESC, versions.id DESC LIMIT 1"
     );
-    Ok(conn
-        .prepare_cached(&sql)?
-        .query_row(
-            params![owner_id, format, name.to_lowercase()],
-            file_from_row,
-        )
-        .optional()?)
+    conn.query_opt(
+        &sql,
+        &[&owner_id, &format, &name.to_lowercase()],
+        file_from_row,
+    )
 }
 
 /// A file of the package whose blob has this sha256 (OCI manifests by digest).
 pub fn file_with_blob(
-    conn: &Connection,
+    conn: &Conn<'_>,
     package_id: i64,
     sha256: &str,
 ) -> Result<Option<FileRow>, Error> {
@@ -110,15 +100,12 @@ pub fn file_with_blob(
         "SELECT {FILE_COLUMNS} FROM files JOIN versions ON versions.id = files.version_id
          WHERE versions.package_id = ?1 AND files.blob = ?2 ORDER BY files.id DESC LIMIT 1"
     );
-    Ok(conn
-        .prepare_cached(&sql)?
-        .query_row(params![package_id, sha256], file_from_row)
-        .optional()?)
+    conn.query_opt(&sql, &[&package_id, &sha256], file_from_row)
 }
 
 /// The file `name` of the version `tag` points at.
 pub fn tagged_file(
-    conn: &Connection,
+    conn: &Conn<'_>,
     package_id: i64,
     tag: &str,
     name: &str,
@@ -127,30 +114,29 @@ pub fn tagged_file(
         "SELECT {FILE_COLUMNS} FROM tags JOIN files ON files.version_id = tags.version_id
          WHERE tags.package_id = ?1 AND tags.tag = ?2 AND files.lower_name = ?3"
     );
-    Ok(conn
-        .prepare_cached(&sql)?
-        .query_row(params![package_id, tag, name.to_lowercase()], file_from_row)
-        .optional()?)
+    conn.query_opt(
+        &sql,
+        &[&package_id, &tag, &name.to_lowercase()],
+        file_from_row,
+    )
 }
 
-pub fn delete_file(conn: &Connection, file_id: i64) -> Result<(), Error> {
-    conn.execute("DELETE FROM files WHERE id = ?1", [file_id])?;
+pub fn delete_file(conn: &Conn<'_>, file_id: i64) -> Result<(), Error> {
+    conn.execute("DELETE FROM files WHERE id = ?1", &[&file_id])?;
     Ok(())
 }
 
-pub fn file_count(conn: &Connection, version_id: i64) -> Result<i64, Error> {
-    Ok(conn.query_row(
+pub fn file_count(conn: &Conn<'_>, version_id: i64) -> Result<i64, Error> {
+    conn.query_row(
         "SELECT count(*) FROM files WHERE version_id = ?1",
-        [version_id],
+        &[&version_id],
         |r| r.get(0),
-    )?)
+    )
 }
 
-pub fn files_of(conn: &Connection, version_id: i64) -> Result<Vec<FileRow>, Error> {
+pub fn files_of(conn: &Conn<'_>, version_id: i64) -> Result<Vec<FileRow>, Error> {
     let sql = format!("SELECT {FILE_COLUMNS} FROM files WHERE version_id = ?1 ORDER BY files.id");
-    let mut stmt = conn.prepare_cached(&sql)?;
-    let rows = stmt.query_map([version_id], file_from_row)?;
-    Ok(rows.collect::<Result<_, _>>()?)
+    conn.query_vec(&sql, &[&version_id], file_from_row)
 }
 
 #[cfg(test)]

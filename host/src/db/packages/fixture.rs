@@ -1,11 +1,9 @@
 //! Seeding for unit tests: owners, packages, versions and files as a publish leaves
 //! them (blob rows included, revisions moved), without a plugin or an upload.
 
-use rusqlite::Connection;
-
 use super::{FileRow, NewFile};
 use crate::db::owners::{self, OwnerKind};
-use crate::db::{Db, blobs};
+use crate::db::{Conn, Db, blobs};
 use crate::plugins::api::PackageRef;
 use crate::store::digest::{Algorithm, of_bytes};
 
@@ -17,7 +15,7 @@ pub fn db() -> (tempfile::TempDir, Db) {
 }
 
 /// Runs `f` in a write transaction of a fresh database, with the id of a user "alice".
-pub fn with_alice(f: impl FnOnce(&Connection, i64)) {
+pub fn with_alice(f: impl FnOnce(&Conn<'_>, i64)) {
     let (_dir, db) = db();
     db.write_sync(|tx| {
         f(tx, owner(tx, "alice"));
@@ -27,7 +25,7 @@ pub fn with_alice(f: impl FnOnce(&Connection, i64)) {
 }
 
 /// Runs `seed` in a write transaction of `db`, with the ids of new users alice and bob.
-pub fn seed<R>(db: &Db, seed: impl FnOnce(&Connection, i64, i64) -> R) -> R {
+pub fn seed<R>(db: &Db, seed: impl FnOnce(&Conn<'_>, i64, i64) -> R) -> R {
     db.write_sync(|tx| {
         let (alice, bob) = (owner(tx, "alice"), owner(tx, "bob"));
         Ok(seed(tx, alice, bob))
@@ -51,7 +49,7 @@ pub fn pkg_ref(owner: &str, name: &str) -> PackageRef {
 }
 
 /// A user named `name`, without password; its id.
-pub fn owner(conn: &Connection, name: &str) -> i64 {
+pub fn owner(conn: &Conn<'_>, name: &str) -> i64 {
     owners::create(conn, name, OwnerKind::User, None, false, false).expect("create the owner")
 }
 
@@ -77,12 +75,12 @@ impl<'a> Pkg<'a> {
     }
 
     /// The package's id, creating it if needed.
-    pub fn id(&self, conn: &Connection) -> i64 {
+    pub fn id(&self, conn: &Conn<'_>) -> i64 {
         super::ensure(conn, self.owner_id, self.format, self.name).expect("ensure the package")
     }
 
     /// The id of `version`, creating it (and the package) if needed.
-    pub fn version(&self, conn: &Connection, version: &str) -> i64 {
+    pub fn version(&self, conn: &Conn<'_>, version: &str) -> i64 {
         let package_id = self.id(conn);
         match super::version(conn, package_id, version).expect("find the version") {
             Some(v) => v.id,
@@ -92,7 +90,7 @@ impl<'a> Pkg<'a> {
     }
 
     /// Adds file `name` holding `bytes` to `version` and marks the package changed.
-    pub fn put(&self, conn: &Connection, version: &str, name: &str, bytes: &[u8]) -> FileRow {
+    pub fn put(&self, conn: &Conn<'_>, version: &str, name: &str, bytes: &[u8]) -> FileRow {
         let version_id = self.version(conn, version);
         let blob = sha256(bytes);
         blobs::insert(conn, &blob, bytes.len() as u64).expect("record the blob");
@@ -112,37 +110,37 @@ impl<'a> Pkg<'a> {
     }
 
     /// Points `tag` at `version`.
-    pub fn tag(&self, conn: &Connection, tag: &str, version: &str) {
+    pub fn tag(&self, conn: &Conn<'_>, tag: &str, version: &str) {
         let version_id = self.version(conn, version);
         super::set_tag(conn, self.id(conn), tag, version_id).expect("set the tag");
     }
 
     /// Backdates or postdates `version` (newest-wins lookups order by creation time).
-    pub fn created(&self, conn: &Connection, version: &str, created: i64) {
+    pub fn created(&self, conn: &Conn<'_>, version: &str, created: i64) {
         let version_id = self.version(conn, version);
         conn.execute(
             "UPDATE versions SET created = ?2 WHERE id = ?1",
-            rusqlite::params![version_id, created],
+            &[&version_id, &created],
         )
         .expect("set the creation time");
     }
 
     /// The package's current revision; 0 once it is gone.
-    pub fn revision(&self, conn: &Connection) -> i64 {
+    pub fn revision(&self, conn: &Conn<'_>) -> i64 {
         super::find(conn, self.owner_id, self.format, self.name)
             .expect("find the package")
             .map_or(0, |p| p.revision)
     }
 
     /// The package's id if it exists (without creating it).
-    pub fn id_if_any(&self, conn: &Connection) -> Option<i64> {
+    pub fn id_if_any(&self, conn: &Conn<'_>) -> Option<i64> {
         super::find(conn, self.owner_id, self.format, self.name)
             .expect("find the package")
             .map(|p| p.id)
     }
 
     /// Whether the package has `version`.
-    pub fn has_version(&self, conn: &Connection, version: &str) -> bool {
+    pub fn has_version(&self, conn: &Conn<'_>, version: &str) -> bool {
         super::find(conn, self.owner_id, self.format, self.name)
             .expect("find the package")
             .and_then(|p| super::version(conn, p.id, version).expect("find the version"))
@@ -150,7 +148,7 @@ impl<'a> Pkg<'a> {
     }
 
     /// Whether the package exists.
-    pub fn exists(&self, conn: &Connection) -> bool {
+    pub fn exists(&self, conn: &Conn<'_>) -> bool {
         super::find(conn, self.owner_id, self.format, self.name)
             .expect("find the package")
             .is_some()

@@ -2,19 +2,18 @@
 
 use std::collections::HashMap;
 
-use rusqlite::{Connection, OptionalExtension, params};
-
 use super::{
     FILE_COLUMNS, FileRow, PACKAGE_COLUMNS, PackageDetail, PackageRow, VersionDetail,
     file_from_row, package_from_row, tags, versions,
 };
+use crate::db::Conn;
 use crate::error::Error;
 
 /// A file and its digests as (algorithm, hex) pairs.
 type FileWithDigests = (FileRow, Vec<(String, String)>);
 
 /// Everything an index of the package needs, in four queries whatever the version count.
-pub fn detail(conn: &Connection, package: PackageRow) -> Result<PackageDetail, Error> {
+pub fn detail(conn: &Conn<'_>, package: PackageRow) -> Result<PackageDetail, Error> {
     let versions = versions(conn, package.id, i64::MAX, 0)?;
 
     let mut files: HashMap<i64, Vec<FileWithDigests>> = HashMap::new();
@@ -25,12 +24,10 @@ pub fn detail(conn: &Connection, package: PackageRow) -> Result<PackageDetail, E
              LEFT JOIN blob_digests ON blob_digests.sha256 = files.blob
              WHERE versions.package_id = ?1 ORDER BY files.id"
         );
-        let mut stmt = conn.prepare_cached(&sql)?;
-        let mut rows = stmt.query([package.id])?;
-        while let Some(row) = rows.next()? {
+        conn.query_each(&sql, &[&package.id], |row| {
             let file = file_from_row(row)?;
             let digest: Option<(String, String)> =
-                match (row.get::<_, Option<String>>(8)?, row.get(9)?) {
+                match (row.get::<Option<String>>(8)?, row.get(9)?) {
                     (Some(a), Some(h)) => Some((a, h)),
                     _ => None,
                 };
@@ -39,23 +36,25 @@ pub fn detail(conn: &Connection, package: PackageRow) -> Result<PackageDetail, E
                 Some((last, digests)) if last.id == file.id => digests.extend(digest),
                 _ => list.push((file, digest.into_iter().collect())),
             }
-        }
+            Ok(())
+        })?;
     }
 
     let mut properties: HashMap<i64, Vec<(String, String)>> = HashMap::new();
     {
-        let mut stmt = conn.prepare_cached(
+        conn.query_each(
             "SELECT properties.version_id, properties.name, properties.value
              FROM properties JOIN versions ON versions.id = properties.version_id
              WHERE versions.package_id = ?1",
+            &[&package.id],
+            |row| {
+                properties
+                    .entry(row.get(0)?)
+                    .or_default()
+                    .push((row.get(1)?, row.get(2)?));
+                Ok(())
+            },
         )?;
-        let mut rows = stmt.query([package.id])?;
-        while let Some(row) = rows.next()? {
-            properties
-                .entry(row.get(0)?)
-                .or_default()
-                .push((row.get(1)?, row.get(2)?));
-        }
     }
 
     let tags = tags(conn, package.id)?;
@@ -79,7 +78,7 @@ pub fn detail(conn: &Connection, package: PackageRow) -> Result<PackageDetail, E
 /// (unless `after` is empty) sorting after `after` in lower case; the total counts
 /// every package those conditions admit, before paging.
 pub fn list(
-    conn: &Connection,
+    conn: &Conn<'_>,
     owner_id: i64,
     format: Option<&str>,
     query: Option<&str>,
@@ -97,24 +96,24 @@ pub fn list(
     let after = after.to_lowercase();
     let total: i64 = conn.query_row(
         &format!("SELECT count(*) FROM packages WHERE {filter}"),
-        params![owner_id, format, pattern, after],
+        &[&owner_id, &format, &pattern, &after],
         |r| r.get(0),
     )?;
     let sql = format!(
         "SELECT {PACKAGE_COLUMNS} FROM packages WHERE {filter} ORDER BY format, lower_name LIMIT ?5 OFFSET ?6"
     );
-    let mut stmt = conn.prepare_cached(&sql)?;
-    let rows = stmt.query_map(
-        params![owner_id, format, pattern, after, limit, offset],
+    let rows = conn.query_vec(
+        &sql,
+        &[&owner_id, &format, &pattern, &after, &limit, &offset],
         package_from_row,
     )?;
-    Ok((total, rows.collect::<Result<_, _>>()?))
+    Ok((total, rows))
 }
 
 /// Packages of a format that have a version, among the owners `owner_ids`, with their
 /// owner's name, in `owner/name` order (lower case) after `after` (OCI `_catalog`).
 pub fn list_across_owners(
-    conn: &Connection,
+    conn: &Conn<'_>,
     format: &str,
     owner_ids: &[i64],
     after: &str,
@@ -134,33 +133,28 @@ pub fn list_across_owners(
            AND lower(owners.name) || '/' || packages.lower_name > ?3
          ORDER BY lower(owners.name) || '/' || packages.lower_name LIMIT ?4"
     );
-    let mut stmt = conn.prepare_cached(&sql)?;
-    let rows = stmt.query_map(params![format, ids, after.to_lowercase(), limit], |r| {
+    conn.query_vec(&sql, &[&format, &ids, &after.to_lowercase(), &limit], |r| {
         Ok((r.get(7)?, package_from_row(r)?))
-    })?;
-    Ok(rows.collect::<Result<_, _>>()?)
+    })
 }
 
 /// The change counter of an owner's packages of one format: any change to any of them
 /// (or a package added or deleted) moves it, so it keys cached owner-wide listings.
-pub fn listing_revision(conn: &Connection, owner_id: i64, format: &str) -> Result<i64, Error> {
+pub fn listing_revision(conn: &Conn<'_>, owner_id: i64, format: &str) -> Result<i64, Error> {
     Ok(conn
-        .query_row(
+        .query_opt(
             "SELECT revision FROM listing_revisions WHERE owner_id = ?1 AND format = ?2",
-            params![owner_id, format],
+            &[&owner_id, &format],
             |r| r.get(0),
-        )
-        .optional()?
+        )?
         .unwrap_or(0))
 }
 
 /// Packages of a format across all owners (format-wide listings such as a catalog).
-pub fn list_format(conn: &Connection, format: &str) -> Result<Vec<PackageRow>, Error> {
+pub fn list_format(conn: &Conn<'_>, format: &str) -> Result<Vec<PackageRow>, Error> {
     let sql =
         format!("SELECT {PACKAGE_COLUMNS} FROM packages WHERE format = ?1 ORDER BY lower_name");
-    let mut stmt = conn.prepare_cached(&sql)?;
-    let rows = stmt.query_map([format], package_from_row)?;
-    Ok(rows.collect::<Result<_, _>>()?)
+    conn.query_vec(&sql, &[&format], package_from_row)
 }
 
 #[cfg(test)]

@@ -22,9 +22,7 @@ pub use versions::{
     version, version_count, versions, versions_with_property,
 };
 
-use rusqlite::{Connection, OptionalExtension, params};
-
-use super::now;
+use super::{Conn, Row, now};
 use crate::error::Error;
 
 #[derive(Debug, Clone)]
@@ -94,7 +92,7 @@ pub struct PackageDetail {
 
 const PACKAGE_COLUMNS: &str = "id, owner_id, format, name, created, modified, revision";
 
-fn package_from_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<PackageRow> {
+fn package_from_row(r: &Row<'_>) -> Result<PackageRow, Error> {
     Ok(PackageRow {
         id: r.get(0)?,
         owner_id: r.get(1)?,
@@ -108,7 +106,7 @@ fn package_from_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<PackageRow> {
 
 const VERSION_COLUMNS: &str = "id, version, metadata, created, downloads, creator_id";
 
-fn version_from_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<VersionRow> {
+fn version_from_row(r: &Row<'_>) -> Result<VersionRow, Error> {
     Ok(VersionRow {
         id: r.get(0)?,
         version: r.get(1)?,
@@ -121,13 +119,13 @@ fn version_from_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<VersionRow> {
 
 const FILE_COLUMNS: &str = "files.id, files.version_id, files.name, files.blob, files.size, files.content_type, files.lead, files.created";
 
-fn file_from_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<FileRow> {
+fn file_from_row(r: &Row<'_>) -> Result<FileRow, Error> {
     Ok(FileRow {
         id: r.get(0)?,
         version_id: r.get(1)?,
         name: r.get(2)?,
         blob: r.get(3)?,
-        size: r.get::<_, i64>(4)? as u64,
+        size: r.get::<i64>(4)? as u64,
         content_type: r.get(5)?,
         lead: r.get(6)?,
         created: r.get(7)?,
@@ -135,7 +133,7 @@ fn file_from_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<FileRow> {
 }
 
 pub fn find(
-    conn: &Connection,
+    conn: &Conn<'_>,
     owner_id: i64,
     format: &str,
     name: &str,
@@ -143,51 +141,49 @@ pub fn find(
     let sql = format!(
         "SELECT {PACKAGE_COLUMNS} FROM packages WHERE owner_id = ?1 AND format = ?2 AND lower_name = ?3"
     );
-    Ok(conn
-        .prepare_cached(&sql)?
-        .query_row(
-            params![owner_id, format, name.to_lowercase()],
-            package_from_row,
-        )
-        .optional()?)
+    conn.query_opt(
+        &sql,
+        &[&owner_id, &format, &name.to_lowercase()],
+        package_from_row,
+    )
 }
 
 /// The package's id, creating it if needed.
-pub fn ensure(conn: &Connection, owner_id: i64, format: &str, name: &str) -> Result<i64, Error> {
+pub fn ensure(conn: &Conn<'_>, owner_id: i64, format: &str, name: &str) -> Result<i64, Error> {
     if let Some(p) = find(conn, owner_id, format, name)? {
         return Ok(p.id);
     }
-    let t = now();
-    conn.execute(
-        "INSERT INTO packages (owner_id, format, name, lower_name, created, modified) VALUES (?1, ?2, ?3, ?4, ?5, ?5)",
-        params![owner_id, format, name, name.to_lowercase(), t],
-    )?;
-    Ok(conn.last_insert_rowid())
+    conn.query_row(
+        "INSERT INTO packages (owner_id, format, name, lower_name, created, modified)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?5) RETURNING id",
+        &[&owner_id, &format, &name, &name.to_lowercase(), &now()],
+        |r| r.get(0),
+    )
 }
 
 /// Marks the package changed: gives it a new revision (invalidating cached indexes),
 /// drawn from the global counter so that no two package states share one.
-pub fn touch(conn: &Connection, package_id: i64) -> Result<(), Error> {
-    conn.execute("UPDATE revision_counter SET n = n + 1", [])?;
+pub fn touch(conn: &Conn<'_>, package_id: i64) -> Result<(), Error> {
+    conn.execute("UPDATE revision_counter SET n = n + 1", &[])?;
     conn.execute(
         "UPDATE packages SET revision = (SELECT n FROM revision_counter), modified = ?2 WHERE id = ?1",
-        params![package_id, now()],
+        &[&package_id, &now()],
     )?;
     Ok(())
 }
 
 /// Deletes the package if nothing is left in it (no versions, no linked blobs).
-pub fn delete_if_empty(conn: &Connection, package_id: i64) -> Result<bool, Error> {
+pub fn delete_if_empty(conn: &Conn<'_>, package_id: i64) -> Result<bool, Error> {
     Ok(conn.execute(
         "DELETE FROM packages WHERE id = ?1
          AND NOT EXISTS (SELECT 1 FROM versions WHERE package_id = ?1)
          AND NOT EXISTS (SELECT 1 FROM package_blobs WHERE package_id = ?1)",
-        [package_id],
+        &[&package_id],
     )? > 0)
 }
 
-pub fn delete_package(conn: &Connection, package_id: i64) -> Result<(), Error> {
-    conn.execute("DELETE FROM packages WHERE id = ?1", [package_id])?;
+pub fn delete_package(conn: &Conn<'_>, package_id: i64) -> Result<(), Error> {
+    conn.execute("DELETE FROM packages WHERE id = ?1", &[&package_id])?;
     Ok(())
 }
 
@@ -197,7 +193,7 @@ mod tests {
     use crate::db::Db;
     use crate::db::owners::{self, OwnerKind};
 
-    fn revision_of(conn: &Connection, owner_id: i64, name: &str) -> i64 {
+    fn revision_of(conn: &Conn<'_>, owner_id: i64, name: &str) -> i64 {
         find(conn, owner_id, "npm", name).unwrap().unwrap().revision
     }
 
@@ -207,7 +203,7 @@ mod tests {
         let db = Db::open(&dir.path().join("wharf.db")).unwrap();
         db.write_sync(|tx| {
             let alice = owners::create(tx, "alice", OwnerKind::User, None, false, false)?;
-            let listing = |tx: &Connection| listing_revision(tx, alice, "npm").unwrap();
+            let listing = |tx: &Conn<'_>| listing_revision(tx, alice, "npm").unwrap();
             assert_eq!(listing(tx), 0, "nothing published yet");
 
             let a = ensure(tx, alice, "npm", "a")?;

@@ -15,11 +15,11 @@ pub use users::{Deleted, UserInfo, create_user, delete_user, list_users, set_pas
 
 use crate::auth;
 use crate::auth::passwords::Checked;
-use crate::db::Db;
 use crate::db::owners;
 /// Owners as the layers above the database see them.
 pub use crate::db::owners::{Owner, OwnerKind, valid_name};
 pub use crate::db::tokens::{Scope, TokenInfo};
+use crate::db::{Conn, Db};
 use crate::error::Error;
 
 /// The shortest password accepted, from the CLI, the API or `WHARF_ADMIN_PASSWORD`.
@@ -45,11 +45,7 @@ pub async fn blocking<R: Send + 'static>(
         .map_err(|e| Error::Internal(format!("account task failed: {e}")))?
 }
 
-fn owner_named(
-    conn: &rusqlite::Connection,
-    name: &str,
-    kind: Option<OwnerKind>,
-) -> Result<Owner, Error> {
+fn owner_named(conn: &Conn<'_>, name: &str, kind: Option<OwnerKind>) -> Result<Owner, Error> {
     let what = match kind {
         Some(OwnerKind::User) => "user",
         Some(OwnerKind::Org) => "organization",
@@ -60,7 +56,7 @@ fn owner_named(
         .ok_or_else(|| Error::not_found(format!("no {what} named {name:?}")))
 }
 
-pub fn user_named(conn: &rusqlite::Connection, name: &str) -> Result<Owner, Error> {
+pub fn user_named(conn: &Conn<'_>, name: &str) -> Result<Owner, Error> {
     owner_named(conn, name, Some(OwnerKind::User))
 }
 

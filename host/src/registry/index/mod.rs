@@ -19,6 +19,7 @@ use self::cache::{Key, Subject};
 
 use super::Registry;
 use crate::auth::{self, Principal};
+use crate::db::Conn;
 use crate::db::owners::{self, Owner};
 use crate::db::packages::{self, PackageDetail};
 use crate::error::Error;
@@ -315,10 +316,7 @@ async fn listing(
 /// A package with its newest version and that version's files (digests and
 /// properties left out: listings show names and summaries), and its tags, so a format
 /// can show the version a tag names instead (npm search shows `latest`'s).
-fn newest_only(
-    conn: &rusqlite::Connection,
-    row: packages::PackageRow,
-) -> Result<PackageDetail, Error> {
+fn newest_only(conn: &Conn<'_>, row: packages::PackageRow) -> Result<PackageDetail, Error> {
     let versions = packages::newest_version(conn, row.id)?
         .map(|v| -> Result<_, Error> {
             let files = packages::files_of(conn, v.id)?
