@@ -84,6 +84,70 @@ impl From<rusqlite::Error> for Error {
     }
 }
 
+impl From<tokio_postgres::Error> for Error {
+    /// What a PostgreSQL failure means for the request. A unique constraint that another
+    /// writer satisfied first is the conflict SQLite's single writer reported from its
+    /// checks (two publishes of one version: exactly one wins). A server that cannot be
+    /// reached, is restarting or refuses more connections is a 503 the client may retry.
+    fn from(e: tokio_postgres::Error) -> Self {
+        use tokio_postgres::error::SqlState;
+        let unavailable = |why: &str| Self::Unavailable {
+            message: format!("the database is unavailable ({why}); retry shortly"),
+            retry_after: 1,
+        };
+        match e.code() {
+            Some(code) if *code == SqlState::UNIQUE_VIOLATION => {
+                Self::Conflict("a concurrent request created the same thing first".to_string())
+            }
+            Some(code) if *code == SqlState::DISK_FULL => Self::InsufficientStorage {
+                detail: Some(format!("database error: {e}")),
+            },
+            Some(code)
+                if [
+                    SqlState::ADMIN_SHUTDOWN,
+                    SqlState::CRASH_SHUTDOWN,
+                    SqlState::CANNOT_CONNECT_NOW,
+                    SqlState::TOO_MANY_CONNECTIONS,
+                    SqlState::T_R_SERIALIZATION_FAILURE,
+                    SqlState::T_R_DEADLOCK_DETECTED,
+                ]
+                .contains(code) =>
+            {
+                unavailable(code.code())
+            }
+            // No SQLSTATE: the connection itself failed (refused, reset, closed).
+            None if is_connection(&e) => unavailable("no connection"),
+            _ => Self::Db(crate::db::DbError::Postgres(e)),
+        }
+    }
+}
+
+/// Whether a PostgreSQL error without SQLSTATE came from the connection (I/O, a
+/// closed socket) rather than from converting a value.
+fn is_connection(e: &tokio_postgres::Error) -> bool {
+    use std::error::Error as _;
+    let mut source = e.source();
+    while let Some(cause) = source {
+        if cause.is::<std::io::Error>() {
+            return true;
+        }
+        source = cause.source();
+    }
+    e.is_closed()
+}
+
+impl From<deadpool_postgres::PoolError> for Error {
+    fn from(e: deadpool_postgres::PoolError) -> Self {
+        match e {
+            deadpool_postgres::PoolError::Backend(e) => e.into(),
+            other => Self::Unavailable {
+                message: format!("the database is unavailable ({other}); retry shortly"),
+                retry_after: 1,
+            },
+        }
+    }
+}
+
 impl Error {
     pub fn not_found(what: impl Into<String>) -> Self {
         Self::NotFound(what.into())

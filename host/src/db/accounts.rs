@@ -67,7 +67,12 @@ mod tests {
 
     #[test]
     fn transfers_all_or_names_the_clashes() {
-        let (_dir, db) = crate::db::packages::fixture::db();
+        for engine in crate::db::packages::fixture::engines("transfers_all") {
+            transfers_on(&engine.db);
+        }
+    }
+
+    fn transfers_on(db: &crate::db::Db) {
         db.write_sync(|conn| {
             conn.execute_batch(SEED)?;
             let err = transfer_packages(conn, 1, 3).unwrap_err();

@@ -14,6 +14,23 @@ const REFERENCED: &str = "(EXISTS (SELECT 1 FROM files WHERE files.blob = blobs.
     OR EXISTS (SELECT 1 FROM package_blobs WHERE package_blobs.blob = blobs.sha256)
     OR EXISTS (SELECT 1 FROM proxy_documents WHERE proxy_documents.blob = blobs.sha256))";
 
+/// The advisory lock key the collector holds (PostgreSQL).
+const COLLECTOR_LOCK: i64 = 0x7768_6172_665f_6763; // "wharf_gc"
+
+/// Makes the calling transaction the only collector until it ends. SQLite's single
+/// writer already is; on PostgreSQL, where several nodes may collect at once, this waits
+/// for a transaction-scoped advisory lock.
+pub fn lock_collector(tx: &Tx<'_>) -> Result<(), Error> {
+    if tx.is_postgres() {
+        tx.query_row(
+            "SELECT pg_advisory_xact_lock(?1)",
+            &[&COLLECTOR_LOCK],
+            |_| Ok(()),
+        )?;
+    }
+    Ok(())
+}
+
 /// Drops package links created before `before` whose blob no version of that package
 /// uses (neither as a file nor as a reference): uploads whose manifest never came, and
 /// mounts nothing used. A package left with neither versions nor links goes too, as it

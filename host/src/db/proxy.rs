@@ -94,12 +94,12 @@ pub fn put_document(conn: &Conn<'_>, at: &DocumentKey<'_>, row: &DocumentRow) ->
 pub fn purge(conn: &Conn<'_>, owner_id: i64, package: Option<&str>) -> Result<usize, Error> {
     let package = package.map(str::to_lowercase);
     conn.execute(
-        "DELETE FROM proxy_declarations WHERE owner_id = ?1 AND (?2 IS NULL OR document IN
+        "DELETE FROM proxy_declarations WHERE owner_id = ?1 AND (CAST(?2 AS TEXT) IS NULL OR document IN
              (SELECT key FROM proxy_documents WHERE owner_id = ?1 AND package = ?2))",
         &[&owner_id, &package],
     )?;
     conn.execute(
-        "DELETE FROM proxy_documents WHERE owner_id = ?1 AND (?2 IS NULL OR package = ?2)",
+        "DELETE FROM proxy_documents WHERE owner_id = ?1 AND (CAST(?2 AS TEXT) IS NULL OR package = ?2)",
         &[&owner_id, &package],
     )
 }
@@ -115,7 +115,7 @@ pub fn purge_cached(
 ) -> Result<(usize, usize), Error> {
     let lower = package.map(str::to_lowercase);
     let ids: Vec<i64> = conn.query_vec(
-        "SELECT id FROM packages WHERE owner_id = ?1 AND (?2 IS NULL OR lower_name = ?2)",
+        "SELECT id FROM packages WHERE owner_id = ?1 AND (CAST(?2 AS TEXT) IS NULL OR lower_name = ?2)",
         &[&owner_id, &lower],
         |r| r.get(0),
     )?;

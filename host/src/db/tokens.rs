@@ -119,7 +119,7 @@ pub fn list(conn: &Conn<'_>, user_id: Option<i64>) -> Result<Vec<TokenInfo>, Err
         "SELECT t.id, o.name, t.name, t.scope, coalesce(t.last_eight, ''), t.created,
                 t.last_used, t.expires
          FROM tokens t JOIN owners o ON o.id = t.user_id
-         WHERE ?1 IS NULL OR t.user_id = ?1 ORDER BY t.id",
+         WHERE CAST(?1 AS BIGINT) IS NULL OR t.user_id = ?1 ORDER BY t.id",
         &[&user_id],
         |r| {
             Ok(TokenInfo {
@@ -139,7 +139,7 @@ pub fn list(conn: &Conn<'_>, user_id: Option<i64>) -> Result<Vec<TokenInfo>, Err
 /// Deletes a token; with `user_id`, only if it is theirs. False if there was none.
 pub fn delete(conn: &Conn<'_>, id: i64, user_id: Option<i64>) -> Result<bool, Error> {
     let deleted = conn.execute(
-        "DELETE FROM tokens WHERE id = ?1 AND (?2 IS NULL OR user_id = ?2)",
+        "DELETE FROM tokens WHERE id = ?1 AND (CAST(?2 AS BIGINT) IS NULL OR user_id = ?2)",
         &[&id, &user_id],
     )?;
     Ok(deleted > 0)
@@ -161,17 +161,20 @@ pub fn set_last_used(conn: &Conn<'_>, uses: &[(i64, i64)]) -> Result<(), Error> 
 mod tests {
     use super::*;
 
-    fn with_db(f: impl FnOnce(&Conn<'_>)) {
-        let (_dir, db) = crate::db::packages::fixture::db();
-        db.write_sync(|conn| {
-            conn.execute_batch(
-                "INSERT INTO owners (id, name, lower_name, kind, created)
-                 VALUES (1, 'a', 'a', 'user', 0), (2, 'b', 'b', 'user', 0)",
-            )?;
-            f(conn);
-            Ok(())
-        })
-        .unwrap();
+    fn with_db(f: impl Fn(&Conn<'_>)) {
+        for engine in crate::db::packages::fixture::engines("tokens") {
+            engine
+                .db
+                .write_sync(|conn| {
+                    conn.execute_batch(
+                        "INSERT INTO owners (id, name, lower_name, kind, created)
+                         VALUES (1, 'a', 'a', 'user', 0), (2, 'b', 'b', 'user', 0)",
+                    )?;
+                    f(conn);
+                    Ok(())
+                })
+                .unwrap();
+        }
     }
 
     #[test]

@@ -75,6 +75,7 @@ pub fn collect(registry: &Registry, policy: Policy, now: SystemTime) -> Result<R
 
     let links_before = now_secs.saturating_sub(policy.upload_grace.as_secs() as i64);
     (report.unused_links, report.newly_orphaned) = registry.db.write_sync(|tx| {
+        db::gc::lock_collector(tx)?;
         let links = db::gc::drop_unused_links(tx, links_before)?;
         Ok((links, db::gc::mark_orphans(tx, now_secs)?))
     })?;
@@ -137,6 +138,7 @@ fn sweep(
 ) -> Result<Vec<(String, u64)>, Error> {
     let mut trashed = Vec::new();
     let swept = registry.db.write_sync(|tx| {
+        db::gc::lock_collector(tx)?;
         let batch = pick(tx)?;
         for (sha256, _) in &batch {
             if registry.blobs.trash(sha256)? {

@@ -14,14 +14,52 @@ pub fn db() -> (tempfile::TempDir, Db) {
     (dir, db)
 }
 
+/// A fresh, migrated database of one engine, with what keeps it (a temp dir, a scratch
+/// PostgreSQL database) alive while the test uses it.
+pub struct TestDb {
+    pub db: Db,
+    /// Dropped after `db`.
+    _keep: Keep,
+}
+
+enum Keep {
+    #[expect(dead_code, reason = "held for its drop")]
+    Dir(tempfile::TempDir),
+    #[expect(dead_code, reason = "held for its drop")]
+    Postgres(crate::db::ScratchDatabase),
+}
+
+/// A fresh database of each engine to test: SQLite, and PostgreSQL when
+/// `WHARF_TEST_POSTGRES` names a server (under `CI=true` it must).
+pub fn engines(test: &str) -> Vec<TestDb> {
+    let (dir, db) = self::db();
+    let mut all = vec![TestDb {
+        db,
+        _keep: Keep::Dir(dir),
+    }];
+    if let Some(scratch) = crate::db::ScratchDatabase::create(test) {
+        let db = Db::connect(&scratch.url, 4, std::path::Path::new("unused"))
+            .expect("connect to the scratch database");
+        all.push(TestDb {
+            db,
+            _keep: Keep::Postgres(scratch),
+        });
+    }
+    all
+}
+
 /// Runs `f` in a write transaction of a fresh database, with the id of a user "alice".
-pub fn with_alice(f: impl FnOnce(&Conn<'_>, i64)) {
-    let (_dir, db) = db();
-    db.write_sync(|tx| {
-        f(tx, owner(tx, "alice"));
-        Ok(())
-    })
-    .expect("the test's transaction");
+/// Runs on each engine (see [`engines`]).
+pub fn with_alice(f: impl Fn(&Conn<'_>, i64)) {
+    for engine in engines("with_alice") {
+        engine
+            .db
+            .write_sync(|tx| {
+                f(tx, owner(tx, "alice"));
+                Ok(())
+            })
+            .expect("the test's transaction");
+    }
 }
 
 /// Runs `seed` in a write transaction of `db`, with the ids of new users alice and bob.

@@ -92,7 +92,8 @@ pub fn list(
             q.to_lowercase().replace('%', "\\%").replace('_', "\\_")
         )
     });
-    let filter = "owner_id = ?1 AND (?2 IS NULL OR format = ?2) AND (?3 IS NULL OR lower_name LIKE ?3 ESCAPE '\\') AND lower_name > ?4";
+    // A NULL parameter's type is spelled out: PostgreSQL infers none from `IS NULL`.
+    let filter = "owner_id = ?1 AND (CAST(?2 AS TEXT) IS NULL OR format = ?2) AND (CAST(?3 AS TEXT) IS NULL OR lower_name LIKE ?3 ESCAPE '\\') AND lower_name > ?4";
     let after = after.to_lowercase();
     let total: i64 = conn.query_row(
         &format!("SELECT count(*) FROM packages WHERE {filter}"),
@@ -125,10 +126,17 @@ pub fn list_across_owners(
         .map(|c| format!("packages.{c}"))
         .collect::<Vec<_>>()
         .join(", ");
+    // The owner ids travel as one JSON array parameter, so the statement text is the
+    // same whatever their number; each engine has its own function to unpack it.
+    let ids_of_json = if conn.is_postgres() {
+        "SELECT value::bigint FROM json_array_elements_text(?2::json)"
+    } else {
+        "SELECT value FROM json_each(?2)"
+    };
     let sql = format!(
         "SELECT {columns}, owners.name FROM packages JOIN owners ON owners.id = packages.owner_id
          WHERE packages.format = ?1
-           AND packages.owner_id IN (SELECT value FROM json_each(?2))
+           AND packages.owner_id IN ({ids_of_json})
            AND EXISTS (SELECT 1 FROM versions WHERE versions.package_id = packages.id)
            AND lower(owners.name) || '/' || packages.lower_name > ?3
          ORDER BY lower(owners.name) || '/' || packages.lower_name LIMIT ?4"

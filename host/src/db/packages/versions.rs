@@ -146,6 +146,46 @@ mod tests {
         rows.into_iter().map(|v| v.version).collect()
     }
 
+    // Guards concurrent publishes of one version (on PostgreSQL from several nodes):
+    // both writers check and insert at once, and exactly one wins; the other is told of
+    // a conflict, from SQLite's check (writers take turns) or from PostgreSQL's unique
+    // constraint (both inserts run, the second waits for the first to commit).
+    #[test]
+    fn of_two_concurrent_publishes_of_one_version_exactly_one_wins() {
+        for engine in fixture::engines("concurrent_publishes") {
+            let db = &engine.db;
+            // The package exists already: a writer creating it would hold its row, and
+            // the other would wait for that one's commit before reaching the barrier.
+            let package = db
+                .write_sync(|tx| Ok(Pkg::new(fixture::owner(tx, "alice"), "npm", "app").id(tx)))
+                .unwrap();
+            let both_checked = std::sync::Barrier::new(2);
+            let publish = |_| {
+                db.write_sync(|tx| {
+                    let exists = version(tx, package, "1.0")?.is_some();
+                    // SQLite's writers cannot overlap; PostgreSQL's both check first.
+                    if tx.is_postgres() {
+                        both_checked.wait();
+                    }
+                    if exists {
+                        return Err(Error::Conflict("version 1.0 exists".into()));
+                    }
+                    insert_version(tx, package, "1.0", "{}", None)
+                })
+            };
+            let results: Vec<_> = std::thread::scope(|s| {
+                let runs: Vec<_> = (0..2).map(|i| s.spawn(move || publish(i))).collect();
+                runs.into_iter().map(|r| r.join().unwrap()).collect()
+            });
+            let won = results.iter().filter(|r| r.is_ok()).count();
+            let conflicts = results
+                .iter()
+                .filter(|r| matches!(r, Err(Error::Conflict(_))))
+                .count();
+            assert_eq!((won, conflicts), (1, 1), "{results:?}");
+        }
+    }
+
     // Guards case-insensitive version lookup with the spelling the client sent kept.
     #[test]
     fn versions_match_in_any_case_and_keep_their_spelling() {

@@ -13,9 +13,11 @@
 //! what the same rusqlite call did: binding borrows the parameters, reading a column
 //! borrows the row.
 
+mod postgres;
 mod sqlite;
 mod value;
 
+pub use postgres::Session;
 pub use value::{Column, FromColumn, Param, Value};
 
 use crate::error::Error;
@@ -25,6 +27,8 @@ use crate::error::Error;
 pub enum DbError {
     #[error(transparent)]
     Sqlite(rusqlite::Error),
+    #[error(transparent)]
+    Postgres(tokio_postgres::Error),
     /// `query_row` of a statement that returned nothing.
     #[error("the query returned no row")]
     NoRow,
@@ -42,6 +46,7 @@ pub struct Conn<'a> {
 #[derive(Clone, Copy)]
 enum Engine<'a> {
     Sqlite(&'a rusqlite::Connection),
+    Postgres(&'a Session),
 }
 
 /// A write transaction: the connection `Db::write` hands out. Functions that must only
@@ -73,6 +78,7 @@ pub struct Row<'r> {
 
 enum RowInner<'r> {
     Sqlite(&'r rusqlite::Row<'r>),
+    Postgres(&'r tokio_postgres::Row),
 }
 
 impl Row<'_> {
@@ -80,6 +86,7 @@ impl Row<'_> {
     pub fn get<T: FromColumn>(&self, index: usize) -> Result<T, Error> {
         let column = match self.inner {
             RowInner::Sqlite(row) => sqlite::column(row, index)?,
+            RowInner::Postgres(row) => postgres::column(row, index)?,
         };
         T::from_column(column).map_err(|message| Error::Db(DbError::Column { index, message }))
     }
@@ -93,17 +100,32 @@ impl<'a> Conn<'a> {
         }
     }
 
+    /// A connection of PostgreSQL (its pool makes these).
+    pub(in crate::db) fn postgres(session: &'a Session) -> Self {
+        Self {
+            engine: Engine::Postgres(session),
+        }
+    }
+
     /// The SQLite connection underneath, for what only SQLite has (online backups).
     pub(in crate::db) fn as_sqlite(&self) -> Option<&'a rusqlite::Connection> {
         match self.engine {
             Engine::Sqlite(conn) => Some(conn),
+            Engine::Postgres(_) => None,
         }
+    }
+
+    /// Whether this is PostgreSQL: for the rare statement whose spelling differs (a
+    /// list bound as one parameter, row locks SQLite's single writer makes needless).
+    pub fn is_postgres(&self) -> bool {
+        matches!(self.engine, Engine::Postgres(_))
     }
 
     /// Runs a statement that returns no rows; how many rows it changed.
     pub fn execute(&self, sql: &str, params: &[&dyn Param]) -> Result<usize, Error> {
         match self.engine {
             Engine::Sqlite(conn) => sqlite::execute(conn, sql, params),
+            Engine::Postgres(session) => postgres::execute(session, sql, params),
         }
     }
 
@@ -111,6 +133,7 @@ impl<'a> Conn<'a> {
     pub fn execute_batch(&self, sql: &str) -> Result<(), Error> {
         match self.engine {
             Engine::Sqlite(conn) => Ok(conn.execute_batch(sql)?),
+            Engine::Postgres(session) => session.batch(sql),
         }
     }
 
@@ -123,6 +146,7 @@ impl<'a> Conn<'a> {
     ) -> Result<Option<T>, Error> {
         match self.engine {
             Engine::Sqlite(conn) => sqlite::first(conn, sql, params, f),
+            Engine::Postgres(session) => postgres::first(session, sql, params, f),
         }
     }
 
@@ -163,6 +187,7 @@ impl<'a> Conn<'a> {
     ) -> Result<(), Error> {
         match self.engine {
             Engine::Sqlite(conn) => sqlite::each(conn, sql, params, f),
+            Engine::Postgres(session) => postgres::each(session, sql, params, f),
         }
     }
 }
@@ -171,22 +196,34 @@ impl<'a> Conn<'a> {
 mod tests {
     use super::*;
 
-    fn with_conn(f: impl FnOnce(&Conn<'_>)) {
-        let raw = rusqlite::Connection::open_in_memory().unwrap();
-        let conn = Conn::sqlite(&raw);
-        conn.execute_batch(
-            "CREATE TABLE t (id INTEGER PRIMARY KEY, name TEXT NOT NULL, flag BOOLEAN NOT NULL,
-                             data BLOB, note TEXT)",
-        )
-        .unwrap();
-        f(&conn);
+    /// Runs `f` in a write transaction of each engine, with a table `t` of every kind
+    /// of column the schema uses.
+    fn with_conn(test: &str, f: impl Fn(&Conn<'_>)) {
+        for engine in crate::db::packages::fixture::engines(test) {
+            engine
+                .db
+                .write_sync(|tx| {
+                    let (id, bytes) = if tx.is_postgres() {
+                        ("BIGSERIAL PRIMARY KEY", "BYTEA")
+                    } else {
+                        ("INTEGER PRIMARY KEY", "BLOB")
+                    };
+                    tx.execute_batch(&format!(
+                        "CREATE TABLE t (id {id}, name TEXT NOT NULL, flag BOOLEAN NOT NULL,
+                                         data {bytes}, note TEXT)"
+                    ))?;
+                    f(tx);
+                    Ok(())
+                })
+                .unwrap();
+        }
     }
 
     // Guards the calls every table module makes: parameters of each kind in, the same
     // values out, `RETURNING` ids, and the none/one/many shapes of a query.
     #[test]
     fn values_round_trip_and_queries_return_none_one_or_many() {
-        with_conn(|conn| {
+        with_conn("values_round_trip", |conn| {
             let insert = "INSERT INTO t (name, flag, data, note) VALUES (?1, ?2, ?3, ?4)
                           RETURNING id";
             let note: Option<&str> = None;
@@ -246,11 +283,26 @@ mod tests {
         });
     }
 
+    // Guards concurrent publishes on PostgreSQL: the writer that loses a unique key to
+    // another (already committed) is told of a conflict, as SQLite's checks tell it.
+    #[test]
+    fn a_unique_key_taken_first_is_a_conflict_on_postgres() {
+        with_conn("a_unique_key_taken_first", |conn| {
+            if !conn.is_postgres() {
+                return;
+            }
+            let insert = "INSERT INTO t (id, name, flag) VALUES (7, ?1, ?2)";
+            conn.execute(insert, &[&"a", &true]).unwrap();
+            let err = conn.execute(insert, &[&"b", &true]).unwrap_err();
+            assert!(matches!(err, Error::Conflict(_)), "{err:?}");
+        });
+    }
+
     // Guards that a schema mismatch is an error naming the column, not a panic.
     #[test]
     fn a_column_of_another_kind_is_an_error_naming_it() {
-        with_conn(|conn| {
-            conn.execute("INSERT INTO t (name, flag) VALUES ('x', 0)", &[])
+        with_conn("a_column_of_another_kind", |conn| {
+            conn.execute("INSERT INTO t (name, flag) VALUES ('x', ?1)", &[&false])
                 .unwrap();
             let err = conn
                 .query_row("SELECT id, name FROM t", &[], |r| r.get::<i64>(1))
