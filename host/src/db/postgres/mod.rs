@@ -27,7 +27,10 @@ use crate::error::Error;
 pub use scratch::ScratchDatabase;
 
 /// Migrations in order; the index + 1 is the version kept in `schema_version`.
-const MIGRATIONS: &[&str] = &[include_str!("schema.sql")];
+const MIGRATIONS: &[&str] = &[
+    include_str!("schema.sql"),
+    include_str!("migration_2_proxy_use.sql"),
+];
 
 /// The advisory lock key migrations hold, so that nodes starting together migrate once.
 const MIGRATION_LOCK: i64 = 0x7768_6172_665f_6d67; // "wharf_mg"
