@@ -5,7 +5,8 @@ use super::{Tx, now};
 use crate::error::Error;
 
 /// The secret named `name`, created from `generate` if there is none yet. Runs in a
-/// write transaction, so concurrent first starts agree on one value.
+/// write transaction, so concurrent first starts (of several nodes too) agree on one
+/// value.
 pub fn get_or_create(
     tx: &Tx<'_>,
     name: &str,
@@ -19,12 +20,18 @@ pub fn get_or_create(
     if let Some(value) = existing {
         return Ok(value);
     }
-    let value = generate();
+    // Another node's first start may store one meanwhile (PostgreSQL): the stored one
+    // wins, and every node reads it back.
     tx.execute(
-        "INSERT INTO host_secrets (name, value, created) VALUES (?1, ?2, ?3)",
-        &[&name, &value, &now()],
+        "INSERT INTO host_secrets (name, value, created) VALUES (?1, ?2, ?3)
+         ON CONFLICT (name) DO NOTHING",
+        &[&name, &generate(), &now()],
     )?;
-    Ok(value)
+    tx.query_row(
+        "SELECT value FROM host_secrets WHERE name = ?1",
+        &[&name],
+        |r| r.get(0),
+    )
 }
 
 #[cfg(test)]

@@ -298,6 +298,42 @@ mod tests {
         });
     }
 
+    // Measures what the layer adds to a point lookup on SQLite, against the same
+    // rusqlite call on the same connection: `cargo test -p wharf --lib
+    // point_lookup_cost -- --ignored --nocapture`.
+    #[test]
+    #[ignore = "a measurement, not a check"]
+    fn point_lookup_cost() {
+        let raw = rusqlite::Connection::open_in_memory().unwrap();
+        raw.execute_batch(
+            "CREATE TABLE owners (id INTEGER PRIMARY KEY, lower_name TEXT UNIQUE, name TEXT);
+             INSERT INTO owners (lower_name, name) VALUES ('alice', 'Alice'), ('bob', 'Bob');",
+        )
+        .unwrap();
+        let sql = "SELECT id, name FROM owners WHERE lower_name = ?1";
+        let rounds = 200_000;
+        let conn = Conn::sqlite(&raw);
+        let time = |f: &dyn Fn() -> (i64, String)| {
+            let started = std::time::Instant::now();
+            for _ in 0..rounds {
+                std::hint::black_box(f());
+            }
+            started.elapsed() / rounds
+        };
+        let layer = time(&|| {
+            conn.query_opt(sql, &[&"bob"], |r| Ok((r.get(0)?, r.get(1)?)))
+                .unwrap()
+                .unwrap()
+        });
+        let direct = time(&|| {
+            raw.prepare_cached(sql)
+                .unwrap()
+                .query_row(["bob"], |r| Ok((r.get(0)?, r.get(1)?)))
+                .unwrap()
+        });
+        println!("point lookup: db::sql {layer:?}, rusqlite {direct:?}");
+    }
+
     // Guards that a schema mismatch is an error naming the column, not a panic.
     #[test]
     fn a_column_of_another_kind_is_an_error_naming_it() {
