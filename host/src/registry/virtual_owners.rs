@@ -192,12 +192,6 @@ fn not_yet_supported(config: &Config) -> anyhow::Result<()> {
              remove the key"
         );
     }
-    if let Some((name, _)) = config.groups.iter().find(|(_, g)| g.write_to.is_some()) {
-        bail!(
-            "groups.{name}.write_to: writing through a group is not supported yet; publish to \
-             the member itself and remove the key"
-        );
-    }
     Ok(())
 }
 
@@ -389,15 +383,22 @@ mod tests {
     fn keys_not_built_yet_are_refused() {
         let t = registry();
         let db = &t.registry.db;
-        let write_to = "[groups.g]\nformat = \"npm\"\nmembers = [\"acme\"]\nwrite_to = \"acme\"\n";
-        let err = format!("{:#}", set_up(&config(write_to), db, &[]).unwrap_err());
-        assert!(
-            err.contains("groups.g.write_to: writing through a group is not supported yet"),
-            "{err}"
-        );
         let max_size = "[proxies.p]\nformat = \"npm\"\nupstreams = [\"https://u.example\"]\nmax_size = \"1 GiB\"\n";
         let err = format!("{:#}", set_up(&config(max_size), db, &[]).unwrap_err());
         assert!(err.contains("proxies.p.max_size: evicting"), "{err}");
+    }
+
+    /// `write_to` names the hosted member that receives the group's writes; requests
+    /// find it in the group's table.
+    #[test]
+    fn a_group_may_write_to_a_hosted_member() {
+        let t = registry();
+        let text = "[groups.g]\nformat = \"npm\"\nmembers = [\"acme\"]\nwrite_to = \"acme\"\n";
+        let found = set_up(&config(text), &t.registry.db, &[]).unwrap();
+        let Some(VirtualOwner::Group(group)) = found.get("G") else {
+            panic!("g is a group");
+        };
+        assert_eq!(group.write_to.as_deref(), Some("acme"));
     }
 
     /// A generic plugin built against contract 0.3.0 has no `proxy` export.
