@@ -124,7 +124,15 @@ fn publishes_through_a_group_are_authorized_against_its_member() {
         &["403", "may not write packages of \"acme\""],
     );
     refused(&group, Some(&alice_read), &["403", "read scope"]);
-    refused(&group, None, &["401"]);
+    // npm answers a 401 by asking for a login.
+    refused(&group, None, &["ENEEDAUTH"]);
+    let anonymous = client()
+        .put(format!("{group}@acme%2frefused"))
+        .header("content-type", "application/json")
+        .body("{}")
+        .send()
+        .unwrap();
+    assert_eq!(anonymous.status(), StatusCode::UNAUTHORIZED);
     let frozen = server.npm_registry(FROZEN);
     refused(
         &frozen,
