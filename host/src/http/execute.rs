@@ -368,6 +368,7 @@ impl Context<'_> {
             };
             let call = token::TokenCall {
                 registry: self.registry,
+                format: &self.entry.name,
                 service: &challenge.service,
                 principal: self.principal,
                 method: self.method,

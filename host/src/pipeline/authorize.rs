@@ -279,6 +279,35 @@ mod tests {
         );
     }
 
+    /// Every operation that names an owner names the new one after [`retarget`]; the
+    /// others are left as they are.
+    #[test]
+    fn retargeting_renames_the_owner_of_every_operation_that_names_one() {
+        let session = Operation::UploadSession(api::SessionRequest {
+            pkg: pkg("all", "img"),
+            id: String::new(),
+            op: api::SessionOp::Start,
+        });
+        let owner_file = Operation::Serve(api::ServeSpec {
+            selector: Selector::OwnerFile(api::OwnerFile {
+                owner: "all".into(),
+                name: "index".into(),
+            }),
+            digest_of: None,
+        });
+        let untag = Operation::Delete(DeleteTarget::Tag(api::TagRef {
+            pkg: pkg("all", "img"),
+            tag: "latest".into(),
+        }));
+        for mut op in [session, owner_file, untag] {
+            retarget(&mut op, "acme");
+            assert_eq!(target_owner(&op), Some("acme"));
+        }
+        let mut none = Operation::NotFound;
+        retarget(&mut none, "acme");
+        assert_eq!(target_owner(&none), None);
+    }
+
     #[test]
     fn deletes_are_granted_by_push_or_delete_other_writes_by_push_only() {
         let delete = NeededScope::of(

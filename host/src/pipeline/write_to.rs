@@ -48,6 +48,11 @@ pub fn member(
         Some(granted) => granted.owner.name.as_str(),
         None => target_owner(&route.operation)?,
     };
+    of_group(registry, format, owner)
+}
+
+/// The `write_to` member of `owner`, when it is a group of `format` that has one.
+pub fn of_group(registry: &Registry, format: &str, owner: &str) -> Option<String> {
     match registry.virtual_kind(owner)? {
         VirtualOwner::Group(group) if group.format == format => group.write_to.clone(),
         VirtualOwner::Group(_) | VirtualOwner::Proxy(_) => None,

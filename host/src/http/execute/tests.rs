@@ -260,19 +260,45 @@ async fn writes_through_a_group_are_stored_under_its_write_to_member() {
     assert!(why.contains("frozen is a group repository"), "{why}");
 }
 
+/// A registry token for `user`, asked for `repository:<repository>:pull,push`.
+async fn registry_token(t: &TestRegistry, user: &str, repository: &str) -> String {
+    let uri = format!("/v2/token?service=wharf&scope=repository:{repository}:pull,push");
+    let issue = http::Request::get(uri).header(header::AUTHORIZATION, TestRegistry::basic(user));
+    let issued = t.send(empty(issue)).await;
+    assert_eq!(issued.status(), StatusCode::OK);
+    let body: serde_json::Value = serde_json::from_str(&TestRegistry::text(issued).await).unwrap();
+    body["token"]
+        .as_str()
+        .expect("a registry token")
+        .to_string()
+}
+
 /// Guards the plugin's view of a write through a group: an OCI upload session opened at
 /// `/v2/<group>/<repo>` sends the client back to the group's URL, where its chunks,
 /// status and finish reach the member's session; the image is stored as
-/// `<member>/<repo>` and pulled through either name.
+/// `<member>/<repo>` and pulled through either name. The registry token is the one a
+/// Docker client asks for, naming the group's repository: the token endpoint grants
+/// `push` there to who may write the member.
 #[tokio::test]
 async fn an_upload_session_opened_through_a_group_continues_there() {
     let f = crate::pipeline::write_to::tests::fixture();
     let t = &f.t;
+    let bob = registry_token(t, "bob", "images/app").await;
+    let post = http::Request::post("/v2/images/app/blobs/uploads/")
+        .header(header::AUTHORIZATION, format!("Bearer {bob}"));
+    let refused = t.send(empty(post)).await;
+    assert_eq!(
+        refused.status(),
+        StatusCode::FORBIDDEN,
+        "bob may not write acme"
+    );
+
+    let bearer = format!("Bearer {}", registry_token(t, "alice", "images/app").await);
     let oci = |method: &str, uri: &str| {
         http::Request::builder()
             .method(method)
             .uri(uri)
-            .header(header::AUTHORIZATION, TestRegistry::basic("alice"))
+            .header(header::AUTHORIZATION, bearer.clone())
     };
     let start = t
         .send(empty(oci("POST", "/v2/images/app/blobs/uploads/")))
@@ -321,12 +347,13 @@ async fn an_upload_session_opened_through_a_group_continues_there() {
         .body(Body::from(manifest.clone()));
     let pushed = t.send(push.unwrap()).await;
     assert_eq!(pushed.status(), StatusCode::CREATED);
+    // Anonymous pulls: acme and the group are public.
     for repository in ["acme/app", "images/app"] {
         let blob = format!("/v2/{repository}/blobs/{digest}");
-        let blob = t.send(empty(oci("GET", &blob))).await;
+        let blob = t.send(empty(request("GET", &blob, None))).await;
         assert_eq!(blob.status(), StatusCode::OK, "{repository}");
         let pulled = format!("/v2/{repository}/manifests/v1");
-        let pulled = t.send(empty(oci("GET", &pulled))).await;
+        let pulled = t.send(empty(request("GET", &pulled, None))).await;
         assert_eq!(pulled.status(), StatusCode::OK, "{repository}");
         assert_eq!(TestRegistry::text(pulled).await, manifest);
     }
