@@ -65,7 +65,6 @@ pub fn set_up(config: &Config, db: &Db, formats: &[FormatEntry]) -> anyhow::Resu
     if config.proxies.is_empty() && config.groups.is_empty() {
         return Ok(VirtualOwners::default());
     }
-    not_yet_supported(config)?;
     for (name, proxy) in &config.proxies {
         let entry = formats.iter().find(|f| f.name == proxy.format);
         if let Some(entry) = entry
@@ -178,18 +177,6 @@ fn check_members(
             group = %name,
             member = %member,
             "group member does not exist (yet): skipped until it does"
-        );
-    }
-    Ok(())
-}
-
-/// Keys the configuration accepts whose behaviour is not built yet: refused rather than
-/// silently ignored, so that nobody counts on them.
-fn not_yet_supported(config: &Config) -> anyhow::Result<()> {
-    if let Some((name, _)) = config.proxies.iter().find(|(_, p)| p.max_size.is_some()) {
-        bail!(
-            "proxies.{name}.max_size: evicting cached artifacts by size is not supported yet; \
-             remove the key"
         );
     }
     Ok(())
@@ -377,15 +364,6 @@ mod tests {
         // after the group (an organization, the first start's admin).
         let later = "[groups.g]\nformat = \"npm\"\nmembers = [\"acme\", \"ghost\"]\n";
         assert!(set_up(&config(later), db, &[]).is_ok());
-    }
-
-    #[test]
-    fn keys_not_built_yet_are_refused() {
-        let t = registry();
-        let db = &t.registry.db;
-        let max_size = "[proxies.p]\nformat = \"npm\"\nupstreams = [\"https://u.example\"]\nmax_size = \"1 GiB\"\n";
-        let err = format!("{:#}", set_up(&config(max_size), db, &[]).unwrap_err());
-        assert!(err.contains("proxies.p.max_size: evicting"), "{err}");
     }
 
     /// `write_to` names the hosted member that receives the group's writes; requests
