@@ -96,6 +96,11 @@ impl Context<'_> {
             }
             (Some(owner), op) => {
                 let done = match self.registry.virtual_kind(&owner.name) {
+                    // A proxy or group holds one format: at another format's mount it
+                    // has nothing, rather than that format's view of its packages.
+                    Some(kind) if kind.format() != self.entry.name => Err(Error::not_found(
+                        format!("{} has no {} packages", owner.name, self.entry.name),
+                    )),
                     Some(VirtualOwner::Proxy(config)) => {
                         let proxy = ProxyOwner {
                             id: owner.id,

@@ -26,6 +26,16 @@ pub enum VirtualOwner {
     Group(Arc<GroupConfig>),
 }
 
+impl VirtualOwner {
+    /// The one format the proxy or group serves.
+    pub fn format(&self) -> &str {
+        match self {
+            Self::Proxy(config) => &config.format,
+            Self::Group(config) => &config.format,
+        }
+    }
+}
+
 /// The configured proxies and groups by lower-case name.
 #[derive(Debug, Default)]
 pub struct VirtualOwners {

@@ -253,6 +253,16 @@ async fn writes_through_a_group_are_stored_under_its_write_to_member() {
     let gone = t.send(empty(request("GET", stored, None))).await;
     assert_eq!(gone.status(), StatusCode::NOT_FOUND);
 
+    // The group holds generic packages only: at another format's mount it finds
+    // nothing, not even what its member has in that format.
+    let jar = "com/example/tool/1.0/tool-1.0.jar";
+    let member_jar = format!("/api/packages/acme/maven/{jar}");
+    let put_jar = request("PUT", &member_jar, Some(&f.alice)).body(Body::from("jar"));
+    assert_eq!(t.send(put_jar.unwrap()).await.status(), StatusCode::CREATED);
+    let elsewhere = format!("/api/packages/all/maven/{jar}");
+    let other_format = t.send(empty(request("GET", &elsewhere, None))).await;
+    assert_eq!(other_format.status(), StatusCode::NOT_FOUND);
+
     let frozen = "/api/packages/frozen/generic/tool/1.0/tool.txt";
     let read_only = t.send(put(frozen, &f.admin).unwrap()).await;
     assert_eq!(read_only.status(), StatusCode::METHOD_NOT_ALLOWED);
