@@ -4,8 +4,8 @@
 //! (`plan`) and what a fetched document becomes (`rewrite`).
 //!
 //! It owns the upstream client (`upstream`, `token`), the document cache
-//! (`documents`, `key`), and artifact downloads streamed to every waiting client while
-//! they are stored (`artifacts`, `download`). It does no routing, access checks or
+//! (`documents`, `key`), artifact downloads streamed to every waiting client while
+//! they are stored (`artifacts`, `download`), and HEADs of artifacts not stored (`head`). It does no routing, access checks or
 //! response rendering: the executor calls it and renders what it returns.
 //!
 //! # API (for the executor)
@@ -27,6 +27,10 @@
 //!   an error if the download fails or its digest does not match, and its last byte
 //!   waits for the verdict, so a client never gets a complete wrong file), and
 //!   `finished()` (waits for the stored `FileRow`: for Range, HEAD and `digest-of`).
+//! - `serve` with HEAD on a proxy owner, after the hosted lookup missed:
+//!   [`Engine::artifact_head`]`(proxy, plugin, operation, request)` → [`ArtifactHead`]:
+//!   `Stored(FileRow)`, or `Upstream(UpstreamHead { content_type, length, digests })`
+//!   from the upstream's HEAD (or the download under way); nothing is downloaded.
 //! - Errors are [`ProxyError`]; [`ProxyError::status`] is the status to answer (404,
 //!   502, the plugin's, 507, 500), and `Error::from` keeps it (a 502 becomes a plugin
 //!   rejection with status 502, so it renders in the format's error shape).
@@ -45,6 +49,7 @@ mod declarations;
 mod documents;
 mod download;
 pub mod glue;
+mod head;
 mod key;
 mod plugin;
 mod single;
@@ -59,6 +64,7 @@ pub use artifacts::ArtifactBody;
 pub use config::{ProxyConfig, UpstreamCredentials};
 pub use documents::{CachedDocument, ProxyDocument};
 pub use download::Download;
+pub use head::{ArtifactHead, UpstreamHead};
 pub use key::document_key;
 pub use plugin::{
     ArtifactPlan, ArtifactSource, DeclaredArtifact, FetchPlan, ProxyPlugin, RewriteInput,
