@@ -15,6 +15,8 @@ use wharf_tests::{StatusCode, TestServer, client};
 mod conformance;
 #[path = "oci_protocol/gc.rs"]
 mod gc;
+#[path = "oci_protocol/proxy.rs"]
+mod proxy;
 
 const IMAGE_MANIFEST: &str = "application/vnd.oci.image.manifest.v1+json";
 const IMAGE_INDEX: &str = "application/vnd.oci.image.index.v1+json";
