@@ -273,9 +273,9 @@ async fn a_head_asks_the_upstreams_head_and_stores_nothing() {
     .await;
     let t = TestEngine::new();
     let hex = digest::of_bytes(Algorithm::Sha256, &bytes);
-    let plugin = plugin(fetch_plan("/app.tgz", vec![sha256(hex.clone())]));
+    let app = plugin(fetch_plan("/app.tgz", vec![sha256(hex.clone())]));
     let proxy = t.proxy(config(&up.url));
-    let ArtifactHead::Upstream(answer) = head(&t, &proxy, &plugin).await.unwrap() else {
+    let ArtifactHead::Upstream(answer) = head(&t, &proxy, &app).await.unwrap() else {
         panic!("not stored yet");
     };
     assert_eq!(
@@ -291,26 +291,26 @@ async fn a_head_asks_the_upstreams_head_and_stores_nothing() {
     assert_eq!(stored_fetch(&t), None);
     assert_eq!(t.blobs.temp_file_count(), 0);
 
-    let body = artifact(&t, &proxy, &plugin).await.unwrap();
+    let body = artifact(&t, &proxy, &app).await.unwrap();
     assert_eq!(receive(&t, body).await.unwrap(), bytes);
-    let ArtifactHead::Stored(row) = head(&t, &proxy, &plugin).await.unwrap() else {
+    let ArtifactHead::Stored(row) = head(&t, &proxy, &app).await.unwrap() else {
         panic!("stored by the GET");
     };
     assert_eq!(row.size, 1 << 20);
     assert_eq!(up.seen(), ["HEAD /app.tgz", "GET /app.tgz"]);
 
-    let gone = plugin(fetch_plan("/missing.tgz", Vec::new()));
+    // Other files of the version, not stored.
+    let other = |path: &str| {
+        let mut plan = fetch_plan(path, Vec::new());
+        plan.file = file_ref("app", "1.0", "other.tgz");
+        plugin(plan)
+    };
+    let gone = other("/missing.tgz");
     assert_eq!(head(&t, &proxy, &gone).await.unwrap_err().status(), 404);
     let mut offline = config(&up.url);
     offline.offline = true;
     let offline = t.proxy(offline);
-    let uncached = plugin(fetch_plan("/other.tgz", Vec::new()));
-    let op = serve("app", "1.0", "other.tgz");
-    let refused = t
-        .engine
-        .artifact_head(&offline, &uncached, &op, &request(BASE))
-        .await
-        .unwrap_err();
+    let refused = head(&t, &offline, &other("/app.tgz")).await.unwrap_err();
     assert_eq!(refused.status(), 404);
     assert_eq!(up.hits(), 3, "offline asks no upstream");
 }
