@@ -1,6 +1,6 @@
 //! OCI distribution-spec over plain HTTP: every endpoint's success headers, the spec's
-//! error codes, and that a refused push stores nothing. The real clients (skopeo,
-//! oras) are in `oci.rs`.
+//! error codes, and that a refused push stores nothing; proxies of a second Wharf in
+//! `oci_protocol/proxy.rs`. The real clients (skopeo, oras) are in `oci.rs`.
 
 use reqwest::Method;
 use reqwest::blocking::{RequestBuilder, Response};

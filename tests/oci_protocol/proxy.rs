@@ -121,7 +121,11 @@ fn a_head_of_what_is_not_cached_asks_the_upstreams_head_and_stores_nothing() {
     let head = p.head(&blob);
     assert_eq!(head.status(), StatusCode::OK);
     assert_eq!(header(&head, "content-length"), layer.len().to_string());
-    assert_eq!(p.counting.requests().len(), asked, "answered from the store");
+    assert_eq!(
+        p.counting.requests().len(),
+        asked,
+        "answered from the store"
+    );
 }
 
 // Guards what the catalog shows of a proxy: what it holds, named under the proxy, as
@@ -151,7 +155,11 @@ fn the_catalog_lists_a_proxys_cached_repositories_under_its_name() {
     );
 
     assert_eq!(p.catalog(), json!(["hub/alice/app"]));
-    assert_eq!(p.asked("GET", "/_catalog"), 0, "the upstream's is not asked");
+    assert_eq!(
+        p.asked("GET", "/_catalog"),
+        0,
+        "the upstream's is not asked"
+    );
     // The proxy's own repositories sort among the hosted ones.
     p.proxy.push_image("alice/hosted", "v1", b"hosted layer");
     assert_eq!(p.catalog(), json!(["alice/hosted", "hub/alice/app"]));

@@ -203,7 +203,11 @@ async fn forward(State(shared): State<Arc<Shared>>, request: Request) -> Respons
     let status = upstream.status();
     let mut headers = without(upstream.headers(), &NOT_FORWARDED);
     // A HEAD's length is the header's: the (empty) body would say 0.
-    if let Some(length) = upstream.headers().get(header::CONTENT_LENGTH).filter(|_| head) {
+    if let Some(length) = upstream
+        .headers()
+        .get(header::CONTENT_LENGTH)
+        .filter(|_| head)
+    {
         headers.insert(header::CONTENT_LENGTH, length.clone());
     }
     let mut bytes = upstream.bytes().await.unwrap_or_default().to_vec();
