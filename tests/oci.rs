@@ -574,23 +574,12 @@ fn skopeo_copies_from_a_proxy_of_distribution_then_from_its_cache() {
     );
     let server = TestServer::builder().toml(table).start();
     let skopeo = Skopeo::new(&server.addr.to_string());
-    pull_matches(&skopeo, "dist/team/app:1.0", None, &layout, "1");
-    let digest = layout.manifest("1").digest;
-    pull_matches(
-        &skopeo,
-        &format!("dist/team/app@{digest}"),
-        None,
-        &layout,
-        "1",
-    );
-
+    let by_digest = format!("dist/team/app@{}", layout.manifest("1").digest);
+    let pulls = || {
+        pull_matches(&skopeo, "dist/team/app:1.0", None, &layout, "1");
+        pull_matches(&skopeo, &by_digest, None, &layout, "1");
+    };
+    pulls();
     upstream.stop();
-    pull_matches(&skopeo, "dist/team/app:1.0", None, &layout, "1");
-    pull_matches(
-        &skopeo,
-        &format!("dist/team/app@{digest}"),
-        None,
-        &layout,
-        "1",
-    );
+    pulls();
 }

@@ -143,6 +143,18 @@ impl PyEnv {
         (out, target)
     }
 
+    /// `pip install wharf-app` (anonymous), which must succeed with [`APP`]'s version;
+    /// the target dir, for the version of its dependency.
+    fn install_app(&self, how: &str) -> PathBuf {
+        let (out, target) = self.install("wharf-app", None);
+        assert!(out.status.success(), "pip install {how}");
+        assert_eq!(
+            installed_version(&target, "wharf_app").as_deref(),
+            Some(APP.version)
+        );
+        target
+    }
+
     /// `pip download` of the sdist of `requirement` (`name==version`) alone, which must
     /// have the sha256 `hash`, into a fresh dir.
     fn download_sdist(&self, requirement: &str, hash: &str) -> (Output, PathBuf) {
@@ -564,12 +576,7 @@ fn pip_installs_through_a_group_of_a_hosted_owner_and_a_proxy() {
     assert!(out.status.success(), "twine upload to the hosted member");
 
     let group = PyEnv::new(&twine, &server, "py-all");
-    let (out, target) = group.install("wharf-app", None);
-    assert!(out.status.success(), "pip install through the group");
-    assert_eq!(
-        installed_version(&target, "wharf_app").as_deref(),
-        Some("2.0.0")
-    );
+    let target = group.install_app("through the group");
     assert_eq!(
         installed_version(&target, "wharf_base").as_deref(),
         Some("1.0.0"),
@@ -624,12 +631,7 @@ fn pip_installs_through_a_proxy_of_pypiserver_then_from_its_cache() {
     let sdist_bytes = std::fs::read(&base_sdist).unwrap();
     let hash = sha256_hex(&sdist_bytes);
     let installs_and_downloads = |when: &str| {
-        let (out, target) = env.install("wharf-app", None);
-        assert!(out.status.success(), "pip install through the proxy {when}");
-        assert_eq!(
-            installed_version(&target, "wharf_app").as_deref(),
-            Some("2.0.0")
-        );
+        let target = env.install_app(&format!("through the proxy {when}"));
         assert_eq!(
             installed_version(&target, "wharf_base").as_deref(),
             Some("1.0.0"),

@@ -18,7 +18,7 @@ use tokio::sync::{mpsc, watch};
 
 use super::download::{Download, Progress};
 use super::plugin::{ArtifactPlan, ArtifactSource, FetchPlan, ProxyPlugin, UpstreamRequest};
-use super::upstream::{Upstreams, Validators};
+use super::upstream::{Answer, Upstreams, Validators};
 use super::{Engine, ProxyConfig, ProxyError, ProxyOwner, declarations, documents::broken};
 use crate::db::packages::{self, FileRow, NewFile};
 use crate::db::{self, Db};
@@ -272,6 +272,33 @@ pub(super) async fn follow(
     }
 }
 
+/// The upstreams' 200 to `method` on `target`'s request: a 404 or 410 is "not found",
+/// any other status an upstream failure.
+pub(super) async fn ask(
+    upstreams: &Upstreams,
+    config: &ProxyConfig,
+    method: Method,
+    target: &Target,
+) -> Result<Answer, ProxyError> {
+    let answer = upstreams
+        .send(
+            config,
+            method.clone(),
+            &target.request,
+            &Validators::default(),
+        )
+        .await
+        .map_err(|e| ProxyError::Upstream(e.to_string()))?;
+    match answer.status {
+        200 => Ok(answer),
+        404 | 410 => Err(ProxyError::NotFound("not found upstream".into())),
+        status => Err(ProxyError::Upstream(format!(
+            "{} answered {status} to {method}",
+            answer.url
+        ))),
+    }
+}
+
 /// What a download's detached task needs of the engine.
 struct Leader {
     db: Db,
@@ -311,26 +338,7 @@ impl Leader {
         target: &Target,
         tx: &watch::Sender<Progress>,
     ) -> Result<(u64, FileRow), ProxyError> {
-        let mut answer = self
-            .upstreams
-            .send(
-                &self.config,
-                Method::GET,
-                &target.request,
-                &Validators::default(),
-            )
-            .await
-            .map_err(|e| ProxyError::Upstream(e.to_string()))?;
-        match answer.status {
-            200 => {}
-            404 | 410 => return Err(ProxyError::NotFound("not found upstream".into())),
-            status => {
-                return Err(ProxyError::Upstream(format!(
-                    "{} answered {status}",
-                    answer.url
-                )));
-            }
-        }
+        let mut answer = ask(&self.upstreams, &self.config, Method::GET, target).await?;
         let length = answer.response.content_length();
         let content_type = answer.content_type();
         let extra: Vec<Algorithm> = target.digests.iter().map(|(a, _)| *a).collect();

@@ -5,9 +5,8 @@
 
 use reqwest::Method;
 
-use super::artifacts::{ArtifactBody, follow};
+use super::artifacts::{ArtifactBody, ask, follow};
 use super::plugin::ProxyPlugin;
-use super::upstream::Validators;
 use super::{Engine, ProxyError, ProxyOwner};
 use crate::db::packages::FileRow;
 use crate::plugins::api::{Operation, Request};
@@ -76,26 +75,7 @@ impl Engine {
                 "not cached, and the proxy is offline".into(),
             ));
         }
-        let answer = self
-            .upstreams
-            .send(
-                &proxy.config,
-                Method::HEAD,
-                &target.request,
-                &Validators::default(),
-            )
-            .await
-            .map_err(|e| ProxyError::Upstream(e.to_string()))?;
-        match answer.status {
-            200 => {}
-            404 | 410 => return Err(ProxyError::NotFound("not found upstream".into())),
-            status => {
-                return Err(ProxyError::Upstream(format!(
-                    "{} answered {status} to HEAD",
-                    answer.url
-                )));
-            }
-        }
+        let answer = ask(&self.upstreams, &proxy.config, Method::HEAD, &target).await?;
         // The header, not the body's size: a HEAD response has no body.
         let length = answer
             .header("content-length")
