@@ -74,7 +74,12 @@ impl Context<'_> {
     ) -> Result<Done, Error> {
         let format = self.entry.name.as_str();
         match lookup::file(self.registry, format, owner.id, &spec.selector) {
-            Ok(file) => return self.serve_file(file, spec.digest_of).await,
+            Ok(file) => {
+                // What eviction by `max_size` keeps goes by the last use (batched, no
+                // write here). A fetch is a use of its own, recorded as it is stored.
+                self.registry.proxies.used(&file);
+                return self.serve_file(file, spec.digest_of).await;
+            }
             Err(Error::NotFound(_)) => {}
             Err(e) => return Err(e),
         }
@@ -99,8 +104,8 @@ impl Context<'_> {
             .await?;
         let file = match fetched {
             ArtifactBody::Stored(file) => file,
-            // Only a plain GET streams while the download runs: Range, HEAD and digests
-            // are answered from the stored file.
+            // Only a plain GET streams while the download runs: Range and digests (a
+            // HEAD reaches here only for a digest) are answered from the stored file.
             ArtifactBody::Streaming(download)
                 if spec.digest_of.is_none()
                     && *self.method == Method::GET
