@@ -2,9 +2,9 @@
 //! deletes images umoci built (OCI and Docker schema 2 manifests, a multi-arch index,
 //! names with slashes, the token flow with public and private owners, proxies of a second
 //! Wharf (its token flow) and of distribution 2.8 (Basic auth) pulling an image with
-//! credentials and then from their cache), and oras-py
-//! pushes artifacts (monolithic and in Content-Range chunks) and a referrer, which the
-//! referrers API then lists.
+//! credentials and then from their cache, a push through a group to its `write_to`
+//! member), and oras-py pushes artifacts (monolithic and in Content-Range chunks) and a
+//! referrer, which the referrers API then lists.
 //!
 //! skopeo and umoci come from Debian, oras-py from its venv (`.ci/run` installs all
 //! three); a missing one skips a test outside CI and fails it under `CI=true`.
@@ -582,4 +582,41 @@ fn skopeo_copies_from_a_proxy_of_distribution_then_from_its_cache() {
     pulls();
     upstream.stop();
     pulls();
+}
+
+/// skopeo pushes to an OCI group with `write_to` (issue 21) through the token flow: the
+/// token it asks for names `images/app`, on which the token endpoint grants `push` to
+/// whoever may write acme. The image is stored as `acme/app` and pulls back through the
+/// group and from acme; bob, no member of acme, cannot push through the group.
+#[test]
+fn skopeo_pushes_through_a_group_to_its_write_to_member() {
+    if !require_tool("skopeo") || !require_tool("umoci") {
+        return;
+    }
+    let server = TestServer::builder()
+        .user("alice")
+        .user("bob")
+        .toml(repositories::group(
+            "images",
+            "oci",
+            &["acme"],
+            &["write_to = \"acme\""],
+        ))
+        .start();
+    server.org("acme", "alice", false);
+    let skopeo = Skopeo::new(&server.addr.to_string());
+    let alice = creds("alice", &server.token("alice", Scope::Write, None));
+    let bob = creds("bob", &server.token("bob", Scope::Write, None));
+    let layout = two_images();
+
+    let out = skopeo.copy(
+        &layout.reference("1"),
+        &skopeo.docker("images/app:1"),
+        Some(&bob),
+        &[],
+    );
+    assert!(!out.status.success(), "bob pushed through the group");
+    push(&skopeo, &layout, "1", "images/app:1", Some(&alice));
+    pull_matches(&skopeo, "acme/app:1", None, &layout, "1");
+    pull_matches(&skopeo, "images/app:1", None, &layout, "1");
 }
