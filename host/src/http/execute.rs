@@ -16,7 +16,7 @@ use crate::auth::registry_token::Action;
 use crate::error::Error;
 use crate::pipeline::authorize::{self, repository};
 use crate::pipeline::identify::{Owner, owner_named};
-use crate::pipeline::write_to::writes;
+use crate::pipeline::write_to::{read_only, writes};
 use crate::plugins::api::{self, Operation};
 use crate::proxy::ProxyOwner;
 use crate::registry::delete;
@@ -427,18 +427,6 @@ fn token_outcome(token: String) -> reply::Outcome {
         token: Some(token),
         ..reply::Outcome::default()
     }
-}
-
-/// A write on a proxy or a group without `write_to` (`kind`): 405 in the format's
-/// error shape.
-fn read_only(kind: &str, name: &str) -> Error {
-    Error::Plugin(crate::plugins::PluginFailure::Rejected {
-        status: 405,
-        code: String::new(),
-        message: format!(
-            "{name} is a {kind} repository: it is read-only (publish to a hosted owner)"
-        ),
-    })
 }
 
 fn not_available(what: &str) -> Error {

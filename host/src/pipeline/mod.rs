@@ -96,6 +96,7 @@ pub async fn prepare(
     request.user = caller.principal.user().map(|u| u.name.clone());
     let mut route = entry.plugin.match_route(request.clone()).await?;
 
+    write_to::refuse_read_only(registry, &entry.name, caller.mount.as_ref(), &route)?;
     let written_to = write_to::member(registry, &entry.name, caller.mount.as_ref(), &route);
     let owner = authorize::authorize(
         &registry.db,

@@ -9,6 +9,7 @@
 //! reply template builds from it (an upload session's `Location`) send the client back
 //! to the group, where the next request is redirected the same way.
 
+use crate::error::Error;
 use crate::plugins::api::{self, Operation};
 use crate::registry::Registry;
 use crate::registry::virtual_owners::VirtualOwner;
@@ -51,6 +52,48 @@ pub fn member(
     of_group(registry, format, owner)
 }
 
+/// The 405 for a write on a proxy, or on a group of `format` without `write_to`. It is
+/// answered before authorization: nobody may write there, so every caller learns why,
+/// instead of a 403 for all but administrators.
+pub fn refuse_read_only(
+    registry: &Registry,
+    format: &str,
+    mount: Option<&Granted>,
+    route: &api::Route,
+) -> Result<(), Error> {
+    if !writes(&route.operation) && !matches!(route.access, api::Access::Write) {
+        return Ok(());
+    }
+    let owner = match mount {
+        Some(granted) => granted.owner.name.as_str(),
+        None => match target_owner(&route.operation) {
+            Some(owner) => owner,
+            None => return Ok(()),
+        },
+    };
+    match registry.virtual_kind(owner) {
+        Some(VirtualOwner::Proxy(proxy)) if proxy.format == format => {
+            Err(read_only("proxy", owner))
+        }
+        Some(VirtualOwner::Group(group)) if group.format == format && group.write_to.is_none() => {
+            Err(read_only("group", owner))
+        }
+        _ => Ok(()),
+    }
+}
+
+/// A write refused because `name`, a proxy or group, is read-only; 405 in the format's
+/// error shape.
+pub fn read_only(kind: &str, name: &str) -> Error {
+    Error::Plugin(crate::plugins::PluginFailure::Rejected {
+        status: 405,
+        code: String::new(),
+        message: format!(
+            "{name} is a {kind} repository: it is read-only (publish to a hosted owner)"
+        ),
+    })
+}
+
 /// The `write_to` member of `owner`, when it is a group of `format` that has one.
 pub fn of_group(registry: &Registry, format: &str, owner: &str) -> Option<String> {
     match registry.virtual_kind(owner)? {
@@ -68,6 +111,7 @@ pub(crate) mod tests {
     use crate::db::tokens::{self, Scope};
     use crate::error::Error;
     use crate::pipeline::{Hints, Inbound, Prepared, prepare};
+    use crate::plugins::PluginFailure;
     use crate::plugins::api::{DeleteTarget, PackageRef, TagRef};
     use crate::registry::testing::TestRegistry;
 
@@ -224,16 +268,16 @@ pub(crate) mod tests {
     #[tokio::test]
     async fn a_write_on_the_group_is_prepared_as_the_members() {
         let f = fixture();
-        let prepared = prepared(&f, "generic", put(Some(&f.alice), "all")).await;
-        let prepared = prepared.expect("alice writes acme");
-        assert_eq!(prepared.owner.unwrap().name, "acme");
-        let Operation::AcceptUpload(upload) = &prepared.route.operation else {
+        let written = prepared(&f, "generic", put(Some(&f.alice), "all")).await;
+        let written = written.expect("alice writes acme");
+        assert_eq!(written.owner.unwrap().name, "acme");
+        let Operation::AcceptUpload(upload) = &written.route.operation else {
             panic!("a generic PUT uploads");
         };
         assert_eq!(upload.pkg.owner, "acme");
-        assert_eq!(prepared.request.owner.as_deref(), Some("all"));
+        assert_eq!(written.request.owner.as_deref(), Some("all"));
         assert_eq!(
-            prepared.request.base_url,
+            written.request.base_url,
             "http://wharf.test/api/packages/all/generic"
         );
 
@@ -242,9 +286,23 @@ pub(crate) mod tests {
         get.request.method = api::Method::Get;
         let read = prepared_owner(&f, get).await;
         assert_eq!(read.as_deref(), Some("all"));
-        // So does a write on a read-only group (the executor answers it 405).
-        let frozen = prepared_owner(&f, put(Some(&f.admin), "frozen")).await;
-        assert_eq!(frozen.as_deref(), Some("frozen"));
+        // A write on a read-only group is refused 405 before anyone's permissions are
+        // looked at: the administrator and a stranger hear the same.
+        for token in [&f.admin, &f.bob] {
+            let frozen = prepared(&f, "generic", put(Some(token), "frozen")).await;
+            match frozen {
+                Err(Error::Plugin(PluginFailure::Rejected {
+                    status, message, ..
+                })) => {
+                    assert_eq!(status, 405);
+                    assert!(
+                        message.contains("frozen is a group repository"),
+                        "{message}"
+                    );
+                }
+                other => panic!("a write on a read-only group prepared: {:?}", other.err()),
+            }
+        }
     }
 
     async fn prepared_owner(f: &Fixture, inbound: Inbound) -> Option<String> {
