@@ -430,6 +430,14 @@ impl TestServer {
         count
     }
 
+    /// The bytes of the stored blob `sha256` (hex), on disk or in S3; `None` if absent.
+    pub fn stored_blob(&self, sha256: &str) -> Option<Vec<u8>> {
+        let mut bytes = Vec::new();
+        std::io::Read::read_to_end(&mut self.registry.blobs.reader(sha256).ok()?, &mut bytes)
+            .ok()?;
+        Some(bytes)
+    }
+
     /// `storage.blobs` of this server (`"fs"` or `"s3://bucket/prefix"`).
     pub fn blobs_setting(&self) -> &str {
         &self.config.storage.blobs
