@@ -33,6 +33,17 @@ fn get(server: &TestServer, path: &str) -> reqwest::blocking::Response {
     client().get(server.generic("admin", path)).send().unwrap()
 }
 
+/// A ranged GET, answered 206.
+fn ranged(server: &TestServer, path: &str, range: &str) -> reqwest::blocking::Response {
+    let res = client()
+        .get(server.generic("admin", path))
+        .header("Range", range)
+        .send()
+        .unwrap();
+    assert_eq!(res.status(), StatusCode::PARTIAL_CONTENT, "{path} {range}");
+    res
+}
+
 #[test]
 fn publish_and_download_whole_ranged_and_multipart() {
     let Some(moto) = Moto::start() else { return };
@@ -64,20 +75,10 @@ fn publish_and_download_whole_ranged_and_multipart() {
     assert_eq!(server.temp_files(), 0);
     assert_eq!(server.stored_blobs(), 2);
 
-    let res = client()
-        .get(server.generic("admin", "tool/1.0.0/tool.tar.gz"))
-        .header("Range", "bytes=8-")
-        .send()
-        .unwrap();
-    assert_eq!(res.status(), StatusCode::PARTIAL_CONTENT);
+    let res = ranged(&server, "tool/1.0.0/tool.tar.gz", "bytes=8-");
     assert_eq!(res.headers()["content-range"], "bytes 8-12/13");
     assert_eq!(res.text().unwrap(), "bytes");
-    let res = client()
-        .get(server.generic("admin", "tool/1.0.0/big.bin"))
-        .header("Range", "bytes=1000-8389999")
-        .send()
-        .unwrap();
-    assert_eq!(res.status(), StatusCode::PARTIAL_CONTENT);
+    let res = ranged(&server, "tool/1.0.0/big.bin", "bytes=1000-8389999");
     assert_eq!(res.bytes().unwrap().to_vec(), &large[1000..8_390_000]);
 
     // The same bytes under another name: one object.
