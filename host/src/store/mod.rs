@@ -86,11 +86,6 @@ impl BlobStore {
         self
     }
 
-    /// The object store behind this store, if any.
-    pub fn remote(&self) -> Option<&Remote> {
-        self.remote.as_ref()
-    }
-
     fn path(&self, sha256: &str) -> io::Result<PathBuf> {
         if !digest::is_sha256_hex(sha256) {
             return Err(io::Error::new(
