@@ -1,9 +1,9 @@
 //! OCI at `/v2` driven by the real clients: skopeo pushes, pulls, inspects, lists and
 //! deletes images umoci built (OCI and Docker schema 2 manifests, a multi-arch index,
 //! names with slashes, the token flow with public and private owners, a proxy of a second
-//! Wharf pulling a private image with credentials and then from its cache), and oras-py
-//! pushes artifacts (monolithic and in Content-Range chunks) and a referrer, which the
-//! referrers API then lists.
+//! Wharf pulling a private image with credentials and then from its cache, a push through
+//! a group to its `write_to` member), and oras-py pushes artifacts (monolithic and in
+//! Content-Range chunks) and a referrer, which the referrers API then lists.
 //!
 //! skopeo and umoci come from Debian, oras-py from its venv (`.ci/run` installs all
 //! three); a missing one skips a test outside CI and fails it under `CI=true`.
@@ -18,7 +18,7 @@ use oci_clients::{
 use serde_json::Value;
 use wharf::db::owners::Role;
 use wharf::db::tokens::Scope;
-use wharf_tests::{StatusCode, TestServer, client, require_tool};
+use wharf_tests::{StatusCode, TestServer, client, repositories, require_tool};
 
 /// A server with the bundled OCI format at `/v2`, and skopeo talking to it; `None`
 /// (skip) when skopeo or umoci is missing.
@@ -531,4 +531,41 @@ fn skopeo_copies_from_a_proxy_of_another_wharf() {
     drop(upstream);
     // The same from the cache.
     pull_matches(&skopeo, "hub/corp/app:1.0", None, &layout, "1");
+}
+
+/// skopeo pushes to an OCI group with `write_to` (issue 21) through the token flow: the
+/// token it asks for names `images/app`, on which the token endpoint grants `push` to
+/// whoever may write acme. The image is stored as `acme/app` and pulls back through the
+/// group and from acme; bob, no member of acme, cannot push through the group.
+#[test]
+fn skopeo_pushes_through_a_group_to_its_write_to_member() {
+    if !require_tool("skopeo") || !require_tool("umoci") {
+        return;
+    }
+    let server = TestServer::builder()
+        .user("alice")
+        .user("bob")
+        .toml(repositories::group(
+            "images",
+            "oci",
+            &["acme"],
+            &["write_to = \"acme\""],
+        ))
+        .start();
+    server.org("acme", "alice", false);
+    let skopeo = Skopeo::new(&server.addr.to_string());
+    let alice = creds("alice", &server.token("alice", Scope::Write, None));
+    let bob = creds("bob", &server.token("bob", Scope::Write, None));
+    let layout = two_images();
+
+    let out = skopeo.copy(
+        &layout.reference("1"),
+        &skopeo.docker("images/app:1"),
+        Some(&bob),
+        &[],
+    );
+    assert!(!out.status.success(), "bob pushed through the group");
+    push(&skopeo, &layout, "1", "images/app:1", Some(&alice));
+    pull_matches(&skopeo, "acme/app:1", None, &layout, "1");
+    pull_matches(&skopeo, "images/app:1", None, &layout, "1");
 }

@@ -588,3 +588,51 @@ fn pip_installs_through_a_group_of_a_hosted_owner_and_a_proxy() {
     assert!(names.iter().any(|n| n.contains("app")), "{names:?}");
     assert!(!names.iter().any(|n| n.contains("base")), "{names:?}");
 }
+
+/// twine uploads to a group with `write_to` (issue 21): the files are the member's, pip
+/// installs them through the group at once, and who may not write the member (bob, a
+/// read token) is refused as at the member's own URL. A group without `write_to` stays
+/// read-only (405).
+#[test]
+fn twine_uploads_through_a_group_to_its_write_to_member() {
+    let Some(twine) = twine() else { return };
+    let tables = "[groups.py-all]\nformat = \"pypi\"\nmembers = [\"acme\"]\nwrite_to = \"acme\"\n\n\
+                  [groups.py-frozen]\nformat = \"pypi\"\nmembers = [\"acme\"]\n";
+    let server = TestServer::builder()
+        .plugin("pypi", "/api/packages/{owner}/pypi", PYPI_WASM)
+        .toml(tables)
+        .start();
+    let alice = server.user("alice", Scope::Write);
+    let bob = server.user("bob", Scope::Write);
+    server.org("acme", "alice", false);
+    let group = PyEnv::new(&twine, &server, "py-all");
+    let (wheel, sdist) = group.build(&BASE_1_0);
+
+    let out = group.upload(&[&wheel], "bob", &bob, &[]);
+    assert!(!out.status.success(), "bob may not write acme");
+    assert!(said(&out).contains("403"), "{}", said(&out));
+    let read_only = server.token("alice", Scope::Read, None);
+    let out = group.upload(&[&wheel], "alice", &read_only, &[]);
+    assert!(!out.status.success(), "a read token cannot upload");
+    let frozen = PyEnv::new(&twine, &server, "py-frozen");
+    let out = frozen.upload(&[&wheel], "admin", &server.admin_token, &[]);
+    assert!(!out.status.success(), "py-frozen has no write_to");
+    assert!(said(&out).contains("405"), "{}", said(&out));
+
+    let out = group.upload(&[&wheel, &sdist], "alice", &alice, &[]);
+    assert!(out.status.success(), "twine upload through the group");
+    let (out, target) = group.install("wharf-base", None);
+    assert!(out.status.success(), "pip install through the group");
+    assert_eq!(
+        installed_version(&target, "wharf_base").as_deref(),
+        Some("1.0.0")
+    );
+    let acme = PyEnv::new(&twine, &server, "acme");
+    let page = client()
+        .get(acme.index(None) + "wharf-base/")
+        .send()
+        .unwrap();
+    assert_eq!(page.status(), StatusCode::OK, "stored under acme");
+    let page = page.text().unwrap();
+    assert!(page.contains("wharf_base-1.0.0"), "{page}");
+}
