@@ -29,7 +29,7 @@ use crate::auth::registry_token::{self, TokenKey};
 use crate::config::{Config, Mount, PluginSource};
 use crate::db::Db;
 use crate::plugins::{Plugin, Runtime, RuntimeLimits, Services};
-use crate::store::BlobStore;
+use crate::store::{BlobStore, Remote};
 
 mod bundled {
     include!(concat!(env!("OUT_DIR"), "/bundled.rs"));
@@ -192,7 +192,8 @@ impl Registry {
             Role::Server => BlobStore::open(data_dir, config.storage.min_free),
             Role::Admin => BlobStore::attach(data_dir, config.storage.min_free),
         }
-        .with_context(|| format!("cannot open the blob store in {}", data_dir.display()))?;
+        .with_context(|| format!("cannot open the blob store in {}", data_dir.display()))?
+        .with_remote(Remote::connect(&config.storage)?);
         let sessions = sessions::Sessions::open(data_dir).with_context(|| {
             format!("cannot open the upload sessions in {}", data_dir.display())
         })?;
