@@ -17,5 +17,6 @@ mod observability;
 mod oci_protocol;
 mod plugin_kit;
 mod registry_tokens;
+mod s3_blobs;
 mod storage;
 mod upload_sessions;

@@ -94,15 +94,8 @@ impl Fixture {
 
     /// The stored bytes of a blob, read straight from the store.
     fn stored(&self, digest: &str) -> Option<Vec<u8>> {
-        let hex = digest.strip_prefix("sha256:").unwrap();
-        std::fs::read(
-            self.server
-                .data_dir()
-                .join("blobs/sha256")
-                .join(&hex[..2])
-                .join(hex),
-        )
-        .ok()
+        self.server
+            .stored_blob(digest.strip_prefix("sha256:").unwrap())
     }
 
     /// Whether alice's package `pkg` of format trap has the blob linked.

@@ -4,7 +4,8 @@
 //! response, in the requesting format's own error shape. Client mistakes carry a
 //! message meant for the client; `Internal`, `Db` and `Io` are logged and answered with
 //! a generic 500 body so that internals never leak. Running out of disk space is told
-//! apart from other I/O and database failures wherever it happens (507).
+//! apart from other I/O and database failures wherever it happens (507), and so is an
+//! object store that does not answer (503).
 
 use crate::plugins::PluginFailure;
 
@@ -60,7 +61,13 @@ pub enum Error {
 
 impl From<std::io::Error> for Error {
     fn from(e: std::io::Error) -> Self {
-        if crate::store::space::is_low_space(&e) {
+        if crate::store::remote::is_unavailable(&e) {
+            // Logged with its details where it happened (`store::remote`).
+            Self::Unavailable {
+                message: "blob storage is unavailable; try again shortly".into(),
+                retry_after: 5,
+            }
+        } else if crate::store::space::is_low_space(&e) {
             Self::InsufficientStorage { detail: None }
         } else if crate::store::space::is_full(&e) {
             Self::InsufficientStorage {

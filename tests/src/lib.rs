@@ -18,8 +18,12 @@ pub use reqwest::StatusCode;
 pub use reqwest::blocking::Client;
 
 pub mod counting_proxy;
+pub mod distribution;
 pub mod npm;
+pub mod pypiserver;
 pub mod repositories;
+pub mod s3;
+pub mod server_process;
 pub mod verdaccio;
 
 /// The admin account every test server starts with.
@@ -58,6 +62,8 @@ pub struct Builder {
     users: Vec<String>,
     data_dir: Option<PathBuf>,
     listen: Option<SocketAddr>,
+    /// `storage.s3_endpoint` of the S3 server to keep blobs in.
+    s3_endpoint: Option<String>,
 }
 
 /// A last change to a test server's configuration.
@@ -154,6 +160,15 @@ impl Builder {
         self
     }
 
+    /// Keeps the server's blobs in `moto`, below a key prefix of its own. Without it,
+    /// `WHARF_TEST_BLOBS=s3` puts every test server's blobs in one S3 server the test
+    /// process shares (so any test file runs against S3:
+    /// `WHARF_TEST_BLOBS=s3 cargo test -p wharf-tests --test protocol npm_protocol::`).
+    pub fn s3(mut self, moto: &s3::Moto) -> Self {
+        self.s3_endpoint = Some(moto.endpoint.clone());
+        self
+    }
+
     pub fn start(self) -> TestServer {
         init_logging();
         let data_dir = tempfile::tempdir().expect("temp dir");
@@ -218,6 +233,9 @@ impl Builder {
         }
         if let Some(change) = self.server {
             change(&mut config.server);
+        }
+        if let Some(endpoint) = self.s3_endpoint.or_else(s3::shared_endpoint) {
+            s3::keep_blobs_in(&mut config, &endpoint);
         }
         config.validate().expect("valid test config");
         if let Some(prepare) = self.prepare {
@@ -401,25 +419,31 @@ impl TestServer {
         self.registry.blobs.temp_file_count()
     }
 
-    /// Files under `blobs/` (dedup and nothing-stored checks).
+    /// Blobs in the store, on disk or in S3 (dedup and nothing-stored checks).
     pub fn stored_blobs(&self) -> usize {
-        fn count(dir: &Path) -> usize {
-            std::fs::read_dir(dir)
-                .map(|entries| {
-                    entries
-                        .flatten()
-                        .map(|e| {
-                            if e.path().is_dir() {
-                                count(&e.path())
-                            } else {
-                                1
-                            }
-                        })
-                        .sum()
-                })
-                .unwrap_or(0)
-        }
-        count(&self.data_dir().join("blobs"))
+        let mut count = 0;
+        let later = std::time::SystemTime::now() + std::time::Duration::from_secs(3600);
+        self.registry
+            .blobs
+            .walk_older(later, 1000, |found| {
+                count += found.len();
+                Ok::<_, std::io::Error>(())
+            })
+            .expect("the blob store walks");
+        count
+    }
+
+    /// The bytes of the stored blob `sha256` (hex), on disk or in S3; `None` if absent.
+    pub fn stored_blob(&self, sha256: &str) -> Option<Vec<u8>> {
+        let mut bytes = Vec::new();
+        std::io::Read::read_to_end(&mut self.registry.blobs.reader(sha256).ok()?, &mut bytes)
+            .ok()?;
+        Some(bytes)
+    }
+
+    /// `storage.blobs` of this server (`"fs"` or `"s3://bucket/prefix"`).
+    pub fn blobs_setting(&self) -> &str {
+        &self.config.storage.blobs
     }
 }
 

@@ -10,6 +10,7 @@ mod proxies;
 mod sections;
 mod server;
 mod size;
+mod storage;
 
 use std::collections::BTreeMap;
 use std::net::SocketAddr;
@@ -23,9 +24,10 @@ pub use groups::GroupConfig;
 pub use metrics::{MetricsConfig, RESERVED_PATHS};
 pub use mount::Mount;
 pub use proxies::{DEFAULT_METADATA_TTL, DEFAULT_NEGATIVE_TTL, ProxyConfig, UpstreamCredentials};
-pub use sections::{GcConfig, LimitsConfig, StorageConfig};
+pub use sections::{GcConfig, LimitsConfig};
 pub use server::ServerConfig;
 pub use size::{ByteSize, MinFree};
+pub use storage::{BlobBackend, REDIRECT_MIN_SIZE, StorageConfig};
 
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields, default)]
@@ -133,6 +135,7 @@ impl Config {
 
     pub fn validate(&self) -> anyhow::Result<()> {
         self.server.validate()?;
+        self.storage.validate()?;
         if self.limits.plugin_memory.0 < (1 << 20) {
             bail!("limits.plugin_memory: must be at least 1 MiB");
         }

@@ -1,21 +1,10 @@
-//! The fixed sections of `registry.toml` (`[storage]`, `[limits]`, `[gc]`; `[server]`
-//! is in `server.rs`, with its connection and sign-in limits) and their defaults,
-//! which the shipped `registry.toml` repeats.
-
-use std::path::PathBuf;
+//! The fixed sections of `registry.toml` (`[limits]`, `[gc]`; `[server]` is in
+//! `server.rs`, with its connection and sign-in limits, `[storage]` in `storage.rs`)
+//! and their defaults, which the shipped `registry.toml` repeats.
 
 use serde::Deserialize;
 
-use super::{ByteSize, MinFree};
-
-#[derive(Debug, Clone, Deserialize)]
-#[serde(deny_unknown_fields, default)]
-pub struct StorageConfig {
-    pub data_dir: PathBuf,
-    /// Below this much free space under the data dir, uploads are refused with 507 and
-    /// the space kept for deletes is released (see `store::space`).
-    pub min_free: MinFree,
-}
+use super::ByteSize;
 
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields, default)]
@@ -36,15 +25,6 @@ pub struct GcConfig {
     pub upload_grace_secs: u64,
     /// How long a blob stays after the last reference to it went, before its bytes go.
     pub orphan_grace_secs: u64,
-}
-
-impl Default for StorageConfig {
-    fn default() -> Self {
-        Self {
-            data_dir: PathBuf::from("./data"),
-            min_free: MinFree::Default,
-        }
-    }
 }
 
 impl Default for LimitsConfig {

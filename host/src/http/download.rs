@@ -1,6 +1,8 @@
 //! Streaming stored blobs: Range (one range), HEAD, ETag, Last-Modified and
 //! conditional requests. Memory stays flat whatever the file size: small files are read
-//! whole, larger ones in fixed chunks as the client takes them.
+//! whole, larger ones in fixed chunks as the client takes them. With blobs in an object
+//! store and `storage.redirect_downloads`, a GET of a large blob is answered 307 to a
+//! presigned URL of the store instead.
 
 use std::time::{Duration, UNIX_EPOCH};
 
@@ -56,6 +58,16 @@ pub async fn serve(
         ));
     }
 
+    if method == Method::GET
+        && let Some(url) = blobs.redirect_url(d.sha256, d.size).await?
+    {
+        common.insert(header::LOCATION, header_value(&url));
+        return Ok((
+            (StatusCode::TEMPORARY_REDIRECT, common).into_response(),
+            Served::Full,
+        ));
+    }
+
     let range = match requested_range(headers, &etag, d.size) {
         RangeRequest::None => None,
         RangeRequest::Satisfiable(start, end) => Some((start, end)),
@@ -101,7 +113,11 @@ pub async fn serve(
 /// The bytes `start..start + len` of a stored blob as a response body.
 async fn body(blobs: &BlobStore, sha256: &str, start: u64, len: u64) -> Result<Body, Error> {
     let range = blobs.read_range(sha256, start, len).await.map_err(|e| {
-        Error::Internal(format!("blob {sha256} is recorded but cannot be read: {e}"))
+        match crate::store::remote::is_unavailable(&e) {
+            // The object store is down (logged there): 503, the client retries.
+            true => Error::from(e),
+            false => Error::Internal(format!("blob {sha256} is recorded but cannot be read: {e}")),
+        }
     })?;
     Ok(match range {
         BlobRange::Bytes(bytes) => Body::from(bytes),

@@ -16,6 +16,7 @@ use crate::auth::registry_token::Action;
 use crate::error::Error;
 use crate::pipeline::authorize::{self, repository};
 use crate::pipeline::identify::{Owner, owner_named};
+use crate::pipeline::write_to::{read_only, writes};
 use crate::plugins::api::{self, Operation};
 use crate::proxy::ProxyOwner;
 use crate::registry::delete;
@@ -95,6 +96,11 @@ impl Context<'_> {
             }
             (Some(owner), op) => {
                 let done = match self.registry.virtual_kind(&owner.name) {
+                    // A proxy or group holds one format: at another format's mount it
+                    // has nothing, rather than that format's view of its packages.
+                    Some(kind) if kind.format() != self.entry.name => Err(Error::not_found(
+                        format!("{} has no {} packages", owner.name, self.entry.name),
+                    )),
                     Some(VirtualOwner::Proxy(config)) => {
                         let proxy = ProxyOwner {
                             id: owner.id,
@@ -367,6 +373,7 @@ impl Context<'_> {
             };
             let call = token::TokenCall {
                 registry: self.registry,
+                format: &self.entry.name,
                 service: &challenge.service,
                 principal: self.principal,
                 method: self.method,
@@ -420,28 +427,6 @@ fn token_outcome(token: String) -> reply::Outcome {
         token: Some(token),
         ..reply::Outcome::default()
     }
-}
-
-/// Whether `op` writes: refused on proxies and groups, which are read-only.
-fn writes(op: &Operation) -> bool {
-    matches!(
-        op,
-        Operation::AcceptUpload(_)
-            | Operation::Delete(_)
-            | Operation::MountBlob(_)
-            | Operation::UploadSession(_)
-    )
-}
-
-/// A write on a proxy or group (`kind`): 405 in the format's error shape.
-fn read_only(kind: &str, name: &str) -> Error {
-    Error::Plugin(crate::plugins::PluginFailure::Rejected {
-        status: 405,
-        code: String::new(),
-        message: format!(
-            "{name} is a {kind} repository: it is read-only (publish to a hosted owner)"
-        ),
-    })
 }
 
 fn not_available(what: &str) -> Error {

@@ -17,7 +17,7 @@ use anyhow::{Context, bail};
 use super::open_existing_db;
 use crate::config::Config;
 use crate::db::{self, Db};
-use crate::store::{BlobStore, Exported, Transfer};
+use crate::store::{BlobStore, Exported, Remote, Transfer};
 
 /// How often the database is copied again when the collector deleted a blob in
 /// between, before the backup gives up (then the data dir lacks files it references).
@@ -36,7 +36,8 @@ pub struct Report {
 /// Backs up the registry of `config` into `dest`, which must not exist or be empty.
 pub fn backup(config: &Config, dest: &Path, how: Transfer) -> anyhow::Result<Report> {
     let db = open_existing_db(config)?;
-    let source = BlobStore::attach(&config.storage.data_dir, config.storage.min_free)?;
+    let source = BlobStore::attach(&config.storage.data_dir, config.storage.min_free)?
+        .with_remote(Remote::connect(&config.storage)?);
     take(&db, &source, dest, how, |_| {}).with_context(|| {
         format!(
             "backup of {} into {}",
@@ -110,7 +111,8 @@ pub fn restore(config: &Config, source: &Path, how: Transfer) -> anyhow::Result<
     let blobs = from.blobs()?;
     fs::create_dir_all(data_dir)
         .with_context(|| format!("cannot create data dir {}", data_dir.display()))?;
-    let target = BlobStore::attach(data_dir, config.storage.min_free)?;
+    let target = BlobStore::attach(data_dir, config.storage.min_free)?
+        .with_remote(Remote::connect(&config.storage)?);
     let mut report = Report::default();
     let missing = copy_blobs(
         &BlobStore::backup_at(source),

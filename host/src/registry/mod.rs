@@ -29,7 +29,7 @@ use crate::auth::registry_token::{self, TokenKey};
 use crate::config::{Config, Mount, PluginSource};
 use crate::db::Db;
 use crate::plugins::{Plugin, Runtime, RuntimeLimits, Services};
-use crate::store::BlobStore;
+use crate::store::{BlobStore, Remote};
 
 mod bundled {
     include!(concat!(env!("OUT_DIR"), "/bundled.rs"));
@@ -120,14 +120,30 @@ pub fn open_db(config: &Config) -> anyhow::Result<Db> {
     let dir = &config.storage.data_dir;
     std::fs::create_dir_all(dir)
         .with_context(|| format!("cannot create data dir {}", dir.display()))?;
-    Db::open(&dir.join("wharf.db"))
-        .with_context(|| format!("cannot open the database in {}", dir.display()))
+    let storage = &config.storage;
+    Db::connect(&storage.database, storage.database_pool, &dir.join("wharf.db"))
+        .with_context(|| format!("cannot open the database ({})", database_name(config)))
+}
+
+/// The database for messages: the SQLite file's directory, or the PostgreSQL URL
+/// without its password.
+fn database_name(config: &Config) -> String {
+    match config.storage.database.as_str() {
+        "sqlite" => format!("in {}", config.storage.data_dir.display()),
+        url => match url.split_once('@') {
+            Some((_, server)) => format!("postgres://…@{server}"),
+            None => url.to_string(),
+        },
+    }
 }
 
 /// Opens the database of an existing registry, for admin commands: they never create
 /// one, since a command run in the wrong directory would otherwise make an empty
 /// registry there and then report that the user does not exist.
 pub fn open_existing_db(config: &Config) -> anyhow::Result<Db> {
+    if config.storage.database != "sqlite" {
+        return open_db(config);
+    }
     let dir = std::path::absolute(&config.storage.data_dir)
         .unwrap_or_else(|_| config.storage.data_dir.clone());
     let file = dir.join("wharf.db");
@@ -192,7 +208,8 @@ impl Registry {
             Role::Server => BlobStore::open(data_dir, config.storage.min_free),
             Role::Admin => BlobStore::attach(data_dir, config.storage.min_free),
         }
-        .with_context(|| format!("cannot open the blob store in {}", data_dir.display()))?;
+        .with_context(|| format!("cannot open the blob store in {}", data_dir.display()))?
+        .with_remote(Remote::connect(&config.storage)?);
         let sessions = sessions::Sessions::open(data_dir).with_context(|| {
             format!("cannot open the upload sessions in {}", data_dir.display())
         })?;

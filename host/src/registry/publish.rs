@@ -53,6 +53,13 @@ pub async fn commit(
     })
     .await
     .map_err(|e| Error::Internal(format!("publish task failed: {e}")))??;
+    // With an object store, the bytes go up before the write transaction, which then
+    // only checks that they are there: a large upload never holds the one writer.
+    for (blob, used) in materialized.blobs.iter().zip(materialized.used()) {
+        if used {
+            blob.upload().await?;
+        }
+    }
 
     let format = format.to_string();
     registry
@@ -147,6 +154,15 @@ fn materialize(
     Ok(Materialized { blobs, files })
 }
 
+impl Materialized {
+    /// Which staged blobs some file uses (only those are recorded and stored).
+    fn used(&self) -> Vec<bool> {
+        let mut used = vec![false; self.blobs.len()];
+        self.files.iter().flatten().for_each(|i| used[*i] = true);
+        used
+    }
+}
+
 /// A reader over `range` of the staged upload, refusing ranges past its end.
 fn slice_of(upload: &StagedBlob, range: &api::ByteRange) -> Result<std::io::Take<File>, Error> {
     let end = range.offset.checked_add(range.length);
@@ -202,12 +218,7 @@ fn apply(
     let package_id = packages::ensure(tx, owner_id, format, &plan.pkg.name)?;
 
     // Record only the blobs some file uses.
-    let mut used = vec![false; materialized.blobs.len()];
-    materialized
-        .files
-        .iter()
-        .flatten()
-        .for_each(|i| used[*i] = true);
+    let used = materialized.used();
     for (blob, _) in materialized.blobs.iter().zip(&used).filter(|(_, u)| **u) {
         db::blobs::insert(tx, &blob.sha256, blob.size)?;
         for (algorithm, hex) in &blob.digests {

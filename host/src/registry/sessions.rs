@@ -337,6 +337,8 @@ async fn commit(
     mut staged: StagedBlob,
     session: Option<String>,
 ) -> Result<(), Error> {
+    // Into the object store (if any) before the transaction, which then only checks.
+    staged.upload().await?;
     let target = target.clone();
     registry
         .db

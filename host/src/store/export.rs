@@ -1,4 +1,6 @@
 //! Copying blobs from one store into another, for `wharf backup` and `wharf restore`.
+//! A backup is always a local directory; the registry's own store may keep its bytes in
+//! an object store, which is then downloaded from (backup) or uploaded to (restore).
 //! Blobs never change once stored, so a hard link is as good a copy as the bytes, and
 //! only the collector removes them: a blob it is deleting is found in the trash, or
 //! not at all (then the copy of the database that names it is stale; see
@@ -40,11 +42,15 @@ impl BlobStore {
             trash: dir.join("blobs").join("trash"),
             // A backup is no data dir: nothing is uploaded into it, and it gets no reserve.
             space: Space::detached(dir),
+            remote: None,
         }
     }
 
     /// The size of a stored blob's file, if it is there.
     pub fn stored_size(&self, sha256: &str) -> io::Result<Option<u64>> {
+        if let Some(remote) = &self.remote {
+            return remote.stored_size(&self.checked(sha256)?);
+        }
         match fs::metadata(self.path(sha256)?) {
             Ok(meta) => Ok(Some(meta.len())),
             Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(None),
@@ -54,12 +60,27 @@ impl BlobStore {
 
     /// Puts the blob `sha256` into `target`, durably.
     pub fn export(&self, sha256: &str, target: &BlobStore, how: Transfer) -> io::Result<Exported> {
+        if let Some(remote) = &target.remote {
+            return self.upload_to(remote, sha256);
+        }
         let dest = target.path(sha256)?;
         if dest.exists() {
             return Ok(Exported::Present);
         }
         let dir = dest.parent().expect("blob paths have a parent");
         fs::create_dir_all(dir)?;
+        if let Some(remote) = &self.remote {
+            let partial = dir.join(format!(".{sha256}.partial"));
+            let found = remote.download(sha256, &partial).inspect_err(|_| {
+                let _ = fs::remove_file(&partial);
+            })?;
+            if !found {
+                return Ok(Exported::Missing);
+            }
+            fs::rename(&partial, &dest)?;
+            File::open(dir)?.sync_all()?;
+            return Ok(Exported::Copied);
+        }
         // The collector may move the file into the trash between two looks.
         for source in [self.path(sha256)?, self.trash_path(sha256)?] {
             if how == Transfer::LinkOrCopy {
@@ -85,6 +106,24 @@ impl BlobStore {
                     let _ = fs::remove_file(&partial);
                     return Err(e);
                 }
+            }
+        }
+        Ok(Exported::Missing)
+    }
+
+    /// Puts a local blob (stored or trashed) into the object store `remote`.
+    fn upload_to(&self, remote: &super::Remote, sha256: &str) -> io::Result<Exported> {
+        if remote.stored_size(&self.checked(sha256)?)?.is_some() {
+            return Ok(Exported::Present);
+        }
+        for source in [self.path(sha256)?, self.trash_path(sha256)?] {
+            match fs::metadata(&source) {
+                Ok(meta) => {
+                    remote.upload_blocking(&source, sha256, meta.len())?;
+                    return Ok(Exported::Copied);
+                }
+                Err(e) if e.kind() == io::ErrorKind::NotFound => continue,
+                Err(e) => return Err(e),
             }
         }
         Ok(Exported::Missing)

@@ -8,14 +8,17 @@
 //! The interface is narrow: stage and publish; read a range as bytes or a stream, or a
 //! whole blob as a reader (`read`); walk and trash for the garbage collector. No caller
 //! gets a file: the page-cache fast path for small downloads is this module's detail,
-//! so an object store (issue 22) can stand behind the same calls. Uploads are staged
-//! on local disk either way (plugins read them by range before they are published).
-//! New blobs are refused while free space is low (`space`).
+//! so an object store stands behind the same calls (`remote`, issue 22: blob bytes in
+//! S3). Uploads are staged on local disk either way (plugins read them by range before
+//! they are published), and the local trash, walk and reads give way to the object
+//! store's when there is one. New blobs are refused while free space under the data
+//! dir (the staging area) is low (`space`).
 
 mod cached;
 pub mod digest;
 mod export;
 mod read;
+pub mod remote;
 pub mod sessions;
 pub mod space;
 mod walk;
@@ -31,6 +34,7 @@ use std::path::{Path, PathBuf};
 pub use digest::{Algorithm, MultiHasher};
 pub use export::{Exported, Transfer};
 pub use read::{BlobRange, BlobStream};
+pub use remote::Remote;
 pub use space::{Space, SpaceStatus};
 
 use crate::config::MinFree;
@@ -43,6 +47,8 @@ pub struct BlobStore {
     /// for good (then they are purged) or kept after all (then they are restored).
     trash: PathBuf,
     space: Space,
+    /// The object store holding the blob bytes instead of `blobs`, if configured.
+    remote: Option<Remote>,
 }
 
 impl BlobStore {
@@ -65,11 +71,19 @@ impl BlobStore {
             tmp: data_dir.join("tmp").join("blobs"),
             trash: data_dir.join("trash").join("sha256"),
             space: Space::open(data_dir, min_free),
+            remote: None,
         };
         for dir in [&store.blobs, &store.tmp, &store.trash] {
             fs::create_dir_all(dir)?;
         }
         Ok(store)
+    }
+
+    /// Keeps the blob bytes in `remote` (when given) instead of the data dir's `blobs/`;
+    /// staging stays local.
+    pub fn with_remote(mut self, remote: Option<Remote>) -> Self {
+        self.remote = remote;
+        self
     }
 
     fn path(&self, sha256: &str) -> io::Result<PathBuf> {
@@ -129,7 +143,18 @@ impl BlobStore {
     }
 
     pub fn contains(&self, sha256: &str) -> bool {
-        self.path(sha256).map(|p| p.exists()).unwrap_or(false)
+        match (&self.remote, self.path(sha256)) {
+            (_, Err(_)) => false,
+            (Some(remote), Ok(_)) => remote.contains(sha256).unwrap_or(false),
+            (None, Ok(path)) => path.exists(),
+        }
+    }
+
+    /// `sha256` if it is a digest that may name a blob (the object store's keys are built
+    /// from it as the paths are).
+    fn checked(&self, sha256: &str) -> io::Result<String> {
+        self.path(sha256)?;
+        Ok(sha256.to_string())
     }
 
     fn trash_path(&self, sha256: &str) -> io::Result<PathBuf> {
@@ -140,11 +165,17 @@ impl BlobStore {
     /// Moves a blob out of the store into the trash (garbage collection, inside the
     /// transaction that forgets it); false if it was not stored.
     pub fn trash(&self, sha256: &str) -> io::Result<bool> {
+        if let Some(remote) = &self.remote {
+            return remote.trash(&self.checked(sha256)?);
+        }
         ignore_missing(fs::rename(self.path(sha256)?, self.trash_path(sha256)?))
     }
 
     /// Puts a trashed blob back (its transaction did not commit).
     pub fn restore(&self, sha256: &str) -> io::Result<bool> {
+        if let Some(remote) = &self.remote {
+            return remote.restore(&self.checked(sha256)?);
+        }
         let target = self.path(sha256)?;
         fs::create_dir_all(target.parent().expect("blob paths have a parent"))?;
         ignore_missing(fs::rename(self.trash_path(sha256)?, target))
@@ -152,11 +183,17 @@ impl BlobStore {
 
     /// Deletes a trashed blob for good.
     pub fn purge(&self, sha256: &str) -> io::Result<bool> {
+        if let Some(remote) = &self.remote {
+            return remote.purge(&self.checked(sha256)?);
+        }
         ignore_missing(fs::remove_file(self.trash_path(sha256)?))
     }
 
     /// The blobs in the trash (left there by a collection cut short).
     pub fn trashed(&self) -> io::Result<Vec<String>> {
+        if let Some(remote) = &self.remote {
+            return remote.trashed();
+        }
         let mut found = Vec::new();
         for entry in fs::read_dir(&self.trash)? {
             let name = entry?.file_name();
@@ -256,7 +293,7 @@ pub struct StagedBlob {
 impl StagedBlob {
     /// Opens the staged bytes for reading (plugins read uploads by range).
     pub fn open(&self) -> io::Result<File> {
-        match self.temp.0.as_ref().or(self.linked.as_ref()) {
+        match self.source() {
             Some(path) => File::open(path),
             None => File::open(self.store.path(&self.sha256)?),
         }
@@ -269,6 +306,22 @@ impl StagedBlob {
             .map(|(_, h)| h.as_str())
     }
 
+    /// Copies the bytes up to the object store ahead of the transaction that records
+    /// them, so that the transaction's [`StagedBlob::publish`] only has to check they
+    /// are still there (a no-op without an object store). A failure here is the
+    /// object store's (503) and nothing is committed.
+    pub async fn upload(&self) -> io::Result<()> {
+        let (Some(remote), Some(source)) = (&self.store.remote, self.source()) else {
+            return Ok(());
+        };
+        remote.upload(source, &self.sha256, self.size).await
+    }
+
+    /// The staged file, until the bytes have been moved into the local store.
+    fn source(&self) -> Option<&PathBuf> {
+        self.temp.0.as_ref().or(self.linked.as_ref())
+    }
+
     /// Moves the bytes into the store. Identical bytes already stored are kept and
     /// this copy dropped. Callers do this inside the database transaction that records
     /// the blob, so garbage collection (which deletes under the same lock) cannot
@@ -276,6 +329,11 @@ impl StagedBlob {
     ///
     /// A crash (or a failed commit) after this leaves a complete file no row names;
     /// the collector removes such files once they are older than its orphan grace.
+    ///
+    /// With an object store, this uploads the bytes unless they are there already
+    /// (after [`StagedBlob::upload`], one HEAD request): the check must happen in the
+    /// transaction, since the collector may have taken an unreferenced copy of the same
+    /// bytes away since the upload. The staged file is removed when this drops.
     pub fn publish(&mut self) -> io::Result<()> {
         let published = self.place();
         if let Err(e) = &published {
@@ -286,9 +344,13 @@ impl StagedBlob {
 
     fn place(&mut self) -> io::Result<()> {
         let target = self.store.path(&self.sha256)?;
-        let Some(source) = self.temp.0.as_ref().or(self.linked.as_ref()) else {
+        let Some(source) = self.source() else {
             return Ok(());
         };
+        if let Some(remote) = &self.store.remote {
+            // The staged file stays readable through `open` until this drops.
+            return remote.upload_blocking(source, &self.sha256, self.size);
+        }
         if !target.exists() {
             let dir = target.parent().expect("blob paths have a parent");
             fs::create_dir_all(dir)?;

@@ -1,7 +1,8 @@
 //! Reading stored blobs: a range of one as bytes or a stream, and a whole one as a
 //! reader. Callers never see how the bytes are kept; on the local disk, small ranges
 //! the page cache holds are copied right on the calling task, the rest is read on the
-//! blocking pool (whole for small ranges, in fixed chunks for large ones).
+//! blocking pool (whole for small ranges, in fixed chunks for large ones). An object
+//! store is read with ranged GETs (`remote::read`).
 
 use std::io::{self, Read};
 use std::pin::Pin;
@@ -12,14 +13,19 @@ use tokio::io::{AsyncReadExt, AsyncSeekExt};
 use tokio_util::io::ReaderStream;
 
 use super::BlobStore;
+use crate::config::REDIRECT_MIN_SIZE;
 
 /// Ranges up to this size are read in one go. Every read of a `tokio::fs::File` is a
 /// round trip to the blocking pool, and on small files (tarballs, poms) those hops, not
 /// the disk, set the request rate.
-const READ_WHOLE: u64 = 512 << 10;
+pub(super) const READ_WHOLE: u64 = 512 << 10;
 /// Chunk size for larger ranges: big enough that blocking-pool hops cost little next
 /// to the copy, small enough that many concurrent downloads stay cheap.
 const CHUNK: usize = 512 << 10;
+
+/// How long a redirect's presigned URL works: the client follows it at once, and S3
+/// checks it when the download starts, not while it runs.
+const REDIRECT_EXPIRY: std::time::Duration = std::time::Duration::from_secs(120);
 
 /// Chunks of a blob as they are read.
 pub type BlobStream = Pin<Box<dyn Stream<Item = io::Result<Bytes>> + Send>>;
@@ -34,6 +40,9 @@ impl BlobStore {
     /// The bytes `start..start + len` of a stored blob. A blob shorter than that is an
     /// error (`UnexpectedEof`) for small ranges and a short stream for large ones.
     pub async fn read_range(&self, sha256: &str, start: u64, len: u64) -> io::Result<BlobRange> {
+        if let Some(remote) = &self.remote {
+            return remote.read_range(&self.checked(sha256)?, start, len).await;
+        }
         let file = std::fs::File::open(self.path(sha256)?)?;
         if len <= READ_WHOLE {
             if let Some(bytes) = super::read_cached(&file, start, len as usize) {
@@ -60,7 +69,25 @@ impl BlobStore {
     }
 
     /// A whole stored blob as a blocking reader (digests computed after the fact).
+    /// Where to send a client for a blob of `size` bytes instead of serving it: a URL
+    /// of the object store valid for [`REDIRECT_EXPIRY`], when `storage.redirect_downloads`
+    /// is on and the blob is at least [`REDIRECT_MIN_SIZE`] bytes.
+    pub async fn redirect_url(&self, sha256: &str, size: u64) -> io::Result<Option<String>> {
+        match &self.remote {
+            Some(remote) if size >= REDIRECT_MIN_SIZE => {
+                remote
+                    .presigned_get(&self.checked(sha256)?, REDIRECT_EXPIRY)
+                    .await
+            }
+            _ => Ok(None),
+        }
+    }
+
+    /// Blocking: call it off the async executor.
     pub fn reader(&self, sha256: &str) -> io::Result<Box<dyn Read + Send>> {
+        if let Some(remote) = &self.remote {
+            return remote.reader(&self.checked(sha256)?);
+        }
         Ok(Box::new(std::fs::File::open(self.path(sha256)?)?))
     }
 }

@@ -1,7 +1,8 @@
 //! Walking the stored blobs for the collector, which reconciles them with the database.
 //!
 //! A store holds millions of files, so nothing here lists them whole: directory entries
-//! are read as the kernel hands them out and passed on in batches of a bounded size.
+//! are read as the kernel hands them out (an object store's listing page by page) and
+//! passed on in batches of a bounded size.
 
 use std::fs;
 use std::io;
@@ -22,6 +23,9 @@ impl BlobStore {
         batch: usize,
         mut f: impl FnMut(Vec<Found>) -> Result<(), E>,
     ) -> Result<(), E> {
+        if let Some(remote) = &self.remote {
+            return remote.walk_older(before, batch, f);
+        }
         let mut pending = Vec::with_capacity(batch);
         for prefix in fs::read_dir(&self.blobs)? {
             let prefix = prefix?;
