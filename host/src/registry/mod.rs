@@ -4,6 +4,7 @@
 pub mod accounts;
 pub mod backup;
 pub mod bootstrap;
+pub mod browse;
 pub mod cache;
 pub mod catalog;
 pub mod delete;

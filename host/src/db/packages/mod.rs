@@ -8,6 +8,7 @@ mod files;
 #[cfg(test)]
 pub mod fixture;
 mod listing;
+mod search;
 mod tags;
 mod versions;
 
@@ -16,6 +17,7 @@ pub use files::{
     newest_file_named, newest_owner_file, tagged_file,
 };
 pub use listing::{detail, list, list_across_owners, list_format, listing_revision};
+pub use search::across_owners;
 pub use tags::{remove_tag, set_tag, tags};
 pub use versions::{
     add_downloads, delete_version, insert_version, newest_version, set_metadata, set_property,

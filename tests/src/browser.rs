@@ -1,0 +1,154 @@
+//! A real headless browser for the web UI's tests: Debian's `chromium` driven through
+//! `chromedriver` (WebDriver) by fantoccini. The driver listens on a free port of
+//! 127.0.0.1 and is killed when the `Browser` drops; the browser profile is a temp dir.
+//!
+//! `WHARF_SCREENSHOTS=DIR` makes [`Browser::screenshot`] write PNGs there (the README's
+//! pictures come from `WHARF_SCREENSHOTS=docs/screenshots`); otherwise it only checks
+//! that one can be taken.
+
+use std::net::TcpListener;
+use std::path::PathBuf;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use fantoccini::{Client, ClientBuilder, Locator};
+use hyper_util::client::legacy::connect::HttpConnector;
+use serde_json::json;
+
+pub struct Browser {
+    pub client: Client,
+    driver: Child,
+    _profile: tempfile::TempDir,
+}
+
+/// A laptop's window and a phone's.
+pub const LAPTOP: (u32, u32) = (1280, 900);
+pub const PHONE: (u32, u32) = (390, 844);
+
+impl Browser {
+    /// Starts chromedriver and a headless chromium; `None` (skip) when they are not
+    /// installed, a failure under `CI=true`.
+    pub async fn start() -> Option<Self> {
+        if !crate::require_tool("chromium") || !crate::require_tool("chromedriver") {
+            return None;
+        }
+        let port = TcpListener::bind("127.0.0.1:0")
+            .and_then(|l| l.local_addr())
+            .expect("a free port")
+            .port();
+        let driver = Command::new("chromedriver")
+            .arg(format!("--port={port}"))
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("chromedriver starts");
+        let profile = tempfile::tempdir().unwrap();
+        let capabilities = json!({
+            "goog:chromeOptions": {
+                "args": [
+                    "--headless=new", "--no-sandbox", "--disable-gpu",
+                    "--disable-dev-shm-usage", "--no-first-run",
+                    format!("--window-size={},{}", LAPTOP.0, LAPTOP.1),
+                    format!("--user-data-dir={}", profile.path().display()),
+                ],
+            }
+        });
+        let capabilities = match capabilities {
+            serde_json::Value::Object(map) => map,
+            _ => unreachable!(),
+        };
+        let url = format!("http://127.0.0.1:{port}");
+        let deadline = Instant::now() + Duration::from_secs(20);
+        let mut driver = Some(driver);
+        let client = loop {
+            let attempt = ClientBuilder::new(HttpConnector::new())
+                .capabilities(capabilities.clone())
+                .connect(&url)
+                .await;
+            match attempt {
+                Ok(client) => break client,
+                Err(e) if Instant::now() > deadline => {
+                    let _ = driver.take().map(|mut d| d.kill());
+                    panic!("chromedriver on {url} did not start a browser: {e}")
+                }
+                Err(_) => tokio::time::sleep(Duration::from_millis(200)).await,
+            }
+        };
+        Some(Self {
+            client,
+            driver: driver.take().unwrap(),
+            _profile: profile,
+        })
+    }
+
+    pub async fn goto(&self, url: &str) {
+        self.client.goto(url).await.expect("the page loads");
+    }
+
+    /// The text of the first element `css` finds.
+    pub async fn text(&self, css: &str) -> String {
+        let element = self.client.find(Locator::Css(css)).await;
+        let element = element.unwrap_or_else(|e| panic!("no {css} on the page: {e}"));
+        element.text().await.unwrap()
+    }
+
+    /// The whole page's visible text.
+    pub async fn page_text(&self) -> String {
+        self.text("body").await
+    }
+
+    /// Types `value` into the field `css`.
+    pub async fn fill(&self, css: &str, value: &str) {
+        let field = self.client.find(Locator::Css(css)).await.unwrap();
+        field.clear().await.unwrap();
+        field.send_keys(value).await.unwrap();
+    }
+
+    /// Clicks the element `css` (a link or a button) and waits for the next page.
+    pub async fn click(&self, css: &str) {
+        let element = self.client.find(Locator::Css(css)).await;
+        let element = element.unwrap_or_else(|e| panic!("no {css} to click: {e}"));
+        element.click().await.unwrap();
+    }
+
+    /// Follows the link whose text is `text`.
+    pub async fn follow(&self, text: &str) {
+        let link = self.client.find(Locator::LinkText(text)).await;
+        link.unwrap_or_else(|e| panic!("no link {text:?}: {e}"))
+            .click()
+            .await
+            .unwrap();
+    }
+
+    pub async fn resize(&self, (width, height): (u32, u32)) {
+        self.client.set_window_size(width, height).await.unwrap();
+    }
+
+    /// Takes a screenshot of the page; kept as `name.png` under `WHARF_SCREENSHOTS`.
+    pub async fn screenshot(&self, name: &str) {
+        let png = self.client.screenshot().await.expect("a screenshot");
+        assert!(png.starts_with(b"\x89PNG"), "a PNG");
+        if let Some(dir) = std::env::var_os("WHARF_SCREENSHOTS").map(PathBuf::from) {
+            std::fs::create_dir_all(&dir).unwrap();
+            std::fs::write(dir.join(format!("{name}.png")), png).unwrap();
+        }
+    }
+
+    /// Ends the browser session and the driver.
+    pub async fn close(mut self) {
+        let _ = self.client.clone().close().await;
+        let _ = self.driver.kill();
+        let _ = self.driver.wait();
+    }
+}
+
+impl Drop for Browser {
+    /// A test that failed before `close`: SIGTERM lets chromedriver end its browser
+    /// (a SIGKILL would leave chromium running).
+    fn drop(&mut self) {
+        let _ = Command::new("kill")
+            .args(["-TERM", &self.driver.id().to_string()])
+            .status();
+        let _ = self.driver.wait();
+    }
+}
