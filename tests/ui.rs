@@ -51,113 +51,115 @@ fn browse_sign_in_manage_tokens_and_sign_out() {
     if !require_tool("npm") {
         return;
     }
+    // The browser is async, the server and npm are blocking: each browser step runs
+    // on this runtime, everything else on the test's thread.
     let runtime = tokio::runtime::Runtime::new().unwrap();
-    runtime.block_on(async {
-        let Some(browser) = Browser::start().await else {
-            return;
+    macro_rules! on {
+        ($step:expr) => {
+            runtime.block_on($step)
         };
-        let server = TestServer::start();
-        let token = server.user("alice", Scope::Write);
-        publish(&server, &token);
-        let url = |path: &str| format!("{}{path}", server.url);
+    }
+    let Some(browser) = runtime.block_on(Browser::start()) else {
+        return;
+    };
+    let server = TestServer::start();
+    let token = server.user("alice", Scope::Write);
+    publish(&server, &token);
+    let url = |path: &str| format!("{}{path}", server.url);
 
-        // A visitor: the public packages are listed, the private one is not, even when
-        // searched for or opened by its URL.
-        browser.goto(&url("/")).await;
-        let home = browser.page_text().await;
+    // A visitor: the public packages are listed, the private one is not, even when
+    // searched for or opened by its URL.
+    on!(browser.goto(&url("/")));
+    let home = on!(browser.page_text());
+    assert!(
+        home.contains("ui-widget") && home.contains("ui-tool"),
+        "{home}"
+    );
+    assert!(!home.contains("ui-secret"), "{home}");
+    assert!(
+        home.contains("2 packages"),
+        "the private one is not counted: {home}"
+    );
+    on!(browser.screenshot("home"));
+    on!(browser.fill("#site-search", "ui-secret"));
+    on!(browser.click("form.search button"));
+    assert!(on!(browser.page_text()).contains("0 packages"));
+    for path in ["/-/packages/hidden/npm/ui-secret", "/-/owners/hidden"] {
+        on!(browser.goto(&url(path)));
+        let text = on!(browser.page_text());
         assert!(
-            home.contains("ui-widget") && home.contains("ui-tool"),
-            "{home}"
+            text.contains("Not Found") && !text.contains("0.1.0"),
+            "{text}"
         );
-        assert!(!home.contains("ui-secret"), "{home}");
-        assert!(
-            home.contains("2 packages"),
-            "the private one is not counted: {home}"
-        );
-        browser.screenshot("home").await;
-        browser.fill("#site-search", "ui-secret").await;
-        browser.click("form.search button").await;
-        assert!(browser.page_text().await.contains("0 packages"));
-        for path in ["/-/packages/hidden/npm/ui-secret", "/-/owners/hidden"] {
-            browser.goto(&url(path)).await;
-            let text = browser.page_text().await;
-            assert!(
-                text.contains("Not Found") && !text.contains("0.1.0"),
-                "{text}"
-            );
-        }
+    }
 
-        // alice signs in (a wrong password first).
-        browser.goto(&url("/-/sign-in")).await;
-        browser.fill("#user", "alice").await;
-        browser.fill("#password", "not-her-password").await;
-        browser.click("form.stacked button").await;
-        assert!(
-            browser
-                .page_text()
-                .await
-                .contains("invalid user name or password")
-        );
-        browser.fill("#password", "alice-password").await;
-        browser.click("form.stacked button").await;
-        assert!(browser.text("header .account").await.contains("alice"));
+    // alice signs in (a wrong password first).
+    on!(browser.goto(&url("/-/sign-in")));
+    on!(browser.fill("#user", "alice"));
+    on!(browser.fill("#password", "not-her-password"));
+    on!(browser.click("form.stacked button"));
+    let refused = on!(browser.page_text());
+    assert!(
+        refused.contains("invalid user name or password"),
+        "{refused}"
+    );
+    on!(browser.fill("#password", "alice-password"));
+    on!(browser.click("form.stacked button"));
+    assert!(on!(browser.text("header .account")).contains("alice"));
 
-        // She finds her private package by search and opens her public one.
-        browser.fill("#site-search", "ui-").await;
-        browser.click("form.search button").await;
-        let found = browser.page_text().await;
-        assert!(
-            found.contains("ui-secret") && found.contains("3 packages"),
-            "{found}"
-        );
-        browser.follow("ui-widget").await;
-        let page = browser.page_text().await;
-        for expected in [
-            "ui-widget",
-            "1.1.0",
-            "1.0.0",
-            "Versions (2)",
-            "ui-widget-1.1.0.tgz",
-        ] {
-            assert!(page.contains(expected), "{expected} in {page}");
-        }
-        assert!(!page.contains("alert('readme')") || !page.contains("<script"));
-        browser.screenshot("package").await;
-        browser.resize(PHONE).await;
-        browser.screenshot("package-phone").await;
-        browser.resize(LAPTOP).await;
-        browser.follow("1.0.0").await;
-        assert!(browser.page_text().await.contains("Files of 1.0.0"));
-        browser.follow("alice").await;
-        let owner = browser.page_text().await;
-        assert!(
-            owner.contains("ui-widget") && owner.contains("ui-tool"),
-            "{owner}"
-        );
+    // She finds her private package by search and opens her public one.
+    on!(browser.fill("#site-search", "ui-"));
+    on!(browser.click("form.search button"));
+    let found = on!(browser.page_text());
+    assert!(
+        found.contains("ui-secret") && found.contains("3 packages"),
+        "{found}"
+    );
+    on!(browser.follow("ui-widget"));
+    let page = on!(browser.page_text());
+    for expected in [
+        "ui-widget",
+        "1.1.0",
+        "1.0.0",
+        "Versions (2)",
+        "ui-widget-1.1.0.tgz",
+    ] {
+        assert!(page.contains(expected), "{expected} in {page}");
+    }
+    assert!(!page.contains("alert('readme')") || !page.contains("<script"));
+    on!(browser.screenshot("package"));
+    on!(browser.resize(PHONE));
+    on!(browser.screenshot("package-phone"));
+    on!(browser.resize(LAPTOP));
+    on!(browser.follow("1.0.0"));
+    assert!(on!(browser.page_text()).contains("Files of 1.0.0"));
+    on!(browser.follow("alice"));
+    let owner = on!(browser.page_text());
+    assert!(
+        owner.contains("ui-widget") && owner.contains("ui-tool"),
+        "{owner}"
+    );
 
-        // A token made in the browser works for npm until it is revoked.
-        browser.goto(&url("/-/tokens")).await;
-        browser.fill("#token-name", "laptop").await;
-        browser.click("form.inline button").await;
-        let secret = browser.text("#new-token").await;
-        assert!(secret.starts_with("wharf_"), "{secret}");
-        browser.screenshot("tokens").await;
-        assert!(npm_reads_private(&server, &secret), "the new token reads");
-        browser
-            .click("button[aria-label='Revoke token laptop']")
-            .await;
-        let tokens = browser.page_text().await;
-        assert!(!tokens.contains("laptop"), "{tokens}");
-        assert!(
-            !npm_reads_private(&server, &secret),
-            "the revoked token is refused"
-        );
+    // A token made in the browser works for npm until it is revoked.
+    on!(browser.goto(&url("/-/tokens")));
+    on!(browser.fill("#token-name", "laptop"));
+    on!(browser.click("form.inline button"));
+    let secret = on!(browser.text("#new-token"));
+    assert!(secret.starts_with("wharf_"), "{secret}");
+    on!(browser.screenshot("tokens"));
+    assert!(npm_reads_private(&server, &secret), "the new token reads");
+    on!(browser.click("button[aria-label='Revoke token laptop']"));
+    let tokens = on!(browser.page_text());
+    assert!(!tokens.contains("laptop"), "{tokens}");
+    assert!(
+        !npm_reads_private(&server, &secret),
+        "the revoked token is refused"
+    );
 
-        // Signed out, the private package is hidden again.
-        browser.click("header .account button").await;
-        assert!(browser.text("header .account").await.contains("Sign in"));
-        browser.goto(&url("/-/packages/hidden/npm/ui-secret")).await;
-        assert!(browser.page_text().await.contains("Not Found"));
-        browser.close().await;
-    });
+    // Signed out, the private package is hidden again.
+    on!(browser.click("header .account button"));
+    assert!(on!(browser.text("header .account")).contains("Sign in"));
+    on!(browser.goto(&url("/-/packages/hidden/npm/ui-secret")));
+    assert!(on!(browser.page_text()).contains("Not Found"));
+    on!(browser.close());
 }

@@ -17,7 +17,8 @@ use serde_json::json;
 
 pub struct Browser {
     pub client: Client,
-    driver: Child,
+    /// Taken by `close`; a browser dropped without it is stopped by `Drop`.
+    driver: Option<Child>,
     _profile: tempfile::TempDir,
 }
 
@@ -76,7 +77,7 @@ impl Browser {
         };
         Some(Self {
             client,
-            driver: driver.take().unwrap(),
+            driver,
             _profile: profile,
         })
     }
@@ -137,8 +138,10 @@ impl Browser {
     /// Ends the browser session and the driver.
     pub async fn close(mut self) {
         let _ = self.client.clone().close().await;
-        let _ = self.driver.kill();
-        let _ = self.driver.wait();
+        if let Some(mut driver) = self.driver.take() {
+            let _ = driver.kill();
+            let _ = driver.wait();
+        }
     }
 }
 
@@ -146,9 +149,11 @@ impl Drop for Browser {
     /// A test that failed before `close`: SIGTERM lets chromedriver end its browser
     /// (a SIGKILL would leave chromium running).
     fn drop(&mut self) {
-        let _ = Command::new("kill")
-            .args(["-TERM", &self.driver.id().to_string()])
-            .status();
-        let _ = self.driver.wait();
+        if let Some(mut driver) = self.driver.take() {
+            let _ = Command::new("kill")
+                .args(["-TERM", &driver.id().to_string()])
+                .status();
+            let _ = driver.wait();
+        }
     }
 }

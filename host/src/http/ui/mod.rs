@@ -79,3 +79,6 @@ async fn describe(
 ) -> view::Section {
     view::Section::default()
 }
+
+#[cfg(test)]
+mod tests;
