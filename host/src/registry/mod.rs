@@ -14,6 +14,7 @@ pub mod incoming;
 pub mod index;
 pub mod lookup;
 pub mod mount;
+pub mod presentation;
 pub mod publish;
 pub mod sessions;
 #[cfg(test)]
