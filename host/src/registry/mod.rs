@@ -15,6 +15,7 @@ pub mod incoming;
 pub mod index;
 pub mod lookup;
 pub mod mount;
+pub mod presentation;
 pub mod publish;
 pub mod sessions;
 #[cfg(test)]

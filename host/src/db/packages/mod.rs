@@ -20,8 +20,8 @@ pub use listing::{detail, list, list_across_owners, list_format, listing_revisio
 pub use search::across_owners;
 pub use tags::{remove_tag, set_tag, tags};
 pub use versions::{
-    add_downloads, delete_version, insert_version, newest_version, set_metadata, set_property,
-    version, version_count, versions, versions_with_property,
+    add_downloads, delete_version, insert_version, newest_version, properties, set_metadata,
+    set_property, version, version_count, versions, versions_with_property,
 };
 
 use rusqlite::{Connection, OptionalExtension, params};
