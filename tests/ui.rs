@@ -10,10 +10,11 @@ use wharf_tests::browser::{Browser, LAPTOP, PHONE};
 use wharf_tests::npm::NpmEnv;
 use wharf_tests::{TestServer, client, require_tool};
 
+const TOOL_README: &str = "## Tool\n\n<img src=x onerror=\"alert(1)\">Run it.\n";
 const README: &str = "# Widget\n\nA **widget** for tests.\n\n<script>alert('readme')</script>\n";
 
 /// alice's public npm package `ui-widget` (two versions, a README) and generic
-/// `ui-tool`, and `ui-secret` in her private organization `hidden`.
+/// `ui-tool` (with a README.md), and `ui-secret` in her private organization `hidden`.
 fn publish(server: &TestServer, token: &str) -> NpmEnv {
     let env = NpmEnv::new(server, "alice", Some(token));
     for version in ["1.0.0", "1.1.0"] {
@@ -29,13 +30,15 @@ fn publish(server: &TestServer, token: &str) -> NpmEnv {
     server.org("hidden", "alice", true);
     let private = NpmEnv::new(server, "hidden", Some(token));
     private.publish(json!({ "name": "ui-secret", "version": "0.1.0" }), &[]);
-    let put = client()
-        .put(server.generic("alice", "ui-tool/2.0/tool.txt"))
-        .header("authorization", format!("token {token}"))
-        .body("a tool")
-        .send()
-        .unwrap();
-    assert!(put.status().is_success(), "{}", put.status());
+    for (file, body) in [("tool.txt", "a tool"), ("README.md", TOOL_README)] {
+        let put = client()
+            .put(server.generic("alice", &format!("ui-tool/2.0/{file}")))
+            .header("authorization", format!("token {token}"))
+            .body(body)
+            .send()
+            .unwrap();
+        assert!(put.status().is_success(), "{}", put.status());
+    }
     env
 }
 
@@ -64,7 +67,7 @@ fn browse_sign_in_manage_tokens_and_sign_out() {
     };
     let server = TestServer::start();
     let token = server.user("alice", Scope::Write);
-    publish(&server, &token);
+    let npm = publish(&server, &token);
     let url = |path: &str| format!("{}{path}", server.url);
 
     // A visitor: the public packages are listed, the private one is not, even when
@@ -118,15 +121,28 @@ fn browse_sign_in_manage_tokens_and_sign_out() {
     on!(browser.follow("ui-widget"));
     let page = on!(browser.page_text());
     for expected in [
-        "ui-widget",
-        "1.1.0",
         "1.0.0",
         "Versions (2)",
         "ui-widget-1.1.0.tgz",
+        "A widget <b>for tests</b>", // the description, as text
+        "https://example.org/widget",
+        "MIT",
     ] {
         assert!(page.contains(expected), "{expected} in {page}");
     }
-    assert!(!page.contains("alert('readme')") || !page.contains("<script"));
+    assert_eq!(on!(browser.text(".readme h1")), "Widget", "README rendered");
+    assert_eq!(
+        on!(browser.count(".readme script, script")),
+        0,
+        "and sanitized"
+    );
+    // The install command as shown, copied into a shell: npm installs the package.
+    let install = on!(browser.text("code[data-snippet=install]"));
+    assert_eq!(install, "npm install ui-widget@1.1.0");
+    let project = npm.project("copied");
+    let out = npm.run("sh", &project, &["-c", &install]);
+    assert!(out.status.success(), "{install}");
+    assert!(project.join("node_modules/ui-widget/index.js").is_file());
     on!(browser.screenshot("package"));
     on!(browser.resize(PHONE));
     on!(browser.screenshot("package-phone"));
@@ -138,6 +154,28 @@ fn browse_sign_in_manage_tokens_and_sign_out() {
     assert!(
         owner.contains("ui-widget") && owner.contains("ui-tool"),
         "{owner}"
+    );
+    on!(browser.follow("ui-tool"));
+    assert_eq!(
+        on!(browser.text(".readme h2")),
+        "Tool",
+        "a generic README.md"
+    );
+    assert_eq!(on!(browser.count("[onerror]")), 0, "handlers are stripped");
+    let download = on!(browser.text("code[data-snippet=install]"));
+    let dir = tempfile::tempdir().unwrap();
+    let out = wharf_tests::run(
+        {
+            let mut sh = std::process::Command::new("sh");
+            sh.current_dir(dir.path()).args(["-c", &download]);
+            sh
+        },
+        &download,
+    );
+    assert!(out.status.success(), "{download}");
+    assert_eq!(
+        std::fs::read(dir.path().join("tool.txt")).unwrap(),
+        b"a tool"
     );
 
     // A token made in the browser works for npm until it is revoked.

@@ -93,6 +93,11 @@ impl Browser {
         element.text().await.unwrap()
     }
 
+    /// How many elements `css` finds.
+    pub async fn count(&self, css: &str) -> usize {
+        self.client.find_all(Locator::Css(css)).await.unwrap().len()
+    }
+
     /// The whole page's visible text.
     pub async fn page_text(&self) -> String {
         self.text("body").await

@@ -69,15 +69,28 @@ async fn stylesheet() -> Response {
         .into_response()
 }
 
-/// The format's part of the page for `version` of a package the visitor may read.
+/// The format's part of the page for `version` of a package the visitor may read
+/// (the caller checked). A plugin that fails shows as "not available" on a page that
+/// still shows everything else; the cause is logged.
 async fn describe(
-    _registry: &Registry,
-    _owner: &str,
-    _format: &str,
-    _package: &str,
-    _version: Option<&str>,
+    registry: &Registry,
+    owner: &str,
+    format: &str,
+    package: &str,
+    version: Option<&str>,
 ) -> view::Section {
-    view::Section::default()
+    let public_url = &registry.public_url;
+    match (registry)
+        .describe_package(owner, format, package, version, public_url)
+        .await
+    {
+        Ok(Some(described)) => described.into(),
+        Ok(None) => view::Section::default(),
+        Err(e) => {
+            tracing::warn!(error = %e, %format, %package, "the format could not describe a package");
+            view::Section::unavailable("the format could not describe this package")
+        }
+    }
 }
 
 #[cfg(test)]

@@ -12,7 +12,7 @@ use serde::Deserialize;
 
 use super::render::{self, Chrome, Pager};
 use super::session::Visitor;
-use super::view::{Section, Value};
+use super::view::{FieldValue, Section};
 use crate::error::Error;
 use crate::registry::Registry;
 use crate::registry::browse;
@@ -52,7 +52,6 @@ struct PackagePage {
     package_url: String,
     /// Set on a version's own page.
     version_page: Option<String>,
-    description: Option<String>,
     /// The version shown (newest, or the version page's), with its date.
     shown: Option<(String, String)>,
     latest: Option<String>,
@@ -166,7 +165,6 @@ async fn show(
         format: package.format.clone(),
         name: package.name.clone(),
         version_page: version,
-        description: section.text_of("description").map(str::to_string),
         shown: overview
             .shown
             .as_ref()

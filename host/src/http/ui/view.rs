@@ -6,34 +6,15 @@
 //! a failed page.
 
 use super::markdown;
-
-/// A block of text to copy.
-pub struct Snippet {
-    pub title: String,
-    pub language: String,
-    pub code: String,
-}
-
-/// One field's value as shown.
-pub enum Value {
-    Text(String),
-    /// An `http(s)` URL, shown as a link to itself.
-    Link(String),
-    Items(Vec<String>),
-    /// (name, requirement) pairs, such as dependencies.
-    Pairs(Vec<(String, String)>),
-}
-
-pub struct Field {
-    pub label: String,
-    pub value: Value,
-}
+pub use crate::registry::presentation::{Field, FieldValue, PackageView, Snippet};
 
 /// What the format says about one version.
 #[derive(Default)]
 pub struct Section {
     pub setup: Vec<Snippet>,
     pub install: Vec<Snippet>,
+    /// The plugin's "Description" field, shown under the title instead of beside it.
+    pub description: Option<String>,
     pub fields: Vec<Field>,
     /// Sanitized HTML.
     pub readme: Option<String>,
@@ -49,18 +30,63 @@ impl Section {
             ..Self::default()
         }
     }
+}
 
-    /// Sets the README from the package's raw text.
-    pub fn with_readme(mut self, text: &str, is_markdown: bool) -> Self {
-        self.readme = Some(markdown::readme_html(text, is_markdown));
-        self
+impl From<PackageView> for Section {
+    fn from(view: PackageView) -> Self {
+        let mut fields = view.fields;
+        let described = fields.iter().position(|f| {
+            f.label.eq_ignore_ascii_case("description") && matches!(f.value, FieldValue::Text(_))
+        });
+        let description = described.map(|at| match fields.remove(at).value {
+            FieldValue::Text(text) => text,
+            _ => unreachable!("matched as text above"),
+        });
+        Self {
+            setup: view.setup,
+            install: view.install,
+            description,
+            fields,
+            readme: view
+                .readme
+                .map(|r| markdown::readme_html(&r.text, r.markdown)),
+            unavailable: None,
+        }
     }
+}
 
-    /// The field labelled `label` (any case), as text: the page's summary line.
-    pub fn text_of(&self, label: &str) -> Option<&str> {
-        self.fields.iter().find_map(|f| match &f.value {
-            Value::Text(text) if f.label.eq_ignore_ascii_case(label) => Some(text.as_str()),
-            _ => None,
-        })
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::registry::presentation::Readme;
+
+    #[test]
+    fn the_description_leaves_the_fields_and_the_readme_is_sanitized() {
+        let text = |label: &str, value: &str| Field {
+            label: label.into(),
+            value: FieldValue::Text(value.into()),
+        };
+        let view = PackageView {
+            version: "1.0".into(),
+            setup: vec![],
+            install: vec![],
+            fields: vec![text("License", "MIT"), text("Description", "<b>hi</b>")],
+            readme: Some(Readme {
+                markdown: true,
+                text: "# T\n<script>x()</script>".into(),
+            }),
+        };
+        let section = Section::from(view);
+        assert_eq!(
+            section.description.as_deref(),
+            Some("<b>hi</b>"),
+            "raw: escaped later"
+        );
+        assert_eq!(section.fields.len(), 1);
+        let readme = section.readme.unwrap();
+        assert!(
+            readme.contains("<h1>T</h1>") && !readme.contains("<script"),
+            "{readme}"
+        );
     }
 }
