@@ -114,16 +114,32 @@ impl Browser {
     pub async fn click(&self, css: &str) {
         let element = self.client.find(Locator::Css(css)).await;
         let element = element.unwrap_or_else(|e| panic!("no {css} to click: {e}"));
-        element.click().await.unwrap();
+        self.navigating(element).await;
     }
 
-    /// Follows the link whose text is `text`.
+    /// Follows the link whose text is `text` and waits for the next page.
     pub async fn follow(&self, text: &str) {
         let link = self.client.find(Locator::LinkText(text)).await;
-        link.unwrap_or_else(|e| panic!("no link {text:?}: {e}"))
-            .click()
-            .await
-            .unwrap();
+        let link = link.unwrap_or_else(|e| panic!("no link {text:?}: {e}"));
+        self.navigating(link).await;
+    }
+
+    /// Clicks `element` and waits until the page it was on is gone: WebDriver's click
+    /// returns before a form's answer has loaded, and reading the page then would read
+    /// the old one or fail half-way.
+    async fn navigating(&self, element: fantoccini::elements::Element) {
+        let old = self.client.find(Locator::Css("html")).await.unwrap();
+        element.click().await.unwrap();
+        let deadline = Instant::now() + Duration::from_secs(20);
+        while old.tag_name().await.is_ok() {
+            assert!(Instant::now() < deadline, "the click did not load a page");
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        // The new document exists; wait until it has loaded.
+        while self.client.find(Locator::Css("footer")).await.is_err() {
+            assert!(Instant::now() < deadline, "the page did not finish loading");
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
     }
 
     pub async fn resize(&self, (width, height): (u32, u32)) {
