@@ -35,7 +35,8 @@ const MIGRATIONS: &[&str] = &[
     include_str!("migration_6_token_details.sql"),
     include_str!("migration_7_virtual_owners.sql"),
     include_str!("migration_8_proxy_cache.sql"),
-    include_str!("migration_9_web_sessions.sql"),
+    include_str!("migration_9_proxy_use.sql"),
+    include_str!("migration_10_web_sessions.sql"),
 ];
 
 #[derive(Clone)]

@@ -1,4 +1,4 @@
--- Migration 9: the web UI's sign-in sessions (issue 23). The cookie carries a random
+-- Migration 10: the web UI's sign-in sessions (issue 23). The cookie carries a random
 -- secret; only its sha256 is stored, like a token's, so a copy of the database signs
 -- nobody in. `password_tag` is the tag of the password hash the user signed in with:
 -- a changed password ends the session. `csrf` is the session's form token.
