@@ -44,7 +44,7 @@ time_page() {
     for _ in $(seq "$R"); do
         curl -s -o /dev/null -w '%{time_starttransfer}\n' "$url"
     done | awk '{ print $1 * 1000 }' | stats >"$TMP/stats"
-    read -r min median <"$TMP/stats"
+    read -r min median <"$TMP/stats" || true # stats prints no newline
     printf '  %-28s min %6s ms   median %6s ms   (%s KiB)\n' "$name" "$min" "$median" \
         "$(( $(wc -c <"$TMP/page.html") / 1024 ))"
 }

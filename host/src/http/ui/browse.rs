@@ -13,6 +13,7 @@ use serde::Deserialize;
 use super::render::{self, Chrome, Pager};
 use super::session::Visitor;
 use crate::db::owners::{Owner, OwnerKind};
+use crate::db::packages::PackageRow;
 use crate::error::Error;
 use crate::registry::Registry;
 use crate::registry::browse;
@@ -80,6 +81,20 @@ struct Item {
     updated: String,
 }
 
+impl Item {
+    fn new(owner: &str, package: PackageRow, latest: Option<String>) -> Self {
+        Self {
+            url: render::package_url(owner, &package.format, &package.name),
+            owner: owner.to_string(),
+            owner_url: render::owner_url(owner),
+            latest: latest.unwrap_or_default(),
+            updated: render::date(package.modified),
+            name: package.name,
+            format: package.format,
+        }
+    }
+}
+
 #[derive(Template)]
 #[template(path = "ui/home.html")]
 struct Home {
@@ -101,15 +116,7 @@ pub async fn home(
             browse::search(&registry, &visitor.principal, query.clone(), list.page()).await?;
         let items = found
             .into_iter()
-            .map(|f| Item {
-                url: render::package_url(&f.owner, &f.package.format, &f.package.name),
-                owner_url: render::owner_url(&f.owner),
-                owner: f.owner,
-                latest: f.latest.map(|v| v.version).unwrap_or_default(),
-                updated: render::date(f.package.modified),
-                name: f.package.name,
-                format: f.package.format,
-            })
+            .map(|f| Item::new(&f.owner, f.package, f.latest.map(|v| v.version)))
             .collect();
         let mut chrome = Chrome::of(&visitor);
         let heading = match &query {
@@ -160,15 +167,7 @@ pub async fn owner(
         let items = listing
             .packages
             .into_iter()
-            .map(|s| Item {
-                url: render::package_url(&owner.name, &s.package.format, &s.package.name),
-                owner: owner.name.clone(),
-                owner_url: owner_url.clone(),
-                latest: s.latest.map(|v| v.row.version).unwrap_or_default(),
-                updated: render::date(s.package.modified),
-                name: s.package.name,
-                format: s.package.format,
-            })
+            .map(|s| Item::new(&owner.name, s.package, s.latest.map(|v| v.row.version)))
             .collect();
         let formats = registry
             .formats
