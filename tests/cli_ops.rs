@@ -1,7 +1,7 @@
 //! The operator's commands, run in-process as `wharf` would run them (`wharf::cli::
 //! run_from`) against the data dir of a live test server: a fresh directory is never
-//! made a registry, the lifecycle commands, and a backup taken while the server runs
-//! that a restored server serves byte for byte.
+//! made a registry, the lifecycle commands, a backup taken while the server runs
+//! that a restored server serves byte for byte, and a proxy's cache purged and evicted.
 
 use std::io::Cursor;
 use std::path::Path;
@@ -11,7 +11,8 @@ use base64::engine::general_purpose::STANDARD;
 use sha2::{Digest, Sha512};
 use wharf::cli::{Io, run_from};
 use wharf::db::tokens::Scope;
-use wharf_tests::{StatusCode, TestServer, client};
+use wharf_tests::counting_proxy::CountingProxy;
+use wharf_tests::{StatusCode, TestServer, client, repositories};
 
 /// Runs `wharf ARGS --data-dir DIR` with `stdin`; returns what it printed for scripts.
 fn wharf(dir: &Path, args: &[&str], stdin: &str) -> Result<String, Box<dyn std::error::Error>> {
@@ -345,4 +346,97 @@ fn a_proxys_cache_is_purged_from_the_command_line() {
     let again = client().get(&url).send().unwrap();
     assert_eq!(again.status(), StatusCode::OK, "fetched anew");
     assert_eq!(again.text().unwrap(), "bytes v1");
+}
+
+/// `[proxies.NAME] max_size` (issue 21): past it, a collection evicts the least recently
+/// used cached artifacts, by last download and not by fetch, and the next request for
+/// one fetches it again from the upstream (a second Wharf, counted in front of it). Run
+/// by the server's collection (in process) and by `wharf gc` beside the running server.
+#[test]
+fn a_proxy_past_its_max_size_evicts_the_least_recently_used() {
+    let upstream = TestServer::start();
+    let bytes = |name: &str| name.repeat(750).into_bytes();
+    for name in ["a", "b", "c"] {
+        let stored = client()
+            .put(upstream.generic("admin", &format!("{name}/1/{name}.bin")))
+            .bearer_auth(&upstream.admin_token)
+            .body(bytes(name))
+            .send()
+            .unwrap();
+        assert_eq!(stored.status(), StatusCode::CREATED);
+    }
+    let counting = CountingProxy::start(&upstream.url);
+    let toml = repositories::proxy(
+        "files",
+        "generic",
+        &[&format!("{}/api/packages/admin/generic", counting.url)],
+        &["max_size = \"2000 B\""],
+    );
+    let server = TestServer::builder().toml(toml.clone()).start();
+    let get = |name: &str| {
+        let res = client()
+            .get(server.generic("files", &format!("{name}/1/{name}.bin")))
+            .send()
+            .unwrap();
+        assert_eq!(res.status(), StatusCode::OK, "{name}");
+        assert!(res.bytes().unwrap() == bytes(name), "{name}'s bytes");
+    };
+    let fetches = |name: &str| counting.count(&format!("/{name}.bin"));
+    let cached = || -> Vec<String> {
+        let listed: serde_json::Value = client()
+            .get(format!("{}/api/v1/packages/files", server.url))
+            .bearer_auth(&server.admin_token)
+            .send()
+            .unwrap()
+            .json()
+            .unwrap();
+        let mut names: Vec<String> = listed
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|p| p["name"].as_str().unwrap().to_string())
+            .collect();
+        names.sort();
+        names
+    };
+
+    // a, b and c fetched in that order (2250 bytes), then a used again a second later:
+    // the first use of an artifact a process sees is written (then at most hourly).
+    for name in ["a", "b", "c"] {
+        get(name);
+    }
+    std::thread::sleep(std::time::Duration::from_millis(1100));
+    get("a");
+    assert_eq!((fetches("a"), fetches("b"), fetches("c")), (1, 1, 1));
+
+    // The server's collection: b, the least recently used, goes (a use still in memory
+    // counts); 1500 bytes are left.
+    let policy = wharf::registry::gc::Policy::from(&wharf::config::GcConfig::default());
+    let report =
+        wharf::registry::gc::collect(&server.registry, policy, std::time::SystemTime::now())
+            .unwrap();
+    assert_eq!(
+        (report.evicted, report.evicted_bytes),
+        (1, 750),
+        "{report:?}"
+    );
+    assert_eq!(cached(), ["a", "c"]);
+    get("b");
+    assert_eq!(fetches("b"), 2, "fetched again from the upstream");
+
+    // `wharf gc` with the same configuration, beside the running server: now c is the
+    // least recently used (fetched first, never used since).
+    let config = tempfile::NamedTempFile::new().unwrap();
+    std::fs::write(config.path(), &toml).unwrap();
+    let config = config.path().display().to_string();
+    let out = wharf(server.data_dir(), &["--config", &config, "gc"], "").unwrap();
+    assert!(
+        out.starts_with("evicted 1 cached artifacts (750 bytes) from proxies past their max_size"),
+        "{out}"
+    );
+    assert_eq!(cached(), ["a", "b"]);
+    for name in ["a", "b", "c"] {
+        get(name);
+    }
+    assert_eq!((fetches("a"), fetches("b"), fetches("c")), (1, 2, 2));
 }

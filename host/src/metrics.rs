@@ -32,6 +32,8 @@ const DATA_DIR_SIZE: &str = "wharf_data_dir_size_bytes";
 const DB_WRITE_WAIT_SECONDS: &str = "wharf_db_write_wait_seconds";
 const PROXY_STALE: &str = "wharf_proxy_stale_served_total";
 const PROXY_ARTIFACTS: &str = "wharf_proxy_artifact_fetches_total";
+const PROXY_EVICTED: &str = "wharf_proxy_evicted_artifacts_total";
+const PROXY_EVICTED_BYTES: &str = "wharf_proxy_evicted_bytes_total";
 
 /// Histogram buckets for every `_seconds` metric: from a cached small GET (well under a
 /// millisecond) to a plugin call cut at its time limit.
@@ -119,6 +121,15 @@ fn describe() {
         DATA_DIR_SIZE,
         Unit::Bytes,
         "Size of the data dir's filesystem"
+    );
+    describe_counter!(
+        PROXY_EVICTED,
+        "Cached artifacts a proxy evicted past its max_size, least recently used first"
+    );
+    describe_counter!(
+        PROXY_EVICTED_BYTES,
+        Unit::Bytes,
+        "Bytes of the cached artifacts a proxy evicted past its max_size"
     );
     describe_histogram!(
         DB_WRITE_WAIT_SECONDS,
@@ -231,6 +242,13 @@ pub fn proxy_stale() {
 /// A proxy artifact download that ended with `outcome`.
 pub fn proxy_artifact(outcome: &'static str) {
     counter!(PROXY_ARTIFACTS, "outcome" => outcome).increment(1);
+}
+
+/// Cached artifacts (and their bytes) the collector evicted from `proxy` past its
+/// `max_size`.
+pub fn proxy_evicted(proxy: &str, artifacts: usize, bytes: u64) {
+    counter!(PROXY_EVICTED, "proxy" => proxy.to_string()).increment(artifacts as u64);
+    counter!(PROXY_EVICTED_BYTES, "proxy" => proxy.to_string()).increment(bytes);
 }
 
 /// An upload body being received: counted in flight while it lives, and its bytes

@@ -95,8 +95,14 @@ pub(super) fn gc(config: Config, args: GcArgs, io: &mut Io<'_>) -> anyhow::Resul
     let report = gc::collect(&registry, policy, SystemTime::now())?;
     writeln!(
         io.out,
-        "deleted {} blobs ({} bytes) and {} upload sessions; dropped {} unused repository links; {} blobs newly unreferenced wait out the grace period",
-        report.blobs, report.bytes, report.sessions, report.unused_links, report.newly_orphaned
+        "evicted {} cached artifacts ({} bytes) from proxies past their max_size; deleted {} blobs ({} bytes) and {} upload sessions; dropped {} unused repository links; {} blobs newly unreferenced wait out the grace period",
+        report.evicted,
+        report.evicted_bytes,
+        report.blobs,
+        report.bytes,
+        report.sessions,
+        report.unused_links,
+        report.newly_orphaned
     )?;
     Ok(())
 }

@@ -30,7 +30,8 @@ pub struct ProxyConfig {
     pub private: bool,
     /// Users and organizations (whose members) may read a private proxy.
     pub readers: Vec<String>,
-    /// Bytes of cached artifacts kept; gc evicts the least recently used past it.
+    /// Bytes of cached artifacts kept (never 0); every collection evicts the least
+    /// recently used past it (`registry::gc`).
     pub max_size: Option<u64>,
 }
 
@@ -125,6 +126,13 @@ impl ProxyTable {
                 )
             }),
         };
+        if self.max_size == Some(ByteSize(0)) {
+            return Err(
+                "max_size: 0 would evict everything the proxy caches; give a size, or remove \
+                 the key to keep everything"
+                    .into(),
+            );
+        }
         if !self.private && !self.readers.is_empty() {
             return Err(
                 "readers: only a private proxy has readers (set private = true); a public one \
@@ -347,6 +355,11 @@ pub(super) mod tests {
                 &format!("{up}\nreaders = [\"acme\"]"),
                 &[],
                 "proxies.p.readers: only a private proxy",
+            ),
+            (
+                &format!("{up}\nmax_size = \"0 GiB\""),
+                &[],
+                "proxies.p.max_size: 0 would evict everything",
             ),
         ] {
             let err = refused(table, vars);

@@ -1,5 +1,6 @@
-//! What garbage collection asks of the metadata: which blobs are still referenced, and
-//! the bookkeeping (`blobs.orphaned`) that makes a blob wait out its grace period.
+//! What garbage collection asks of the metadata: which blobs are still referenced, the
+//! bookkeeping (`blobs.orphaned`) that makes a blob wait out its grace period, and which
+//! artifacts a proxy past its `max_size` evicts (least recently used first).
 //!
 //! A blob is referenced while it is a file of a version (`files`), kept alive by a
 //! version without being its file (`version_refs`: an OCI manifest's layers and child
@@ -78,6 +79,75 @@ pub fn forget(tx: &Transaction<'_>, sha256: &str) -> Result<(), Error> {
     Ok(())
 }
 
+/// An artifact a proxy cached, as eviction (`[proxies.NAME] max_size`) weighs it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Cached {
+    pub file_id: i64,
+    pub version_id: i64,
+    pub package_id: i64,
+    pub size: u64,
+}
+
+/// The bytes of every file the proxy `owner_id` holds: what its `max_size` bounds. A
+/// blob two of its files share counts twice, so the bound errs on the safe side.
+pub fn cached_size(conn: &Connection, owner_id: i64) -> Result<u64, Error> {
+    let total: i64 = conn.query_row(
+        "SELECT COALESCE(SUM(files.size), 0) FROM files
+           JOIN versions ON versions.id = files.version_id
+           JOIN packages ON packages.id = versions.package_id
+         WHERE packages.owner_id = ?1",
+        [owner_id],
+        |r| r.get(0),
+    )?;
+    Ok(total as u64)
+}
+
+/// Up to `limit` of the files the proxy `owner_id` fetched, least recently used first
+/// (the earlier fetched first among equals). Walks the fetches by their last use, so a
+/// large cache is not sorted to find the few to evict.
+pub fn least_recently_used(
+    conn: &Connection,
+    owner_id: i64,
+    limit: usize,
+) -> Result<Vec<Cached>, Error> {
+    let mut stmt = conn.prepare_cached(
+        "SELECT files.id, files.version_id, versions.package_id, files.size
+         FROM proxy_fetches
+           JOIN files ON files.id = proxy_fetches.file_id
+           JOIN versions ON versions.id = files.version_id
+           JOIN packages ON packages.id = versions.package_id
+         WHERE packages.owner_id = ?1
+         ORDER BY proxy_fetches.used_at, proxy_fetches.file_id
+         LIMIT ?2",
+    )?;
+    let rows = stmt.query_map(params![owner_id, limit as i64], |r| {
+        Ok(Cached {
+            file_id: r.get(0)?,
+            version_id: r.get(1)?,
+            package_id: r.get(2)?,
+            size: r.get::<_, i64>(3)? as u64,
+        })
+    })?;
+    Ok(rows.collect::<Result<_, _>>()?)
+}
+
+/// Evicts a cached artifact as a delete of its file would: the file row (its fetch record
+/// goes with it), its version with its last file, its package with its last version,
+/// else the package gets a new revision. Its blob is left to the collector's usual
+/// rules; the proxy's metadata documents and declarations stay, so the next request
+/// fetches the file again.
+pub fn evict(conn: &Connection, cached: &Cached) -> Result<(), Error> {
+    use super::packages;
+    packages::delete_file(conn, cached.file_id)?;
+    if packages::file_count(conn, cached.version_id)? == 0 {
+        packages::delete_version(conn, cached.version_id)?;
+    }
+    if !packages::delete_if_empty(conn, cached.package_id)? {
+        packages::touch(conn, cached.package_id)?;
+    }
+    Ok(())
+}
+
 /// Those of `sha256s` (files found in the store) that no blob row records: bytes a crash
 /// or a failed commit left between their rename into the store and their commit.
 pub fn unrecorded(conn: &Connection, sha256s: &[String]) -> Result<Vec<String>, Error> {
@@ -94,4 +164,73 @@ pub fn unrecorded(conn: &Connection, sha256s: &[String]) -> Result<Vec<String>, 
 /// does not).
 pub fn known(tx: &Transaction<'_>, sha256: &str) -> Result<bool, Error> {
     super::blobs::exists(tx, sha256)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::db::packages::{
+        self,
+        fixture::{self, Pkg},
+    };
+    use crate::db::proxy::record_fetch;
+
+    // Guards the order eviction takes: last use first, fetch order among equals, and
+    // files without a fetch record (published, not fetched) never.
+    #[test]
+    fn the_least_recently_used_fetches_come_first() {
+        fixture::with_alice(|conn, alice| {
+            let pkg = Pkg::new(alice, "generic", "pkg");
+            let a = pkg.put(conn, "1", "a", b"aa");
+            let b = pkg.put(conn, "1", "b", b"bbb");
+            let c = pkg.put(conn, "2", "c", b"c");
+            pkg.put(conn, "3", "not-fetched", b"x");
+            for (file, at) in [(&a, 10), (&b, 10), (&c, 5)] {
+                record_fetch(conn, file.id, "http://up/f", at).unwrap();
+            }
+            crate::db::proxy::set_used(conn, &[(a.id, 20)]).unwrap();
+            let order: Vec<i64> = least_recently_used(conn, alice, 10)
+                .unwrap()
+                .iter()
+                .map(|c| c.file_id)
+                .collect();
+            assert_eq!(order, [c.id, b.id, a.id]);
+            assert_eq!(least_recently_used(conn, alice, 1).unwrap()[0].size, 1);
+            assert_eq!(cached_size(conn, alice).unwrap(), 2 + 3 + 1 + 1);
+            assert_eq!(cached_size(conn, alice + 1).unwrap(), 0);
+        });
+    }
+
+    // Guards what an eviction leaves: the version goes with its last file, the package
+    // with its last version, and a package that stays gets a new revision.
+    #[test]
+    fn an_eviction_drops_emptied_versions_and_packages() {
+        let (_dir, db) = fixture::db();
+        db.write_sync(|tx| {
+            let alice = fixture::owner(tx, "alice");
+            let kept = Pkg::new(alice, "generic", "kept");
+            kept.put(tx, "1", "a", b"a");
+            let b = kept.put(tx, "2", "b", b"b");
+            let gone = Pkg::new(alice, "generic", "gone").put(tx, "1", "c", b"c");
+            for file in [&b, &gone] {
+                record_fetch(tx, file.id, "http://up/f", 1)?;
+            }
+            let before = packages::find(tx, alice, "generic", "kept")?
+                .unwrap()
+                .revision;
+            for cached in least_recently_used(tx, alice, 10)? {
+                evict(tx, &cached)?;
+            }
+            let kept_row = packages::find(tx, alice, "generic", "kept")?.unwrap();
+            assert!(kept_row.revision > before, "a new revision");
+            assert!(packages::version(tx, kept_row.id, "2")?.is_none());
+            assert!(packages::version(tx, kept_row.id, "1")?.is_some());
+            assert!(packages::find(tx, alice, "generic", "gone")?.is_none());
+            assert_eq!(crate::db::proxy::fetch_of(tx, b.id)?, None);
+            // Their blobs are unreferenced now: the collector's to mark.
+            assert_eq!(mark_orphans(tx, 100)?, 2);
+            Ok(())
+        })
+        .unwrap();
+    }
 }

@@ -34,6 +34,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("migration_6_token_details.sql"),
     include_str!("migration_7_virtual_owners.sql"),
     include_str!("migration_8_proxy_cache.sql"),
+    include_str!("migration_9_proxy_use.sql"),
 ];
 
 #[derive(Clone)]

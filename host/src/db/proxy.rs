@@ -207,14 +207,36 @@ pub fn declaration(
     }))
 }
 
-/// Records where a fetched file came from.
+/// Records where a fetched file came from; being fetched is its last use so far.
 pub fn record_fetch(conn: &Connection, file_id: i64, url: &str, now: i64) -> Result<(), Error> {
     conn.execute(
-        "INSERT INTO proxy_fetches (file_id, url, fetched_at) VALUES (?1, ?2, ?3)
-         ON CONFLICT (file_id) DO UPDATE SET url = excluded.url, fetched_at = excluded.fetched_at",
+        "INSERT INTO proxy_fetches (file_id, url, fetched_at, used_at) VALUES (?1, ?2, ?3, ?3)
+         ON CONFLICT (file_id) DO UPDATE SET url = excluded.url, fetched_at = excluded.fetched_at,
+             used_at = excluded.used_at",
         params![file_id, url, now],
     )?;
     Ok(())
+}
+
+/// Moves the last use of fetched files forward to the given times, as `(file id, time)`
+/// pairs (never back: a batch may be older than a fetch written since). A file evicted
+/// or purged meanwhile has no row left to update.
+pub fn set_used(conn: &Connection, uses: &[(i64, i64)]) -> Result<(), Error> {
+    let mut update = conn.prepare_cached(
+        "UPDATE proxy_fetches SET used_at = ?2 WHERE file_id = ?1 AND used_at < ?2",
+    )?;
+    for (file_id, at) in uses {
+        update.execute(params![file_id, at])?;
+    }
+    Ok(())
+}
+
+/// When a fetched file was last used (as far as written), if a proxy fetched it.
+pub fn used_at(conn: &Connection, file_id: i64) -> Result<Option<i64>, Error> {
+    Ok(conn
+        .prepare_cached("SELECT used_at FROM proxy_fetches WHERE file_id = ?1")?
+        .query_row([file_id], |r| r.get(0))
+        .optional()?)
 }
 
 /// When and from which URL a file was fetched, if a proxy fetched it.
@@ -364,6 +386,24 @@ mod tests {
             );
             crate::db::packages::delete_file(conn, file.id).unwrap();
             assert_eq!(fetch_of(conn, file.id).unwrap(), None);
+        });
+    }
+
+    // Guards the last-use column eviction orders by: a fetch sets it, a use moves it
+    // forward only, and a file that went meanwhile is skipped.
+    #[test]
+    fn last_use_starts_at_the_fetch_and_only_moves_forward() {
+        fixture::with_alice(|conn, alice| {
+            let file = Pkg::new(alice, "generic", "pkg").put(conn, "1.0", "a.bin", b"a");
+            assert_eq!(used_at(conn, file.id).unwrap(), None, "not fetched");
+            record_fetch(conn, file.id, "http://up/a.bin", 100).unwrap();
+            assert_eq!(used_at(conn, file.id).unwrap(), Some(100));
+            set_used(conn, &[(file.id, 200), (file.id + 1000, 300)]).unwrap();
+            assert_eq!(used_at(conn, file.id).unwrap(), Some(200));
+            set_used(conn, &[(file.id, 150)]).unwrap();
+            assert_eq!(used_at(conn, file.id).unwrap(), Some(200), "never back");
+            record_fetch(conn, file.id, "http://up/a.bin", 400).unwrap();
+            assert_eq!(used_at(conn, file.id).unwrap(), Some(400), "fetched anew");
         });
     }
 }

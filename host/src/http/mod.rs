@@ -138,10 +138,12 @@ pub async fn serve(
     }
     registry.downloads.flush(&registry.db).await;
     registry.token_use.flush(&registry.db).await;
+    registry.proxies.flush_uses().await;
     result
 }
 
-/// Writes batched download counts until the server stops.
+/// Writes batched download counts (and token and proxy artifact uses) until the server
+/// stops.
 async fn flush_downloads(registry: Arc<Registry>) {
     let mut tick = tokio::time::interval(crate::registry::downloads::FLUSH_INTERVAL);
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
@@ -149,6 +151,7 @@ async fn flush_downloads(registry: Arc<Registry>) {
         tick.tick().await;
         registry.downloads.flush(&registry.db).await;
         registry.token_use.flush(&registry.db).await;
+        registry.proxies.flush_uses().await;
     }
 }
 

@@ -5,7 +5,8 @@
 //!
 //! It owns the upstream client (`upstream`, `token`), the document cache
 //! (`documents`, `key`), and artifact downloads streamed to every waiting client while
-//! they are stored (`artifacts`, `download`). It does no routing, access checks or
+//! they are stored (`artifacts`, `download`), and when stored artifacts were last used
+//! (`usage`, which eviction by `max_size` goes by). It does no routing, access checks or
 //! response rendering: the executor calls it and renders what it returns.
 //!
 //! # API (for the executor)
@@ -27,6 +28,9 @@
 //!   an error if the download fails or its digest does not match, and its last byte
 //!   waits for the verdict, so a client never gets a complete wrong file), and
 //!   `finished()` (waits for the stored `FileRow`: for Range, HEAD and `digest-of`).
+//! - A stored artifact served to a client (by the executor, from its hosted lookup or
+//!   the engine's `Stored`): [`Engine::used`]`(file)`, which the server writes with
+//!   [`Engine::flush_uses`] every second; the collector evicts by it (`usage`).
 //! - Errors are [`ProxyError`]; [`ProxyError::status`] is the status to answer (404,
 //!   502, the plugin's, 507, 500), and `Error::from` keeps it (a 502 becomes a plugin
 //!   rejection with status 502, so it renders in the format's error shape).
@@ -52,6 +56,7 @@ mod single;
 mod testing;
 mod token;
 mod upstream;
+mod usage;
 
 use std::sync::Arc;
 
@@ -64,6 +69,7 @@ pub use plugin::{
     ArtifactPlan, ArtifactSource, DeclaredArtifact, FetchPlan, ProxyPlugin, RewriteInput,
     Rewritten, UpstreamFetch, UpstreamRequest,
 };
+pub use usage::USE_RESOLUTION;
 
 use crate::db::Db;
 use crate::error::Error;
@@ -157,6 +163,7 @@ pub struct Engine {
     upstreams: Arc<upstream::Upstreams>,
     documents: documents::Documents,
     artifacts: artifacts::Artifacts,
+    uses: usage::Uses,
     clock: Clock,
 }
 
@@ -168,6 +175,7 @@ impl Engine {
             upstreams: Arc::new(upstream::Upstreams::new()),
             documents: documents::Documents::default(),
             artifacts: artifacts::Artifacts::default(),
+            uses: usage::Uses::default(),
             clock: Arc::new(crate::clock::now),
         }
     }

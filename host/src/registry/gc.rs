@@ -1,5 +1,6 @@
 //! Garbage collection: deletes the bytes of blobs nothing references any more, and
-//! upload sessions nobody finished.
+//! upload sessions nobody finished. It first evicts what proxies cached past their
+//! `max_size` (`eviction`), so the blobs that frees are found in the same run.
 //!
 //! Safe against concurrent pushes because every step that decides a blob's fate runs in
 //! a write transaction, and a publish moves its bytes into the store and records their
@@ -29,7 +30,9 @@ use crate::config::GcConfig;
 use crate::db;
 use crate::error::Error;
 
-/// Blobs forgotten per transaction, so a large sweep never holds the write lock long.
+mod eviction;
+
+/// Blobs forgotten (and cached artifacts evicted) per transaction, so a large sweep never holds the write lock long.
 const BATCH: usize = 256;
 
 #[derive(Debug, Clone, Copy)]
@@ -61,6 +64,10 @@ pub struct Report {
     pub unrecorded: usize,
     /// Expired upload sessions (and stray session files).
     pub sessions: usize,
+    /// Cached artifacts evicted from proxies past their `max_size`, and their sizes
+    /// (their blobs' bytes go by the rules above, once nothing else uses them).
+    pub evicted: usize,
+    pub evicted_bytes: u64,
 }
 
 /// Runs one collection as of `now`. Blocking: call it off the async executor.
@@ -72,6 +79,8 @@ pub fn collect(registry: &Registry, policy: Policy, now: SystemTime) -> Result<R
 
     let expired = sessions::expire(registry, policy.upload_grace, now)?;
     report.sessions = expired.sessions + expired.orphan_files;
+    let evicted = eviction::evict(registry)?;
+    (report.evicted, report.evicted_bytes) = (evicted.artifacts, evicted.bytes);
 
     let links_before = now_secs.saturating_sub(policy.upload_grace.as_secs() as i64);
     (report.unused_links, report.newly_orphaned) = registry.db.write_sync(|tx| {

@@ -186,12 +186,6 @@ fn check_members(
 /// Keys the configuration accepts whose behaviour is not built yet: refused rather than
 /// silently ignored, so that nobody counts on them.
 fn not_yet_supported(config: &Config) -> anyhow::Result<()> {
-    if let Some((name, _)) = config.proxies.iter().find(|(_, p)| p.max_size.is_some()) {
-        bail!(
-            "proxies.{name}.max_size: evicting cached artifacts by size is not supported yet; \
-             remove the key"
-        );
-    }
     if let Some((name, _)) = config.groups.iter().find(|(_, g)| g.write_to.is_some()) {
         bail!(
             "groups.{name}.write_to: writing through a group is not supported yet; publish to \
@@ -395,9 +389,6 @@ mod tests {
             err.contains("groups.g.write_to: writing through a group is not supported yet"),
             "{err}"
         );
-        let max_size = "[proxies.p]\nformat = \"npm\"\nupstreams = [\"https://u.example\"]\nmax_size = \"1 GiB\"\n";
-        let err = format!("{:#}", set_up(&config(max_size), db, &[]).unwrap_err());
-        assert!(err.contains("proxies.p.max_size: evicting"), "{err}");
     }
 
     /// A generic plugin built against contract 0.3.0 has no `proxy` export.

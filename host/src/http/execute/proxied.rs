@@ -72,7 +72,12 @@ impl Context<'_> {
     ) -> Result<Done, Error> {
         let format = self.entry.name.as_str();
         match lookup::file(self.registry, format, owner.id, &spec.selector) {
-            Ok(file) => return self.serve_file(file, spec.digest_of).await,
+            Ok(file) => {
+                // What eviction by `max_size` keeps goes by the last use (batched, no
+                // write here). A fetch is a use of its own, recorded as it is stored.
+                self.registry.proxies.used(&file);
+                return self.serve_file(file, spec.digest_of).await;
+            }
             Err(Error::NotFound(_)) => {}
             Err(e) => return Err(e),
         }
