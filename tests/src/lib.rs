@@ -17,6 +17,7 @@ use wharf::db::tokens::{self, Scope};
 pub use reqwest::StatusCode;
 pub use reqwest::blocking::Client;
 
+pub mod browser;
 pub mod counting_proxy;
 pub mod distribution;
 pub mod npm;

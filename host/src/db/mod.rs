@@ -16,6 +16,7 @@ pub mod secrets;
 pub mod sessions;
 pub mod tokens;
 pub mod virtual_owners;
+pub mod web_sessions;
 
 use std::path::Path;
 use std::sync::{Arc, Mutex};
@@ -35,6 +36,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("migration_7_virtual_owners.sql"),
     include_str!("migration_8_proxy_cache.sql"),
     include_str!("migration_9_proxy_use.sql"),
+    include_str!("migration_10_web_sessions.sql"),
 ];
 
 #[derive(Clone)]

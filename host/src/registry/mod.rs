@@ -4,6 +4,7 @@
 pub mod accounts;
 pub mod backup;
 pub mod bootstrap;
+pub mod browse;
 pub mod cache;
 pub mod catalog;
 pub mod delete;
@@ -14,6 +15,7 @@ pub mod incoming;
 pub mod index;
 pub mod lookup;
 pub mod mount;
+pub mod presentation;
 pub mod publish;
 pub mod sessions;
 #[cfg(test)]

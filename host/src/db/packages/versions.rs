@@ -76,6 +76,14 @@ pub fn set_property(
     Ok(())
 }
 
+/// A version's properties, by name.
+pub fn properties(conn: &Connection, version_id: i64) -> Result<Vec<(String, String)>, Error> {
+    let mut stmt = conn
+        .prepare_cached("SELECT name, value FROM properties WHERE version_id = ?1 ORDER BY name")?;
+    let rows = stmt.query_map([version_id], |r| Ok((r.get(0)?, r.get(1)?)))?;
+    Ok(rows.collect::<Result<_, _>>()?)
+}
+
 pub fn delete_version(conn: &Connection, version_id: i64) -> Result<(), Error> {
     conn.execute("DELETE FROM versions WHERE id = ?1", [version_id])?;
     Ok(())
