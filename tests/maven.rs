@@ -1,8 +1,9 @@
 //! The Maven format, driven by the real `mvn` (Debian's Maven 3.8.7, offline on the
 //! plugins Debian ships in /usr/share/maven-repo), plus the protocol edges over plain
 //! HTTP and raw TCP: checksums, immutability, hostile POMs, bad paths, HEAD and
-//! `Expect: 100-continue`; and a build through a group of a hosted owner and a proxy of
-//! a static, Central-like repository (issue 21).
+//! `Expect: 100-continue`; a build through a group of a hosted owner and a proxy of a
+//! static, Central-like repository, and a deploy through a group to its `write_to`
+//! member (issue 21).
 //!
 //! The projects live in `fixtures/maven/`; every test copies them into its own temp
 //! dir. What mvn 3.8.7 sends, as measured against a recording server: the pom before
@@ -1421,4 +1422,43 @@ fn answer_statically(root: &Path, mut stream: TcpStream) {
         answer.extend_from_slice(&body);
     }
     let _ = stream.write_all(&answer);
+}
+
+/// mvn deploys to a group with `write_to` (issue 21): every file lands under acme (the
+/// `maven-metadata.xml` uploads, which the plugin answers itself, are authorized as
+/// acme's writes too), bob (no member of acme) is refused, and a fresh build resolves
+/// base through the group.
+#[test]
+fn mvn_deploys_through_a_group_to_its_write_to_member() {
+    if !require_tool("mvn") {
+        return;
+    }
+    let server = TestServer::builder()
+        .user("alice")
+        .user("bob")
+        .toml("[groups.mvn-all]\nformat = \"maven\"\nmembers = [\"acme\"]\nwrite_to = \"acme\"\n")
+        .start();
+    server.org("acme", "alice", false);
+    let bob_token = server.token("bob", Scope::Write, None);
+    let bob = MavenEnv::new(&server, "mvn-all", Some(("bob", &bob_token)));
+    let out = bob.deploy(&bob.project("lib-base"));
+    assert!(!out.status.success(), "bob deployed through the group");
+    assert!(text(&out).contains("403"), "mvn shows the refusal");
+
+    let alice_token = server.token("alice", Scope::Write, None);
+    let alice = MavenEnv::new(&server, "mvn-all", Some(("alice", &alice_token)));
+    let base = alice.project("lib-base");
+    alice.deploy_ok(&base);
+    let base_jar = read(base.join("target/base-1.0.0.jar"));
+    let acme = MavenEnv::new(&server, "acme", None);
+    assert_served(
+        &acme.url(&format!("{GROUP}/base/1.0.0/base-1.0.0.jar")),
+        &base_jar,
+    );
+    let metadata = fetch_text(&alice.url(&format!("{GROUP}/base/maven-metadata.xml")));
+    assert_eq!(versions(&metadata), ["1.0.0"], "{metadata}");
+
+    let reader = MavenEnv::new(&server, "mvn-all", None);
+    reader.get_ok("com.example.wharf:base:1.0.0");
+    assert!(read(reader.local(&format!("{GROUP}/base/1.0.0/base-1.0.0.jar"))) == base_jar);
 }

@@ -1,9 +1,10 @@
 //! OCI at `/v2` driven by the real clients: skopeo pushes, pulls, inspects, lists and
 //! deletes images umoci built (OCI and Docker schema 2 manifests, a multi-arch index,
-//! names with slashes, the token flow with public and private owners, a proxy of a second
-//! Wharf pulling a private image with credentials and then from its cache), and oras-py
-//! pushes artifacts (monolithic and in Content-Range chunks) and a referrer, which the
-//! referrers API then lists.
+//! names with slashes, the token flow with public and private owners, proxies of a second
+//! Wharf (its token flow) and of distribution 2.8 (Basic auth) pulling an image with
+//! credentials and then from their cache, a push through a group to its `write_to`
+//! member), and oras-py pushes artifacts (monolithic and in Content-Range chunks) and a
+//! referrer, which the referrers API then lists.
 //!
 //! skopeo and umoci come from Debian, oras-py from its venv (`.ci/run` installs all
 //! three); a missing one skips a test outside CI and fails it under `CI=true`.
@@ -18,7 +19,8 @@ use oci_clients::{
 use serde_json::Value;
 use wharf::db::owners::Role;
 use wharf::db::tokens::Scope;
-use wharf_tests::{StatusCode, TestServer, client, require_tool};
+use wharf_tests::distribution::{self, Distribution};
+use wharf_tests::{StatusCode, TestServer, client, repositories, require_tool};
 
 /// A server with the bundled OCI format at `/v2`, and skopeo talking to it; `None`
 /// (skip) when skopeo or umoci is missing.
@@ -531,4 +533,90 @@ fn skopeo_copies_from_a_proxy_of_another_wharf() {
     drop(upstream);
     // The same from the cache.
     pull_matches(&skopeo, "hub/corp/app:1.0", None, &layout, "1");
+}
+
+/// skopeo pushes an image to distribution 2.8 (`docker-registry`, htpasswd Basic auth)
+/// and copies it back from a Wharf proxy of that registry (issue 21), the proxy's
+/// `username` / `password` going to the upstream; then again with the registry stopped,
+/// from the proxy's cache (`metadata_ttl = "0s"`: the tag is revalidated first, and its
+/// cached manifest served stale when that fails).
+#[test]
+fn skopeo_copies_from_a_proxy_of_distribution_then_from_its_cache() {
+    if !require_tool("skopeo") || !require_tool("umoci") {
+        return;
+    }
+    let Some(mut upstream) = Distribution::start() else {
+        return;
+    };
+    let layout = two_images();
+    let up_skopeo = Skopeo::new(&upstream.host());
+    push(
+        &up_skopeo,
+        &layout,
+        "1",
+        "team/app:1.0",
+        Some(&upstream.creds()),
+    );
+    assert!(
+        !up_skopeo.can_inspect("team/app:1.0", None),
+        "the upstream wants credentials"
+    );
+
+    let table = repositories::proxy(
+        "dist",
+        "oci",
+        &[&upstream.url()],
+        &[
+            &format!("username = {:?}", distribution::USER),
+            &format!("password = {:?}", distribution::PASSWORD),
+            "metadata_ttl = \"0s\"",
+        ],
+    );
+    let server = TestServer::builder().toml(table).start();
+    let skopeo = Skopeo::new(&server.addr.to_string());
+    let by_digest = format!("dist/team/app@{}", layout.manifest("1").digest);
+    let pulls = || {
+        pull_matches(&skopeo, "dist/team/app:1.0", None, &layout, "1");
+        pull_matches(&skopeo, &by_digest, None, &layout, "1");
+    };
+    pulls();
+    upstream.stop();
+    pulls();
+}
+
+/// skopeo pushes to an OCI group with `write_to` (issue 21) through the token flow: the
+/// token it asks for names `images/app`, on which the token endpoint grants `push` to
+/// whoever may write acme. The image is stored as `acme/app` and pulls back through the
+/// group and from acme; bob, no member of acme, cannot push through the group.
+#[test]
+fn skopeo_pushes_through_a_group_to_its_write_to_member() {
+    if !require_tool("skopeo") || !require_tool("umoci") {
+        return;
+    }
+    let server = TestServer::builder()
+        .user("alice")
+        .user("bob")
+        .toml(repositories::group(
+            "images",
+            "oci",
+            &["acme"],
+            &["write_to = \"acme\""],
+        ))
+        .start();
+    server.org("acme", "alice", false);
+    let skopeo = Skopeo::new(&server.addr.to_string());
+    let alice = creds("alice", &server.token("alice", Scope::Write, None));
+    let bob = creds("bob", &server.token("bob", Scope::Write, None));
+    let layout = two_images();
+
+    let out = skopeo.copy(
+        &layout.reference("1"),
+        &skopeo.docker("images/app:1"),
+        Some(&bob),
+        &[],
+    );
+    assert!(!out.status.success(), "bob pushed through the group");
+    push(&skopeo, &layout, "1", "images/app:1", Some(&alice));
+    pull_matches(&skopeo, "acme/app:1", None, &layout, "1");
+    pull_matches(&skopeo, "images/app:1", None, &layout, "1");
 }

@@ -1,6 +1,6 @@
 //! OCI distribution-spec over plain HTTP: every endpoint's success headers, the spec's
-//! error codes, and that a refused push stores nothing. The real clients (skopeo,
-//! oras) are in `oci.rs`.
+//! error codes, and that a refused push stores nothing; proxies of a second Wharf in
+//! `oci_protocol/proxy.rs`. The real clients (skopeo, oras) are in `oci.rs`.
 
 use reqwest::Method;
 use reqwest::blocking::{RequestBuilder, Response};
@@ -15,6 +15,8 @@ use wharf_tests::{StatusCode, TestServer, client};
 mod conformance;
 #[path = "oci_protocol/gc.rs"]
 mod gc;
+#[path = "oci_protocol/proxy.rs"]
+mod proxy;
 
 const IMAGE_MANIFEST: &str = "application/vnd.oci.image.manifest.v1+json";
 const IMAGE_INDEX: &str = "application/vnd.oci.image.index.v1+json";

@@ -10,8 +10,10 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
 use wharf::db::tokens::Scope;
+use wharf_tests::pypiserver::Pypiserver;
 use wharf_tests::{
-    BOGUS_TOKEN, StatusCode, TestServer, client, next_number, require_tool, run, said, sha256_hex,
+    BOGUS_TOKEN, StatusCode, TestServer, client, next_number, repositories, require_tool, run,
+    said, sha256_hex,
 };
 
 const PYPI_WASM: &str = env!("WHARF_TEST_PYPI_WASM");
@@ -140,9 +142,47 @@ impl PyEnv {
         ]);
         (out, target)
     }
+
+    /// `pip install wharf-app` (anonymous), which must succeed with [`APP`]'s version;
+    /// the target dir, for the version of its dependency.
+    fn install_app(&self, how: &str) -> PathBuf {
+        let (out, target) = self.install("wharf-app", None);
+        assert!(out.status.success(), "pip install {how}");
+        assert_eq!(
+            installed_version(&target, "wharf_app").as_deref(),
+            Some(APP.version)
+        );
+        target
+    }
+
+    /// `pip download` of the sdist of `requirement` (`name==version`) alone, which must
+    /// have the sha256 `hash`, into a fresh dir.
+    fn download_sdist(&self, requirement: &str, hash: &str) -> (Output, PathBuf) {
+        let requirements = self.dir.path().join(format!("req-{}.txt", next_number()));
+        std::fs::write(
+            &requirements,
+            format!("{requirement} --hash=sha256:{hash}\n"),
+        )
+        .unwrap();
+        let dest = self.dir.path().join(format!("download-{}", next_number()));
+        let index = self.index(None);
+        let out = self.pip(&[
+            "download",
+            "--no-deps",
+            "--no-binary",
+            ":all:",
+            "--require-hashes",
+            "--index-url",
+            &index,
+            "-d",
+            dest.to_str().unwrap(),
+            "-r",
+            requirements.to_str().unwrap(),
+        ]);
+        (out, dest)
+    }
 }
 
-/// A number no other call in this process got (fresh target dirs).
 /// A project to build: name as its author spells it, version, module, dependencies.
 struct Project {
     name: &'static str,
@@ -267,30 +307,7 @@ fn twine_uploads_and_pip_installs_with_dependencies_yanks_and_hashes() {
     // with a wrong hash fails.
     let sdist_bytes = std::fs::read(&base_sdist).unwrap();
     let hash = sha256_hex(&sdist_bytes);
-    let download = |hash: &str| {
-        let requirements = env.dir.path().join(format!("req-{}.txt", next_number()));
-        std::fs::write(
-            &requirements,
-            format!("wharf-base==1.0.0 --hash=sha256:{hash}\n"),
-        )
-        .unwrap();
-        let dest = env.dir.path().join(format!("download-{}", next_number()));
-        let index = env.index(None);
-        let out = env.pip(&[
-            "download",
-            "--no-deps",
-            "--no-binary",
-            ":all:",
-            "--require-hashes",
-            "--index-url",
-            &index,
-            "-d",
-            dest.to_str().unwrap(),
-            "-r",
-            requirements.to_str().unwrap(),
-        ]);
-        (out, dest)
-    };
+    let download = |hash: &str| env.download_sdist("wharf-base==1.0.0", hash);
     let (out, dest) = download(&hash);
     assert!(out.status.success(), "pip download with --require-hashes");
     assert_eq!(
@@ -559,12 +576,7 @@ fn pip_installs_through_a_group_of_a_hosted_owner_and_a_proxy() {
     assert!(out.status.success(), "twine upload to the hosted member");
 
     let group = PyEnv::new(&twine, &server, "py-all");
-    let (out, target) = group.install("wharf-app", None);
-    assert!(out.status.success(), "pip install through the group");
-    assert_eq!(
-        installed_version(&target, "wharf_app").as_deref(),
-        Some("2.0.0")
-    );
+    let target = group.install_app("through the group");
     assert_eq!(
         installed_version(&target, "wharf_base").as_deref(),
         Some("1.0.0"),
@@ -587,4 +599,107 @@ fn pip_installs_through_a_group_of_a_hosted_owner_and_a_proxy() {
         .collect();
     assert!(names.iter().any(|n| n.contains("app")), "{names:?}");
     assert!(!names.iter().any(|n| n.contains("base")), "{names:?}");
+}
+
+/// pip installs through a proxy of pypiserver (issue 21), a real upstream of its own kind:
+/// its HTML pages are rewritten to point at the proxy, the wheels of a project and its
+/// dependency and an sdist are fetched, checked against the page's `#sha256=` and kept;
+/// then, with pypiserver stopped, the same installs succeed from the proxy's cache (the
+/// pages served stale: `metadata_ttl = "0s"` makes every read try the upstream first).
+#[test]
+fn pip_installs_through_a_proxy_of_pypiserver_then_from_its_cache() {
+    let Some(twine) = twine() else { return };
+    let build = PyEnv::new(&twine, &server(), "nobody");
+    let (_, base_sdist) = build.build(&BASE_1_0);
+    let (app_wheel, _) = build.build(&APP);
+    let packages = app_wheel.parent().unwrap();
+    let Some(mut upstream) = Pypiserver::start(packages) else {
+        return;
+    };
+
+    let proxy = repositories::proxy(
+        "pypi-up",
+        "pypi",
+        &[&upstream.url()],
+        &["metadata_ttl = \"0s\""],
+    );
+    let server = TestServer::builder()
+        .plugin("pypi", "/api/packages/{owner}/pypi", PYPI_WASM)
+        .toml(proxy)
+        .start();
+    let env = PyEnv::new(&twine, &server, "pypi-up");
+    let sdist_bytes = std::fs::read(&base_sdist).unwrap();
+    let hash = sha256_hex(&sdist_bytes);
+    let installs_and_downloads = |when: &str| {
+        let target = env.install_app(&format!("through the proxy {when}"));
+        assert_eq!(
+            installed_version(&target, "wharf_base").as_deref(),
+            Some("1.0.0"),
+            "the dependency came through the proxy too"
+        );
+        let (out, dest) = env.download_sdist("wharf-base==1.0.0", &hash);
+        assert!(out.status.success(), "pip download of the sdist {when}");
+        assert_eq!(
+            std::fs::read(dest.join("wharf_base-1.0.0.tar.gz")).unwrap(),
+            sdist_bytes,
+            "the sdist is pypiserver's, byte for byte"
+        );
+    };
+    installs_and_downloads("from pypiserver");
+    let log = upstream.log();
+    assert!(
+        log.contains("/packages/wharf_app-2.0.0-py3-none-any.whl"),
+        "the wheel came from pypiserver: {log}"
+    );
+
+    upstream.stop();
+    installs_and_downloads("with pypiserver stopped");
+}
+
+/// twine uploads to a group with `write_to` (issue 21): the files are the member's, pip
+/// installs them through the group at once, and who may not write the member (bob, a
+/// read token) is refused as at the member's own URL. A group without `write_to` stays
+/// read-only (405).
+#[test]
+fn twine_uploads_through_a_group_to_its_write_to_member() {
+    let Some(twine) = twine() else { return };
+    let tables = "[groups.py-all]\nformat = \"pypi\"\nmembers = [\"acme\"]\nwrite_to = \"acme\"\n\n\
+                  [groups.py-frozen]\nformat = \"pypi\"\nmembers = [\"acme\"]\n";
+    let server = TestServer::builder()
+        .plugin("pypi", "/api/packages/{owner}/pypi", PYPI_WASM)
+        .toml(tables)
+        .start();
+    let alice = server.user("alice", Scope::Write);
+    let bob = server.user("bob", Scope::Write);
+    server.org("acme", "alice", false);
+    let group = PyEnv::new(&twine, &server, "py-all");
+    let (wheel, sdist) = group.build(&BASE_1_0);
+
+    let out = group.upload(&[&wheel], "bob", &bob, &[]);
+    assert!(!out.status.success(), "bob may not write acme");
+    assert!(said(&out).contains("403"), "{}", said(&out));
+    let read_only = server.token("alice", Scope::Read, None);
+    let out = group.upload(&[&wheel], "alice", &read_only, &[]);
+    assert!(!out.status.success(), "a read token cannot upload");
+    let frozen = PyEnv::new(&twine, &server, "py-frozen");
+    let out = frozen.upload(&[&wheel], "admin", &server.admin_token, &[]);
+    assert!(!out.status.success(), "py-frozen has no write_to");
+    assert!(said(&out).contains("405"), "{}", said(&out));
+
+    let out = group.upload(&[&wheel, &sdist], "alice", &alice, &[]);
+    assert!(out.status.success(), "twine upload through the group");
+    let (out, target) = group.install("wharf-base", None);
+    assert!(out.status.success(), "pip install through the group");
+    assert_eq!(
+        installed_version(&target, "wharf_base").as_deref(),
+        Some("1.0.0")
+    );
+    let acme = PyEnv::new(&twine, &server, "acme");
+    let page = client()
+        .get(acme.index(None) + "wharf-base/")
+        .send()
+        .unwrap();
+    assert_eq!(page.status(), StatusCode::OK, "stored under acme");
+    let page = page.text().unwrap();
+    assert!(page.contains("wharf_base-1.0.0"), "{page}");
 }

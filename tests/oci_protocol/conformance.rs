@@ -10,7 +10,7 @@ use wharf::db::{blobs, owners, packages};
 
 use super::*;
 
-fn sha512(bytes: &[u8]) -> String {
+pub(super) fn sha512(bytes: &[u8]) -> String {
     format!("sha512:{:x}", Sha512::digest(bytes))
 }
 

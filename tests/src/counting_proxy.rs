@@ -183,6 +183,7 @@ async fn forward(State(shared): State<Arc<Shared>>, request: Request) -> Respons
     let body = axum::body::to_bytes(body, usize::MAX)
         .await
         .unwrap_or_default();
+    let head = parts.method == axum::http::Method::HEAD;
     let upstream = shared
         .client
         .request(parts.method, format!("{}{path_and_query}", shared.upstream))
@@ -200,7 +201,15 @@ async fn forward(State(shared): State<Arc<Shared>>, request: Request) -> Respons
         }
     };
     let status = upstream.status();
-    let headers = without(upstream.headers(), &NOT_FORWARDED);
+    let mut headers = without(upstream.headers(), &NOT_FORWARDED);
+    // A HEAD's length is the header's: the (empty) body would say 0.
+    if let Some(length) = upstream
+        .headers()
+        .get(header::CONTENT_LENGTH)
+        .filter(|_| head)
+    {
+        headers.insert(header::CONTENT_LENGTH, length.clone());
+    }
     let mut bytes = upstream.bytes().await.unwrap_or_default().to_vec();
     if is_text(&headers) {
         let text = String::from_utf8_lossy(&bytes).replace(&shared.upstream, &shared.own);

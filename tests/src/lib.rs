@@ -18,8 +18,11 @@ pub use reqwest::StatusCode;
 pub use reqwest::blocking::Client;
 
 pub mod counting_proxy;
+pub mod distribution;
 pub mod npm;
+pub mod pypiserver;
 pub mod repositories;
+pub mod server_process;
 pub mod verdaccio;
 
 /// The admin account every test server starts with.

@@ -16,6 +16,7 @@ use crate::auth::registry_token::Action;
 use crate::error::Error;
 use crate::pipeline::authorize::{self, repository};
 use crate::pipeline::identify::{Owner, owner_named};
+use crate::pipeline::write_to::writes;
 use crate::plugins::api::{self, Operation};
 use crate::proxy::ProxyOwner;
 use crate::registry::delete;
@@ -95,6 +96,11 @@ impl Context<'_> {
             }
             (Some(owner), op) => {
                 let done = match self.registry.virtual_kind(&owner.name) {
+                    // A proxy or group holds one format: at another format's mount it
+                    // has nothing, rather than that format's view of its packages.
+                    Some(kind) if kind.format() != self.entry.name => Err(Error::not_found(
+                        format!("{} has no {} packages", owner.name, self.entry.name),
+                    )),
                     Some(VirtualOwner::Proxy(config)) => {
                         let proxy = ProxyOwner {
                             id: owner.id,
@@ -367,6 +373,7 @@ impl Context<'_> {
             };
             let call = token::TokenCall {
                 registry: self.registry,
+                format: &self.entry.name,
                 service: &challenge.service,
                 principal: self.principal,
                 method: self.method,
@@ -422,18 +429,8 @@ fn token_outcome(token: String) -> reply::Outcome {
     }
 }
 
-/// Whether `op` writes: refused on proxies and groups, which are read-only.
-fn writes(op: &Operation) -> bool {
-    matches!(
-        op,
-        Operation::AcceptUpload(_)
-            | Operation::Delete(_)
-            | Operation::MountBlob(_)
-            | Operation::UploadSession(_)
-    )
-}
-
-/// A write on a proxy or group (`kind`): 405 in the format's error shape.
+/// A write on a proxy or a group without `write_to` (`kind`): 405 in the format's
+/// error shape.
 fn read_only(kind: &str, name: &str) -> Error {
     Error::Plugin(crate::plugins::PluginFailure::Rejected {
         status: 405,

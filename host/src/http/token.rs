@@ -12,14 +12,17 @@
 //! Scopes come from the `scope` query parameters (repeatable, space-separated lists)
 //! and, for POST, the form's `scope` fields.
 
+use std::collections::HashMap;
+
 use axum::body::Body;
 use axum::response::{IntoResponse, Response};
 use http::{HeaderMap, Method, StatusCode, header};
 
 use super::query;
-use crate::auth::registry_token::{self, Claims};
+use crate::auth::registry_token::{self, Claims, Requested};
 use crate::auth::{self, Credentials, Principal, secrets};
 use crate::error::Error;
+use crate::pipeline::write_to;
 use crate::registry::Registry;
 
 /// The largest POST body read.
@@ -28,7 +31,9 @@ const MAX_FORM: usize = 64 << 10;
 /// Who asks for a token, and where.
 pub struct TokenCall<'a> {
     pub registry: &'a Registry,
-    /// The service of the format's challenge (the token's audience).
+    /// The format whose token endpoint this is, and the service of its challenge (the
+    /// token's audience).
+    pub format: &'a str,
     pub service: &'a str,
     /// The caller as the request's own credentials say.
     pub principal: &'a Principal,
@@ -83,11 +88,12 @@ pub async fn issue(
     }
 
     let requested = registry_token::parse_scopes(scopes.iter().map(String::as_str));
+    let writes_to = groups_writing_to(&call, &requested);
     let granted_to = principal.clone();
     let grant = call
         .registry
         .db
-        .read(move |conn| registry_token::grant(conn, &granted_to, &requested))
+        .read(move |conn| registry_token::grant(conn, &granted_to, &requested, &writes_to))
         .await?;
     let now = crate::clock::now();
     let claims = Claims::new(
@@ -120,6 +126,21 @@ pub async fn issue(
     )
         .into_response();
     Ok(Issued { response, token })
+}
+
+/// The groups among the requested repositories' owners whose writes go to a member
+/// (`write_to`), by lower-case name: pushing to them is the member's to grant.
+fn groups_writing_to(call: &TokenCall<'_>, requested: &[Requested]) -> HashMap<String, String> {
+    let owners = requested.iter().filter_map(|item| match item {
+        Requested::Repository { name, .. } => name.split('/').next(),
+        Requested::Catalog => None,
+    });
+    owners
+        .filter_map(|owner| {
+            let member = write_to::of_group(call.registry, call.format, owner)?;
+            Some((owner.to_ascii_lowercase(), member))
+        })
+        .collect()
 }
 
 /// Every value of the parameter `name`.

@@ -21,12 +21,15 @@ pub struct ScopeHint {
 /// Checks that `principal` may run `operation` and returns the owner it touches.
 /// `mount` is the mount's owner with the access computed at authentication; the
 /// operation must name that owner, or, on mounts without one, an existing owner.
+/// `written_to` is the member a write on a group goes to (see [`super::write_to`]):
+/// then that member is the owner checked and returned.
 pub async fn authorize(
     db: &Db,
     principal: &Principal,
     mount: Option<&Granted>,
     operation: &Operation,
     needed: api::Access,
+    written_to: Option<&str>,
     hint: &mut ScopeHint,
 ) -> Result<Option<Owner>, Error> {
     let owner = match (target_owner(operation), mount) {
@@ -53,6 +56,12 @@ pub async fn authorize(
         hint.insufficient = true;
         return Err(Error::Forbidden(refusal));
     }
+    // A registry token names the repository as the client addressed it (the group's,
+    // which its grant was asked for, above); the live permission is the member's.
+    let owner = match written_to {
+        Some(member) => Some(owner_named(db, member).await?),
+        None => owner,
+    };
     // The access computed at authentication holds for the mount's owner; any other
     // owner, or a refusal (whose message depends on why), goes through the full check.
     let known = match (&owner, mount) {
@@ -107,7 +116,7 @@ pub async fn check(
 }
 
 /// The owner an operation names, if any.
-fn target_owner(op: &Operation) -> Option<&str> {
+pub(super) fn target_owner(op: &Operation) -> Option<&str> {
     match op {
         Operation::Serve(api::ServeSpec {
             selector: Selector::OwnerFile(f),
@@ -117,30 +126,55 @@ fn target_owner(op: &Operation) -> Option<&str> {
     }
 }
 
+/// The package an operation names, borrowed (`named_pkg!(op)`) or mutably
+/// (`named_pkg!(op, mut)`): one list of the operations that name a package, for
+/// reading the owner ([`target_pkg`]) and for renaming it ([`retarget`]).
+macro_rules! named_pkg {
+    ($op:expr $(, $m:ident)?) => {
+        match $op {
+            Operation::Serve(spec) => match & $($m)? spec.selector {
+                Selector::File(f) => Some(& $($m)? f.version.pkg),
+                Selector::PackageFile(f) => Some(& $($m)? f.pkg),
+                Selector::Blob(b) => Some(& $($m)? b.pkg),
+                Selector::Tagged(t) => Some(& $($m)? t.tag.pkg),
+                Selector::OwnerFile(_) => None,
+            },
+            Operation::Delete(target) => Some(match target {
+                DeleteTarget::File(f) => & $($m)? f.version.pkg,
+                DeleteTarget::Version(v) => & $($m)? v.pkg,
+                DeleteTarget::Package(p) => p,
+                DeleteTarget::Tag(t) => & $($m)? t.pkg,
+                DeleteTarget::BlobLink(b) => & $($m)? b.pkg,
+            }),
+            Operation::AcceptUpload(u) => Some(& $($m)? u.pkg),
+            Operation::RenderIndex(i) => match & $($m)? i.pkg {
+                Some(pkg) => Some(pkg),
+                None => None,
+            },
+            Operation::MountBlob(m) => Some(& $($m)? m.pkg),
+            Operation::UploadSession(s) => Some(& $($m)? s.pkg),
+            Operation::IssueToken(_) | Operation::Respond(_) | Operation::NotFound => None,
+        }
+    };
+}
+
 /// The package an operation names, if any.
 fn target_pkg(op: &Operation) -> Option<&api::PackageRef> {
-    let pkg = match op {
-        Operation::Serve(spec) => match &spec.selector {
-            Selector::File(f) => &f.version.pkg,
-            Selector::PackageFile(f) => &f.pkg,
-            Selector::Blob(b) => &b.pkg,
-            Selector::Tagged(t) => &t.tag.pkg,
-            Selector::OwnerFile(_) => return None,
-        },
-        Operation::Delete(target) => match target {
-            DeleteTarget::File(f) => &f.version.pkg,
-            DeleteTarget::Version(v) => &v.pkg,
-            DeleteTarget::Package(p) => p,
-            DeleteTarget::Tag(t) => &t.pkg,
-            DeleteTarget::BlobLink(b) => &b.pkg,
-        },
-        Operation::AcceptUpload(u) => &u.pkg,
-        Operation::RenderIndex(i) => return i.pkg.as_ref(),
-        Operation::MountBlob(m) => &m.pkg,
-        Operation::UploadSession(s) => &s.pkg,
-        Operation::IssueToken(_) | Operation::Respond(_) | Operation::NotFound => return None,
-    };
-    Some(pkg)
+    named_pkg!(op)
+}
+
+/// `op` as it runs on `owner`: the package (or owner-wide file) it names becomes
+/// `owner`'s. A group's reads on a member and its writes on `write_to` are such.
+pub fn retarget(op: &mut Operation, owner: &str) {
+    if let Operation::Serve(api::ServeSpec {
+        selector: Selector::OwnerFile(f),
+        ..
+    }) = op
+    {
+        f.owner = owner.to_string();
+    } else if let Some(pkg) = named_pkg!(op, mut) {
+        pkg.owner = owner.to_string();
+    }
 }
 
 /// A package as a registry-token repository name: `owner/name`.
@@ -245,6 +279,35 @@ mod tests {
         );
     }
 
+    /// Every operation that names an owner names the new one after [`retarget`]; the
+    /// others are left as they are.
+    #[test]
+    fn retargeting_renames_the_owner_of_every_operation_that_names_one() {
+        let session = Operation::UploadSession(api::SessionRequest {
+            pkg: pkg("all", "img"),
+            id: String::new(),
+            op: api::SessionOp::Start,
+        });
+        let owner_file = Operation::Serve(api::ServeSpec {
+            selector: Selector::OwnerFile(api::OwnerFile {
+                owner: "all".into(),
+                name: "index".into(),
+            }),
+            digest_of: None,
+        });
+        let untag = Operation::Delete(DeleteTarget::Tag(api::TagRef {
+            pkg: pkg("all", "img"),
+            tag: "latest".into(),
+        }));
+        for mut op in [session, owner_file, untag] {
+            retarget(&mut op, "acme");
+            assert_eq!(target_owner(&op), Some("acme"));
+        }
+        let mut none = Operation::NotFound;
+        retarget(&mut none, "acme");
+        assert_eq!(target_owner(&none), None);
+    }
+
     #[test]
     fn deletes_are_granted_by_push_or_delete_other_writes_by_push_only() {
         let delete = NeededScope::of(
@@ -310,6 +373,7 @@ mod tests {
             Some(&mount),
             &op,
             api::Access::Read,
+            None,
             &mut hint,
         );
         assert!(matches!(routed.await, Err(Error::Internal(_))));
@@ -321,6 +385,7 @@ mod tests {
             None,
             &op,
             api::Access::Read,
+            None,
             &mut hint,
         );
         assert!(
@@ -335,6 +400,7 @@ mod tests {
             None,
             &own,
             api::Access::Read,
+            None,
             &mut hint,
         );
         assert_eq!(routed.await.unwrap().unwrap().id, alice.id);
@@ -365,10 +431,28 @@ mod tests {
         };
         let mut hint = ScopeHint::default();
         let op = Operation::Delete(DeleteTarget::Package(pkg("alice", "img")));
-        let refused = authorize(&db, &user, Some(&mount), &op, api::Access::Write, &mut hint).await;
+        let refused = authorize(
+            &db,
+            &user,
+            Some(&mount),
+            &op,
+            api::Access::Write,
+            None,
+            &mut hint,
+        )
+        .await;
         assert!(matches!(refused, Err(Error::Forbidden(_))));
         assert!(hint.insufficient);
-        let read = authorize(&db, &user, Some(&mount), &op, api::Access::Read, &mut hint).await;
+        let read = authorize(
+            &db,
+            &user,
+            Some(&mount),
+            &op,
+            api::Access::Read,
+            None,
+            &mut hint,
+        )
+        .await;
         assert!(read.is_ok());
     }
 }

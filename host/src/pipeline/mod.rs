@@ -4,7 +4,8 @@
 //!    access to it (one database trip);
 //! 2. routing: the plugin's `match-route` turns the request into an operation and the
 //!    access it needs (here, [`prepare`]);
-//! 3. [`authorize`]: the owner the operation touches, registry-token scopes, and the
+//! 3. [`authorize`]: the owner the operation touches (a write on a group with
+//!    `write_to` touches that member, [`write_to`]), registry-token scopes, and the
 //!    live permission check;
 //! 4. execution: `http::execute` hands the operation to its executor under
 //!    `registry/` (lookups, publish, delete, sessions, mounts, tokens, indexes);
@@ -15,6 +16,7 @@
 
 pub mod authorize;
 pub mod identify;
+pub mod write_to;
 
 use std::net::IpAddr;
 
@@ -52,8 +54,9 @@ pub struct Hints {
 pub struct Prepared {
     pub principal: Principal,
     /// The owner the operation touches (none for owner-less routes: the `/v2/` ping,
-    /// a catalog across owners).
+    /// a catalog across owners); for a write through a group, its `write_to` member.
     pub owner: Option<Owner>,
+    /// The plugin's route; its operation names [`Self::owner`].
     pub route: api::Route,
     /// The request as the plugin saw it; executors hand it on (indexes, uploads).
     pub request: api::Request,
@@ -91,14 +94,16 @@ pub async fn prepare(
     request.owner = mount_name.map(str::to_string);
     request.base_url = entry.mount.url(&registry.public_url, mount_name);
     request.user = caller.principal.user().map(|u| u.name.clone());
-    let route = entry.plugin.match_route(request.clone()).await?;
+    let mut route = entry.plugin.match_route(request.clone()).await?;
 
+    let written_to = write_to::member(registry, &entry.name, caller.mount.as_ref(), &route);
     let owner = authorize::authorize(
         &registry.db,
         &caller.principal,
         caller.mount.as_ref(),
         &route.operation,
         route.access,
+        written_to.as_deref(),
         &mut hints.scope,
     )
     .await
@@ -106,6 +111,9 @@ pub async fn prepare(
         Error::Internal(why) => Error::Internal(format!("plugin {}: {why}", entry.name)),
         other => other,
     })?;
+    if let (Some(_), Some(member)) = (&written_to, &owner) {
+        authorize::retarget(&mut route.operation, &member.name);
+    }
     Ok(Prepared {
         principal: caller.principal,
         owner,

@@ -10,7 +10,7 @@ use futures_util::StreamExt;
 
 use super::plugin::{ArtifactPlan, ArtifactSource, UpstreamFetch, UpstreamRequest};
 use super::testing::{TestEngine, TextPlugin, Upstream, file_ref, index, reply, request, serve};
-use super::{ArtifactBody, ProxyConfig, ProxyError, ProxyOwner};
+use super::{ArtifactBody, ArtifactHead, ProxyConfig, ProxyError, ProxyOwner};
 use crate::plugins::api::{Digest, HashAlgorithm};
 use crate::store::{Algorithm, digest};
 
@@ -239,6 +239,80 @@ async fn a_download_can_be_awaited_as_its_stored_file() {
     let row = download.finished().await.unwrap();
     assert_eq!(row.size, payload().len() as u64);
     assert!(t.blobs.contains(&row.blob));
+}
+
+async fn head(
+    t: &TestEngine,
+    proxy: &ProxyOwner,
+    plugin: &TextPlugin,
+) -> Result<ArtifactHead, ProxyError> {
+    let op = serve("app", "1.0", "app.tgz");
+    t.engine
+        .artifact_head(proxy, plugin, &op, &request(BASE))
+        .await
+}
+
+// Guards against a HEAD that downloads: it asks the upstream's HEAD and stores nothing;
+// once the artifact is stored, it is answered from the store.
+#[tokio::test]
+async fn a_head_asks_the_upstreams_head_and_stores_nothing() {
+    let bytes = payload();
+    let served = bytes.clone();
+    let up = Upstream::start(move |parts| match parts.uri.path() {
+        "/app.tgz" if parts.method == http::Method::HEAD => reply(
+            200,
+            &[
+                ("content-type", "application/x-tar"),
+                ("content-length", "1048576"),
+            ],
+            "",
+        ),
+        "/app.tgz" => reply(200, &[], served.clone()),
+        _ => reply(404, &[], ""),
+    })
+    .await;
+    let t = TestEngine::new();
+    let hex = digest::of_bytes(Algorithm::Sha256, &bytes);
+    let app = plugin(fetch_plan("/app.tgz", vec![sha256(hex.clone())]));
+    let proxy = t.proxy(config(&up.url));
+    let ArtifactHead::Upstream(answer) = head(&t, &proxy, &app).await.unwrap() else {
+        panic!("not stored yet");
+    };
+    assert_eq!(
+        (answer.content_type.as_str(), answer.length),
+        ("application/x-tar", Some(1 << 20))
+    );
+    assert_eq!(
+        answer.sha256(),
+        Some(hex.as_str()),
+        "the digest a GET verifies"
+    );
+    assert_eq!(up.seen(), ["HEAD /app.tgz"]);
+    assert_eq!(stored_fetch(&t), None);
+    assert_eq!(t.blobs.temp_file_count(), 0);
+
+    let body = artifact(&t, &proxy, &app).await.unwrap();
+    assert_eq!(receive(&t, body).await.unwrap(), bytes);
+    let ArtifactHead::Stored(row) = head(&t, &proxy, &app).await.unwrap() else {
+        panic!("stored by the GET");
+    };
+    assert_eq!(row.size, 1 << 20);
+    assert_eq!(up.seen(), ["HEAD /app.tgz", "GET /app.tgz"]);
+
+    // Other files of the version, not stored.
+    let other = |path: &str| {
+        let mut plan = fetch_plan(path, Vec::new());
+        plan.file = file_ref("app", "1.0", "other.tgz");
+        plugin(plan)
+    };
+    let gone = other("/missing.tgz");
+    assert_eq!(head(&t, &proxy, &gone).await.unwrap_err().status(), 404);
+    let mut offline = config(&up.url);
+    offline.offline = true;
+    let offline = t.proxy(offline);
+    let refused = head(&t, &offline, &other("/app.tgz")).await.unwrap_err();
+    assert_eq!(refused.status(), 404);
+    assert_eq!(up.hits(), 3, "offline asks no upstream");
 }
 
 #[tokio::test]

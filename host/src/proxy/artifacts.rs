@@ -18,7 +18,7 @@ use tokio::sync::{mpsc, watch};
 
 use super::download::{Download, Progress};
 use super::plugin::{ArtifactPlan, ArtifactSource, FetchPlan, ProxyPlugin, UpstreamRequest};
-use super::upstream::{Upstreams, Validators};
+use super::upstream::{Answer, Upstreams, Validators};
 use super::{Engine, ProxyConfig, ProxyError, ProxyOwner, declarations, documents::broken};
 use crate::db::packages::{self, FileRow, NewFile};
 use crate::db::{self, Db};
@@ -38,7 +38,7 @@ pub enum ArtifactBody {
 }
 
 /// Downloads under way, by (owner, package, version, file) in lower case.
-type Key = (i64, String, String, String);
+pub(super) type Key = (i64, String, String, String);
 
 #[derive(Default)]
 pub(super) struct Artifacts {
@@ -46,7 +46,7 @@ pub(super) struct Artifacts {
 }
 
 /// Where an artifact goes and where it comes from, once its plan is resolved.
-struct Target {
+pub(super) struct Target {
     format: String,
     owner_id: i64,
     owner: String,
@@ -54,13 +54,13 @@ struct Target {
     version: String,
     file: String,
     lead: bool,
-    request: UpstreamRequest,
+    pub(super) request: UpstreamRequest,
     /// (algorithm, lower-case hex) the bytes must have.
-    digests: Vec<(Algorithm, String)>,
+    pub(super) digests: Vec<(Algorithm, String)>,
 }
 
 impl Target {
-    fn key(&self) -> Key {
+    pub(super) fn key(&self) -> Key {
         (
             self.owner_id,
             self.package.to_lowercase(),
@@ -80,15 +80,7 @@ impl Engine {
         operation: &Operation,
         request: &Request,
     ) -> Result<ArtifactBody, ProxyError> {
-        let plan = match plugin.plan(operation, request).await {
-            Ok(FetchPlan::Artifact(plan)) => *plan,
-            Ok(FetchPlan::NotFound) => {
-                return Err(ProxyError::NotFound("not found upstream".into()));
-            }
-            Ok(FetchPlan::Document(_)) => return Err(broken(proxy, "a document plan for serve")),
-            Err(e) => return Err(ProxyError::Plugin(e)),
-        };
-        let target = self.target(proxy, plugin, plan, request).await?;
+        let target = self.target(proxy, plugin, operation, request).await?;
         let key = target.key();
         if let Some(progress) = self.artifacts.joined(&key) {
             return follow(progress).await;
@@ -114,15 +106,24 @@ impl Engine {
         follow(progress).await
     }
 
-    /// Resolves a plan's source: the fetch it names, or the declaration of the file in
-    /// its document (fetched or revalidated when it declares no such file).
-    async fn target<P: ProxyPlugin>(
+    /// The artifact `operation` names, as the plugin plans it, with its plan's source
+    /// resolved: the fetch it names, or the declaration of the file in its document
+    /// (fetched or revalidated when it declares no such file).
+    pub(super) async fn target<P: ProxyPlugin>(
         &self,
         proxy: &ProxyOwner,
         plugin: &P,
-        plan: ArtifactPlan,
+        operation: &Operation,
         request: &Request,
     ) -> Result<Target, ProxyError> {
+        let plan: ArtifactPlan = match plugin.plan(operation, request).await {
+            Ok(FetchPlan::Artifact(plan)) => *plan,
+            Ok(FetchPlan::NotFound) => {
+                return Err(ProxyError::NotFound("not found upstream".into()));
+            }
+            Ok(FetchPlan::Document(_)) => return Err(broken(proxy, "a document plan for serve")),
+            Err(e) => return Err(ProxyError::Plugin(e)),
+        };
         let package = plan.file.version.pkg.name;
         let file = plan.file.name;
         let (version, request, digests) = match plan.source {
@@ -175,7 +176,7 @@ impl Engine {
         })
     }
 
-    fn stored(&self, target: &Target) -> Result<Option<FileRow>, ProxyError> {
+    pub(super) fn stored(&self, target: &Target) -> Result<Option<FileRow>, ProxyError> {
         Ok(self.db.read_now(|conn| {
             let Some(package) =
                 packages::find(conn, target.owner_id, &target.format, &target.package)?
@@ -191,7 +192,7 @@ impl Engine {
 }
 
 impl Artifacts {
-    fn joined(&self, key: &Key) -> Option<watch::Receiver<Progress>> {
+    pub(super) fn joined(&self, key: &Key) -> Option<watch::Receiver<Progress>> {
         lock(&self.running).get(key).cloned()
     }
 
@@ -246,7 +247,9 @@ fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
 }
 
 /// Waits for the upstream's answer, then gives the client its body.
-async fn follow(mut progress: watch::Receiver<Progress>) -> Result<ArtifactBody, ProxyError> {
+pub(super) async fn follow(
+    mut progress: watch::Receiver<Progress>,
+) -> Result<ArtifactBody, ProxyError> {
     loop {
         let now = progress.borrow_and_update().clone();
         match now {
@@ -266,6 +269,33 @@ async fn follow(mut progress: watch::Receiver<Progress>) -> Result<ArtifactBody,
         if progress.changed().await.is_err() {
             return Err(ProxyError::Upstream("the download stopped".into()));
         }
+    }
+}
+
+/// The upstreams' 200 to `method` on `target`'s request: a 404 or 410 is "not found",
+/// any other status an upstream failure.
+pub(super) async fn ask(
+    upstreams: &Upstreams,
+    config: &ProxyConfig,
+    method: Method,
+    target: &Target,
+) -> Result<Answer, ProxyError> {
+    let answer = upstreams
+        .send(
+            config,
+            method.clone(),
+            &target.request,
+            &Validators::default(),
+        )
+        .await
+        .map_err(|e| ProxyError::Upstream(e.to_string()))?;
+    match answer.status {
+        200 => Ok(answer),
+        404 | 410 => Err(ProxyError::NotFound("not found upstream".into())),
+        status => Err(ProxyError::Upstream(format!(
+            "{} answered {status} to {method}",
+            answer.url
+        ))),
     }
 }
 
@@ -308,32 +338,9 @@ impl Leader {
         target: &Target,
         tx: &watch::Sender<Progress>,
     ) -> Result<(u64, FileRow), ProxyError> {
-        let mut answer = self
-            .upstreams
-            .send(
-                &self.config,
-                Method::GET,
-                &target.request,
-                &Validators::default(),
-            )
-            .await
-            .map_err(|e| ProxyError::Upstream(e.to_string()))?;
-        match answer.status {
-            200 => {}
-            404 | 410 => return Err(ProxyError::NotFound("not found upstream".into())),
-            status => {
-                return Err(ProxyError::Upstream(format!(
-                    "{} answered {status}",
-                    answer.url
-                )));
-            }
-        }
+        let mut answer = ask(&self.upstreams, &self.config, Method::GET, target).await?;
         let length = answer.response.content_length();
-        let content_type = answer
-            .header("content-type")
-            .filter(|t| !t.is_empty())
-            .unwrap_or("application/octet-stream")
-            .to_string();
+        let content_type = answer.content_type();
         let extra: Vec<Algorithm> = target.digests.iter().map(|(a, _)| *a).collect();
         let mut writer = self.blobs.writer(&extra)?;
         let file = Arc::new(writer.reader()?);

@@ -4,9 +4,10 @@
 //! (`plan`) and what a fetched document becomes (`rewrite`).
 //!
 //! It owns the upstream client (`upstream`, `token`), the document cache
-//! (`documents`, `key`), and artifact downloads streamed to every waiting client while
-//! they are stored (`artifacts`, `download`), and when stored artifacts were last used
-//! (`usage`, which eviction by `max_size` goes by). It does no routing, access checks or
+//! (`documents`, `key`), artifact downloads streamed to every waiting client while
+//! they are stored (`artifacts`, `download`), HEADs of artifacts not stored (`head`),
+//! and when stored artifacts were last used (`usage`, which eviction by `max_size` goes
+//! by). It does no routing, access checks or
 //! response rendering: the executor calls it and renders what it returns.
 //!
 //! # API (for the executor)
@@ -28,6 +29,10 @@
 //!   an error if the download fails or its digest does not match, and its last byte
 //!   waits for the verdict, so a client never gets a complete wrong file), and
 //!   `finished()` (waits for the stored `FileRow`: for Range, HEAD and `digest-of`).
+//! - `serve` with HEAD on a proxy owner, after the hosted lookup missed:
+//!   [`Engine::artifact_head`]`(proxy, plugin, operation, request)` → [`ArtifactHead`]:
+//!   `Stored(FileRow)`, or `Upstream(UpstreamHead { content_type, length, digests })`
+//!   from the upstream's HEAD (or the download under way); nothing is downloaded.
 //! - A stored artifact served to a client (by the executor, from its hosted lookup or
 //!   the engine's `Stored`): [`Engine::used`]`(file)`, which the server writes with
 //!   [`Engine::flush_uses`] every second; the collector evicts by it (`usage`).
@@ -49,6 +54,7 @@ mod declarations;
 mod documents;
 mod download;
 pub mod glue;
+mod head;
 mod key;
 mod plugin;
 mod single;
@@ -64,6 +70,7 @@ pub use artifacts::ArtifactBody;
 pub use config::{ProxyConfig, UpstreamCredentials};
 pub use documents::{CachedDocument, ProxyDocument};
 pub use download::Download;
+pub use head::{ArtifactHead, UpstreamHead};
 pub use key::document_key;
 pub use plugin::{
     ArtifactPlan, ArtifactSource, DeclaredArtifact, FetchPlan, ProxyPlugin, RewriteInput,

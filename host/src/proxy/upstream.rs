@@ -46,6 +46,14 @@ impl Answer {
         self.response.headers().get(name)?.to_str().ok()
     }
 
+    /// The content type, `application/octet-stream` when the upstream sent none.
+    pub fn content_type(&self) -> String {
+        self.header("content-type")
+            .filter(|t| !t.is_empty())
+            .unwrap_or("application/octet-stream")
+            .to_string()
+    }
+
     /// Upstream headers worth keeping with a cached document (lower-case names);
     /// framing and connection headers are not.
     pub fn kept_headers(&self) -> Vec<(String, String)> {

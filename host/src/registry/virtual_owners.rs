@@ -26,6 +26,16 @@ pub enum VirtualOwner {
     Group(Arc<GroupConfig>),
 }
 
+impl VirtualOwner {
+    /// The one format the proxy or group serves.
+    pub fn format(&self) -> &str {
+        match self {
+            Self::Proxy(config) => &config.format,
+            Self::Group(config) => &config.format,
+        }
+    }
+}
+
 /// The configured proxies and groups by lower-case name.
 #[derive(Debug, Default)]
 pub struct VirtualOwners {
@@ -65,7 +75,6 @@ pub fn set_up(config: &Config, db: &Db, formats: &[FormatEntry]) -> anyhow::Resu
     if config.proxies.is_empty() && config.groups.is_empty() {
         return Ok(VirtualOwners::default());
     }
-    not_yet_supported(config)?;
     for (name, proxy) in &config.proxies {
         let entry = formats.iter().find(|f| f.name == proxy.format);
         if let Some(entry) = entry
@@ -178,18 +187,6 @@ fn check_members(
             group = %name,
             member = %member,
             "group member does not exist (yet): skipped until it does"
-        );
-    }
-    Ok(())
-}
-
-/// Keys the configuration accepts whose behaviour is not built yet: refused rather than
-/// silently ignored, so that nobody counts on them.
-fn not_yet_supported(config: &Config) -> anyhow::Result<()> {
-    if let Some((name, _)) = config.groups.iter().find(|(_, g)| g.write_to.is_some()) {
-        bail!(
-            "groups.{name}.write_to: writing through a group is not supported yet; publish to \
-             the member itself and remove the key"
         );
     }
     Ok(())
@@ -379,16 +376,17 @@ mod tests {
         assert!(set_up(&config(later), db, &[]).is_ok());
     }
 
+    /// `write_to` names the hosted member that receives the group's writes; requests
+    /// find it in the group's table.
     #[test]
-    fn keys_not_built_yet_are_refused() {
+    fn a_group_may_write_to_a_hosted_member() {
         let t = registry();
-        let db = &t.registry.db;
-        let write_to = "[groups.g]\nformat = \"npm\"\nmembers = [\"acme\"]\nwrite_to = \"acme\"\n";
-        let err = format!("{:#}", set_up(&config(write_to), db, &[]).unwrap_err());
-        assert!(
-            err.contains("groups.g.write_to: writing through a group is not supported yet"),
-            "{err}"
-        );
+        let text = "[groups.g]\nformat = \"npm\"\nmembers = [\"acme\"]\nwrite_to = \"acme\"\n";
+        let found = set_up(&config(text), &t.registry.db, &[]).unwrap();
+        let Some(VirtualOwner::Group(group)) = found.get("G") else {
+            panic!("g is a group");
+        };
+        assert_eq!(group.write_to.as_deref(), Some("acme"));
     }
 
     /// A generic plugin built against contract 0.3.0 has no `proxy` export.

@@ -9,7 +9,10 @@
 //! compares `Docker-Content-Digest`, which Docker Hub does not count against its pull
 //! limits. A manifest's bytes pass through untouched (its digest is its name), and are
 //! never parsed. The catalog is not proxied: upstreams disable it (Docker Hub) or list
-//! far more than the proxy serves.
+//! far more than the proxy serves. The registry's own catalog lists the proxy's cached
+//! repositories as `{proxy}/{repository}` (any package of the proxy: a blob or a manifest
+//! by digest is a version of it), as distribution lists the repositories it holds layers
+//! of.
 
 use wharf_plugin_sdk::upstream::upstream_get;
 use wharf_plugin_sdk::{

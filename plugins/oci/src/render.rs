@@ -158,7 +158,9 @@ fn descriptor(version: &VersionDetail) -> Value {
 }
 
 /// `{"repositories":[…]}`: the readable repositories holding at least one manifest (a
-/// repository with only blobs pushed is not an image yet).
+/// repository with only blobs pushed is not an image yet). A proxy stores each cached
+/// blob as a version of its own, so its repositories are listed once anything of them is
+/// cached, as distribution lists a pull-through cache's.
 fn catalog(input: &IndexInput) -> Response {
     let n = page_size(input);
     let last = input

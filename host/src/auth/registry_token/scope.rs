@@ -1,7 +1,7 @@
 //! The Docker token scope grammar (`repository:owner/name:pull,push`), what a token
 //! grants, and what the caller's permissions let the token endpoint grant.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 
 use rusqlite::Connection;
 
@@ -179,11 +179,15 @@ impl Grant {
 /// segment (unknown owners grant nothing); read access on it grants `pull`, write
 /// access `pull`, `push` and `delete`, each only if asked for. The credential's scope
 /// is applied (a read token never gets `push`). Owners decide, so a repository that
-/// does not exist yet is granted like any other of its owner.
+/// does not exist yet is granted like any other of its owner. `writes_to` maps a
+/// group (lower-case name) to the member its writes go to (`write_to`): write access
+/// on that member grants `push` and `delete` on the group's repositories, whose writes
+/// run as the member's.
 pub fn grant(
     conn: &Connection,
     principal: &Principal,
     requested: &[Requested],
+    writes_to: &HashMap<String, String>,
 ) -> Result<Grant, Error> {
     let mut grant = Grant::default();
     for item in requested {
@@ -194,12 +198,22 @@ pub fn grant(
                 let Some(owner) = owners::by_name(conn, owner_name)? else {
                     continue;
                 };
-                let allowed: &[Action] = match crate::auth::granted_access(conn, principal, &owner)?
+                let mut allowed: &[Action] =
+                    match crate::auth::granted_access(conn, principal, &owner)? {
+                        Access::None => &[],
+                        Access::Read => &[Action::Pull],
+                        Access::Write => &Action::ALL,
+                    };
+                let member = writes_to.get(&owner.name.to_ascii_lowercase());
+                if let Some(member) = member
+                    && let Some(member) = owners::by_name(conn, member)?
+                    && crate::auth::granted_access(conn, principal, &member)? == Access::Write
                 {
-                    Access::None => &[],
-                    Access::Read => &[Action::Pull],
-                    Access::Write => &Action::ALL,
-                };
+                    allowed = match allowed {
+                        [] => &[Action::Push, Action::Delete],
+                        _ => &Action::ALL,
+                    };
+                }
                 let granted: BTreeSet<Action> = actions
                     .iter()
                     .filter(|a| allowed.contains(a))
@@ -316,8 +330,10 @@ mod tests {
             "repository:alice/img:pull,push repository:team/app:pull,push,delete \
              repository:nobody/x:pull registry:catalog:*",
         ]);
-        let granted =
-            |principal: &Principal| db.read_sync(|conn| grant(conn, principal, &asked)).unwrap();
+        let granted = |principal: &Principal| {
+            db.read_sync(|conn| grant(conn, principal, &asked, &HashMap::new()))
+                .unwrap()
+        };
         let expect = |entries: &[(&str, &[Action])], catalog: bool| Grant {
             repositories: entries
                 .iter()
@@ -344,6 +360,30 @@ mod tests {
         assert_eq!(
             granted(&Principal::Anonymous),
             expect(&[("alice/img", &[Pull])], true)
+        );
+
+        // Were team a group whose writes go to alice, her write access there would
+        // grant push and delete on team's repositories (pull stays team's: none).
+        let writes_to = HashMap::from([("team".to_string(), "alice".to_string())]);
+        let through = |principal: &Principal| {
+            db.read_sync(|conn| grant(conn, principal, &asked, &writes_to))
+                .unwrap()
+        };
+        assert_eq!(
+            through(&user(alice, "alice", Scope::Write)),
+            expect(
+                &[("alice/img", &[Pull, Push]), ("team/app", &[Push, Delete])],
+                true
+            )
+        );
+        assert_eq!(
+            through(&user(alice, "alice", Scope::Read)),
+            expect(&[("alice/img", &[Pull])], true),
+            "a read token writes nowhere"
+        );
+        assert_eq!(
+            through(&user(bob, "bob", Scope::Write)),
+            expect(&[("alice/img", &[Pull]), ("team/app", &[Pull])], true)
         );
     }
 }

@@ -5,7 +5,8 @@
 //!   usual at their own mount URL, proxies through the engine), merged by the plugin's
 //!   `group.merge` when its format supports it, else the first member's 200.
 //! - `serve`: the first member that has the bytes (a proxy member fetches them).
-//! - writes: 405 (a group is read-only; `write_to` is not supported yet).
+//! - writes: on a group with `write_to` they never get here (the pipeline made them
+//!   the member's, `pipeline::write_to`); without it, 405: the group is read-only.
 
 use std::sync::Arc;
 
@@ -14,9 +15,10 @@ use axum::body::Body;
 use super::{Context, Done};
 use crate::config::GroupConfig;
 use crate::error::Error;
+use crate::pipeline::authorize::retarget;
 use crate::pipeline::identify::{Owner, owner_named};
 use crate::plugins::PluginFailure;
-use crate::plugins::api::{self, MemberDocument, MergeInput, Operation, PackageRef, Selector};
+use crate::plugins::api::{self, MemberDocument, MergeInput, Operation};
 use crate::proxy::glue::Loaded;
 use crate::registry::index::{self, Rendered};
 use crate::registry::lookup;
@@ -206,29 +208,14 @@ impl Context<'_> {
 /// `op` as it reads on `member`: every package it names belongs to the member.
 fn for_member(op: &Operation, member: &str) -> Operation {
     let mut op = op.clone();
-    let set = |pkg: &mut PackageRef| pkg.owner = member.to_string();
-    match &mut op {
-        Operation::RenderIndex(spec) => {
-            if let Some(pkg) = spec.pkg.as_mut() {
-                set(pkg);
-            }
-        }
-        Operation::Serve(spec) => match &mut spec.selector {
-            Selector::File(f) => set(&mut f.version.pkg),
-            Selector::PackageFile(f) => set(&mut f.pkg),
-            Selector::OwnerFile(f) => f.owner = member.to_string(),
-            Selector::Blob(b) => set(&mut b.pkg),
-            Selector::Tagged(t) => set(&mut t.tag.pkg),
-        },
-        _ => {}
-    }
+    retarget(&mut op, member);
     op
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::plugins::api::{FileRef, IndexSpec, ServeSpec, VersionRef};
+    use crate::plugins::api::{FileRef, IndexSpec, PackageRef, Selector, ServeSpec, VersionRef};
 
     #[test]
     fn a_members_operation_names_the_member() {

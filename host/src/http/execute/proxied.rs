@@ -3,7 +3,9 @@
 //! serve; a miss streams from the one upstream download while it is stored. Documents
 //! (`render-index`, and a tagged serve: a mutable reference) are the engine's cached,
 //! rewritten upstream documents, served like rendered indexes (ETag, 304, gzip).
-//! Writes are refused: a proxy is read-only.
+//! A HEAD of an artifact not stored is answered from the upstream's HEAD, so asking
+//! whether a layer exists does not download it. Writes are refused: a proxy is
+//! read-only.
 
 use axum::body::Body;
 use axum::response::IntoResponse;
@@ -13,7 +15,7 @@ use super::{Context, Done, ReplyBy};
 use crate::error::Error;
 use crate::pipeline::identify::Owner;
 use crate::plugins::api::{self, HashAlgorithm, Operation, Selector};
-use crate::proxy::{ArtifactBody, Download, ProxyOwner, glue::Loaded};
+use crate::proxy::{ArtifactBody, ArtifactHead, Download, ProxyOwner, UpstreamHead, glue::Loaded};
 use crate::registry::{index, lookup, publish};
 
 use super::super::render::rendered;
@@ -83,6 +85,18 @@ impl Context<'_> {
         }
         let plugin = Loaded(&self.entry.plugin);
         let op = Operation::Serve(spec.clone());
+        // A HEAD asks the upstream's HEAD rather than download what it only asks about.
+        if *self.method == Method::HEAD && spec.digest_of.is_none() {
+            let head = self
+                .registry
+                .proxies
+                .artifact_head(proxy, &plugin, &op, request)
+                .await?;
+            return match head {
+                ArtifactHead::Stored(file) => self.serve_file(file, None).await,
+                ArtifactHead::Upstream(head) => Ok(upstream_head(&head)),
+            };
+        }
         let fetched = self
             .registry
             .proxies
@@ -90,8 +104,8 @@ impl Context<'_> {
             .await?;
         let file = match fetched {
             ArtifactBody::Stored(file) => file,
-            // Only a plain GET streams while the download runs: Range, HEAD and digests
-            // are answered from the stored file.
+            // Only a plain GET streams while the download runs: Range and digests (a
+            // HEAD reaches here only for a digest) are answered from the stored file.
             ArtifactBody::Streaming(download)
                 if spec.digest_of.is_none()
                     && *self.method == Method::GET
@@ -121,10 +135,33 @@ fn streaming(download: Download, selector: &Selector) -> Done {
         digest: named.map(|d| format!("{}:{}", publish::algorithm(d.algorithm).as_str(), d.hex)),
         ..reply::Outcome::default()
     };
-    let content_type = HeaderValue::from_str(download.content_type())
+    let (content_type, length) = (download.content_type().to_string(), download.length());
+    let body = Body::from_stream(download.into_stream());
+    described(body, &content_type, length, outcome)
+}
+
+/// A HEAD answered from the upstream's: its type and length, and the digests the
+/// artifact must have for the reply template (the first one the plan states, as the
+/// client's `{digest}`).
+fn upstream_head(head: &UpstreamHead) -> Done {
+    let outcome = reply::Outcome {
+        size: head.length,
+        sha256: head.sha256().map(str::to_string),
+        digest: head
+            .digests
+            .first()
+            .map(|(algorithm, hex)| format!("{}:{hex}", algorithm.as_str())),
+        ..reply::Outcome::default()
+    };
+    described(Body::empty(), &head.content_type, head.length, outcome)
+}
+
+/// A 200 with `body` of `content_type` and `length` (when known), its reply template
+/// applied as to a streamed file.
+fn described(body: Body, content_type: &str, length: Option<u64>, outcome: reply::Outcome) -> Done {
+    let content_type = HeaderValue::from_str(content_type)
         .unwrap_or_else(|_| HeaderValue::from_static("application/octet-stream"));
-    let length = download.length();
-    let mut response = Body::from_stream(download.into_stream()).into_response();
+    let mut response = body.into_response();
     response
         .headers_mut()
         .insert(header::CONTENT_TYPE, content_type);

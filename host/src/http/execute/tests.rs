@@ -218,3 +218,153 @@ async fn issued_tokens_keep_the_callers_scope() {
     let anonymous = t.send(empty(request("PUT", login, None))).await;
     assert_eq!(anonymous.status(), StatusCode::UNAUTHORIZED);
 }
+
+/// Guards writes through a group with `write_to`: they run as the member's (stored
+/// under acme, found through the group and at acme's URL, deleted through the group),
+/// refusals are the member's, and a group without `write_to` answers 405.
+#[tokio::test]
+async fn writes_through_a_group_are_stored_under_its_write_to_member() {
+    let f = crate::pipeline::write_to::tests::fixture();
+    let t = &f.t;
+    let (through, stored) = (
+        "/api/packages/all/generic/tool/1.0/tool.txt",
+        "/api/packages/acme/generic/tool/1.0/tool.txt",
+    );
+    let put = |uri, token: &str| request("PUT", uri, Some(token)).body(Body::from("hello"));
+    assert_eq!(
+        t.send(put(through, &f.alice).unwrap()).await.status(),
+        StatusCode::CREATED
+    );
+    for uri in [stored, through] {
+        let got = t.send(empty(request("GET", uri, None))).await;
+        assert_eq!(got.status(), StatusCode::OK, "{uri}");
+        assert_eq!(TestRegistry::text(got).await, "hello");
+    }
+
+    let refused = t.send(put(through, &f.bob).unwrap()).await;
+    assert_eq!(refused.status(), StatusCode::FORBIDDEN);
+    let why = TestRegistry::text(refused).await;
+    assert!(why.contains("may not write packages of \"acme\""), "{why}");
+
+    let deleted = t
+        .send(empty(request("DELETE", through, Some(&f.alice))))
+        .await;
+    assert_eq!(deleted.status(), StatusCode::NO_CONTENT);
+    let gone = t.send(empty(request("GET", stored, None))).await;
+    assert_eq!(gone.status(), StatusCode::NOT_FOUND);
+
+    // The group holds generic packages only: at another format's mount it finds
+    // nothing, not even what its member has in that format.
+    let jar = "com/example/tool/1.0/tool-1.0.jar";
+    let member_jar = format!("/api/packages/acme/maven/{jar}");
+    let put_jar = request("PUT", &member_jar, Some(&f.alice)).body(Body::from("jar"));
+    assert_eq!(t.send(put_jar.unwrap()).await.status(), StatusCode::CREATED);
+    let elsewhere = format!("/api/packages/all/maven/{jar}");
+    let other_format = t.send(empty(request("GET", &elsewhere, None))).await;
+    assert_eq!(other_format.status(), StatusCode::NOT_FOUND);
+
+    let frozen = "/api/packages/frozen/generic/tool/1.0/tool.txt";
+    let read_only = t.send(put(frozen, &f.admin).unwrap()).await;
+    assert_eq!(read_only.status(), StatusCode::METHOD_NOT_ALLOWED);
+    let why = TestRegistry::text(read_only).await;
+    assert!(why.contains("frozen is a group repository"), "{why}");
+}
+
+/// A registry token for `user`, asked for `repository:<repository>:pull,push`.
+async fn registry_token(t: &TestRegistry, user: &str, repository: &str) -> String {
+    let uri = format!("/v2/token?service=wharf&scope=repository:{repository}:pull,push");
+    let issue = http::Request::get(uri).header(header::AUTHORIZATION, TestRegistry::basic(user));
+    let issued = t.send(empty(issue)).await;
+    assert_eq!(issued.status(), StatusCode::OK);
+    let body: serde_json::Value = serde_json::from_str(&TestRegistry::text(issued).await).unwrap();
+    body["token"]
+        .as_str()
+        .expect("a registry token")
+        .to_string()
+}
+
+/// Guards the plugin's view of a write through a group: an OCI upload session opened at
+/// `/v2/<group>/<repo>` sends the client back to the group's URL, where its chunks,
+/// status and finish reach the member's session; the image is stored as
+/// `<member>/<repo>` and pulled through either name. The registry token is the one a
+/// Docker client asks for, naming the group's repository: the token endpoint grants
+/// `push` there to who may write the member.
+#[tokio::test]
+async fn an_upload_session_opened_through_a_group_continues_there() {
+    let f = crate::pipeline::write_to::tests::fixture();
+    let t = &f.t;
+    let bob = registry_token(t, "bob", "images/app").await;
+    let post = http::Request::post("/v2/images/app/blobs/uploads/")
+        .header(header::AUTHORIZATION, format!("Bearer {bob}"));
+    let refused = t.send(empty(post)).await;
+    assert_eq!(
+        refused.status(),
+        StatusCode::FORBIDDEN,
+        "bob may not write acme"
+    );
+
+    let bearer = format!("Bearer {}", registry_token(t, "alice", "images/app").await);
+    let oci = |method: &str, uri: &str| {
+        http::Request::builder()
+            .method(method)
+            .uri(uri)
+            .header(header::AUTHORIZATION, bearer.clone())
+    };
+    let start = t
+        .send(empty(oci("POST", "/v2/images/app/blobs/uploads/")))
+        .await;
+    assert_eq!(start.status(), StatusCode::ACCEPTED);
+    let location = start.headers()[header::LOCATION].to_str().unwrap();
+    let session = location
+        .strip_prefix("http://wharf.test")
+        .unwrap_or(location)
+        .to_string();
+    assert!(
+        session.starts_with("/v2/images/app/blobs/uploads/"),
+        "{session}"
+    );
+
+    let config = b"{}";
+    let patch = oci("PATCH", &session)
+        .header(header::CONTENT_RANGE, "0-1")
+        .body(Body::from(&config[..]));
+    assert_eq!(t.send(patch.unwrap()).await.status(), StatusCode::ACCEPTED);
+    let status = t.send(empty(oci("GET", &session))).await;
+    assert_eq!(status.status(), StatusCode::NO_CONTENT);
+    assert_eq!(status.headers()["range"], "0-1");
+    let digest = format!("sha256:{}", hex::encode(sha2::Sha256::digest(config)));
+    let finish = t
+        .send(empty(oci("PUT", &format!("{session}?digest={digest}"))))
+        .await;
+    assert_eq!(finish.status(), StatusCode::CREATED);
+
+    let manifest = serde_json::json!({
+        "schemaVersion": 2,
+        "mediaType": "application/vnd.oci.image.manifest.v1+json",
+        "config": {
+            "mediaType": "application/vnd.oci.image.config.v1+json",
+            "digest": digest,
+            "size": config.len(),
+        },
+        "layers": [],
+    })
+    .to_string();
+    let push = oci("PUT", "/v2/images/app/manifests/v1")
+        .header(
+            header::CONTENT_TYPE,
+            "application/vnd.oci.image.manifest.v1+json",
+        )
+        .body(Body::from(manifest.clone()));
+    let pushed = t.send(push.unwrap()).await;
+    assert_eq!(pushed.status(), StatusCode::CREATED);
+    // Anonymous pulls: acme and the group are public.
+    for repository in ["acme/app", "images/app"] {
+        let blob = format!("/v2/{repository}/blobs/{digest}");
+        let blob = t.send(empty(request("GET", &blob, None))).await;
+        assert_eq!(blob.status(), StatusCode::OK, "{repository}");
+        let pulled = format!("/v2/{repository}/manifests/v1");
+        let pulled = t.send(empty(request("GET", &pulled, None))).await;
+        assert_eq!(pulled.status(), StatusCode::OK, "{repository}");
+        assert_eq!(TestRegistry::text(pulled).await, manifest);
+    }
+}
