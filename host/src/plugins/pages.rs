@@ -88,7 +88,7 @@ mod tests {
             .unwrap()
             .expect("a page");
         assert!(
-            page.install.iter().any(|s| s
+            page.setup.iter().any(|s| s
                 .code
                 .contains("http://wharf.test/api/packages/alice/generic/tool/1.0")),
             "{page:?}"

@@ -199,7 +199,7 @@ fn readme(markup: api::Markup, bytes: Vec<u8>) -> Option<Readme> {
         return None;
     }
     let text = String::from_utf8(bytes).ok()?;
-    (!text.trim().is_empty()).then(|| Readme {
+    (!text.trim().is_empty()).then_some(Readme {
         markdown: matches!(markup, api::Markup::Markdown),
         text,
     })

@@ -52,6 +52,10 @@ impl Pages for NoPages {
     }
 }
 
+#[expect(
+    clippy::derivable_impls,
+    reason = "a generated type: the bindings can derive Default for every type or none"
+)]
 impl Default for PackagePage {
     fn default() -> Self {
         Self {
