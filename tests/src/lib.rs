@@ -337,6 +337,12 @@ impl TestServer {
         }
     }
 
+    /// Whether this server keeps its blobs in S3 rather than below its data dir (tests
+    /// that move files of the local blob directory by hand have nothing to move then).
+    pub fn blobs_in_s3(&self) -> bool {
+        self.config.storage.blobs.starts_with("s3://")
+    }
+
     pub fn data_dir(&self) -> &Path {
         &self.config.storage.data_dir
     }
