@@ -369,7 +369,7 @@ fn gzip(content: &[u8]) -> Vec<u8> {
 
 fn new_crate(name: &str, vers: &str) -> Value {
     json!({"name": name, "vers": vers, "deps": [], "features": {}, "authors": [],
-           "description": "d", "license": "MIT", "readme": "# a readme the registry drops"})
+           "description": "d", "license": "MIT", "readme": "# A readme for the page"})
 }
 
 /// The message of cargo's error envelope.
@@ -379,6 +379,41 @@ fn detail(response: reqwest::blocking::Response) -> String {
         .as_str()
         .unwrap_or_else(|| panic!("no errors[].detail in {body}"))
         .to_string()
+}
+
+/// The README cargo sends with a publish is kept as a file of the version and shown
+/// on the crate's page (issue 23), with the registry entry for this owner's index.
+#[test]
+fn a_published_readme_is_shown_on_the_crate_page() {
+    let server = TestServer::builder()
+        .plugin("cargo", "/api/packages/{owner}/cargo", CARGO_WASM)
+        .start();
+    let token = server.user("alice", Scope::Write);
+    let published = client()
+        .put(format!(
+            "{}/api/packages/alice/cargo/api/v1/crates/new",
+            server.url
+        ))
+        .header("authorization", &token)
+        .body(publish_body(&new_crate("paged", "1.0.0"), &gzip(b"crate")))
+        .send()
+        .unwrap();
+    assert_eq!(published.status(), StatusCode::OK);
+    let described = server
+        .registry
+        .describe_package("alice", "cargo", "paged", None, &server.url);
+    let page = tokio::runtime::Runtime::new()
+        .unwrap()
+        .block_on(described)
+        .unwrap()
+        .expect("cargo describes its crates");
+    let readme = page.readme.expect("the README cargo sent");
+    assert_eq!(
+        (readme.markdown, readme.text.as_str()),
+        (true, "# A readme for the page")
+    );
+    let index = format!("sparse+{}/api/packages/alice/cargo/", server.url);
+    assert!(page.setup[0].code.contains(&index), "{:?}", page.setup);
 }
 
 #[test]

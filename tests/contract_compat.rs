@@ -43,7 +43,7 @@ fn plugin_check_reports_the_0_2_track() {
         let text = report.to_string();
         for expected in [
             "contract    0.2.0 (0.2.x, converted to and from the host's at every call; \
-             this host implements wharf:format@0.3.1 and loads 0.3.x and 0.2.x)",
+             this host implements wharf:format@0.3.2 and loads 0.3.x and 0.2.x)",
             "exports     wharf:format/plugin@0.2.0",
             "proxies     no proxy repositories",
         ] {
@@ -87,7 +87,7 @@ fn generic_0_3_0_loads_and_serves_without_the_0_3_1_exports() {
     assert_eq!(report.repositories, Repositories::default());
     let text = report.to_string();
     for expected in [
-        "contract    0.3.0 (this host implements wharf:format@0.3.1 and loads",
+        "contract    0.3.0 (this host implements wharf:format@0.3.2 and loads",
         "exports     wharf:format/plugin@0.3.0",
         "proxies     no proxy repositories (supports-proxy is false or not exported); \
          groups serve each document from their first member that has it",
@@ -103,6 +103,52 @@ fn generic_0_3_0_loads_and_serves_without_the_0_3_1_exports() {
     let plugin = &server.registry.format("generic").unwrap().plugin;
     assert_eq!(plugin.repositories, Repositories::default());
     upload_download_and_delete_on(&server);
+}
+
+/// A 0.3.1 build (generic from f998373, kept in `fixtures/contract-0.3.1`, built as the
+/// 0.2 ones above) exports `proxy` and `group` but not `pages`, which 0.3.2 added: it
+/// loads on the current track, keeps its proxy support and serves, and its packages'
+/// pages have no format-specific part (no failure).
+#[test]
+fn generic_0_3_1_loads_and_serves_without_the_0_3_2_export() {
+    let fixture =
+        PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("fixtures/contract-0.3.1/generic.wasm");
+    let config = Config::default();
+    let runtime = Runtime::new(RuntimeLimits::from_config(&config), &plugin_cache_dir()).unwrap();
+    let report = check::check_with(&runtime, &fixture, &config).unwrap();
+    assert_eq!(report.track, Track::Current);
+    let text = report.to_string();
+    let exports = "exports     wharf:format/plugin@0.3.1, wharf:format/proxy@0.3.1, \
+                   wharf:format/group@0.3.1\n";
+    assert!(text.contains(exports), "{text}");
+    let server = TestServer::builder()
+        .plugin("generic", "/api/packages/{owner}/generic", fixture)
+        .start();
+    assert!(
+        server
+            .registry
+            .format("generic")
+            .unwrap()
+            .plugin
+            .supports_proxy()
+    );
+    upload_download_and_delete_on(&server);
+    let t = &server.admin_token;
+    assert_eq!(
+        put(&server, t, "kept/1.0/a.bin", "bytes").status(),
+        StatusCode::CREATED
+    );
+    let described =
+        tokio::runtime::Runtime::new()
+            .unwrap()
+            .block_on(server.registry.describe_package(
+                "admin",
+                "generic",
+                "kept",
+                None,
+                &server.url,
+            ));
+    assert!(matches!(described, Ok(None)), "{described:?}");
 }
 
 /// Bundled plugins export `proxy` and `group` and say which they implement: generic

@@ -182,6 +182,44 @@ fn service_index_is_public_and_names_every_resource() {
     );
 }
 
+/// The README a nuspec names is kept beside the package at push and shown on the
+/// package's page (issue 23), with the dotnet commands for this feed; a package whose
+/// nuspec names none has no README, and its push is unchanged.
+#[test]
+fn a_pushed_readme_is_shown_on_the_package_page() {
+    let feed = Feed::new();
+    let readme = "<readme>content/readme.txt</readme>";
+    let pushed = feed.push(&nupkg("Wharf.Readme", "1.0.0", readme));
+    assert_eq!(pushed.0, StatusCode::CREATED, "{pushed:?}");
+    assert_eq!(
+        feed.push(&nupkg("Wharf.Plain", "1.0.0", "")).0,
+        StatusCode::CREATED
+    );
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    let page = |id: &str| {
+        let registry = &feed.server.registry;
+        let described = registry.describe_package("alice", "nuget", id, None, &feed.server.url);
+        runtime
+            .block_on(described)
+            .unwrap()
+            .expect("NuGet describes its packages")
+    };
+    let with_readme = page("wharf.readme");
+    let text = with_readme.readme.expect("the README the nuspec names");
+    assert_eq!(
+        (text.markdown, text.text.as_str()),
+        (true, "Wharf.Readme 1.0.0")
+    );
+    let install = &with_readme.install[0].code;
+    assert_eq!(install, "dotnet add package Wharf.Readme --version 1.0.0");
+    assert!(
+        with_readme.setup[0]
+            .code
+            .contains(&format!("{}/index.json", feed.base))
+    );
+    assert_eq!(page("Wharf.Plain").readme, None);
+}
+
 #[test]
 fn pushes_are_checked_and_refusals_store_nothing() {
     let feed = Feed::new();

@@ -51,6 +51,45 @@ fn assert_fails_then_recovers(server: &TestServer, format: &str) {
     );
 }
 
+/// A package page's plugin part fails like any call when its plugin traps, spins or
+/// runs out of memory: `describe_package` answers a plugin failure the page shows as
+/// "not available" (issue 23), and the plugin still serves the next request.
+#[test]
+fn a_misbehaving_pages_plugin_fails_the_description_only() {
+    use wharf::db::{owners, packages};
+    let server = server();
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    for format in ["trap", "spin", "hog"] {
+        // The fixtures take no uploads: the package is stored directly.
+        server
+            .registry
+            .db
+            .write_sync(|tx| {
+                let admin = owners::by_name(tx, "admin")?.expect("the admin exists");
+                let package = packages::ensure(tx, admin.id, format, "paged")?;
+                packages::insert_version(tx, package, "1.0", "{}", None).map(|_| ())
+            })
+            .unwrap();
+        let described = runtime.block_on(server.registry.describe_package(
+            "admin",
+            format,
+            "paged",
+            None,
+            &server.url,
+        ));
+        assert!(
+            matches!(
+                described,
+                Err(wharf::error::Error::Plugin(
+                    wharf::plugins::PluginFailure::Crashed { .. }
+                ))
+            ),
+            "{format}: {described:?}"
+        );
+        assert_eq!(get(&server, format, "/ok"), (StatusCode::OK, "ok".into()));
+    }
+}
+
 #[test]
 fn a_trapping_plugin_fails_one_request() {
     let server = server();

@@ -3,6 +3,7 @@
 //! starting with `/sleep` and in `parse-upload` (`PUT /upload`), answers `GET /ok` with `ok`
 //! (to show the format still works afterwards), answers `GET /ambient` with what the
 //! guest sees of the clock and of its random source, and has no uploads or indexes.
+//! Its `pages.describe` misbehaves for every package (a page must survive that).
 //!
 //! Below `/sessions/{pkg}` it maps requests to the host's upload sessions, the way an
 //! OCI-like format would (`tests/upload_sessions.rs`): `POST` starts one (or, with
@@ -153,6 +154,8 @@ macro_rules! misbehaving_plugin {
             format!("{now} {keyed}")
         }
 
-        wharf_plugin_sdk::export!($ty);
+        wharf_plugin_sdk::impl_pages!($ty, |_input| misbehave());
+
+        wharf_plugin_sdk::export!($ty with Pages);
     };
 }

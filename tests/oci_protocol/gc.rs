@@ -169,6 +169,9 @@ fn collection_racing_pushes_of_the_same_bytes_loses_nothing() {
 #[test]
 fn the_trash_is_settled_at_startup() {
     let mut oci = Registry::start();
+    if oci.server.blobs_in_s3() {
+        return; // it moves files of the local blob directory by hand
+    }
     let (_, manifest) = oci.push_image("alice/app", "v1", b"kept layer");
     let hex = manifest.trim_start_matches("sha256:");
     let blobs = oci.server.data_dir().join("blobs").join("sha256");
@@ -210,6 +213,9 @@ fn a_blob_used_again_within_its_grace_stays() {
 #[test]
 fn files_no_row_records_go_after_the_grace_and_nothing_else_does() {
     let oci = Registry::start();
+    if oci.server.blobs_in_s3() {
+        return; // it moves files of the local blob directory by hand
+    }
     let (kept_manifest, kept) = oci.push_image("alice/app", "v1", b"kept layer");
     oci.server.break_blob_commits(true);
     let lost = b"a layer whose commit failed".to_vec();

@@ -17,6 +17,7 @@ use wharf::db::tokens::{self, Scope};
 pub use reqwest::StatusCode;
 pub use reqwest::blocking::Client;
 
+pub mod browser;
 pub mod counting_proxy;
 pub mod distribution;
 pub mod npm;
@@ -334,6 +335,12 @@ impl TestServer {
         if let Some(thread) = self.thread.take() {
             let _ = thread.join();
         }
+    }
+
+    /// Whether this server keeps its blobs in S3 rather than below its data dir (tests
+    /// that move files of the local blob directory by hand have nothing to move then).
+    pub fn blobs_in_s3(&self) -> bool {
+        self.config.storage.blobs.starts_with("s3://")
     }
 
     pub fn data_dir(&self) -> &Path {

@@ -155,19 +155,24 @@ from moto.server import main
 main(sys.argv[1:])
 "#;
 
-/// With `WHARF_TEST_BLOBS=s3`: the endpoint of the S3 server every test server of this
-/// process keeps its blobs in (started on first use).
+/// The module whose tests run with blobs in S3: `tests/on_s3.rs` includes test files a
+/// second time below it, so plain `cargo test` runs them on both backends.
+pub const ON_S3_MODULE: &str = "on_s3::";
+
+/// The endpoint of the S3 server every test server of this process keeps its blobs in
+/// (started on first use), for a test below [`ON_S3_MODULE`] (libtest names each test's
+/// thread after its path) or for every test with `WHARF_TEST_BLOBS=s3`. Without moto,
+/// outside CI, such a test runs on disk with the reason printed once.
 pub fn shared_endpoint() -> Option<String> {
-    if std::env::var("WHARF_TEST_BLOBS").ok()?.as_str() != "s3" {
+    let on_s3 = std::thread::current()
+        .name()
+        .is_some_and(|name| name.starts_with(ON_S3_MODULE));
+    if !on_s3 && std::env::var("WHARF_TEST_BLOBS").ok()?.as_str() != "s3" {
         return None;
     }
     static SHARED: OnceLock<Option<Moto>> = OnceLock::new();
-    let moto = SHARED.get_or_init(Moto::start).as_ref();
-    Some(
-        moto.expect("WHARF_TEST_BLOBS=s3 needs moto_server (see tests/src/s3.rs)")
-            .endpoint
-            .clone(),
-    )
+    let moto = SHARED.get_or_init(Moto::start).as_ref()?;
+    Some(moto.endpoint.clone())
 }
 
 /// Points `config`'s blobs at the S3 server `endpoint`, below a prefix no other test

@@ -21,6 +21,7 @@ mod sql;
 mod sqlite;
 pub mod tokens;
 pub mod virtual_owners;
+pub mod web_sessions;
 
 pub use postgres::ScratchDatabase;
 pub use sql::{Column, Conn, DbError, FromColumn, Param, Row, Session, Tx, Value};

@@ -145,7 +145,7 @@ impl Envelope {
 }
 
 /// Status, protocol code and client message for an error.
-fn classify(error: &Error) -> (StatusCode, &str, String) {
+pub(super) fn classify(error: &Error) -> (StatusCode, &str, String) {
     match error {
         Error::BadRequest(m) => (StatusCode::BAD_REQUEST, "", m.clone()),
         Error::Unauthorized(m) => (StatusCode::UNAUTHORIZED, "", m.clone()),

@@ -2,6 +2,7 @@
 //!
 //! - `/api/v1/packages/…`: the management API (JSON, any format).
 //! - `/api/v1/users/{username}/tokens…`, `/api/v1/admin/users`: accounts, Gitea's shapes.
+//! - `/` and `/-/…`: the web UI for people in a browser (`ui`).
 //! - `/healthz`, `/readyz`, `/metrics`: for operators' probes and scrapers (no format
 //!   may mount over them; `config::RESERVED_PATHS`).
 //! - everything else: a format's mount (`/api/packages/{owner}/{format}/…`, `/v2/…`),
@@ -23,6 +24,7 @@ mod render;
 mod reply;
 mod sessions;
 mod token;
+mod ui;
 mod upload;
 mod users;
 
@@ -69,6 +71,7 @@ pub fn router(registry: Arc<Registry>) -> Router {
             axum::routing::delete(users::delete_token),
         )
         .route("/api/v1/admin/users", get(users::admin_list_users))
+        .merge(ui::routes())
         .fallback(format::dispatch)
         .layer(middleware::from_fn_with_state(
             registry.clone(),

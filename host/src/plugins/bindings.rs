@@ -5,13 +5,14 @@
 //!
 //! The bindings are of the world `format-full` (every optional interface), but a
 //! component is bound through [`FormatPre`], which needs only the `plugin` export:
-//! `proxy` and `group` (since 0.3.1) are looked up when present and left out when not,
-//! so components of the world `format` and of 0.3.0 keep loading.
+//! `proxy` and `group` (since 0.3.1) and `pages` (since 0.3.2) are looked up when
+//! present and left out when not, so components of the world `format`, of 0.3.0 and
+//! of 0.3.1 keep loading.
 
 use wasmtime::AsContextMut;
 use wasmtime::component::{Instance, InstancePre};
 
-use exports::wharf::format::{group, plugin, proxy};
+use exports::wharf::format::{group, pages, plugin, proxy};
 
 wasmtime::component::bindgen!({
     path: "../wit",
@@ -43,6 +44,7 @@ pub struct FormatPre<T: 'static> {
 struct Optional {
     proxy: Option<proxy::GuestIndices>,
     group: Option<group::GuestIndices>,
+    pages: Option<pages::GuestIndices>,
 }
 
 impl<T: 'static> Clone for FormatPre<T> {
@@ -73,9 +75,17 @@ impl<T: 'static> FormatPre<T> {
             true => Some(group::GuestIndices::new(&instance_pre)?),
             false => None,
         };
+        let pages = match exports("pages") {
+            true => Some(pages::GuestIndices::new(&instance_pre)?),
+            false => None,
+        };
         Ok(Self {
             plugin: plugin::GuestIndices::new(&instance_pre)?,
-            optional: Optional { proxy, group },
+            optional: Optional {
+                proxy,
+                group,
+                pages,
+            },
             instance_pre,
         })
     }
@@ -143,6 +153,17 @@ impl Format {
         store: impl AsContextMut,
     ) -> wasmtime::Result<Option<group::Guest>> {
         let Some(indices) = &self.optional.group else {
+            return Ok(None);
+        };
+        indices.load(store, &self.instance).map(Some)
+    }
+
+    /// The `pages` export, `None` when the component has none.
+    pub fn wharf_format_pages(
+        &self,
+        store: impl AsContextMut,
+    ) -> wasmtime::Result<Option<pages::Guest>> {
+        let Some(indices) = &self.optional.pages else {
             return Ok(None);
         };
         indices.load(store, &self.instance).map(Some)

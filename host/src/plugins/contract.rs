@@ -20,7 +20,7 @@ use wasmtime::Engine;
 use wasmtime::component::Component;
 
 /// The contract this host implements.
-pub const CONTRACT: &str = "0.3.1";
+pub const CONTRACT: &str = "0.3.2";
 
 /// The WIT package of the contract, as interface names spell it.
 const PACKAGE: &str = "wharf:format/";
@@ -267,7 +267,7 @@ mod tests {
         let older = interfaces(&["wharf:format/host@0.1.0"], &["wharf:format/plugin@0.1.0"]);
         let err = older.check().unwrap_err().to_string();
         assert!(err.contains("wharf:format@0.1.0"), "{err}");
-        assert!(err.contains("implements wharf:format@0.3.1"), "{err}");
+        assert!(err.contains("implements wharf:format@0.3.2"), "{err}");
         assert!(err.contains("loads 0.3.x and 0.2.x"), "{err}");
         assert!(err.contains("against a 0.3.x contract"), "{err}");
 

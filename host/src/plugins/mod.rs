@@ -13,6 +13,7 @@ pub mod check;
 mod compat;
 pub mod contract;
 mod host_impl;
+mod pages;
 mod repositories;
 mod runtime;
 pub mod settings;
@@ -33,6 +34,10 @@ pub use runtime::{Prepared, Runtime, RuntimeLimits};
 /// The contract's types, as the host uses them.
 pub mod api {
     pub use super::bindings::exports::wharf::format::group::{MemberDocument, MergeInput};
+    pub use super::bindings::exports::wharf::format::pages::{
+        Field, FieldValue, Markup, PackagePage, PageInput, ReadmeFile, ReadmeSource, ReadmeText,
+        Snippet,
+    };
     pub use super::bindings::exports::wharf::format::plugin::{
         BearerChallenge, BlobRef, BlobReference, ByteRange, Challenge, DeleteTarget, Descriptor,
         ErrorStyle, FileInfo, FileSource, IndexInput, IndexSpec, IntegerRange, ListingSpec,

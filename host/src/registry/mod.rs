@@ -4,6 +4,7 @@
 pub mod accounts;
 pub mod backup;
 pub mod bootstrap;
+pub mod browse;
 pub mod cache;
 pub mod catalog;
 pub mod delete;
@@ -14,6 +15,7 @@ pub mod incoming;
 pub mod index;
 pub mod lookup;
 pub mod mount;
+pub mod presentation;
 pub mod publish;
 pub mod sessions;
 #[cfg(test)]
@@ -121,8 +123,12 @@ pub fn open_db(config: &Config) -> anyhow::Result<Db> {
     std::fs::create_dir_all(dir)
         .with_context(|| format!("cannot create data dir {}", dir.display()))?;
     let storage = &config.storage;
-    Db::connect(&storage.database, storage.database_pool, &dir.join("wharf.db"))
-        .with_context(|| format!("cannot open the database ({})", database_name(config)))
+    Db::connect(
+        &storage.database,
+        storage.database_pool,
+        &dir.join("wharf.db"),
+    )
+    .with_context(|| format!("cannot open the database ({})", database_name(config)))
 }
 
 /// The database for messages: the SQLite file's directory, or the PostgreSQL URL

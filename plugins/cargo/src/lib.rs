@@ -2,8 +2,9 @@
 //! `yank`, `owner` and `search`, on Gitea's paths (`/api/packages/{owner}/cargo`, index
 //! URL `sparse+{that}/`).
 //!
-//! A crate version is stored with its `.crate` as the only (lead) file, the index entry
-//! and descriptive fields as metadata, and its yank state as the `yanked` property.
+//! A crate version is stored with its `.crate` as the lead file (and the README cargo
+//! sent, for its page, as a file `README` beside it), the index entry and descriptive
+//! fields as metadata, and its yank state as the `yanked` property.
 //! Index files are rendered from the database and cached by the host until the crate
 //! changes. Tokens are Wharf tokens, which cargo sends as they are.
 //!
@@ -14,6 +15,7 @@ mod body;
 mod group;
 mod metadata;
 mod names;
+mod pages;
 mod proxy;
 mod publish;
 mod render;
@@ -71,7 +73,9 @@ wharf_plugin_sdk::impl_proxy!(
 
 wharf_plugin_sdk::impl_group!(Cargo, group::merge);
 
-wharf_plugin_sdk::export!(Cargo with Proxy, Group);
+wharf_plugin_sdk::impl_pages!(Cargo, pages::describe);
+
+wharf_plugin_sdk::export!(Cargo with Proxy, Group, Pages);
 
 #[cfg(test)]
 mod tests {

@@ -1,7 +1,8 @@
 //! The JSON cargo publishes (the web API's "new crate" document) and what Wharf keeps of
 //! it as a version's metadata: the index entry without its checksum and yank state
 //! (those come from the stored file and the `yanked` property), plus the descriptive
-//! fields search and the management API show. The readme is not kept.
+//! fields search and the management API show. The readme is kept as a file of the
+//! version, not in the metadata every index rendering reads (`pages`).
 
 use std::collections::BTreeMap;
 
@@ -19,7 +20,7 @@ const CRATES_IO_SPARSE: &str = "sparse+https://index.crates.io/";
 pub type Features = BTreeMap<String, Vec<String>>;
 
 /// The publish document, as cargo sends it (fields Wharf does not use are skipped
-/// while parsing, the readme among them).
+/// while parsing).
 #[derive(Debug, Deserialize)]
 pub struct NewCrate {
     pub name: String,
@@ -33,6 +34,8 @@ pub struct NewCrate {
     pub description: Option<String>,
     pub documentation: Option<String>,
     pub homepage: Option<String>,
+    /// The README's text, which `publish` keeps as a file of the version.
+    pub readme: Option<String>,
     pub readme_file: Option<String>,
     #[serde(default)]
     pub keywords: Vec<String>,

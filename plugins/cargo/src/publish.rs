@@ -35,7 +35,7 @@ pub fn publish(
     })?;
     body::check_gzip(&upload.read(layout.krate.offset, 2))?;
     let json = UploadReader::range(upload, layout.json.offset, layout.json.length);
-    let new: NewCrate = serde_json::from_reader(BufReader::new(json))
+    let mut new: NewCrate = serde_json::from_reader(BufReader::new(json))
         .map_err(|e| PluginError::bad_request(format!("malformed publish JSON: {e}")))?;
     names::validate(&new.name)?;
     let version = names::version(&new.vers)?;
@@ -46,6 +46,7 @@ pub fn publish(
     };
     check_new_version(&stored_versions(&pkg), &new.name, &version)?;
     let own_index = format!("sparse+{}/", request.base_url);
+    let readme = crate::pages::readme_file(new.readme.take());
     let metadata = VersionMetadata::from_publish(new, &version, &own_index)?;
     let version = version.to_string();
     let file = PlanFile {
@@ -65,7 +66,7 @@ pub fn publish(
             version,
             mode: VersionMode::Create,
             metadata,
-            files: vec![file],
+            files: std::iter::once(file).chain(readme).collect(),
             tags: Vec::new(),
             properties: vec![(YANKED.into(), "false".into())],
         }],

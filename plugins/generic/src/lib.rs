@@ -9,6 +9,10 @@
 //! out as `{name}/{version}/{file}`), with no digest to check: the format has no
 //! metadata that would state one. There are no documents, so nothing to rewrite or
 //! merge: a group serves each file from its first member that has it.
+//!
+//! Pages (`pages.rs`): curl commands, and a README the publisher uploaded as a file.
+
+mod pages;
 
 use wharf_plugin_sdk::upstream::upstream_get;
 use wharf_plugin_sdk::{
@@ -116,7 +120,9 @@ impl Proxy for Generic {
     }
 }
 
-wharf_plugin_sdk::export!(Generic with Proxy);
+wharf_plugin_sdk::impl_pages!(Generic, pages::describe);
+
+wharf_plugin_sdk::export!(Generic with Proxy, Pages);
 
 fn method_not_allowed() -> PluginError {
     PluginError::new(405, "method not allowed")

@@ -12,6 +12,7 @@
 mod checksum;
 mod group;
 mod metadata;
+mod pages;
 mod path;
 mod pom;
 mod proxy;
@@ -70,4 +71,6 @@ wharf_plugin_sdk::impl_proxy!(
 // `group.rs`).
 wharf_plugin_sdk::impl_group!(Maven, |input| group::merge(&input));
 
-wharf_plugin_sdk::export!(Maven with Proxy, Group);
+wharf_plugin_sdk::impl_pages!(Maven, pages::describe);
+
+wharf_plugin_sdk::export!(Maven with Proxy, Group, Pages);

@@ -3,11 +3,13 @@
 //!
 //! Packages are stored one version per publish, with the tarball as the version's only
 //! (lead) file and the version's manifest as its metadata. Packuments are rendered from
-//! the database on demand and cached by the host until the package changes.
+//! the database on demand and cached by the host until the package changes. Package
+//! pages (`pages.rs`) show the `.npmrc` setup, the install command and the README.
 
 mod group;
 mod integrity;
 mod names;
+mod pages;
 mod proxy;
 mod publish;
 mod render;
@@ -68,4 +70,6 @@ wharf_plugin_sdk::impl_proxy!(
 
 wharf_plugin_sdk::impl_group!(Npm, group::merge);
 
-wharf_plugin_sdk::export!(Npm with Proxy, Group);
+wharf_plugin_sdk::impl_pages!(Npm, pages::describe);
+
+wharf_plugin_sdk::export!(Npm with Proxy, Group, Pages);

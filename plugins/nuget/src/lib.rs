@@ -5,7 +5,8 @@
 //!
 //! A package is a NuGet id (case-insensitive), a version its normalized version. The
 //! `.nupkg` is the lead file; the nuspec is extracted from it on push, by ranged reads
-//! of the stored upload, and kept beside it. Every feed document is rendered from the
+//! of the stored upload, and kept beside it, as is the README it names (for the
+//! package's page, `pages.rs`). Every feed document is rendered from the
 //! database, so it always lists exactly the stored versions.
 //!
 //! Proxies of another v3 feed are [`proxy`]'s, groups [`group`]'s (issue 21).
@@ -15,6 +16,7 @@ mod metadata;
 mod nupkg;
 mod nuspec;
 mod odata;
+mod pages;
 mod proxy;
 mod registration;
 mod render;
@@ -72,7 +74,9 @@ wharf_plugin_sdk::impl_proxy!(
 
 wharf_plugin_sdk::impl_group!(NuGet, group::merge);
 
-wharf_plugin_sdk::export!(NuGet with Proxy, Group);
+wharf_plugin_sdk::impl_pages!(NuGet, pages::describe);
+
+wharf_plugin_sdk::export!(NuGet with Proxy, Group, Pages);
 
 #[cfg(test)]
 mod tests {

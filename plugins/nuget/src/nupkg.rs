@@ -28,6 +28,41 @@ pub fn read_nuspec<R: Read + Seek>(reader: R) -> Result<Vec<u8>, PluginError> {
     Ok(bytes)
 }
 
+/// Bounds on the README a push keeps: what the host shows at most.
+const README_LIMITS: Limits = Limits {
+    entry: 1 << 20,
+    ..LIMITS
+};
+
+/// The README at `path` inside the nupkg (the nuspec's `<readme>`), when there is
+/// exactly one such entry within the bounds. A README is for the package's page only,
+/// so one that cannot be read leaves the page without it rather than failing the push.
+pub fn read_readme<R: Read + Seek>(reader: R, path: &str) -> Option<Vec<u8>> {
+    let wanted_path = normalized(path.as_bytes());
+    if wanted_path.is_empty() {
+        return None;
+    }
+    let matches = |name: &[u8]| normalized(name).eq_ignore_ascii_case(&wanted_path);
+    let wanted = Wanted {
+        archive: "package",
+        entry: "readme",
+        matches: &matches,
+    };
+    archive::read_entry(reader, &wanted, &README_LIMITS)
+        .ok()
+        .map(|(_, bytes)| bytes)
+}
+
+/// A path inside the package with `/` separators and no leading `./` or `/`.
+fn normalized(path: &[u8]) -> Vec<u8> {
+    let path: Vec<u8> = path
+        .iter()
+        .map(|&b| if b == b'\\' { b'/' } else { b })
+        .collect();
+    let trimmed = path.strip_prefix(b"./").unwrap_or(&path);
+    trimmed.strip_prefix(b"/").unwrap_or(trimmed).to_vec()
+}
+
 /// Some Windows tools write `\` as the separator, so it counts as one too.
 fn is_root_nuspec(name: &[u8]) -> bool {
     const EXTENSION: &[u8] = b".nuspec";
@@ -70,6 +105,21 @@ pub(crate) mod tests {
         let err = read(bytes).unwrap_err();
         assert_eq!(err.status, 400);
         assert!(err.message.contains(expected), "{}", err.message);
+    }
+
+    #[test]
+    fn the_readme_the_nuspec_names_is_read_when_it_can_be() {
+        let nupkg = zip(&[
+            ("Lib.nuspec", b"<package/>"),
+            ("docs\\README.md", b"# Lib"),
+            ("big.md", &[b'x'; (1 << 20) + 1]),
+        ]);
+        let readme = |path: &str| read_readme(Cursor::new(nupkg.clone()), path);
+        assert_eq!(readme("docs/readme.md").as_deref(), Some(&b"# Lib"[..]));
+        assert_eq!(readme("./docs\\README.md").as_deref(), Some(&b"# Lib"[..]));
+        assert_eq!(readme("missing.md"), None);
+        assert_eq!(readme("big.md"), None, "larger than a page shows");
+        assert_eq!(readme(""), None);
     }
 
     #[test]

@@ -31,10 +31,14 @@ pub fn parse(
     body: &Upload,
 ) -> Result<PublishPlan, PluginError> {
     let content_type = request.header("content-type").unwrap_or_default();
-    let (nuspec, nuspec_bytes, source) = read_push(body, content_type)?;
+    let (nuspec, nuspec_bytes, source, range) = read_push(body, content_type)?;
     let owner = &spec.pkg.owner;
     match params::text(&spec.params, param::KIND) {
-        PACKAGE => package_plan(owner, &nuspec, nuspec_bytes, source),
+        PACKAGE => {
+            let package = UploadReader::range(body, range.offset, range.length);
+            let readme = nupkg::read_readme(package, &nuspec.metadata.readme);
+            package_plan(owner, &nuspec, nuspec_bytes, source, readme)
+        }
         SYMBOLS => {
             let plan = symbols_plan(owner, &nuspec, source)?;
             require_version(&plan)?;
@@ -50,7 +54,7 @@ pub fn parse(
 fn read_push<B: UploadBody + ?Sized>(
     body: &B,
     content_type: &str,
-) -> Result<(Nuspec, Vec<u8>, FileSource), PluginError> {
+) -> Result<(Nuspec, Vec<u8>, FileSource, ByteRange), PluginError> {
     let (range, source) = match multipart::boundary(content_type)? {
         Some(boundary) => {
             let part = multipart::find_part(body, &boundary, PACKAGE_PART)?;
@@ -67,15 +71,17 @@ fn read_push<B: UploadBody + ?Sized>(
     let reader = UploadReader::range(body, range.offset, range.length);
     let nuspec_bytes = nupkg::read_nuspec(reader)?;
     let nuspec = nuspec::parse(&nuspec_bytes)?;
-    Ok((nuspec, nuspec_bytes, source))
+    Ok((nuspec, nuspec_bytes, source, range))
 }
 
-/// A new version: the nupkg, and its nuspec beside it for clients that fetch it alone.
+/// A new version: the nupkg, and its nuspec beside it for clients that fetch it alone,
+/// and the README the nuspec names, for the package's page.
 fn package_plan(
     owner: &str,
     nuspec: &Nuspec,
     nuspec_bytes: Vec<u8>,
     source: FileSource,
+    readme: Option<Vec<u8>>,
 ) -> Result<PublishPlan, PluginError> {
     if nuspec.metadata.is_symbols_package() {
         return Err(PluginError::bad_request(
@@ -83,7 +89,7 @@ fn package_plan(
         ));
     }
     let id = id_lower(nuspec);
-    let files = vec![
+    let mut files = vec![
         file(
             format!("{id}.{}.nupkg", version_lower(nuspec)),
             source,
@@ -97,6 +103,10 @@ fn package_plan(
             false,
         ),
     ];
+    if let Some(readme) = readme {
+        let (name, source) = (crate::pages::README_FILE.into(), FileSource::Inline(readme));
+        files.push(file(name, source, "text/markdown; charset=utf-8", false));
+    }
     Ok(plan(
         owner,
         nuspec,
@@ -227,7 +237,7 @@ mod tests {
     }
 
     fn pushed(body: &[u8], content_type: &str) -> Result<(Nuspec, Vec<u8>), PluginError> {
-        read_push(body, content_type).map(|(nuspec, bytes, _)| (nuspec, bytes))
+        read_push(body, content_type).map(|(nuspec, bytes, _, _)| (nuspec, bytes))
     }
 
     #[test]
@@ -254,7 +264,7 @@ mod tests {
     fn a_push_creates_the_version_with_its_nupkg_and_nuspec() {
         let xml = nuspec_xml("");
         let nuspec = nuspec::parse(xml.as_bytes()).unwrap();
-        let plan = package_plan("alice", &nuspec, xml.clone().into_bytes(), slice()).unwrap();
+        let plan = package_plan("alice", &nuspec, xml.clone().into_bytes(), slice(), None).unwrap();
         assert_eq!(plan.pkg.owner, "alice");
         assert_eq!(plan.pkg.name, "Contoso.Lib");
         assert_eq!((plan.reply.status, plan.reply.body.len()), (0, 0));
@@ -290,9 +300,22 @@ mod tests {
     }
 
     #[test]
+    fn a_push_keeps_the_readme_beside_the_package() {
+        let xml = nuspec_xml("");
+        let nuspec = nuspec::parse(xml.as_bytes()).unwrap();
+        let readme = Some(b"# Lib".to_vec());
+        let plan = package_plan("alice", &nuspec, Vec::new(), slice(), readme).unwrap();
+        let [_, _, readme] = &plan.versions[0].files[..] else {
+            panic!("nupkg, nuspec and readme expected");
+        };
+        assert_eq!(readme.name, crate::pages::README_FILE);
+        assert!(!readme.lead && matches!(&readme.source, FileSource::Inline(b) if b == b"# Lib"));
+    }
+
+    #[test]
     fn a_symbol_package_is_refused_as_a_package() {
         let nuspec = nuspec::parse(nuspec_xml(SYMBOLS_TYPE).as_bytes()).unwrap();
-        let err = package_plan("alice", &nuspec, Vec::new(), FileSource::Whole).unwrap_err();
+        let err = package_plan("alice", &nuspec, Vec::new(), FileSource::Whole, None).unwrap_err();
         assert_eq!(err.status, 400);
         assert!(
             err.message.contains("symbol package endpoint"),

@@ -15,6 +15,7 @@ mod group;
 mod listing;
 mod manifest;
 mod names;
+mod pages;
 mod proxy;
 mod render;
 mod routes;
@@ -88,7 +89,9 @@ wharf_plugin_sdk::impl_proxy!(
 
 wharf_plugin_sdk::impl_group!(Oci, |input| group::merge(&input));
 
-wharf_plugin_sdk::export!(Oci with Proxy, Group);
+wharf_plugin_sdk::impl_pages!(Oci, pages::describe);
+
+wharf_plugin_sdk::export!(Oci with Proxy, Group, Pages);
 
 #[cfg(test)]
 mod tests {

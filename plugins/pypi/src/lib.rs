@@ -14,6 +14,7 @@ mod group;
 mod html;
 mod metadata;
 mod names;
+mod pages;
 mod proxy;
 mod routes;
 mod simple;
@@ -67,4 +68,6 @@ wharf_plugin_sdk::impl_proxy!(
 // dependency-confusion guard (see `group.rs`).
 wharf_plugin_sdk::impl_group!(PyPi, |input| group::merge(&input));
 
-wharf_plugin_sdk::export!(PyPi with Proxy, Group);
+wharf_plugin_sdk::impl_pages!(PyPi, pages::describe);
+
+wharf_plugin_sdk::export!(PyPi with Proxy, Group, Pages);

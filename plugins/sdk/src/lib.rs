@@ -13,6 +13,7 @@ mod digest;
 pub mod json;
 pub mod members;
 pub mod multipart;
+pub mod pages;
 pub mod params;
 pub mod reply;
 pub mod settings;
@@ -40,6 +41,10 @@ pub mod bindings {
 }
 
 pub use bindings::exports::wharf::format::group::{Guest as Group, MemberDocument, MergeInput};
+pub use bindings::exports::wharf::format::pages::{
+    Field, FieldValue, Guest as Pages, Markup, PackagePage, PageInput, ReadmeFile, ReadmeSource,
+    ReadmeText, Snippet,
+};
 pub use bindings::exports::wharf::format::plugin::{
     BearerChallenge, BlobRef, BlobReference, ByteRange, Challenge, DeleteTarget, Descriptor,
     ErrorStyle, FileInfo, FileSource, Guest as Plugin, IndexInput, IndexSpec, IntegerRange,
@@ -57,19 +62,20 @@ pub use bindings::wharf::format::types::{
     Access, Digest, FileRef, HashAlgorithm, Method, PackageRef, PluginError, Request, Response,
     SettingValue, VersionRef,
 };
+pub use pages::NoPages;
 
 /// The contract version this SDK was generated from; report it in [`Descriptor::contract`].
-pub const CONTRACT_VERSION: &str = "0.3.1";
+pub const CONTRACT_VERSION: &str = "0.3.2";
 
 /// Exports a type implementing [`Plugin`] as the component's `wharf:format/plugin`, and
-/// the optional interfaces it implements: `export!(Npm)` for a format without proxy and
-/// group repositories, `export!(Npm with Proxy)` or `export!(Npm with Proxy, Group)`
-/// for one whose type also implements [`Proxy`] (and [`Group`]), by hand or with
-/// [`impl_proxy!`] and [`impl_group!`]. An interface the type does not implement is
-/// exported answering "not supported", which is how the host tells (`supports-proxy`,
-/// `supports-groups`).
+/// the optional interfaces it implements: `export!(Npm)` for a format with none of
+/// them, `export!(Npm with Proxy, Group, Pages)` (any of the three, in any order) for
+/// one whose type also implements [`Proxy`], [`Group`] and [`Pages`], by hand or with
+/// [`impl_proxy!`], [`impl_group!`] and [`impl_pages!`]. An interface the type does not
+/// implement is exported answering "not supported", which is how the host tells
+/// (`supports-proxy`, `supports-groups`, `supports-pages`).
 ///
-/// Only for WebAssembly: the export symbols' names (`wharf:format/plugin@0.3.1#…`) are
+/// Only for WebAssembly: the export symbols' names (`wharf:format/plugin@0.3.2#…`) are
 /// not valid in a native shared library, and native builds exist only to run unit
 /// tests, which call the trait functions directly. So a plugin crate can be a
 /// `cdylib` (what `cargo build --target wasm32-wasip2` turns into a component) and
@@ -77,18 +83,28 @@ pub const CONTRACT_VERSION: &str = "0.3.1";
 #[macro_export]
 macro_rules! export {
     ($ty:ident) => {
-        $crate::export!(@with $ty; $crate::NoProxy; $crate::NoGroup);
+        $crate::export!(@with $ty; $crate::NoProxy; $crate::NoGroup; $crate::NoPages);
     };
-    ($ty:ident with Proxy) => {
-        $crate::export!(@with $ty; $ty; $crate::NoGroup);
+    ($ty:ident with $($interface:ident),+ $(,)?) => {
+        $crate::export!(
+            @pick $ty; [$crate::NoProxy] [$crate::NoGroup] [$crate::NoPages]; $($interface)+
+        );
     };
-    ($ty:ident with Group) => {
-        $crate::export!(@with $ty; $crate::NoProxy; $ty);
+    // Each named interface replaces its "not supported" stand-in by the type itself; a
+    // name that is none of the three matches no rule, which is the compile error.
+    (@pick $ty:ident; [$proxy:ty] [$group:ty] [$pages:ty]; Proxy $($rest:ident)*) => {
+        $crate::export!(@pick $ty; [$ty] [$group] [$pages]; $($rest)*);
     };
-    ($ty:ident with Proxy, Group) => {
-        $crate::export!(@with $ty; $ty; $ty);
+    (@pick $ty:ident; [$proxy:ty] [$group:ty] [$pages:ty]; Group $($rest:ident)*) => {
+        $crate::export!(@pick $ty; [$proxy] [$ty] [$pages]; $($rest)*);
     };
-    (@with $ty:ident; $proxy:ty; $group:ty) => {
+    (@pick $ty:ident; [$proxy:ty] [$group:ty] [$pages:ty]; Pages $($rest:ident)*) => {
+        $crate::export!(@pick $ty; [$proxy] [$group] [$ty]; $($rest)*);
+    };
+    (@pick $ty:ident; [$proxy:ty] [$group:ty] [$pages:ty];) => {
+        $crate::export!(@with $ty; $proxy; $group; $pages);
+    };
+    (@with $ty:ident; $proxy:ty; $group:ty; $pages:ty) => {
         #[cfg(target_arch = "wasm32")]
         const _: () = {
             struct Exports;
@@ -132,6 +148,14 @@ macro_rules! export {
                     <$group as $crate::Group>::merge(input)
                 }
             }
+            impl $crate::Pages for Exports {
+                fn supports_pages() -> bool {
+                    <$pages as $crate::Pages>::supports_pages()
+                }
+                fn describe(input: $crate::PageInput) -> Result<$crate::PackagePage, $crate::PluginError> {
+                    <$pages as $crate::Pages>::describe(input)
+                }
+            }
             $crate::bindings::export!(Exports);
         };
         // Natively, what the exports would call stays live code (no dead-code warnings).
@@ -147,6 +171,7 @@ macro_rules! export {
                     <$proxy as $crate::Proxy>::plan,
                     <$proxy as $crate::Proxy>::rewrite,
                     <$group as $crate::Group>::merge,
+                    <$pages as $crate::Pages>::describe,
                 );
             }
         };

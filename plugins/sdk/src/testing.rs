@@ -7,15 +7,17 @@
 //! stderr outside WebAssembly. The generated host imports (`host::get_version`, …) panic
 //! natively; code that calls them is for integration tests against a running host.
 //! Proxy and group exports are tested the same way: [`rewrite_input`] and
-//! [`merge_input`] build what the host hands `rewrite` and `merge`.
+//! [`merge_input`] build what the host hands `rewrite` and `merge`, and [`page_input`]
+//! what it hands `pages.describe`, whose answer [`page_snapshot`] shows for a snapshot.
 
 use std::cell::RefCell;
 
 use crate::upload::UploadBody;
 use crate::{
-    Digest, FileInfo, FileSource, HashAlgorithm, IndexInput, IndexSpec, MemberDocument, MergeInput,
-    Method, Operation, PackageDetail, PackageRef, PluginError, Request, Response, RewriteInput,
-    Route, SettingValue, VersionDetail,
+    Digest, FieldValue, FileInfo, FileSource, HashAlgorithm, IndexInput, IndexSpec, Markup,
+    MemberDocument, MergeInput, Method, Operation, PackageDetail, PackagePage, PackageRef,
+    PageInput, PluginError, ReadmeSource, Request, Response, RewriteInput, Route, SettingValue,
+    VersionDetail,
 };
 
 thread_local! {
@@ -336,6 +338,76 @@ pub fn proxied(owner: &str, document: Option<Response>) -> MemberDocument {
         hosted: false,
         ..hosted(owner, document)
     }
+}
+
+/// The registry URL [`page_input`] passes.
+pub const REGISTRY_URL: &str = "http://wharf.test";
+
+/// What the host hands `pages.describe` for `version` of [`OWNER`]'s package `name`,
+/// on the mount `{REGISTRY_URL}/api/packages/{OWNER}/{format}`, without tags (set
+/// `base_url` or `tags` for other mounts and tags).
+pub fn page_input(format: &str, name: &str, version: VersionDetail) -> PageInput {
+    PageInput {
+        registry_url: REGISTRY_URL.to_string(),
+        base_url: format!("{REGISTRY_URL}/api/packages/{OWNER}/{format}"),
+        pkg: PackageRef {
+            owner: OWNER.to_string(),
+            name: name.to_string(),
+        },
+        version,
+        tags: Vec::new(),
+    }
+}
+
+/// A package page as a snapshot test records it: each snippet under its title and
+/// language, each field on a line (lists one item per line), then the README source.
+pub fn page_snapshot(page: &PackagePage) -> String {
+    let mut out = String::new();
+    for (part, snippets) in [("setup", &page.setup), ("install", &page.install)] {
+        for s in snippets {
+            out.push_str(&format!(
+                "== {part}: {} ({})\n{}\n",
+                s.title, s.language, s.code
+            ));
+        }
+    }
+    out.push_str("== fields\n");
+    for field in &page.fields {
+        match &field.value {
+            FieldValue::Text(text) => out.push_str(&format!("{}: {text}\n", field.label)),
+            FieldValue::Link(url) => out.push_str(&format!("{}: <{url}>\n", field.label)),
+            FieldValue::Items(items) => {
+                out.push_str(&format!("{}:\n", field.label));
+                for item in items {
+                    out.push_str(&format!("  - {item}\n"));
+                }
+            }
+            FieldValue::Pairs(pairs) => {
+                out.push_str(&format!("{}:\n", field.label));
+                for (name, value) in pairs {
+                    out.push_str(&format!("  - {name} {value}\n"));
+                }
+            }
+        }
+    }
+    let markup = |m: &Markup| match m {
+        Markup::Markdown => "markdown",
+        Markup::Plain => "plain",
+    };
+    match &page.readme {
+        None => out.push_str("== readme: none\n"),
+        Some(ReadmeSource::File(f)) => out.push_str(&format!(
+            "== readme: file {} ({})\n",
+            f.name,
+            markup(&f.markup)
+        )),
+        Some(ReadmeSource::Text(t)) => out.push_str(&format!(
+            "== readme: text ({})\n{}\n",
+            markup(&t.markup),
+            t.text
+        )),
+    }
+    out
 }
 
 /// A rendered response as a snapshot test records it: status, content type and

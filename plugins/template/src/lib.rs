@@ -21,10 +21,12 @@
 //! what to fetch from an upstream registry of this format and rewrites its index
 //! (URLs pointing back here, files declared with their upstream URL and sha256), and
 //! `group.rs` merges the members' indexes. Without them (`export!(Template)`), the
-//! format simply has neither.
+//! format simply has neither. The third optional export, `pages.rs`, describes a
+//! package's web page (setup and install snippets, fields, the README).
 
 mod group;
 mod index;
+mod pages;
 mod proxy;
 
 use std::io::Read;
@@ -138,7 +140,10 @@ wharf_plugin_sdk::impl_proxy!(
 // `merge(input)` calls this.
 wharf_plugin_sdk::impl_group!(Template, |input| group::merge(&input));
 
-wharf_plugin_sdk::export!(Template with Proxy, Group);
+// The web UI's package pages: `supports_pages` true, and `describe(input)` calls this.
+wharf_plugin_sdk::impl_pages!(Template, pages::describe);
+
+wharf_plugin_sdk::export!(Template with Proxy, Group, Pages);
 
 /// What the plugin stores with each version (the host keeps it as opaque JSON).
 #[derive(Debug, Default, Serialize, Deserialize)]

@@ -8,6 +8,7 @@ mod files;
 #[cfg(test)]
 pub mod fixture;
 mod listing;
+mod search;
 mod tags;
 mod versions;
 
@@ -16,10 +17,11 @@ pub use files::{
     newest_file_named, newest_owner_file, tagged_file,
 };
 pub use listing::{detail, list, list_across_owners, list_format, listing_revision};
+pub use search::across_owners;
 pub use tags::{remove_tag, set_tag, tags};
 pub use versions::{
-    add_downloads, delete_version, insert_version, newest_version, set_metadata, set_property,
-    version, version_count, versions, versions_with_property,
+    add_downloads, delete_version, insert_version, newest_version, properties, set_metadata,
+    set_property, version, version_count, versions, versions_with_property,
 };
 
 use super::{Conn, Row, now};

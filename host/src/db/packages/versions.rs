@@ -72,6 +72,15 @@ pub fn set_property(
     Ok(())
 }
 
+/// A version's properties, by name.
+pub fn properties(conn: &Conn<'_>, version_id: i64) -> Result<Vec<(String, String)>, Error> {
+    conn.query_vec(
+        "SELECT name, value FROM properties WHERE version_id = ?1 ORDER BY name",
+        &[&version_id],
+        |r| Ok((r.get(0)?, r.get(1)?)),
+    )
+}
+
 pub fn delete_version(conn: &Conn<'_>, version_id: i64) -> Result<(), Error> {
     conn.execute("DELETE FROM versions WHERE id = ?1", &[&version_id])?;
     Ok(())

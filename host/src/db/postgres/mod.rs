@@ -30,6 +30,7 @@ pub use scratch::ScratchDatabase;
 const MIGRATIONS: &[&str] = &[
     include_str!("schema.sql"),
     include_str!("migration_2_proxy_use.sql"),
+    include_str!("migration_3_web_sessions.sql"),
 ];
 
 /// The advisory lock key migrations hold, so that nodes starting together migrate once.

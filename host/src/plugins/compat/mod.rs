@@ -15,7 +15,7 @@ use wasmtime::Store;
 use wasmtime::component::{InstancePre, Resource};
 
 use super::api;
-use super::bindings::exports::wharf::format::{group, proxy};
+use super::bindings::exports::wharf::format::{group, pages, proxy};
 use super::bindings::{Format, FormatPre};
 use super::contract::Track;
 use super::host_impl::{State, UploadReader};
@@ -147,6 +147,14 @@ impl Instance {
     pub fn group(&self, store: &mut Store<State>) -> wasmtime::Result<Option<group::Guest>> {
         match self {
             Self::Current(f) => f.wharf_format_group(store),
+            Self::V02(_) => Ok(None),
+        }
+    }
+
+    /// The optional `pages` export (contract 0.3.2); a 0.2 plugin has none.
+    pub fn pages(&self, store: &mut Store<State>) -> wasmtime::Result<Option<pages::Guest>> {
+        match self {
+            Self::Current(f) => f.wharf_format_pages(store),
             Self::V02(_) => Ok(None),
         }
     }

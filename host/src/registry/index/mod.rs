@@ -346,43 +346,44 @@ fn to_api(owner: &str, d: PackageDetail) -> api::PackageDetail {
         },
         created: d.package.created,
         modified: d.package.modified,
-        versions: d
-            .versions
+        versions: d.versions.into_iter().map(version_to_api).collect(),
+        tags: d.tags,
+    }
+}
+
+/// A stored version as plugins see it: sha256 first, then the other known digests.
+pub(crate) fn version_to_api(v: packages::VersionDetail) -> api::VersionDetail {
+    api::VersionDetail {
+        version: v.row.version,
+        metadata: v.row.metadata,
+        created: v.row.created,
+        downloads: v.row.downloads as u64,
+        files: v
+            .files
             .into_iter()
-            .map(|v| api::VersionDetail {
-                version: v.row.version,
-                metadata: v.row.metadata,
-                created: v.row.created,
-                downloads: v.row.downloads as u64,
-                files: v
-                    .files
-                    .into_iter()
-                    .map(|(f, digests)| api::FileInfo {
-                        digests: std::iter::once(api::Digest {
-                            algorithm: HashAlgorithm::Sha256,
-                            hex: f.blob.clone(),
-                        })
-                        .chain(digests.into_iter().filter_map(|(a, hex)| {
-                            let algorithm = match a.as_str() {
-                                "md5" => HashAlgorithm::Md5,
-                                "sha1" => HashAlgorithm::Sha1,
-                                "sha512" => HashAlgorithm::Sha512,
-                                _ => return None,
-                            };
-                            Some(api::Digest { algorithm, hex })
-                        }))
-                        .collect(),
-                        name: f.name,
-                        size: f.size,
-                        lead: f.lead,
-                        content_type: f.content_type,
-                        created: f.created,
-                    })
-                    .collect(),
-                properties: v.properties,
+            .map(|(f, digests)| api::FileInfo {
+                digests: std::iter::once(api::Digest {
+                    algorithm: HashAlgorithm::Sha256,
+                    hex: f.blob.clone(),
+                })
+                .chain(digests.into_iter().filter_map(|(a, hex)| {
+                    let algorithm = match a.as_str() {
+                        "md5" => HashAlgorithm::Md5,
+                        "sha1" => HashAlgorithm::Sha1,
+                        "sha512" => HashAlgorithm::Sha512,
+                        _ => return None,
+                    };
+                    Some(api::Digest { algorithm, hex })
+                }))
+                .collect(),
+                name: f.name,
+                size: f.size,
+                lead: f.lead,
+                content_type: f.content_type,
+                created: f.created,
             })
             .collect(),
-        tags: d.tags,
+        properties: v.properties,
     }
 }
 
