@@ -140,8 +140,8 @@ fn plugin_check_reports_what_the_server_would_load() {
     let text = report.to_string();
     for expected in [
         "format      template",
-        "contract    0.3.1 (this host implements wharf:format@0.3.1 and loads 0.3.x and 0.2.x)",
-        "exports     wharf:format/plugin@0.3.1, wharf:format/proxy@0.3.1, wharf:format/group@0.3.1",
+        "contract    0.3.2 (this host implements wharf:format@0.3.2 and loads 0.3.x and 0.2.x)",
+        "exports     wharf:format/plugin@0.3.2, wharf:format/proxy@0.3.2, wharf:format/group@0.3.2, wharf:format/pages@0.3.2",
         "proxies     supports proxy repositories ([proxies.NAME]); groups merge members' documents in the plugin",
         "errors      plain text",
         "challenge   Basic realm=\"Wharf Package API\"",
@@ -198,7 +198,7 @@ fn plugin_check_refuses_what_the_server_would_refuse() {
         (
             "older.wasm",
             component_of_contract("0.1.0"),
-            "built against wharf:format@0.1.0, but this host implements wharf:format@0.3.1",
+            "built against wharf:format@0.1.0, but this host implements wharf:format@0.3.2",
         ),
     ] {
         let path = dir.path().join(file);
@@ -242,7 +242,7 @@ fn a_plugin_of_another_contract_version_stops_startup() {
     let prefix = format!("formats.future.plugin: {}: ", wasm.display());
     assert!(err.starts_with(&prefix), "{err}");
     assert!(err.contains("wharf:format@0.1.0"), "{err}");
-    assert!(err.contains("implements wharf:format@0.3.1"), "{err}");
+    assert!(err.contains("implements wharf:format@0.3.2"), "{err}");
 }
 
 /// A component as a plugin built against another contract version looks from the
