@@ -1,0 +1,107 @@
+#!/usr/bin/env bash
+# A cold pull of a large OCI layer through a proxy, against pulling it from the upstream
+# directly (issue 21: time to first byte within 5 ms of the upstream's own, total time
+# within 1.1x, server RSS growth under 64 MiB). The upstream is a Wharf holding one
+# SIZE_MIB blob in `admin/big`; each round starts a fresh proxy Wharf (empty cache), then
+# curl pulls the blob from the upstream directly and through the proxy
+# (`/v2/hub/admin/big/blobs/…`), in alternating order. Prints curl's time to first byte
+# and total time for each, and the proxy's RSS before the pull and at its peak (sampled
+# every 50 ms) — and checks that the bytes arrived whole. Checks nothing else.
+#
+# Usage: benches/proxy-oci-cold.sh [BIN]   (default: target/release/wharf)
+# Environment: SIZE_MIB (default 1024), ROUNDS (default 3).
+
+set -euo pipefail
+# shellcheck source=lib.sh source-path=SCRIPTDIR
+source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
+
+BIN=${1:-$ROOT/target/release/wharf}
+[[ -x $BIN ]] || die "no server binary at $BIN (cargo build --release)"
+require curl openssl sha256sum
+SIZE_MIB=${SIZE_MIB:-1024}
+ROUNDS=${ROUNDS:-3}
+PASSWORD=bench-password-$RANDOM
+bench_tmp wharf-proxy-oci
+
+UPSTREAM_PID=
+teardown() {
+    [[ -n $UPSTREAM_PID ]] && stop_pid "$UPSTREAM_PID"
+    return 0
+}
+
+# serve NAME CONFIG: a Wharf with its own data dir, log at warn; sets PORT and SERVED_PID.
+serve() {
+    PORT=$(free_port)
+    rm -rf "${TMP:?}/$1"
+    mkdir -p "$TMP/$1"
+    printf '%s\n' "$2" >"$TMP/$1/registry.toml"
+    WHARF_LISTEN=127.0.0.1:$PORT WHARF_DATA_DIR=$TMP/$1/data WHARF_PUBLIC_URL=http://127.0.0.1:$PORT \
+        WHARF_ADMIN_PASSWORD=$PASSWORD WHARF_LOG=warn "$BIN" serve --config "$TMP/$1/registry.toml" \
+        >"$TMP/$1/stdout" 2>"$TMP/$1/stderr" &
+    SERVED_PID=$!
+    for _ in $(seq 600); do curl -sf -o /dev/null "http://127.0.0.1:$PORT/readyz" && return; sleep 0.1; done
+    die "$1 did not start: $(tail -3 "$TMP/$1/stderr")"
+}
+
+say "making a $SIZE_MIB MiB layer"
+head -c $((SIZE_MIB << 20)) /dev/zero | openssl enc -aes-128-ctr -K 00 -iv 00 -nosalt 2>/dev/null >"$TMP/layer"
+DIGEST=sha256:$(sha256sum "$TMP/layer" | cut -d' ' -f1)
+
+serve upstream ""
+UPSTREAM_PID=$SERVED_PID
+UPSTREAM=http://127.0.0.1:$PORT
+location=$(curl -sf -u "admin:$PASSWORD" -X POST -D - -o /dev/null "$UPSTREAM/v2/admin/big/blobs/uploads/" |
+    tr -d '\r' | awk 'tolower($1) == "location:" { print $2 }')
+[[ -n $location ]] || die "the upstream did not start an upload"
+[[ $location == http* ]] || location=$UPSTREAM$location
+sep='?'
+[[ $location == *\?* ]] && sep='&'
+status=$(curl -s -o "$TMP/put.out" -w '%{http_code}' -u "admin:$PASSWORD" -X PUT \
+    -H 'content-type: application/octet-stream' -T "$TMP/layer" "$location${sep}digest=$DIGEST")
+[[ $status == 201 ]] || die "the upstream refused the layer: $status $(cat "$TMP/put.out")"
+
+# pull NAME URL: one timed GET; appends "ttfb_ms total_s" to $TMP/NAME.times.
+pull() {
+    local out
+    out=$(curl -sf -u "admin:$PASSWORD" -o "$TMP/pulled" -w '%{time_starttransfer} %{time_total}' "$2")
+    [[ $(sha256sum "$TMP/pulled" | cut -d' ' -f1) == "${DIGEST#sha256:}" ]] || die "$1 served other bytes"
+    rm -f "$TMP/pulled"
+    read -r ttfb total <<<"$out"
+    echo "$(calc "$ttfb * 1000" 2) $total" >>"$TMP/$1.times"
+    echo "  $1: first byte $(calc "$ttfb * 1000" 2) ms, total $(calc "$total" 3) s"
+}
+
+: >"$TMP/direct.times"
+: >"$TMP/proxy.times"
+for round in $(seq "$ROUNDS"); do
+    serve proxy "[proxies.hub]
+format = \"oci\"
+upstreams = [\"$UPSTREAM\"]"
+    WHARF_PID=$SERVED_PID
+    curl -sf -o /dev/null -u "admin:$PASSWORD" "http://127.0.0.1:$PORT/v2/" || true
+    before=$(status_kib VmRSS)
+    say "round $round (proxy RSS before: $(mib "$before") MiB)"
+    start_sampler "$TMP/rss"
+    if ((round % 2)); then
+        pull direct "$UPSTREAM/v2/admin/big/blobs/$DIGEST"
+        pull proxy "http://127.0.0.1:$PORT/v2/hub/admin/big/blobs/$DIGEST"
+    else
+        pull proxy "http://127.0.0.1:$PORT/v2/hub/admin/big/blobs/$DIGEST"
+        pull direct "$UPSTREAM/v2/admin/big/blobs/$DIGEST"
+    fi
+    peak=$(stop_sampler "$TMP/rss")
+    echo "  proxy RSS peak $(mib "$peak") MiB, growth $(mib $((peak - before))) MiB"
+    echo $((peak - before)) >>"$TMP/growth"
+    stop_pid "$WHARF_PID"
+    WHARF_PID=
+done
+
+median() { sort -n | awk '{ v[NR] = $1 } END { printf "%.3f", NR % 2 ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2 }'; }
+dt=$(cut -d' ' -f1 "$TMP/direct.times" | median)
+pt=$(cut -d' ' -f1 "$TMP/proxy.times" | median)
+dtot=$(cut -d' ' -f2 "$TMP/direct.times" | median)
+ptot=$(cut -d' ' -f2 "$TMP/proxy.times" | median)
+growth=$(sort -n "$TMP/growth" | tail -1)
+echo "cold $SIZE_MIB MiB layer, medians of $ROUNDS: first byte direct=${dt} ms proxy=${pt} ms" \
+    "(+$(calc "$pt - $dt" 2) ms); total direct=${dtot} s proxy=${ptot} s (x$(calc "$ptot / $dtot" 3));" \
+    "proxy RSS growth max $(mib "$growth") MiB"
