@@ -127,6 +127,22 @@ wait_wharf() {
     [[ -n $TOKEN ]] || die "no bootstrap token on wharf's stdout: $(cat "$TMP/wharf.stdout")"
 }
 
+# start_named NAME CONFIG: one more Wharf ($BIN) with a fresh data dir in $TMP/NAME and
+# the registry.toml CONFIG, on a free port; sets PORT and STARTED_PID once it is ready.
+# For scripts that run several servers (a proxy and its upstream); WHARF_LOG applies.
+start_named() {
+    PORT=$(free_port)
+    rm -rf "${TMP:?}/$1"
+    mkdir -p "$TMP/$1"
+    printf '%s\n' "$2" >"$TMP/$1/registry.toml"
+    WHARF_LISTEN=127.0.0.1:$PORT WHARF_DATA_DIR=$TMP/$1/data WHARF_PUBLIC_URL=http://127.0.0.1:$PORT \
+        WHARF_ADMIN_PASSWORD=$PASSWORD "$BIN" serve --config "$TMP/$1/registry.toml" \
+        >"$TMP/$1/stdout" 2>"$TMP/$1/stderr" &
+    STARTED_PID=$!
+    for _ in $(seq 600); do curl -sf -o /dev/null "http://127.0.0.1:$PORT/readyz" && return; sleep 0.1; done
+    die "$1 did not start: $(tail -3 "$TMP/$1/stderr")"
+}
+
 # ---------------------------------------------------------------------------- memory
 
 status_kib() { # FIELD -> value in KiB of the server's /proc status line

@@ -21,6 +21,7 @@ require curl openssl sha256sum
 SIZE_MIB=${SIZE_MIB:-1024}
 ROUNDS=${ROUNDS:-3}
 PASSWORD=bench-password-$RANDOM
+export WHARF_LOG=${WHARF_LOG:-warn}
 bench_tmp wharf-proxy-oci
 
 UPSTREAM_PID=
@@ -29,26 +30,13 @@ teardown() {
     return 0
 }
 
-# serve NAME CONFIG: a Wharf with its own data dir, log at warn; sets PORT and SERVED_PID.
-serve() {
-    PORT=$(free_port)
-    rm -rf "${TMP:?}/$1"
-    mkdir -p "$TMP/$1"
-    printf '%s\n' "$2" >"$TMP/$1/registry.toml"
-    WHARF_LISTEN=127.0.0.1:$PORT WHARF_DATA_DIR=$TMP/$1/data WHARF_PUBLIC_URL=http://127.0.0.1:$PORT \
-        WHARF_ADMIN_PASSWORD=$PASSWORD WHARF_LOG=warn "$BIN" serve --config "$TMP/$1/registry.toml" \
-        >"$TMP/$1/stdout" 2>"$TMP/$1/stderr" &
-    SERVED_PID=$!
-    for _ in $(seq 600); do curl -sf -o /dev/null "http://127.0.0.1:$PORT/readyz" && return; sleep 0.1; done
-    die "$1 did not start: $(tail -3 "$TMP/$1/stderr")"
-}
 
 say "making a $SIZE_MIB MiB layer"
 head -c $((SIZE_MIB << 20)) /dev/zero | openssl enc -aes-128-ctr -K 00 -iv 00 -nosalt 2>/dev/null >"$TMP/layer"
 DIGEST=sha256:$(sha256sum "$TMP/layer" | cut -d' ' -f1)
 
-serve upstream ""
-UPSTREAM_PID=$SERVED_PID
+start_named upstream ""
+UPSTREAM_PID=$STARTED_PID
 UPSTREAM=http://127.0.0.1:$PORT
 location=$(curl -sf -u "admin:$PASSWORD" -X POST -D - -o /dev/null "$UPSTREAM/v2/admin/big/blobs/uploads/" |
     tr -d '\r' | awk 'tolower($1) == "location:" { print $2 }')
@@ -74,10 +62,10 @@ pull() {
 : >"$TMP/direct.times"
 : >"$TMP/proxy.times"
 for round in $(seq "$ROUNDS"); do
-    serve proxy "[proxies.hub]
+    start_named proxy "[proxies.hub]
 format = \"oci\"
 upstreams = [\"$UPSTREAM\"]"
-    WHARF_PID=$SERVED_PID
+    WHARF_PID=$STARTED_PID
     curl -sf -o /dev/null -u "admin:$PASSWORD" "http://127.0.0.1:$PORT/v2/" || true
     before=$(status_kib VmRSS)
     say "round $round (proxy RSS before: $(mib "$before") MiB)"

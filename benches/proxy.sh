@@ -48,18 +48,8 @@ publish_json() {
 JSON
 }
 
-# start NAME CONFIG: a server with its own data dir; sets PORT and appends its pid.
-start() {
-    PORT=$(free_port)
-    mkdir -p "$TMP/$1"
-    printf '%s\n' "$2" >"$TMP/$1/registry.toml"
-    WHARF_LISTEN=127.0.0.1:$PORT WHARF_DATA_DIR=$TMP/$1/data WHARF_PUBLIC_URL=http://127.0.0.1:$PORT \
-        WHARF_ADMIN_PASSWORD=$PASSWORD "$BIN" serve --config "$TMP/$1/registry.toml" \
-        >"$TMP/$1/stdout" 2>"$TMP/$1/stderr" &
-    PIDS+=($!)
-    for _ in $(seq 600); do curl -sf -o /dev/null "http://127.0.0.1:$PORT/readyz" && return; sleep 0.1; done
-    die "$1 did not start: $(tail -3 "$TMP/$1/stderr")"
-}
+# start NAME CONFIG: start_named (lib.sh), remembering the pid for the teardown.
+start() { start_named "$@"; PIDS+=("$STARTED_PID"); }
 publish() { # BASE: every version, oldest first
     local status i
     for i in $(seq "$VERSIONS"); do
