@@ -8,8 +8,14 @@
 # and total time for each, and the proxy's RSS before the pull and at its peak (sampled
 # every 50 ms) — and checks that the bytes arrived whole. Checks nothing else.
 #
+# With UPSTREAM_RATE (MB/s), both pulls go through a relay (`throttle.py`) that limits
+# the upstream's sending rate, as a WAN link to a public registry would; without it the
+# upstream is on loopback, where the proxy's own costs (hashing, the disk) show most.
+# The load average is printed with the figures: the machine may be shared.
+#
 # Usage: benches/proxy-oci-cold.sh [BIN]   (default: target/release/wharf)
-# Environment: SIZE_MIB (default 1024), ROUNDS (default 3).
+# Environment: SIZE_MIB (default 1024), ROUNDS (default 5), UPSTREAM_RATE (MB/s; default
+# none: no relay).
 
 set -euo pipefail
 # shellcheck source=lib.sh source-path=SCRIPTDIR
@@ -19,13 +25,16 @@ BIN=${1:-$ROOT/target/release/wharf}
 [[ -x $BIN ]] || die "no server binary at $BIN (cargo build --release)"
 require curl openssl sha256sum
 SIZE_MIB=${SIZE_MIB:-1024}
-ROUNDS=${ROUNDS:-3}
+ROUNDS=${ROUNDS:-5}
+UPSTREAM_RATE=${UPSTREAM_RATE:-}
 PASSWORD=bench-password-$RANDOM
 export WHARF_LOG=${WHARF_LOG:-warn}
 bench_tmp wharf-proxy-oci
 
 UPSTREAM_PID=
+RELAY_PID=
 teardown() {
+    [[ -n $RELAY_PID ]] && stop_pid "$RELAY_PID"
     [[ -n $UPSTREAM_PID ]] && stop_pid "$UPSTREAM_PID"
     return 0
 }
@@ -47,6 +56,16 @@ sep='?'
 status=$(curl -s -o "$TMP/put.out" -w '%{http_code}' -u "admin:$PASSWORD" -X PUT \
     -H 'content-type: application/octet-stream' -T "$TMP/layer" "$location${sep}digest=$DIGEST")
 [[ $status == 201 ]] || die "the upstream refused the layer: $status $(cat "$TMP/put.out")"
+
+if [[ -n $UPSTREAM_RATE ]]; then
+    require python3
+    relay_port=$(free_port)
+    python3 "$ROOT/benches/throttle.py" "$relay_port" "$PORT" "$UPSTREAM_RATE" >"$TMP/relay.out" &
+    RELAY_PID=$!
+    for _ in $(seq 50); do grep -q ready "$TMP/relay.out" && break; sleep 0.1; done
+    UPSTREAM=http://127.0.0.1:$relay_port
+    say "the upstream sends at most $UPSTREAM_RATE MB/s (relay on $UPSTREAM)"
+fi
 
 # pull NAME URL: one timed GET; appends "ttfb_ms total_s" to $TMP/NAME.times.
 pull() {
@@ -90,6 +109,9 @@ pt=$(cut -d' ' -f1 "$TMP/proxy.times" | median)
 dtot=$(cut -d' ' -f2 "$TMP/direct.times" | median)
 ptot=$(cut -d' ' -f2 "$TMP/proxy.times" | median)
 growth=$(sort -n "$TMP/growth" | tail -1)
-echo "cold $SIZE_MIB MiB layer, medians of $ROUNDS: first byte direct=${dt} ms proxy=${pt} ms" \
+spread() { sort -n | awk '{ v[NR] = $1 } END { printf "%.3f-%.3f", v[1], v[NR] }'; }
+echo "direct totals $(cut -d' ' -f2 "$TMP/direct.times" | spread) s, proxy totals $(cut -d' ' -f2 "$TMP/proxy.times" | spread) s;" \
+    "load average $(cut -d' ' -f1-3 /proc/loadavg)"
+echo "cold $SIZE_MIB MiB layer${UPSTREAM_RATE:+, upstream at $UPSTREAM_RATE MB/s}, medians of $ROUNDS: first byte direct=${dt} ms proxy=${pt} ms" \
     "(+$(calc "$pt - $dt" 2) ms); total direct=${dtot} s proxy=${ptot} s (x$(calc "$ptot / $dtot" 3));" \
     "proxy RSS growth max $(mib "$growth") MiB"

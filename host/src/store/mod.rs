@@ -256,24 +256,59 @@ impl BlobWriter {
     }
 
     /// Flushes the bytes to disk and returns the staged blob with its digests.
-    pub fn finish(mut self) -> io::Result<StagedBlob> {
-        let file = self.file.take().expect("finish is called once");
-        file.sync_all().inspect_err(|e| self.store.space.note(e))?;
-        drop(file);
-        let digests = self.hasher.take().expect("finish is called once").finish();
+    pub fn finish(self) -> io::Result<StagedBlob> {
+        self.hashed().sync()
+    }
+
+    /// The digests of the bytes written, before they are flushed to disk. Only
+    /// [`HashedBlob::sync`] makes them a [`StagedBlob`] that can be published, so the
+    /// fsync still precedes the commit; what a caller gains is the verdict early (a
+    /// proxy releases a verified body's last byte without waiting for the disk).
+    pub fn hashed(mut self) -> HashedBlob {
+        let file = self.file.take().expect("hashed is called once");
+        let digests = self.hasher.take().expect("hashed is called once").finish();
         let sha256 = digests
             .iter()
             .find(|(a, _)| *a == Algorithm::Sha256)
             .map(|(_, h)| h.clone())
             .expect("sha256 is always computed");
-        Ok(StagedBlob {
-            temp: TempFile(self.temp.0.take()),
-            linked: None,
-            sha256,
-            size: self.size,
-            digests,
-            store: self.store.clone(),
-        })
+        HashedBlob {
+            file,
+            staged: StagedBlob {
+                temp: TempFile(self.temp.0.take()),
+                linked: None,
+                sha256,
+                size: self.size,
+                digests,
+                store: self.store.clone(),
+            },
+        }
+    }
+}
+
+/// A written blob whose digests are known but whose bytes may not be on disk yet.
+#[derive(Debug)]
+pub struct HashedBlob {
+    file: File,
+    /// Not handed out before the fsync: publishing must wait for it.
+    staged: StagedBlob,
+}
+
+impl HashedBlob {
+    pub fn size(&self) -> u64 {
+        self.staged.size
+    }
+
+    pub fn digest(&self, algorithm: Algorithm) -> Option<&str> {
+        self.staged.digest(algorithm)
+    }
+
+    /// Flushes the bytes to disk: the blob may then be published.
+    pub fn sync(self) -> io::Result<StagedBlob> {
+        let Self { file, staged } = self;
+        file.sync_all()
+            .inspect_err(|e| staged.store.space.note(e))?;
+        Ok(staged)
     }
 }
 
@@ -456,6 +491,26 @@ mod tests {
             fs::read(store.path(&sha256).unwrap()).unwrap(),
             b"session bytes"
         );
+    }
+
+    #[test]
+    fn digests_come_before_the_fsync_and_an_unsynced_blob_leaves_nothing() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = BlobStore::open(dir.path(), MinFree::Bytes(0)).unwrap();
+        let mut w = store.writer(&[]).unwrap();
+        w.write(b"abc").unwrap();
+        let hashed = w.hashed();
+        let sha256 = digest::of_bytes(Algorithm::Sha256, b"abc");
+        assert_eq!(hashed.digest(Algorithm::Sha256), Some(sha256.as_str()));
+        assert_eq!(hashed.size(), 3);
+        drop(hashed);
+        assert_eq!(store.temp_file_count(), 0, "dropped before the fsync");
+
+        let mut w = store.writer(&[]).unwrap();
+        w.write(b"abc").unwrap();
+        let mut staged = w.hashed().sync().unwrap();
+        staged.publish().unwrap();
+        assert!(store.contains(&sha256));
     }
 
     #[test]
