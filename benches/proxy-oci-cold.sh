@@ -36,6 +36,7 @@ RELAY_PID=
 teardown() {
     [[ -n $RELAY_PID ]] && stop_pid "$RELAY_PID"
     [[ -n $UPSTREAM_PID ]] && stop_pid "$UPSTREAM_PID"
+    [[ ${PULLED:-} == /dev/shm/* ]] && rm -f "$PULLED"
     return 0
 }
 
@@ -56,6 +57,11 @@ sep='?'
 status=$(curl -s -o "$TMP/put.out" -w '%{http_code}' -u "admin:$PASSWORD" -X PUT \
     -H 'content-type: application/octet-stream' -T "$TMP/layer" "$location${sep}digest=$DIGEST")
 [[ $status == 201 ]] || die "the upstream refused the layer: $status $(cat "$TMP/put.out")"
+rm -f "$TMP/layer" # The upstream has it; the disk holds one copy less.
+# The pulled copies go to memory when it can: less disk to need on a shared machine, and
+# the client's own writes weigh the same on both sides.
+PULLED=$TMP/pulled
+[[ -d /dev/shm && -w /dev/shm ]] && PULLED=$(mktemp /dev/shm/wharf-pulled.XXXXXX)
 
 if [[ -n $UPSTREAM_RATE ]]; then
     require python3
@@ -70,9 +76,12 @@ fi
 # pull NAME URL: one timed GET; appends "ttfb_ms total_s" to $TMP/NAME.times.
 pull() {
     local out
-    out=$(curl -sf -u "admin:$PASSWORD" -o "$TMP/pulled" -w '%{time_starttransfer} %{time_total}' "$2")
-    [[ $(sha256sum "$TMP/pulled" | cut -d' ' -f1) == "${DIGEST#sha256:}" ]] || die "$1 served other bytes"
-    rm -f "$TMP/pulled"
+    out=$(curl -s -u "admin:$PASSWORD" -o "$PULLED" -w '%{http_code} %{time_starttransfer} %{time_total}' "$2") ||
+        die "$1: the transfer failed ($out)"
+    [[ $out == 200\ * ]] || die "$1 answered ${out%% *}: $(head -c 300 "$PULLED")"
+    out=${out#* }
+    [[ $(sha256sum "$PULLED" | cut -d' ' -f1) == "${DIGEST#sha256:}" ]] || die "$1 served other bytes"
+    : >"$PULLED"
     read -r ttfb total <<<"$out"
     echo "$(calc "$ttfb * 1000" 2) $total" >>"$TMP/$1.times"
     echo "  $1: first byte $(calc "$ttfb * 1000" 2) ms, total $(calc "$total" 3) s"

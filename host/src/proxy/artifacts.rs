@@ -363,11 +363,14 @@ impl Leader {
         let (chunks, mut queue) = mpsc::channel::<Bytes>(QUEUED_CHUNKS);
         let on_disk = body.clone();
         let writing = tokio::task::spawn_blocking(move || {
+            // Hashing and the page-cache copy on two threads: either alone would hold
+            // the download (and so its clients) to its own pace.
+            writer.hash_aside()?;
             while let Some(chunk) = queue.blocking_recv() {
-                writer.write(&chunk)?;
+                writer.write_bytes(chunk)?;
                 on_disk.written(writer.size());
             }
-            Ok::<_, std::io::Error>(writer.hashed())
+            writer.hashed()
         });
         let mut outcome = Ok(());
         loop {
