@@ -316,9 +316,10 @@ fn expiry_removes_the_parts_of_abandoned_sessions_and_the_collector_leaves_live_
     );
     assert_eq!(c.sessions_with_parts(), 2);
 
-    // The collector, even far in the future, takes no session parts.
+    // The collector a day later, when every object is past the orphan grace, takes no
+    // session parts (the sessions themselves are within the upload grace).
     let policy = wharf::registry::gc::Policy {
-        upload_grace: Duration::from_secs(60),
+        upload_grace: Duration::from_secs(2 * 86_400),
         orphan_grace: Duration::from_secs(60),
     };
     let later = SystemTime::now() + Duration::from_secs(86_400);
