@@ -326,11 +326,13 @@ fn expiry_removes_the_parts_of_abandoned_sessions_and_the_collector_leaves_live_
     wharf::registry::gc::collect(&c.b.registry, policy, later).unwrap();
     assert_eq!(c.sessions_with_parts(), 2);
 
-    // The abandoned session was last written two hours ago (by any node).
+    // Both sessions began two hours ago; the abandoned one was last written then (by
+    // any node), the live one just now.
     let id = abandoned.rsplit('/').next().unwrap().to_string();
     c.a.registry
         .db
         .write_sync(move |tx| {
+            tx.execute("UPDATE upload_sessions SET created = created - 7200", &[])?;
             tx.execute(
                 "UPDATE upload_sessions SET updated = updated - 7200 WHERE id = ?1",
                 &[&id],

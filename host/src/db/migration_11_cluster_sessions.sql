@@ -12,7 +12,8 @@ CREATE TABLE upload_session_parts (
     object     TEXT NOT NULL,
     PRIMARY KEY (session_id, start)
 );
-CREATE INDEX upload_sessions_by_update ON upload_sessions(updated);
+-- Expiry looks for sessions begun before its cutoff.
+CREATE INDEX upload_sessions_by_creation ON upload_sessions(created);
 
 -- Failed sign-in windows per user name or client address, when PostgreSQL serves
 -- several nodes (auth::passwords::limiter::Shared); rows older than the window are

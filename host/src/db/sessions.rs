@@ -119,15 +119,14 @@ pub fn delete(conn: &Conn<'_>, id: &str) -> Result<bool, Error> {
     Ok(conn.execute("DELETE FROM upload_sessions WHERE id = ?1", &[&id])? > 0)
 }
 
-/// Ids and last update times of sessions not updated since `cutoff`: the only ones that
-/// can have expired. For sessions in files `updated` stays at the creation time (a
-/// session file is never older than its row), and the caller decides by the file's
-/// mtime; for sessions in an object store it is the time of the last chunk.
-pub fn idle_since(conn: &Conn<'_>, cutoff: i64) -> Result<Vec<(String, i64)>, Error> {
+/// Sessions created before `cutoff` (id, created, updated): the only ones that can
+/// have expired, since neither a session file nor a part is older than its row. The
+/// caller decides by the file's mtime or, for parts, by `updated`.
+pub fn created_before(conn: &Conn<'_>, cutoff: i64) -> Result<Vec<(String, i64, i64)>, Error> {
     conn.query_vec(
-        "SELECT id, updated FROM upload_sessions WHERE updated < ?1",
+        "SELECT id, created, updated FROM upload_sessions WHERE created < ?1",
         &[&cutoff],
-        |r| Ok((r.get(0)?, r.get(1)?)),
+        |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
     )
 }
 
@@ -160,7 +159,10 @@ mod tests {
             assert!(!found.belongs_to(owner_id, "oci", "team/other"));
             assert!(!found.belongs_to(owner_id, "npm", "team/app"));
             assert!(!found.belongs_to(owner_id + 1, "oci", "team/app"));
-            assert_eq!(idle_since(tx, 150).unwrap(), vec![("old".to_string(), 100)]);
+            assert_eq!(
+                created_before(tx, 150).unwrap(),
+                vec![("old".to_string(), 100, 100)]
+            );
             assert!(delete(tx, "old").unwrap());
             assert!(!delete(tx, "old").unwrap());
             assert_eq!(find(tx, "old").unwrap(), None);
@@ -188,7 +190,11 @@ mod tests {
                 parts(tx, "s").unwrap(),
                 vec![part(0, 5, "a"), part(5, 2, "d")]
             );
-            assert_eq!(idle_since(tx, 120).unwrap(), Vec::new(), "written at 120");
+            assert_eq!(
+                created_before(tx, 120).unwrap(),
+                vec![("s".to_string(), 100, 120)],
+                "last written at 120"
+            );
             assert!(delete(tx, "s").unwrap());
             assert_eq!(parts(tx, "s").unwrap(), Vec::new());
         });

@@ -33,16 +33,19 @@ pub fn expire(registry: &Registry, ttl: Duration, now: SystemTime) -> Result<Exp
 
     let candidates = registry
         .db
-        .read_sync(|conn| db::sessions::idle_since(conn, cutoff_secs))?;
-    for (id, updated) in candidates {
+        .read_sync(|conn| db::sessions::created_before(conn, cutoff_secs))?;
+    for (id, created, updated) in candidates {
         let Ok(_held) = sessions.entry(&id).try_lock_owned() else {
             continue;
         };
         let last = match remote {
-            Some(_) => None,
-            None => sessions.files.mtime(&id)?,
+            Some(_) => system_time(updated),
+            None => sessions
+                .files
+                .mtime(&id)?
+                .unwrap_or_else(|| system_time(created)),
         };
-        if last.unwrap_or_else(|| system_time(updated)) >= cutoff {
+        if last >= cutoff {
             continue;
         }
         let row_id = id.clone();
