@@ -10,9 +10,9 @@ use std::time::{Duration, SystemTime};
 
 use reqwest::Method;
 use reqwest::blocking::{RequestBuilder, Response};
-use wharf::db::ScratchDatabase;
 use wharf::db::tokens::Scope;
 use wharf::registry::sessions;
+use wharf_tests::postgres::ScratchDb;
 use wharf_tests::s3::{BUCKET, Moto};
 use wharf_tests::sha256_digest as sha256;
 use wharf_tests::{StatusCode, TestServer, basic, client, next_number};
@@ -23,7 +23,7 @@ struct Cluster {
     b: TestServer,
     /// alice's token (write), valid on both nodes.
     token: String,
-    _db: ScratchDatabase,
+    _db: ScratchDb,
     _moto: Moto,
 }
 
@@ -34,15 +34,11 @@ fn node(
     prefix: &str,
     server: impl FnOnce(&mut wharf::config::ServerConfig) + 'static,
 ) -> TestServer {
-    let (database, endpoint, blobs) = (
-        database.to_string(),
-        moto.endpoint.clone(),
-        format!("s3://{BUCKET}/{prefix}"),
-    );
+    let (endpoint, blobs) = (moto.endpoint.clone(), format!("s3://{BUCKET}/{prefix}"));
     TestServer::builder()
+        .database(database)
         .configure(move |config| {
-            config.storage.database = database;
-            config.storage.database_pool = 4;
+            // One prefix for both nodes (`Builder::s3` gives each server its own).
             config.storage.blobs = blobs;
             config.storage.s3_endpoint = Some(endpoint);
             config.storage.s3_region = Some("us-east-1".into());
@@ -53,10 +49,9 @@ fn node(
 
 /// Two nodes, or `None` (the reason printed) without PostgreSQL or moto outside CI.
 fn cluster_with(
-    test: &str,
     server: impl Fn(&mut wharf::config::ServerConfig) + Clone + 'static,
 ) -> Option<Cluster> {
-    let db = ScratchDatabase::create(test)?;
+    let db = ScratchDb::create()?;
     let moto = Moto::start()?;
     let prefix = format!("cluster-{}-{}", std::process::id(), next_number());
     let a = node(&db.url, &moto, &prefix, server.clone());
@@ -71,8 +66,8 @@ fn cluster_with(
     })
 }
 
-fn cluster(test: &str) -> Option<Cluster> {
-    cluster_with(test, |_| {})
+fn cluster() -> Option<Cluster> {
+    cluster_with(|_| {})
 }
 
 fn header(response: &Response, name: &str) -> String {
@@ -150,7 +145,7 @@ fn chunks() -> Vec<Vec<u8>> {
 
 #[test]
 fn chunks_alternate_between_nodes_and_a_node_without_the_running_hash_finishes() {
-    let Some(c) = cluster("chunks_alternate") else {
+    let Some(c) = cluster() else {
         return;
     };
     let chunks = chunks();
@@ -212,7 +207,7 @@ fn chunks_alternate_between_nodes_and_a_node_without_the_running_hash_finishes()
 
 #[test]
 fn a_chunk_at_a_taken_offset_is_416_on_the_other_node() {
-    let Some(c) = cluster("taken_offset") else {
+    let Some(c) = cluster() else {
         return;
     };
     let session = c.start(&c.a);
@@ -266,7 +261,7 @@ fn a_chunk_at_a_taken_offset_is_416_on_the_other_node() {
 
 #[test]
 fn a_wrong_digest_at_the_finish_stores_nothing_on_either_node() {
-    let Some(c) = cluster("wrong_digest") else {
+    let Some(c) = cluster() else {
         return;
     };
     for finisher in [&c.a, &c.b] {
@@ -301,7 +296,7 @@ fn a_wrong_digest_at_the_finish_stores_nothing_on_either_node() {
 
 #[test]
 fn expiry_removes_the_parts_of_abandoned_sessions_and_the_collector_leaves_live_ones() {
-    let Some(c) = cluster("session_expiry") else {
+    let Some(c) = cluster() else {
         return;
     };
     let abandoned = c.start(&c.a);
@@ -374,7 +369,7 @@ fn expiry_removes_the_parts_of_abandoned_sessions_and_the_collector_leaves_live_
 
 #[test]
 fn failed_sign_ins_spread_over_two_nodes_lock_the_name_on_both() {
-    let Some(c) = cluster_with("shared_login_limits", |s| {
+    let Some(c) = cluster_with(|s| {
         s.login_failures_per_user = 3;
         s.login_failures_per_address = 0;
         s.login_window_secs = 60;
@@ -403,7 +398,7 @@ fn failed_sign_ins_spread_over_two_nodes_lock_the_name_on_both() {
 
 #[test]
 fn a_registry_token_minted_on_one_node_is_accepted_on_the_other() {
-    let Some(c) = cluster("shared_registry_tokens") else {
+    let Some(c) = cluster() else {
         return;
     };
     let minted = client()
