@@ -42,7 +42,7 @@ use hashing::digest_mismatch;
 pub use hashing::{extra_digests, wanted};
 
 use super::Registry;
-use super::incoming::ByteStream;
+use super::incoming::{ByteStream, too_large};
 use crate::db::{self, packages, sessions::SessionRow};
 use crate::error::Error;
 use crate::plugins::api;
@@ -82,6 +82,22 @@ pub struct Incoming {
     pub body: ByteStream,
     pub declared: Option<u64>,
     pub limit: u64,
+}
+
+impl Incoming {
+    /// The bytes this body may bring to a session holding `len`, once it is checked to
+    /// start there (`offset`, else 416 with the session's range) and its declared
+    /// length to fit the format's limit (else 413).
+    fn room_at(&self, id: &str, offset: Option<u64>, len: u64) -> Result<u64, Error> {
+        if offset.is_some_and(|o| o != len) {
+            return Err(Error::range_mismatch(id, len));
+        }
+        let room = self.limit.saturating_sub(len);
+        if self.declared.is_some_and(|n| n > room) {
+            return Err(too_large(self.limit));
+        }
+        Ok(room)
+    }
 }
 
 /// Where a session stands.

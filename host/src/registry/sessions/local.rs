@@ -12,7 +12,7 @@ use super::sink::SessionSink;
 use super::{Incoming, LiveSession, unknown};
 use crate::error::Error;
 use crate::registry::Registry;
-use crate::registry::incoming::{too_large, write_batched};
+use crate::registry::incoming::write_batched;
 use crate::store::sessions::SessionFiles;
 use crate::store::{Algorithm, StagedBlob};
 
@@ -42,14 +42,8 @@ pub(super) async fn append(
         Err(e) if e.kind() == io::ErrorKind::NotFound => return Err(unknown(id)),
         Err(e) => return Err(e.into()),
     };
-    if offset.is_some_and(|o| o != len) {
-        return Err(Error::range_mismatch(id, len));
-    }
+    let room = incoming.room_at(id, offset, len)?;
     let limit = incoming.limit;
-    let room = limit.saturating_sub(len);
-    if incoming.declared.is_some_and(|n| n > room) {
-        return Err(too_large(limit));
-    }
 
     if writes && SessionFiles::is_shared(&file)? {
         // A finish that did not commit linked this file into the store.

@@ -27,7 +27,7 @@ use super::{Incoming, LiveSession, unknown};
 use crate::db::{self, sessions::Part};
 use crate::error::Error;
 use crate::registry::Registry;
-use crate::registry::incoming::{Sink, too_large, write_batched};
+use crate::registry::incoming::{Sink, write_batched};
 use crate::store::{Algorithm, Remote, StagedBlob, remote};
 
 /// Bytes read back from a part at a time while a finish assembles the blob.
@@ -82,14 +82,8 @@ pub(super) async fn append(
     incoming: Incoming,
 ) -> Result<(OwnedMutexGuard<LiveSession>, u64), Error> {
     let start = received(registry, id)?.ok_or_else(|| unknown(id))?;
-    if offset.is_some_and(|o| o != start) {
-        return Err(Error::range_mismatch(id, start));
-    }
+    let room = incoming.room_at(id, offset, start)?;
     let limit = incoming.limit;
-    let room = limit.saturating_sub(start);
-    if incoming.declared.is_some_and(|n| n > room) {
-        return Err(too_large(limit));
-    }
     if incoming.declared == Some(0) {
         // A closing request writes nothing.
         return Ok((live, start));
@@ -165,9 +159,12 @@ pub(super) async fn stage(
     algorithm: Algorithm,
 ) -> Result<StagedBlob, Error> {
     let lookup = id.to_string();
-    let parts = registry
+    let mut parts = registry
         .db
         .read_now(move |conn| db::sessions::parts(conn, &lookup))?;
+    // A chunk another node recorded after this request's own is not part of what the
+    // client is finishing; it goes with the session.
+    parts.retain(|part| part.start < size);
     check_contiguous(id, &parts, size)?;
     let (blobs, store, id) = (registry.blobs.clone(), store.clone(), id.to_string());
     tokio::task::spawn_blocking(move || -> Result<StagedBlob, Error> {
