@@ -23,6 +23,7 @@ pub mod cluster;
 pub mod counting_proxy;
 pub mod distribution;
 pub mod npm;
+pub mod postgres;
 pub mod pypiserver;
 pub mod repositories;
 pub mod s3;
@@ -41,6 +42,8 @@ pub struct TestServer {
     pub registry: Arc<Registry>,
     pub admin_token: String,
     config: Config,
+    /// Dropped after the server stopped (fields drop after `Drop::drop` ran).
+    _scratch_db: Option<postgres::ScratchDb>,
     /// Removed when the server drops (the data dir, unless configured elsewhere).
     _temp_dir: tempfile::TempDir,
     shutdown: Option<tokio::sync::oneshot::Sender<()>>,
@@ -67,6 +70,16 @@ pub struct Builder {
     listen: Option<SocketAddr>,
     /// `storage.s3_endpoint` of the S3 server to keep blobs in.
     s3_endpoint: Option<String>,
+    /// Where the metadata goes when not the data dir's SQLite.
+    database: Option<Database>,
+}
+
+/// A test server's PostgreSQL database.
+enum Database {
+    /// A scratch database of the server's own, dropped with it.
+    Scratch,
+    /// A database the caller keeps (several nodes serving one registry).
+    Shared(String),
 }
 
 /// A last change to a test server's configuration.
@@ -172,6 +185,24 @@ impl Builder {
         self
     }
 
+    /// Keeps the metadata in a scratch PostgreSQL database of this server's own
+    /// (`postgres::ScratchDb`), dropped with the server. Without `WHARF_TEST_POSTGRES`
+    /// the server stays on SQLite outside CI (the reason printed) and the test fails
+    /// under `CI=true`; a test that means PostgreSQL only checks
+    /// [`TestServer::on_postgres`], or creates a `ScratchDb` first and uses
+    /// [`Builder::database`].
+    pub fn postgres(mut self) -> Self {
+        self.database = Some(Database::Scratch);
+        self
+    }
+
+    /// Keeps the metadata in the PostgreSQL database at `url`, which the caller owns:
+    /// several servers built with one URL are nodes of one registry.
+    pub fn database(mut self, url: &str) -> Self {
+        self.database = Some(Database::Shared(url.into()));
+        self
+    }
+
     pub fn start(self) -> TestServer {
         init_logging();
         let data_dir = tempfile::tempdir().expect("temp dir");
@@ -240,6 +271,20 @@ impl Builder {
         if let Some(endpoint) = self.s3_endpoint.or_else(s3::shared_endpoint) {
             s3::keep_blobs_in(&mut config, &endpoint);
         }
+        let database = self
+            .database
+            .or_else(|| postgres::wanted_by_default().then_some(Database::Scratch));
+        let scratch = match database {
+            Some(Database::Scratch) => postgres::ScratchDb::create(),
+            Some(Database::Shared(url)) => {
+                config.storage.database = url;
+                None
+            }
+            None => None,
+        };
+        if let Some(scratch) = &scratch {
+            config.storage.database = scratch.url.clone();
+        }
         config.validate().expect("valid test config");
         if let Some(prepare) = self.prepare {
             prepare(&config.storage.data_dir);
@@ -255,6 +300,7 @@ impl Builder {
             registry,
             admin_token,
             config,
+            _scratch_db: scratch,
             _temp_dir: data_dir,
             shutdown: Some(shutdown),
             thread: Some(thread),
@@ -349,6 +395,12 @@ impl TestServer {
         &self.config.storage.data_dir
     }
 
+    /// Whether this server keeps its metadata in PostgreSQL (tests about the embedded
+    /// SQLite file itself skip then, saying why).
+    pub fn on_postgres(&self) -> bool {
+        self.registry.db.is_postgres()
+    }
+
     /// URL of a generic-format path for `owner`.
     pub fn generic(&self, owner: &str, rest: &str) -> String {
         format!("{}/api/packages/{owner}/generic/{rest}", self.url)
@@ -400,13 +452,26 @@ impl TestServer {
     /// a deferred foreign key the commit finds broken. The product code runs unchanged;
     /// only its commit fails, as on a crash or a full disk at that moment.
     pub fn break_blob_commits(&self, broken: bool) {
-        let sql = if broken {
-            "CREATE TABLE IF NOT EXISTS test_crash_window
-                 (owner INTEGER REFERENCES owners(id) DEFERRABLE INITIALLY DEFERRED);
-             CREATE TRIGGER test_crash_window AFTER INSERT ON package_blobs
-             BEGIN INSERT INTO test_crash_window VALUES (-1); END;"
-        } else {
-            "DROP TRIGGER test_crash_window;"
+        let postgres = self.on_postgres();
+        let sql = match (broken, postgres) {
+            (true, false) => {
+                "CREATE TABLE IF NOT EXISTS test_crash_window
+                     (owner INTEGER REFERENCES owners(id) DEFERRABLE INITIALLY DEFERRED);
+                 CREATE TRIGGER test_crash_window AFTER INSERT ON package_blobs
+                 BEGIN INSERT INTO test_crash_window VALUES (-1); END;"
+            }
+            // The same trap in PostgreSQL's spelling: a trigger runs a function.
+            (true, true) => {
+                "CREATE TABLE IF NOT EXISTS test_crash_window
+                     (owner BIGINT REFERENCES owners(id) DEFERRABLE INITIALLY DEFERRED);
+                 CREATE OR REPLACE FUNCTION test_crash_window() RETURNS trigger
+                     LANGUAGE plpgsql AS $$
+                     BEGIN INSERT INTO test_crash_window VALUES (-1); RETURN NULL; END $$;
+                 CREATE TRIGGER test_crash_window AFTER INSERT ON package_blobs
+                     FOR EACH ROW EXECUTE FUNCTION test_crash_window();"
+            }
+            (false, false) => "DROP TRIGGER test_crash_window;",
+            (false, true) => "DROP TRIGGER test_crash_window ON package_blobs;",
         };
         self.registry
             .db

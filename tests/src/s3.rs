@@ -160,13 +160,15 @@ main(sys.argv[1:])
 pub const ON_S3_MODULE: &str = "on_s3::";
 
 /// The endpoint of the S3 server every test server of this process keeps its blobs in
-/// (started on first use), for a test below [`ON_S3_MODULE`] (libtest names each test's
+/// (started on first use), for a test below [`ON_S3_MODULE`] or
+/// [`crate::postgres::ON_PG_MODULE`] (libtest names each test's
 /// thread after its path) or for every test with `WHARF_TEST_BLOBS=s3`. Without moto,
 /// outside CI, such a test runs on disk with the reason printed once.
 pub fn shared_endpoint() -> Option<String> {
     let on_s3 = std::thread::current()
         .name()
-        .is_some_and(|name| name.starts_with(ON_S3_MODULE));
+        .is_some_and(|name| name.starts_with(ON_S3_MODULE))
+        || crate::postgres::in_pg_module();
     if !on_s3 && std::env::var("WHARF_TEST_BLOBS").ok()?.as_str() != "s3" {
         return None;
     }
