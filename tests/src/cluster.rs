@@ -22,10 +22,11 @@ use std::time::{Duration, Instant};
 use serde_json::{Value, json};
 use wharf::Registry;
 use wharf::config::Config;
+use wharf::db::Db;
 use wharf::db::tokens::Scope;
-use wharf::db::{Db, ScratchDatabase};
 
 use crate::balancer::Balancer;
+use crate::postgres::ScratchDb;
 use crate::s3::{self, Moto};
 
 /// The test that serves a node, by its full name in the `clients` test binary.
@@ -196,7 +197,7 @@ impl Builder {
     pub fn start(self) -> Option<Cluster> {
         crate::init_logging();
         let moto = Moto::start()?;
-        let database = ScratchDatabase::create("cluster")?;
+        let database = ScratchDb::create()?;
         let dir = tempfile::tempdir().unwrap();
         let addrs: Vec<SocketAddr> = (0..self.nodes).map(|_| free_addr()).collect();
         let balancer = Balancer::start(&addrs, dir.path())?;
@@ -276,7 +277,7 @@ pub struct Cluster {
     config: Config,
     balancer: Balancer,
     pub moto: Moto,
-    _database: ScratchDatabase,
+    _database: ScratchDb,
     _dir: tempfile::TempDir,
 }
 
@@ -319,5 +320,17 @@ impl Cluster {
     /// haproxy's log, for a failing test's message.
     pub fn balancer_log(&self) -> String {
         self.balancer.log()
+    }
+}
+
+impl Drop for Cluster {
+    /// A failing test shows what the nodes and haproxy logged.
+    fn drop(&mut self) {
+        if std::thread::panicking() {
+            for (i, node) in self.nodes.iter().enumerate() {
+                eprintln!("--- node {i} ({}):\n{}", node.url, node.log());
+            }
+            eprintln!("--- haproxy:\n{}", self.balancer.log());
+        }
     }
 }
