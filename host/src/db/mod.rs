@@ -11,6 +11,7 @@ pub mod accounts;
 pub mod backup;
 pub mod blobs;
 pub mod gc;
+pub mod login_failures;
 pub mod owners;
 pub mod packages;
 mod postgres;

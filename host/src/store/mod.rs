@@ -86,6 +86,12 @@ impl BlobStore {
         self
     }
 
+    /// The object store holding the blob bytes, if any (upload sessions keep their
+    /// chunks there too, so that any node can finish them).
+    pub fn remote(&self) -> Option<&Remote> {
+        self.remote.as_ref()
+    }
+
     fn path(&self, sha256: &str) -> io::Result<PathBuf> {
         if !digest::is_sha256_hex(sha256) {
             return Err(io::Error::new(
