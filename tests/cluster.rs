@@ -477,7 +477,6 @@ fn gc_beside_the_nodes_while_they_publish_loses_nothing_referenced() {
 }
 
 #[test]
-#[ignore = "needs helper-sessions: skopeo uploads blobs in sessions (POST, PATCH, PUT), kept on one node's disk today"]
 fn skopeo_pushes_and_pulls_through_the_balancer() {
     if !require_tool("skopeo") || !require_tool("umoci") {
         return;
@@ -524,7 +523,6 @@ fn mvn_deploys_and_resolves_through_the_balancer() {
 }
 
 #[test]
-#[ignore = "needs helper-sessions: upload sessions kept on one node's disk today"]
 fn oras_chunked_push_alternates_between_nodes() {
     let Some(python) = oras_python() else {
         return;
@@ -568,7 +566,6 @@ fn oras_chunked_push_alternates_between_nodes() {
 }
 
 #[test]
-#[ignore = "needs helper-sessions: failed-login windows are kept per node today"]
 fn failed_logins_on_several_nodes_lock_the_name_on_all() {
     let Some(cluster) = Cluster::builder(3)
         .toml("[server]\nlogin_failures_per_user = 3\nlogin_failures_per_address = 0\n")
