@@ -13,8 +13,9 @@
 # Usage: benches/scale-out.sh [BIN]   (default: target/release/wharf; a debug build
 #        runs too, for checking the script)
 # Environment: ROUNDS (default 3), DURATION seconds per wrk run (default 5), CONNS (20),
-#   THREADS (2), SIZE_MB (default 1024), WHARF_MOTO_SERVER (moto_server of the venv
-#   .ci/run installs; default ~/.cache/wharf-clients/moto-5.2.5/bin/moto_server).
+#   THREADS (2), SIZE_MB (default 1024), START_SECS (wait for a server, default 60),
+#   WHARF_MOTO_SERVER (moto_server of the venv .ci/run installs; default
+#   ~/.cache/wharf-clients/moto-5.2.5/bin/moto_server).
 #   PostgreSQL 15 comes from Debian's packages (.ci/postgres.sh starts a private one).
 
 set -euo pipefail

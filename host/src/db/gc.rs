@@ -22,14 +22,7 @@ const COLLECTOR_LOCK: i64 = 0x7768_6172_665f_6763; // "wharf_gc"
 /// writer already is; on PostgreSQL, where several nodes may collect at once, this waits
 /// for a transaction-scoped advisory lock.
 pub fn lock_collector(tx: &Tx<'_>) -> Result<(), Error> {
-    if tx.is_postgres() {
-        tx.query_row(
-            "SELECT pg_advisory_xact_lock(?1)",
-            &[&COLLECTOR_LOCK],
-            |_| Ok(()),
-        )?;
-    }
-    Ok(())
+    collector_lock(tx, "SELECT pg_advisory_xact_lock(?1)")
 }
 
 /// Keeps the collector out until the calling transaction ends: every transaction that
@@ -45,12 +38,13 @@ pub fn lock_collector(tx: &Tx<'_>) -> Result<(), Error> {
 /// of them waits for the publishes under way and holds off new ones until it commits,
 /// and a publish after it finds the bytes gone and uploads them again.
 pub fn hold_off_collector(tx: &Tx<'_>) -> Result<(), Error> {
+    collector_lock(tx, "SELECT pg_advisory_xact_lock_shared(?1)")
+}
+
+/// Takes the collector's advisory lock with `sql` (its mode), on PostgreSQL only.
+fn collector_lock(tx: &Tx<'_>, sql: &str) -> Result<(), Error> {
     if tx.is_postgres() {
-        tx.query_row(
-            "SELECT pg_advisory_xact_lock_shared(?1)",
-            &[&COLLECTOR_LOCK],
-            |_| Ok(()),
-        )?;
+        tx.query_row(sql, &[&COLLECTOR_LOCK], |_| Ok(()))?;
     }
     Ok(())
 }
