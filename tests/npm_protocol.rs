@@ -5,7 +5,6 @@
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
 use serde_json::{Value, json};
-use sha2::{Digest, Sha512};
 use wharf::db::tokens::Scope;
 use wharf_tests::npm::publish_body;
 use wharf_tests::{StatusCode, TestServer, client};
