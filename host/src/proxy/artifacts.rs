@@ -470,6 +470,7 @@ impl Leader {
             .db
             .write(move |tx| {
                 let (owner_id, format, package, version, name, lead) = t;
+                db::gc::hold_off_collector(tx)?;
                 let package_id = packages::ensure(tx, owner_id, &format, &package)?;
                 let version_id = match packages::version(tx, package_id, &version)? {
                     Some(v) => v.id,

@@ -398,6 +398,7 @@ async fn commit(
     registry
         .db
         .write(move |tx| {
+            db::gc::hold_off_collector(tx)?;
             if let Some(id) = &session
                 && !db::sessions::delete(tx, id)?
             {
