@@ -148,7 +148,7 @@ fn plugin_check_reports_what_the_server_would_load() {
         "digests     sha256 (always)",
         "credentials authorization",
         "settings    summary-bytes: integer 1..=4096, default 200 (bytes of a file's first line kept as its version's summary)",
-        "limits      64 MiB of memory and 2000 ms per call; uploads up to 2 GiB; 51 calls at once",
+        "limits      64 MiB of memory and 2000 ms per call; uploads up to 2 GiB; 42 calls at once",
         "[formats.template]",
     ] {
         assert!(
