@@ -16,6 +16,7 @@ const BUNDLED: &[(&str, &str)] = &[
     ("maven", "wharf-format-maven"),
     ("nuget", "wharf-format-nuget"),
     ("oci", "wharf-format-oci"),
+    ("helm", "wharf-format-helm"),
 ];
 
 fn main() {

@@ -148,7 +148,7 @@ fn plugin_check_reports_what_the_server_would_load() {
         "digests     sha256 (always)",
         "credentials authorization",
         "settings    summary-bytes: integer 1..=4096, default 200 (bytes of a file's first line kept as its version's summary)",
-        "limits      64 MiB of memory and 2000 ms per call; uploads up to 2 GiB; 51 calls at once",
+        "limits      64 MiB of memory and 2000 ms per call; uploads up to 2 GiB; 42 calls at once",
         "[formats.template]",
     ] {
         assert!(
@@ -263,4 +263,83 @@ fn component_of_contract(version: &str) -> Vec<u8> {
         None,
     );
     component.finish()
+}
+
+/// docs/plugins.md's recipe for a plugin outside this repository, followed from an
+/// empty directory: the template's files copied out, its SDK dependency pointed at this
+/// checkout's `plugins/sdk`, the release profile added, built offline for wasm32-wasip2
+/// (the crates come from cargo's local cache, pinned by this workspace's lock file), and
+/// the component passes `wharf plugin check`. Its target dir sits in the tests' own
+/// target dir, so only the first run compiles the SDK's dependencies again.
+#[test]
+fn the_template_copied_out_of_the_repository_builds_and_passes_check() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).parent().unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    copy_dir(&root.join("plugins/template/src"), &dir.path().join("src"));
+    let manifest = std::fs::read_to_string(root.join("plugins/template/Cargo.toml")).unwrap();
+    let sdk = root.join("plugins/sdk");
+    let manifest = manifest.replace(
+        "path = \"../sdk\"",
+        &format!("path = {:?}", sdk.display().to_string()),
+    );
+    assert!(manifest.contains(&sdk.display().to_string()), "{manifest}");
+    let profile = "\n[profile.release]\nopt-level = \"s\"\nlto = true\ncodegen-units = 1\nstrip = true\npanic = \"abort\"\n";
+    std::fs::write(dir.path().join("Cargo.toml"), manifest + profile).unwrap();
+    std::fs::copy(root.join("Cargo.lock"), dir.path().join("Cargo.lock")).unwrap();
+    std::fs::copy(
+        root.join("rust-toolchain.toml"),
+        dir.path().join("rust-toolchain.toml"),
+    )
+    .unwrap();
+
+    let target = outer_target_dir().join("outside-template");
+    let started = std::time::Instant::now();
+    let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
+    let output = std::process::Command::new(cargo)
+        .current_dir(dir.path())
+        .args([
+            "build",
+            "--offline",
+            "--release",
+            "--target",
+            "wasm32-wasip2",
+        ])
+        .arg("--target-dir")
+        .arg(&target)
+        // The test binary's own build settings are for the host target.
+        .env_remove("RUSTFLAGS")
+        .env_remove("CARGO_ENCODED_RUSTFLAGS")
+        .env_remove("CARGO_BUILD_TARGET")
+        .output()
+        .unwrap();
+    assert!(
+        output.status.success(),
+        "the copied template does not build:\n{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    eprintln!("the copied template built in {:?}", started.elapsed());
+    let wasm = target.join("wasm32-wasip2/release/wharf_format_template.wasm");
+    let config = Config::default();
+    let runtime = Runtime::new(RuntimeLimits::from_config(&config), &plugin_cache_dir()).unwrap();
+    let report = check::check_with(&runtime, &wasm, &config).unwrap();
+    assert_eq!(report.descriptor.name, "template");
+}
+
+fn copy_dir(from: &Path, to: &Path) {
+    std::fs::create_dir_all(to).unwrap();
+    for entry in std::fs::read_dir(from).unwrap() {
+        let entry = entry.unwrap();
+        let path = entry.path();
+        if entry.file_type().unwrap().is_dir() {
+            copy_dir(&path, &to.join(entry.file_name()));
+        } else {
+            std::fs::copy(&path, to.join(entry.file_name())).unwrap();
+        }
+    }
+}
+
+/// The target dir this test binary was built in (`…/debug/deps/protocol-…`).
+fn outer_target_dir() -> PathBuf {
+    let exe = std::env::current_exe().unwrap();
+    exe.ancestors().nth(3).unwrap().to_path_buf()
 }

@@ -102,6 +102,11 @@ pub fn bundled() -> BTreeMap<String, FormatConfig> {
         ),
         // Container clients only speak /v2; the owner is the first segment of the image name.
         ("oci", format("/v2", Some(10 << 30))),
+        // Charts are small; Helm itself refuses archives that inflate past 100 MiB.
+        (
+            "helm",
+            format("/api/packages/{owner}/helm", Some(100 << 20)),
+        ),
     ]
     .into_iter()
     .map(|(name, format)| (name.to_string(), format))

@@ -3,7 +3,21 @@
 //! `SHA-256` names), checked against the algorithm's length so a truncated value never
 //! becomes an expectation.
 
-use crate::{Digest, HashAlgorithm};
+use crate::{Digest, FileInfo, HashAlgorithm};
+
+/// The digest of `algorithm` among `digests`, wherever it stands: the host lists sha256
+/// first and then the descriptor's algorithms, but a plugin should not count on places.
+pub fn find(digests: &[Digest], algorithm: HashAlgorithm) -> Option<&Digest> {
+    digests.iter().find(|d| d.algorithm == algorithm)
+}
+
+impl FileInfo {
+    /// The file's hex digest of `algorithm`; `None` for an algorithm the descriptor
+    /// did not ask the host for (sha256 is always there).
+    pub fn digest(&self, algorithm: HashAlgorithm) -> Option<&str> {
+        find(&self.digests, algorithm).map(|d| d.hex.as_str())
+    }
+}
 
 impl HashAlgorithm {
     /// The algorithm a document names (`sha256`, `SHA-256`, `md5`), if the host
@@ -99,6 +113,34 @@ mod tests {
             hex: "abc".into(),
         };
         assert!(odd.to_bytes().is_none());
+    }
+
+    #[test]
+    fn digests_are_found_by_algorithm_not_place() {
+        let file = FileInfo {
+            name: "a.tgz".into(),
+            size: 1,
+            lead: true,
+            content_type: String::new(),
+            digests: vec![
+                Digest::from_bytes(HashAlgorithm::Sha1, &[1; 20]).unwrap(),
+                Digest::from_bytes(HashAlgorithm::Sha256, &[2; 32]).unwrap(),
+            ],
+            created: 0,
+        };
+        assert_eq!(
+            file.digest(HashAlgorithm::Sha256),
+            Some("02".repeat(32).as_str())
+        );
+        assert_eq!(
+            file.digest(HashAlgorithm::Sha1),
+            Some("01".repeat(20).as_str())
+        );
+        assert_eq!(file.digest(HashAlgorithm::Md5), None);
+        assert_eq!(
+            find(&file.digests, HashAlgorithm::Sha1),
+            Some(&file.digests[0])
+        );
     }
 
     #[test]

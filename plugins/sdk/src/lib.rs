@@ -6,9 +6,9 @@
 //! [`testing`] runs a plugin's code natively under `cargo test`. `docs/plugins.md`
 //! explains the contract and how to build, load and debug a plugin.
 
-#[cfg(feature = "zip")]
+#[cfg(any(feature = "zip", feature = "tar"))]
 pub mod archive;
-mod digest;
+pub mod digest;
 #[cfg(feature = "json")]
 pub mod json;
 pub mod members;
@@ -23,6 +23,8 @@ mod upload;
 pub mod upstream;
 #[cfg(feature = "xml")]
 pub mod xml;
+#[cfg(feature = "yaml")]
+pub mod yaml;
 
 pub use upload::{UploadBody, UploadReader};
 

@@ -7,7 +7,9 @@
 use std::borrow::Cow;
 
 use serde::{Deserialize, Serialize};
-use wharf_plugin_sdk::{IndexInput, PluginError, Response, VersionDetail, json, time};
+use wharf_plugin_sdk::{
+    HashAlgorithm, IndexInput, PluginError, Response, VersionDetail, json, time,
+};
 
 use crate::Metadata;
 
@@ -124,7 +126,7 @@ impl<'a> IndexVersion<'a> {
                 .map(|f| IndexFile {
                     name: Cow::Borrowed(&f.name),
                     size: f.size,
-                    sha256: Cow::Borrowed(f.digests.first().map_or("", |d| d.hex.as_str())),
+                    sha256: Cow::Borrowed(f.digest(HashAlgorithm::Sha256).unwrap_or_default()),
                     url: file_url(base, name, &v.version, &f.name),
                 })
                 .collect(),

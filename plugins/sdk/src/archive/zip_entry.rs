@@ -1,42 +1,14 @@
-//! Reading one small entry out of an uploaded zip archive (a wheel's `METADATA`, a
-//! nupkg's nuspec) without reading the rest of it.
-//!
-//! The archive is read through a `Read + Seek` view of the stored upload
-//! ([`crate::UploadReader`]), so only its end-of-central-directory record, its
-//! central directory and the wanted entry's compressed bytes cross into the guest. An
-//! upload is untrusted: its central directory can be huge and its entries can lie
-//! about their sizes, so every read is bounded and every refusal is a 400 that says
-//! which bound was hit.
+//! One entry out of a zip (a wheel's `METADATA`, a nupkg's nuspec), read through a
+//! `Read + Seek` view of the upload so that only the end-of-central-directory record,
+//! the central directory and the wanted entry's compressed bytes cross into the guest.
 
-use std::io::{self, Read, Seek, SeekFrom};
+use std::io::{Read, Seek};
 
 use zip::ZipArchive;
 use zip::read::{ArchiveOffset, Config};
 
+use super::{Budget, Limits, Wanted};
 use crate::PluginError;
-
-/// Bounds on what is read from an untrusted archive.
-#[derive(Debug, Clone, Copy)]
-pub struct Limits {
-    /// Largest entry, uncompressed.
-    pub entry: u64,
-    /// Most entries the archive may have.
-    pub entries: usize,
-    /// Most bytes read from the archive in all: its central directory (at least 46
-    /// bytes per entry, so this bounds the entries parsed, and the memory they take,
-    /// before `entries` can be checked) and the entry's compressed bytes.
-    pub bytes_read: u64,
-}
-
-/// Which entry to read, and the words errors use for it.
-pub struct Wanted<'a> {
-    /// What the archive is, for messages: `wheel`, `package`.
-    pub archive: &'a str,
-    /// What the entry is, for messages: `.nuspec file at its root`.
-    pub entry: &'a str,
-    /// Whether a raw entry name is the wanted one; exactly one entry must match.
-    pub matches: &'a dyn Fn(&[u8]) -> bool,
-}
 
 /// The name and bytes of the single entry `wanted` picks.
 pub fn read_entry<R: Read + Seek>(
@@ -72,105 +44,26 @@ fn extract<R: Read + Seek>(
             "the {archive_name} is not a valid zip archive: {e}"
         ))
     })?;
-    if archive.len() > limits.entries {
-        return Err(PluginError::bad_request(format!(
-            "the {archive_name} has {} entries, more than the {} allowed",
-            archive.len(),
-            limits.entries
-        )));
-    }
+    wanted.check_count(archive.len(), limits)?;
     // The crate keeps one entry per name; another reader might take the other one.
     if archive.has_duplicate_names() {
         return Err(PluginError::bad_request(format!(
             "the {archive_name}'s zip lists an entry name twice"
         )));
     }
-    let mut found = archive
+    let found: Vec<usize> = archive
         .file_names_raw()
         .enumerate()
         .filter(|(_, name)| (wanted.matches)(name))
-        .map(|(index, _)| index);
-    let first_two = (found.next(), found.next());
-    drop(found);
-    let index = match first_two {
-        (Some(index), None) => index,
-        (None, _) => {
-            return Err(PluginError::bad_request(format!(
-                "the {archive_name} has no {}",
-                wanted.entry
-            )));
-        }
-        (Some(_), Some(_)) => {
-            return Err(PluginError::bad_request(format!(
-                "the {archive_name} has more than one {}",
-                wanted.entry
-            )));
-        }
-    };
-    let unreadable = |e: &dyn std::fmt::Display| {
-        PluginError::bad_request(format!(
-            "the {archive_name}'s {} cannot be read: {e}",
-            wanted.entry
-        ))
-    };
-    let file = archive.by_index(index).map_err(|e| unreadable(&e))?;
+        .map(|(index, _)| index)
+        .take(2)
+        .collect();
+    let index = wanted.the_one(&found)?;
+    let file = archive.by_index(index).map_err(|e| wanted.unreadable(&e))?;
     let name = String::from_utf8_lossy(file.name_raw()).into_owned();
-    let too_large = || {
-        PluginError::bad_request(format!(
-            "the {archive_name}'s {name} is larger than {} bytes",
-            limits.entry
-        ))
-    };
-    if file.size() > limits.entry {
-        return Err(too_large());
-    }
-    let mut bytes = Vec::with_capacity(file.size() as usize);
     // The declared size is only a claim: a zip bomb inflates far beyond it.
-    file.take(limits.entry + 1)
-        .read_to_end(&mut bytes)
-        .map_err(|e| unreadable(&e))?;
-    if bytes.len() as u64 > limits.entry {
-        return Err(too_large());
-    }
+    let bytes = wanted.read_bounded(file.size(), file, &name, limits)?;
     Ok((name, bytes))
-}
-
-/// A reader that fails once `remaining` bytes have been read, remembering that it did.
-struct Budget<R> {
-    inner: R,
-    remaining: u64,
-    exceeded: bool,
-}
-
-impl<R> Budget<R> {
-    fn new(inner: R, limit: u64) -> Self {
-        Self {
-            inner,
-            remaining: limit,
-            exceeded: false,
-        }
-    }
-}
-
-impl<R: Read> Read for Budget<R> {
-    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
-        if self.remaining == 0 && !buf.is_empty() {
-            self.exceeded = true;
-            return Err(io::Error::other("read budget exceeded"));
-        }
-        let allowed = buf
-            .len()
-            .min(usize::try_from(self.remaining).unwrap_or(usize::MAX));
-        let n = self.inner.read(&mut buf[..allowed])?;
-        self.remaining -= n as u64;
-        Ok(n)
-    }
-}
-
-impl<R: Seek> Seek for Budget<R> {
-    fn seek(&mut self, to: SeekFrom) -> io::Result<u64> {
-        self.inner.seek(to)
-    }
 }
 
 #[cfg(test)]
