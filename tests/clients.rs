@@ -1,7 +1,7 @@
 //! The real-client tests: curl, npm (with pnpm and yarn; its proxy and group
 //! repositories against Verdaccio and a second Wharf; publishing through a group), mvn,
-//! NuGet.exe, cargo, twine and pip, skopeo, umoci and oras-py, Helm (its Go code as a
-//! library) against a real server on 127.0.0.1, and the web UI in headless chromium.
+//! NuGet.exe, cargo, twine and pip, skopeo, umoci and oras-py, helm (3.17.3, with curl for
+//! uploads) against a real server on 127.0.0.1, and the web UI in headless chromium.
 //!
 //! A missing client skips its test with the reason printed; under `CI=true` it fails
 //! the test instead (`wharf_tests::require_tool`, `wharf_tests::require_client`).

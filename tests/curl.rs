@@ -1,19 +1,6 @@
 //! The README's curl examples, run with the real curl against a real server.
 
-use std::process::Command;
-
-use wharf_tests::{TestServer, require_tool};
-
-fn curl(args: &[&str]) -> (String, String) {
-    let out = Command::new("curl")
-        .args(["-sS", "-w", "\n%{http_code}"])
-        .args(args)
-        .output()
-        .expect("curl runs");
-    let text = String::from_utf8_lossy(&out.stdout).into_owned();
-    let (body, code) = text.rsplit_once('\n').unwrap_or(("", ""));
-    (code.to_string(), body.to_string())
-}
+use wharf_tests::{TestServer, curl, require_tool};
 
 #[test]
 fn readme_curl_examples_work() {

@@ -609,6 +609,18 @@ pub fn client() -> Client {
         .unwrap()
 }
 
+/// Runs the real curl with `args` (quiet, errors shown): the status code and the body.
+pub fn curl(args: &[&str]) -> (String, String) {
+    let out = std::process::Command::new("curl")
+        .args(["-sS", "-w", "\n%{http_code}"])
+        .args(args)
+        .output()
+        .expect("curl runs");
+    let text = String::from_utf8_lossy(&out.stdout).into_owned();
+    let (body, code) = text.rsplit_once('\n').unwrap_or(("", ""));
+    (code.to_string(), body.to_string())
+}
+
 /// Whether an external client program is available; outside CI a missing one skips
 /// the test (printing why), under `CI=true` it fails.
 /// A client installed outside `PATH`: the file `var` names, else `cached` below
