@@ -5,6 +5,7 @@
 //! (`--upload-file`) and as `helm cm-push` does (multipart `chart` and `prov`; the plugin
 //! itself cannot be installed offline), then found, pulled, rendered and shown by Helm
 //! from a public owner anonymously and from a private one with `--username/--password`.
+//! The same charts also go through `helm push` and `helm pull` to the OCI registry.
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
@@ -226,4 +227,33 @@ fn helm_finds_pulls_and_renders_charts_uploaded_with_curl() {
     let (code, body) = curl(&[&format!("{public}/charts/{CHART}-v1.2.tgz")]);
     assert_eq!(code, "404");
     assert!(body.starts_with(r#"{"error":"#), "{body}");
+}
+
+#[test]
+fn helm_pushes_charts_to_the_oci_registry_and_pulls_them_back() {
+    let Some(helm) = Helm::new() else { return };
+    let server = TestServer::start();
+    let owner = format!("oci://{}/admin", server.addr);
+    let login = ["--plain-http", "--username", "admin", "--password"];
+    let login = [&login[..], &[server.admin_token.as_str()]].concat();
+    for version in VERSIONS {
+        let chart = helm.package(version);
+        let out = helm.output(&["push", path(&chart), &owner, "--plain-http"]);
+        assert!(!out.status.success(), "pushed anonymously: {}", said(&out));
+        helm.run(&[&["push", path(&chart), &owner][..], &login].concat());
+        let reference = format!("{owner}/{CHART}");
+        let dest = helm.path(&format!("oci/{version}"));
+        std::fs::create_dir_all(&dest).unwrap();
+        let pull = ["pull", &reference, "--version", version, "-d", path(&dest)];
+        helm.run(&[&pull[..], &login].concat());
+        let pulled = std::fs::read_dir(&dest).unwrap().next().unwrap().unwrap();
+        assert_eq!(
+            std::fs::read(pulled.path()).unwrap(),
+            std::fs::read(&chart).unwrap(),
+            "{reference} {version} comes back as pushed"
+        );
+        let show = ["show", "chart", &reference, "--version", version];
+        let shown = helm.run(&[&show[..], &login].concat());
+        assert!(shown.contains(&format!("version: {version}\n")), "{shown}");
+    }
 }
