@@ -1,7 +1,8 @@
 //! The operator's commands, run in-process as `wharf` would run them (`wharf::cli::
 //! run_from`) against the data dir of a live test server: a fresh directory is never
 //! made a registry, the lifecycle commands, a backup taken while the server runs
-//! that a restored server serves byte for byte, and a proxy's cache purged and evicted.
+//! that a restored server serves byte for byte, a proxy's cache purged and evicted, and
+//! `wharf migrate` (`cli_ops/migrate.rs`).
 
 use std::io::Cursor;
 use std::path::Path;
@@ -13,6 +14,9 @@ use wharf::cli::{Io, run_from};
 use wharf::db::tokens::Scope;
 use wharf_tests::counting_proxy::CountingProxy;
 use wharf_tests::{StatusCode, TestServer, client, repositories};
+
+#[path = "cli_ops/migrate.rs"]
+mod migrate;
 
 /// Runs `wharf ARGS --data-dir DIR` with `stdin`; returns what it printed for scripts.
 fn wharf(dir: &Path, args: &[&str], stdin: &str) -> Result<String, Box<dyn std::error::Error>> {

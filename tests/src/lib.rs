@@ -513,6 +513,11 @@ impl TestServer {
         Some(bytes)
     }
 
+    /// `storage.database` of this server (`"sqlite"` or a `postgres://` URL).
+    pub fn database_setting(&self) -> &str {
+        &self.config.storage.database
+    }
+
     /// `storage.blobs` of this server (`"fs"` or `"s3://bucket/prefix"`).
     pub fn blobs_setting(&self) -> &str {
         &self.config.storage.blobs
