@@ -198,6 +198,22 @@ fn npm_publish_body(name: &str, version: &str, tarball: &[u8]) -> serde_json::Va
     })
 }
 
+/// Publishes `left-pad@1.0.0` as admin; returns its tarball's URL and bytes.
+fn publish_left_pad(server: &TestServer, tarball: &[u8]) -> (String, Vec<u8>) {
+    let base = format!("{}/api/packages/admin/npm", server.url);
+    let res = client()
+        .put(format!("{base}/left-pad"))
+        .header("Authorization", format!("token {}", server.admin_token))
+        .json(&npm_publish_body("left-pad", "1.0.0", tarball))
+        .send()
+        .unwrap();
+    assert_eq!(res.status(), StatusCode::CREATED);
+    (
+        format!("{base}/left-pad/-/left-pad-1.0.0.tgz"),
+        tarball.to_vec(),
+    )
+}
+
 /// Files in three formats, backed up while the server runs and serves, restored into a
 /// fresh data dir: a server there serves every file with identical bytes.
 #[test]
@@ -230,16 +246,11 @@ fn a_backup_taken_while_serving_restores_byte_identical() {
             .unwrap();
         assert_eq!(res.status(), StatusCode::CREATED, "{url}");
     }
-    let tarball = b"not really gzip, but stored as sent".to_vec();
-    let res = client()
-        .put(format!("{base}/npm/left-pad"))
-        .header("Authorization", &auth)
-        .json(&npm_publish_body("left-pad", "1.0.0", &tarball))
-        .send()
-        .unwrap();
-    assert_eq!(res.status(), StatusCode::CREATED);
     let mut files = files;
-    files.push((format!("{base}/npm/left-pad/-/left-pad-1.0.0.tgz"), tarball));
+    files.push(publish_left_pad(
+        &server,
+        b"not really gzip, but stored as sent",
+    ));
 
     // Downloads go on while the backup runs.
     let backups = tempfile::tempdir().unwrap();

@@ -35,15 +35,7 @@ fn populate(server: &TestServer, http: &Client) -> Vec<(String, Vec<u8>)> {
             .body(bytes.clone());
         assert_eq!(res.send().unwrap().status(), StatusCode::CREATED, "{url}");
     }
-    let tarball = b"an npm tarball".to_vec();
-    let res = http
-        .put(format!("{base}/npm/left-pad"))
-        .header("Authorization", &auth)
-        .json(&npm_publish_body("left-pad", "1.0.0", &tarball))
-        .send()
-        .unwrap();
-    assert_eq!(res.status(), StatusCode::CREATED);
-    files.push((format!("{base}/npm/left-pad/-/left-pad-1.0.0.tgz"), tarball));
+    files.push(publish_left_pad(server, b"an npm tarball"));
 
     let v2 = format!("{}/v2/admin/app", server.url);
     let oci = |req: reqwest::blocking::RequestBuilder| {
