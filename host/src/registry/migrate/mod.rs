@@ -105,7 +105,7 @@ fn copy_all(
     target_store: &BlobStore,
     force: bool,
 ) -> anyhow::Result<Report> {
-    let tables = target_db.read_sync(|conn| copy::tables(conn))?;
+    let tables = target_db.read_sync(copy::tables)?;
     let rows = copy::read(source, &tables).context("cannot read the source database")?;
     let held = target_db.read_sync(|conn| copy::read(conn, &tables))?;
     let mut report = Report {
