@@ -130,6 +130,8 @@ wait_wharf() {
 # start_named NAME CONFIG: one more Wharf ($BIN) with a fresh data dir in $TMP/NAME and
 # the registry.toml CONFIG, on a free port; sets PORT and STARTED_PID once it is ready.
 # For scripts that run several servers (a proxy and its upstream); WHARF_LOG applies.
+# It waits START_SECS (default 60) for readiness: a debug build's first start compiles
+# every plugin, which takes minutes on a busy machine.
 start_named() {
     PORT=$(free_port)
     rm -rf "${TMP:?}/$1"
@@ -139,7 +141,7 @@ start_named() {
         WHARF_ADMIN_PASSWORD=$PASSWORD "$BIN" serve --config "$TMP/$1/registry.toml" \
         >"$TMP/$1/stdout" 2>"$TMP/$1/stderr" &
     STARTED_PID=$!
-    for _ in $(seq 600); do curl -sf -o /dev/null "http://127.0.0.1:$PORT/readyz" && return; sleep 0.1; done
+    for _ in $(seq $((${START_SECS:-60} * 10))); do curl -sf -o /dev/null "http://127.0.0.1:$PORT/readyz" && return; sleep 0.1; done
     die "$1 did not start: $(tail -3 "$TMP/$1/stderr")"
 }
 

@@ -8,8 +8,14 @@
 # and total time for each, and the proxy's RSS before the pull and at its peak (sampled
 # every 50 ms) — and checks that the bytes arrived whole. Checks nothing else.
 #
+# With UPSTREAM_RATE (MB/s), both pulls go through a relay (`throttle.py`) that limits
+# the upstream's sending rate, as a WAN link to a public registry would; without it the
+# upstream is on loopback, where the proxy's own costs (hashing, the disk) show most.
+# The load average is printed with the figures: the machine may be shared.
+#
 # Usage: benches/proxy-oci-cold.sh [BIN]   (default: target/release/wharf)
-# Environment: SIZE_MIB (default 1024), ROUNDS (default 3).
+# Environment: SIZE_MIB (default 1024), ROUNDS (default 5), UPSTREAM_RATE (MB/s; default
+# none: no relay).
 
 set -euo pipefail
 # shellcheck source=lib.sh source-path=SCRIPTDIR
@@ -19,14 +25,18 @@ BIN=${1:-$ROOT/target/release/wharf}
 [[ -x $BIN ]] || die "no server binary at $BIN (cargo build --release)"
 require curl openssl sha256sum
 SIZE_MIB=${SIZE_MIB:-1024}
-ROUNDS=${ROUNDS:-3}
+ROUNDS=${ROUNDS:-5}
+UPSTREAM_RATE=${UPSTREAM_RATE:-}
 PASSWORD=bench-password-$RANDOM
 export WHARF_LOG=${WHARF_LOG:-warn}
 bench_tmp wharf-proxy-oci
 
 UPSTREAM_PID=
+RELAY_PID=
 teardown() {
+    [[ -n $RELAY_PID ]] && stop_pid "$RELAY_PID"
     [[ -n $UPSTREAM_PID ]] && stop_pid "$UPSTREAM_PID"
+    [[ ${PULLED:-} == /dev/shm/* ]] && rm -f "$PULLED"
     return 0
 }
 
@@ -47,13 +57,31 @@ sep='?'
 status=$(curl -s -o "$TMP/put.out" -w '%{http_code}' -u "admin:$PASSWORD" -X PUT \
     -H 'content-type: application/octet-stream' -T "$TMP/layer" "$location${sep}digest=$DIGEST")
 [[ $status == 201 ]] || die "the upstream refused the layer: $status $(cat "$TMP/put.out")"
+rm -f "$TMP/layer" # The upstream has it; the disk holds one copy less.
+# The pulled copies go to memory when it can: less disk to need on a shared machine, and
+# the client's own writes weigh the same on both sides.
+PULLED=$TMP/pulled
+[[ -d /dev/shm && -w /dev/shm ]] && PULLED=$(mktemp /dev/shm/wharf-pulled.XXXXXX)
+
+if [[ -n $UPSTREAM_RATE ]]; then
+    require python3
+    relay_port=$(free_port)
+    python3 "$ROOT/benches/throttle.py" "$relay_port" "$PORT" "$UPSTREAM_RATE" >"$TMP/relay.out" &
+    RELAY_PID=$!
+    for _ in $(seq 50); do grep -q ready "$TMP/relay.out" && break; sleep 0.1; done
+    UPSTREAM=http://127.0.0.1:$relay_port
+    say "the upstream sends at most $UPSTREAM_RATE MB/s (relay on $UPSTREAM)"
+fi
 
 # pull NAME URL: one timed GET; appends "ttfb_ms total_s" to $TMP/NAME.times.
 pull() {
     local out
-    out=$(curl -sf -u "admin:$PASSWORD" -o "$TMP/pulled" -w '%{time_starttransfer} %{time_total}' "$2")
-    [[ $(sha256sum "$TMP/pulled" | cut -d' ' -f1) == "${DIGEST#sha256:}" ]] || die "$1 served other bytes"
-    rm -f "$TMP/pulled"
+    out=$(curl -s -u "admin:$PASSWORD" -o "$PULLED" -w '%{http_code} %{time_starttransfer} %{time_total}' "$2") ||
+        die "$1: the transfer failed ($out)"
+    [[ $out == 200\ * ]] || die "$1 answered ${out%% *}: $(head -c 300 "$PULLED")"
+    out=${out#* }
+    [[ $(sha256sum "$PULLED" | cut -d' ' -f1) == "${DIGEST#sha256:}" ]] || die "$1 served other bytes"
+    : >"$PULLED"
     read -r ttfb total <<<"$out"
     echo "$(calc "$ttfb * 1000" 2) $total" >>"$TMP/$1.times"
     echo "  $1: first byte $(calc "$ttfb * 1000" 2) ms, total $(calc "$total" 3) s"
@@ -90,6 +118,9 @@ pt=$(cut -d' ' -f1 "$TMP/proxy.times" | median)
 dtot=$(cut -d' ' -f2 "$TMP/direct.times" | median)
 ptot=$(cut -d' ' -f2 "$TMP/proxy.times" | median)
 growth=$(sort -n "$TMP/growth" | tail -1)
-echo "cold $SIZE_MIB MiB layer, medians of $ROUNDS: first byte direct=${dt} ms proxy=${pt} ms" \
+spread() { sort -n | awk '{ v[NR] = $1 } END { printf "%.3f-%.3f", v[1], v[NR] }'; }
+echo "direct totals $(cut -d' ' -f2 "$TMP/direct.times" | spread) s, proxy totals $(cut -d' ' -f2 "$TMP/proxy.times" | spread) s;" \
+    "load average $(cut -d' ' -f1-3 /proc/loadavg)"
+echo "cold $SIZE_MIB MiB layer${UPSTREAM_RATE:+, upstream at $UPSTREAM_RATE MB/s}, medians of $ROUNDS: first byte direct=${dt} ms proxy=${pt} ms" \
     "(+$(calc "$pt - $dt" 2) ms); total direct=${dtot} s proxy=${ptot} s (x$(calc "$ptot / $dtot" 3));" \
     "proxy RSS growth max $(mib "$growth") MiB"

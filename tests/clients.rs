@@ -8,6 +8,7 @@
 //! `cargo test -p wharf-tests --test clients maven::` runs one client's tests.
 
 mod cargo;
+mod cluster;
 mod curl;
 mod groups;
 mod maven;

@@ -26,7 +26,7 @@ use wharf_tests::said as text;
 use wharf_tests::{BOGUS_TOKEN, StatusCode, TestServer, client, hex, require_tool, run};
 
 /// Where `com.example.wharf` artifacts live in a repository.
-const GROUP: &str = "com/example/wharf";
+pub(crate) const GROUP: &str = "com/example/wharf";
 
 /// Debian's repository: Maven Central is out of reach, so every repository but ours
 /// is mirrored to it.
@@ -34,7 +34,7 @@ const DEBIAN_REPO: &str = "file:///usr/share/maven-repo";
 
 /// One Maven user's world: `settings.xml` (credentials, the wharf repository, the
 /// Debian mirror), a private local repository, and copies of the fixture projects.
-struct MavenEnv {
+pub(crate) struct MavenEnv {
     dir: tempfile::TempDir,
     /// `http://127.0.0.1:PORT/api/packages/{owner}/maven`
     repository: String,
@@ -44,8 +44,14 @@ impl MavenEnv {
     /// Settings for `owner`'s Maven repository, with Basic credentials
     /// (`user`, `password or token`) for the `wharf` server if given.
     fn new(server: &TestServer, owner: &str, credentials: Option<(&str, &str)>) -> Self {
-        let dir = tempfile::tempdir().unwrap();
         let repository = format!("{}/api/packages/{owner}/maven", server.url);
+        Self::for_repository(repository, credentials)
+    }
+
+    /// Settings for the Maven repository at `repository` (any server: a cluster's
+    /// balancer too), with Basic credentials if given.
+    pub(crate) fn for_repository(repository: String, credentials: Option<(&str, &str)>) -> Self {
+        let dir = tempfile::tempdir().unwrap();
         let env = Self { dir, repository };
         std::fs::create_dir_all(env.local_repo()).unwrap();
         std::fs::write(
@@ -69,13 +75,13 @@ impl MavenEnv {
     }
 
     /// A file in the local repository, by its repository path.
-    fn local(&self, path: &str) -> PathBuf {
+    pub(crate) fn local(&self, path: &str) -> PathBuf {
         self.local_repo().join(path)
     }
 
     /// Forgets every `com.example` artifact (including what `install` put there), so
     /// the next build resolves them from Wharf; the plugins stay cached.
-    fn forget(&self) {
+    pub(crate) fn forget(&self) {
         let ours = self.local_repo().join("com").join("example");
         if ours.exists() {
             std::fs::remove_dir_all(ours).unwrap();
@@ -83,7 +89,7 @@ impl MavenEnv {
     }
 
     /// A fresh copy of `fixtures/maven/{fixture}`.
-    fn project(&self, fixture: &str) -> PathBuf {
+    pub(crate) fn project(&self, fixture: &str) -> PathBuf {
         let dir = self.home().join("work").join(fixture);
         if dir.exists() {
             std::fs::remove_dir_all(&dir).unwrap();
@@ -142,7 +148,7 @@ impl MavenEnv {
         )
     }
 
-    fn deploy_ok(&self, project: &Path) {
+    pub(crate) fn deploy_ok(&self, project: &Path) {
         let out = self.deploy(project);
         assert!(out.status.success(), "mvn deploy of {project:?} failed");
     }
@@ -160,13 +166,13 @@ impl MavenEnv {
         )
     }
 
-    fn get_ok(&self, artifact: &str) {
+    pub(crate) fn get_ok(&self, artifact: &str) {
         let out = self.get(artifact);
         assert!(out.status.success(), "dependency:get {artifact} failed");
     }
 
     /// The URL of a path in this env's repository.
-    fn url(&self, path: &str) -> String {
+    pub(crate) fn url(&self, path: &str) -> String {
         format!("{}/{path}", self.repository)
     }
 }
@@ -257,7 +263,7 @@ fn copy_dir(from: &Path, to: &Path) {
     }
 }
 
-fn read(path: impl AsRef<Path>) -> Vec<u8> {
+pub(crate) fn read(path: impl AsRef<Path>) -> Vec<u8> {
     let path = path.as_ref();
     std::fs::read(path).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
 }

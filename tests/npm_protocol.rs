@@ -5,8 +5,8 @@
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
 use serde_json::{Value, json};
-use sha2::{Digest, Sha512};
 use wharf::db::tokens::Scope;
+use wharf_tests::npm::publish_body;
 use wharf_tests::{StatusCode, TestServer, client};
 
 struct Registry {
@@ -58,25 +58,6 @@ impl Registry {
             publish_body(name, version, tarball, None).to_string(),
         )
     }
-}
-
-/// What `npm publish` sends: the manifest, dist-tags and the base64 tarball.
-fn publish_body(name: &str, version: &str, tarball: &[u8], integrity: Option<String>) -> Value {
-    let bare = name.rsplit('/').next().unwrap();
-    let integrity =
-        integrity.unwrap_or_else(|| format!("sha512-{}", STANDARD.encode(Sha512::digest(tarball))));
-    json!({
-        "_id": name, "name": name, "description": "test",
-        "dist-tags": { "latest": version },
-        "versions": { version: {
-            "name": name, "version": version, "description": "test",
-            "dist": { "integrity": integrity, "tarball": "http://ignored/x.tgz" },
-        }},
-        "_attachments": { format!("{bare}-{version}.tgz"): {
-            "content_type": "application/octet-stream",
-            "data": STANDARD.encode(tarball), "length": tarball.len(),
-        }},
-    })
 }
 
 fn error_of(response: reqwest::blocking::Response) -> (StatusCode, String) {

@@ -10,7 +10,7 @@
 //! three); a missing one skips a test outside CI and fails it under `CI=true`.
 
 #[path = "oci_clients/mod.rs"]
-mod oci_clients;
+pub(crate) mod oci_clients;
 
 use oci_clients::{
     ANY_MANIFEST, Creds, DOCKER_MANIFEST, Layout, OCI_INDEX, OCI_MANIFEST, Skopeo, oras_flow,
@@ -34,7 +34,7 @@ fn setup() -> Option<(TestServer, Skopeo)> {
 }
 
 /// A layout holding image `1` (one layer with hello.txt) and image `2` (other content).
-fn two_images() -> Layout {
+pub(crate) fn two_images() -> Layout {
     let layout = Layout::init();
     layout.add_image("1", &[("hello.txt", "hi\n")]);
     layout.add_image("2", &[("two.txt", "two\n")]);
@@ -42,18 +42,18 @@ fn two_images() -> Layout {
 }
 
 /// `user:secret`, skopeo's and oras-py's form of credentials.
-fn creds(user: &str, secret: &str) -> String {
+pub(crate) fn creds(user: &str, secret: &str) -> String {
     format!("{user}:{secret}")
 }
 
-fn push(skopeo: &Skopeo, layout: &Layout, tag: &str, name: &str, creds: Creds) {
+pub(crate) fn push(skopeo: &Skopeo, layout: &Layout, tag: &str, name: &str, creds: Creds) {
     let out = skopeo.copy(&layout.reference(tag), &skopeo.docker(name), creds, &[]);
     assert!(out.status.success(), "skopeo push {name}: {}", said(&out));
 }
 
 /// Pulls `name` into a fresh layout and checks it is `layout`'s image `tag`: the same
 /// manifest (bytes and digest) and the same blobs.
-fn pull_matches(skopeo: &Skopeo, name: &str, creds: Creds, layout: &Layout, tag: &str) {
+pub(crate) fn pull_matches(skopeo: &Skopeo, name: &str, creds: Creds, layout: &Layout, tag: &str) {
     let pushed = layout.manifest(tag);
     let back_dir = tempfile::tempdir().unwrap();
     let back = Layout::at(back_dir.path().join("back"));

@@ -7,6 +7,7 @@
 
 mod auth;
 mod cli_ops;
+mod cluster_sessions;
 mod connections;
 mod contract_compat;
 mod generic;

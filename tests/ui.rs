@@ -1,9 +1,16 @@
 //! The web UI in a real headless browser (chromium through chromedriver): a visitor
 //! browses and searches without seeing a private organization's packages (not by
-//! search, not by URL); alice signs in, finds and opens packages, creates a token the
-//! npm client then reads her private package with, revokes it (npm is refused at
-//! once), and signs out. The pages are screenshotted at laptop and phone widths.
+//! search, not by URL); alice signs in by keyboard, finds and opens a package of every
+//! bundled format and copies its install command (the copied npm command then installs
+//! the package), creates a token the npm client then reads her private package with,
+//! revokes it (npm is refused at once), and signs out. The main pages are checked at a
+//! phone's width (nothing scrolls sideways, fields labelled, headings in order) and
+//! screenshotted at laptop and phone widths.
 
+mod formats;
+mod layout;
+
+use fantoccini::key::Key;
 use serde_json::json;
 use wharf::db::tokens::Scope;
 use wharf_tests::browser::{Browser, LAPTOP, PHONE};
@@ -50,7 +57,7 @@ fn npm_reads_private(server: &TestServer, token: &str) -> bool {
 }
 
 #[test]
-fn browse_sign_in_manage_tokens_and_sign_out() {
+fn browse_sign_in_copy_manage_tokens_and_sign_out() {
     if !require_tool("npm") {
         return;
     }
@@ -65,9 +72,10 @@ fn browse_sign_in_manage_tokens_and_sign_out() {
     let Some(browser) = runtime.block_on(Browser::start()) else {
         return;
     };
-    let server = TestServer::start();
+    let server = formats::server();
     let token = server.user("alice", Scope::Write);
     let npm = publish(&server, &token);
+    let others = formats::publish(&server, &token);
     let url = |path: &str| format!("{}{path}", server.url);
 
     // A visitor: the public packages are listed, the private one is not, even when
@@ -80,7 +88,7 @@ fn browse_sign_in_manage_tokens_and_sign_out() {
     );
     assert!(!home.contains("ui-secret"), "{home}");
     assert!(
-        home.contains("2 packages"),
+        home.contains("7 packages"),
         "the private one is not counted: {home}"
     );
     on!(browser.screenshot("home"));
@@ -96,7 +104,8 @@ fn browse_sign_in_manage_tokens_and_sign_out() {
         );
     }
 
-    // alice signs in (a wrong password first).
+    // alice signs in: a wrong password first, then by keyboard alone, from the top of
+    // the page (Tab to each field, Enter submits), the focus visible on the way.
     on!(browser.goto(&url("/-/sign-in")));
     on!(browser.fill("#user", "alice"));
     on!(browser.fill("#password", "not-her-password"));
@@ -106,16 +115,29 @@ fn browse_sign_in_manage_tokens_and_sign_out() {
         refused.contains("invalid user name or password"),
         "{refused}"
     );
-    on!(browser.fill("#password", "alice-password"));
-    on!(browser.click("form.stacked button"));
+    on!(browser.goto(&url("/-/sign-in")));
+    on!(browser.resize(PHONE));
+    on!(layout::check(&browser, "the sign-in page"));
+    on!(browser.screenshot("sign-in-phone"));
+    on!(browser.tab_to("#user", 10));
+    assert!(on!(layout::focus_is_visible(&browser)), "the user field");
+    on!(browser.keys("alice"));
+    on!(browser.tab_to("#password", 1));
+    assert!(
+        on!(layout::focus_is_visible(&browser)),
+        "the password field"
+    );
+    on!(browser.keys("alice-password"));
+    on!(browser.key_loading(Key::Enter));
     assert!(on!(browser.text("header .account")).contains("alice"));
+    on!(browser.resize(LAPTOP));
 
     // She finds her private package by search and opens her public one.
     on!(browser.fill("#site-search", "ui-"));
     on!(browser.click("form.search button"));
     let found = on!(browser.page_text());
     assert!(
-        found.contains("ui-secret") && found.contains("3 packages"),
+        found.contains("ui-secret") && found.contains("7 packages"),
         "{found}"
     );
     on!(browser.follow("ui-widget"));
@@ -130,14 +152,19 @@ fn browse_sign_in_manage_tokens_and_sign_out() {
     ] {
         assert!(page.contains(expected), "{expected} in {page}");
     }
-    assert_eq!(on!(browser.text(".readme h1")), "Widget", "README rendered");
     assert_eq!(
-        on!(browser.count(".readme script, script")),
-        0,
-        "and sanitized"
+        on!(browser.text(".readme h3")),
+        "Widget",
+        "README rendered, its headings under the page's"
     );
-    // The install command as shown, copied into a shell: npm installs the package.
-    let install = on!(browser.text("code[data-snippet=install]"));
+    assert_eq!(
+        on!(browser.count(".readme script, script:not([src])")),
+        0,
+        "and sanitized; the page's one script is a file"
+    );
+    // The install command, copied with its button and pasted into a shell: npm
+    // installs the package.
+    let install = on!(browser.copy("code[data-snippet=install]"));
     assert_eq!(install, "npm install ui-widget@1.1.0");
     let project = npm.project("copied");
     let out = npm.run("sh", &project, &["-c", &install]);
@@ -145,6 +172,7 @@ fn browse_sign_in_manage_tokens_and_sign_out() {
     assert!(project.join("node_modules/ui-widget/index.js").is_file());
     on!(browser.screenshot("package"));
     on!(browser.resize(PHONE));
+    on!(layout::check(&browser, "the npm package's page"));
     on!(browser.screenshot("package-phone"));
     on!(browser.resize(LAPTOP));
     on!(browser.follow("1.0.0"));
@@ -157,12 +185,12 @@ fn browse_sign_in_manage_tokens_and_sign_out() {
     );
     on!(browser.follow("ui-tool"));
     assert_eq!(
-        on!(browser.text(".readme h2")),
+        on!(browser.text(".readme h3")),
         "Tool",
         "a generic README.md"
     );
     assert_eq!(on!(browser.count("[onerror]")), 0, "handlers are stripped");
-    let download = on!(browser.text("code[data-snippet=install]"));
+    let download = on!(browser.copy("code[data-snippet=install]"));
     let dir = tempfile::tempdir().unwrap();
     let out = wharf_tests::run(
         {
@@ -178,13 +206,41 @@ fn browse_sign_in_manage_tokens_and_sign_out() {
         b"a tool"
     );
 
+    // Every other format's package, found in her list filtered by its format: its page
+    // points that format's client at this registry, and its install command copies.
+    for expected in &others {
+        let listed = format!("/-/owners/alice?type={}", expected.format);
+        on!(browser.goto(&url(&listed)));
+        on!(browser.follow(&expected.listed));
+        let what = format!("the {} package's page", expected.format);
+        let snippets = on!(browser.texts("code[data-snippet]"));
+        assert!(
+            snippets.iter().any(|s| s.contains(&expected.registry)),
+            "{what} names {}: {snippets:#?}",
+            expected.registry
+        );
+        let copied = on!(browser.copy("code[data-snippet=install]"));
+        assert_eq!(
+            copied, expected.install,
+            "{what}: the install command copied"
+        );
+        on!(browser.resize(PHONE));
+        on!(layout::check(&browser, &what));
+        on!(browser.resize(LAPTOP));
+    }
+
     // A token made in the browser works for npm until it is revoked.
     on!(browser.goto(&url("/-/tokens")));
     on!(browser.fill("#token-name", "laptop"));
     on!(browser.click("form.inline button"));
     let secret = on!(browser.text("#new-token"));
     assert!(secret.starts_with("wharf_"), "{secret}");
+    assert_eq!(on!(browser.copy("#new-token")), secret, "the secret copies");
     on!(browser.screenshot("tokens"));
+    on!(browser.resize(PHONE));
+    on!(layout::check(&browser, "my tokens"));
+    on!(browser.screenshot("tokens-phone"));
+    on!(browser.resize(LAPTOP));
     assert!(npm_reads_private(&server, &secret), "the new token reads");
     on!(browser.click("button[aria-label='Revoke token laptop']"));
     let tokens = on!(browser.page_text());
@@ -193,6 +249,25 @@ fn browse_sign_in_manage_tokens_and_sign_out() {
         !npm_reads_private(&server, &secret),
         "the revoked token is refused"
     );
+
+    // The other main pages fit a phone too.
+    on!(browser.resize(PHONE));
+    for (path, what) in [
+        ("/", "the home page"),
+        ("/?q=ui-", "a search"),
+        ("/-/owners/alice", "alice's packages"),
+        ("/-/owners/hidden/members", "an organization's members"),
+        (
+            "/-/packages/alice/npm/ui-widget/versions/1.0.0",
+            "a version's page",
+        ),
+    ] {
+        on!(browser.goto(&url(path)));
+        on!(layout::check(&browser, what));
+    }
+    on!(browser.goto(&url("/")));
+    on!(browser.screenshot("home-phone"));
+    on!(browser.resize(LAPTOP));
 
     // Signed out, the private package is hidden again.
     on!(browser.click("header .account button"));

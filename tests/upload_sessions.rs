@@ -184,6 +184,11 @@ fn a_chunk_out_of_order_is_416_with_the_range_to_resume_from() {
 #[test]
 fn a_second_request_on_a_busy_session_is_416() {
     let f = fixture();
+    if f.server.blobs_in_s3() {
+        // There a chunk is recorded once it is complete, so the status cannot show one
+        // in flight; racing chunks are `cluster_sessions`' (one wins, the other is 416).
+        return;
+    }
     let id = f.start("app");
     // A chunk whose body is held back until we say so keeps the session busy. The
     // first read fills the client's whole buffer, so the client sends it at once.
@@ -438,6 +443,10 @@ fn sessions_resume_after_a_restart() {
 #[test]
 fn expiry_removes_stale_sessions_and_orphan_files() {
     let f = fixture();
+    if f.server.blobs_in_s3() {
+        // No session files then: `cluster_sessions` expires parts in the object store.
+        return;
+    }
     let stale = f.start("app");
     let fresh = f.start("app");
     f.patch("app", &stale, None, b"old bytes");

@@ -17,7 +17,9 @@ use wharf::db::tokens::{self, Scope};
 pub use reqwest::StatusCode;
 pub use reqwest::blocking::Client;
 
+pub mod balancer;
 pub mod browser;
+pub mod cluster;
 pub mod counting_proxy;
 pub mod distribution;
 pub mod npm;
@@ -310,7 +312,7 @@ impl Builder {
 /// server opens the data dir: the owners a server makes at startup (proxies and groups)
 /// would otherwise count as existing accounts, and a group's hosted members must exist
 /// by then.
-fn bootstrap(config: &Config, users: &[String]) -> String {
+pub(crate) fn bootstrap(config: &Config, users: &[String]) -> String {
     let db = wharf::registry::open_db(config).expect("database opens");
     let admin_token = wharf::registry::bootstrap::ensure_admin(&db, Some(ADMIN_PASSWORD.into()))
         .unwrap()
@@ -323,7 +325,7 @@ fn bootstrap(config: &Config, users: &[String]) -> String {
 }
 
 /// Opens the registry of `config` and serves it on `listener` from its own thread.
-fn launch(
+pub(crate) fn launch(
     config: Config,
     listener: std::net::TcpListener,
 ) -> (
@@ -417,16 +419,7 @@ impl TestServer {
 
     /// A new token for an existing user.
     pub fn token(&self, user: &str, scope: Scope, expires: Option<i64>) -> String {
-        let token = wharf::auth::secrets::new_token();
-        let (user, hash) = (user.to_string(), wharf::auth::secrets::token_hash(&token));
-        self.registry
-            .db
-            .write_sync(move |tx| {
-                let owner = owners::by_name(tx, &user)?.expect("user exists");
-                tokens::insert(tx, owner.id, "test", &hash, scope, expires)
-            })
-            .unwrap();
-        token
+        new_token(&self.registry.db, user, scope, expires)
     }
 
     /// Creates an organization (private or not) with `admin` as its admin.
@@ -540,8 +533,25 @@ impl TestServer {
     }
 }
 
+/// A new token for the existing user `user`.
+pub(crate) fn new_token(
+    db: &wharf::db::Db,
+    user: &str,
+    scope: Scope,
+    expires: Option<i64>,
+) -> String {
+    let token = wharf::auth::secrets::new_token();
+    let (user, hash) = (user.to_string(), wharf::auth::secrets::token_hash(&token));
+    db.write_sync(move |tx| {
+        let owner = owners::by_name(tx, &user)?.expect("user exists");
+        tokens::insert(tx, owner.id, "test", &hash, scope, expires)
+    })
+    .unwrap();
+    token
+}
+
 /// A user with password `{name}-password`.
-fn create_user(db: &wharf::db::Db, name: &str) {
+pub(crate) fn create_user(db: &wharf::db::Db, name: &str) {
     let hash = wharf::auth::secrets::hash_password(&format!("{name}-password"));
     let owned = name.to_string();
     db.write_sync(move |tx| {
@@ -558,7 +568,7 @@ impl Drop for TestServer {
 
 /// Server logs (warnings and errors, or `WHARF_LOG`) go to the test's captured output,
 /// so a failing test shows why a plugin call or a request failed.
-fn init_logging() {
+pub(crate) fn init_logging() {
     let filter = tracing_subscriber::EnvFilter::try_from_env("WHARF_LOG").unwrap_or_else(|_| {
         tracing_subscriber::EnvFilter::new("warn,wasmtime=warn,cranelift=warn")
     });
@@ -571,7 +581,7 @@ fn init_logging() {
 /// Points the data dir's plugin cache at one directory shared by all test servers, so
 /// each component is compiled once per machine rather than once per test.
 /// A data dir a server opened before (`Builder::data_dir`) has the link already.
-fn share_plugin_cache(data_dir: &Path) {
+pub(crate) fn share_plugin_cache(data_dir: &Path) {
     match std::os::unix::fs::symlink(plugin_cache_dir(), data_dir.join("plugin-cache")) {
         Err(e) if e.kind() != std::io::ErrorKind::AlreadyExists => panic!("plugin cache: {e}"),
         _ => {}

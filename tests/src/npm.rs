@@ -5,7 +5,10 @@
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
+use base64::Engine;
+use base64::engine::general_purpose::STANDARD;
 use serde_json::{Value, json};
+use sha2::{Digest, Sha512};
 
 use crate::{TestServer, run};
 
@@ -125,4 +128,23 @@ pub fn installed_version(project: &Path, name: &str) -> String {
         .as_str()
         .unwrap()
         .to_string()
+}
+
+/// What `npm publish` sends: the manifest, dist-tags and the base64 tarball.
+pub fn publish_body(name: &str, version: &str, tarball: &[u8], integrity: Option<String>) -> Value {
+    let bare = name.rsplit('/').next().unwrap();
+    let integrity =
+        integrity.unwrap_or_else(|| format!("sha512-{}", STANDARD.encode(Sha512::digest(tarball))));
+    json!({
+        "_id": name, "name": name, "description": "test",
+        "dist-tags": { "latest": version },
+        "versions": { version: {
+            "name": name, "version": version, "description": "test",
+            "dist": { "integrity": integrity, "tarball": "http://ignored/x.tgz" },
+        }},
+        "_attachments": { format!("{bare}-{version}.tgz"): {
+            "content_type": "application/octet-stream",
+            "data": STANDARD.encode(tarball), "length": tarball.len(),
+        }},
+    })
 }

@@ -22,12 +22,29 @@ const COLLECTOR_LOCK: i64 = 0x7768_6172_665f_6763; // "wharf_gc"
 /// writer already is; on PostgreSQL, where several nodes may collect at once, this waits
 /// for a transaction-scoped advisory lock.
 pub fn lock_collector(tx: &Tx<'_>) -> Result<(), Error> {
+    collector_lock(tx, "SELECT pg_advisory_xact_lock(?1)")
+}
+
+/// Keeps the collector out until the calling transaction ends: every transaction that
+/// records a reference to a blob calls this first, before it takes any row lock.
+///
+/// SQLite's single writer keeps a publish and the collector apart already. On
+/// PostgreSQL, nodes write at once, and READ COMMITTED hides a publish's uncommitted
+/// rows from the collector: without this, it could take bytes a publish on another node
+/// has just checked are there (its in-transaction `HEAD`) and is about to reference, or
+/// fail its own delete on the foreign key that publish's new row adds (both found by
+/// `tests/cluster.rs`, gc beside publishing nodes). Publishes share the lock among
+/// themselves; the collector's transactions take it alone ([`lock_collector`]), so each
+/// of them waits for the publishes under way and holds off new ones until it commits,
+/// and a publish after it finds the bytes gone and uploads them again.
+pub fn hold_off_collector(tx: &Tx<'_>) -> Result<(), Error> {
+    collector_lock(tx, "SELECT pg_advisory_xact_lock_shared(?1)")
+}
+
+/// Takes the collector's advisory lock with `sql` (its mode), on PostgreSQL only.
+fn collector_lock(tx: &Tx<'_>, sql: &str) -> Result<(), Error> {
     if tx.is_postgres() {
-        tx.query_row(
-            "SELECT pg_advisory_xact_lock(?1)",
-            &[&COLLECTOR_LOCK],
-            |_| Ok(()),
-        )?;
+        tx.query_row(sql, &[&COLLECTOR_LOCK], |_| Ok(()))?;
     }
     Ok(())
 }
@@ -244,5 +261,47 @@ mod tests {
             Ok(())
         })
         .unwrap();
+    }
+
+    // Guards the exclusion `hold_off_collector` exists for: while a publish holds it,
+    // a collector's transaction waits, and publishes do not wait for each other.
+    #[test]
+    fn a_publish_in_flight_holds_off_the_collector_but_not_other_publishes() {
+        use std::sync::mpsc;
+        use std::time::Duration;
+        for engine in fixture::engines("hold_off_collector") {
+            if !engine.db.is_postgres() {
+                // SQLite's single writer is the exclusion; the call is a no-op there.
+                engine.db.write_sync(hold_off_collector).unwrap();
+                continue;
+            }
+            let db = &engine.db;
+            let (held, holding) = mpsc::channel();
+            let (release, released) = mpsc::channel::<()>();
+            std::thread::scope(|scope| {
+                scope.spawn(move || {
+                    db.write_sync(|tx| {
+                        hold_off_collector(tx)?;
+                        held.send(()).unwrap();
+                        released.recv().unwrap();
+                        Ok(())
+                    })
+                    .unwrap();
+                });
+                holding.recv().unwrap();
+                // Another publish gets in at once.
+                db.write_sync(hold_off_collector).unwrap();
+                let (collected, done) = mpsc::channel();
+                scope.spawn(move || {
+                    db.write_sync(lock_collector).unwrap();
+                    collected.send(()).unwrap();
+                });
+                let waited = done.recv_timeout(Duration::from_millis(300));
+                assert!(waited.is_err(), "the collector waits for the publish");
+                release.send(()).unwrap();
+                done.recv_timeout(Duration::from_secs(10))
+                    .expect("the collector runs once the publish commits");
+            });
+        }
     }
 }

@@ -12,6 +12,7 @@ pub mod backup;
 pub mod blobs;
 pub mod copy;
 pub mod gc;
+pub mod login_failures;
 pub mod owners;
 pub mod packages;
 mod postgres;

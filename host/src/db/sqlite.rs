@@ -22,6 +22,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("migration_8_proxy_cache.sql"),
     include_str!("migration_9_proxy_use.sql"),
     include_str!("migration_10_web_sessions.sql"),
+    include_str!("migration_11_cluster_sessions.sql"),
 ];
 
 /// Statements each connection keeps prepared. Every statement goes through the cache

@@ -83,6 +83,7 @@ async fn receive(t: &TestEngine, body: ArtifactBody) -> std::io::Result<Vec<u8>>
             while let Some(chunk) = stream.next().await {
                 bytes.extend_from_slice(&chunk?);
             }
+            t.engine.artifacts.settled().await;
             Ok(bytes)
         }
     }

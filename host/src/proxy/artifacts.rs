@@ -11,12 +11,13 @@
 use std::collections::HashMap;
 use std::future::Future;
 use std::sync::{Arc, Mutex};
+use std::time::Instant;
 
 use bytes::Bytes;
 use reqwest::Method;
 use tokio::sync::{mpsc, watch};
 
-use super::download::{Download, Progress};
+use super::download::{Body, Download, Progress};
 use super::plugin::{ArtifactPlan, ArtifactSource, FetchPlan, ProxyPlugin, UpstreamRequest};
 use super::upstream::{Answer, Upstreams, Validators};
 use super::{Engine, ProxyConfig, ProxyError, ProxyOwner, declarations, documents::broken};
@@ -24,7 +25,7 @@ use crate::db::packages::{self, FileRow, NewFile};
 use crate::db::{self, Db};
 use crate::error::Error;
 use crate::plugins::api::{Operation, Request};
-use crate::store::{Algorithm, BlobStore, StagedBlob};
+use crate::store::{Algorithm, BlobStore, HashedBlob, StagedBlob};
 
 /// Upstream pieces waiting for the writer; bounds a download's memory.
 const QUEUED_CHUNKS: usize = 16;
@@ -246,6 +247,21 @@ fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
     mutex.lock().unwrap_or_else(|p| p.into_inner())
 }
 
+#[cfg(test)]
+impl Artifacts {
+    /// Waits until no download is under way: clients get a verified body's last byte
+    /// before it is stored, and tests look at what was stored.
+    pub(super) async fn settled(&self) {
+        for _ in 0..1000 {
+            if lock(&self.running).is_empty() {
+                return;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(5)).await;
+        }
+        panic!("a download is still running");
+    }
+}
+
 /// Waits for the upstream's answer, then gives the client its body.
 pub(super) async fn follow(
     mut progress: watch::Receiver<Progress>,
@@ -254,14 +270,8 @@ pub(super) async fn follow(
         let now = progress.borrow_and_update().clone();
         match now {
             Progress::Connecting => {}
-            Progress::Streaming {
-                file,
-                content_type,
-                length,
-                ..
-            } => {
-                let download = Download::new(file, content_type, length, progress);
-                return Ok(ArtifactBody::Streaming(download));
+            Progress::Streaming { body, .. } => {
+                return Ok(ArtifactBody::Streaming(Download::new(body, progress)));
             }
             Progress::Committed { row, .. } => return Ok(ArtifactBody::Stored(row)),
             Progress::Failed(e) => return Err(e),
@@ -338,70 +348,90 @@ impl Leader {
         target: &Target,
         tx: &watch::Sender<Progress>,
     ) -> Result<(u64, FileRow), ProxyError> {
+        let started = Instant::now();
         let mut answer = ask(&self.upstreams, &self.config, Method::GET, target).await?;
         let length = answer.response.content_length();
         let content_type = answer.content_type();
         let extra: Vec<Algorithm> = target.digests.iter().map(|(a, _)| *a).collect();
         let mut writer = self.blobs.writer(&extra)?;
-        let file = Arc::new(writer.reader()?);
+        let body = Arc::new(Body::new(writer.reader()?, content_type.clone(), length));
         tx.send_replace(Progress::Streaming {
-            file,
-            content_type: content_type.clone(),
-            length,
-            written: 0,
+            body: body.clone(),
+            received: 0,
         });
 
         let (chunks, mut queue) = mpsc::channel::<Bytes>(QUEUED_CHUNKS);
-        let progress = tx.clone();
+        let on_disk = body.clone();
         let writing = tokio::task::spawn_blocking(move || {
+            // Hashing and the page-cache copy on two threads: either alone would hold
+            // the download (and so its clients) to its own pace.
+            writer.hash_aside()?;
             while let Some(chunk) = queue.blocking_recv() {
-                writer.write(&chunk)?;
-                let written = writer.size();
-                progress.send_modify(|p| {
-                    if let Progress::Streaming { written: w, .. } = p {
-                        *w = written;
-                    }
-                });
+                writer.write_bytes(chunk)?;
+                on_disk.written(writer.size());
             }
-            writer.finish()
+            writer.hashed()
         });
-        let mut received = Ok(());
+        let mut outcome = Ok(());
         loop {
             match answer.chunk().await {
                 Ok(Some(chunk)) => {
+                    // Clients take the chunk from memory right away; the writer (hashing
+                    // as it writes) follows through a bounded queue.
+                    body.push(chunk.clone());
+                    let len = chunk.len() as u64;
+                    tx.send_modify(|p| {
+                        if let Progress::Streaming { received, .. } = p {
+                            *received += len;
+                        }
+                    });
                     if chunks.send(chunk).await.is_err() {
                         break; // The writer failed; its error says why.
                     }
                 }
                 Ok(None) => break,
                 Err(e) => {
-                    received = Err(ProxyError::Upstream(format!("{}: {e}", answer.url)));
+                    outcome = Err(ProxyError::Upstream(format!("{}: {e}", answer.url)));
                     break;
                 }
             }
         }
         drop(chunks);
-        let staged = writing
+        let hashed = writing
             .await
             .map_err(|e| ProxyError::from(Error::Internal(e.to_string())))??;
-        received?;
-        if let Some(length) = length.filter(|l| *l != staged.size) {
+        let at_end = started.elapsed();
+        outcome?;
+        if let Some(length) = length.filter(|l| *l != hashed.size()) {
             return Err(ProxyError::Upstream(format!(
                 "{}: {} bytes instead of {length}",
-                answer.url, staged.size
+                answer.url,
+                hashed.size()
             )));
         }
-        self.verify(target, &staged, &answer.url)?;
-        let size = staged.size;
+        self.verify(target, &hashed, &answer.url)?;
+        let size = hashed.size();
+        // The clients may have the last byte now; storing goes on without them.
+        body.verified(size);
+        tx.send_modify(|_| {});
+        let staged = tokio::task::spawn_blocking(move || hashed.sync())
+            .await
+            .map_err(|e| ProxyError::from(Error::Internal(e.to_string())))??;
+        let synced = started.elapsed();
         let row = self
             .commit(target, staged, content_type, answer.url)
             .await?;
+        tracing::debug!(
+            owner = %target.owner, package = %target.package, file = %target.file, size,
+            received_ms = at_end.as_millis(), synced_ms = synced.as_millis(),
+            committed_ms = started.elapsed().as_millis(), "proxy download stored"
+        );
         Ok((size, row))
     }
 
-    fn verify(&self, target: &Target, staged: &StagedBlob, url: &str) -> Result<(), ProxyError> {
+    fn verify(&self, target: &Target, hashed: &HashedBlob, url: &str) -> Result<(), ProxyError> {
         for (algorithm, expected) in &target.digests {
-            let actual = staged.digest(*algorithm).unwrap_or_default();
+            let actual = hashed.digest(*algorithm).unwrap_or_default();
             if actual != expected {
                 tracing::error!(
                     owner = %target.owner, package = %target.package, file = %target.file,
@@ -440,6 +470,7 @@ impl Leader {
             .db
             .write(move |tx| {
                 let (owner_id, format, package, version, name, lead) = t;
+                db::gc::hold_off_collector(tx)?;
                 let package_id = packages::ensure(tx, owner_id, &format, &package)?;
                 let version_id = match packages::version(tx, package_id, &version)? {
                     Some(v) => v.id,

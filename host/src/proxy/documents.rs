@@ -396,6 +396,7 @@ impl Engine {
         let size = staged.size;
         self.db
             .write(move |tx| {
+                crate::db::gc::hold_off_collector(tx)?;
                 crate::db::blobs::insert(tx, &stored.blob.clone().unwrap_or_default(), size)?;
                 let at = rows::DocumentKey {
                     owner_id: owner,

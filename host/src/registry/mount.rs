@@ -30,6 +30,7 @@ pub async fn mount(
     registry
         .db
         .write(move |tx| {
+            crate::db::gc::hold_off_collector(tx)?;
             let Some(sha256) = digests::resolve(tx, &digest)? else {
                 return Err(Error::not_found("blob not found"));
             };

@@ -215,6 +215,7 @@ fn apply(
     plan: api::PublishPlan,
     mut materialized: Materialized,
 ) -> Result<(), Error> {
+    db::gc::hold_off_collector(tx)?;
     let package_id = packages::ensure(tx, owner_id, format, &plan.pkg.name)?;
 
     // Record only the blobs some file uses.

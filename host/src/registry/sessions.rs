@@ -1,24 +1,30 @@
 //! Resumable upload sessions (OCI blob uploads): start, append chunks, ask how much
 //! arrived, finish with a digest, cancel, or upload a whole blob in one request.
 //!
-//! The session file is the truth for what was received; the database row only says
-//! who owns the session. A running sha256 per session is kept in memory so finishing
-//! a large blob costs no second read; when it is missing (restart, eviction, a failed
-//! write) finishing rehashes the file. A finished blob is hard-linked from the session
-//! file into the store inside the transaction that records it (nothing is half-stored),
-//! and the session file is removed only after the commit: a crash or a failed commit
-//! leaves the session as it was, and the client can retry the finish or go on
-//! appending (to a copy, so the linked blob never changes).
+//! Where the bytes are depends on where blobs are kept. On local disk (one node), a
+//! session is a file (`local`), the truth for what was received; the database row only
+//! says who owns the session. With blobs in an object store (any number of nodes), each
+//! chunk is an object there and the row records the parts (`remote`), so the chunks of
+//! one upload may arrive at different nodes and any node can finish it.
+//!
+//! A running sha256 per session is kept in memory by the node that received the bytes
+//! so far, so finishing costs no second read (and a wrong digest is refused at once);
+//! when it is missing (restart, eviction, a failed write, a chunk that went to another
+//! node) finishing hashes the bytes again. A finished blob goes into the store inside
+//! the transaction that records it (nothing is half-stored), and the session's bytes are
+//! removed only after the commit: a crash or a failed commit leaves the session as it
+//! was, and the client can retry the finish or go on appending (to a copy, so a blob a
+//! session file was linked into never changes).
 //!
 //! While free space is low, a request that would write bytes is refused (507) before
-//! its body is read; finishing a complete session writes none and still works.
+//! its body is read; finishing a complete session file writes none and still works.
 //!
 //! One request at a time per session: a second concurrent request on the same session
 //! gets 416 with the session's current range (the client asks for the status and
-//! resumes), never an interleaved write.
+//! resumes), never an interleaved write. Across nodes the row's conditional update
+//! decides instead (`db::sessions::append_part`).
 
 use std::collections::HashMap;
-use std::fs::File;
 use std::io;
 use std::sync::{Arc, Mutex};
 
@@ -27,15 +33,16 @@ use tokio::sync::OwnedMutexGuard;
 
 mod expiry;
 mod hashing;
+mod local;
+mod remote;
 mod sink;
 
 pub use expiry::{Expired, expire};
-use hashing::{digest_in, digest_mismatch, rehash};
+use hashing::digest_mismatch;
 pub use hashing::{extra_digests, wanted};
-use sink::SessionSink;
 
 use super::Registry;
-use super::incoming::{ByteStream, too_large, write_batched};
+use super::incoming::{ByteStream, too_large};
 use crate::db::{self, packages, sessions::SessionRow};
 use crate::error::Error;
 use crate::plugins::api;
@@ -75,6 +82,22 @@ pub struct Incoming {
     pub body: ByteStream,
     pub declared: Option<u64>,
     pub limit: u64,
+}
+
+impl Incoming {
+    /// The bytes this body may bring to a session holding `len`, once it is checked to
+    /// start there (`offset`, else 416 with the session's range) and its declared
+    /// length to fit the format's limit (else 413).
+    fn room_at(&self, id: &str, offset: Option<u64>, len: u64) -> Result<u64, Error> {
+        if offset.is_some_and(|o| o != len) {
+            return Err(Error::range_mismatch(id, len));
+        }
+        let room = self.limit.saturating_sub(len);
+        if self.declared.is_some_and(|n| n > room) {
+            return Err(too_large(self.limit));
+        }
+        Ok(room)
+    }
 }
 
 /// Where a session stands.
@@ -123,12 +146,16 @@ impl Sessions {
         live.entry(id.to_string()).or_default().clone()
     }
 
-    /// Takes the session for this request; 416 if another request has it.
-    fn lock(&self, id: &str) -> Result<OwnedMutexGuard<LiveSession>, Error> {
-        self.entry(id).try_lock_owned().map_err(|_| {
-            let received = self.files.len(id).ok().flatten().unwrap_or(0);
-            Error::range_mismatch(id, received)
-        })
+    /// Takes the session for this request; 416 with `received()` if another request
+    /// has it.
+    fn lock(
+        &self,
+        id: &str,
+        received: impl FnOnce() -> u64,
+    ) -> Result<OwnedMutexGuard<LiveSession>, Error> {
+        self.entry(id)
+            .try_lock_owned()
+            .map_err(|_| Error::range_mismatch(id, received()))
     }
 
     fn forget(&self, id: &str) {
@@ -147,7 +174,7 @@ impl Sessions {
 }
 
 /// The session `id` if it exists and belongs to `target`; 404 otherwise, also for an
-/// id that is not one (it never reaches the filesystem).
+/// id that is not one (it never reaches the filesystem or the object store).
 fn owned(registry: &Registry, target: &Target, id: &str) -> Result<SessionRow, Error> {
     if !files::is_valid_id(id) {
         return Err(unknown(id));
@@ -162,6 +189,21 @@ fn owned(registry: &Registry, target: &Target, id: &str) -> Result<SessionRow, E
     }
 }
 
+/// Bytes the session has received (`None`: its file is gone).
+fn received(registry: &Registry, id: &str) -> Result<Option<u64>, Error> {
+    match registry.blobs.remote() {
+        None => local::received(registry, id),
+        Some(_) => remote::received(registry, id),
+    }
+}
+
+/// Takes the session for this request; 416 with its range if another request has it.
+fn lock(registry: &Registry, id: &str) -> Result<OwnedMutexGuard<LiveSession>, Error> {
+    registry
+        .sessions
+        .lock(id, || received(registry, id).ok().flatten().unwrap_or(0))
+}
+
 /// Opens a session; a body, if any, is its first chunk.
 pub async fn start(
     registry: &Registry,
@@ -169,12 +211,15 @@ pub async fn start(
     incoming: Incoming,
 ) -> Result<Progress, Error> {
     let id = files::new_id();
+    let now = db::now();
     let row = SessionRow {
         id: id.clone(),
         owner_id: target.owner_id,
         format: target.format.clone(),
         package: target.package.clone(),
-        created: db::now(),
+        created: now,
+        received: 0,
+        updated: now,
     };
     registry.blobs.space().check_room()?;
     // Row first: a crash in between leaves at worst a row without a file, which
@@ -183,8 +228,10 @@ pub async fn start(
         .db
         .write(move |tx| db::sessions::insert(tx, &row))
         .await?;
-    registry.sessions.files.create(&id)?;
-    let mut live = registry.sessions.lock(&id)?;
+    if registry.blobs.remote().is_none() {
+        registry.sessions.files.create(&id)?;
+    }
+    let mut live = lock(registry, &id)?;
     live.hasher = Some(Sha256::new());
     let (_, received) = append_body(registry, live, &id, None, incoming).await?;
     Ok(Progress { id, received })
@@ -200,7 +247,7 @@ pub async fn append(
     incoming: Incoming,
 ) -> Result<Progress, Error> {
     owned(registry, target, id)?;
-    let live = registry.sessions.lock(id)?;
+    let live = lock(registry, id)?;
     let (_, received) = append_body(registry, live, id, offset, incoming).await?;
     Ok(Progress {
         id: id.to_string(),
@@ -209,12 +256,11 @@ pub async fn append(
 }
 
 pub fn status(registry: &Registry, target: &Target, id: &str) -> Result<Progress, Error> {
-    owned(registry, target, id)?;
-    let received = registry
-        .sessions
-        .files
-        .len(id)?
-        .ok_or_else(|| unknown(id))?;
+    let row = owned(registry, target, id)?;
+    let received = match registry.blobs.remote() {
+        None => local::received(registry, id)?.ok_or_else(|| unknown(id))?,
+        Some(_) => row.received,
+    };
     Ok(Progress {
         id: id.to_string(),
         received,
@@ -223,21 +269,33 @@ pub fn status(registry: &Registry, target: &Target, id: &str) -> Result<Progress
 
 pub async fn cancel(registry: &Registry, target: &Target, id: &str) -> Result<(), Error> {
     owned(registry, target, id)?;
-    let live = registry.sessions.lock(id)?;
+    let live = lock(registry, id)?;
     discard(registry, id).await?;
     drop(live);
     Ok(())
 }
 
-/// Removes a session entirely: row, file and in-memory state.
+/// Removes a session entirely: row, bytes and in-memory state.
 async fn discard(registry: &Registry, id: &str) -> Result<(), Error> {
     let row_id = id.to_string();
     registry
         .db
         .write(move |tx| db::sessions::delete(tx, &row_id))
         .await?;
-    registry.sessions.files.remove(id)?;
+    remove_bytes(registry, id).await?;
     registry.sessions.forget(id);
+    Ok(())
+}
+
+/// Removes what a session received, once its row is gone (expiry finds what a failure
+/// here leaves).
+async fn remove_bytes(registry: &Registry, id: &str) -> Result<(), Error> {
+    match registry.blobs.remote() {
+        None => registry.sessions.files.remove(id)?,
+        Some(store) => {
+            store.delete_session_parts(id).await?;
+        }
+    }
     Ok(())
 }
 
@@ -254,45 +312,42 @@ pub async fn finish(
 ) -> Result<Stored, Error> {
     let (algorithm, expected) = wanted(digest)?;
     owned(registry, target, id)?;
-    let live = registry.sessions.lock(id)?;
+    let live = lock(registry, id)?;
     let (live, size) = append_body(registry, live, id, offset, incoming).await?;
 
-    let path = registry.sessions.files.path(id)?;
-    let covered = (live.hashed == size).then(|| live.hasher.clone()).flatten();
-    let digests = tokio::task::spawn_blocking(move || -> io::Result<Vec<(Algorithm, String)>> {
-        // Durable before anything refers to it; the periodic sync_data kept this short.
-        File::options().append(true).open(&path)?.sync_all()?;
-        match covered {
-            Some(hasher) if algorithm == Algorithm::Sha256 => {
-                Ok(vec![(Algorithm::Sha256, hex::encode(hasher.finalize()))])
-            }
-            _ => rehash(&path, algorithm),
-        }
-    })
-    .await
-    .map_err(|e| Error::Internal(format!("session hashing failed: {e}")))??;
-
-    let actual = digest_in(&digests, algorithm);
+    // This node's running hash, when it saw every byte: a wrong digest is refused at
+    // once, and a session file need not be read again.
+    let running = (live.hashed == size)
+        .then(|| live.hasher.clone())
+        .flatten()
+        .map(|hasher| hex::encode(hasher.finalize()));
+    if algorithm == Algorithm::Sha256
+        && let Some(actual) = running.as_deref()
+        && actual != expected
+    {
+        discard(registry, id).await?;
+        return Err(digest_mismatch(algorithm, &expected, actual));
+    }
+    let staged = match registry.blobs.remote() {
+        None => local::stage(registry, id, size, algorithm, running).await?,
+        Some(store) => remote::stage(registry, store, id, size, algorithm).await?,
+    };
+    let actual = staged.digest(algorithm).unwrap_or_default().to_string();
     if actual != expected {
+        drop(staged);
         discard(registry, id).await?;
         return Err(digest_mismatch(algorithm, &expected, &actual));
     }
-    let sha256 = digest_in(&digests, Algorithm::Sha256);
-    let staged = registry.blobs.stage_linked(
-        registry.sessions.files.path(id)?,
-        sha256.clone(),
-        size,
-        digests,
-    );
+    let sha256 = staged.sha256.clone();
     let committed = commit(registry, target, staged, Some(id.to_string())).await;
     if committed.is_ok()
-        && let Err(e) = registry.sessions.files.remove(id)
+        && let Err(e) = remove_bytes(registry, id).await
     {
-        // Its row is gone, so expiry removes the file later.
-        tracing::warn!(error = %e, session = id, "cannot remove a finished session's file");
+        // Its row is gone, so expiry removes them later.
+        tracing::warn!(error = %e, session = id, "cannot remove a finished session's bytes");
     }
-    // Finished, or failed with the file as it was: either way the hasher is not needed
-    // (a retry rehashes the file).
+    // Finished, or failed with the bytes as they were: either way the hasher is not
+    // needed (a retry hashes again).
     registry.sessions.forget(id);
     drop(live);
     committed?;
@@ -343,6 +398,7 @@ async fn commit(
     registry
         .db
         .write(move |tx| {
+            db::gc::hold_off_collector(tx)?;
             if let Some(id) = &session
                 && !db::sessions::delete(tx, id)?
             {
@@ -365,10 +421,8 @@ async fn commit(
         .await
 }
 
-/// Streams `incoming` to the end of the session file on a blocking writer, hashing as
-/// it goes. Returns the session (still held) and its new length. Bytes written before a
-/// failure stay: they are a correct prefix, and the client learns the length from the
-/// status.
+/// Appends `incoming` at `offset` to wherever the session's bytes are. Returns the
+/// session (still held) and its new length.
 async fn append_body(
     registry: &Registry,
     live: OwnedMutexGuard<LiveSession>,
@@ -376,59 +430,23 @@ async fn append_body(
     offset: Option<u64>,
     incoming: Incoming,
 ) -> Result<(OwnedMutexGuard<LiveSession>, u64), Error> {
-    // A body of declared length 0 (a closing request) writes nothing.
-    let writes = incoming.declared != Some(0);
-    if writes {
-        registry.blobs.space().check_room()?;
-    }
-    let (mut file, len) = match registry.sessions.files.open_append(id) {
-        Ok(opened) => opened,
-        Err(e) if e.kind() == io::ErrorKind::NotFound => return Err(unknown(id)),
-        Err(e) => return Err(e.into()),
-    };
-    if offset.is_some_and(|o| o != len) {
-        return Err(Error::range_mismatch(id, len));
-    }
-    let limit = incoming.limit;
-    let room = limit.saturating_sub(len);
-    if incoming.declared.is_some_and(|n| n > room) {
-        return Err(too_large(limit));
-    }
-
-    if writes && SessionFiles::is_shared(&file)? {
-        // A finish that did not commit linked this file into the store.
-        let (files, id) = (registry.sessions.files.clone(), id.to_string());
-        file = tokio::task::spawn_blocking(move || files.unshare(&id))
-            .await
-            .map_err(|e| Error::Internal(format!("session copy failed: {e}")))??;
-    }
-
-    // The sink owns the session while a batch is on its way to disk, even if this
-    // request is dropped meanwhile, so no other request sees a length still growing.
-    let sink = SessionSink::new(live, file, len, registry.blobs.space().clone());
-    let received = write_batched(incoming.body, sink, room, limit).await;
-    let sink = received
-        .sink
-        .ok_or_else(|| Error::Internal("session writer failed".to_string()))?;
-    match received.failure {
-        Some(error) => Err(error),
-        None => Ok((sink.live, sink.len)),
+    match registry.blobs.remote() {
+        None => local::append(registry, live, id, offset, incoming).await,
+        Some(store) => remote::append(registry, store, live, id, offset, incoming).await,
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::registry::incoming::Sink;
-    use std::io::Write;
 
     #[test]
     fn idle_entries_are_dropped_at_the_cap_and_busy_ones_refuse_a_second_request() {
         let dir = tempfile::tempdir().unwrap();
         let sessions = Sessions::open(dir.path()).unwrap();
-        let busy = sessions.lock("busy").unwrap();
+        let busy = sessions.lock("busy", || 0).unwrap();
         assert!(matches!(
-            sessions.lock("busy"),
+            sessions.lock("busy", || 0),
             Err(Error::RangeMismatch { received: 0, .. })
         ));
         for i in 0..MAX_LIVE - 1 {
@@ -442,56 +460,6 @@ mod tests {
             "only the busy one and the new one"
         );
         drop(busy);
-        assert!(sessions.lock("busy").is_ok());
-    }
-
-    #[test]
-    fn the_writer_keeps_the_hasher_in_step_with_the_file() {
-        let dir = tempfile::tempdir().unwrap();
-        let sessions = Sessions::open(dir.path()).unwrap();
-        let id = files::new_id();
-        sessions.files.create(&id).unwrap();
-        let write = |chunks: &[&'static [u8]]| {
-            let live = sessions.lock(&id).unwrap();
-            let (file, len) = sessions.files.open_append(&id).unwrap();
-            let space = crate::store::Space::detached(dir.path());
-            let mut sink = SessionSink::new(live, file, len, space);
-            let chunks: Vec<bytes::Bytes> = chunks
-                .iter()
-                .map(|c| bytes::Bytes::from_static(c))
-                .collect();
-            sink.write_batch(&chunks).unwrap();
-            (sink.live.hasher.clone(), sink.live.hashed, sink.len)
-        };
-        sessions.lock(&id).unwrap().hasher = Some(Sha256::new());
-        let (hasher, hashed, len) = write(&[b"ab".as_slice(), b"c".as_slice()]);
-        assert_eq!((hashed, len), (3, 3));
-        assert_eq!(
-            hex::encode(hasher.unwrap().finalize()),
-            digest::of_bytes(Algorithm::Sha256, b"abc")
-        );
-        // Bytes the hasher never saw (written by an earlier process): no hasher.
-        std::fs::OpenOptions::new()
-            .append(true)
-            .open(sessions.files.path(&id).unwrap())
-            .unwrap()
-            .write_all(b"d")
-            .unwrap();
-        let (hasher, _, len) = write(&[b"e".as_slice()]);
-        assert!(hasher.is_none());
-        assert_eq!(len, 5);
-        assert_eq!(
-            rehash(&sessions.files.path(&id).unwrap(), Algorithm::Sha512).unwrap(),
-            vec![
-                (
-                    Algorithm::Sha256,
-                    digest::of_bytes(Algorithm::Sha256, b"abcde")
-                ),
-                (
-                    Algorithm::Sha512,
-                    digest::of_bytes(Algorithm::Sha512, b"abcde")
-                ),
-            ]
-        );
+        assert!(sessions.lock("busy", || 0).is_ok());
     }
 }

@@ -22,13 +22,14 @@ pub mod remote;
 pub mod sessions;
 pub mod space;
 mod walk;
+mod writer;
 
 /// Page-cache-only reads of an opened blob (`None` when any byte would come from the
 /// disk): hot small files are served without a trip to the blocking pool.
 use cached::read_exact_at as read_cached;
 
 use std::fs::{self, File};
-use std::io::{self, Write};
+use std::io;
 use std::path::{Path, PathBuf};
 
 pub use digest::{Algorithm, MultiHasher};
@@ -36,6 +37,7 @@ pub use export::{Exported, Transfer};
 pub use read::{BlobRange, BlobStream};
 pub use remote::Remote;
 pub use space::{Space, SpaceStatus};
+pub use writer::{BlobWriter, HashedBlob};
 
 use crate::config::MinFree;
 
@@ -86,6 +88,12 @@ impl BlobStore {
         self
     }
 
+    /// The object store holding the blob bytes, if any (upload sessions keep their
+    /// chunks there too, so that any node can finish them).
+    pub fn remote(&self) -> Option<&Remote> {
+        self.remote.as_ref()
+    }
+
     fn path(&self, sha256: &str) -> io::Result<PathBuf> {
         if !digest::is_sha256_hex(sha256) {
             return Err(io::Error::new(
@@ -109,13 +117,12 @@ impl BlobStore {
         let name = format!("{:016x}{:016x}", random_u64(), random_u64());
         let path = self.tmp.join(name);
         let file = File::options().write(true).create_new(true).open(&path)?;
-        Ok(BlobWriter {
-            file: Some(file),
-            temp: TempFile(Some(path)),
-            hasher: Some(MultiHasher::new(extra)),
-            size: 0,
-            store: self.clone(),
-        })
+        Ok(BlobWriter::new(
+            file,
+            TempFile(Some(path)),
+            extra,
+            self.clone(),
+        ))
     }
 
     /// Stages a file already complete on disk that must stay where it is until the
@@ -221,59 +228,6 @@ impl Drop for TempFile {
         if let Some(path) = self.0.take() {
             let _ = fs::remove_file(path);
         }
-    }
-}
-
-/// A blob being written. Dropping it without `finish` discards the bytes.
-pub struct BlobWriter {
-    file: Option<File>,
-    temp: TempFile,
-    hasher: Option<MultiHasher>,
-    size: u64,
-    store: BlobStore,
-}
-
-impl BlobWriter {
-    pub fn write(&mut self, bytes: &[u8]) -> io::Result<()> {
-        if let (Some(file), Some(hasher)) = (self.file.as_mut(), self.hasher.as_mut()) {
-            hasher.update(bytes);
-            file.write_all(bytes)
-                .inspect_err(|e| self.store.space.note(e))?;
-            self.size += bytes.len() as u64;
-        }
-        Ok(())
-    }
-
-    pub fn size(&self) -> u64 {
-        self.size
-    }
-
-    /// Opens the bytes written so far for reading, while writing goes on (a proxy
-    /// streams a download to its clients as it arrives). The handle stays valid after
-    /// the blob is published or dropped.
-    pub fn reader(&self) -> io::Result<File> {
-        File::open(self.temp.0.as_ref().expect("a writer has its temp file"))
-    }
-
-    /// Flushes the bytes to disk and returns the staged blob with its digests.
-    pub fn finish(mut self) -> io::Result<StagedBlob> {
-        let file = self.file.take().expect("finish is called once");
-        file.sync_all().inspect_err(|e| self.store.space.note(e))?;
-        drop(file);
-        let digests = self.hasher.take().expect("finish is called once").finish();
-        let sha256 = digests
-            .iter()
-            .find(|(a, _)| *a == Algorithm::Sha256)
-            .map(|(_, h)| h.clone())
-            .expect("sha256 is always computed");
-        Ok(StagedBlob {
-            temp: TempFile(self.temp.0.take()),
-            linked: None,
-            sha256,
-            size: self.size,
-            digests,
-            store: self.store.clone(),
-        })
     }
 }
 

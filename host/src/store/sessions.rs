@@ -1,4 +1,6 @@
-//! The bytes of resumable upload sessions: one file per session in `tmp/sessions/<id>`.
+//! The bytes of resumable upload sessions: one file per session in `tmp/sessions/<id>`
+//! when blobs are on local disk. (With blobs in an object store, a session's chunks are
+//! objects there, `store::remote::sessions`, staged here on their way: [`SessionFiles::chunk`].)
 //!
 //! The file is the truth for how much a session has received (its length) and when it
 //! was last written (its mtime), so an append costs no database write. Session files
@@ -107,6 +109,19 @@ impl SessionFiles {
         File::options().append(true).open(&path)
     }
 
+    /// A new empty file in `tmp/blobs` for one chunk on its way to the object store
+    /// (sessions whose bytes are kept there), removed when the [`ChunkFile`] drops or,
+    /// after a crash, when the server starts.
+    pub fn chunk(&self) -> io::Result<(File, ChunkFile)> {
+        let tmp = self.dir.with_file_name("blobs");
+        fs::create_dir_all(&tmp)?;
+        let mut random = [0u8; 12];
+        getrandom::fill(&mut random).expect("the OS random source is available");
+        let path = tmp.join(format!("chunk-{}", hex::encode(random)));
+        let file = File::options().write(true).create_new(true).open(&path)?;
+        Ok((file, ChunkFile(path)))
+    }
+
     /// Bytes received so far; `None` when the file is gone.
     pub fn len(&self, id: &str) -> io::Result<Option<u64>> {
         match fs::metadata(self.path(id)?) {
@@ -144,6 +159,22 @@ impl SessionFiles {
             }
         }
         Ok(ids)
+    }
+}
+
+/// A staged chunk's file, removed on drop.
+#[derive(Debug)]
+pub struct ChunkFile(PathBuf);
+
+impl ChunkFile {
+    pub fn path(&self) -> &Path {
+        &self.0
+    }
+}
+
+impl Drop for ChunkFile {
+    fn drop(&mut self) {
+        let _ = fs::remove_file(&self.0);
     }
 }
 
@@ -213,6 +244,19 @@ mod tests {
         own.write_all(b"d").unwrap();
         assert_eq!(fs::read(&stored).unwrap(), b"abc");
         assert_eq!(fs::read(files.path(&id).unwrap()).unwrap(), b"abcd");
+    }
+
+    #[test]
+    fn chunk_files_go_when_dropped_and_are_no_sessions() {
+        let dir = tempfile::tempdir().unwrap();
+        let files = SessionFiles::open(dir.path()).unwrap();
+        let (mut file, chunk) = files.chunk().unwrap();
+        file.write_all(b"chunk").unwrap();
+        assert_eq!(fs::read(chunk.path()).unwrap(), b"chunk");
+        assert!(files.ids().unwrap().is_empty());
+        let path = chunk.path().to_path_buf();
+        drop(chunk);
+        assert!(!path.exists());
     }
 
     #[test]

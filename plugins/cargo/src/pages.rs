@@ -32,8 +32,9 @@ pub fn readme_file(readme: Option<String>) -> Option<PlanFile> {
 pub fn describe(input: PageInput) -> Result<PackagePage, PluginError> {
     let meta = VersionMetadata::parse(&input.version.metadata);
     let (name, version) = (&input.pkg.name, &input.version.version);
-    // The name cargo knows this registry by, in the user's config.
-    let registry = format!("wharf-{}", input.pkg.owner);
+    // The name cargo knows this registry by, in the user's config: cargo takes letters,
+    // digits, `-` and `_` only, and a `.` would split the TOML table name besides.
+    let registry = format!("wharf-{}", input.pkg.owner.replace('.', "-"));
     let config = format!(
         "[registries.{registry}]\nindex = \"sparse+{}/\"\ncredential-provider = \"cargo:token\"",
         input.base_url
@@ -101,6 +102,22 @@ mod tests {
         ];
         let input = page_input("cargo", "wharf-demo", version("1.2.3", metadata, files));
         assert_snapshot!(page_snapshot(&describe(input).unwrap()));
+    }
+
+    #[test]
+    fn a_dotted_owner_gets_a_registry_name_cargo_takes() {
+        let mut input = page_input("cargo", "demo", version("1.0.0", "{}", Vec::new()));
+        input.pkg.owner = "my.org".into();
+        let page = describe(input).unwrap();
+        assert!(
+            page.setup[0]
+                .code
+                .starts_with("[registries.wharf-my-org]\n")
+        );
+        assert_eq!(
+            page.install[0].code,
+            "cargo add demo@1.0.0 --registry wharf-my-org"
+        );
     }
 
     #[test]

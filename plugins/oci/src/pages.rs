@@ -1,7 +1,7 @@
 //! What an OCI repository's page shows for one manifest: `docker login` for this
 //! registry's host, `docker pull` by tag (when a tag points at the manifest) and by
-//! digest, and the manifest's standard annotations (`org.opencontainers.image.*`).
-//! Images carry no README.
+//! digest (a snippet each), and the manifest's standard annotations
+//! (`org.opencontainers.image.*`). Images carry no README.
 
 use wharf_plugin_sdk::pages::{Metadata, authority};
 use wharf_plugin_sdk::{PackagePage, PageInput, PluginError};
@@ -39,12 +39,6 @@ pub fn describe(input: PageInput) -> Result<PackagePage, PluginError> {
         .iter()
         .find(|t| *t == "latest")
         .or_else(|| tags.first());
-    let mut pulls = Vec::new();
-    if let Some(tag) = tag {
-        pulls.push(format!("docker pull {image}:{tag}"));
-    }
-    pulls.push(format!("docker pull {image}@{digest}"));
-
     let manifest = Metadata::parse(&input.version.metadata);
     let annotation = |key: &str| {
         manifest
@@ -53,9 +47,18 @@ pub fn describe(input: PageInput) -> Result<PackagePage, PluginError> {
             .and_then(|a| a.get(key))
             .and_then(|v| v.as_str())
     };
-    let mut page = PackagePage::new()
-        .setup("Sign in", "shell", format!("docker login {host}"))
-        .install("Pull", "shell", pulls.join("\n"))
+    // One command a snippet, so each copies alone: by tag to follow the tag, by digest
+    // to get exactly this manifest.
+    let mut page = PackagePage::new().setup("Sign in", "shell", format!("docker login {host}"));
+    if let Some(tag) = tag {
+        page = page.install("Pull by tag", "shell", format!("docker pull {image}:{tag}"));
+    }
+    page = page
+        .install(
+            "Pull by digest",
+            "shell",
+            format!("docker pull {image}@{digest}"),
+        )
         .items("Tags", tags.clone())
         .text("Media type", manifest.text("mediaType"))
         .text("Artifact type", manifest.text("artifactType"));

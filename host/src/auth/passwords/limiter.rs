@@ -1,9 +1,10 @@
 //! Failed-login windows, per user name and per client address.
 //!
 //! A key's window opens at its first failure and lasts `window`; once it holds `max`
-//! failures, attempts for that key are refused until it closes. The map is a bounded
-//! cache: an attacker inventing names or addresses evicts entries (the least used go
-//! first), it does not grow memory.
+//! failures, attempts for that key are refused until it closes. This node's windows
+//! are a bounded map: an attacker inventing names or addresses evicts entries (the
+//! least used go first), it does not grow memory. Nodes that share a PostgreSQL
+//! database count in the database instead ([`super::shared`]), with the same keys.
 
 use std::net::IpAddr;
 use std::sync::{Arc, Mutex};
@@ -18,76 +19,39 @@ const CAPACITY: u64 = 50_000;
 const NAME_KEY_LEN: usize = 64;
 
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
-enum Key {
+pub(super) enum Key {
     User(String),
     V4(u32),
     /// The /64 an IPv6 address lies in: one host's usual share.
     V6(u64),
 }
 
-#[derive(Debug)]
-struct Window {
-    opened: Instant,
-    failures: u32,
+impl Key {
+    /// The key as the shared table spells it.
+    pub(super) fn text(&self) -> String {
+        match self {
+            Key::User(name) => format!("user:{name}"),
+            Key::V4(bits) => format!("v4:{bits:08x}"),
+            Key::V6(bits) => format!("v6:{bits:016x}"),
+        }
+    }
 }
 
-pub struct Limiter {
-    windows: Cache<Key, Arc<Mutex<Window>>>,
-    per_user: u32,
-    per_address: u32,
-    window: Duration,
+/// The limits, shared by this node's map and the database's windows.
+#[derive(Debug, Clone, Copy)]
+pub(super) struct Limits {
+    pub(super) per_user: u32,
+    pub(super) per_address: u32,
+    pub(super) window: Duration,
 }
 
-impl Limiter {
-    /// `per_user`/`per_address` failures allowed per `window`; 0 disables that limit.
-    pub fn new(per_user: u32, per_address: u32, window: Duration) -> Self {
-        Self {
-            windows: Cache::builder()
-                .max_capacity(CAPACITY)
-                .time_to_live(window)
-                .build(),
-            per_user,
-            per_address,
-            window,
-        }
-    }
-
-    /// `Err(seconds)` until the caller may try again, if `user` or `peer` used up its
-    /// failures.
-    pub fn check(&self, user: &str, peer: Option<IpAddr>) -> Result<(), u64> {
-        let wait = self
-            .keys(user, peer)
-            .filter_map(|(key, max)| {
-                let window = self.windows.get(&key)?;
-                let window = window.lock().unwrap_or_else(|p| p.into_inner());
-                (window.failures >= max).then(|| {
-                    let left = self.window.saturating_sub(window.opened.elapsed());
-                    left.as_secs() + u64::from(left.subsec_nanos() > 0)
-                })
-            })
-            .max();
-        match wait {
-            Some(secs) => Err(secs.max(1)),
-            None => Ok(()),
-        }
-    }
-
-    /// Counts a failed attempt against `user` and `peer`.
-    pub fn fail(&self, user: &str, peer: Option<IpAddr>) {
-        for (key, _) in self.keys(user, peer) {
-            let window = self.windows.get_with(key, || {
-                Arc::new(Mutex::new(Window {
-                    opened: Instant::now(),
-                    failures: 0,
-                }))
-            });
-            let mut window = window.lock().unwrap_or_else(|p| p.into_inner());
-            window.failures = window.failures.saturating_add(1);
-        }
-    }
-
+impl Limits {
     /// The keys an attempt counts against, with their limits (disabled ones left out).
-    fn keys(&self, user: &str, peer: Option<IpAddr>) -> impl Iterator<Item = (Key, u32)> {
+    pub(super) fn keys(
+        &self,
+        user: &str,
+        peer: Option<IpAddr>,
+    ) -> impl Iterator<Item = (Key, u32)> {
         let name: String = user
             .chars()
             .flat_map(char::to_lowercase)
@@ -101,6 +65,77 @@ impl Limiter {
             .filter(|_| self.per_address > 0)
             .map(|ip| (address_key(ip), self.per_address));
         user.into_iter().chain(address)
+    }
+}
+
+/// Whole seconds left of `left`, at least 1: what `Retry-After` says.
+pub(super) fn retry_after(left: Duration) -> u64 {
+    (left.as_secs() + u64::from(left.subsec_nanos() > 0)).max(1)
+}
+
+#[derive(Debug)]
+struct Window {
+    opened: Instant,
+    failures: u32,
+}
+
+pub struct Limiter {
+    windows: Cache<Key, Arc<Mutex<Window>>>,
+    limits: Limits,
+}
+
+impl Limiter {
+    /// `per_user`/`per_address` failures allowed per `window`; 0 disables that limit.
+    pub fn new(per_user: u32, per_address: u32, window: Duration) -> Self {
+        Self {
+            windows: Cache::builder()
+                .max_capacity(CAPACITY)
+                .time_to_live(window)
+                .build(),
+            limits: Limits {
+                per_user,
+                per_address,
+                window,
+            },
+        }
+    }
+
+    pub(super) fn limits(&self) -> Limits {
+        self.limits
+    }
+
+    /// `Err(seconds)` until the caller may try again, if `user` or `peer` used up its
+    /// failures.
+    pub fn check(&self, user: &str, peer: Option<IpAddr>) -> Result<(), u64> {
+        let wait = self
+            .limits
+            .keys(user, peer)
+            .filter_map(|(key, max)| {
+                let window = self.windows.get(&key)?;
+                let window = window.lock().unwrap_or_else(|p| p.into_inner());
+                (window.failures >= max).then(|| {
+                    retry_after(self.limits.window.saturating_sub(window.opened.elapsed()))
+                })
+            })
+            .max();
+        match wait {
+            Some(secs) => Err(secs),
+            None => Ok(()),
+        }
+    }
+
+    /// Counts a failed attempt against `user` and `peer`.
+    pub fn fail(&self, user: &str, peer: Option<IpAddr>) {
+        for (key, _) in self.limits.keys(user, peer) {
+            let window = self.windows.get_with(key, || {
+                Arc::new(Mutex::new(Window {
+                    opened: Instant::now(),
+                    failures: 0,
+                }))
+            });
+            let mut window = window.lock().unwrap_or_else(|p| p.into_inner());
+            window.failures = window.failures.saturating_add(1);
+        }
     }
 }
 

@@ -4,8 +4,9 @@
 //! run it without bound:
 //! - at most `password_checks` verifications run at once, each in working memory kept
 //!   for its slot; callers wait for a slot up to `password_wait_secs`, then get 503;
-//! - failures are counted per user name and per client address ([`limiter`]); a
-//!   name or address that used up its window gets 429 with `Retry-After`, unhashed;
+//! - failures are counted per user name and per client address ([`limiter`]; in the
+//!   database when PostgreSQL serves several nodes, [`shared`]); a name or address that
+//!   used up its window gets 429 with `Retry-After`, unhashed;
 //! - an unknown user is checked against a dummy hash, so the answer takes as long as
 //!   for a known one and does not tell which users exist;
 //! - successes are remembered briefly ([`cache`]), so clients that send the password
@@ -15,6 +16,7 @@
 
 mod cache;
 mod limiter;
+mod shared;
 
 use std::net::IpAddr;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -112,10 +114,10 @@ impl Passwords {
                 phc: phc.clone(),
             });
         }
-        self.refuse_if_limited(&user, peer)?;
+        self.refuse_if_limited(db, &user, peer)?;
         let permit = self.slot().await?;
         // The window may have filled while this call waited.
-        self.refuse_if_limited(&user, peer)?;
+        self.refuse_if_limited(db, &user, peer)?;
         let phc = stored.as_ref().map(|(_, phc)| phc.clone());
         let matched = self.verify(secret, phc).await?;
         drop(permit);
@@ -125,19 +127,35 @@ impl Passwords {
                 Ok(Checked::Password { user_id, phc })
             }
             _ => {
-                self.limiter.fail(&user, peer);
+                self.count_failure(db, &user, peer).await;
                 Err(super::invalid())
             }
         }
     }
 
-    fn refuse_if_limited(&self, user: &str, peer: Option<IpAddr>) -> Result<(), Error> {
-        self.limiter
-            .check(user, peer)
-            .map_err(|retry_after| Error::TooManyRequests {
-                message: "too many failed sign-ins; try again later".to_string(),
-                retry_after,
-            })
+    fn refuse_if_limited(&self, db: &Db, user: &str, peer: Option<IpAddr>) -> Result<(), Error> {
+        let mut limited = self.limiter.check(user, peer);
+        if db.is_postgres() && limited.is_ok() {
+            limited = shared::check(db, self.limiter.limits(), user, peer, crate::db::now())?;
+        }
+        limited.map_err(|retry_after| Error::TooManyRequests {
+            message: "too many failed sign-ins; try again later".to_string(),
+            retry_after,
+        })
+    }
+
+    /// Counts a failed attempt where every node that may see the next one looks.
+    async fn count_failure(&self, db: &Db, user: &str, peer: Option<IpAddr>) {
+        if !db.is_postgres() {
+            self.limiter.fail(user, peer);
+            return;
+        }
+        let limits = self.limiter.limits();
+        if let Err(e) = shared::fail(db, limits, user, peer, crate::db::now()).await {
+            // The caller still gets its 401; the node's own window counts meanwhile.
+            tracing::warn!(error = %e, "cannot record a failed sign-in in the database");
+            self.limiter.fail(user, peer);
+        }
     }
 
     /// A verification slot, waited for up to `wait`.

@@ -31,6 +31,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("schema.sql"),
     include_str!("migration_2_proxy_use.sql"),
     include_str!("migration_3_web_sessions.sql"),
+    include_str!("migration_4_cluster_sessions.sql"),
 ];
 
 /// The advisory lock key migrations hold, so that nodes starting together migrate once.

@@ -1,5 +1,6 @@
 //! The web UI (issue 23): server-rendered pages for people in a browser, next to the
-//! client protocols. No JavaScript is needed; every form works as plain HTML.
+//! client protocols. No JavaScript is needed; every form works as plain HTML, and one
+//! static script only adds Copy buttons to the snippets.
 //!
 //! Routes live at `/` and under `/-/`, which no format's mount can cover (mounts begin
 //! with a fixed path such as `/api/packages/{owner}/…` or `/v2`, and `-` is no valid
@@ -43,6 +44,7 @@ pub fn routes() -> Router<Arc<Registry>> {
     Router::new()
         .route("/", get(browse::home))
         .route("/-/static/wharf.css", get(stylesheet))
+        .route("/-/static/wharf.js", get(script))
         .route("/-/owners/{owner}", get(browse::owner))
         .route("/-/owners/{owner}/members", get(browse::members))
         .route("/-/packages/{owner}/{format}/{name}", get(package::package))
@@ -57,14 +59,31 @@ pub fn routes() -> Router<Arc<Registry>> {
         .route("/-/admin/users", get(tokens::users))
 }
 
-/// The stylesheet, built into the binary so a deployment is one file.
+/// The stylesheet and the script are built into the binary so a deployment is one
+/// file.
 async fn stylesheet() -> Response {
+    asset(
+        "text/css; charset=utf-8",
+        include_str!("../../../static/wharf.css"),
+    )
+}
+
+/// The progressive enhancement (Copy buttons); every page works without it.
+async fn script() -> Response {
+    asset(
+        "text/javascript; charset=utf-8",
+        include_str!("../../../static/wharf.js"),
+    )
+}
+
+fn asset(content_type: &'static str, body: &'static str) -> Response {
     (
         [
-            (header::CONTENT_TYPE, "text/css; charset=utf-8"),
+            (header::CONTENT_TYPE, content_type),
             (header::CACHE_CONTROL, "public, max-age=3600"),
+            (header::X_CONTENT_TYPE_OPTIONS, "nosniff"),
         ],
-        include_str!("../../../static/wharf.css"),
+        body,
     )
         .into_response()
 }

@@ -39,11 +39,13 @@ impl Chrome {
     }
 }
 
-/// Pages are built for this site only: no scripts run, no other site frames them,
-/// forms post here only. A README's remaining HTML (sanitized already) can show images
-/// from anywhere but run nothing.
-const CSP: &str = "default-src 'none'; style-src 'self'; img-src 'self' https: data:; \
-                   form-action 'self'; frame-ancestors 'none'; base-uri 'none'";
+/// Pages are built for this site only: the one script that runs is this site's own file
+/// (no inline code, so markup that slipped into a page could run nothing), no other
+/// site frames them, forms post here only. A README's remaining HTML (sanitized
+/// already) can show images from anywhere but run nothing.
+const CSP: &str = "default-src 'none'; script-src 'self'; style-src 'self'; \
+                   img-src 'self' https: data:; form-action 'self'; \
+                   frame-ancestors 'none'; base-uri 'none'";
 
 /// A rendered page with `status` and the headers every page carries.
 pub fn page(status: StatusCode, template: &impl Template) -> Response {

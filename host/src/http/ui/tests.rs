@@ -68,7 +68,8 @@ fn cookie(response: &Response<Body>, name: &str) -> String {
 
 // Guards privacy and escaping: a visitor's home lists public packages only (and counts
 // only those), a private owner's pages are 404 like a missing one, and a name that is
-// markup is shown as text. Every page carries the CSP that forbids scripts.
+// markup is shown as text. Every page carries the CSP that runs the site's script file
+// and nothing else.
 #[tokio::test]
 async fn visitors_see_public_packages_only_and_names_as_text() {
     let t = setup();
@@ -78,6 +79,10 @@ async fn visitors_see_public_packages_only_and_names_as_text() {
         .to_str()
         .unwrap();
     assert!(csp.contains("default-src 'none'"), "{csp}");
+    assert!(
+        csp.contains("script-src 'self'") && !csp.contains("unsafe"),
+        "the site's own script file only: {csp}"
+    );
     let html = TestRegistry::text(home).await;
     assert!(
         html.contains("widget") && html.contains("2 packages"),
@@ -106,6 +111,12 @@ async fn visitors_see_public_packages_only_and_names_as_text() {
         css.headers()[header::CONTENT_TYPE],
         "text/css; charset=utf-8"
     );
+    let script = get(&t, "/-/static/wharf.js", None).await;
+    assert_eq!(
+        script.headers()[header::CONTENT_TYPE],
+        "text/javascript; charset=utf-8"
+    );
+    assert!(!html.contains("<script>"), "no inline script");
 }
 
 // Guards the forms: sign-in needs the login cookie's token, a session then sees the

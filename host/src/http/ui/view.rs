@@ -85,7 +85,7 @@ mod tests {
         assert_eq!(section.fields.len(), 1);
         let readme = section.readme.unwrap();
         assert!(
-            readme.contains("<h1>T</h1>") && !readme.contains("<script"),
+            readme.contains("<h3>T</h3>") && !readme.contains("<script"),
             "{readme}"
         );
     }

@@ -14,7 +14,10 @@
 
 mod collect;
 mod read;
+mod sessions;
 mod upload;
+
+pub use sessions::part_name;
 
 use std::fmt;
 use std::future::Future;

@@ -51,8 +51,16 @@ impl Remote {
 
     /// A whole stored blob as a blocking reader; call it off the async executor.
     pub fn reader(&self, sha256: &str) -> io::Result<Box<dyn Read + Send>> {
+        self.reader_of(self.key(sha256))
+    }
+
+    /// The object at `key` as a blocking reader.
+    pub(super) fn reader_of(
+        &self,
+        key: object_store::path::Path,
+    ) -> io::Result<Box<dyn Read + Send>> {
         let (tx, rx) = tokio::sync::mpsc::channel(READ_AHEAD);
-        let (this, key) = (self.clone(), self.key(sha256));
+        let this = self.clone();
         // The GET is answered before the reader is returned, so a missing blob is an
         // error here rather than at the first read.
         self.block_on(async move {

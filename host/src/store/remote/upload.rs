@@ -40,20 +40,31 @@ impl Remote {
             }
             None => PutMode::Create,
         };
+        match self.put_file(source, &key, size, mode).await {
+            // Someone stored the same bytes meanwhile.
+            Err(e) if e.kind() == io::ErrorKind::AlreadyExists => Ok(()),
+            other => other,
+        }
+    }
+
+    /// Writes the file at `source` (`size` bytes) to `key`: one PUT with `mode` when
+    /// small, else a multipart upload (which always overwrites).
+    pub(super) async fn put_file(
+        &self,
+        source: &LocalPath,
+        key: &object_store::path::Path,
+        size: u64,
+        mode: PutMode,
+    ) -> io::Result<()> {
         if size <= SINGLE_PUT {
             let bytes = tokio::fs::read(source).await?;
             let payload = PutPayload::from(bytes);
-            let put = self
-                .timed("put", self.store.put_opts(&key, payload, mode.into()))
-                .await;
-            return match put {
-                Ok(_) => Ok(()),
-                // Someone stored the same bytes meanwhile.
-                Err(e) if e.kind() == io::ErrorKind::AlreadyExists => Ok(()),
-                Err(e) => Err(e),
-            };
+            return self
+                .timed("put", self.store.put_opts(key, payload, mode.into()))
+                .await
+                .map(drop);
         }
-        self.upload_parts(source, &key, size).await
+        self.upload_parts(source, key, size).await
     }
 
     /// [`Remote::upload`] for a blocking caller (the publish transaction).

@@ -1,0 +1,166 @@
+#!/usr/bin/env bash
+# The scale-out backends against the embedded ones (issue 22), on one machine in one run.
+# Two Wharf servers: "embedded" (SQLite + blobs on disk) and "scaleout" (PostgreSQL 15 +
+# blobs in moto's S3 server), each hosting the same npm package (a ~52 KB tarball).
+#   1. wrk on the tarball and on the packument of each, interleaved round by round:
+#      req/s and the scaleout/embedded ratio (the issue asks for at least 0.5x);
+#   2. a SIZE_MB upload and download through the S3 server (curl, generic format): the
+#      server's RSS growth (issue: under 100 MiB) and throughput against moto's own
+#      copy speed with an S3 client (boto3 from moto's venv, the same endpoint: the
+#      issue's "aws s3 cp"-style reference, at least 0.8x).
+# Prints figures and ratios; checks nothing (the assertions live in `cargo test`).
+#
+# Usage: benches/scale-out.sh [BIN]   (default: target/release/wharf; a debug build
+#        runs too, for checking the script)
+# Environment: ROUNDS (default 3), DURATION seconds per wrk run (default 5), CONNS (20),
+#   THREADS (2), SIZE_MB (default 1024), START_SECS (wait for a server, default 60),
+#   WHARF_MOTO_SERVER (moto_server of the venv .ci/run installs; default
+#   ~/.cache/wharf-clients/moto-5.2.5/bin/moto_server).
+#   PostgreSQL 15 comes from Debian's packages (.ci/postgres.sh starts a private one).
+
+set -euo pipefail
+# shellcheck source=lib.sh source-path=SCRIPTDIR
+source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
+# shellcheck source=../.ci/postgres.sh
+source "$ROOT/.ci/postgres.sh"
+
+BIN=${1:-${CARGO_TARGET_DIR:-$ROOT/target}/release/wharf}
+[[ -x $BIN ]] || die "no server binary at $BIN (cargo build --release)"
+require curl wrk base64 openssl
+ROUNDS=${ROUNDS:-3}
+DURATION=${DURATION:-5}
+WARMUP=1
+CONNS=${CONNS:-20}
+THREADS=${THREADS:-2}
+SIZE_MB=${SIZE_MB:-1024}
+MOTO=${WHARF_MOTO_SERVER:-$HOME/.cache/wharf-clients/moto-5.2.5/bin/moto_server}
+MOTO_PYTHON=$(dirname "$MOTO")/python
+[[ -x $MOTO_PYTHON ]] || die "no moto venv at $(dirname "$MOTO") (.ci/run installs it)"
+PASSWORD=bench-password-$RANDOM
+BUCKET=wharf-bench
+# moto takes any credentials; the server and boto3 need some.
+export AWS_ACCESS_KEY_ID=bench AWS_SECRET_ACCESS_KEY=bench-secret AWS_DEFAULT_REGION=us-east-1
+bench_tmp wharf-scale-out
+
+PIDS=()
+MOTO_PID=
+teardown() {
+    for pid in "${PIDS[@]}"; do stop_pid "$pid"; done
+    if [[ -n $MOTO_PID ]]; then stop_pid "$MOTO_PID"; fi
+    postgres_stop
+}
+SIDES=(embedded scaleout)
+
+# ---------------------------------------------------------------------------- servers
+
+say "PostgreSQL 15 and moto"
+postgres_start
+"$pg_bin/psql" -q -d "$WHARF_TEST_POSTGRES" \
+    -c "CREATE DATABASE wharf TEMPLATE template0 ENCODING 'UTF8' LC_COLLATE 'C' LC_CTYPE 'C'"
+DATABASE=${WHARF_TEST_POSTGRES%/*}/wharf
+MOTO_PORT=$(free_port)
+"$MOTO" -H 127.0.0.1 -p "$MOTO_PORT" >"$TMP/moto.log" 2>&1 &
+MOTO_PID=$!
+S3=http://127.0.0.1:$MOTO_PORT
+for _ in $(seq 100); do curl -sf -o /dev/null -X PUT "$S3/$BUCKET" && break; sleep 0.1; done
+curl -sf -o /dev/null "$S3/$BUCKET" || die "moto did not start: $(tail -3 "$TMP/moto.log")"
+
+LIMITS="[formats.generic]
+mount = \"/api/packages/{owner}/generic\"
+max_upload = \"$((SIZE_MB + 64)) MiB\""
+start_named embedded "$LIMITS"
+PIDS+=("$STARTED_PID")
+declare -A URL PID
+URL[embedded]=http://127.0.0.1:$PORT PID[embedded]=$STARTED_PID
+start_named scaleout "$LIMITS
+[storage]
+database = \"$DATABASE\"
+blobs = \"s3://$BUCKET/wharf\"
+s3_endpoint = \"$S3\"
+s3_region = \"us-east-1\""
+PIDS+=("$STARTED_PID")
+URL[scaleout]=http://127.0.0.1:$PORT PID[scaleout]=$STARTED_PID
+
+# ---------------------------------------------------------------------------- small GETs
+
+head -c 52000 /dev/zero | openssl enc -aes-128-ctr -K 00 -iv 00 -nosalt 2>/dev/null >"$TMP/tgz"
+INTEGRITY=sha512-$(openssl dgst -sha512 -binary <"$TMP/tgz" | base64 -w0)
+cat >"$TMP/publish.json" <<JSON
+{"_id":"bench-pkg","name":"bench-pkg","dist-tags":{"latest":"1.0.0"},
+ "versions":{"1.0.0":{"name":"bench-pkg","version":"1.0.0","description":"scale-out bench",
+   "dist":{"integrity":"$INTEGRITY","tarball":"http://x/bench-pkg/-/bench-pkg-1.0.0.tgz"}}},
+ "_attachments":{"bench-pkg-1.0.0.tgz":{"content_type":"application/octet-stream",
+   "data":"$(base64 -w0 <"$TMP/tgz")","length":52000}}}
+JSON
+for side in "${SIDES[@]}"; do
+    status=$(curl -s -o "$TMP/publish.out" -w '%{http_code}' -u "admin:$PASSWORD" -X PUT \
+        -H 'content-type: application/json' --data-binary @"$TMP/publish.json" \
+        "${URL[$side]}/api/packages/admin/npm/bench-pkg")
+    [[ $status == 201 ]] || die "publish to $side answered $status: $(cat "$TMP/publish.out")"
+done
+
+say "wrk: ${ROUNDS} rounds of ${DURATION}s, -t$THREADS -c$CONNS, sides interleaved"
+for round in $(seq "$ROUNDS"); do
+    for side in "${SIDES[@]}"; do
+        npm=${URL[$side]}/api/packages/admin/npm
+        wrk_run "$side" "tarball-$round" "$npm/bench-pkg/-/bench-pkg-1.0.0.tgz"
+        wrk_run "$side" "packument-$round" "$npm/bench-pkg"
+    done
+done
+median_rps() { # SIDE WORKLOAD
+    for round in $(seq "$ROUNDS"); do wrk_field "$1" "$2-$round" req/s; done | stats | cut -d' ' -f2
+}
+
+# ---------------------------------------------------------------------------- 1 GiB
+
+BIG=$TMP/large.bin
+say "${SIZE_MB} MiB through S3"
+head -c "$((SIZE_MB << 20))" /dev/zero | openssl enc -aes-128-ctr -K 01 -iv 00 -nosalt 2>/dev/null >"$BIG"
+# moto's own speed with an S3 client: boto3's managed transfer (multipart, threads),
+# what `aws s3 cp` runs.
+# shellcheck disable=SC2016
+REFERENCE=$("$MOTO_PYTHON" - "$S3" "$BUCKET" "$BIG" "$TMP/boto.out" <<'PY'
+import sys, time, boto3
+endpoint, bucket, path, out = sys.argv[1:]
+s3 = boto3.client("s3", endpoint_url=endpoint)
+t0 = time.monotonic(); s3.upload_file(path, bucket, "reference/large.bin"); up = time.monotonic() - t0
+t0 = time.monotonic(); s3.download_file(bucket, "reference/large.bin", out); down = time.monotonic() - t0
+s3.delete_object(Bucket=bucket, Key="reference/large.bin")
+print(f"{up:.3f} {down:.3f}")
+PY
+)
+cmp -s "$BIG" "$TMP/boto.out" || die "boto3 did not get the same bytes back"
+rm -f "$TMP/boto.out"
+read -r REF_UP REF_DOWN <<<"$REFERENCE"
+
+WHARF_PID=${PID[scaleout]}
+large=${URL[scaleout]}/api/packages/admin/generic/large/1/large.bin
+BEFORE=$(status_kib VmRSS)
+start_sampler "$TMP/rss-up"
+UP=$(curl -sS -o /dev/null -w '%{http_code} %{time_total}' -u "admin:$PASSWORD" -T "$BIG" "$large")
+PEAK_UP=$(stop_sampler "$TMP/rss-up")
+[[ ${UP% *} == 201 ]] || die "the upload answered ${UP% *}"
+start_sampler "$TMP/rss-down"
+DOWN=$(curl -sS -o "$TMP/down.bin" -w '%{http_code} %{time_total}' "$large")
+PEAK_DOWN=$(stop_sampler "$TMP/rss-down")
+[[ ${DOWN% *} == 200 ]] || die "the download answered ${DOWN% *}"
+cmp -s "$BIG" "$TMP/down.bin" || die "the download differs from the upload"
+rm -f "$TMP/down.bin"
+WHARF_PID=
+
+# ---------------------------------------------------------------------------- report
+
+say "results"
+for workload in tarball packument; do
+    e=$(median_rps embedded "$workload")
+    s=$(median_rps scaleout "$workload")
+    printf '  %-9s req/s (median)  embedded %8s  scaleout %8s  ratio %sx (issue: >= 0.5x)\n' \
+        "$workload" "$e" "$s" "$(calc "$s / $e" 2)"
+done
+up_s=${UP#* } down_s=${DOWN#* }
+printf '  %s MiB upload     wharf %6.1f MiB/s  boto3 %6.1f MiB/s  ratio %sx (issue: >= 0.8x)\n' \
+    "$SIZE_MB" "$(calc "$SIZE_MB / $up_s")" "$(calc "$SIZE_MB / $REF_UP")" "$(calc "$REF_UP / $up_s" 2)"
+printf '  %s MiB download   wharf %6.1f MiB/s  boto3 %6.1f MiB/s  ratio %sx (issue: >= 0.8x)\n' \
+    "$SIZE_MB" "$(calc "$SIZE_MB / $down_s")" "$(calc "$SIZE_MB / $REF_DOWN")" "$(calc "$REF_DOWN / $down_s" 2)"
+printf '  RSS growth       upload +%s MiB, download +%s MiB over %s MiB before (issue: < 100 MiB)\n' \
+    "$(mib $((PEAK_UP - BEFORE)))" "$(mib $((PEAK_DOWN - BEFORE)))" "$(mib "$BEFORE")"
