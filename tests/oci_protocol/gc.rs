@@ -126,14 +126,6 @@ fn abandoned_upload_sessions_expire() {
 #[test]
 fn collection_racing_pushes_of_the_same_bytes_loses_nothing() {
     let oci = Registry::start();
-    if oci.server.on_postgres() {
-        // Known bug on PostgreSQL, left to the cluster work on gc (issue 22): at READ
-        // COMMITTED the collector can pick a blob a push is linking at that moment; its
-        // DELETE then fails on the push's foreign key (the collection errors and puts
-        // the bytes back, nothing is lost), and this race has also been seen to hang.
-        eprintln!("skipped on PostgreSQL: the collector/push race is not settled there yet");
-        return;
-    }
     let payload = b"bytes that keep losing their last reference".to_vec();
     let eager = Policy {
         upload_grace: DAY,
