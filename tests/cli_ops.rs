@@ -1,7 +1,8 @@
 //! The operator's commands, run in-process as `wharf` would run them (`wharf::cli::
 //! run_from`) against the data dir of a live test server: a fresh directory is never
 //! made a registry, the lifecycle commands, a backup taken while the server runs
-//! that a restored server serves byte for byte, and a proxy's cache purged and evicted.
+//! that a restored server serves byte for byte, a proxy's cache purged and evicted, and
+//! `wharf migrate` (`cli_ops/migrate.rs`).
 
 use std::io::Cursor;
 use std::path::Path;
@@ -13,6 +14,9 @@ use wharf::cli::{Io, run_from};
 use wharf::db::tokens::Scope;
 use wharf_tests::counting_proxy::CountingProxy;
 use wharf_tests::{StatusCode, TestServer, client, repositories};
+
+#[path = "cli_ops/migrate.rs"]
+mod migrate;
 
 /// Runs `wharf ARGS --data-dir DIR` with `stdin`; returns what it printed for scripts.
 fn wharf(dir: &Path, args: &[&str], stdin: &str) -> Result<String, Box<dyn std::error::Error>> {
@@ -194,6 +198,22 @@ fn npm_publish_body(name: &str, version: &str, tarball: &[u8]) -> serde_json::Va
     })
 }
 
+/// Publishes `left-pad@1.0.0` as admin; returns its tarball's URL and bytes.
+fn publish_left_pad(server: &TestServer, tarball: &[u8]) -> (String, Vec<u8>) {
+    let base = format!("{}/api/packages/admin/npm", server.url);
+    let res = client()
+        .put(format!("{base}/left-pad"))
+        .header("Authorization", format!("token {}", server.admin_token))
+        .json(&npm_publish_body("left-pad", "1.0.0", tarball))
+        .send()
+        .unwrap();
+    assert_eq!(res.status(), StatusCode::CREATED);
+    (
+        format!("{base}/left-pad/-/left-pad-1.0.0.tgz"),
+        tarball.to_vec(),
+    )
+}
+
 /// Files in three formats, backed up while the server runs and serves, restored into a
 /// fresh data dir: a server there serves every file with identical bytes.
 #[test]
@@ -226,16 +246,11 @@ fn a_backup_taken_while_serving_restores_byte_identical() {
             .unwrap();
         assert_eq!(res.status(), StatusCode::CREATED, "{url}");
     }
-    let tarball = b"not really gzip, but stored as sent".to_vec();
-    let res = client()
-        .put(format!("{base}/npm/left-pad"))
-        .header("Authorization", &auth)
-        .json(&npm_publish_body("left-pad", "1.0.0", &tarball))
-        .send()
-        .unwrap();
-    assert_eq!(res.status(), StatusCode::CREATED);
     let mut files = files;
-    files.push((format!("{base}/npm/left-pad/-/left-pad-1.0.0.tgz"), tarball));
+    files.push(publish_left_pad(
+        &server,
+        b"not really gzip, but stored as sent",
+    ));
 
     // Downloads go on while the backup runs.
     let backups = tempfile::tempdir().unwrap();

@@ -364,7 +364,7 @@ fn concurrent_publishes_of_one_version_keep_exactly_one() {
         5,
         "{results:?}"
     );
-    assert_eq!(r.server.stored_blobs(), 1);
+    assert_eq!(r.server.kept_blobs(), 1);
     assert_eq!(r.server.temp_files(), 0);
 }
 

@@ -225,7 +225,7 @@ fn pushes_are_checked_and_refusals_store_nothing() {
     let feed = Feed::new();
     let good = nupkg("Wharf.Good", "1.0", "");
     assert_eq!(feed.push(&good).0, StatusCode::CREATED);
-    let stored = feed.server.stored_blobs();
+    let stored = feed.server.kept_blobs();
 
     let two_nuspecs = zip_of(&[
         ("A.nuspec", nuspec("A", "1.0.0", "")),
@@ -311,7 +311,7 @@ fn pushes_are_checked_and_refusals_store_nothing() {
         );
     }
     assert_eq!(
-        feed.server.stored_blobs(),
+        feed.server.kept_blobs(),
         stored,
         "refused pushes stored nothing"
     );
@@ -326,7 +326,7 @@ fn pushes_are_checked_and_refusals_store_nothing() {
         .send()
         .unwrap();
     assert_eq!(response.status(), StatusCode::UNAUTHORIZED);
-    assert_eq!(feed.server.stored_blobs(), stored);
+    assert_eq!(feed.server.kept_blobs(), stored);
 }
 
 #[test]

@@ -16,6 +16,7 @@ mod npm_protocol;
 mod nuget_protocol;
 mod observability;
 mod oci_protocol;
+mod on_pg;
 mod on_s3;
 mod plugin_kit;
 mod registry_tokens;

@@ -498,12 +498,33 @@ impl TestServer {
         count
     }
 
+    /// Blobs the store keeps for good: on disk, every stored blob (a refused or losing
+    /// upload places no bytes); in an object store every upload went up before its
+    /// transaction, so the objects of refused ones are counted only after the
+    /// collection that takes objects no row records once past the orphan grace.
+    pub fn kept_blobs(&self) -> usize {
+        if self.blobs_in_s3() {
+            let policy = wharf::registry::gc::Policy {
+                upload_grace: std::time::Duration::from_secs(86400),
+                orphan_grace: std::time::Duration::from_secs(3600),
+            };
+            let later = std::time::SystemTime::now() + std::time::Duration::from_secs(7200);
+            wharf::registry::gc::collect(&self.registry, policy, later).expect("gc runs");
+        }
+        self.stored_blobs()
+    }
+
     /// The bytes of the stored blob `sha256` (hex), on disk or in S3; `None` if absent.
     pub fn stored_blob(&self, sha256: &str) -> Option<Vec<u8>> {
         let mut bytes = Vec::new();
         std::io::Read::read_to_end(&mut self.registry.blobs.reader(sha256).ok()?, &mut bytes)
             .ok()?;
         Some(bytes)
+    }
+
+    /// `storage.database` of this server (`"sqlite"` or a `postgres://` URL).
+    pub fn database_setting(&self) -> &str {
+        &self.config.storage.database
     }
 
     /// `storage.blobs` of this server (`"fs"` or `"s3://bucket/prefix"`).

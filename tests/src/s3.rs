@@ -172,8 +172,16 @@ pub fn shared_endpoint() -> Option<String> {
     if !on_s3 && std::env::var("WHARF_TEST_BLOBS").ok()?.as_str() != "s3" {
         return None;
     }
+    // The PostgreSQL run has an S3 server of its own: one moto process serving both
+    // re-runs at once was the bottleneck of the whole suite (requests timed out).
     static SHARED: OnceLock<Option<Moto>> = OnceLock::new();
-    let moto = SHARED.get_or_init(Moto::start).as_ref()?;
+    static SHARED_PG: OnceLock<Option<Moto>> = OnceLock::new();
+    let shared = if crate::postgres::in_pg_module() {
+        &SHARED_PG
+    } else {
+        &SHARED
+    };
+    let moto = shared.get_or_init(Moto::start).as_ref()?;
     Some(moto.endpoint.clone())
 }
 

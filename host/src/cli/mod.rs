@@ -6,6 +6,7 @@
 //! for people to stderr, so tests run them in-process through [`run_from`].
 
 mod maintenance;
+mod migrate;
 mod orgs;
 mod serve;
 mod tokens;
@@ -77,6 +78,9 @@ enum Command {
     Backup(maintenance::BackupArgs),
     /// Bring a backup back into an empty data dir (with the server stopped).
     Restore(maintenance::RestoreArgs),
+    /// Copy this (embedded) registry into PostgreSQL and an object store, for several
+    /// nodes (with the server stopped; resumable; verifies every blob).
+    Migrate(migrate::MigrateArgs),
 }
 
 /// Where a command writes what scripts read, and reads what it is given on stdin.
@@ -153,6 +157,7 @@ fn run(cli: Cli, io: &mut Io<'_>) -> anyhow::Result<()> {
         Some(Command::Gc(args)) => maintenance::gc(config()?, args, io),
         Some(Command::Backup(args)) => maintenance::backup(&config()?, args, io),
         Some(Command::Restore(args)) => maintenance::restore(&config()?, args, io),
+        Some(Command::Migrate(args)) => migrate::migrate(&config()?, args, io),
         Some(Command::Plugin(maintenance::PluginCommand::Check { file })) => {
             write!(
                 io.out,

@@ -18,7 +18,8 @@ pub fn snapshot(db: &Db, dest: &Path) -> Result<(), Error> {
     db.read_sync(|conn| {
         let source = conn.as_sqlite().ok_or_else(|| {
             Error::Internal(
-                "wharf backup copies the embedded SQLite database; back up PostgreSQL with its own tools"
+                "wharf backup copies the embedded SQLite database; back up PostgreSQL with its own \
+                 tools (pg_dump), then the blobs (see docs/scale-out.md)"
                     .into(),
             )
         })?;

@@ -10,6 +10,7 @@
 pub mod accounts;
 pub mod backup;
 pub mod blobs;
+pub mod copy;
 pub mod gc;
 pub mod login_failures;
 pub mod owners;

@@ -14,6 +14,7 @@ pub mod gc;
 pub mod incoming;
 pub mod index;
 pub mod lookup;
+pub mod migrate;
 pub mod mount;
 pub mod presentation;
 pub mod publish;

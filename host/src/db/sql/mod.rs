@@ -27,7 +27,9 @@ use crate::error::Error;
 pub enum DbError {
     #[error(transparent)]
     Sqlite(rusqlite::Error),
-    #[error(transparent)]
+    /// PostgreSQL's own message and detail: the client error's text alone is only
+    /// "db error".
+    #[error("{}", postgres_message(.0))]
     Postgres(tokio_postgres::Error),
     /// `query_row` of a statement that returned nothing.
     #[error("the query returned no row")]
@@ -35,6 +37,16 @@ pub enum DbError {
     /// A column that does not hold what the caller reads it as (a schema mismatch).
     #[error("column {index}: {message}")]
     Column { index: usize, message: String },
+}
+
+fn postgres_message(e: &tokio_postgres::Error) -> String {
+    match e.as_db_error() {
+        Some(db) => match db.detail() {
+            Some(detail) => format!("{}: {} ({detail})", db.severity(), db.message()),
+            None => format!("{}: {}", db.severity(), db.message()),
+        },
+        None => e.to_string(),
+    }
 }
 
 /// A connection of either engine, inside whatever transaction its owner opened.
