@@ -88,7 +88,7 @@ fn browse_sign_in_copy_manage_tokens_and_sign_out() {
     );
     assert!(!home.contains("ui-secret"), "{home}");
     assert!(
-        home.contains("7 packages"),
+        home.contains("8 packages"),
         "the private one is not counted: {home}"
     );
     on!(browser.screenshot("home"));
@@ -137,7 +137,7 @@ fn browse_sign_in_copy_manage_tokens_and_sign_out() {
     on!(browser.click("form.search button"));
     let found = on!(browser.page_text());
     assert!(
-        found.contains("ui-secret") && found.contains("7 packages"),
+        found.contains("ui-secret") && found.contains("8 packages"),
         "{found}"
     );
     on!(browser.follow("ui-widget"));

@@ -4,7 +4,7 @@
 //! setup or install snippet with this registry's URL filled in.
 //!
 //! generic and npm are published by the test itself (with READMEs and two versions);
-//! this file adds maven, nuget, oci, cargo and pypi to alice's public packages.
+//! this file adds maven, nuget, oci, cargo, pypi and helm to alice's public packages.
 
 use std::io::Write;
 
@@ -108,6 +108,12 @@ pub fn publish(server: &TestServer, token: &str) -> Vec<Expected> {
         .body(body);
     sent(upload, token);
 
+    // helm: a packaged chart as the raw body, as Gitea's docs upload it with curl.
+    let chart = client()
+        .post(format!("{}/api/charts", mount("helm")))
+        .body(chart_tgz());
+    sent(chart, token);
+
     vec![
         Expected {
             format: "maven",
@@ -144,6 +150,14 @@ pub fn publish(server: &TestServer, token: &str) -> Vec<Expected> {
             ),
             registry: format!("{}/simple/", mount("pypi")),
         },
+        Expected {
+            format: "helm",
+            listed: "ui-chart".into(),
+            install: "helm pull alice/ui-chart --version 1.0.0\n\
+                      helm install RELEASE alice/ui-chart --version 1.0.0"
+                .into(),
+            registry: format!("alice {}\nhelm repo update", mount("helm")),
+        },
     ]
 }
 
@@ -177,6 +191,20 @@ fn nupkg() -> Vec<u8> {
     .unwrap();
     zip.write_all(nuspec.as_bytes()).unwrap();
     zip.finish().unwrap().into_inner()
+}
+
+/// A chart as `helm package` makes it: `ui-chart/Chart.yaml` in a gzipped tar.
+fn chart_tgz() -> Vec<u8> {
+    let chart_yaml = b"apiVersion: v2\nname: ui-chart\nversion: 1.0.0\n\
+        description: A chart for the UI\ntype: application\n";
+    let mut header = tar::Header::new_gnu();
+    header.set_size(chart_yaml.len() as u64);
+    header.set_mode(0o644);
+    let mut archive = tar::Builder::new(Vec::new());
+    archive
+        .append_data(&mut header, "ui-chart/Chart.yaml", &chart_yaml[..])
+        .unwrap();
+    gzip(&archive.into_inner().unwrap())
 }
 
 fn gzip(bytes: &[u8]) -> Vec<u8> {
