@@ -6,7 +6,9 @@
 # curl pulls the blob from the upstream directly and through the proxy
 # (`/v2/hub/admin/big/blobs/…`), in alternating order. Prints curl's time to first byte
 # and total time for each, and the proxy's RSS before the pull and at its peak (sampled
-# every 50 ms) — and checks that the bytes arrived whole. Checks nothing else.
+# every 50 ms), the CPU time the proxy spent on the pull (receiving, hashing, writing and
+# serving; on a machine with few cores it competes with the upstream and curl for them,
+# which is what bounds the loopback ratio) — and checks that the bytes arrived whole. Checks nothing else.
 #
 # With UPSTREAM_RATE (MB/s), both pulls go through a relay (`throttle.py`) that limits
 # the upstream's sending rate, as a WAN link to a public registry would; without it the
@@ -96,6 +98,7 @@ upstreams = [\"$UPSTREAM\"]"
     WHARF_PID=$STARTED_PID
     curl -sf -o /dev/null -u "admin:$PASSWORD" "http://127.0.0.1:$PORT/v2/" || true
     before=$(status_kib VmRSS)
+    ticks_before=$(cpu_ticks)
     say "round $round (proxy RSS before: $(mib "$before") MiB)"
     start_sampler "$TMP/rss"
     if ((round % 2)); then
@@ -106,7 +109,9 @@ upstreams = [\"$UPSTREAM\"]"
         pull direct "$UPSTREAM/v2/admin/big/blobs/$DIGEST"
     fi
     peak=$(stop_sampler "$TMP/rss")
-    echo "  proxy RSS peak $(mib "$peak") MiB, growth $(mib $((peak - before))) MiB"
+    cpu=$(calc "($(cpu_ticks) - $ticks_before) / $(getconf CLK_TCK)" 2)
+    echo "  proxy RSS peak $(mib "$peak") MiB, growth $(mib $((peak - before))) MiB; proxy CPU $cpu s"
+    echo "$cpu" >>"$TMP/cpu"
     echo $((peak - before)) >>"$TMP/growth"
     stop_pid "$WHARF_PID"
     WHARF_PID=
@@ -118,9 +123,10 @@ pt=$(cut -d' ' -f1 "$TMP/proxy.times" | median)
 dtot=$(cut -d' ' -f2 "$TMP/direct.times" | median)
 ptot=$(cut -d' ' -f2 "$TMP/proxy.times" | median)
 growth=$(sort -n "$TMP/growth" | tail -1)
+cpu=$(median <"$TMP/cpu")
 spread() { sort -n | awk '{ v[NR] = $1 } END { printf "%.3f-%.3f", v[1], v[NR] }'; }
 echo "direct totals $(cut -d' ' -f2 "$TMP/direct.times" | spread) s, proxy totals $(cut -d' ' -f2 "$TMP/proxy.times" | spread) s;" \
     "load average $(cut -d' ' -f1-3 /proc/loadavg)"
 echo "cold $SIZE_MIB MiB layer${UPSTREAM_RATE:+, upstream at $UPSTREAM_RATE MB/s}, medians of $ROUNDS: first byte direct=${dt} ms proxy=${pt} ms" \
     "(+$(calc "$pt - $dt" 2) ms); total direct=${dtot} s proxy=${ptot} s (x$(calc "$ptot / $dtot" 3));" \
-    "proxy RSS growth max $(mib "$growth") MiB"
+    "proxy RSS growth max $(mib "$growth") MiB; proxy CPU median $cpu s ($(nproc) cores)"
