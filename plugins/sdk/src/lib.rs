@@ -15,6 +15,7 @@ pub mod members;
 pub mod multipart;
 pub mod pages;
 pub mod params;
+mod plan;
 pub mod reply;
 pub mod settings;
 pub mod testing;

@@ -1,6 +1,22 @@
 //! Timestamps as formats show them. Plugins have no clock: every time comes from the
 //! host as seconds since the Unix epoch, and is shown in UTC.
 
+use crate::IndexInput;
+
+impl IndexInput {
+    /// When the packages this document is rendered from last changed: the newest
+    /// `modified` of its package or listed packages, 0 for none. A time of generation
+    /// (Helm's `generated`) printed from this, not from `rendered-at`, keeps a document
+    /// byte for byte the same while its packages are unchanged, across the host's
+    /// re-renderings (a restart, another node, an evicted cache entry) too, so its ETag
+    /// holds; any change to them moves it.
+    pub fn changed_at(&self) -> i64 {
+        let listed = self.listing.iter().map(|p| p.modified);
+        let detail = self.detail.iter().map(|p| p.modified);
+        listed.chain(detail).max().unwrap_or(0)
+    }
+}
+
 /// A UTC calendar instant (proleptic Gregorian).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Utc {
@@ -100,6 +116,29 @@ mod tests {
         assert_eq!(compact(0), "19700101000000");
         assert_eq!(compact(951_782_400), "20000229000000");
         assert_eq!(compact(-1), "19691231235959");
+    }
+
+    #[test]
+    fn a_document_changes_when_its_packages_do() {
+        use crate::testing::{index_input, package, request};
+        let spec = crate::IndexSpec {
+            pkg: None,
+            view: String::new(),
+            params: Vec::new(),
+            digest_of: None,
+            listing: None,
+        };
+        let mut input = index_input(request(crate::Method::Get, "/"), spec, None);
+        assert_eq!(input.changed_at(), 0, "nothing listed");
+        let modified_at = |modified| crate::PackageDetail {
+            modified,
+            ..package("a", Vec::new())
+        };
+        input.listing = vec![modified_at(30), modified_at(50), modified_at(40)];
+        assert_eq!(input.changed_at(), 50);
+        input.listing.clear();
+        input.detail = Some(modified_at(7));
+        assert_eq!(input.changed_at(), 7);
     }
 
     #[test]

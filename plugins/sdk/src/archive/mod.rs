@@ -154,3 +154,73 @@ impl<R: io::Seek> io::Seek for Budget<R> {
         self.inner.seek(to)
     }
 }
+
+/// What every reader must do alike, written once and run by each reader's tests
+/// against archives of its own kind.
+#[cfg(test)]
+mod shared_tests {
+    use std::io::Cursor;
+
+    use super::{Limits, Wanted};
+    use crate::PluginError;
+
+    pub const LIMITS: Limits = Limits {
+        entry: 1000,
+        entries: 100,
+        bytes_read: 1 << 20,
+    };
+
+    type Found = Result<(String, Vec<u8>), PluginError>;
+
+    /// A reader under test, and how to make an archive for it.
+    pub struct Reader {
+        /// The archive and entry words of its messages.
+        pub archive: &'static str,
+        pub entry: &'static str,
+        pub matches: fn(&[u8]) -> bool,
+        /// A name `matches` takes.
+        pub wanted: &'static str,
+        pub read: fn(Cursor<Vec<u8>>, &Wanted<'_>, &Limits) -> Found,
+        /// An archive of these entries, in this order.
+        pub build: fn(&[(&str, &[u8])]) -> Vec<u8>,
+    }
+
+    impl Reader {
+        pub fn read(&self, bytes: Vec<u8>, limits: &Limits) -> Found {
+            let wanted = Wanted {
+                archive: self.archive,
+                entry: self.entry,
+                matches: &self.matches,
+            };
+            (self.read)(Cursor::new(bytes), &wanted, limits)
+        }
+
+        /// `bytes` are a 400 whose message holds `expected`.
+        pub fn refused(&self, bytes: Vec<u8>, limits: &Limits, expected: &str) {
+            let err = self.read(bytes, limits).unwrap_err();
+            assert_eq!(err.status, 400);
+            assert!(err.message.contains(expected), "{}", err.message);
+        }
+
+        /// An entry of `LIMITS.entry` bytes is read; one byte more is refused, named.
+        pub fn caps_the_entry_size(&self) {
+            let sized = |size| (self.build)(&[(self.wanted, &vec![b' '; size])]);
+            let (name, bytes) = self.read(sized(1000), &LIMITS).unwrap();
+            assert_eq!((name.as_str(), bytes.len()), (self.wanted, 1000));
+            let expected = format!("{} is larger than 1000 bytes", self.wanted);
+            self.refused(sized(1001), &LIMITS, &expected);
+        }
+
+        /// Past `LIMITS.entries` entries the archive is refused, whatever it holds.
+        pub fn caps_the_entry_count(&self) {
+            let names: Vec<String> = (0..100).map(|i| format!("other/{i}.txt")).collect();
+            let mut entries: Vec<(&str, &[u8])> =
+                names.iter().map(|n| (n.as_str(), &b""[..])).collect();
+            entries.push((self.wanted, b"x"));
+            let expected = "101 entries, more than the 100 allowed";
+            self.refused((self.build)(&entries), &LIMITS, expected);
+            entries.remove(0);
+            assert!(self.read((self.build)(&entries), &LIMITS).is_ok());
+        }
+    }
+}

@@ -83,12 +83,16 @@ mod tests {
     use flate2::Compression;
     use flate2::write::GzEncoder;
 
+    use super::super::shared_tests::{LIMITS, Reader};
     use super::*;
 
-    const LIMITS: Limits = Limits {
-        entry: 1000,
-        entries: 100,
-        bytes_read: 1 << 20,
+    const CHART: Reader = Reader {
+        archive: "chart",
+        entry: "Chart.yaml",
+        matches: |name| name.split(|b| *b == b'/').eq([&b"app"[..], b"Chart.yaml"]),
+        wanted: "app/Chart.yaml",
+        read: read_tar_entry,
+        build: tar,
     };
 
     fn tar(entries: &[(&str, &[u8])]) -> Vec<u8> {
@@ -108,25 +112,6 @@ mod tests {
         encoder.finish().unwrap()
     }
 
-    fn chart_yaml(name: &[u8]) -> bool {
-        name.split(|b| *b == b'/').collect::<Vec<_>>()[..] == [&b"app"[..], b"Chart.yaml"]
-    }
-
-    fn read_within(bytes: Vec<u8>, limits: &Limits) -> Result<(String, Vec<u8>), PluginError> {
-        let wanted = Wanted {
-            archive: "chart",
-            entry: "Chart.yaml",
-            matches: &chart_yaml,
-        };
-        read_tar_entry(Cursor::new(bytes), &wanted, limits)
-    }
-
-    fn refused(bytes: Vec<u8>, limits: &Limits, expected: &str) {
-        let err = read_within(bytes, limits).unwrap_err();
-        assert_eq!(err.status, 400);
-        assert!(err.message.contains(expected), "{}", err.message);
-    }
-
     #[test]
     fn the_wanted_entry_is_read_from_plain_and_gzipped_tars() {
         let chart = tar(&[
@@ -135,7 +120,7 @@ mod tests {
             ("app/charts/sub/Chart.yaml", b"name: sub"),
         ]);
         for bytes in [chart.clone(), gzip(&chart)] {
-            let (name, content) = read_within(bytes, &LIMITS).unwrap();
+            let (name, content) = CHART.read(bytes, &LIMITS).unwrap();
             assert_eq!(
                 (name.as_str(), &content[..]),
                 ("app/Chart.yaml", &b"name: app"[..])
@@ -162,57 +147,36 @@ mod tests {
 
     #[test]
     fn anything_but_one_wanted_entry_is_refused() {
+        let refused = |bytes, expected| CHART.refused(bytes, &LIMITS, expected);
         refused(
             b"not a tar at all, just text".to_vec(),
-            &LIMITS,
             "chart is not a valid tar",
         );
-        refused(vec![0x1f, 0x8b, 0, 0, 1, 2, 3], &LIMITS, "not a valid tar");
+        refused(vec![0x1f, 0x8b, 0, 0, 1, 2, 3], "not a valid tar");
         refused(
             gzip(&tar(&[("app/values.yaml", b"")])),
-            &LIMITS,
             "the chart has no Chart.yaml",
         );
-        refused(Vec::new(), &LIMITS, "has no Chart.yaml");
+        refused(Vec::new(), "has no Chart.yaml");
         refused(
             tar(&[("app/Chart.yaml", b"1"), ("app/Chart.yaml", b"2")]),
-            &LIMITS,
             "more than one Chart.yaml",
         );
         let mut truncated = tar(&[("app/Chart.yaml", &[b'a'; 600])]);
         truncated.truncate(700);
-        refused(truncated, &LIMITS, "not a valid tar");
+        refused(truncated, "not a valid tar");
     }
 
     #[test]
     fn oversized_entries_bombs_and_crowds_are_refused() {
-        refused(
-            tar(&[("app/Chart.yaml", &[b' '; 1001])]),
-            &LIMITS,
-            "app/Chart.yaml is larger than 1000 bytes",
-        );
-        assert_eq!(
-            read_within(tar(&[("app/Chart.yaml", &[b' '; 1000])]), &LIMITS)
-                .unwrap()
-                .1
-                .len(),
-            1000
-        );
+        CHART.caps_the_entry_size();
+        CHART.caps_the_entry_count();
         // 4 MiB of zeros gzip to a few KiB; the walk stops at the budget.
         let bomb = gzip(&tar(&[
             ("app/big", &vec![0; 4 << 20]),
             ("app/Chart.yaml", b""),
         ]));
         assert!(bomb.len() < 10_000);
-        refused(bomb, &LIMITS, "more than 1048576 bytes of tar to read");
-        let names: Vec<String> = (0..100).map(|i| format!("app/t/{i}.yaml")).collect();
-        let mut entries: Vec<(&str, &[u8])> =
-            names.iter().map(|n| (n.as_str(), &b""[..])).collect();
-        entries.push(("app/Chart.yaml", b"name: app"));
-        refused(
-            tar(&entries),
-            &LIMITS,
-            "101 entries, more than the 100 allowed",
-        );
+        CHART.refused(bomb, &LIMITS, "more than 1048576 bytes of tar to read");
     }
 }
