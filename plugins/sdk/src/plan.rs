@@ -112,7 +112,7 @@ mod tests {
         let chart = PlanFile::new("a-1.tgz", FileSource::Whole, "application/gzip").lead();
         let v = PlanVersion::new("1", VersionMode::Create, "{}", vec![chart.clone()]);
         assert_eq!((v.version.as_str(), v.metadata.as_str()), ("1", "{}"));
-        assert_eq!(v.files, [chart.clone()]);
+        assert_eq!(v.files, std::slice::from_ref(&chart));
         assert!(v.tags.is_empty() && v.properties.is_empty() && v.references.is_empty());
         assert!(chart.lead && !chart.overwrite && chart.expect.is_none());
         assert!(!PlanFile::new("a.prov", FileSource::Whole, "text/plain").lead);

@@ -171,6 +171,7 @@ mod shared_tests {
     };
 
     type Found = Result<(String, Vec<u8>), PluginError>;
+    type Entries<'a> = &'a [(&'a str, &'a [u8])];
 
     /// A reader under test, and how to make an archive for it.
     pub struct Reader {
@@ -182,7 +183,7 @@ mod shared_tests {
         pub wanted: &'static str,
         pub read: fn(Cursor<Vec<u8>>, &Wanted<'_>, &Limits) -> Found,
         /// An archive of these entries, in this order.
-        pub build: fn(&[(&str, &[u8])]) -> Vec<u8>,
+        pub build: fn(Entries<'_>) -> Vec<u8>,
     }
 
     impl Reader {
