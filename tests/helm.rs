@@ -10,7 +10,7 @@
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
-use wharf_tests::{TestServer, curl, require_tool, run, said, sha256_hex};
+use wharf_tests::{TestServer, client, curl, require_tool, run, said, sha256_hex};
 
 const CHART: &str = "my.app";
 const VERSIONS: [&str; 2] = ["v1.2", "2.0.0-rc.1+b2"];
@@ -227,6 +227,47 @@ fn helm_finds_pulls_and_renders_charts_uploaded_with_curl() {
     let (code, body) = curl(&[&format!("{public}/charts/{CHART}-v1.2.tgz")]);
     assert_eq!(code, "404");
     assert!(body.starts_with(r#"{"error":"#), "{body}");
+}
+
+/// `index.yaml` is one document, bytes and ETag, for as long as the charts are the same:
+/// rendered again after a restart (nothing cached) seconds later it is unchanged, so
+/// Helm's conditional GET is a 304; an upload changes it, `generated` included.
+#[test]
+fn the_index_stays_byte_identical_until_a_chart_changes() {
+    let Some(helm) = Helm::new() else { return };
+    let mut server = TestServer::start();
+    let user = format!("admin:{}", server.admin_token);
+    let base = format!("{}/api/packages/admin/helm", server.url);
+    let charts: Vec<PathBuf> = VERSIONS.iter().map(|v| helm.package(v)).collect();
+    let saved = |(code, body): (String, String)| (code.as_str(), body.as_str()) == SAVED;
+    assert!(saved(upload(&base, &user, "", &charts[0])));
+    let url = format!("{base}/index.yaml");
+    let index = || {
+        let res = client().get(&url).send().unwrap();
+        assert_eq!(res.status(), 200);
+        let etag = res.headers()["etag"].to_str().unwrap().to_string();
+        (etag, res.text().unwrap())
+    };
+    let first = index();
+    // `generated` shows seconds: a rendering at the host's clock would differ now.
+    std::thread::sleep(std::time::Duration::from_millis(1100));
+    server.restart();
+    assert_eq!(index(), first);
+    let unchanged = client()
+        .get(&url)
+        .header("If-None-Match", &first.0)
+        .send()
+        .unwrap();
+    assert_eq!(unchanged.status(), 304);
+
+    assert!(saved(upload(&base, &user, "", &charts[1])));
+    let second = index();
+    assert_ne!(second.0, first.0);
+    let generated = |(_, index): &(String, String)| {
+        let line = index.lines().find(|l| l.starts_with("generated: "));
+        line.unwrap().to_string()
+    };
+    assert_ne!(generated(&second), generated(&first), "{}", second.1);
 }
 
 #[test]

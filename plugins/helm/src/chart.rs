@@ -16,24 +16,26 @@ const LIMITS: Limits = Limits {
 };
 
 /// The fields of Helm's `chart.Metadata`, which its `index.yaml` entries repeat.
-const FIELDS: &[&str] = &[
-    "name",
-    "home",
-    "sources",
-    "version",
-    "description",
-    "keywords",
-    "maintainers",
-    "icon",
-    "apiVersion",
-    "condition",
-    "tags",
-    "appVersion",
-    "deprecated",
-    "annotations",
-    "kubeVersion",
-    "dependencies",
-    "type",
+const FIELDS: &str = "name home sources version description keywords maintainers icon \
+    apiVersion condition tags appVersion deprecated annotations kubeVersion dependencies type";
+
+/// A field a chart must get right, Helm's test of its value, and what a value failing
+/// the test is.
+type Check = (&'static str, fn(&str) -> bool, &'static str);
+
+const CHECKS: [Check; 4] = [
+    (
+        "apiVersion",
+        |v| matches!(v, "v1" | "v2"),
+        "is not v1 or v2",
+    ),
+    ("name", valid_name, "is invalid"),
+    ("version", valid_version, "is not a valid SemVer"),
+    (
+        "type",
+        |t| matches!(t, "" | "application" | "library"),
+        "is not application or library",
+    ),
 ];
 
 /// A checked chart: its name and version, and Helm's fields of its `Chart.yaml`.
@@ -64,12 +66,11 @@ pub fn read<B: UploadBody + ?Sized>(body: &B, range: ByteRange) -> Result<Chart,
     checked(yaml::parse(&bytes, "Chart.yaml")?)
 }
 
-/// Keeps Helm's fields of a parsed `Chart.yaml` and checks them: a known apiVersion, a
-/// name usable in a file name, a SemVer version, a known type.
+/// Keeps Helm's fields of a parsed `Chart.yaml` and checks them.
 pub fn checked(mut yaml: Map<String, Value>) -> Result<Chart, PluginError> {
     let mut fields: Map<String, Value> = FIELDS
-        .iter()
-        .filter_map(|key| Some((key.to_string(), yaml.remove(*key)?)))
+        .split_whitespace()
+        .filter_map(|key| Some((key.to_string(), yaml.remove(key)?)))
         .collect();
     // `version: 1` and `appVersion: 1.0` are YAML numbers; Helm's fields are strings.
     for key in ["version", "appVersion"] {
@@ -77,36 +78,16 @@ pub fn checked(mut yaml: Map<String, Value>) -> Result<Chart, PluginError> {
             fields.insert(key.into(), Value::String(n.to_string()));
         }
     }
-    let text = |key| {
-        fields
-            .get(key)
-            .and_then(Value::as_str)
-            .unwrap_or_default()
-            .to_string()
-    };
-    let invalid = |what: String| Err(PluginError::bad_request(format!("Chart.yaml: {what}")));
-    let (name, version) = (text("name"), text("version"));
-    if !matches!(text("apiVersion").as_str(), "v1" | "v2") {
-        return invalid(format!(
-            "apiVersion {:?} is not v1 or v2",
-            text("apiVersion")
-        ));
-    }
-    if !valid_name(&name) {
-        return invalid(format!("name {name:?} is invalid"));
-    }
-    if !valid_version(&version) {
-        return invalid(format!("version {version:?} is not a valid SemVer"));
-    }
-    if !matches!(text("type").as_str(), "" | "application" | "library") {
-        return invalid(format!(
-            "type {:?} is not application or library",
-            text("type")
-        ));
+    let text = |key| fields.get(key).and_then(Value::as_str).unwrap_or_default();
+    for (key, valid, why) in CHECKS {
+        if !valid(text(key)) {
+            let message = format!("Chart.yaml: {key} {:?} {why}", text(key));
+            return Err(PluginError::bad_request(message));
+        }
     }
     Ok(Chart {
-        name,
-        version,
+        name: text("name").to_string(),
+        version: text("version").to_string(),
         fields,
     })
 }
@@ -114,9 +95,7 @@ pub fn checked(mut yaml: Map<String, Value>) -> Result<Chart, PluginError> {
 /// Helm: `^[a-zA-Z0-9._-]+$`; dot segments are refused too, so a name never reads as
 /// a path step.
 pub fn valid_name(name: &str) -> bool {
-    !name.is_empty()
-        && name != "."
-        && name != ".."
+    !matches!(name, "" | "." | "..")
         && name
             .chars()
             .all(|c| c.is_ascii_alphanumeric() || "._-".contains(c))

@@ -1,8 +1,9 @@
 //! `index.yaml`: every chart version of the owner, newest first under its chart's
 //! name, with the fields of its `Chart.yaml`, the URL it downloads from (back to this
-//! mount), its sha256 and upload time, and `generated` from the host's render time.
-//! Rendered from the owner-wide listing alone, so the host caches it until a chart of
-//! the owner changes.
+//! mount), its sha256 and upload time. Rendered from the owner-wide listing alone, so
+//! the host caches it until a chart of the owner changes; `generated` is when one last
+//! changed, not when the host rendered it, so the same charts give the same bytes (and
+//! ETag) on every node and after every restart.
 
 use std::collections::BTreeMap;
 
@@ -15,22 +16,22 @@ use wharf_plugin_sdk::{
 use crate::chart;
 
 pub fn render(input: &IndexInput) -> Result<Response, PluginError> {
-    let mut entries: BTreeMap<String, Vec<Map<String, Value>>> = BTreeMap::new();
+    let mut entries: BTreeMap<&str, Vec<Map<String, Value>>> = BTreeMap::new();
     for package in &input.listing {
+        let name = package.pkg.name.as_str();
         // The listing has each package's versions oldest first; Helm lists newest first.
-        for version in package.versions.iter().rev() {
-            if let Some(entry) = entry(&input.base_url, &package.pkg.name, version) {
-                entries
-                    .entry(package.pkg.name.clone())
-                    .or_default()
-                    .push(entry);
-            }
+        let versions = package.versions.iter().rev();
+        let listed: Vec<_> = versions
+            .filter_map(|version| entry(&input.base_url, name, version))
+            .collect();
+        if !listed.is_empty() {
+            entries.insert(name, listed);
         }
     }
     let index = json!({
         "apiVersion": "v1",
         "entries": entries,
-        "generated": time::iso8601(input.rendered_at),
+        "generated": time::iso8601(input.changed_at()),
     });
     yaml::response(200, &index)
 }

@@ -5,10 +5,12 @@ use std::io::Write;
 use insta::assert_snapshot;
 use wharf_plugin_sdk::testing::{FakeUpload, OWNER, file, package, request, version};
 use wharf_plugin_sdk::{
-    DeleteTarget, FileSource, IndexInput, Method, Operation, Plugin, Selector, VersionMode,
+    DeleteTarget, FileSource, IndexInput, Method, Operation, PackageDetail, Plugin, Selector,
+    VersionMode,
 };
 
-use crate::{Helm, plan};
+use crate::Helm;
+use crate::upload::plan;
 
 const CHART_YAML: &str = "apiVersion: v2
 name: my.app
@@ -170,7 +172,7 @@ fn a_multipart_upload_keeps_the_chart_and_its_provenance() {
         b"--XyZ\r\nContent-Disposition: form-data; name=\"x\"\r\n\r\n1\r\n--XyZ--\r\n".to_vec(),
     );
     assert!(
-        super::plan(&req, &upload_spec(false), &no_chart)
+        crate::upload::plan(&req, &upload_spec(false), &no_chart)
             .unwrap_err()
             .message
             .contains("\"chart\"")
@@ -240,6 +242,10 @@ fn index_yaml_lists_every_version_newest_first_with_digests_and_urls() {
         detail.created = 1_700_000_000;
         detail
     };
+    let modified_at = |modified, package| PackageDetail {
+        modified,
+        ..package
+    };
     let app = package(
         "my.app",
         vec![
@@ -259,16 +265,23 @@ fn index_yaml_lists_every_version_newest_first_with_digests_and_urls() {
     else {
         panic!()
     };
-    let input = IndexInput {
+    let mut input = IndexInput {
         base_url: "http://wharf.test/api/packages/alice/helm".into(),
         owner: Some(OWNER.into()),
         spec,
         detail: None,
-        listing: vec![app, other],
+        // `generated` is the last change among them, 2023-11-14T22:15:00Z.
+        listing: vec![
+            modified_at(1_700_000_100, app),
+            modified_at(1_700_000_050, other),
+        ],
         listing_total: 2,
         rendered_at: wharf_plugin_sdk::testing::RENDERED_AT,
     };
-    let response = Helm::render_index(input).unwrap();
+    let response = Helm::render_index(input.clone()).unwrap();
     assert_eq!(response.content_type, "application/yaml");
+    // Rendered again later (a restart, another node): the same bytes.
+    input.rendered_at += 3600;
+    assert_eq!(Helm::render_index(input).unwrap(), response);
     assert_snapshot!(String::from_utf8(response.body).unwrap());
 }
