@@ -20,7 +20,11 @@ fn server() -> TestServer {
 }
 
 /// `PUT url` with the admin's token.
-fn put(server: &TestServer, url: &str, body: &'static [u8]) -> reqwest::blocking::Response {
+fn put(
+    server: &TestServer,
+    url: &str,
+    body: impl Into<reqwest::blocking::Body>,
+) -> reqwest::blocking::Response {
     client()
         .put(url)
         .header("Authorization", format!("token {}", server.admin_token))
@@ -83,6 +87,17 @@ fn the_template_plugin_serves_uploads_downloads_and_its_index() {
         hex(&Sha256::digest(body)).as_str()
     );
 
+    // A bundle's summary is read from the `about.yaml` inside it (the SDK's tar and
+    // YAML helpers, in the guest).
+    let bundle_url = format!("{base}/notes/2.0/notes.tgz");
+    assert_eq!(put(&server, &bundle_url, bundle()).status(), 201);
+    let (_, index) = get(&format!("{base}/notes"));
+    let index: serde_json::Value = serde_json::from_str(&index).unwrap();
+    assert_eq!(index["versions"][1]["summary"], "Bundled notes", "{index}");
+    let refused = put(&server, &format!("{base}/notes/3.0/notes.tgz"), b"no tar");
+    assert_eq!(refused.status(), 400);
+    assert!(refused.text().unwrap().contains("not a valid tar"));
+
     let deleted = client()
         .delete(format!("{base}/notes/1.0"))
         .header("Authorization", format!("token {}", server.admin_token))
@@ -90,7 +105,24 @@ fn the_template_plugin_serves_uploads_downloads_and_its_index() {
         .unwrap();
     assert_eq!(deleted.status(), 204);
     assert_eq!(get(&file_url).0, 404);
-    assert_eq!(get(&format!("{base}/notes")).0, 404);
+    let (_, index) = get(&format!("{base}/notes"));
+    let index: serde_json::Value = serde_json::from_str(&index).unwrap();
+    assert_eq!(index["versions"].as_array().unwrap().len(), 1, "{index}");
+}
+
+/// A gzipped tar with an `about.yaml` at its root, as `tar -czf` makes it.
+fn bundle() -> Vec<u8> {
+    use std::io::Write;
+    let about = b"summary: Bundled notes\nauthor: me\n";
+    let mut tar = tar::Builder::new(Vec::new());
+    let mut header = tar::Header::new_gnu();
+    header.set_size(about.len() as u64);
+    header.set_mode(0o644);
+    tar.append_data(&mut header, "./about.yaml", &about[..])
+        .unwrap();
+    let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
+    gz.write_all(&tar.into_inner().unwrap()).unwrap();
+    gz.finish().unwrap()
 }
 
 #[test]

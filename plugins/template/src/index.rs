@@ -2,7 +2,9 @@
 //! host caches it under exactly what the input holds (the spec, the package or
 //! listing, the mount's base URL) and hands the same bytes to every reader until a
 //! package changes. So nothing here may come from the request, and the time printed is
-//! the host's `rendered-at`, never a clock of the plugin's own (it has none).
+//! when the listed packages last changed (`IndexInput::changed_at`): neither the host's
+//! `rendered-at`, which differs each time the host renders the same page again (after a
+//! restart, on another node), nor a clock of the plugin's own (it has none).
 
 use std::borrow::Cow;
 
@@ -67,7 +69,7 @@ fn packages(input: &IndexInput) -> Packages<'_> {
             .then(|| format!("{}/?page={}", input.base_url, l.offset / l.limit + 2))
     });
     Packages {
-        generated: time::iso8601(input.rendered_at),
+        generated: time::iso8601(input.changed_at()),
         total: input.listing_total,
         packages,
         next,
@@ -87,7 +89,7 @@ pub struct Versions<'a> {
 
 #[derive(Serialize)]
 struct Packages<'a> {
-    /// When the host rendered this page; a cached page keeps its time.
+    /// When a package of this page last changed: the same packages, the same bytes.
     generated: String,
     total: u64,
     packages: Vec<Package<'a>>,
@@ -197,7 +199,7 @@ mod tests {
     }
 
     #[test]
-    fn the_listing_shows_newest_versions_the_render_time_and_the_next_page() {
+    fn the_listing_shows_newest_versions_when_they_changed_and_the_next_page() {
         let spec = spec("/");
         let request = testing::request(Method::Get, "/");
         let base = request.base_url.clone();
@@ -210,10 +212,11 @@ mod tests {
                 vec![testing::file("notes.txt", 6, "cd34")],
             )],
         )];
+        input.listing[0].modified = 1_795_662_495;
         input.listing_total = 51;
         let response = render(&input).unwrap();
         let page: serde_json::Value = serde_json::from_slice(&response.body).unwrap();
-        assert_eq!(page["generated"], "2024-01-02T03:04:05.000Z");
+        assert_eq!(page["generated"], "2026-11-26T03:08:15.000Z");
         assert_eq!(page["total"], 51);
         let latest = &page["packages"][0]["latest"];
         assert_eq!(latest["summary"], "Second");

@@ -15,7 +15,9 @@
 //! | `DELETE /{name}/{version}` | delete the version | write |
 //!
 //! One setting, `summary-bytes`, shows how an operator tunes a plugin from
-//! `registry.toml` (`[formats.template.settings]`).
+//! `registry.toml` (`[formats.template.settings]`). A file named `….tgz` or `….tar.gz`
+//! is a bundle whose summary comes from the `about.yaml` inside it (`bundle.rs`, the
+//! SDK's tar and YAML helpers).
 //!
 //! Proxy and group repositories work through two optional exports: `proxy.rs` says
 //! what to fetch from an upstream registry of this format and rewrites its index
@@ -24,6 +26,7 @@
 //! format simply has neither. The third optional export, `pages.rs`, describes a
 //! package's web page (setup and install snippets, fields, the README).
 
+mod bundle;
 mod group;
 mod index;
 mod pages;
@@ -33,11 +36,10 @@ use std::io::Read;
 
 use serde::{Deserialize, Serialize};
 use wharf_plugin_sdk::{
-    DeleteTarget, Descriptor, FileRef, FileSource, IndexInput, IndexSpec, IntegerRange,
-    ListingSpec, Method, Operation, OwnerFile, PackageRef, PlanFile, PlanVersion, Plugin,
-    PluginError, PublishPlan, Request, Response, Route, Selector, SettingDecl, SettingKind,
-    SettingValue, Upload, UploadBody, UploadReader, UploadSpec, VersionMode, VersionRef, params,
-    settings,
+    DeleteTarget, Descriptor, FileRef, FileSource, IndexInput, IntegerRange, ListingSpec, Method,
+    Operation, OwnerFile, PackageRef, PlanFile, PlanVersion, Plugin, PluginError, PublishPlan,
+    Request, Response, Route, Selector, SettingDecl, SettingKind, SettingValue, Upload, UploadBody,
+    UploadReader, UploadSpec, VersionMode, VersionRef, params, settings,
 };
 
 /// The format's name; the `[formats.NAME]` table that enables the plugin must match it.
@@ -153,13 +155,7 @@ struct Metadata {
 
 /// `GET /{name}`: the package's versions.
 fn versions_index(pkg: PackageRef) -> Operation {
-    Operation::RenderIndex(IndexSpec {
-        pkg: Some(pkg),
-        view: index::VERSIONS.to_string(),
-        params: Vec::new(),
-        digest_of: None,
-        listing: None,
-    })
+    Operation::render_package(pkg, index::VERSIONS)
 }
 
 /// `GET /?page=N`: the host selects the page of packages (only those the caller may
@@ -170,19 +166,12 @@ fn listing(request: &Request) -> Operation {
         .and_then(|p| p.parse::<u32>().ok())
         .unwrap_or(1)
         .max(1);
-    Operation::RenderIndex(IndexSpec {
-        pkg: None,
-        view: index::PACKAGES.to_string(),
-        params: Vec::new(),
-        digest_of: None,
-        listing: Some(ListingSpec {
-            after: String::new(),
-            filter: String::new(),
-            offset: (page - 1).saturating_mul(PAGE_SIZE),
-            limit: PAGE_SIZE,
-            all_versions: false,
-        }),
-    })
+    let page = ListingSpec {
+        offset: (page - 1).saturating_mul(PAGE_SIZE),
+        limit: PAGE_SIZE,
+        ..ListingSpec::every_package()
+    };
+    Operation::render_listing(index::PACKAGES, page)
 }
 
 /// Turns a stored upload into a plan: one new version holding the whole body. Generic
@@ -194,35 +183,31 @@ fn plan(spec: UploadSpec, body: &(impl UploadBody + ?Sized)) -> Result<PublishPl
         params::text(&spec.params, FILE),
     );
     let metadata = Metadata {
-        summary: summary(body)?,
+        summary: summary(file, body)?,
     };
+    let content_type = match bundle::is_bundle(file) {
+        true => "application/gzip",
+        false => "text/plain; charset=utf-8",
+    };
+    let metadata =
+        serde_json::to_string(&metadata).map_err(|e| PluginError::internal(e.to_string()))?;
     Ok(PublishPlan {
         pkg: spec.pkg.clone(),
-        versions: vec![PlanVersion {
-            references: Vec::new(),
-            version: version.to_string(),
+        versions: vec![PlanVersion::new(
+            version,
             // The host answers 409 when the version exists.
-            mode: VersionMode::Create,
-            metadata: serde_json::to_string(&metadata)
-                .map_err(|e| PluginError::internal(e.to_string()))?,
-            files: vec![PlanFile {
-                name: file.to_string(),
-                source: FileSource::Whole,
-                content_type: "text/plain; charset=utf-8".to_string(),
-                lead: true,
-                overwrite: false,
-                expect: None,
-            }],
-            tags: Vec::new(),
-            properties: Vec::new(),
-        }],
+            VersionMode::Create,
+            metadata,
+            vec![PlanFile::new(file, FileSource::Whole, content_type).lead()],
+        )],
         reply: Response::created(),
     })
 }
 
-/// The file's first line, trimmed, at most `summary-bytes` bytes. Reads only those
-/// bytes from the host, however large the file.
-fn summary(body: &(impl UploadBody + ?Sized)) -> Result<String, PluginError> {
+/// The first line, trimmed, of the file (of a bundle's `about.yaml` summary), at most
+/// `summary-bytes` bytes. Reads only those bytes of a plain file from the host, however
+/// large it is.
+fn summary(file: &str, body: &(impl UploadBody + ?Sized)) -> Result<String, PluginError> {
     if body.size() == 0 {
         return Err(PluginError::bad_request("the file is empty"));
     }
@@ -230,9 +215,14 @@ fn summary(body: &(impl UploadBody + ?Sized)) -> Result<String, PluginError> {
     // plugin's own bugs (an undeclared name) only.
     let max = settings::integer(SUMMARY_BYTES, DEFAULT_SUMMARY_BYTES).max(1) as u64;
     let mut head = Vec::new();
-    UploadReader::range(body, 0, max)
-        .read_to_end(&mut head)
-        .map_err(|e| PluginError::internal(e.to_string()))?;
+    if bundle::is_bundle(file) {
+        head = bundle::summary(body)?.into_bytes();
+        head.truncate(max as usize);
+    } else {
+        UploadReader::range(body, 0, max)
+            .read_to_end(&mut head)
+            .map_err(|e| PluginError::internal(e.to_string()))?;
+    }
     let line = head.split(|&b| b == b'\n').next().unwrap_or_default();
     let text = match std::str::from_utf8(line) {
         Ok(text) => text,
@@ -456,6 +446,29 @@ mod tests {
         assert_eq!(file.name, "notes.txt");
         assert_eq!(upload.stored(&file.source), upload.bytes());
         assert_eq!((plan.reply.status, plan.reply.body.len()), (0, 0));
+    }
+
+    #[test]
+    fn a_bundle_is_stored_whole_with_its_about_yaml_s_summary() {
+        let spec = upload_spec("/notes/1.0/notes.tgz");
+        let mut tar = tar::Builder::new(Vec::new());
+        let about = b"summary: Bundled notes\n";
+        let mut header = tar::Header::new_gnu();
+        header.set_size(about.len() as u64);
+        tar.append_data(&mut header, "about.yaml", &about[..])
+            .unwrap();
+        let plan = plan(spec, &FakeUpload::new(tar.into_inner().unwrap())).unwrap();
+        let version = &plan.versions[0];
+        assert_eq!(version.metadata, r#"{"summary":"Bundled notes"}"#);
+        assert_eq!(version.files[0].content_type, "application/gzip");
+        let err = plan_err("/notes/1.0/notes.tgz", b"not a tar");
+        assert!(err.contains("not a valid tar"), "{err}");
+    }
+
+    fn plan_err(path: &str, body: &[u8]) -> String {
+        plan(upload_spec(path), &FakeUpload::new(body))
+            .unwrap_err()
+            .message
     }
 
     #[test]

@@ -14,7 +14,7 @@ pub fn describe(input: PageInput) -> Result<PackagePage, PluginError> {
         encode_segment(&input.pkg.name),
         encode_segment(&input.version.version)
     );
-    // A version holds one text file: it is what the page shows as the README.
+    // A version holds one file: a text file is what the page shows as the README.
     let file = input.version.files.first().map(|f| f.name.clone());
     let metadata = Metadata::parse(&input.version.metadata);
     let mut page = PackagePage::new()
@@ -26,9 +26,11 @@ pub fn describe(input: PageInput) -> Result<PackagePage, PluginError> {
         .text("Summary", metadata.text("summary"));
     if let Some(file) = file {
         let download = format!("curl -fLO '{url}/{}'", encode_segment(&file));
-        page = page
-            .install("Download", "shell", download)
-            .readme(Some(ReadmeSource::file(&file, Markup::Plain)));
+        page = page.install("Download", "shell", download);
+        // A bundle is an archive, no text to show.
+        if !crate::bundle::is_bundle(&file) {
+            page = page.readme(Some(ReadmeSource::file(&file, Markup::Plain)));
+        }
     }
     Ok(page)
 }
