@@ -135,6 +135,10 @@ impl Leader {
             .await
             .map_err(|e| ProxyError::from(Error::Internal(e.to_string())))??;
         let synced = started.elapsed();
+        // Into the object store (with one) before the transaction, as hosted publishes
+        // do: a 1 GiB upload must not hold the write transaction; the commit then only
+        // checks the object is still there.
+        staged.upload().await?;
         let row = self
             .commit(target, staged, content_type, answer.url)
             .await?;
