@@ -115,16 +115,7 @@ fn a_proxy_caches_into_the_bucket_and_serves_from_it_with_the_upstream_gone() {
     // The last byte is released once verified; storing follows.
     let key = Moto::blob_key(&prefix(&server), &sha256_hex(&bytes));
     let deadline = std::time::Instant::now() + Duration::from_secs(20);
-    let cached = || -> Vec<serde_json::Value> {
-        client()
-            .get(format!("{}/api/v1/packages/files", server.url))
-            .bearer_auth(&server.admin_token)
-            .send()
-            .unwrap()
-            .json()
-            .unwrap()
-    };
-    while cached().is_empty() {
+    while server.packages_of("files").is_empty() {
         assert!(
             std::time::Instant::now() < deadline,
             "the fetch was never recorded"
