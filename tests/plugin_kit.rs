@@ -20,15 +20,11 @@ fn server() -> TestServer {
 }
 
 /// `PUT url` with the admin's token.
-fn put(
-    server: &TestServer,
-    url: &str,
-    body: impl Into<reqwest::blocking::Body>,
-) -> reqwest::blocking::Response {
+fn put(server: &TestServer, url: &str, body: impl Into<Vec<u8>>) -> reqwest::blocking::Response {
     client()
         .put(url)
         .header("Authorization", format!("token {}", server.admin_token))
-        .body(body)
+        .body(body.into())
         .send()
         .unwrap()
 }
