@@ -7,6 +7,9 @@
 #[path = "cargo.rs"]
 #[allow(clippy::duplicate_mod)]
 mod cargo;
+#[path = "helm.rs"]
+#[allow(clippy::duplicate_mod)]
+mod helm;
 #[path = "maven.rs"]
 #[allow(clippy::duplicate_mod)]
 mod maven;
