@@ -16,6 +16,10 @@ mod maven;
 mod npm;
 mod nuget;
 mod oci;
+// The same client files once more on PostgreSQL + S3; `on_pg` is the module name
+// `wharf_tests::postgres::ON_PG_MODULE` looks for in each test's thread name.
+#[path = "on_pg_clients.rs"]
+mod on_pg;
 mod proxy_npm;
 mod pypi;
 mod ui;
