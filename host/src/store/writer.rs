@@ -164,8 +164,8 @@ impl HashedBlob {
     /// Flushes the bytes to disk: the blob may then be published. With an object store
     /// the staged file is a scratch copy (the object, uploaded before the commit, is
     /// the durable one, and a crash before the commit loses the upload either way), so
-    /// nothing is flushed: for a large upload the fsync cost seconds before the copy
-    /// to the object store could start.
+    /// nothing is flushed: the copy to the object store would otherwise wait for the
+    /// whole upload to reach the disk.
     pub fn sync(self) -> io::Result<StagedBlob> {
         let Self { file, staged } = self;
         if staged.store.remote.is_none() {
