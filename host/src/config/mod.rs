@@ -27,7 +27,7 @@ pub use proxies::{DEFAULT_METADATA_TTL, DEFAULT_NEGATIVE_TTL, ProxyConfig, Upstr
 pub use sections::{GcConfig, LimitsConfig};
 pub use server::ServerConfig;
 pub use size::{ByteSize, MinFree};
-pub use storage::{BlobBackend, REDIRECT_MIN_SIZE, StorageConfig};
+pub use storage::{BlobBackend, DEFAULT_BLOB_CACHE, REDIRECT_MIN_SIZE, StorageConfig};
 
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields, default)]

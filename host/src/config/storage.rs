@@ -11,7 +11,7 @@ use std::path::PathBuf;
 use anyhow::bail;
 use serde::Deserialize;
 
-use super::MinFree;
+use super::{ByteSize, MinFree};
 
 /// Blobs at least this large are redirected when `redirect_downloads` is on; smaller
 /// ones cost less to pass through than the second round trip costs the client.
@@ -38,7 +38,13 @@ pub struct StorageConfig {
     /// Downloads of at least [`REDIRECT_MIN_SIZE`] bytes answer 307 to a presigned URL
     /// of the object store instead of passing the bytes through.
     pub redirect_downloads: bool,
+    /// Memory for small blobs read from the object store (`store::remote::cache`);
+    /// 0 turns the cache off. The disk store has the page cache instead.
+    pub blob_cache: ByteSize,
 }
+
+/// `storage.blob_cache` by default: some thousands of tarballs and poms.
+pub const DEFAULT_BLOB_CACHE: ByteSize = ByteSize(256 << 20);
 
 /// Where blob bytes live, parsed from `storage.blobs`.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -119,6 +125,7 @@ impl Default for StorageConfig {
             s3_endpoint: None,
             s3_region: None,
             redirect_downloads: false,
+            blob_cache: DEFAULT_BLOB_CACHE,
         }
     }
 }
@@ -191,10 +198,11 @@ mod tests {
         let config = crate::config::Config::parse(
             "[storage]\ndatabase = \"postgres://wharf@db/wharf\"\ndatabase_pool = 4\n\
              blobs = \"s3://bucket/prefix\"\ns3_endpoint = \"http://127.0.0.1:9000\"\n\
-             s3_region = \"us-east-1\"\nredirect_downloads = true\n",
+             s3_region = \"us-east-1\"\nredirect_downloads = true\nblob_cache = \"64 MiB\"\n",
         )
         .unwrap();
         assert_eq!(config.storage.database_pool, 4);
+        assert_eq!(config.storage.blob_cache, ByteSize(64 << 20));
         assert_eq!(config.storage.s3_region.as_deref(), Some("us-east-1"));
         config.storage.validate().unwrap();
     }

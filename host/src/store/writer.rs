@@ -161,11 +161,17 @@ impl HashedBlob {
         self.staged.digest(algorithm)
     }
 
-    /// Flushes the bytes to disk: the blob may then be published.
+    /// Flushes the bytes to disk: the blob may then be published. With an object store
+    /// the staged file is a scratch copy (the object, uploaded before the commit, is
+    /// the durable one, and a crash before the commit loses the upload either way), so
+    /// nothing is flushed: the copy to the object store would otherwise wait for the
+    /// whole upload to reach the disk.
     pub fn sync(self) -> io::Result<StagedBlob> {
         let Self { file, staged } = self;
-        file.sync_all()
-            .inspect_err(|e| staged.store.space.note(e))?;
+        if staged.store.remote.is_none() {
+            file.sync_all()
+                .inspect_err(|e| staged.store.space.note(e))?;
+        }
         Ok(staged)
     }
 }

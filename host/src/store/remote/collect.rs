@@ -62,8 +62,11 @@ impl Remote {
         Ok(())
     }
 
-    /// Moves a blob into the trash; false if it was not stored (blocking).
+    /// Moves a blob into the trash; false if it was not stored (blocking). This node's
+    /// cached copy goes first: the database stops naming the blob in this transaction
+    /// (see `cache` for why other nodes' copies may stay).
     pub fn trash(&self, sha256: &str) -> io::Result<bool> {
+        self.cache.remove(sha256);
         self.relocate(self.key(sha256), self.trash_key(sha256))
     }
 

@@ -6,13 +6,16 @@
 //! disk (plugins read them by range); this module copies finished files up, reads
 //! ranges back as streams, and does the collector's walk, trash, restore and purge.
 //!
-//! All I/O runs on a small runtime of its own (`object_store`'s spawned connector),
-//! so the server's async tasks, its blocking pool and `wharf gc` (which has no runtime)
-//! can all call in: async callers await, blocking ones wait on a channel. A failed
+//! All I/O runs on a small runtime of its own (`connector`), so the server's async
+//! tasks, its blocking pool and `wharf gc` (which has no runtime) can all call in:
+//! async callers await, blocking ones wait on a channel; response bodies cross over
+//! through a bounded channel, so a slow reader pauses the object store. A failed
 //! request (after a few quick retries) is logged and surfaces as an [`Unavailable`]
 //! I/O error, which the HTTP layer answers with 503; a missing object is `NotFound`.
 
+mod cache;
 mod collect;
+mod connector;
 mod read;
 mod sessions;
 mod upload;
@@ -26,12 +29,12 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use object_store::aws::AmazonS3Builder;
-use object_store::client::SpawnedReqwestConnector;
 use object_store::path::Path;
 use object_store::signer::Signer;
 use object_store::{BackoffConfig, ClientOptions, ObjectMeta, ObjectStore, RetryConfig};
 
 use crate::config::{BlobBackend, StorageConfig};
+use cache::BlobCache;
 
 /// How long one request (not a streamed body) may take before the store counts as
 /// unavailable. Large transfers are split into parts, each bounded by this.
@@ -46,6 +49,8 @@ pub struct Remote {
     signer: Option<Arc<dyn Signer>>,
     /// The key prefix, with its trailing `/` when not empty.
     prefix: String,
+    /// Small blobs this node read lately (`storage.blob_cache`).
+    cache: BlobCache,
     io: Arc<IoRuntime>,
     /// For logs: `s3://bucket/prefix`.
     name: String,
@@ -94,7 +99,7 @@ impl Remote {
         let mut builder = AmazonS3Builder::from_env()
             .with_bucket_name(&bucket)
             .with_region(region)
-            .with_http_connector(SpawnedReqwestConnector::new(io.handle()))
+            .with_http_connector(connector::BoundedConnector::new(io.handle()))
             .with_retry(RetryConfig {
                 // A store that is down should cost a request seconds, not minutes:
                 // the client gets 503 and retries on its own.
@@ -131,6 +136,7 @@ impl Remote {
             store: s3.clone(),
             signer: storage.redirect_downloads.then_some(s3 as Arc<dyn Signer>),
             prefix: key_prefix(&prefix),
+            cache: BlobCache::new(storage.blob_cache.0),
             io,
             name: format!("s3://{bucket}/{prefix}"),
         }))
@@ -143,6 +149,7 @@ impl Remote {
             store,
             signer: None,
             prefix: key_prefix(prefix),
+            cache: BlobCache::new(crate::config::DEFAULT_BLOB_CACHE.0),
             io: Arc::new(IoRuntime::new().expect("a runtime")),
             name: format!("test://{prefix}"),
         }

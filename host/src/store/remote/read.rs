@@ -1,7 +1,8 @@
 //! Reading blobs back: a range with one ranged GET, small ones whole and larger ones
 //! streamed as the client takes them (constant memory); a whole blob as a blocking
-//! reader for code on the blocking pool. There is no page-cache fast path here: every
-//! read is a request to the object store.
+//! reader for code on the blocking pool. Small blobs read whole are kept in this
+//! node's memory (`cache`), which stands in for the disk store's page cache; anything
+//! else is a request to the object store.
 
 use std::io::{self, Read};
 
@@ -24,6 +25,11 @@ impl Remote {
             // A zero-length range is no valid HTTP range; there is nothing to fetch.
             return Ok(BlobRange::Bytes(Bytes::new()));
         }
+        if len <= READ_WHOLE
+            && let Some(cached) = self.cache.range(sha256, start, len)
+        {
+            return cached.map(BlobRange::Bytes);
+        }
         let options = GetOptions {
             range: Some(GetRange::Bounded(start..start + len)),
             ..Default::default()
@@ -38,19 +44,31 @@ impl Remote {
                 format!("blob {sha256} is shorter than {}", start + len),
             ));
         }
+        // The range is the whole blob (a download rather than a client's Range).
+        let whole_blob = start == 0 && got.meta.size == len;
         let this = self.clone();
         let stream = got
             .into_stream()
             .map_err(move |e| this.io_error("get (body)", e));
         if len <= READ_WHOLE {
             let chunks: Vec<Bytes> = stream.try_collect().await?;
-            return Ok(BlobRange::Bytes(chunks.concat().into()));
+            let bytes = Bytes::from(chunks.concat());
+            if whole_blob && bytes.len() as u64 == len {
+                self.cache.insert(sha256, bytes.clone());
+            }
+            return Ok(BlobRange::Bytes(bytes));
         }
         Ok(BlobRange::Stream(Box::pin(stream)))
     }
 
     /// A whole stored blob as a blocking reader; call it off the async executor.
     pub fn reader(&self, sha256: &str) -> io::Result<Box<dyn Read + Send>> {
+        // Readers (digests computed once, READMEs, proxied documents that are cached
+        // rewritten) are rare next to downloads and do not fill the cache; a copy
+        // already there saves them the request.
+        if let Some(bytes) = self.cache.whole(sha256) {
+            return Ok(Box::new(io::Cursor::new(bytes)));
+        }
         self.reader_of(self.key(sha256))
     }
 
@@ -169,6 +187,59 @@ mod tests {
             Some(io::ErrorKind::UnexpectedEof)
         );
         let missing = remote.read_range(&"0".repeat(64), 0, 1).await;
+        assert_eq!(
+            missing.err().map(|e| e.kind()),
+            Some(io::ErrorKind::NotFound)
+        );
+    }
+
+    #[tokio::test]
+    async fn small_blobs_read_whole_are_cached_until_they_are_trashed() {
+        let bytes: Vec<u8> = (0..1000u32).map(|i| i as u8).collect();
+        let memory = Arc::new(InMemory::new());
+        let remote = Remote::over(memory.clone(), "p");
+        let (whole, ranged) = ("a1".repeat(32), "b2".repeat(32));
+        for sha256 in [&whole, &ranged] {
+            let key = remote.key(sha256);
+            memory.put(&key, bytes.clone().into()).await.unwrap();
+        }
+        let len = bytes.len() as u64;
+        remote.read_range(&whole, 0, len).await.unwrap();
+        remote.read_range(&ranged, 1, len - 1).await.unwrap();
+        for sha256 in [&whole, &ranged] {
+            memory.delete(&remote.key(sha256)).await.unwrap();
+        }
+
+        // Served from memory: the object is gone from the store.
+        let BlobRange::Bytes(again) = remote.read_range(&whole, 0, len).await.unwrap() else {
+            panic!("a small range is read whole");
+        };
+        assert_eq!(again, bytes);
+        let BlobRange::Bytes(part) = remote.read_range(&whole, 10, 5).await.unwrap() else {
+            panic!("a small range is read whole");
+        };
+        assert_eq!(part, &bytes[10..15]);
+        let past_end = remote.read_range(&whole, 10, len).await.err().unwrap();
+        assert_eq!(past_end.kind(), io::ErrorKind::UnexpectedEof);
+        let (blocking, sha256) = (remote.clone(), whole.clone());
+        let read = tokio::task::spawn_blocking(move || {
+            let mut read = Vec::new();
+            blocking.reader(&sha256)?.read_to_end(&mut read)?;
+            // The collector's node forgets its copy.
+            assert!(!blocking.trash(&sha256)?);
+            Ok::<_, io::Error>(read)
+        })
+        .await
+        .unwrap()
+        .unwrap();
+        assert_eq!(read, bytes);
+        let trashed = remote.read_range(&whole, 0, len).await;
+        assert_eq!(
+            trashed.err().map(|e| e.kind()),
+            Some(io::ErrorKind::NotFound)
+        );
+        // A client's Range is not the blob: nothing was kept.
+        let missing = remote.read_range(&ranged, 0, len).await;
         assert_eq!(
             missing.err().map(|e| e.kind()),
             Some(io::ErrorKind::NotFound)

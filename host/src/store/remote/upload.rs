@@ -8,8 +8,7 @@ use std::io;
 use std::path::Path as LocalPath;
 
 use bytes::BytesMut;
-use futures_util::StreamExt;
-use futures_util::stream::FuturesUnordered;
+use futures_util::TryStreamExt;
 use object_store::{PutMode, PutPayload};
 use tokio::io::AsyncReadExt;
 
@@ -21,8 +20,9 @@ const SINGLE_PUT: u64 = 8 << 20;
 const MIN_PART: u64 = 8 << 20;
 /// S3 allows 10,000 parts; keep a margin.
 const MAX_PARTS: u64 = 9_000;
-/// Parts in flight at once: memory per upload is about this times the part size.
-const PARTS_IN_FLIGHT: usize = 3;
+/// Parts in flight at once: memory per upload is about one more than this times the
+/// part size (the part being read).
+const PARTS_IN_FLIGHT: usize = 4;
 
 impl Remote {
     /// Makes the blob `sha256` (`size` bytes, the file at `source`) present in the store.
@@ -83,25 +83,20 @@ impl Remote {
         let mut upload = self
             .timed("create multipart upload", self.store.put_multipart(key))
             .await?;
+        // Reading the next part overlaps the parts in flight, and each part's request
+        // starts as soon as it is read (futures in a FuturesUnordered that is not being
+        // polled would not start).
         let sent = async {
-            let mut file = tokio::fs::File::open(source).await?;
-            let mut in_flight = FuturesUnordered::new();
-            loop {
+            let file = tokio::fs::File::open(source).await?;
+            let parts = futures_util::stream::try_unfold(file, |mut file| async move {
                 let part = read_part(&mut file, part_size).await?;
-                if part.is_empty() {
-                    break;
-                }
-                in_flight.push(self.timed("upload part", upload.put_part(part.freeze().into())));
-                if in_flight.len() >= PARTS_IN_FLIGHT
-                    && let Some(done) = in_flight.next().await
-                {
-                    done?;
-                }
-            }
-            while let Some(done) = in_flight.next().await {
-                done?;
-            }
-            Ok::<_, io::Error>(())
+                Ok::<_, io::Error>((!part.is_empty()).then_some((part, file)))
+            });
+            parts
+                .map_ok(|part| self.timed("upload part", upload.put_part(part.freeze().into())))
+                .try_buffer_unordered(PARTS_IN_FLIGHT)
+                .try_collect::<()>()
+                .await
         }
         .await;
         match sent {
