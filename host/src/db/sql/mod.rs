@@ -133,6 +133,17 @@ impl<'a> Conn<'a> {
         matches!(self.engine, Engine::Postgres(_))
     }
 
+    /// A subquery of the elements of the JSON array bound as parameter `?N` (text), as
+    /// `sql_type` (`bigint`, `text`): a list of any length then travels as one parameter
+    /// and the statement text, which the engines cache, stays the same.
+    pub fn json_elements(&self, param: usize, sql_type: &str) -> String {
+        if self.is_postgres() {
+            format!("SELECT value::{sql_type} FROM json_array_elements_text(?{param}::json)")
+        } else {
+            format!("SELECT value FROM json_each(?{param})")
+        }
+    }
+
     /// Runs a statement that returns no rows; how many rows it changed.
     pub fn execute(&self, sql: &str, params: &[&dyn Param]) -> Result<usize, Error> {
         match self.engine {
