@@ -22,6 +22,10 @@ pub struct Granted {
 pub struct Caller {
     pub principal: Principal,
     pub mount: Option<Granted>,
+    /// The listing revision of the mount owner's packages of the mount's format, read
+    /// with the owner: package rows read at this revision are still current
+    /// (`registry::index::rows`).
+    pub listing_revision: Option<i64>,
 }
 
 /// Why authentication failed, beyond the error: whether a token was refused, so the
@@ -35,12 +39,14 @@ pub struct Refused {
 /// Authenticates `credentials` (a password was checked already, see
 /// `auth::Passwords`) and loads the mount's owner, which must exist before anything
 /// else happens (404, as in Gitea). `registry_tokens` is the key of the short-lived
-/// registry tokens, given only below formats that enforce their grants.
+/// registry tokens, given only below formats that enforce their grants. `format` is the
+/// mount's.
 pub fn identify(
     db: &Db,
     credentials: Checked,
     registry_tokens: Option<TokenKey>,
     mount_owner: Option<String>,
+    format: &str,
 ) -> Result<Caller, Refused> {
     let token_presented = matches!(credentials, Checked::Token(_));
     let lookup = move |conn: &Conn<'_>| {
@@ -54,14 +60,16 @@ pub fn identify(
             return Ok(Caller {
                 principal,
                 mount: None,
+                listing_revision: None,
             });
         };
-        let owner = owners::by_name(conn, &name)?
+        let (owner, listing_revision) = owners::by_name_with_listing(conn, &name, format)?
             .ok_or_else(|| Error::not_found(format!("owner {name:?} not found")))?;
         let access = auth::granted_access(conn, &principal, &owner)?;
         Ok(Caller {
             principal,
             mount: Some(Granted { owner, access }),
+            listing_revision: Some(listing_revision),
         })
     };
     db.read_now(lookup).map_err(|error| Refused {
@@ -117,17 +125,18 @@ mod tests {
     #[test]
     fn anonymous_callers_read_public_owners_only() {
         let (_dir, db) = db();
-        let public = identify(&db, Checked::None, None, Some("alice".into())).unwrap();
+        let public = identify(&db, Checked::None, None, Some("alice".into()), "generic").unwrap();
         assert!(matches!(public.principal, Principal::Anonymous));
         assert_eq!(public.mount.unwrap().access, Access::Read);
-        let private = identify(&db, Checked::None, None, Some("secret".into())).unwrap();
+        let private = identify(&db, Checked::None, None, Some("secret".into()), "generic").unwrap();
         assert_eq!(private.mount.unwrap().access, Access::None);
     }
 
     #[test]
     fn an_unknown_mount_owner_is_404() {
         let (_dir, db) = db();
-        let refused = identify(&db, Checked::None, None, Some("nobody".into())).unwrap_err();
+        let refused =
+            identify(&db, Checked::None, None, Some("nobody".into()), "generic").unwrap_err();
         assert!(matches!(refused.error, Error::NotFound(_)));
         assert!(!refused.token_refused);
     }
@@ -136,7 +145,7 @@ mod tests {
     fn a_refused_token_says_so_and_is_never_anonymous() {
         let (_dir, db) = db();
         let token = Checked::Token("wharf_not_a_real_token".into());
-        let refused = identify(&db, token, None, Some("alice".into())).unwrap_err();
+        let refused = identify(&db, token, None, Some("alice".into()), "generic").unwrap_err();
         assert!(matches!(refused.error, Error::Unauthorized(_)));
         assert!(refused.token_refused);
     }
