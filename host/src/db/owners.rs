@@ -1,6 +1,8 @@
 //! Owners (users and organizations) and organization membership.
 
-use super::{Conn, Row, now};
+use std::sync::LazyLock;
+
+use super::{Conn, Db, Row, now};
 use crate::error::Error;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -96,14 +98,37 @@ pub fn by_name_with_listing(
     name: &str,
     format: &str,
 ) -> Result<Option<(Owner, i64)>, Error> {
-    let sql = format!(
+    conn.query_opt(
+        &WITH_LISTING,
+        &[&name.to_lowercase(), &format],
+        with_listing,
+    )
+}
+
+/// [`by_name_with_listing`] awaited on the calling task (stage 1, on every request).
+pub async fn by_name_with_listing_now(
+    db: &Db,
+    name: &str,
+    format: &str,
+) -> Result<Option<(Owner, i64)>, Error> {
+    db.query_opt_now(
+        &WITH_LISTING,
+        &[&name.to_lowercase(), &format],
+        with_listing,
+    )
+    .await
+}
+
+static WITH_LISTING: LazyLock<String> = LazyLock::new(|| {
+    format!(
         "SELECT {COLUMNS}, (SELECT revision FROM listing_revisions l
                             WHERE l.owner_id = owners.id AND l.format = ?2)
          FROM owners WHERE lower_name = ?1"
-    );
-    conn.query_opt(&sql, &[&name.to_lowercase(), &format], |row| {
-        Ok((from_row(row)?, row.get::<Option<i64>>(6)?.unwrap_or(0)))
-    })
+    )
+});
+
+fn with_listing(row: &Row<'_>) -> Result<(Owner, i64), Error> {
+    Ok((from_row(row)?, row.get::<Option<i64>>(6)?.unwrap_or(0)))
 }
 
 pub fn by_id(conn: &Conn<'_>, id: i64) -> Result<Option<Owner>, Error> {

@@ -87,6 +87,7 @@ pub async fn prepare(
         inbound.mount_owner,
         &entry.name,
     )
+    .await
     .map_err(|refused| {
         hints.invalid_token = refused.token_refused;
         refused.error

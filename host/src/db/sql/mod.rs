@@ -18,6 +18,7 @@ mod sqlite;
 mod value;
 
 pub use postgres::Session;
+pub(in crate::db) use postgres::first_awaited;
 pub use value::{Column, FromColumn, Param, Value};
 
 use crate::error::Error;
