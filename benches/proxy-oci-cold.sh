@@ -10,6 +10,11 @@
 # serving; on a machine with few cores it competes with the upstream and curl for them,
 # which is what bounds the loopback ratio) — and checks that the bytes arrived whole. Checks nothing else.
 #
+# Beside them, when Debian's `docker-registry` is installed (PEER=distribution, the
+# default; PEER= to skip), the same pull goes through distribution 2.8's own
+# pull-through cache (`proxy.remoteurl`), started empty each round: a peer that also
+# streams to the client while it stores and verifies, on the same cores.
+#
 # With UPSTREAM_RATE (MB/s), both pulls go through a relay (`throttle.py`) that limits
 # the upstream's sending rate, as a WAN link to a public registry would; without it the
 # upstream is on loopback, where the proxy's own costs (hashing, the disk) show most.
@@ -29,13 +34,20 @@ require curl openssl sha256sum
 SIZE_MIB=${SIZE_MIB:-1024}
 ROUNDS=${ROUNDS:-5}
 UPSTREAM_RATE=${UPSTREAM_RATE:-}
+PEER=${PEER-distribution}
+if [[ $PEER == distribution ]] && ! command -v docker-registry >/dev/null; then
+    echo "no docker-registry: the distribution column is skipped (apt-get install docker-registry)"
+    PEER=
+fi
 PASSWORD=bench-password-$RANDOM
 export WHARF_LOG=${WHARF_LOG:-warn}
 bench_tmp wharf-proxy-oci
 
 UPSTREAM_PID=
 RELAY_PID=
+DIST_PID=
 teardown() {
+    [[ -n $DIST_PID ]] && stop_pid "$DIST_PID"
     [[ -n $RELAY_PID ]] && stop_pid "$RELAY_PID"
     [[ -n $UPSTREAM_PID ]] && stop_pid "$UPSTREAM_PID"
     [[ ${PULLED:-} == /dev/shm/* ]] && rm -f "$PULLED"
@@ -75,6 +87,28 @@ if [[ -n $UPSTREAM_RATE ]]; then
     say "the upstream sends at most $UPSTREAM_RATE MB/s (relay on $UPSTREAM)"
 fi
 
+# start_distribution: distribution as a pull-through cache of the upstream (through the
+# relay when there is one), empty; sets DIST_URL and DIST_PID.
+start_distribution() {
+    local dir port
+    dir=$(mktemp -d "$TMP/peer.XXXXXX")
+    port=$(free_port)
+    cat >"$dir/config.yml" <<EOF
+version: 0.1
+log: { level: warn, accesslog: { disabled: true } }
+storage:
+  filesystem: { rootdirectory: $dir/data }
+  cache: { blobdescriptor: inmemory }
+http: { addr: 127.0.0.1:$port, secret: bench-not-secret }
+proxy: { remoteurl: "$UPSTREAM", username: admin, password: "$PASSWORD" }
+EOF
+    docker-registry serve "$dir/config.yml" >"$dir/log" 2>&1 &
+    DIST_PID=$!
+    DIST_URL=http://127.0.0.1:$port
+    for _ in $(seq 100); do curl -sf -o /dev/null "$DIST_URL/v2/" && return; sleep 0.1; done
+    die "distribution did not start: $(tail -3 "$dir/log")"
+}
+
 # pull NAME URL: one timed GET; appends "ttfb_ms total_s" to $TMP/NAME.times.
 pull() {
     local out
@@ -91,6 +125,7 @@ pull() {
 
 : >"$TMP/direct.times"
 : >"$TMP/proxy.times"
+: >"$TMP/distribution.times"
 for round in $(seq "$ROUNDS"); do
     start_named proxy "[proxies.hub]
 format = \"oci\"
@@ -109,6 +144,13 @@ upstreams = [\"$UPSTREAM\"]"
         pull direct "$UPSTREAM/v2/admin/big/blobs/$DIGEST"
     fi
     peak=$(stop_sampler "$TMP/rss")
+    if [[ -n $PEER ]]; then
+        start_distribution
+        pull distribution "$DIST_URL/v2/admin/big/blobs/$DIGEST"
+        stop_pid "$DIST_PID"
+        DIST_PID=
+        rm -rf "$TMP"/peer.*
+    fi
     cpu=$(calc "($(cpu_ticks) - $ticks_before) / $(getconf CLK_TCK)" 2)
     echo "  proxy RSS peak $(mib "$peak") MiB, growth $(mib $((peak - before))) MiB; proxy CPU $cpu s"
     echo "$cpu" >>"$TMP/cpu"
@@ -130,3 +172,9 @@ echo "direct totals $(cut -d' ' -f2 "$TMP/direct.times" | spread) s, proxy total
 echo "cold $SIZE_MIB MiB layer${UPSTREAM_RATE:+, upstream at $UPSTREAM_RATE MB/s}, medians of $ROUNDS: first byte direct=${dt} ms proxy=${pt} ms" \
     "(+$(calc "$pt - $dt" 2) ms); total direct=${dtot} s proxy=${ptot} s (x$(calc "$ptot / $dtot" 3));" \
     "proxy RSS growth max $(mib "$growth") MiB; proxy CPU median $cpu s ($(nproc) cores)"
+if [[ -n $PEER ]]; then
+    ptt=$(cut -d' ' -f1 "$TMP/distribution.times" | median)
+    ptot=$(cut -d' ' -f2 "$TMP/distribution.times" | median)
+    echo "distribution 2.8 as a pull-through cache, same rounds: first byte ${ptt} ms" \
+        "(+$(calc "$ptt - $dt" 2) ms); total ${ptot} s (x$(calc "$ptot / $dtot" 3) of direct)"
+fi

@@ -326,16 +326,7 @@ fn a_proxys_cache_is_purged_from_the_command_line() {
     assert_eq!(fetched.status(), StatusCode::OK);
     assert_eq!(fetched.text().unwrap(), "bytes v1");
 
-    let listed = |owner: &str| -> serde_json::Value {
-        client()
-            .get(format!("{}/api/v1/packages/{owner}", server.url))
-            .bearer_auth(&server.admin_token)
-            .send()
-            .unwrap()
-            .json()
-            .unwrap()
-    };
-    assert_eq!(listed("files").as_array().unwrap().len(), 1);
+    assert_eq!(server.packages_of("files").len(), 1);
     // The management API says where and when the proxy fetched the file.
     let files: serde_json::Value = client()
         .get(format!(
@@ -357,7 +348,7 @@ fn a_proxys_cache_is_purged_from_the_command_line() {
     assert!(err.to_string().contains("admin is not a proxy"), "{err}");
     let out = wharf(server.data_dir(), &["cache", "purge", "files", "tool"], "").unwrap();
     assert!(out.contains("purged 1 cached packages"), "{out}");
-    assert_eq!(listed("files").as_array().unwrap().len(), 0);
+    assert_eq!(server.packages_of("files").len(), 0);
     let again = client().get(&url).send().unwrap();
     assert_eq!(again.status(), StatusCode::OK, "fetched anew");
     assert_eq!(again.text().unwrap(), "bytes v1");

@@ -2,7 +2,7 @@
 //! S3 server on 127.0.0.1 (moto, `wharf_tests::s3`): publish and download (whole,
 //! ranged, and large enough for a multipart upload), the collector deleting from the
 //! bucket what nothing references and keeping the rest, an outage answered 503 with
-//! nothing committed, and redirects to presigned URLs.
+//! nothing committed, redirects to presigned URLs, and a proxy caching into the bucket.
 //!
 //! The other protocol files run against S3 too with `WHARF_TEST_BLOBS=s3` (`.ci/run`
 //! does so for a subset).
@@ -87,6 +87,55 @@ fn publish_and_download_whole_ranged_and_multipart() {
         StatusCode::CREATED
     );
     assert_eq!(server.stored_blobs(), 2);
+}
+
+/// A proxy on S3: what it fetches goes to the bucket (past the single-PUT size, in
+/// parts, and before the transaction that records it), nothing stays on local disk, and
+/// the cached copy is served from the bucket once the upstream is gone.
+#[test]
+fn a_proxy_caches_into_the_bucket_and_serves_from_it_with_the_upstream_gone() {
+    let Some(moto) = Moto::start() else { return };
+    let upstream = TestServer::start();
+    let bytes: Vec<u8> = (0..(9 << 20) + 7).map(|i: u32| (i % 241) as u8).collect();
+    let path = "tool/1.0.0/big.bin";
+    let stored = put(&upstream, &upstream.admin_token, path, bytes.clone());
+    assert_eq!(stored.status(), StatusCode::CREATED);
+    let server = TestServer::builder()
+        .s3(&moto)
+        .toml(format!(
+            "[proxies.files]\nformat = \"generic\"\nupstreams = [\"{}/api/packages/admin/generic\"]\n",
+            upstream.url
+        ))
+        .start();
+    let fetch = || client().get(server.generic("files", path)).send().unwrap();
+    let res = fetch();
+    assert_eq!(res.status(), StatusCode::OK);
+    assert_eq!(res.bytes().unwrap().to_vec(), bytes, "streamed through");
+
+    // The last byte is released once verified; storing follows.
+    let key = Moto::blob_key(&prefix(&server), &sha256_hex(&bytes));
+    let deadline = std::time::Instant::now() + Duration::from_secs(20);
+    while server.packages_of("files").is_empty() {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the fetch was never recorded"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    assert!(moto.keys(&key).contains(&key), "{key} is in the bucket");
+    assert_eq!(server.temp_files(), 0);
+
+    drop(upstream);
+    let res = fetch();
+    assert_eq!(res.status(), StatusCode::OK, "served from the cache");
+    assert_eq!(res.bytes().unwrap().to_vec(), bytes);
+    assert_eq!(
+        std::fs::read_dir(server.data_dir().join("blobs").join("sha256"))
+            .map(|d| d.count())
+            .unwrap_or(0),
+        0,
+        "nothing is kept on local disk"
+    );
 }
 
 #[test]

@@ -291,6 +291,32 @@ pub fn oras_python() -> Option<PathBuf> {
     )
 }
 
+/// [`oras_flow`] as alice (signed in with `token`): artifacts pushed to `alice/art` in
+/// one and in several chunks, referring to `alice/img:1`, and pulled back equal (checked
+/// here). `extra` adds flags; the summary is returned for more checks.
+pub fn alices_artifacts(python: &Path, registry: &str, token: &str, extra: &[&str]) -> Value {
+    let mut args = vec![
+        "--registry",
+        registry,
+        "--repo",
+        "alice/art",
+        "--subject",
+        "alice/img:1",
+        "--username",
+        "alice",
+        "--password",
+        token,
+    ];
+    args.extend_from_slice(extra);
+    let summary = oras_flow(python, &args);
+    assert_eq!(summary["pulled_equal"]["v1"], true, "{summary}");
+    assert_eq!(
+        summary["pulled_equal"]["v2"], true,
+        "chunked push: {summary}"
+    );
+    summary
+}
+
 /// Runs `tests/fixtures/oci/oras_flow.py` with `python` in a fresh work dir and returns
 /// its JSON summary; panics if the flow failed.
 pub fn oras_flow(python: &Path, args: &[&str]) -> Value {

@@ -484,6 +484,17 @@ impl TestServer {
         self.registry.blobs.temp_file_count()
     }
 
+    /// The management API's list of `owner`'s packages, as the admin sees it.
+    pub fn packages_of(&self, owner: &str) -> Vec<serde_json::Value> {
+        client()
+            .get(format!("{}/api/v1/packages/{owner}", self.url))
+            .bearer_auth(&self.admin_token)
+            .send()
+            .unwrap()
+            .json()
+            .unwrap()
+    }
+
     /// Blobs in the store, on disk or in S3 (dedup and nothing-stored checks).
     pub fn stored_blobs(&self) -> usize {
         let mut count = 0;

@@ -56,6 +56,7 @@ mod download;
 pub mod glue;
 mod head;
 mod key;
+mod leader;
 mod plugin;
 mod single;
 #[cfg(test)]
