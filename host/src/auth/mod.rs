@@ -229,17 +229,22 @@ pub fn authorize(
     }
 }
 
+/// What anyone, signed in or not, may do with an owner's packages.
+pub fn public_access(owner: &Owner) -> Access {
+    if owner.private {
+        Access::None
+    } else {
+        Access::Read
+    }
+}
+
 /// The access the principal holds on an owner, with token scope applied.
 pub fn granted_access(
     conn: &Conn<'_>,
     principal: &Principal,
     owner: &Owner,
 ) -> Result<Access, Error> {
-    let public = if owner.private {
-        Access::None
-    } else {
-        Access::Read
-    };
+    let public = public_access(owner);
     let Principal::User(user) = principal else {
         return Ok(public);
     };

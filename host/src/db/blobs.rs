@@ -1,6 +1,8 @@
 //! Blob rows: which content-addressed blobs exist, their sizes and secondary digests.
 //! The bytes themselves live in the blob store; this table is what makes them known.
 
+use std::collections::HashMap;
+
 use super::{Conn, now};
 use crate::error::Error;
 
@@ -88,6 +90,34 @@ pub fn package_blob(
     )
 }
 
+/// The sizes of those of `sha256s` that are files of the package's versions or linked
+/// to it, in one statement (an OCI manifest may name thousands; on PostgreSQL each
+/// lookup on its own was a round trip).
+pub fn package_blob_sizes(
+    conn: &Conn<'_>,
+    package_id: i64,
+    sha256s: &[String],
+) -> Result<HashMap<String, u64>, Error> {
+    let listed = json_list(sha256s)?;
+    let sql = format!(
+        "SELECT blobs.sha256, blobs.size FROM blobs WHERE blobs.sha256 IN ({}) AND (
+             EXISTS (SELECT 1 FROM package_blobs WHERE package_id = ?1 AND blob = blobs.sha256)
+             OR EXISTS (SELECT 1 FROM files JOIN versions ON versions.id = files.version_id
+                        WHERE versions.package_id = ?1 AND files.blob = blobs.sha256))",
+        conn.json_elements(2, "text")
+    );
+    let mut sizes = HashMap::with_capacity(sha256s.len());
+    conn.query_each(&sql, &[&package_id, &listed], |r| {
+        sizes.insert(r.get(0)?, r.get::<i64>(1)? as u64);
+        Ok(())
+    })?;
+    Ok(sizes)
+}
+
+fn json_list(items: &[String]) -> Result<String, Error> {
+    serde_json::to_string(items).map_err(|e| Error::Internal(e.to_string()))
+}
+
 /// The sha256 of the stored blob a secondary digest names (an OCI `sha512:` reference).
 pub fn by_digest(conn: &Conn<'_>, algorithm: &str, hex: &str) -> Result<Option<String>, Error> {
     conn.query_opt(
@@ -111,12 +141,17 @@ pub fn set_references(conn: &Conn<'_>, version_id: i64, sha256s: &[String]) -> R
         "DELETE FROM version_refs WHERE version_id = ?1",
         &[&version_id],
     )?;
-    for sha256 in sha256s {
-        conn.execute(
-            "INSERT INTO version_refs (version_id, blob) VALUES (?1, ?2) ON CONFLICT DO NOTHING",
-            &[&version_id, sha256],
-        )?;
+    if sha256s.is_empty() {
+        return Ok(());
     }
+    // One statement however many: `WHERE true` tells SQLite's parser that `ON CONFLICT`
+    // is the upsert clause, not a join constraint.
+    let sql = format!(
+        "INSERT INTO version_refs (version_id, blob) SELECT ?1, value FROM ({}) AS listed
+         WHERE true ON CONFLICT DO NOTHING",
+        conn.json_elements(2, "text")
+    );
+    conn.execute(&sql, &[&version_id, &json_list(sha256s)?])?;
     Ok(())
 }
 

@@ -113,6 +113,23 @@ impl Db {
         self.read_sync(f)
     }
 
+    /// The first row of one read statement, read by `f`, awaited on the calling task:
+    /// for the lookup every request makes (stage 1's). On PostgreSQL the task waits for
+    /// the round trip as for any other I/O, where [`Db::read_now`] hands the worker's
+    /// other tasks to another thread and blocks this one, a cost that matched the
+    /// query's own on a small machine; on SQLite it is `read_now`.
+    pub async fn query_opt_now<T>(
+        &self,
+        sql: &str,
+        params: &[&dyn Param],
+        f: impl FnOnce(&Row<'_>) -> Result<T, Error> + Send,
+    ) -> Result<Option<T>, Error> {
+        match &*self.inner {
+            Engine::Sqlite(db) => db.read(|conn| conn.query_opt(sql, params, f)),
+            Engine::Postgres(db) => db.query_opt(sql, params, f).await,
+        }
+    }
+
     /// The blocking form of [`Db::write`], for code already off the executor.
     pub fn write_sync<R>(&self, f: impl FnOnce(&Tx<'_>) -> Result<R, Error>) -> Result<R, Error> {
         match &*self.inner {

@@ -1,6 +1,8 @@
 //! Owners (users and organizations) and organization membership.
 
-use super::{Conn, Row, now};
+use std::sync::LazyLock;
+
+use super::{Conn, Db, Row, now};
 use crate::error::Error;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -85,6 +87,48 @@ pub fn valid_name(name: &str) -> bool {
 pub fn by_name(conn: &Conn<'_>, name: &str) -> Result<Option<Owner>, Error> {
     let sql = format!("SELECT {COLUMNS} FROM owners WHERE lower_name = ?1");
     conn.query_opt(&sql, &[&name.to_lowercase()], from_row)
+}
+
+/// The owner named `name` and the listing revision of its packages of `format` (0
+/// while it never had one), in one lookup: a node may reuse package rows it read
+/// earlier while that revision holds, since every change to a package moves it
+/// (`registry::index::rows`), which saves each request a second round trip.
+pub fn by_name_with_listing(
+    conn: &Conn<'_>,
+    name: &str,
+    format: &str,
+) -> Result<Option<(Owner, i64)>, Error> {
+    conn.query_opt(
+        &WITH_LISTING,
+        &[&name.to_lowercase(), &format],
+        with_listing,
+    )
+}
+
+/// [`by_name_with_listing`] awaited on the calling task (stage 1, on every request).
+pub async fn by_name_with_listing_now(
+    db: &Db,
+    name: &str,
+    format: &str,
+) -> Result<Option<(Owner, i64)>, Error> {
+    db.query_opt_now(
+        &WITH_LISTING,
+        &[&name.to_lowercase(), &format],
+        with_listing,
+    )
+    .await
+}
+
+static WITH_LISTING: LazyLock<String> = LazyLock::new(|| {
+    format!(
+        "SELECT {COLUMNS}, (SELECT revision FROM listing_revisions l
+                            WHERE l.owner_id = owners.id AND l.format = ?2)
+         FROM owners WHERE lower_name = ?1"
+    )
+});
+
+fn with_listing(row: &Row<'_>) -> Result<(Owner, i64), Error> {
+    Ok((from_row(row)?, row.get::<Option<i64>>(6)?.unwrap_or(0)))
 }
 
 pub fn by_id(conn: &Conn<'_>, id: i64) -> Result<Option<Owner>, Error> {
@@ -223,7 +267,36 @@ pub fn member_role(conn: &Conn<'_>, org_id: i64, user_id: i64) -> Result<Option<
 
 #[cfg(test)]
 mod tests {
-    use super::valid_name;
+    use super::{by_name_with_listing, valid_name};
+    use crate::db::packages::{self, fixture};
+
+    // Guards what the package-row cache relies on: the owner's listing revision of a
+    // format comes with the owner, is 0 before any package, moves when one is added or
+    // changed, and is another format's own.
+    #[test]
+    fn the_owner_comes_with_its_listing_revision_of_a_format() {
+        fixture::with_alice(|conn, alice| {
+            let listing = |format| {
+                let (owner, revision) = by_name_with_listing(conn, "ALICE", format)
+                    .unwrap()
+                    .expect("alice exists");
+                assert_eq!(owner.id, alice);
+                revision
+            };
+            assert_eq!(listing("npm"), 0);
+            let id = packages::ensure(conn, alice, "npm", "left-pad").unwrap();
+            let created = listing("npm");
+            assert!(created > 0);
+            packages::touch(conn, id).unwrap();
+            assert!(listing("npm") > created);
+            assert_eq!(listing("maven"), 0);
+            assert!(
+                by_name_with_listing(conn, "nobody", "npm")
+                    .unwrap()
+                    .is_none()
+            );
+        });
+    }
 
     #[test]
     fn owner_names() {

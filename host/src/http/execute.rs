@@ -66,6 +66,8 @@ pub struct Context<'a> {
     pub headers: &'a HeaderMap,
     /// The client's address, which failed sign-ins are counted by.
     pub peer: Option<std::net::IpAddr>,
+    /// The mount owner's listing revision, read when the caller was identified.
+    pub listing: Option<index::Listing>,
 }
 
 impl Context<'_> {
@@ -155,6 +157,7 @@ impl Context<'_> {
                     request.base_url,
                     &owner,
                     spec,
+                    self.listing,
                 )
                 .await?;
                 Ok(Done::own(rendered(&index, self.headers)))

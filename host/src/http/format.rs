@@ -82,6 +82,7 @@ async fn handle(
         method: &parts.method,
         headers: &parts.headers,
         peer: super::peer(&parts.extensions),
+        listing: prepared.listing,
     };
     let route = &prepared.route;
     match ctx.run(route, prepared.owner, prepared.request, body).await {

@@ -1,7 +1,7 @@
 //! The request pipeline below a format's mount, one stage per module:
 //!
 //! 1. [`identify`]: credentials → a principal, and the mount's owner with the caller's
-//!    access to it (one database trip);
+//!    access to it and its listing revision of the format (one database trip);
 //! 2. routing: the plugin's `match-route` turns the request into an operation and the
 //!    access it needs (here, [`prepare`]);
 //! 3. [`authorize`]: the owner the operation touches (a write on a group with
@@ -24,6 +24,7 @@ use crate::auth::{Credentials, Principal};
 use crate::db::owners::Owner;
 use crate::error::Error;
 use crate::plugins::api::{self, Challenge};
+use crate::registry::index::Listing;
 use crate::registry::{FormatEntry, Registry};
 
 pub use authorize::ScopeHint;
@@ -60,6 +61,9 @@ pub struct Prepared {
     pub route: api::Route,
     /// The request as the plugin saw it; executors hand it on (indexes, uploads).
     pub request: api::Request,
+    /// The mount owner's listing revision of the format, read in stage 1: a package
+    /// index of that owner reuses the package rows read at it.
+    pub listing: Option<Listing>,
 }
 
 /// Runs stages 1–3. `hints` collects what a refusal's challenge should say.
@@ -81,12 +85,22 @@ pub async fn prepare(
         credentials,
         registry_tokens,
         inbound.mount_owner,
+        &entry.name,
     )
+    .await
     .map_err(|refused| {
         hints.invalid_token = refused.token_refused;
         refused.error
     })?;
     registry.token_use.record_caller(&caller.principal);
+    let listing = caller
+        .mount
+        .as_ref()
+        .zip(caller.listing_revision)
+        .map(|(mount, revision)| Listing {
+            owner_id: mount.owner.id,
+            revision,
+        });
     hints.user = caller.principal.user().map(|u| u.name.clone());
 
     let mut request = inbound.request;
@@ -120,6 +134,7 @@ pub async fn prepare(
         owner,
         route,
         request,
+        listing,
     })
 }
 

@@ -326,28 +326,35 @@ fn version_row(
 
 /// Makes the version reference `references` (replacing earlier ones). Checked here, in
 /// the publish transaction, so a blob cannot leave the package between a plugin's check
-/// and the commit.
+/// and the commit. The package's blobs are looked up all at once: a manifest may name
+/// thousands, and on PostgreSQL a lookup each was a round trip each.
 fn reference(
     tx: &Tx<'_>,
     package_id: i64,
     version_id: i64,
     references: &[api::BlobReference],
 ) -> Result<(), Error> {
+    let resolved = references
+        .iter()
+        .map(|reference| digests::resolve(tx, &reference.digest))
+        .collect::<Result<Vec<_>, Error>>()?;
+    let named: Vec<String> = resolved.iter().flatten().cloned().collect();
+    let sizes = db::blobs::package_blob_sizes(tx, package_id, &named)?;
     let mut sha256s = Vec::with_capacity(references.len());
-    for reference in references {
+    for (reference, sha256) in references.iter().zip(resolved) {
         let digest = &reference.digest;
         let name = || format!("{}:{}", algorithm(digest.algorithm).as_str(), digest.hex);
-        match digests::package_blob_size(tx, package_id, digest)? {
-            None => return Err(Error::not_found(format!("blob {} is unknown", name()))),
-            Some((_, size)) if size != reference.size => {
-                return Err(Error::bad_request(format!(
-                    "blob {} has {size} bytes, not {}",
-                    name(),
-                    reference.size
-                )));
-            }
-            Some((sha256, _)) => sha256s.push(sha256),
+        let Some((sha256, &size)) = sha256.and_then(|s| sizes.get(&s).map(|size| (s, size))) else {
+            return Err(Error::not_found(format!("blob {} is unknown", name())));
+        };
+        if size != reference.size {
+            return Err(Error::bad_request(format!(
+                "blob {} has {size} bytes, not {}",
+                name(),
+                reference.size
+            )));
         }
+        sha256s.push(sha256);
     }
     db::blobs::set_references(tx, version_id, &sha256s)
 }
@@ -430,5 +437,73 @@ mod tests {
             "{:?}",
             refused.err()
         );
+    }
+
+    fn reference_to(bytes: &[u8]) -> api::BlobReference {
+        api::BlobReference {
+            digest: api::Digest {
+                algorithm: HashAlgorithm::Sha256,
+                hex: db::packages::fixture::sha256(bytes),
+            },
+            size: bytes.len() as u64,
+        }
+    }
+
+    // Guards the batched check of a manifest's references (issue 22: thousands of them
+    // were a round trip each on PostgreSQL): every one must be the package's blob with
+    // its size, a missing one or another package's is refused as unknown, and all are
+    // recorded.
+    #[test]
+    fn references_are_checked_all_at_once_and_a_missing_one_is_refused() {
+        use db::packages::fixture::{Pkg, engines, owner};
+        for engine in engines("references_checked_at_once") {
+            engine
+                .db
+                .write_sync(|tx| {
+                    let alice = owner(tx, "alice");
+                    let image = Pkg::new(alice, "oci", "image");
+                    let package_id = image.id(tx);
+                    let layers: Vec<Vec<u8>> = (0..1000)
+                        .map(|i| format!("layer {i}").into_bytes())
+                        .collect();
+                    for layer in &layers {
+                        let sha256 = db::packages::fixture::sha256(layer);
+                        db::blobs::insert(tx, &sha256, layer.len() as u64)?;
+                        db::blobs::link_to_package(tx, package_id, &sha256)?;
+                    }
+                    image.put(tx, "config", "config.json", b"{}");
+                    Pkg::new(alice, "oci", "other").put(tx, "1", "theirs", b"theirs");
+                    let version_id = image.version(tx, "manifest");
+                    let mut references: Vec<_> = layers.iter().map(|l| reference_to(l)).collect();
+                    references.push(reference_to(b"{}"));
+
+                    reference(tx, package_id, version_id, &references)?;
+                    let recorded: i64 = tx.query_row(
+                        "SELECT count(*) FROM version_refs WHERE version_id = ?1",
+                        &[&version_id],
+                        |r| r.get(0),
+                    )?;
+                    assert_eq!(recorded, 1001);
+
+                    for stranger in [&b"never stored"[..], b"theirs"] {
+                        let mut with_missing = references.clone();
+                        with_missing.insert(500, reference_to(stranger));
+                        let refused = reference(tx, package_id, version_id, &with_missing);
+                        assert!(
+                            matches!(&refused, Err(Error::NotFound(m)) if m.contains("is unknown")),
+                            "{refused:?}"
+                        );
+                    }
+                    let mut wrong_size = references.clone();
+                    wrong_size[3].size += 1;
+                    let refused = reference(tx, package_id, version_id, &wrong_size);
+                    assert!(
+                        matches!(&refused, Err(Error::BadRequest(m)) if m.contains("bytes")),
+                        "{refused:?}"
+                    );
+                    Ok(())
+                })
+                .unwrap();
+        }
     }
 }

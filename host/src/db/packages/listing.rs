@@ -126,13 +126,7 @@ pub fn list_across_owners(
         .map(|c| format!("packages.{c}"))
         .collect::<Vec<_>>()
         .join(", ");
-    // The owner ids travel as one JSON array parameter, so the statement text is the
-    // same whatever their number; each engine has its own function to unpack it.
-    let ids_of_json = if conn.is_postgres() {
-        "SELECT value::bigint FROM json_array_elements_text(?2::json)"
-    } else {
-        "SELECT value FROM json_each(?2)"
-    };
+    let ids_of_json = conn.json_elements(2, "bigint");
     let sql = format!(
         "SELECT {columns}, owners.name FROM packages JOIN owners ON owners.id = packages.owner_id
          WHERE packages.format = ?1

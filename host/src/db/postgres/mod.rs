@@ -22,7 +22,7 @@ use std::time::Duration;
 
 use deadpool_postgres::{Manager, ManagerConfig, Pool, RecyclingMethod};
 
-use super::sql::{Conn, Session, Tx};
+use super::sql::{Conn, Param, Row, Session, Tx, first_awaited};
 use crate::error::Error;
 pub use scratch::ScratchDatabase;
 
@@ -109,6 +109,36 @@ impl Postgres {
         Ok(Session { client, handle })
     }
 
+    /// The first row of one statement, awaited on the calling task (`Db::query_opt_now`).
+    /// A closed connection is dropped and another taken, once, as in `session`.
+    pub(super) async fn query_opt<T>(
+        &self,
+        sql: &str,
+        params: &[&dyn Param],
+        f: impl FnOnce(&Row<'_>) -> Result<T, Error>,
+    ) -> Result<Option<T>, Error> {
+        let mut client = self.checkout().await?;
+        if client.is_closed() {
+            drop(deadpool_postgres::Object::take(client));
+            client = self.checkout().await?;
+        }
+        first_awaited(&client, sql, params, f).await
+    }
+
+    /// A pooled connection for a task of another runtime. The pool makes new
+    /// connections inside this call, and a connection's I/O runs on the runtime it was
+    /// made on: made on this engine's, every connection keeps working for the blocking
+    /// threads that wait on it with `block_on` (a caller's runtime may be gone, or be
+    /// a current-thread one blocked in such a wait).
+    async fn checkout(&self) -> Result<deadpool_postgres::Object, Error> {
+        let get = self.pool.get();
+        Ok(OnRuntime {
+            handle: self.handle(),
+            inner: std::pin::pin!(get),
+        }
+        .await?)
+    }
+
     /// Runs `f` in a transaction; commits if it returns Ok, rolls back otherwise.
     pub(super) fn write<R>(&self, f: impl FnOnce(&Tx<'_>) -> Result<R, Error>) -> Result<R, Error> {
         let waiting = std::time::Instant::now();
@@ -169,6 +199,25 @@ impl Postgres {
             )?;
             Ok(())
         })
+    }
+}
+
+/// A future polled inside `handle`'s runtime context, so what it spawns (the pool's new
+/// connections) runs there, whichever runtime awaits it.
+struct OnRuntime<F> {
+    handle: tokio::runtime::Handle,
+    inner: F,
+}
+
+impl<F: Future + Unpin> Future for OnRuntime<F> {
+    type Output = F::Output;
+
+    fn poll(
+        mut self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<F::Output> {
+        let _inside = self.handle.enter();
+        std::pin::Pin::new(&mut self.inner).poll(cx)
     }
 }
 

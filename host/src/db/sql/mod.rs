@@ -18,6 +18,7 @@ mod sqlite;
 mod value;
 
 pub use postgres::Session;
+pub(in crate::db) use postgres::first_awaited;
 pub use value::{Column, FromColumn, Param, Value};
 
 use crate::error::Error;
@@ -131,6 +132,17 @@ impl<'a> Conn<'a> {
     /// list bound as one parameter, row locks SQLite's single writer makes needless).
     pub fn is_postgres(&self) -> bool {
         matches!(self.engine, Engine::Postgres(_))
+    }
+
+    /// A subquery of the elements of the JSON array bound as parameter `?N` (text), as
+    /// `sql_type` (`bigint`, `text`): a list of any length then travels as one parameter
+    /// and the statement text, which the engines cache, stays the same.
+    pub fn json_elements(&self, param: usize, sql_type: &str) -> String {
+        if self.is_postgres() {
+            format!("SELECT value::{sql_type} FROM json_array_elements_text(?{param}::json)")
+        } else {
+            format!("SELECT value FROM json_each(?{param})")
+        }
     }
 
     /// Runs a statement that returns no rows; how many rows it changed.

@@ -133,6 +133,27 @@ fn run(
     })
 }
 
+/// The first row of a statement, read by `f`, on a connection the caller awaits from
+/// its own task (`Db::query_opt_now`) instead of blocking a thread on it.
+pub(in crate::db) async fn first_awaited<T>(
+    client: &deadpool_postgres::Object,
+    sql: &str,
+    params: &[&dyn Param],
+    f: impl FnOnce(&Row<'_>) -> Result<T, Error>,
+) -> Result<Option<T>, Error> {
+    let values = values(params);
+    let refs: Vec<&(dyn ToSql + Sync)> = values.iter().map(|v| v as _).collect();
+    let statement = client.prepare_cached(&translated(sql)).await?;
+    let rows = client.query(&statement, &refs).await?;
+    rows.first()
+        .map(|row| {
+            f(&Row {
+                inner: RowInner::Postgres(row),
+            })
+        })
+        .transpose()
+}
+
 pub(super) fn execute(session: &Session, sql: &str, params: &[&dyn Param]) -> Result<usize, Error> {
     let values = values(params);
     let refs: Vec<&(dyn ToSql + Sync)> = values.iter().map(|v| v as _).collect();

@@ -136,7 +136,16 @@ impl Context<'_> {
             None => {
                 let (registry, plugin) = (self.registry, &self.entry.plugin);
                 let format = self.entry.name.as_str();
-                index::render(registry, format, plugin, base_url, &member.owner, spec).await
+                index::render(
+                    registry,
+                    format,
+                    plugin,
+                    base_url,
+                    &member.owner,
+                    spec,
+                    None,
+                )
+                .await
             }
             Some(proxy) => {
                 let mut request = request.clone();

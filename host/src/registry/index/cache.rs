@@ -151,6 +151,8 @@ pub struct IndexCache {
     in_flight: Mutex<HashMap<(Key, i64), Arc<RenderSlot>>>,
     /// Renderings made for the cache since the start (misses that rendered).
     made: AtomicU64,
+    /// Package rows the renderings are keyed by, kept while their listing holds.
+    pub(super) rows: super::rows::PackageRows,
 }
 
 #[derive(Default)]

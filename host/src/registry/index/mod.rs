@@ -8,8 +8,10 @@
 //! so every caller who gets this far sees the same listing.
 
 mod cache;
+mod rows;
 
 pub use cache::{IndexCache, Rendered};
+pub use rows::Listing;
 
 use std::sync::{Arc, OnceLock};
 
@@ -21,7 +23,7 @@ use super::Registry;
 use crate::auth::{self, Principal};
 use crate::db::Conn;
 use crate::db::owners::{self, Owner};
-use crate::db::packages::{self, PackageDetail};
+use crate::db::packages::{self, PackageDetail, PackageRow};
 use crate::error::Error;
 use crate::plugins::api::{self, HashAlgorithm};
 use crate::store::digest;
@@ -29,6 +31,8 @@ use crate::store::digest;
 /// Renders `spec` for the caller, from the cache when its revision is current. A
 /// digest (`maven-metadata.xml.sha1`) is taken of the cached document itself, so it
 /// always matches the document served beside it, whatever the rendering printed.
+/// `listing` is the owner's listing revision of `format` if the caller read it already
+/// (stage 1 does, with the owner), which spares the database the package lookup.
 pub async fn render(
     registry: &Registry,
     format: &str,
@@ -36,6 +40,7 @@ pub async fn render(
     base_url: String,
     owner: &Owner,
     mut spec: api::IndexSpec,
+    listing: Option<Listing>,
 ) -> Result<Arc<Rendered>, Error> {
     let digest_of = spec.digest_of.take();
     let document = Document {
@@ -45,6 +50,7 @@ pub async fn render(
         base_url,
         owner,
         spec,
+        listing: listing.filter(|l| l.owner_id == owner.id),
     };
     let rendered = match document.spec.pkg.clone() {
         Some(pkg) => document.package(&pkg.name).await?,
@@ -61,6 +67,8 @@ struct Document<'a> {
     base_url: String,
     owner: &'a Owner,
     spec: api::IndexSpec,
+    /// The owner's listing revision of the format, read before anything else here.
+    listing: Option<Listing>,
 }
 
 impl Document<'_> {
@@ -110,10 +118,13 @@ impl Document<'_> {
         });
         // Read before the listing: a change in between makes the entry look older than
         // it is (re-rendered once more), never newer.
-        let revision = self
-            .registry
-            .db
-            .read_now(|conn| packages::listing_revision(conn, owner_id, format))?;
+        let revision = match self.listing {
+            Some(listing) => listing.revision,
+            None => self
+                .registry
+                .db
+                .read_now(|conn| packages::listing_revision(conn, owner_id, format))?,
+        };
         let render = async {
             let (total, listed) = listing(self.registry, format, owner_id, listing_spec).await?;
             self.render(None, listed, total).await
@@ -124,15 +135,29 @@ impl Document<'_> {
             .await
     }
 
-    /// A package's document, cached while the package's revision holds.
-    async fn package(&self, name: &str) -> Result<Arc<Rendered>, Error> {
+    /// The package's row: kept from an earlier request while the owner's listing
+    /// revision holds, else read (a point lookup: cheaper here than a trip through the
+    /// blocking pool).
+    fn package_row(&self, name: &str) -> Result<Option<PackageRow>, Error> {
         let (owner_id, format) = (self.owner.id, self.format);
-        // A point lookup: cheaper here than a trip through the blocking pool, and on a
-        // cache hit the only database work of the request.
+        let rows = &self.registry.index_cache.rows;
+        if let Some(kept) = self.listing.and_then(|l| rows.get(l, format, name)) {
+            return Ok(kept);
+        }
         let row = self
             .registry
             .db
             .read_now(|conn| packages::find(conn, owner_id, format, name))?;
+        if let Some(listing) = self.listing {
+            rows.keep(listing, format, name, row.clone());
+        }
+        Ok(row)
+    }
+
+    /// A package's document, cached while the package's revision holds. On a hit with
+    /// the row kept, the request's only database work was stage 1's.
+    async fn package(&self, name: &str) -> Result<Arc<Rendered>, Error> {
+        let row = self.package_row(name)?;
         let cached = row
             .as_ref()
             .map(|row| (self.key(Subject::Package(row.id)), row.revision));

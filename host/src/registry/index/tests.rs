@@ -32,10 +32,32 @@ impl Npm {
     }
 
     async fn render(&self, spec: api::IndexSpec) -> Arc<Rendered> {
+        self.try_render(spec).await.unwrap()
+    }
+
+    /// Renders `spec` as a request does: with the listing revision stage 1 reads
+    /// along with the owner.
+    async fn try_render(&self, spec: api::IndexSpec) -> Result<Arc<Rendered>, Error> {
         let (registry, plugin) = (&self.t.registry, &self.plugin);
-        render(registry, "npm", plugin, BASE.into(), &self.alice, spec)
-            .await
+        let (owner, revision) = registry
+            .db
+            .read_now(|conn| owners::by_name_with_listing(conn, "alice", "npm"))
             .unwrap()
+            .unwrap();
+        let listing = Listing {
+            owner_id: owner.id,
+            revision,
+        };
+        render(
+            registry,
+            "npm",
+            plugin,
+            BASE.into(),
+            &owner,
+            spec,
+            Some(listing),
+        )
+        .await
     }
 
     fn publish(&self, format: &'static str, name: &'static str, version: &str) {
@@ -128,9 +150,9 @@ async fn a_digest_is_of_the_cached_document() {
 async fn a_missing_package_is_the_plugins_404_and_is_not_cached() {
     let npm = Npm::new();
     for digest_of in [None, Some(HashAlgorithm::Sha1)] {
-        let (registry, plugin) = (&npm.t.registry, &npm.plugin);
-        let spec = package("nope", "packument", digest_of);
-        let missing = render(registry, "npm", plugin, BASE.into(), &npm.alice, spec).await;
+        let missing = npm
+            .try_render(package("nope", "packument", digest_of))
+            .await;
         assert!(
             matches!(
                 missing,
@@ -143,6 +165,38 @@ async fn a_missing_package_is_the_plugins_404_and_is_not_cached() {
         );
     }
     assert_eq!(npm.renders(), 0);
+}
+
+// Guards the package rows kept per listing revision: a package absent at one revision
+// is found once it is published (which moves the revision), and so is a change to it,
+// as another node's publish would be.
+#[tokio::test]
+async fn a_package_published_after_a_miss_is_found() {
+    let npm = Npm::new();
+    assert!(
+        npm.try_render(package("d", "dist-tags", None))
+            .await
+            .is_err()
+    );
+    npm.publish("npm", "d", "1.0.0");
+    let found = npm.render(package("d", "dist-tags", None)).await;
+    assert_eq!(text(&found), r#"{"latest":"1.0.0"}"#);
+    npm.publish("npm", "d", "1.1.0");
+    let changed = npm.render(package("d", "dist-tags", None)).await;
+    assert_eq!(text(&changed), r#"{"latest":"1.1.0"}"#);
+}
+
+// Guards a caller without a listing revision (a group's member): the package is
+// looked up as before.
+#[tokio::test]
+async fn without_a_listing_revision_the_package_is_looked_up() {
+    let npm = Npm::new();
+    let (registry, plugin) = (&npm.t.registry, &npm.plugin);
+    let spec = package("a", "dist-tags", None);
+    let rendered = render(registry, "npm", plugin, BASE.into(), &npm.alice, spec, None)
+        .await
+        .unwrap();
+    assert_eq!(text(&rendered), r#"{"latest":"1.0.0"}"#);
 }
 
 // Guards owner-wide listings: cached per listing revision, which any change to the
