@@ -143,7 +143,7 @@ impl Context<'_> {
         let (registry, format, owner_id) = (self.registry, self.entry.name.as_str(), owner.id);
         match op {
             Operation::Serve(spec) => {
-                let file = lookup::file(registry, format, owner_id, &spec.selector)?;
+                let file = lookup::file(registry, format, owner_id, &spec.selector, self.listing)?;
                 self.serve_file(file, spec.digest_of).await
             }
             Operation::AcceptUpload(spec) => Ok(Done::own(

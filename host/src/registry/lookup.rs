@@ -4,6 +4,7 @@
 
 use crate::db::Conn;
 
+use super::kept::Listing;
 use super::{Registry, digests, publish};
 use crate::db::packages;
 pub use crate::db::packages::FileRow;
@@ -48,13 +49,40 @@ fn find_in(
 
 /// The stored file `selector` names in this format's packages of `owner_id`, or 404.
 /// Reads on the calling task: these are indexed lookups on the hot download path.
+/// `listing` is the owner's listing revision if stage 1 read it: then a row (or its
+/// absence) read by an earlier request at the same revision is served from memory,
+/// which leaves stage 1's round trip the only database work of a download.
 pub fn file(
     registry: &Registry,
     format: &str,
     owner_id: i64,
     selector: &Selector,
+    listing: Option<Listing>,
 ) -> Result<FileRow, Error> {
-    let found = registry
+    let kept = listing
+        .filter(|l| l.owner_id == owner_id)
+        .zip(Wanted::of(format, selector));
+    let found = match kept {
+        Some((listing, wanted)) => match registry.files.get(listing, wanted.clone()) {
+            Some(found) => found,
+            None => {
+                let found = read(registry, format, owner_id, selector)?;
+                registry.files.keep(listing, wanted, found.clone());
+                found
+            }
+        },
+        None => read(registry, format, owner_id, selector)?,
+    };
+    found.ok_or_else(|| Error::not_found(missing(selector)))
+}
+
+fn read(
+    registry: &Registry,
+    format: &str,
+    owner_id: i64,
+    selector: &Selector,
+) -> Result<Option<FileRow>, Error> {
+    registry
         .db
         .read_now(|conn| match (selector, package(selector)) {
             (Selector::OwnerFile(f), _) => {
@@ -65,8 +93,35 @@ pub fn file(
                 None => Ok(None),
             },
             (_, None) => Ok(None),
-        })?;
-    found.ok_or_else(|| Error::not_found(missing(selector)))
+        })
+}
+
+/// What a selector names, as the key its file row is kept under (see `kept`). Every
+/// change that could alter the answer touches the package, which moves the listing.
+/// Blobs by digest are not kept: their answer also depends on digests recorded later
+/// and on links the collector drops, neither of which moves the listing.
+#[derive(Clone, Hash, PartialEq, Eq)]
+pub struct Wanted {
+    format: String,
+    kind: u8,
+    parts: [String; 3],
+}
+
+impl Wanted {
+    fn of(format: &str, selector: &Selector) -> Option<Self> {
+        let (kind, parts) = match selector {
+            Selector::File(f) => (0, [&*f.version.pkg.name, &f.version.version, &f.name]),
+            Selector::PackageFile(f) => (1, [&*f.pkg.name, &f.name, ""]),
+            Selector::Tagged(t) => (2, [&*t.tag.pkg.name, &t.tag.tag, &t.name]),
+            Selector::OwnerFile(f) => (3, [&*f.name, "", ""]),
+            Selector::Blob(_) => return None,
+        };
+        Some(Self {
+            format: format.to_string(),
+            kind,
+            parts: parts.map(str::to_string),
+        })
+    }
 }
 
 /// The hex digest of a found file in `algorithm`: remembered, or computed once by
@@ -145,15 +200,111 @@ mod tests {
         })
     }
 
+    /// The owner's listing revision of `format` now, as stage 1 would read it.
+    fn listing(t: &TestRegistry, format: &str, owner_id: i64) -> Listing {
+        let revision = t
+            .registry
+            .db
+            .read_now(|conn| {
+                conn.query_opt(
+                    "SELECT revision FROM listing_revisions WHERE owner_id = ?1 AND format = ?2",
+                    &[&owner_id, &format],
+                    |r| r.get(0),
+                )
+            })
+            .unwrap()
+            .unwrap_or(0);
+        Listing { owner_id, revision }
+    }
+
+    /// Looks up as a request does: at the listing revision of the moment, so rows are
+    /// kept and reused as they are when serving.
     fn found(t: &TestRegistry, format: &str, owner: i64, selector: &Selector) -> FileRow {
-        file(&t.registry, format, owner, selector).expect("the selector names a file")
+        found_at(t, format, listing(t, format, owner), selector)
+    }
+
+    fn found_at(t: &TestRegistry, format: &str, at: Listing, selector: &Selector) -> FileRow {
+        file(&t.registry, format, at.owner_id, selector, Some(at))
+            .expect("the selector names a file")
     }
 
     fn missing_as(t: &TestRegistry, format: &str, owner: i64, selector: &Selector) -> String {
-        match file(&t.registry, format, owner, selector) {
+        missing_at(t, format, listing(t, format, owner), selector)
+    }
+
+    fn missing_at(t: &TestRegistry, format: &str, at: Listing, selector: &Selector) -> String {
+        match file(&t.registry, format, at.owner_id, selector, Some(at)) {
             Err(Error::NotFound(what)) => what,
             other => panic!("expected a 404, got {other:?}"),
         }
+    }
+
+    fn file_of(version: &str, name: &str) -> Selector {
+        Selector::File(FileRef {
+            version: VersionRef {
+                pkg: pkg("app"),
+                version: version.into(),
+            },
+            name: name.into(),
+        })
+    }
+
+    // Guards the file rows kept per listing revision: a request at the revision a
+    // lookup was made at reuses its answer, found or absent (it never saw the later
+    // publish), and a request after the publish sees the new file, as one arriving
+    // through another node would (the revision is read from the shared database).
+    #[test]
+    fn a_kept_answer_holds_until_the_listing_moves() {
+        let (t, alice) = seeded(|conn, alice, _| {
+            Pkg::new(alice, "generic", "app").put(conn, "1.0", "a.bin", b"one");
+        });
+        let before = listing(&t, "generic", alice);
+        assert_eq!(
+            found_at(&t, "generic", before, &file_of("1.0", "a.bin")).blob,
+            fixture::sha256(b"one")
+        );
+        let two = file_of("2.0", "a.bin");
+        assert_eq!(missing_at(&t, "generic", before, &two), "file not found");
+
+        t.registry
+            .db
+            .write_sync(|tx| Ok(Pkg::new(alice, "generic", "app").put(tx, "2.0", "a.bin", b"two")))
+            .unwrap();
+        assert_eq!(missing_at(&t, "generic", before, &two), "file not found");
+        let after = listing(&t, "generic", alice);
+        assert_ne!(after, before);
+        assert_eq!(
+            found_at(&t, "generic", after, &two).blob,
+            fixture::sha256(b"two")
+        );
+        let other_owner = Listing {
+            owner_id: alice + 1,
+            ..after
+        };
+        assert!(file(&t.registry, "generic", alice, &two, Some(other_owner)).is_ok());
+    }
+
+    // Guards what is not kept: a blob by digest, whose link the collector drops without
+    // moving the listing. The next lookup at the same revision reads again and finds
+    // nothing, rather than a row naming a blob about to be deleted.
+    #[test]
+    fn blobs_by_digest_are_always_read() {
+        let linked = fixture::sha256(b"layer");
+        let (t, alice) = seeded(|conn, alice, _| {
+            let img = Pkg::new(alice, "oci", "img");
+            img.put(conn, "v1", "manifest", b"m");
+            crate::db::blobs::insert(conn, &linked, 5).unwrap();
+            crate::db::blobs::link_to_package(conn, img.id(conn), &linked).unwrap();
+        });
+        let at = listing(&t, "oci", alice);
+        let selector = blob("img", sha(linked.clone()));
+        assert_eq!(found_at(&t, "oci", at, &selector).blob, linked);
+        let unlinked = t.registry.db.write_sync(|tx| {
+            let img = Pkg::new(alice, "oci", "img").id(tx);
+            crate::db::blobs::unlink_from_package(tx, img, &linked)
+        });
+        assert!(unlinked.unwrap());
+        assert_eq!(missing_at(&t, "oci", at, &selector), "blob not found");
     }
 
     // Guards `file`: the named version's file, and a 404 for a missing version, file

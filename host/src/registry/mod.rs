@@ -13,6 +13,7 @@ pub mod downloads;
 pub mod gc;
 pub mod incoming;
 pub mod index;
+pub mod kept;
 pub mod lookup;
 pub mod migrate;
 pub mod mount;
@@ -34,6 +35,9 @@ use crate::db::Db;
 use crate::plugins::{Plugin, Runtime, RuntimeLimits, Services};
 use crate::store::{BlobStore, Remote};
 
+/// File rows a node keeps for downloads: a few hundred bytes each, so ~20 MiB at most.
+const FILE_ROWS: u64 = 65_536;
+
 mod bundled {
     include!(concat!(env!("OUT_DIR"), "/bundled.rs"));
 }
@@ -54,6 +58,8 @@ pub struct Registry {
     /// Enabled formats, longest mount first so nested mounts match correctly.
     pub formats: Vec<FormatEntry>,
     pub index_cache: index::IndexCache,
+    /// File rows downloads found, kept while their owner's listing revision holds.
+    pub files: kept::Kept<lookup::Wanted, Option<lookup::FileRow>>,
     pub downloads: downloads::DownloadCounter,
     /// When tokens were last used, written in batches.
     pub token_use: accounts::TokenUse,
@@ -238,6 +244,7 @@ impl Registry {
             blobs,
             formats,
             index_cache: index::IndexCache::default(),
+            files: kept::Kept::new(FILE_ROWS),
             downloads: downloads::DownloadCounter::default(),
             token_use: accounts::TokenUse::default(),
             sessions,

@@ -191,7 +191,7 @@ impl Context<'_> {
             };
             let served = match &member.proxy {
                 None => {
-                    match lookup::file(self.registry, format, member.owner.id, &spec.selector) {
+                    match lookup::file(self.registry, format, member.owner.id, &spec.selector, None) {
                         Ok(file) => self.serve_file(file, spec.digest_of).await,
                         Err(e) => Err(e),
                     }

@@ -73,7 +73,13 @@ impl Context<'_> {
         request: &api::Request,
     ) -> Result<Done, Error> {
         let format = self.entry.name.as_str();
-        match lookup::file(self.registry, format, owner.id, &spec.selector) {
+        match lookup::file(
+            self.registry,
+            format,
+            owner.id,
+            &spec.selector,
+            self.listing,
+        ) {
             Ok(file) => {
                 // What eviction by `max_size` keeps goes by the last use (batched, no
                 // write here). A fetch is a use of its own, recorded as it is stored.

@@ -10,7 +10,9 @@ use std::sync::{Arc, Mutex, OnceLock};
 use bytes::Bytes;
 use tokio::sync::OnceCell;
 
+use crate::db::packages::PackageRow;
 use crate::error::Error;
+use crate::registry::kept::Kept;
 
 /// Entries and body bytes kept before the cache is emptied and refilled (a crude but
 /// bounded policy: a search per keystroke must not grow memory without limit).
@@ -152,7 +154,8 @@ pub struct IndexCache {
     /// Renderings made for the cache since the start (misses that rendered).
     made: AtomicU64,
     /// Package rows the renderings are keyed by, kept while their listing holds.
-    pub(super) rows: super::rows::PackageRows,
+    /// Keyed by format and lower-cased name; `None` for a package known to be absent.
+    pub(super) rows: Kept<(String, String), Option<PackageRow>>,
 }
 
 #[derive(Default)]

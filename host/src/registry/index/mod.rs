@@ -8,10 +8,9 @@
 //! so every caller who gets this far sees the same listing.
 
 mod cache;
-mod rows;
 
 pub use cache::{IndexCache, Rendered};
-pub use rows::Listing;
+pub use super::kept::Listing;
 
 use std::sync::{Arc, OnceLock};
 
@@ -141,7 +140,9 @@ impl Document<'_> {
     fn package_row(&self, name: &str) -> Result<Option<PackageRow>, Error> {
         let (owner_id, format) = (self.owner.id, self.format);
         let rows = &self.registry.index_cache.rows;
-        if let Some(kept) = self.listing.and_then(|l| rows.get(l, format, name)) {
+        // Looked up as `packages::find` does: by lower-cased name.
+        let key = || (format.to_string(), name.to_lowercase());
+        if let Some(kept) = self.listing.and_then(|l| rows.get(l, key())) {
             return Ok(kept);
         }
         let row = self
@@ -149,7 +150,7 @@ impl Document<'_> {
             .db
             .read_now(|conn| packages::find(conn, owner_id, format, name))?;
         if let Some(listing) = self.listing {
-            rows.keep(listing, format, name, row.clone());
+            rows.keep(listing, key(), row.clone());
         }
         Ok(row)
     }
