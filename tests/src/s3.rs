@@ -131,6 +131,26 @@ impl Moto {
             .collect()
     }
 
+    /// The SHA-256 checksum the store recorded for the object `key` when it was
+    /// written (`x-amz-checksum-sha256`, base64; `-N` appended for N parts), if any.
+    pub fn checksum(&self, key: &str) -> Option<String> {
+        let head = crate::client()
+            .head(format!("{}/{BUCKET}/{key}", self.endpoint))
+            .header("x-amz-checksum-mode", "ENABLED")
+            // moto answers anonymous object requests 403 and checks no signature.
+            .header(
+                "authorization",
+                "AWS4-HMAC-SHA256 Credential=test/20260101/us-east-1/s3/aws4_request, \
+                 SignedHeaders=host, Signature=0",
+            )
+            .send()
+            .and_then(|r| r.error_for_status())
+            .expect("moto has the object");
+        head.headers()
+            .get("x-amz-checksum-sha256")
+            .map(|v| v.to_str().expect("an ASCII header").to_string())
+    }
+
     /// Where a server with blobs below `prefix` keeps the blob `sha256` (hex).
     pub fn blob_key(prefix: &str, sha256: &str) -> String {
         format!("{prefix}/blobs/sha256/{}/{sha256}", &sha256[..2])

@@ -35,6 +35,11 @@ pub struct StorageConfig {
     /// path-style addressing (`endpoint/bucket/key`), which self-hosted servers expect.
     pub s3_endpoint: Option<String>,
     pub s3_region: Option<String>,
+    /// Sends each upload's SHA-256 with it (`x-amz-checksum-sha256`, per part for large
+    /// blobs), so the object store checks every part as it arrives and refuses a
+    /// corrupted one. It costs no extra hashing (request signing hashes the payload
+    /// anyway). Off only for S3-compatible servers that refuse the checksum headers.
+    pub s3_checksums: bool,
     /// Downloads of at least [`REDIRECT_MIN_SIZE`] bytes answer 307 to a presigned URL
     /// of the object store instead of passing the bytes through.
     pub redirect_downloads: bool,
@@ -103,8 +108,10 @@ impl StorageConfig {
                     "storage.redirect_downloads: needs blobs in an object store (storage.blobs = \"s3://…\")"
                 );
             }
-            if self.s3_endpoint.is_some() || self.s3_region.is_some() {
-                bail!("storage.s3_endpoint and s3_region apply to storage.blobs = \"s3://…\" only");
+            if self.s3_endpoint.is_some() || self.s3_region.is_some() || !self.s3_checksums {
+                bail!(
+                    "storage.s3_endpoint, s3_region and s3_checksums apply to storage.blobs = \"s3://…\" only"
+                );
             }
         }
         if self.database_pool == 0 {
@@ -124,6 +131,7 @@ impl Default for StorageConfig {
             blobs: "fs".into(),
             s3_endpoint: None,
             s3_region: None,
+            s3_checksums: true,
             redirect_downloads: false,
             blob_cache: DEFAULT_BLOB_CACHE,
         }
@@ -198,12 +206,14 @@ mod tests {
         let config = crate::config::Config::parse(
             "[storage]\ndatabase = \"postgres://wharf@db/wharf\"\ndatabase_pool = 4\n\
              blobs = \"s3://bucket/prefix\"\ns3_endpoint = \"http://127.0.0.1:9000\"\n\
-             s3_region = \"us-east-1\"\nredirect_downloads = true\nblob_cache = \"64 MiB\"\n",
+             s3_region = \"us-east-1\"\nredirect_downloads = true\nblob_cache = \"64 MiB\"\n\
+             s3_checksums = false\n",
         )
         .unwrap();
         assert_eq!(config.storage.database_pool, 4);
         assert_eq!(config.storage.blob_cache, ByteSize(64 << 20));
         assert_eq!(config.storage.s3_region.as_deref(), Some("us-east-1"));
+        assert!(!config.storage.s3_checksums);
         config.storage.validate().unwrap();
     }
 }

@@ -191,7 +191,9 @@ impl Context<'_> {
             };
             let served = match &member.proxy {
                 None => {
-                    match lookup::file(self.registry, format, member.owner.id, &spec.selector, None) {
+                    // Stage 1 read the group's listing revision, not the member's.
+                    let owner_id = member.owner.id;
+                    match lookup::file(self.registry, format, owner_id, &spec.selector, None) {
                         Ok(file) => self.serve_file(file, spec.digest_of).await,
                         Err(e) => Err(e),
                     }

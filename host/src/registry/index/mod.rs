@@ -9,8 +9,8 @@
 
 mod cache;
 
-pub use cache::{IndexCache, Rendered};
 pub use super::kept::Listing;
+pub use cache::{IndexCache, Rendered};
 
 use std::sync::{Arc, OnceLock};
 

@@ -28,7 +28,7 @@ use std::io;
 use std::sync::Arc;
 use std::time::Duration;
 
-use object_store::aws::AmazonS3Builder;
+use object_store::aws::{AmazonS3Builder, Checksum};
 use object_store::path::Path;
 use object_store::signer::Signer;
 use object_store::{BackoffConfig, ClientOptions, ObjectMeta, ObjectStore, RetryConfig};
@@ -131,6 +131,9 @@ impl Remote {
                 .with_virtual_hosted_style_request(false),
             None => builder.with_virtual_hosted_style_request(true),
         };
+        if storage.s3_checksums {
+            builder = builder.with_checksum_algorithm(Checksum::SHA256);
+        }
         let s3 = Arc::new(builder.build()?);
         Ok(Some(Self {
             store: s3.clone(),
