@@ -78,7 +78,7 @@ fn npm_publishes_and_installs_through_the_balancer() {
 }
 
 #[test]
-fn a_publish_through_one_node_is_in_the_next_document_of_every_other() {
+fn a_change_through_one_node_is_in_the_next_document_and_file_of_every_other() {
     let Some((cluster, token)) = three_nodes() else {
         return;
     };
@@ -100,14 +100,31 @@ fn a_publish_through_one_node_is_in_the_next_document_of_every_other() {
         .json()
         .unwrap()
     };
+    let file = |node: &str, version: &str| {
+        http.get(format!(
+            "{node}/api/packages/alice/npm/fresh-doc/-/fresh-doc-{version}.tgz"
+        ))
+        .send()
+        .unwrap()
+    };
     let registry = format!("{a}/api/packages/alice/npm/");
     for round in 0..50 {
         let version = format!("1.0.{round}");
         let tarball = format!("round {round}");
+        // B and C keep the tarball's absence at the revision they saw (a row lookup
+        // they may reuse while it holds).
+        for node in [&b, &c] {
+            assert_eq!(file(node, &version).status(), StatusCode::NOT_FOUND);
+        }
         assert_eq!(
             npm_put(&registry, &token, "fresh-doc", &version, tarball.as_bytes()),
             StatusCode::CREATED
         );
+        for node in [&b, &c] {
+            let got = file(node, &version);
+            assert_eq!(got.status(), StatusCode::OK, "round {round} on {node}");
+            assert_eq!(got.text().unwrap(), tarball, "round {round} on {node}");
+        }
         // B and C cached the document of the round before; neither may serve it now.
         for node in [&b, &c] {
             let doc = packument(node);
@@ -125,6 +142,30 @@ fn a_publish_through_one_node_is_in_the_next_document_of_every_other() {
                 "search, round {round} on {node}: {listing}"
             );
         }
+    }
+    // A file B and C served (and keep the row of) is deleted through A: neither serves
+    // it again.
+    let generic = |node: &str| format!("{node}/api/packages/alice/generic/kept/1/f.bin");
+    let put = http
+        .put(generic(&a))
+        .header("authorization", format!("token {token}"))
+        .body("kept bytes")
+        .send()
+        .unwrap();
+    assert_eq!(put.status(), StatusCode::CREATED);
+    for node in [&b, &c] {
+        let got = http.get(generic(node)).send().unwrap();
+        assert_eq!(got.text().unwrap(), "kept bytes", "on {node}");
+    }
+    let deleted = http
+        .delete(generic(&a))
+        .header("authorization", format!("token {token}"))
+        .send()
+        .unwrap();
+    assert_eq!(deleted.status(), StatusCode::NO_CONTENT);
+    for node in [&b, &c] {
+        let got = http.get(generic(node)).send().unwrap();
+        assert_eq!(got.status(), StatusCode::NOT_FOUND, "on {node}");
     }
 }
 
