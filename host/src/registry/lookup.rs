@@ -4,7 +4,7 @@
 
 use crate::db::Conn;
 
-use super::kept::Listing;
+use super::kept::{Footprint, Listing};
 use super::{Registry, digests, publish};
 use crate::db::packages;
 pub use crate::db::packages::FileRow;
@@ -105,6 +105,12 @@ pub struct Wanted {
     format: String,
     kind: u8,
     parts: [String; 3],
+}
+
+impl Footprint for Wanted {
+    fn footprint(&self) -> usize {
+        self.format.len() + self.parts.iter().map(String::len).sum::<usize>()
+    }
 }
 
 impl Wanted {

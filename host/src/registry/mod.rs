@@ -35,8 +35,9 @@ use crate::db::Db;
 use crate::plugins::{Plugin, Runtime, RuntimeLimits, Services};
 use crate::store::{BlobStore, Remote};
 
-/// File rows a node keeps for downloads: a few hundred bytes each, so ~20 MiB at most.
-const FILE_ROWS: u64 = 65_536;
+/// Memory for the file rows a node keeps for downloads: some 80,000 rows of a few
+/// hundred bytes.
+const FILE_ROWS_BYTES: u64 = 32 << 20;
 
 mod bundled {
     include!(concat!(env!("OUT_DIR"), "/bundled.rs"));
@@ -244,7 +245,7 @@ impl Registry {
             blobs,
             formats,
             index_cache: index::IndexCache::default(),
-            files: kept::Kept::new(FILE_ROWS),
+            files: kept::Kept::new(FILE_ROWS_BYTES),
             downloads: downloads::DownloadCounter::default(),
             token_use: accounts::TokenUse::default(),
             sessions,
