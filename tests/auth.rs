@@ -226,13 +226,17 @@ fn get_with(url: &str, authorization: &str) -> reqwest::blocking::Response {
 
 #[test]
 fn failed_sign_ins_are_limited_with_retry_after_in_each_formats_error_shape() {
+    // Long enough that every check below lands in the window on a loaded machine (each
+    // failure costs an argon2 check; on PostgreSQL each request a round trip or more).
+    const WINDOW_SECS: u64 = 6;
     let server = TestServer::builder()
         .server(|s| {
             s.login_failures_per_user = 3;
             s.login_failures_per_address = 0;
-            s.login_window_secs = 2;
+            s.login_window_secs = WINDOW_SECS;
         })
         .start();
+    let first_failure = std::time::Instant::now();
     for _ in 0..3 {
         let res = put(&server, "admin", basic("admin", "wrong"));
         assert_eq!(res.status(), StatusCode::UNAUTHORIZED);
@@ -246,7 +250,7 @@ fn failed_sign_ins_are_limited_with_retry_after_in_each_formats_error_shape() {
         .unwrap()
         .parse()
         .unwrap();
-    assert!((1..=2).contains(&retry), "{retry}");
+    assert!((1..=WINDOW_SECS).contains(&retry), "{retry}");
     assert!(
         res.headers()["content-type"]
             .to_str()
@@ -290,7 +294,9 @@ fn failed_sign_ins_are_limited_with_retry_after_in_each_formats_error_shape() {
         put(&server, "erin", basic("erin", "erin-password")).status(),
         StatusCode::CREATED
     );
-    std::thread::sleep(std::time::Duration::from_millis(2200));
+    // The window opened at the first failure, counted in whole seconds.
+    let closed = std::time::Duration::from_millis(WINDOW_SECS * 1000 + 1200);
+    std::thread::sleep(closed.saturating_sub(first_failure.elapsed()));
     assert_eq!(
         put(&server, "admin", basic("admin", ADMIN_PASSWORD)).status(),
         StatusCode::CREATED
