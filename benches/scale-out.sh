@@ -9,13 +9,16 @@
 #      copy speed with an S3 client (boto3 from moto's venv, the same endpoint: the
 #      issue's "aws s3 cp"-style reference, at least 0.8x). A download's reference is
 #      curl reading the object from S3 itself: a third node of the same registry with
-#      storage.redirect_downloads on answers 307 to a presigned URL (curl -L).
+#      storage.redirect_downloads on answers 307 to a presigned URL (curl -L);
+#   3. an OCI manifest naming LAYERS blobs, pushed to each side: the manifest PUT's time
+#      (the plugin asks the host about every blob it names; on PostgreSQL each question
+#      was a round trip until the answers came from one read of the package's blobs).
 # Prints figures and ratios; checks nothing (the assertions live in `cargo test`).
 #
 # Usage: benches/scale-out.sh [BIN]   (default: target/release/wharf; a debug build
 #        runs too, for checking the script)
 # Environment: ROUNDS (default 3), DURATION seconds per wrk run (default 5), CONNS (20),
-#   THREADS (2), SIZE_MB (default 1024), START_SECS (wait for a server, default 60),
+#   THREADS (2), SIZE_MB (default 1024), LAYERS (default 2000), START_SECS (wait for a server, default 60),
 #   WHARF_MOTO_SERVER (moto_server of the venv .ci/run installs; default
 #   ~/.cache/wharf-clients/moto-5.2.5/bin/moto_server).
 #   PostgreSQL 15 comes from Debian's packages (.ci/postgres.sh starts a private one).
@@ -35,6 +38,7 @@ WARMUP=1
 CONNS=${CONNS:-20}
 THREADS=${THREADS:-2}
 SIZE_MB=${SIZE_MB:-1024}
+LAYERS=${LAYERS:-2000}
 MOTO=${WHARF_MOTO_SERVER:-$HOME/.cache/wharf-clients/moto-5.2.5/bin/moto_server}
 MOTO_PYTHON=$(dirname "$MOTO")/python
 [[ -x $MOTO_PYTHON ]] || die "no moto venv at $(dirname "$MOTO") (.ci/run installs it)"
@@ -178,6 +182,40 @@ read -r status REDIRECT_S hops <<<"$REDIRECTED"
 cmp -s "$BIG" "$TMP/down.bin" || die "the redirected download differs from the upload"
 rm -f "$TMP/down.bin"
 
+# ---------------------------------------------------------------------------- manifest
+
+say "a manifest naming $LAYERS blobs"
+declare -A MANIFEST_S
+for side in "${SIDES[@]}"; do
+    # shellcheck disable=SC2016
+    MANIFEST_S[$side]=$("$MOTO_PYTHON" - "${URL[$side]}" "$PASSWORD" "$LAYERS" <<'PY'
+import hashlib, json, sys, time, requests
+url, password, layers = sys.argv[1], sys.argv[2], int(sys.argv[3])
+http = requests.Session()
+token = http.get(f"{url}/v2/token", params={"service": "wharf",
+    "scope": "repository:admin/many:pull,push"}, auth=("admin", password)).json()["token"]
+http.headers["authorization"] = f"Bearer {token}"
+def push(body):
+    digest = "sha256:" + hashlib.sha256(body).hexdigest()
+    r = http.post(f"{url}/v2/admin/many/blobs/uploads/", params={"digest": digest}, data=body)
+    assert r.status_code == 201, (r.status_code, r.text)
+    return {"mediaType": "application/vnd.oci.image.layer.v1.tar", "digest": digest,
+            "size": len(body)}
+config = push(b'{"architecture":"amd64","os":"linux"}')
+config["mediaType"] = "application/vnd.oci.image.config.v1+json"
+manifest = json.dumps({"schemaVersion": 2,
+    "mediaType": "application/vnd.oci.image.manifest.v1+json", "config": config,
+    "layers": [push(b"layer %d" % i) for i in range(layers)]}).encode()
+t0 = time.monotonic()
+r = http.put(f"{url}/v2/admin/many/manifests/v1", data=manifest,
+             headers={"content-type": "application/vnd.oci.image.manifest.v1+json"})
+elapsed = time.monotonic() - t0
+assert r.status_code == 201, (r.status_code, r.text)
+print(f"{elapsed:.3f}")
+PY
+) || die "the manifest push to $side failed"
+done
+
 # ---------------------------------------------------------------------------- report
 
 say "results"
@@ -199,3 +237,5 @@ printf '  %s MiB download   (boto3 from S3: one GET %.1f MiB/s, download_file %.
     "$SIZE_MB" "$(calc "$SIZE_MB / $REF_GET")" "$(calc "$SIZE_MB / $REF_DOWN")"
 printf '  RSS growth       upload +%s MiB, download +%s MiB over %s MiB before (issue: < 100 MiB)\n' \
     "$(mib $((PEAK_UP - BEFORE)))" "$(mib $((PEAK_DOWN - BEFORE)))" "$(mib "$BEFORE")"
+printf '  manifest PUT     %s layers: embedded %s s, scaleout %s s\n' \
+    "$LAYERS" "${MANIFEST_S[embedded]}" "${MANIFEST_S[scaleout]}"

@@ -545,6 +545,50 @@ fn manifests_naming_missing_blobs_or_malformed_are_refused_and_store_nothing() {
     assert_eq!(oci.server.temp_files(), 0);
 }
 
+/// A manifest naming many blobs: past the first few, the host answers the plugin's
+/// questions from one read of the repository's blobs (`plugins/blob_sizes.rs`). The
+/// answers must stay those of one lookup each: a blob of another repository, a blob
+/// never pushed and a wrong size are each found far down the list. The plugin's own
+/// check must refuse them (its messages say so); the host's check in the publish
+/// transaction would catch them too, with another message.
+#[test]
+fn a_manifest_naming_many_blobs_is_checked_blob_by_blob() {
+    let oci = Registry::start();
+    let mut manifest = oci.image("alice/many", b"layer 0");
+    let layers: Vec<Value> = (1..40)
+        .map(|i| {
+            let bytes = format!("layer {i}");
+            let digest = oci.push_blob("alice/many", bytes.as_bytes());
+            json!({"mediaType": LAYER, "digest": digest, "size": bytes.len()})
+        })
+        .collect();
+    manifest["layers"].as_array_mut().unwrap().extend(layers);
+    let elsewhere = oci.push_blob("alice/other", b"layer 99");
+    let unknown = ("MANIFEST_BLOB_UNKNOWN", "is not in the repository");
+    let cases = [
+        ("digest", json!(elsewhere), unknown),
+        ("digest", json!(sha256(b"never pushed")), unknown),
+        (
+            "size",
+            json!(12345),
+            ("SIZE_INVALID", "the manifest says 12345"),
+        ),
+    ];
+    for (field, value, (code, message)) in cases {
+        let mut wrong = manifest.clone();
+        wrong["layers"][35][field] = value;
+        let response = oci.push_manifest("alice/many", "v1", IMAGE_MANIFEST, &wrong);
+        let body: Value = response.json().expect("an OCI error body");
+        let error = &body["errors"][0];
+        assert_eq!(error["code"], code, "{field}: {body}");
+        let said = error["message"].as_str().unwrap_or_default();
+        assert!(said.contains(message), "{field}: {body}");
+    }
+    assert!(oci.tags("alice/many").is_empty());
+    let response = oci.push_manifest("alice/many", "v1", IMAGE_MANIFEST, &manifest);
+    assert_eq!(response.status(), StatusCode::CREATED, "{}", text(response));
+}
+
 #[test]
 fn names_tags_and_digests_are_validated() {
     let oci = Registry::start();

@@ -114,6 +114,29 @@ pub fn package_blob_sizes(
     Ok(sizes)
 }
 
+/// Every blob that is a file of one of the package's versions or linked to it, with its
+/// size; `None` when there are more than `most` (the caller then asks blob by blob).
+pub fn all_package_blob_sizes(
+    conn: &Conn<'_>,
+    package_id: i64,
+    most: usize,
+) -> Result<Option<HashMap<String, u64>>, Error> {
+    let mut sizes = HashMap::new();
+    conn.query_each(
+        "SELECT blobs.sha256, blobs.size FROM blobs WHERE blobs.sha256 IN (
+             SELECT blob FROM package_blobs WHERE package_id = ?1
+             UNION SELECT files.blob FROM files JOIN versions ON versions.id = files.version_id
+                   WHERE versions.package_id = ?1)
+         LIMIT ?2",
+        &[&package_id, &(most as i64 + 1)],
+        |r| {
+            sizes.insert(r.get(0)?, r.get::<i64>(1)? as u64);
+            Ok(())
+        },
+    )?;
+    Ok((sizes.len() <= most).then_some(sizes))
+}
+
 fn json_list(items: &[String]) -> Result<String, Error> {
     serde_json::to_string(items).map_err(|e| Error::Internal(e.to_string()))
 }
@@ -159,6 +182,32 @@ pub fn set_references(conn: &Conn<'_>, version_id: i64, sha256s: &[String]) -> R
 mod tests {
     use super::*;
     use crate::db::Db;
+    use crate::db::packages::fixture::{Pkg, sha256, with_alice};
+
+    #[test]
+    fn a_package_s_blobs_are_its_files_and_links_up_to_a_bound() {
+        with_alice(|tx, alice| {
+            let pkg = Pkg::new(alice, "oci", "app");
+            pkg.put(tx, "1", "manifest", b"abc");
+            let layer = "cd".repeat(32);
+            insert(tx, &layer, 5).unwrap();
+            link_to_package(tx, pkg.id(tx), &layer).unwrap();
+            // Another package's file is not this package's blob.
+            Pkg::new(alice, "oci", "other").put(tx, "1", "manifest", b"other");
+            let all = all_package_blob_sizes(tx, pkg.id(tx), 2).unwrap();
+            let expected = HashMap::from([(sha256(b"abc"), 3), (layer.clone(), 5)]);
+            assert_eq!(all, Some(expected));
+            // A blob both linked and a file counts once.
+            link_to_package(tx, pkg.id(tx), &sha256(b"abc")).unwrap();
+            assert_eq!(
+                all_package_blob_sizes(tx, pkg.id(tx), 2)
+                    .unwrap()
+                    .map(|a| a.len()),
+                Some(2)
+            );
+            assert_eq!(all_package_blob_sizes(tx, pkg.id(tx), 1).unwrap(), None);
+        });
+    }
 
     #[test]
     fn digests_are_the_known_ones_only() {

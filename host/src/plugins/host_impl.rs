@@ -22,6 +22,7 @@ use super::bindings::wharf::format::host::{self, LogLevel, VersionInfo};
 use super::bindings::wharf::format::types::{
     self, Digest, HashAlgorithm, PackageRef, SettingValue, VersionRef,
 };
+use super::blob_sizes::{BlobSizes, MOST_IN_SNAPSHOT};
 use super::settings::Settings;
 use crate::db::{self, packages};
 use crate::error::Error;
@@ -79,6 +80,8 @@ pub struct State {
     /// Package ids this call looked up, by (owner, name) as the plugin named them: a
     /// manifest check asks about thousands of blobs of one package.
     package_ids: HashMap<(String, String), Option<i64>>,
+    /// The sizes of blobs this call asked for, read all at once for a package asked often.
+    blob_sizes: BlobSizes,
 }
 
 impl State {
@@ -115,6 +118,7 @@ impl State {
                 exceeded: false,
             },
             package_ids: HashMap::new(),
+            blob_sizes: BlobSizes::default(),
         }
     }
 
@@ -368,14 +372,24 @@ impl host::Host for State {
         let Some((package_id, services)) = self.package_id(&pkg).map_err(trap)? else {
             return Ok(None);
         };
-        let found = services.db.read_sync(move |conn| {
-            // A digest the host cannot resolve names no blob of the package.
-            match digests::package_blob_size(conn, package_id, &digest) {
-                Err(Error::BadRequest(_)) => Ok(None),
-                other => other,
-            }
-        });
-        Ok(found.map_err(trap)?.map(|(_, size)| size))
+        let database = &services.db;
+        let read_all = || {
+            database.read_sync(move |conn| {
+                db::blobs::all_package_blob_sizes(conn, package_id, MOST_IN_SNAPSHOT)
+            })
+        };
+        let ask_one = || {
+            let digest = digest.clone();
+            database.read_sync(move |conn| {
+                // A digest the host cannot resolve names no blob of the package.
+                match digests::package_blob_size(conn, package_id, &digest) {
+                    Err(Error::BadRequest(_)) => Ok(None),
+                    other => other.map(|found| found.map(|(_, size)| size)),
+                }
+            })
+        };
+        let found = self.blob_sizes.size(package_id, &digest, read_all, ask_one);
+        found.map_err(trap)
     }
 
     fn file_digest(

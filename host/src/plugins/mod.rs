@@ -8,6 +8,7 @@
 //! without starting a server (`wharf plugin check`).
 
 mod bindings;
+mod blob_sizes;
 pub mod check;
 // Contract 0.2 plugins beside current ones: `Plugin` calls either through `compat`.
 mod compat;
