@@ -2,8 +2,9 @@
 //! The bytes themselves live in the blob store; this table is what makes them known.
 
 use std::collections::HashMap;
+use std::sync::LazyLock;
 
-use super::{Conn, now};
+use super::{Conn, Param, now};
 use crate::error::Error;
 
 /// Records a blob (idempotent: identical bytes are one row).
@@ -59,6 +60,21 @@ pub fn link_to_package(conn: &Conn<'_>, package_id: i64, sha256: &str) -> Result
     Ok(())
 }
 
+/// The blobs of package `?1`: those linked to it and the files of its versions. The
+/// statements below ask this in the shape their plans need: blob by blob through the
+/// indexes ([`belongs`]), or as one set for all the package's blobs.
+const LINKED: &str = "SELECT blob FROM package_blobs WHERE package_id = ?1";
+const IN_FILES: &str =
+    "SELECT files.blob FROM files JOIN versions ON versions.id = files.version_id
+                        WHERE versions.package_id = ?1";
+
+/// A condition: the blob `sha256` (an SQL expression) is one of package `?1`'s.
+fn belongs(sha256: &str) -> String {
+    format!(
+        "(EXISTS ({LINKED} AND blob = {sha256}) OR EXISTS ({IN_FILES} AND files.blob = {sha256}))"
+    )
+}
+
 /// Whether the blob is a file of one of the package's versions or linked to it.
 pub fn package_has(conn: &Conn<'_>, package_id: i64, sha256: &str) -> Result<bool, Error> {
     Ok(package_blob_size(conn, package_id, sha256)?.is_some())
@@ -80,14 +96,15 @@ pub fn package_blob(
     package_id: i64,
     sha256: &str,
 ) -> Result<Option<(u64, i64)>, Error> {
-    conn.query_opt(
-        "SELECT blobs.size, blobs.created FROM blobs WHERE blobs.sha256 = ?2 AND (
-             EXISTS (SELECT 1 FROM package_blobs WHERE package_id = ?1 AND blob = ?2)
-             OR EXISTS (SELECT 1 FROM files JOIN versions ON versions.id = files.version_id
-                        WHERE versions.package_id = ?1 AND files.blob = ?2))",
-        &[&package_id, &sha256],
-        |r| Ok((r.get::<i64>(0)? as u64, r.get(1)?)),
-    )
+    static SQL: LazyLock<String> = LazyLock::new(|| {
+        format!(
+            "SELECT blobs.size, blobs.created FROM blobs WHERE blobs.sha256 = ?2 AND {}",
+            belongs("?2")
+        )
+    });
+    conn.query_opt(&SQL, &[&package_id, &sha256], |r| {
+        Ok((r.get::<i64>(0)? as u64, r.get(1)?))
+    })
 }
 
 /// The sizes of those of `sha256s` that are files of the package's versions or linked
@@ -100,18 +117,11 @@ pub fn package_blob_sizes(
 ) -> Result<HashMap<String, u64>, Error> {
     let listed = json_list(sha256s)?;
     let sql = format!(
-        "SELECT blobs.sha256, blobs.size FROM blobs WHERE blobs.sha256 IN ({}) AND (
-             EXISTS (SELECT 1 FROM package_blobs WHERE package_id = ?1 AND blob = blobs.sha256)
-             OR EXISTS (SELECT 1 FROM files JOIN versions ON versions.id = files.version_id
-                        WHERE versions.package_id = ?1 AND files.blob = blobs.sha256))",
-        conn.json_elements(2, "text")
+        "SELECT blobs.sha256, blobs.size FROM blobs WHERE blobs.sha256 IN ({}) AND {}",
+        conn.json_elements(2, "text"),
+        belongs("blobs.sha256")
     );
-    let mut sizes = HashMap::with_capacity(sha256s.len());
-    conn.query_each(&sql, &[&package_id, &listed], |r| {
-        sizes.insert(r.get(0)?, r.get::<i64>(1)? as u64);
-        Ok(())
-    })?;
-    Ok(sizes)
+    sizes(conn, &sql, &[&package_id, &listed])
 }
 
 /// Every blob that is a file of one of the package's versions or linked to it, with its
@@ -121,20 +131,24 @@ pub fn all_package_blob_sizes(
     package_id: i64,
     most: usize,
 ) -> Result<Option<HashMap<String, u64>>, Error> {
+    static SQL: LazyLock<String> = LazyLock::new(|| {
+        format!(
+            "SELECT blobs.sha256, blobs.size FROM blobs
+             WHERE blobs.sha256 IN ({LINKED} UNION {IN_FILES}) LIMIT ?2"
+        )
+    });
+    let found = sizes(conn, &SQL, &[&package_id, &(most as i64 + 1)])?;
+    Ok((found.len() <= most).then_some(found))
+}
+
+/// Runs a statement selecting (sha256, size) pairs.
+fn sizes(conn: &Conn<'_>, sql: &str, params: &[&dyn Param]) -> Result<HashMap<String, u64>, Error> {
     let mut sizes = HashMap::new();
-    conn.query_each(
-        "SELECT blobs.sha256, blobs.size FROM blobs WHERE blobs.sha256 IN (
-             SELECT blob FROM package_blobs WHERE package_id = ?1
-             UNION SELECT files.blob FROM files JOIN versions ON versions.id = files.version_id
-                   WHERE versions.package_id = ?1)
-         LIMIT ?2",
-        &[&package_id, &(most as i64 + 1)],
-        |r| {
-            sizes.insert(r.get(0)?, r.get::<i64>(1)? as u64);
-            Ok(())
-        },
-    )?;
-    Ok((sizes.len() <= most).then_some(sizes))
+    conn.query_each(sql, params, |r| {
+        sizes.insert(r.get(0)?, r.get::<i64>(1)? as u64);
+        Ok(())
+    })?;
+    Ok(sizes)
 }
 
 fn json_list(items: &[String]) -> Result<String, Error> {
